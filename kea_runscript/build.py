@@ -1,0 +1,345 @@
+"""Build the hook for matrix cells: render -> compile in the builder image -> load-check -> dist/.
+
+Per cell (see :func:`build_cell`):
+
+1. render the C++ tree for the cell's Kea version into ``build/<id>/src``;
+2. get the cell's builder image (built once per recipe, see :mod:`kea_runscript.images`);
+3. cache key = sha256 over the rendered tree, the builder image id and the build command;
+   if ``dist/<id>/build-info.json`` records that key and the ``.so`` still has the recorded
+   sha256, the cell is ``cached`` and nothing runs;
+4. otherwise ``make`` runs in a throwaway container (no network, fixed path ``/src``,
+   ``SOURCE_DATE_EPOCH`` from the git commit), the ``.so`` is copied out;
+5. the ``.so`` is installed in Kea's hooks directory of a fresh container from the same image
+   and ``kea-dhcp4 -t`` / ``kea-dhcp6 -t`` must accept a config that loads it;
+6. only then ``dist/<id>/kea-hook-runscript.so`` and ``build-info.json`` are written.
+
+Logs of every step are kept under ``build/<id>/logs/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from . import HOOK_VERSION, ROOT, containers, images
+from .matrix import Cell
+
+LIBRARY = "kea-hook-runscript.so"
+SRC = "/src"  # fixed path inside the builder container (reproducible builds)
+TRUE_SCRIPT = "/usr/local/bin/true-script"
+#: Bump when the meaning of the cache key changes.
+CACHE_SCHEMA = "1"
+
+Renderer = Callable[[str, Path], Path]
+
+
+def build_command(cell: Cell, jobs: int = 2) -> list:
+    return ["make", "-C", SRC, f"KEA_INCLUDE={cell.kea_include}", f"KEA_LIB={cell.kea_lib}", f"-j{jobs}"]
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where a run writes: ``build/<id>/{src,logs}`` and ``dist/<id>/``."""
+
+    build: Path = ROOT / "build"
+    dist: Path = ROOT / "dist"
+
+    def src(self, cell: Cell) -> Path:
+        return self.build / cell.id / "src"
+
+    def logs(self, cell: Cell) -> Path:
+        return self.build / cell.id / "logs"
+
+    def out(self, cell: Cell) -> Path:
+        return self.dist / cell.id
+
+
+@dataclass
+class Result:
+    cell: Cell
+    status: str  # built | cached | failed
+    seconds: float = 0.0
+    message: str = ""
+    log: Optional[Path] = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("built", "cached")
+
+
+class CellFailed(Exception):
+    def __init__(self, message: str, log: Optional[Path] = None):
+        super().__init__(message)
+        self.log = log
+
+
+# --------------------------------------------------------------------------------------------
+# pure helpers (unit-tested without Docker)
+
+
+def tree_digest(root: Path) -> str:
+    """sha256 over every file of ``root``: relative path, executable bit and content."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_dir():
+            continue
+        rel = p.relative_to(root).as_posix()
+        if p.is_symlink():
+            h.update(f"L {rel} -> {os.readlink(p)}\n".encode())
+            continue
+        mode = "x" if os.access(p, os.X_OK) else "-"
+        h.update(f"F {rel} {mode} {p.stat().st_size}\n".encode())
+        h.update(p.read_bytes())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def cache_key(src: Path, builder_image_id: str, command: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    h.update(f"schema {CACHE_SCHEMA}\nimage {builder_image_id}\ncmd {' '.join(command)}\n".encode())
+    h.update(f"tree {tree_digest(src)}\n".encode())
+    return h.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_info(out: Path) -> dict:
+    try:
+        return json.loads((out / "build-info.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def is_cached(out: Path, key: str) -> bool:
+    info = read_info(out)
+    so = out / LIBRARY
+    return bool(info) and info.get("cache_key") == key and so.is_file() and sha256_file(so) == info.get("sha256")
+
+
+def git_facts(root: Path = ROOT) -> dict:
+    """Commit, dirty flag and SOURCE_DATE_EPOCH (env wins if set and non-empty)."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+    commit = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else False
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip() or git("log", "-1", "--format=%ct") or "0"
+    return {"git_commit": commit or "unknown", "git_dirty": dirty, "source_date_epoch": int(epoch)}
+
+
+def check_config(family: int, cell: Cell) -> str:
+    """Minimal kea-dhcp4/6 config that loads the hook from the cell's hooks directory."""
+    daemon = f"Dhcp{family}"
+    cfg = {
+        daemon: {
+            "interfaces-config": {"interfaces": []},
+            "lease-database": {"type": "memfile", "persist": False},
+            "hooks-libraries": [{
+                "library": f"{cell.hooks_dir}/{LIBRARY}",
+                "parameters": {"script": TRUE_SCRIPT},
+            }],
+            "loggers": [{"name": f"kea-dhcp{family}", "severity": "INFO",
+                         "output_options": [{"output": "stdout"}]}],
+        }
+    }
+    return json.dumps(cfg, indent=2) + "\n"
+
+
+def default_renderer() -> Renderer:
+    try:
+        from .render import render_tree  # the renderer module (kea_runscript/render.py)
+    except ImportError as e:
+        raise CellFailed(f"the renderer kea_runscript.render.render_tree is not available ({e})")
+    return render_tree
+
+
+# --------------------------------------------------------------------------------------------
+# one cell
+
+
+class _Say:
+    """Thread-safe printing, one line at a time, flushed (CI logs interleave otherwise)."""
+
+    lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        with self.lock:
+            print(text, flush=True)
+
+
+say = _Say()
+
+
+def render_cell(cell: Cell, paths: Paths, render: Optional[Renderer] = None) -> Path:
+    src = paths.src(cell)
+    if src.exists():
+        shutil.rmtree(src)  # no stale files from an earlier render
+    src.mkdir(parents=True)
+    (render or default_renderer())(cell.kea, src)
+    if not (src / "Makefile").is_file():
+        raise CellFailed(f"the renderer wrote no Makefile into {src}")
+    return src
+
+
+def build_cell(cell: Cell, *, paths: Paths = Paths(), render: Optional[Renderer] = None,
+               keep: Optional[bool] = None, allow_declared: bool = False,
+               verified_ids: Sequence[str] = ()) -> Result:
+    t0 = time.monotonic()
+    logs = paths.logs(cell)
+    try:
+        if not cell.verified and not allow_declared:
+            raise CellFailed(
+                f"cell {cell.id} is declared, not verified: {cell.why_not_buildable_here()}; "
+                f"verified cells: {', '.join(verified_ids) or '(none)'} "
+                f"(--allow-declared tries anyway where the network allows)")
+        info = _build(cell, paths, render, keep)
+        status = info.pop("_status")
+        return Result(cell, status, time.monotonic() - t0, info=info)
+    except CellFailed as e:
+        return Result(cell, "failed", time.monotonic() - t0, str(e), e.log)
+    except containers.ImageBuildError as e:
+        return Result(cell, "failed", time.monotonic() - t0, str(e), e.log_path)
+    except containers.DockerUnavailable:
+        raise
+    except Exception as e:  # a bug or an unexpected Docker error: keep the other cells going
+        logs.mkdir(parents=True, exist_ok=True)
+        crash = logs / "crash.log"
+        crash.write_text(traceback.format_exc())
+        return Result(cell, "failed", time.monotonic() - t0, f"{type(e).__name__}: {e}", crash)
+
+
+def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[bool]) -> dict:
+    logs, out = paths.logs(cell), paths.out(cell)
+    logs.mkdir(parents=True, exist_ok=True)
+    src = render_cell(cell, paths, render)
+    builder = images.ensure_image("builder", cell, logs, say)
+    cmd = build_command(cell)
+    key = cache_key(src, builder.id, cmd)
+    if is_cached(out, key):
+        return {"_status": "cached", **read_info(out)}
+
+    git = git_facts()
+    work = paths.build / cell.id / "out"
+    work.mkdir(parents=True, exist_ok=True)
+    built_so = work / LIBRARY
+    build_log = logs / "build.log"
+    build_log.write_text("")
+    env = {"SOURCE_DATE_EPOCH": str(git["source_date_epoch"])}
+    with containers.Container(builder.tag, cell.id, keep=keep) as c:
+        c.copy_into(src, SRC)
+        compiler = c.sh("g++ --version | head -n1").output.strip()
+        r = c.call(cmd, env=env, log=build_log)
+        if not r.ok:
+            tail = "\n".join(r.output.rstrip().splitlines()[-20:])
+            raise CellFailed(f"make failed (exit {r.exit_code}):\n{tail}", build_log)
+        if not c.call(["test", "-f", f"{SRC}/{LIBRARY}"]).ok:
+            raise CellFailed(f"make succeeded but wrote no {SRC}/{LIBRARY}", build_log)
+        c.copy_out(f"{SRC}/{LIBRARY}", built_so)
+
+    check_log = logs / "kea-check.log"
+    checks = load_check(cell, builder.tag, built_so, check_log, keep)
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / (LIBRARY + ".tmp")
+    shutil.copyfile(built_so, tmp)
+    os.replace(tmp, out / LIBRARY)
+    info = {
+        "id": cell.id,
+        "hook_version": HOOK_VERSION,
+        **git,
+        "kea_version": cell.kea,
+        "kea_source": cell.source,
+        "os": {"distro": cell.os.distro, "release": cell.os.release, "suite": cell.os.suite},
+        "arch": cell.arch,
+        "compiler": compiler,
+        "build_command": cmd,
+        "sha256": sha256_file(out / LIBRARY),
+        "builder_image": {"tag": builder.tag, "id": builder.id},
+        "cache_key": key,
+        "load_check": checks,
+    }
+    (out / "build-info.json.tmp").write_text(json.dumps(info, indent=2) + "\n")
+    os.replace(out / "build-info.json.tmp", out / "build-info.json")
+    return {"_status": "built", **info}
+
+
+def load_check(cell: Cell, image: str, so: Path, log: Path, keep: Optional[bool]) -> dict:
+    """Run ``kea-dhcp4 -t`` and ``kea-dhcp6 -t`` with the hook in the cell's hooks directory."""
+    log.write_text("")
+    results = {}
+    with containers.Container(image, f"{cell.id}-check", keep=keep) as c:
+        c.copy_into(so, f"{cell.hooks_dir}/{LIBRARY}")
+        c.write_file(TRUE_SCRIPT, "#!/bin/sh\nexit 0\n", mode=0o755)
+        for fam in (4, 6):
+            conf = f"/etc/kea-runscript/check{fam}.json"
+            c.write_file(conf, check_config(fam, cell))
+            r = c.call([f"kea-dhcp{fam}", "-t", conf], log=log)
+            if not r.ok:
+                tail = "\n".join(r.output.rstrip().splitlines()[-20:])
+                raise CellFailed(f"kea-dhcp{fam} -t rejected the hook (exit {r.exit_code}):\n{tail}", log)
+            results[f"kea-dhcp{fam} -t"] = "passed"
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# many cells
+
+
+def status_line(r: Result) -> str:
+    return f"{r.cell.id:<32} {r.status:<7} {r.seconds:7.1f}s"
+
+
+def build_cells(cells: Sequence[Cell], *, jobs: int = 1, paths: Paths = Paths(),
+                render: Optional[Renderer] = None, keep: Optional[bool] = None,
+                allow_declared: bool = False, verified_ids: Sequence[str] = ()) -> list:
+    """Build ``cells`` (``jobs`` at a time); print one line per cell and a summary."""
+    def one(cell: Cell) -> Result:
+        r = build_cell(cell, paths=paths, render=render, keep=keep, allow_declared=allow_declared,
+                       verified_ids=verified_ids)
+        say(status_line(r))
+        if not r.ok:
+            say(indent(r.message))
+            if r.log:
+                say(f"    full log: {r.log}")
+        return r
+
+    if jobs <= 1 or len(cells) <= 1:
+        results = [one(c) for c in cells]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as ex:
+            results = list(ex.map(one, cells))
+    say(summary(results))
+    return results
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def summary(results: Sequence[Result]) -> str:
+    lines = ["", f"{'cell':<32} {'status':<7} {'time':>8}  artifact / log"]
+    for r in results:
+        where = str(r.log) if not r.ok and r.log else (r.info.get("sha256", "")[:16] if r.ok else "")
+        lines.append(f"{r.cell.id:<32} {r.status:<7} {r.seconds:7.1f}s  {where}")
+    counts = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    lines.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no cells selected")
+    return "\n".join(lines)

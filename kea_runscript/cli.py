@@ -1,0 +1,177 @@
+"""``kea-runscript``: the command line nox sessions and people call.
+
+    kea-runscript list   [--only GLOB] [--series X.Y] [--verified]
+    kea-runscript render [--only GLOB] [--series X.Y] [--all]
+    kea-runscript build  [--only GLOB] [--series X.Y] [--all] [--jobs N] [--keep-container]
+                         [--allow-declared]
+    kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime)
+
+Selection: without --only/--series/--all, render/build take the verified cells; ``--series``
+takes every cell of a Kea series (declared ones fail fast saying why); ``--only`` globs
+(repeatable, comma-separated) narrow either.
+
+Exit status: 0 ok, 1 some cell failed, 2 bad matrix or usage, 3 Docker engine unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import matrix as matrix_mod
+
+EXIT_OK, EXIT_CELL_FAILED, EXIT_USAGE, EXIT_DOCKER = 0, 1, 2, 3
+
+
+# --------------------------------------------------------------------------------------------
+# nox sessions, generated from the matrix (noxfile.py only loops over this)
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    name: str
+    args: tuple  # arguments to `kea-runscript`
+    doc: str
+    default: bool = False
+
+
+def session_plan(m: matrix_mod.Matrix) -> list:
+    """The matrix-derived nox sessions: ``build``, ``build-X.Y`` and ``render-X.Y`` per series."""
+    verified = ", ".join(c.id for c in m.verified)
+    plan = [SessionSpec("build", ("build",), f"Build the verified cells ({verified}).")]
+    for s in m.series:
+        cells = m.in_series(s)
+        ids = ", ".join(c.id + ("" if c.verified else " [declared]") for c in cells)
+        plan.append(SessionSpec(f"build-{s}", ("build", "--series", s), f"Build Kea {s}: {ids}."))
+        plan.append(SessionSpec(f"render-{s}", ("render", "--series", s),
+                                f"Render the hook's C++ for Kea {s} into build/<id>/src."))
+    return plan
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kea-runscript", description=__doc__.split("\n\n")[0])
+    p.add_argument("--matrix", type=Path, default=matrix_mod.MATRIX_PATH, help="matrix file")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def selection(sp, all_flag=True):
+        sp.add_argument("--only", action="append", default=[], metavar="GLOB",
+                        help="cell id or glob, e.g. 'kea2.6*' (repeatable, comma-separated)")
+        sp.add_argument("--series", metavar="X.Y", help="every cell of this Kea series")
+        if all_flag:
+            sp.add_argument("--all", action="store_true", help="every cell, declared ones too")
+
+    sp = sub.add_parser("list", help="print cell ids")
+    selection(sp, all_flag=False)
+    sp.add_argument("--verified", action="store_true", help="verified cells only")
+    sp.add_argument("-v", "--verbose", action="store_true", help="with status, source, note")
+
+    sp = sub.add_parser("render", help="render the hook's C++ into build/<id>/src")
+    selection(sp)
+
+    sp = sub.add_parser("build", help="build the hook for cells into dist/<id>/")
+    selection(sp)
+    sp.add_argument("--jobs", "-j", type=int, default=1, help="cells built in parallel")
+    sp.add_argument("--keep-container", action="store_true",
+                    help="keep containers for debugging (also KEA_RUNSCRIPT_KEEP=1)")
+    sp.add_argument("--allow-declared", action="store_true",
+                    help="try declared cells anyway (needs ISC's repositories / downloads)")
+
+    sp = sub.add_parser("image", help="build (or reuse) a named image for cells")
+    sp.add_argument("kind", help="template templates/docker/<kind>.Dockerfile.j2 (builder, runtime)")
+    selection(sp)
+    sp.add_argument("--allow-declared", action="store_true")
+    return p
+
+
+def _patterns(values: Sequence[str]) -> list:
+    return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+
+def select(m: matrix_mod.Matrix, args) -> tuple:
+    pats = _patterns(args.only)
+    if args.series and args.series not in m.series:
+        raise SystemExit(f"kea-runscript: no cells for Kea series {args.series!r}; "
+                         f"series in {m.path.name}: {', '.join(m.series)}")
+    everything = getattr(args, "all", False) or args.series or pats
+    cells = m.select(pats, series=args.series,
+                     verified_only=getattr(args, "verified", False) or not everything)
+    if not cells:
+        raise SystemExit(f"kea-runscript: no cell matches --only {' '.join(pats)!r}"
+                         f"{' in series ' + args.series if args.series else ''}; "
+                         f"see `kea-runscript list`")
+    return cells
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        m = matrix_mod.load(args.matrix)
+    except matrix_mod.MatrixError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"error: cannot read {args.matrix}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cells = select(m, args)
+    except SystemExit as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.command == "list":
+        for c in cells:
+            if args.verbose:
+                print(f"{c.id:<32} {c.status:<9} {c.source:<9} {c.note}")
+            else:
+                print(c.id)
+        return EXIT_OK
+
+    from . import build, containers  # imported late: `list` and session generation need no Docker
+
+    if args.command == "render":
+        for c in cells:
+            t = time.monotonic()
+            try:
+                src = build.render_cell(c, build.Paths())
+            except build.CellFailed as e:
+                print(f"{c.id:<32} failed: {e}", file=sys.stderr)
+                return EXIT_CELL_FAILED
+            print(f"{c.id:<32} rendered {time.monotonic() - t:5.1f}s  {src}")
+        return EXIT_OK
+
+    try:
+        if args.command == "image":
+            from . import images
+            failed = 0
+            for c in cells:
+                if not c.verified and not args.allow_declared:
+                    print(f"{c.id}: declared, not verified: {c.why_not_buildable_here()}", file=sys.stderr)
+                    failed += 1
+                    continue
+                try:
+                    img = images.ensure_image(args.kind, c, build.Paths().logs(c), build.say)
+                except containers.ImageBuildError as e:
+                    print(f"{c.id}: {e}", file=sys.stderr)
+                    failed += 1
+                    continue
+                print(f"{c.id:<32} {'built' if img.built else 'reused':<7} {img.tag}")
+            return EXIT_CELL_FAILED if failed else EXIT_OK
+
+        results = build.build_cells(
+            cells, jobs=max(1, args.jobs), keep=True if args.keep_container else None,
+            allow_declared=args.allow_declared, verified_ids=[c.id for c in m.verified])
+    except containers.DockerUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_DOCKER
+    return EXIT_OK if all(r.ok for r in results) else EXIT_CELL_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

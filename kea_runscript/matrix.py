@@ -1,0 +1,373 @@
+"""The build matrix: ``matrix.yaml`` parsed and validated into frozen dataclasses.
+
+A *cell* is one Kea version on one OS image and architecture. Its id is computed by
+:func:`cell_id` from the fields and parsed back by :func:`parse_id`; nothing else spells ids.
+Errors name the file and line (``matrix.yaml:12: ...``) and suggest the key that was meant.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import yaml
+
+from . import ROOT
+
+MATRIX_PATH = ROOT / "matrix.yaml"
+
+DISTROS = ("debian", "ubuntu")
+SOURCES = ("debian", "isc-repo", "source")
+STATUSES = ("verified", "declared")
+#: Debian architecture -> multiarch triplet (library directory under /usr/lib).
+MULTIARCH = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_ID_RE = re.compile(
+    r"^kea(?P<kea>\d+\.\d+\.\d+)-(?P<distro>%s)(?P<release>\d+(?:\.\d+)*|[a-z]+)-(?P<arch>[a-z0-9_]+)$"
+    % "|".join(DISTROS)
+)
+
+_TOP_KEYS = ("os", "sources", "cells")
+_OS_KEYS = ("distro", "release", "suite", "mirror")
+_SOURCE_KEYS = ("dev", "servers")
+_CELL_KEYS = ("kea", "os", "source", "arch", "status", "apt_ignore_valid_until", "packages", "note")
+_CELL_REQUIRED = ("kea", "os", "source", "status")
+
+
+class MatrixError(ValueError):
+    """matrix.yaml is invalid; the message starts with ``file:line:``."""
+
+
+# --------------------------------------------------------------------------------------------
+# ids
+
+
+def cell_id(kea: str, distro: str, release: str, arch: str) -> str:
+    """The one spelling of a cell id: ``kea2.6.3-debian13-amd64``."""
+    return f"kea{kea}-{distro}{release}-{arch}"
+
+
+def parse_id(text: str) -> dict:
+    """Inverse of :func:`cell_id`: ``{"kea", "distro", "release", "arch"}``."""
+    m = _ID_RE.match(text)
+    if not m:
+        raise ValueError(
+            f"{text!r} is not a cell id (expected kea<X.Y.Z>-<distro><release>-<arch>, "
+            f"e.g. kea2.6.3-debian13-amd64)"
+        )
+    return m.groupdict()
+
+
+def series(version: str) -> str:
+    """``"2.6.3"`` -> ``"2.6"``."""
+    return ".".join(version.split(".")[:2])
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+@dataclass(frozen=True)
+class OS:
+    key: str
+    distro: str
+    release: str
+    suite: str
+    mirror: str = ""
+
+    @property
+    def default_mirror(self) -> str:
+        if self.mirror:
+            return self.mirror
+        return "http://archive.ubuntu.com/ubuntu" if self.distro == "ubuntu" else "http://deb.debian.org/debian"
+
+
+@dataclass(frozen=True)
+class Cell:
+    kea: str
+    os: OS
+    source: str
+    arch: str
+    status: str
+    dev_package: str = ""
+    server_packages: tuple = ()
+    apt_ignore_valid_until: bool = False
+    note: str = ""
+    line: int = 0
+
+    @property
+    def id(self) -> str:
+        return cell_id(self.kea, self.os.distro, self.os.release, self.arch)
+
+    @property
+    def series(self) -> str:
+        return series(self.kea)
+
+    @property
+    def version_tuple(self) -> tuple:
+        return tuple(int(p) for p in self.kea.split("."))
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "verified"
+
+    @property
+    def multiarch(self) -> str:
+        return MULTIARCH.get(self.arch, f"{self.arch}-linux-gnu")
+
+    @property
+    def prefix(self) -> str:
+        """Install prefix of Kea in the cell's image."""
+        return "/usr/local" if self.source == "source" else "/usr"
+
+    @property
+    def kea_include(self) -> str:
+        return f"{self.prefix}/include/kea"
+
+    @property
+    def kea_lib(self) -> str:
+        if self.source == "source":
+            return f"{self.prefix}/lib"
+        return f"/usr/lib/{self.multiarch}"
+
+    @property
+    def hooks_dir(self) -> str:
+        """Where the cell's Kea looks for hook libraries (2.6.3+ and 3.0 load only from there)."""
+        return f"{self.kea_lib}/kea/hooks"
+
+    @property
+    def isc_repo(self) -> str:
+        """Cloudsmith repository name of the series, e.g. ``kea-2-6``."""
+        return "kea-" + self.series.replace(".", "-")
+
+    def why_not_buildable_here(self) -> str:
+        """Reason a declared cell cannot run on this project's machines ('' if verified)."""
+        if self.verified:
+            return ""
+        if self.source == "isc-repo":
+            need = (f"ISC's package repository (cloudsmith, isc/{self.isc_repo}), "
+                    "which this machine cannot reach")
+        elif self.source == "source":
+            need = (f"ISC's source tarball (downloads.isc.org/isc/kea/{self.kea}/), "
+                    "which this machine cannot reach")
+        else:
+            need = f"the {self.os.distro} {self.os.suite} archive, which is not verified here"
+        if self.os.distro != "debian":
+            need += f", and a {self.os.distro}:{self.os.release} base image (no registry or "\
+                    f"{self.os.distro} archive is reachable)"
+        return f"it needs {need}"
+
+
+@dataclass(frozen=True)
+class Matrix:
+    cells: tuple
+    path: Path = MATRIX_PATH
+
+    def by_id(self, ident: str) -> Cell:
+        for c in self.cells:
+            if c.id == ident:
+                return c
+        raise KeyError(ident)
+
+    @property
+    def verified(self) -> tuple:
+        return tuple(c for c in self.cells if c.verified)
+
+    @property
+    def series(self) -> list:
+        """Kea series present in the matrix, in version order (``["1.1", ..., "3.0"]``)."""
+        seen = sorted({c.version_tuple[:2] for c in self.cells})
+        return [f"{a}.{b}" for a, b in seen]
+
+    def in_series(self, s: str) -> tuple:
+        return tuple(c for c in self.cells if c.series == s)
+
+    def select(self, patterns: Optional[Iterable[str]] = None, *, series: Optional[str] = None,
+               verified_only: bool = False) -> tuple:
+        """Cells matching any glob in ``patterns`` (all if none), optionally narrowed."""
+        cells = self.cells
+        if series:
+            cells = tuple(c for c in cells if c.series == series)
+        if verified_only:
+            cells = tuple(c for c in cells if c.verified)
+        pats = [p for p in (patterns or []) if p]
+        if pats:
+            cells = tuple(c for c in cells if any(fnmatch.fnmatchcase(c.id, p) for p in pats))
+        return cells
+
+
+# --------------------------------------------------------------------------------------------
+# YAML with line numbers
+
+
+class _Map(dict):
+    """A YAML mapping remembering the line of itself and of each key (1-based)."""
+
+    line = 0
+    key_lines: dict
+
+
+def _convert(node: yaml.Node, where: str) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out = _Map()
+        out.line = node.start_mark.line + 1
+        out.key_lines = {}
+        for knode, vnode in node.value:
+            key = _convert(knode, where)
+            kline = knode.start_mark.line + 1
+            if not isinstance(key, str):
+                raise MatrixError(f"{where}:{kline}: keys must be strings, got {key!r}")
+            if key in out:
+                raise MatrixError(f"{where}:{kline}: duplicate key {key!r} "
+                                  f"(first at line {out.key_lines[key]})")
+            out[key] = _convert(vnode, where)
+            out.key_lines[key] = kline
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(n, where) for n in node.value]
+    # Scalars stay as the text written (so 20.04 is "20.04", not a float), except booleans/null.
+    if node.tag == "tag:yaml.org,2002:bool":
+        return node.value.lower() in ("true", "yes", "on")
+    if node.tag == "tag:yaml.org,2002:null":
+        return None
+    return node.value
+
+
+def load_yaml(text: str, where: str) -> Any:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        raise MatrixError(f"{where}:{line}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    return _convert(node, where) if node is not None else None
+
+
+def _check_keys(m: _Map, allowed: tuple, what: str, where: str) -> None:
+    for key in m:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            dym = f"; did you mean {hint[0]!r}?" if hint else f" (known keys: {', '.join(allowed)})"
+            raise MatrixError(f"{where}:{m.key_lines[key]}: unknown key {key!r} in {what}{dym}")
+
+
+def _need_map(v: Any, what: str, where: str, line: int) -> _Map:
+    if not isinstance(v, _Map):
+        raise MatrixError(f"{where}:{line}: {what} must be a mapping")
+    return v
+
+
+def _str(m: _Map, key: str, where: str, what: str) -> str:
+    v = m[key]
+    if not isinstance(v, str) or not v:
+        raise MatrixError(f"{where}:{m.key_lines[key]}: {what}: {key} must be a non-empty string")
+    return v
+
+
+def _choice(m: _Map, key: str, choices: tuple, where: str, what: str) -> str:
+    v = _str(m, key, where, what)
+    if v not in choices:
+        hint = difflib.get_close_matches(v, choices, n=1)
+        dym = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise MatrixError(f"{where}:{m.key_lines[key]}: {what}: {key} {v!r} is not one of "
+                          f"{', '.join(choices)}{dym}")
+    return v
+
+
+def parse(text: str, where: str = "matrix.yaml") -> Matrix:
+    """Parse and validate matrix text; ``where`` prefixes error messages."""
+    doc = load_yaml(text, where)
+    top = _need_map(doc, "the document", where, 1)
+    _check_keys(top, _TOP_KEYS, "the top level", where)
+    for k in ("os", "cells"):
+        if k not in top:
+            raise MatrixError(f"{where}:{top.line}: missing top-level key {k!r}")
+
+    oses = {}
+    os_table = _need_map(top["os"], "os", where, top.key_lines["os"])
+    for key, spec in os_table.items():
+        spec = _need_map(spec, f"os {key}", where, os_table.key_lines[key])
+        _check_keys(spec, _OS_KEYS, f"os {key}", where)
+        for req in ("distro", "release", "suite"):
+            if req not in spec:
+                raise MatrixError(f"{where}:{spec.line}: os {key}: missing key {req!r}")
+        distro = _choice(spec, "distro", DISTROS, where, f"os {key}")
+        release = _str(spec, "release", where, f"os {key}")
+        if key != f"{distro}{release}":
+            raise MatrixError(f"{where}:{os_table.key_lines[key]}: os key {key!r} must be "
+                              f"<distro><release> = {distro + release!r}")
+        oses[key] = OS(key=key, distro=distro, release=release, suite=_str(spec, "suite", where, f"os {key}"),
+                       mirror=spec.get("mirror") or "")
+
+    pkg_defaults = {s: {"dev": "", "servers": ()} for s in SOURCES}
+    if "sources" in top:
+        src_table = _need_map(top["sources"], "sources", where, top.key_lines["sources"])
+        for name, spec in src_table.items():
+            if name not in SOURCES:
+                hint = difflib.get_close_matches(name, SOURCES, n=1)
+                dym = f"; did you mean {hint[0]!r}?" if hint else ""
+                raise MatrixError(f"{where}:{src_table.key_lines[name]}: unknown source {name!r}{dym}")
+            spec = _need_map(spec, f"sources {name}", where, src_table.key_lines[name])
+            _check_keys(spec, _SOURCE_KEYS, f"sources {name}", where)
+            pkg_defaults[name] = {"dev": spec.get("dev") or "", "servers": tuple(spec.get("servers") or ())}
+
+    cells_raw = top["cells"]
+    if not isinstance(cells_raw, list):
+        raise MatrixError(f"{where}:{top.key_lines['cells']}: cells must be a list")
+    cells, seen = [], {}
+    for raw in cells_raw:
+        raw = _need_map(raw, "a cell", where, top.key_lines["cells"])
+        _check_keys(raw, _CELL_KEYS, "a cell", where)
+        for req in _CELL_REQUIRED:
+            if req not in raw:
+                raise MatrixError(f"{where}:{raw.line}: cell is missing required key {req!r}")
+        kea = _str(raw, "kea", where, "cell")
+        if not _VERSION_RE.match(kea):
+            raise MatrixError(f"{where}:{raw.key_lines['kea']}: kea version {kea!r} is not X.Y.Z "
+                              f"(quote it in YAML, e.g. kea: \"2.6.3\")")
+        os_key = _str(raw, "os", where, "cell")
+        if os_key not in oses:
+            hint = difflib.get_close_matches(os_key, list(oses), n=1)
+            dym = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(oses)})"
+            raise MatrixError(f"{where}:{raw.key_lines['os']}: unknown os {os_key!r}{dym}")
+        source = _choice(raw, "source", SOURCES, where, "cell")
+        status = _choice(raw, "status", STATUSES, where, "cell")
+        arch = _str(raw, "arch", where, "cell") if "arch" in raw else "amd64"
+        if not re.match(r"^[a-z0-9_]+$", arch):
+            raise MatrixError(f"{where}:{raw.key_lines['arch']}: bad arch {arch!r}")
+        ivu = raw.get("apt_ignore_valid_until", False)
+        if not isinstance(ivu, bool):
+            raise MatrixError(f"{where}:{raw.key_lines['apt_ignore_valid_until']}: "
+                              f"apt_ignore_valid_until must be true or false")
+        pk = dict(pkg_defaults[source])
+        if "packages" in raw:
+            over = _need_map(raw["packages"], "packages", where, raw.key_lines["packages"])
+            _check_keys(over, _SOURCE_KEYS, "packages", where)
+            if "dev" in over:
+                pk["dev"] = over["dev"] or ""
+            if "servers" in over:
+                pk["servers"] = tuple(over["servers"] or ())
+        cell = Cell(kea=kea, os=oses[os_key], source=source, arch=arch, status=status,
+                    dev_package=pk["dev"], server_packages=pk["servers"],
+                    apt_ignore_valid_until=ivu, note=raw.get("note") or "", line=raw.line)
+        if cell.id in seen:
+            raise MatrixError(f"{where}:{raw.line}: duplicate cell id {cell.id} "
+                              f"(first defined at line {seen[cell.id]})")
+        seen[cell.id] = raw.line
+        cells.append(cell)
+    return Matrix(cells=tuple(cells), path=Path(where))
+
+
+def load(path: Path = MATRIX_PATH) -> Matrix:
+    path = Path(path)
+    try:
+        where = str(path.relative_to(ROOT))
+    except ValueError:
+        where = str(path)
+    m = parse(path.read_text(encoding="utf-8"), where)
+    return Matrix(cells=m.cells, path=path)

@@ -1,0 +1,81 @@
+"""Shared fixtures.
+
+* Unit tests cannot reach Docker: any attempt raises (``no_docker``, autouse outside the
+  integration marker).
+* Integration tests (``@pytest.mark.integration``) run only when selected with
+  ``-m integration`` (``nox -s integration``).
+* ``stub_render`` is a tiny stand-in for ``kea_runscript.render.render_tree``: a one-file
+  hook library with a Makefile, enough to exercise the build pipeline without the real hook.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    expr = config.getoption("-m") or ""
+    if "integration" in expr and "not integration" not in expr:
+        return
+    skip = pytest.mark.skip(reason="integration test: run with -m integration (nox -s integration)")
+    for item in items:
+        if "integration" in item.keywords:
+            item.add_marker(skip)
+
+
+class DockerForbidden(RuntimeError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def no_docker(request, monkeypatch):
+    """Make every use of the Docker SDK raise in unit tests."""
+    if "integration" in request.keywords:
+        yield
+        return
+    import docker
+    import docker.api.client
+
+    def forbidden(*_a, **_k):
+        raise DockerForbidden("unit tests must not use Docker (mark the test integration)")
+
+    monkeypatch.setattr(docker.api.client.APIClient, "__init__", forbidden)
+    monkeypatch.setattr(docker, "from_env", forbidden)
+    from kea_runscript import containers
+    monkeypatch.setattr(containers._local, "client", None, raising=False)
+    yield
+
+
+STUB_CC = textwrap.dedent("""\
+    // Stand-in hook used by the toolkit's tests: exports what Kea checks when loading a library.
+    #include <hooks/hooks.h>
+    extern "C" {
+    int version() { return KEA_HOOKS_VERSION; }
+    int load(isc::hooks::LibraryHandle&) { return 0; }
+    int unload() { return 0; }
+    int multi_threading_compatible() { return 1; }
+    }
+    """)
+
+STUB_MAKEFILE = textwrap.dedent("""\
+    KEA_INCLUDE ?= /usr/include/kea
+    KEA_LIB ?= /usr/lib/x86_64-linux-gnu
+    CXXFLAGS ?= -O2
+    kea-hook-runscript.so: stub.cc
+    \t$(CXX) $(CXXFLAGS) -std=c++17 -fPIC -shared -I$(KEA_INCLUDE) -o $@ $< -L$(KEA_LIB) -lkea-hooks
+    """)
+
+
+def write_stub_tree(kea_version: str, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "stub.cc").write_text(f"// Kea {kea_version}\n" + STUB_CC)
+    (dest / "Makefile").write_text(STUB_MAKEFILE)
+    return dest
+
+
+@pytest.fixture
+def stub_render():
+    return write_stub_tree
