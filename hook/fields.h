@@ -1,0 +1,264 @@
+// Extractors: one function per catalogue `field`, turning a Kea object into the text the
+// script receives. They are templates over the object type so the same code serves every
+// Kea version (pointer types such as Subnet4Ptr / ConstSubnet4Ptr differ by release).
+// Each writes NAME=value into the environment; conditional variables are simply not added.
+
+#ifndef RUNSCRIPT_FIELDS_H
+#define RUNSCRIPT_FIELDS_H
+
+#include "environment.h"
+
+#include <dhcp/pkt4.h>
+#include <dhcp/pkt6.h>
+#include <dhcp/dhcp4.h>
+#include <dhcp/duid.h>
+#include <dhcp/hwaddr.h>
+#include <dhcpsrv/lease.h>
+
+#include <string>
+
+namespace runscript {
+namespace fields {
+
+inline void put_bool(Environment& env, const char* name, bool value) {
+    env.add(name, value ? "1" : "0");
+}
+
+// ---- any packet (Pkt4Ptr or Pkt6Ptr) ----
+
+template <typename P> void pkt_type(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getName());
+}
+template <typename P> void pkt_interface(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getIface());
+}
+template <typename P> void pkt_ifindex(Environment& env, const char* name, const P& p) {
+    // getIndex() is uint32_t up to Kea 1.9.10 and int from 1.9.11: let overloading pick.
+    env.add(name, std::to_string(p->getIndex()));
+}
+template <typename P> void pkt_local_address(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getLocalAddr().toText());
+}
+template <typename P> void pkt_local_port(Environment& env, const char* name, const P& p) {
+    env.add(name, std::to_string(p->getLocalPort()));
+}
+template <typename P> void pkt_remote_address(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getRemoteAddr().toText());
+}
+template <typename P> void pkt_remote_port(Environment& env, const char* name, const P& p) {
+    env.add(name, std::to_string(p->getRemotePort()));
+}
+template <typename P> void pkt_label(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getLabel());
+}
+template <typename P> void pkt_transid(Environment& env, const char* name, const P& p) {
+    env.add(name, std::to_string(p->getTransid()));
+}
+template <typename P> void pkt_debug(Environment& env, const char* name, const P& p) {
+    env.add(name, p->toText());
+}
+
+// ---- hardware address helpers (1.4 sends empty values when Kea has none) ----
+
+inline void hwaddr_text(Environment& env, const char* name, const isc::dhcp::HWAddrPtr& hw) {
+    env.add(name, hw ? hw->toText(false) : std::string());
+}
+inline void hwaddr_type(Environment& env, const char* name, const isc::dhcp::HWAddrPtr& hw) {
+    env.add(name, hw ? std::to_string(hw->htype_) : std::string());
+}
+inline void hwaddr_source(Environment& env, const char* name, const isc::dhcp::HWAddrPtr& hw) {
+    env.add(name, hw ? std::to_string(hw->source_) : std::string());
+}
+
+// ---- DHCPv4 packet ----
+
+template <typename P> void pkt4_hwaddr(Environment& env, const char* name, const P& p) {
+    hwaddr_text(env, name, p->getHWAddr());
+}
+template <typename P> void pkt4_hwaddr_type(Environment& env, const char* name, const P& p) {
+    hwaddr_type(env, name, p->getHWAddr());
+}
+template <typename P> void pkt4_hwaddr_source(Environment& env, const char* name, const P& p) {
+    hwaddr_source(env, name, p->getHWAddr());
+}
+template <typename P> void pkt4_relayed(Environment& env, const char* name, const P& p) {
+    put_bool(env, name, p->isRelayed());
+}
+template <typename P> void pkt4_hops(Environment& env, const char* name, const P& p) {
+    env.add(name, std::to_string(p->getHops()));
+}
+template <typename P> void pkt4_option60(Environment& env, const char* name, const P& p) {
+    isc::dhcp::OptionPtr opt = p->getOption(isc::dhcp::DHO_VENDOR_CLASS_IDENTIFIER);
+    if (opt) {
+        // Kea parses option 60 as a string option: toString() is its text (as in 1.4).
+        env.add(name, opt->toString());
+    }
+}
+template <typename P> void pkt4_ciaddr(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getCiaddr().toText());
+}
+template <typename P> void pkt4_siaddr(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getSiaddr().toText());
+}
+template <typename P> void pkt4_yiaddr(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getYiaddr().toText());
+}
+template <typename P> void pkt4_giaddr(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getGiaddr().toText());
+}
+template <typename P> void pkt4_rai(Environment& env, const char* name, const P& p) {
+    isc::dhcp::OptionPtr rai = p->getOption(isc::dhcp::DHO_DHCP_AGENT_OPTIONS);
+    if (rai) {
+        env.add(name, rai->toHexString());
+    }
+}
+// RFC 3046 sub-option codes; Kea's own constants changed kind across releases.
+const uint16_t RAI_CIRCUIT_ID = 1;
+const uint16_t RAI_REMOTE_ID = 2;
+
+template <typename P> void rai_suboption(Environment& env, const char* name, const P& p,
+                                         uint16_t code) {
+    isc::dhcp::OptionPtr rai = p->getOption(isc::dhcp::DHO_DHCP_AGENT_OPTIONS);
+    if (rai) {
+        isc::dhcp::OptionPtr sub = rai->getOption(code);
+        if (sub) {
+            env.add(name, sub->toHexString());
+        }
+    }
+}
+template <typename P> void pkt4_rai_circuit_id(Environment& env, const char* name, const P& p) {
+    rai_suboption(env, name, p, RAI_CIRCUIT_ID);
+}
+template <typename P> void pkt4_rai_remote_id(Environment& env, const char* name, const P& p) {
+    rai_suboption(env, name, p, RAI_REMOTE_ID);
+}
+
+// ---- DHCPv6 packet ----
+
+template <typename P> void pkt6_duid(Environment& env, const char* name, const P& p) {
+    isc::dhcp::DuidPtr duid = p->getClientId();
+    env.add(name, duid ? duid->toText() : std::string());
+}
+template <typename P> void pkt6_hwaddr(Environment& env, const char* name, const P& p) {
+    hwaddr_text(env, name, p->getMAC(isc::dhcp::HWAddr::HWADDR_SOURCE_ANY));
+}
+template <typename P> void pkt6_hwaddr_type(Environment& env, const char* name, const P& p) {
+    hwaddr_type(env, name, p->getMAC(isc::dhcp::HWAddr::HWADDR_SOURCE_ANY));
+}
+template <typename P> void pkt6_hwaddr_source(Environment& env, const char* name, const P& p) {
+    hwaddr_source(env, name, p->getMAC(isc::dhcp::HWAddr::HWADDR_SOURCE_ANY));
+}
+
+// ---- subnet (may be null: no subnet selected, 1.4 then sends empty values) ----
+
+template <typename S> void subnet_prefix(Environment& env, const char* name, const S& s) {
+    env.add(name, s ? s->get().first.toText() : std::string());
+}
+template <typename S> void subnet_prefixlen(Environment& env, const char* name, const S& s) {
+    env.add(name, s ? std::to_string(static_cast<unsigned>(s->get().second)) : std::string());
+}
+template <typename S> void subnet_text(Environment& env, const char* name, const S& s) {
+    env.add(name, s ? s->toText() : std::string());
+}
+
+// ---- plain callout arguments ----
+
+inline void bool_value(Environment& env, const char* name, bool value) {
+    put_bool(env, name, value);
+}
+
+// ---- leases (Lease4Ptr or Lease6Ptr) ----
+
+template <typename L> void lease_address(Environment& env, const char* name, const L& l) {
+    env.add(name, l->addr_.toText());
+}
+template <typename L> void lease_state(Environment& env, const char* name, const L& l) {
+    env.add(name, isc::dhcp::Lease::basicStatesToText(l->state_));
+}
+template <typename L> void lease_is_expired(Environment& env, const char* name, const L& l) {
+    put_bool(env, name, l->expired());
+}
+template <typename L> void lease_hwaddr(Environment& env, const char* name, const L& l) {
+    hwaddr_text(env, name, l->hwaddr_);
+}
+template <typename L> void lease_hostname(Environment& env, const char* name, const L& l) {
+    env.add(name, l->hostname_);
+}
+template <typename L> void lease_cltt(Environment& env, const char* name, const L& l) {
+    env.add(name, std::to_string(static_cast<long long>(l->cltt_)));
+}
+template <typename L> void lease_valid_lifetime(Environment& env, const char* name, const L& l) {
+    env.add(name, std::to_string(l->valid_lft_));
+}
+template <typename L> void lease_debug(Environment& env, const char* name, const L& l) {
+    env.add(name, l->toText());
+}
+template <typename L> void lease4_type(Environment& env, const char* name, const L&) {
+    env.add(name, "V4");
+}
+template <typename L> void lease6_type(Environment& env, const char* name, const L& l) {
+    env.add(name, isc::dhcp::Lease::typeToText(l->type_));
+}
+template <typename L> void lease6_delegated_prefix(Environment& env, const char* name, const L& l) {
+    if (l->type_ == isc::dhcp::Lease::TYPE_PD) {
+        env.add(name, l->addr_.toText() + "/" + std::to_string(static_cast<unsigned>(l->prefixlen_)));
+    }
+}
+template <typename L> void lease6_delegated_prefixlen(Environment& env, const char* name, const L& l) {
+    if (l->type_ == isc::dhcp::Lease::TYPE_PD) {
+        env.add(name, std::to_string(static_cast<unsigned>(l->prefixlen_)));
+    }
+}
+template <typename L> void lease6_duid(Environment& env, const char* name, const L& l) {
+    env.add(name, l->duid_ ? l->duid_->toText() : std::string());
+}
+template <typename L> void lease6_preferred_lifetime(Environment& env, const char* name, const L& l) {
+    env.add(name, std::to_string(l->preferred_lft_));
+}
+template <typename L> void lease6_iaid(Environment& env, const char* name, const L& l) {
+    env.add(name, std::to_string(l->iaid_));
+}
+
+// ---- lease collections (leases4_committed / leases6_committed) ----
+
+template <typename C> void leases_count(Environment& env, const char* name, const C& c) {
+    env.add(name, std::to_string(c ? c->size() : 0));
+}
+template <typename C> void leases_addresses(Environment& env, const char* name, const C& c) {
+    std::string text;
+    if (c) {
+        for (const auto& lease : *c) {
+            if (!text.empty()) text += ' ';
+            text += lease->addr_.toText();
+        }
+    }
+    env.add(name, text);
+}
+template <typename C> void leases6_addresses(Environment& env, const char* name, const C& c) {
+    std::string text;
+    if (c) {
+        for (const auto& lease : *c) {
+            if (lease->type_ == isc::dhcp::Lease::TYPE_PD) continue;
+            if (!text.empty()) text += ' ';
+            text += lease->addr_.toText();
+        }
+    }
+    env.add(name, text);
+}
+template <typename C> void leases6_prefixes(Environment& env, const char* name, const C& c) {
+    std::string text;
+    if (c) {
+        for (const auto& lease : *c) {
+            if (lease->type_ != isc::dhcp::Lease::TYPE_PD) continue;
+            if (!text.empty()) text += ' ';
+            text += lease->addr_.toText() + "/" +
+                    std::to_string(static_cast<unsigned>(lease->prefixlen_));
+        }
+    }
+    env.add(name, text);
+}
+
+}  // namespace fields
+}  // namespace runscript
+
+#endif

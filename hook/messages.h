@@ -1,0 +1,23 @@
+// Generated from messages.mes by kea_runscript/messages.py. Do not edit.
+
+#ifndef RUNSCRIPT_MESSAGES_H
+#define RUNSCRIPT_MESSAGES_H
+
+#include <log/message_types.h>
+
+namespace runscript {
+
+extern const isc::log::MessageID RUNSCRIPT_LOAD_ERROR;
+extern const isc::log::MessageID RUNSCRIPT_LOADED;
+extern const isc::log::MessageID RUNSCRIPT_SPAWN_FAILED;
+extern const isc::log::MessageID RUNSCRIPT_TIMEOUT;
+extern const isc::log::MessageID RUNSCRIPT_ASYNC_TIMEOUT;
+extern const isc::log::MessageID RUNSCRIPT_ASYNC_LIMIT;
+extern const isc::log::MessageID RUNSCRIPT_SCRIPT_FAILED;
+extern const isc::log::MessageID RUNSCRIPT_ASYNC_FAILED;
+extern const isc::log::MessageID RUNSCRIPT_SCRIPT_SIGNALED;
+extern const isc::log::MessageID RUNSCRIPT_CALLOUT_ERROR;
+
+}  // namespace runscript
+
+#endif

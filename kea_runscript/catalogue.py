@@ -1,0 +1,133 @@
+"""The variables catalogue (hook/variables.yaml): load, validate, and answer questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from . import ROOT
+from .versions import Version
+
+CATALOGUE_FILE = ROOT / "hook" / "variables.yaml"
+
+VARIABLE_KEYS = {"name", "type", "field", "description", "reference", "when", "since"}
+REQUIRED_VARIABLE_KEYS = {"name", "type", "field", "description"}
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    type: str
+    field: str
+    description: str
+    group: str
+    reference: str = ""
+    when: str = ""
+    since: Version = Version(1, 1, 0)
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.when) and "else empty" not in self.when
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    argument: str
+    object: str
+    variables: tuple
+
+
+@dataclass(frozen=True)
+class HookPoint:
+    name: str
+    emits: tuple
+    default: bool
+
+    @property
+    def family(self) -> int:
+        return 6 if "6" in self.name else 4
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    types: dict
+    groups: dict  # name -> Group
+    hook_points: tuple  # HookPoint, in catalogue order
+
+    def variables(self) -> list:
+        return [v for g in self.groups.values() for v in g.variables]
+
+    def variable(self, name: str) -> Variable:
+        for v in self.variables():
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def hook_point(self, name: str) -> HookPoint:
+        for point in self.hook_points:
+            if point.name == name:
+                return point
+        raise KeyError(name)
+
+    def variables_at(self, hook_point: str) -> list:
+        """Variables a hook point can emit, in emission order."""
+        return [v for g in self.hook_point(hook_point).emits for v in self.groups[g].variables]
+
+    def hook_points_of(self, variable: str) -> list:
+        group = self.variable(variable).group
+        return [p.name for p in self.hook_points if group in p.emits]
+
+
+class CatalogueError(ValueError):
+    pass
+
+
+def parse(data: dict, source: str = "variables.yaml") -> Catalogue:
+    def fail(message: str) -> None:
+        raise CatalogueError(f"{source}: {message}")
+
+    types = data.get("types") or fail("no `types`")
+    groups = {}
+    seen = set()
+    for gname, g in (data.get("groups") or {}).items():
+        variables = []
+        for raw in g.get("variables", []):
+            unknown = set(raw) - VARIABLE_KEYS
+            missing = REQUIRED_VARIABLE_KEYS - set(raw)
+            where = f"group {gname}, variable {raw.get('name', '?')}"
+            if unknown:
+                fail(f"{where}: unknown keys {sorted(unknown)}")
+            if missing:
+                fail(f"{where}: missing keys {sorted(missing)}")
+            if raw["name"] in seen:
+                fail(f"{where}: duplicate variable name")
+            if not raw["name"].startswith("KEA_"):
+                fail(f"{where}: names start with KEA_")
+            if raw["type"] not in types:
+                fail(f"{where}: unknown type {raw['type']!r}")
+            seen.add(raw["name"])
+            variables.append(
+                Variable(
+                    name=raw["name"], type=raw["type"], field=raw["field"],
+                    description=str(raw["description"]), group=gname,
+                    reference=raw.get("reference", ""), when=raw.get("when", ""),
+                    since=Version.parse(raw.get("since", "1.1")),
+                )
+            )
+        groups[gname] = Group(gname, g["argument"], g["object"], tuple(variables))
+    points = []
+    for pname, p in (data.get("hook_points") or {}).items():
+        for g in p["emits"]:
+            if g not in groups:
+                fail(f"hook point {pname}: unknown group {g!r}")
+        points.append(HookPoint(pname, tuple(p["emits"]), bool(p["default"])))
+    return Catalogue(types=types, groups=groups, hook_points=tuple(points))
+
+
+@lru_cache(maxsize=None)
+def load(path: Path = CATALOGUE_FILE) -> Catalogue:
+    return parse(yaml.safe_load(path.read_text()), source=str(path))

@@ -1,0 +1,106 @@
+"""Render the hook's complete C++ source tree for one Kea version.
+
+Static sources come from hook/ as they are; the Kea-version-dependent files come from the
+templates in templates/hook/, fed with the catalogue and the facts for that version.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import jinja2
+
+from . import HOOK_VERSION, ROOT
+from .catalogue import Catalogue, load as load_catalogue
+from .facts import KeaFacts, facts_for
+
+HOOK_DIR = ROOT / "hook"
+TEMPLATE_DIR = ROOT / "templates" / "hook"
+
+# Static files of hook/ that go into every tree (data files and helpers stay out).
+STATIC_SOURCES = ("config.cc", "launcher.cc", "load.cc", "logger.cc", "messages.cc", "runscript.cc")
+STATIC_HEADERS = ("config.h", "environment.h", "fields.h", "launcher.h", "logger.h", "messages.h",
+                  "runscript.h")
+SHIM_SCRIPT = "make-cfg-globals-shim.sh"
+
+# Callout argument kinds that are smart pointers a callout skips when null. Subnets are
+# handled by their fields (1.4 sends empty values when no subnet was selected).
+SKIP_WHEN_NULL = {"pkt4", "pkt6", "lease4", "lease6"}
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
+    groups = []
+    for group in catalogue.groups.values():
+        variables = [v for v in group.variables if v.since <= kea.version]
+        groups.append({
+            "name": group.name,
+            "argument": group.argument,
+            "cxx_type": kea.values[f"type_{group.object}"],
+            "skip_when_null": group.object in SKIP_WHEN_NULL,
+            "variables": variables,
+        })
+    by_name = {g["name"]: g for g in groups}
+    points = []
+    for index, point in enumerate(catalogue.hook_points):
+        available = kea.has_hook_point(point.name) and all(
+            by_name[g]["cxx_type"] for g in point.emits)
+        points.append({
+            "name": point.name,
+            "index": index,
+            "available": available,
+            "default": point.default,
+            "since": str(kea.hook_points[point.name]),
+            "emits": point.emits,
+            "max_vars": sum(len(by_name[g]["variables"]) for g in point.emits),
+        })
+    missing = kea.missing_headers
+    shim = missing if missing and missing["remedy"] == "shim" else None
+    sources = list(STATIC_SOURCES) + ["callouts.cc"]
+    return {
+        "kea": kea,
+        "hook_version": HOOK_VERSION,
+        "groups": groups,
+        "hook_points": points,
+        "shim": shim,
+        "sources": sorted(sources),
+    }
+
+
+def render_files(kea_version: str) -> dict[str, str]:
+    """{relative path: content} of the complete tree, without writing anything."""
+    kea = facts_for(kea_version)
+    context = template_context(kea, load_catalogue())
+    env = _environment()
+    files = {}
+    for name in STATIC_SOURCES + STATIC_HEADERS:
+        files[name] = (HOOK_DIR / name).read_text()
+    if context["shim"]:
+        files[SHIM_SCRIPT] = (HOOK_DIR / SHIM_SCRIPT).read_text()
+    for template, target in (("callouts.cc.j2", "callouts.cc"),
+                             ("kea_features.h.j2", "kea_features.h"),
+                             ("Makefile.j2", "Makefile")):
+        files[target] = env.get_template(template).render(**context)
+    return files
+
+
+def render_tree(kea_version: str, dest: Path) -> Path:
+    """Write the tree for `kea_version` (X.Y or X.Y.Z) into `dest`, replacing its contents."""
+    dest = Path(dest)
+    files = render_files(kea_version)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name, content in sorted(files.items()):
+        (dest / name).write_text(content)
+    return dest
