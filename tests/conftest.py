@@ -26,8 +26,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-class DockerForbidden(RuntimeError):
-    pass
+class DockerForbidden(BaseException):
+    """BaseException so that no ``except Exception`` in the toolkit can swallow it."""
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +46,7 @@ def no_docker(request, monkeypatch):
     monkeypatch.setattr(docker, "from_env", forbidden)
     from kea_runscript import containers
     monkeypatch.setattr(containers._local, "client", None, raising=False)
+    monkeypatch.setattr(containers, "client", forbidden)
     yield
 
 

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Set up a Debian machine to build and test kea-hook-runscript. Run as root from the checkout:
+#   sudo ./bootstrap.sh
+# Installs docker.io and debootstrap if missing, starts dockerd if it is not running, and
+# installs the toolkit (editable) with its test extras and nox into the current python3.
+# Safe to run again: every step checks first.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap.sh: run as root (sudo ./bootstrap.sh): it installs packages and starts dockerd" >&2
+    exit 2
+fi
+
+missing=()
+command -v docker >/dev/null || missing+=(docker.io)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+if [ ${#missing[@]} -gt 0 ]; then
+    step "apt-get install ${missing[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if ! docker info >/dev/null 2>&1; then
+    step "starting dockerd (log: /var/log/dockerd.log)"
+    nohup dockerd >/var/log/dockerd.log 2>&1 &
+    for _ in $(seq 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    if ! docker info >/dev/null 2>&1; then
+        echo "bootstrap.sh: dockerd did not come up in 60 s; see /var/log/dockerd.log" >&2
+        tail -n 20 /var/log/dockerd.log >&2 || true
+        exit 1
+    fi
+fi
+echo "docker engine: $(docker version --format '{{.Server.Version}}')"
+
+step "pip install -e '.[test]' nox"
+# Debian's python3 is "externally managed" (PEP 668); this machine is a build box, so install anyway.
+PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet -e '.[test]' nox
+echo "ready: nox -l lists the sessions"

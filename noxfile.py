@@ -1,0 +1,45 @@
+"""nox sessions. They only connect things: logic lives in kea_runscript (see `kea-runscript -h`).
+
+Sessions reuse the current Python environment (venv_backend="none"): run ./bootstrap.sh or
+`pip install -e '.[test]' nox` once; then they start fast and work offline.
+Matrix sessions (build-X.Y, render-X.Y) are generated from matrix.yaml.
+"""
+
+import sys
+from pathlib import Path
+
+import nox
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kea_runscript import cli, matrix  # noqa: E402
+
+nox.options.sessions = ["tests"]  # bare `nox` stays cheap
+nox.options.error_on_missing_interpreters = True
+
+KEA_RUNSCRIPT = (sys.executable, "-m", "kea_runscript.cli")
+
+
+@nox.session(venv_backend="none", tags=["test"])
+def tests(session):
+    """Unit tests: fast, no Docker."""
+    session.run(sys.executable, "-m", "pytest", "-m", "not integration", "tests/unit", *session.posargs)
+
+
+@nox.session(venv_backend="none", tags=["test"], default=False)
+def integration(session):
+    """Integration tests: real Docker builds of the verified cells (minutes when cold)."""
+    session.run(sys.executable, "-m", "pytest", "-m", "integration", "tests/integration", *session.posargs)
+
+
+def _register(spec):
+    def session(session):
+        session.run(*KEA_RUNSCRIPT, *spec.args, *session.posargs)
+
+    session.__doc__ = spec.doc
+    session.__name__ = spec.name.replace("-", "_").replace(".", "_")
+    nox.session(name=spec.name, venv_backend="none", default=spec.default,
+                tags=[spec.name.split("-")[0]])(session)
+
+
+for _spec in cli.session_plan(matrix.load()):
+    _register(_spec)

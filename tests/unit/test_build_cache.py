@@ -1,0 +1,96 @@
+"""Cache keys and the rendered Dockerfiles: pure functions, no Docker."""
+
+import json
+
+import pytest
+
+from kea_runscript import build, images, matrix
+from tests.conftest import DockerForbidden
+
+
+@pytest.fixture
+def tree(tmp_path, stub_render):
+    return stub_render("2.6.3", tmp_path / "src")
+
+
+CMD = ["make", "-C", "/src"]
+
+
+def test_cache_key_is_stable(tree):
+    assert build.cache_key(tree, "sha256:aa", CMD) == build.cache_key(tree, "sha256:aa", CMD)
+
+
+def test_cache_key_changes_with_one_source_byte(tree):
+    before = build.cache_key(tree, "sha256:aa", CMD)
+    f = tree / "stub.cc"
+    data = bytearray(f.read_bytes())
+    data[-2] ^= 1
+    f.write_bytes(bytes(data))
+    assert build.cache_key(tree, "sha256:aa", CMD) != before
+
+
+def test_cache_key_changes_with_new_file_mode_image_command(tree):
+    base = build.cache_key(tree, "sha256:aa", CMD)
+    assert build.cache_key(tree, "sha256:bb", CMD) != base
+    assert build.cache_key(tree, "sha256:aa", CMD + ["-j2"]) != base
+    (tree / "Makefile").chmod(0o755)
+    k2 = build.cache_key(tree, "sha256:aa", CMD)
+    assert k2 != base
+    (tree / "extra.h").write_text("")
+    assert build.cache_key(tree, "sha256:aa", CMD) != k2
+
+
+def test_is_cached_needs_matching_key_and_so(tmp_path):
+    out = tmp_path / "dist"
+    out.mkdir()
+    so = out / build.LIBRARY
+    so.write_bytes(b"\x7fELF fake")
+    info = {"cache_key": "k1", "sha256": build.sha256_file(so)}
+    (out / "build-info.json").write_text(json.dumps(info))
+    assert build.is_cached(out, "k1")
+    assert not build.is_cached(out, "k2")
+    so.write_bytes(b"tampered")
+    assert not build.is_cached(out, "k1")
+    so.unlink()
+    assert not build.is_cached(out, "k1")
+
+
+def test_check_config_loads_hook_from_hooks_dir():
+    cell = matrix.load().by_id("kea3.0.4-debiansid-amd64")
+    for fam in (4, 6):
+        cfg = json.loads(build.check_config(fam, cell))[f"Dhcp{fam}"]
+        lib = cfg["hooks-libraries"][0]
+        assert lib["library"] == "/usr/lib/x86_64-linux-gnu/kea/hooks/kea-hook-runscript.so"
+        assert lib["parameters"] == {"script": "/usr/local/bin/true-script"}
+
+
+def test_build_command_uses_fixed_src_and_cell_paths():
+    m = matrix.load()
+    assert build.build_command(m.by_id("kea2.6.3-debian13-amd64")) == [
+        "make", "-C", "/src", "KEA_INCLUDE=/usr/include/kea", "KEA_LIB=/usr/lib/x86_64-linux-gnu", "-j2"]
+    src = build.build_command(m.by_id("kea1.4.0-debian10-amd64"))
+    assert "KEA_INCLUDE=/usr/local/include/kea" in src and "KEA_LIB=/usr/local/lib" in src
+
+
+def test_every_cell_renders_its_dockerfiles():
+    for cell in matrix.load().cells:
+        for kind in ("builder", "runtime"):
+            text = images.render_dockerfile(kind, cell, images.base_ref(cell))
+            assert text.count("FROM ") == 1 and cell.id in text
+            assert ("Check-Valid-Until" in text) == cell.apt_ignore_valid_until
+            if cell.source == "isc-repo":
+                assert f"isc/{cell.isc_repo}" in text and f"={cell.kea}*" in text
+            if cell.source == "source":
+                assert f"kea-{cell.kea}.tar.gz" in text
+
+
+def test_recipe_hash_changes_with_base_or_text():
+    h = images.recipe_hash("FROM x\n", "sha256:1")
+    assert h != images.recipe_hash("FROM x\nRUN true\n", "sha256:1")
+    assert h != images.recipe_hash("FROM x\n", "sha256:2")
+
+
+def test_unit_tests_cannot_reach_docker():
+    from kea_runscript import containers
+    with pytest.raises(DockerForbidden):
+        containers.client()
