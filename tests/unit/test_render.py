@@ -1,0 +1,65 @@
+"""Rendering: every series renders, matches its golden files, and bad versions are refused."""
+
+import re
+
+import pytest
+
+from kea_runscript import catalogue, golden
+from kea_runscript.facts import UnsupportedVersion, facts_for, resolve_version, supported_series
+from kea_runscript.render import render_files, render_tree
+
+
+def test_golden_files_match_every_series():
+    problems = golden.differences()
+    assert not problems, "\n".join(problems) + "\n(run `kea-runscript golden --update` and review the diff)"
+
+
+@pytest.mark.parametrize("series", supported_series())
+def test_every_series_renders_a_complete_tree(series, tmp_path):
+    tree = render_tree(series, tmp_path / series)
+    names = {p.name for p in tree.iterdir()}
+    assert {"Makefile", "callouts.cc", "kea_features.h", "load.cc", "launcher.cc"} <= names
+    makefile = (tree / "Makefile").read_text()
+    for source in re.search(r"^SOURCES = (.*)$", makefile, re.M).group(1).split():
+        assert source in names
+
+
+def test_series_resolve_to_their_reference_release_and_exact_versions_stay():
+    assert str(resolve_version("2.6")) == "2.6.3"
+    assert str(resolve_version("2.6.1")) == "2.6.1"
+
+
+@pytest.mark.parametrize("bad", ["0.9", "4.0", "2.x", "", "1.10.0"])
+def test_unsupported_versions_name_the_supported_ones(bad):
+    with pytest.raises(UnsupportedVersion, match="1.1.*3.3"):
+        facts_for(bad)
+
+
+def test_subnet_pointer_type_follows_the_facts():
+    assert "ConstSubnet4Ptr value;" in render_files("2.7.5")["callouts.cc"]
+    assert "ConstSubnet4Ptr" not in render_files("2.7.4")["callouts.cc"]
+
+
+def test_hook_points_missing_from_a_release_get_no_callout():
+    old = render_files("1.3")["callouts.cc"]
+    assert "int callout_leases4_committed" not in old
+    assert '{"leases4_committed", false' in old
+    assert "int callout_leases4_committed" in render_files("1.4")["callouts.cc"]
+
+
+def test_every_catalogue_variable_is_extracted_in_the_newest_release():
+    text = render_files("3.0")["callouts.cc"]
+    for variable in catalogue.load().variables():
+        assert f'"{variable.name}="' in text
+
+
+def test_library_names_and_standard_follow_the_facts():
+    assert "-lkea-dhcp++" in render_files("2.6")["Makefile"]
+    assert "-lkea-dhcp " in render_files("3.0")["Makefile"]
+    assert "-std=c++14" in render_files("1.3")["Makefile"]
+
+
+def test_cfg_globals_shim_only_where_the_install_tree_lacks_the_header():
+    assert "make-cfg-globals-shim.sh" in render_files("2.2")
+    assert "make-cfg-globals-shim.sh" not in render_files("2.4")
+    assert "make-cfg-globals-shim.sh" not in render_files("2.0")
