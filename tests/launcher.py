@@ -1,0 +1,26 @@
+"""Builds tests/launcher_driver.cc with hook/launcher.cc (no Kea needed) for tests and bench."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from kea_runscript import ROOT
+
+SOURCES = [ROOT / "hook" / "launcher.cc", ROOT / "tests" / "launcher_driver.cc"]
+
+
+def build_driver(out_dir: Path) -> Path:
+    compiler = shutil.which("g++") or shutil.which("c++")
+    if not compiler:
+        raise RuntimeError("a C++ compiler (g++) is needed to test the launcher")
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in SOURCES)).hexdigest()[:12]
+    binary = out_dir / f"launcher_driver-{digest}"
+    if not binary.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run([compiler, "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
+                        "-I", str(ROOT / "hook"), *map(str, SOURCES), "-o", str(binary)],
+                       check=True)
+    return binary

@@ -1,0 +1,198 @@
+// Test and benchmark driver for hook/launcher.cc, outside Kea. Built by tests/launcher.py.
+//
+//   launcher_driver run SCRIPT WAIT(0|1) TIMEOUT_MS [ARG1]   one run; prints the outcome
+//   launcher_driver async-many SCRIPT COUNT MAX              COUNT async runs, then reports
+//                                                            zombies and a foreign child
+//   launcher_driver bench SCRIPT COUNT HEAP_MB               per-call cost: launcher (sync),
+//                                                            bare posix_spawn+waitpid, fork+exec
+
+#include "launcher.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using runscript::Launcher;
+using runscript::Outcome;
+
+namespace {
+
+const char* kind_name(Outcome::Kind k) {
+    switch (k) {
+    case Outcome::EXITED: return "exited";
+    case Outcome::SIGNALED: return "signaled";
+    case Outcome::TIMED_OUT: return "timed_out";
+    case Outcome::STARTED: return "started";
+    case Outcome::SPAWN_FAILED: return "spawn_failed";
+    case Outcome::LIMIT: return "limit";
+    case Outcome::UNKNOWN: return "unknown";
+    }
+    return "?";
+}
+
+// Zombie children of this process, from /proc.
+int count_zombies() {
+    int zombies = 0;
+    DIR* d = opendir("/proc");
+    if (!d) return -1;
+    const std::string me = std::to_string(getpid());
+    while (struct dirent* e = readdir(d)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        std::string path = std::string("/proc/") + e->d_name + "/stat";
+        FILE* f = fopen(path.c_str(), "r");
+        if (!f) continue;
+        char buf[512];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char* close_paren = strrchr(buf, ')');
+        if (!close_paren) continue;
+        char state;
+        int ppid;
+        if (sscanf(close_paren + 2, "%c %d", &state, &ppid) == 2 && state == 'Z' &&
+            std::to_string(ppid) == me) {
+            ++zombies;
+        }
+    }
+    closedir(d);
+    return zombies;
+}
+
+// Make the parent look like Kea: open sockets/files without CLOEXEC, ignored and blocked
+// signals. The script must see none of it.
+void dirty_parent() {
+    for (int i = 0; i < 5; ++i) open("/dev/null", O_RDONLY);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, 0);
+}
+
+std::vector<char*> make_env(std::vector<std::string>& storage) {
+    std::vector<char*> env;
+    for (std::string& s : storage) env.push_back(&s[0]);
+    env.push_back(0);
+    return env;
+}
+
+double now_us() {
+    return runscript::monotonic_ms() * 1000.0;
+}
+
+double now_precise_us() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: see the header of launcher_driver.cc\n");
+        return 2;
+    }
+    const std::string mode = argv[1];
+    const char* script = argv[2];
+    std::vector<std::string> env_storage = {"KEA_TEST=1", "KEA_BYTES=a;$(reboot)\n\xff\xfe end"};
+    std::vector<char*> envp = make_env(env_storage);
+
+    if (mode == "run") {
+        dirty_parent();
+        bool wait = atoi(argv[3]) != 0;
+        int timeout = atoi(argv[4]);
+        const char* arg1 = argc > 5 ? argv[5] : "pkt4_receive";
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>(arg1), 0};
+        Launcher launcher(wait ? 0 : 4, [](const runscript::AsyncEvent& e) {
+            printf("event %d %d\n", static_cast<int>(e.kind), e.code);
+        });
+        double t0 = now_us();
+        Outcome o = launcher.run(script, args, envp.data(), wait, timeout);
+        printf("%s %d %.0f\n", kind_name(o.kind), o.code, (now_us() - t0) / 1000.0);
+        fflush(stdout);
+        return 0;
+    }
+
+    if (mode == "async-many") {
+        dirty_parent();
+        int count = atoi(argv[3]);
+        int max = atoi(argv[4]);
+        std::atomic<int> nonzero(0);
+        // A child that is not the launcher's (like kea-lfc): it must stay ours to reap.
+        pid_t foreign = fork();
+        if (foreign == 0) {
+            usleep(300 * 1000);
+            _exit(42);
+        }
+        int started = 0, limited = 0, failed = 0;
+        {
+            Launcher launcher(max, [&nonzero](const runscript::AsyncEvent&) { ++nonzero; });
+            char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("lease4_select"), 0};
+            for (int i = 0; i < count; ++i) {
+                Outcome o = launcher.run(script, args, envp.data(), false, 10000);
+                if (o.kind == Outcome::STARTED) ++started;
+                else if (o.kind == Outcome::LIMIT) { ++limited; usleep(200); }
+                else ++failed;
+            }
+            // Let the reaper catch up before counting.
+            for (int i = 0; i < 500 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
+            printf("running_after %zu\n", launcher.running_async());
+        }
+        int status = 0;
+        pid_t got = waitpid(foreign, &status, 0);
+        printf("started %d limited %d failed %d nonzero %d zombies %d foreign %s %d\n", started,
+               limited, failed, nonzero.load(), count_zombies(),
+               got == foreign ? "reaped" : "lost", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 0;
+    }
+
+    if (mode == "bench") {
+        int count = atoi(argv[3]);
+        size_t heap_mb = static_cast<size_t>(atoi(argv[4]));
+        // A large, touched heap: what makes fork() expensive in a real Kea with many leases.
+        std::vector<char> heap(heap_mb * 1024 * 1024);
+        for (size_t i = 0; i < heap.size(); i += 4096) heap[i] = static_cast<char>(i);
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+
+        Launcher launcher(0, Launcher::EventSink());
+        double t0 = now_precise_us();
+        for (int i = 0; i < count; ++i) launcher.run(script, args, envp.data(), true, 10000);
+        double hook = (now_precise_us() - t0) / count;
+
+        t0 = now_precise_us();
+        for (int i = 0; i < count; ++i) {
+            pid_t pid;
+            if (posix_spawn(&pid, script, 0, 0, args, envp.data()) == 0) waitpid(pid, 0, 0);
+        }
+        double bare = (now_precise_us() - t0) / count;
+
+        t0 = now_precise_us();
+        for (int i = 0; i < count; ++i) {
+            pid_t pid = fork();
+            if (pid == 0) {
+                execve(script, args, envp.data());
+                _exit(127);
+            }
+            waitpid(pid, 0, 0);
+        }
+        double forked = (now_precise_us() - t0) / count;
+        printf("launcher_us %.1f posix_spawn_us %.1f fork_us %.1f heap_mb %zu\n", hook, bare,
+               forked, heap_mb);
+        return 0;
+    }
+    fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    return 2;
+}

@@ -1,0 +1,130 @@
+"""The process launcher (hook/launcher.cc) on its own: what the script inherits, timeouts,
+asynchronous runs without zombies and without stealing other children."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from launcher import build_driver  # noqa: E402
+
+from kea_runscript import ROOT
+
+
+@pytest.fixture(scope="module")
+def driver():
+    return build_driver(ROOT / "build" / "test-launcher")
+
+
+def script(tmp_path, body, name="s.sh"):
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def run(driver, path, wait=1, timeout_ms=5000, *extra):
+    out = subprocess.run([str(driver), "run", str(path), str(wait), str(timeout_ms), *extra],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    kind, code, ms = out.split()[:3]
+    return kind, int(code), float(ms)
+
+
+def test_script_gets_only_fds_0_to_2(driver, tmp_path):
+    out = tmp_path / "fds"
+    # exec: list the fds of the program the script becomes, not the shell's own.
+    path = script(tmp_path, f"exec ls /proc/self/fd > {out}\n")
+    assert run(driver, path)[:2] == ("exited", 0)
+    # The driver holds 5 extra open fds, like Kea's sockets; ls opens one for the listing.
+    fds = sorted(int(x) for x in out.read_text().split())
+    assert fds == [0, 1, 2, 3]
+
+
+def test_environment_and_argv_are_exact(driver, tmp_path):
+    out = tmp_path / "env"
+    path = script(tmp_path, f'printf "%s\\n" "$0" "$1" > {out}; env >> {out}\n')
+    run(driver, path, 1, 5000, "lease4_renew")
+    lines = out.read_bytes().split(b"\n")
+    assert lines[0].endswith(b"s.sh") and lines[1] == b"lease4_renew"
+    env = b"\n".join(lines[2:])
+    assert b"KEA_TEST=1" in env
+    # Bytes a client could send reach the script unchanged: no shell, no re-encoding.
+    assert b"KEA_BYTES=a;$(reboot)\n\xff\xfe end" in env
+    names = {line.split(b"=")[0] for line in lines[2:] if b"=" in line}
+    assert names <= {b"KEA_TEST", b"KEA_BYTES", b"PWD", b"SHLVL", b"_", b" end"}
+
+
+def test_signal_dispositions_and_mask_are_reset(driver, tmp_path):
+    out = tmp_path / "status"
+    path = script(tmp_path, f"exec grep -E '^(SigBlk|SigIgn)' /proc/self/status > {out}\n")
+    run(driver, path)
+    fields = dict(line.split(":\t") for line in out.read_text().splitlines())
+    assert int(fields["SigBlk"], 16) == 0
+    # The driver ignores SIGPIPE and SIGHUP; the script must not. glibc keeps its two
+    # reserved real-time signals (32, 33) to itself: mask them out.
+    glibc_reserved = (1 << 31) | (1 << 32)
+    assert int(fields["SigIgn"], 16) & ~glibc_reserved == 0
+
+
+def test_script_has_its_own_process_group(driver, tmp_path):
+    out = tmp_path / "pg"
+    path = script(tmp_path, f"ps -o pid=,pgid= -p $$ > {out} 2>/dev/null || "
+                            f"awk '{{print $1, $5}}' /proc/$$/stat > {out}\n")
+    run(driver, path)
+    pid, pgid = out.read_text().split()[:2]
+    assert pid == pgid
+
+
+def test_exit_status_is_reported(driver, tmp_path):
+    assert run(driver, script(tmp_path, "exit 3\n"))[:2] == ("exited", 3)
+
+
+def test_missing_script_is_a_spawn_failure_not_a_crash(driver, tmp_path):
+    kind, code, _ = run(driver, tmp_path / "nope")
+    assert kind == "spawn_failed" and code == 2  # ENOENT
+
+
+def test_hung_script_and_its_children_are_killed_on_time(driver, tmp_path):
+    marker = tmp_path / "child.pid"
+    path = script(tmp_path, f"sleep 300 & echo $! > {marker}\nsleep 300\n")
+    kind, _, ms = run(driver, path, 1, 300)
+    assert kind == "timed_out"
+    assert ms < 5000
+    child = int(marker.read_text())
+    for _ in range(50):
+        if not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the script's child survived the timeout")
+
+
+def test_async_returns_at_once(driver, tmp_path):
+    kind, _, ms = run(driver, script(tmp_path, "sleep 2\n"), 0, 5000)
+    assert kind == "started" and ms < 1000
+
+
+def test_many_async_runs_leave_no_zombie_and_do_not_steal_foreign_children(driver, tmp_path):
+    path = script(tmp_path, "exit 0\n")
+    out = subprocess.run([str(driver), "async-many", str(path), "10000", "64"],
+                         capture_output=True, text=True, timeout=600, check=True).stdout
+    report = dict(zip(out.split()[::2], out.split()[1::2]))
+    assert report["running_after"] == "0"
+    assert int(report["started"]) + int(report["limited"]) == 10000
+    assert int(report["started"]) > 1000
+    assert report["failed"] == "0" and report["nonzero"] == "0"
+    assert report["zombies"] == "0"
+    # The foreign child (think kea-lfc) was reaped by its parent, with its real status.
+    assert out.split("foreign ")[1].split() == ["reaped", "42"]
+
+
+def test_async_limit_is_enforced(driver, tmp_path):
+    path = script(tmp_path, "sleep 1\n")
+    out = subprocess.run([str(driver), "async-many", str(path), "20", "5"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    report = dict(zip(out.split()[::2], out.split()[1::2]))
+    assert int(report["started"]) >= 5 and int(report["limited"]) > 0
