@@ -62,13 +62,17 @@ void close_from_3() {
 }
 #endif
 
-// Returns the child's pid, or -errno.
-pid_t spawn(const char* path, char* const argv[], char* const envp[]) {
+// Returns the child's pid, or -errno. out_fd >= 0 becomes the child's stdout and stderr.
+pid_t spawn(const char* path, char* const argv[], char* const envp[], int out_fd) {
 #if RUNSCRIPT_SPAWN_CLOSEFROM
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
+    if (out_fd >= 0) {
+        posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+        posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
+    }
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     sigset_t none, all;
     sigemptyset(&none);
@@ -100,6 +104,10 @@ pid_t spawn(const char* path, char* const argv[], char* const envp[]) {
             sigaction(sig, &dfl, 0);
         }
         setpgid(0, 0);
+        if (out_fd >= 0) {
+            dup2(out_fd, 1);
+            dup2(out_fd, 2);
+        }
         close_from_3();
         sigset_t none;
         sigemptyset(&none);
@@ -146,58 +154,122 @@ void kill_group(pid_t pid) {
 
 }  // namespace
 
-Outcome wait_child(pid_t pid, int timeout_ms) {
-    const long long deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
-    bool timed_out = false;
-    int pidfd = open_pidfd(pid);
-    if (pidfd >= 0) {
-        struct pollfd p;
-        p.fd = pidfd;
-        p.events = POLLIN;
-        for (;;) {
-            int wait_ms = -1;
-            if (deadline) {
-                long long left = deadline - monotonic_ms();
-                wait_ms = left > 0 ? static_cast<int>(left) : 0;
+bool LineBuffer::read_from(int fd, std::vector<std::string>& lines) {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0) {
+            for (ssize_t i = 0; i < n; ++i) {
+                if (buf[i] == '\n') {
+                    lines.push_back(partial_);
+                    partial_.clear();
+                } else if (partial_.size() < MAX) {
+                    partial_ += buf[i];
+                }
             }
-            p.revents = 0;
-            int r = poll(&p, 1, wait_ms);
-            if (r > 0) break;
-            if (r == 0) {
-                timed_out = true;
-                kill_group(pid);
-                break;
-            }
-            if (errno != EINTR) break;
+            continue;
         }
-        close(pidfd);
-    } else if (deadline) {
-        // No pidfd (kernel < 5.3): poll with a growing sleep, up to 10 ms between looks.
-        long sleep_us = 100;
-        int status;
-        for (;;) {
-            pid_t r = reap(pid, &status, WNOHANG);
-            if (r == pid) return from_status(pid, status);
-            if (r < 0) return Outcome{Outcome::UNKNOWN, 0, pid};
-            if (monotonic_ms() >= deadline) {
-                timed_out = true;
-                kill_group(pid);
-                break;
-            }
-            struct timespec ts = {0, sleep_us * 1000};
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+        flush(lines);
+        return false;  // end of file or error
+    }
+}
+
+void LineBuffer::flush(std::vector<std::string>& lines) {
+    if (!partial_.empty()) {
+        lines.push_back(partial_);
+        partial_.clear();
+    }
+}
+
+Outcome wait_child(pid_t pid, int timeout_ms, int out_fd,
+                   const std::function<void(const std::string&)>& on_line) {
+    const long long deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
+    LineBuffer buffer;
+    std::vector<std::string> lines;
+    auto deliver = [&]() {
+        for (const std::string& line : lines) {
+            if (on_line) on_line(line);
+        }
+        lines.clear();
+    };
+    bool timed_out = false;
+    bool exited = false;
+    int status = 0;
+    bool reaped = false;
+    int pidfd = open_pidfd(pid);
+    long sleep_ms = 1;  // look-again interval when there is no pidfd
+    while (!exited) {
+        struct pollfd fds[2];
+        nfds_t count = 0;
+        if (pidfd >= 0) {
+            fds[count].fd = pidfd;
+            fds[count].events = POLLIN;
+            fds[count].revents = 0;
+            ++count;
+        }
+        if (out_fd >= 0) {
+            fds[count].fd = out_fd;
+            fds[count].events = POLLIN;
+            fds[count].revents = 0;
+            ++count;
+        }
+        int wait_ms = pidfd >= 0 ? -1 : static_cast<int>(sleep_ms);
+        if (deadline) {
+            long long left = deadline - monotonic_ms();
+            int until = left > 0 ? static_cast<int>(left) : 0;
+            wait_ms = wait_ms < 0 ? until : std::min(wait_ms, until);
+        }
+        int r = count ? poll(fds, count, wait_ms) : 0;
+        if (!count) {
+            struct timespec ts = {0, wait_ms * 1000000L};
             nanosleep(&ts, 0);
-            sleep_us = std::min(sleep_us * 2, 10000L);
+        }
+        if (r < 0 && errno != EINTR) break;
+        if (out_fd >= 0 && !buffer.read_from(out_fd, lines)) {
+            close(out_fd);
+            out_fd = -1;
+        }
+        deliver();
+        if (pidfd >= 0) {
+            exited = r > 0 && (fds[0].revents & POLLIN);
+        } else {
+            pid_t got = reap(pid, &status, WNOHANG);
+            if (got == pid) {
+                exited = reaped = true;
+            } else if (got < 0) {
+                break;  // not ours any more: someone else reaped it
+            }
+            sleep_ms = std::min(sleep_ms * 2, 10L);
+        }
+        if (!exited && deadline && monotonic_ms() >= deadline) {
+            timed_out = true;
+            kill_group(pid);
+            break;
         }
     }
-    int status = 0;
-    pid_t r = reap(pid, &status, 0);
+    if (pidfd >= 0) close(pidfd);
+    if (out_fd >= 0) {
+        // The script is gone: take what it wrote, without waiting for any child of it that
+        // still holds the pipe.
+        buffer.read_from(out_fd, lines);
+        buffer.flush(lines);
+        deliver();
+        close(out_fd);
+    }
+    if (!reaped) {
+        pid_t r = reap(pid, &status, 0);
+        if (timed_out) return Outcome{Outcome::TIMED_OUT, 0, pid};
+        if (r != pid) return Outcome{Outcome::UNKNOWN, 0, pid};
+    }
     if (timed_out) return Outcome{Outcome::TIMED_OUT, 0, pid};
-    if (r != pid) return Outcome{Outcome::UNKNOWN, 0, pid};
     return from_status(pid, status);
 }
 
-Launcher::Launcher(std::size_t max_async, EventSink sink)
-    : max_async_(max_async), sink_(sink), reserved_(0), wake_fd_(-1), stopping_(false) {
+Launcher::Launcher(std::size_t max_async, EventSink sink, LineSink lines)
+    : max_async_(max_async), sink_(sink), lines_(lines), reserved_(0), wake_fd_(-1),
+      stopping_(false) {
     if (max_async_ == 0) return;
 #ifdef __linux__
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -225,7 +297,7 @@ std::size_t Launcher::running_async() const {
 }
 
 Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], bool wait,
-                      int timeout_ms) {
+                      int timeout_ms, bool capture) {
     if (!wait) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!reaper_.joinable() || children_.size() + reserved_ >= max_async_) {
@@ -233,10 +305,25 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
         }
         ++reserved_;
     }
-    pid_t pid = spawn(path, argv, envp);
+    // Both ends close-on-exec: no other process Kea starts may hold the pipe open.
+    int out[2] = {-1, -1};
+    if (capture && pipe2(out, O_CLOEXEC) != 0) {
+        out[0] = out[1] = -1;
+    }
+    pid_t pid = spawn(path, argv, envp, out[1]);
+    if (out[1] >= 0) close(out[1]);
+    if (out[0] >= 0) fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    if (pid < 0 && out[0] >= 0) {
+        close(out[0]);
+        out[0] = -1;
+    }
     if (wait) {
         if (pid < 0) return Outcome{Outcome::SPAWN_FAILED, static_cast<int>(-pid), -1};
-        return wait_child(pid, timeout_ms);
+        const LineSink& sink = lines_;
+        const std::string script(path);
+        return wait_child(pid, timeout_ms, out[0], [&sink, &script, pid](const std::string& line) {
+            if (sink) sink(script, pid, line);
+        });
     }
     Child child;
     child.pid = pid;
@@ -244,6 +331,8 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
     child.deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
     child.killed = false;
     child.script = path;
+    child.out_fd = out[0];
+    if (out[0] >= 0) child.buffer = std::make_shared<LineBuffer>();
     {
         std::lock_guard<std::mutex> lock(mutex_);
         --reserved_;
@@ -277,6 +366,10 @@ void Launcher::reaper_loop() {
                 p.events = POLLIN;
                 p.revents = 0;
                 fds.push_back(p);
+                if (c.out_fd >= 0) {
+                    p.fd = c.out_fd;
+                    fds.push_back(p);
+                }
                 if (c.pidfd < 0) need_polling = true;
                 if (c.deadline && !c.killed &&
                     (next_deadline == 0 || c.deadline < next_deadline)) {
@@ -301,14 +394,30 @@ void Launcher::reaper_loop() {
             (void)ignored;
         }
         std::vector<AsyncEvent> events;
+        std::vector<std::pair<Child, std::vector<std::string> > > output;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             const long long now = monotonic_ms();
             for (std::size_t i = 0; i < children_.size();) {
                 Child& c = children_[i];
+                if (c.out_fd >= 0) {
+                    std::vector<std::string> lines;
+                    if (!c.buffer->read_from(c.out_fd, lines)) {
+                        close(c.out_fd);
+                        c.out_fd = -1;
+                    }
+                    if (!lines.empty()) output.push_back(std::make_pair(c, lines));
+                }
                 int status = 0;
                 pid_t got = reap(c.pid, &status, WNOHANG);
                 if (got == c.pid || got < 0) {
+                    if (c.out_fd >= 0) {
+                        std::vector<std::string> lines;
+                        c.buffer->read_from(c.out_fd, lines);
+                        c.buffer->flush(lines);
+                        close(c.out_fd);
+                        if (!lines.empty()) output.push_back(std::make_pair(c, lines));
+                    }
                     if (got == c.pid && !c.killed) {
                         if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
                             events.push_back(AsyncEvent{AsyncEvent::EXITED_NONZERO, c.script,
@@ -331,7 +440,12 @@ void Launcher::reaper_loop() {
                 ++i;
             }
         }
-        // Report outside the lock: the sink logs, which may take its own locks.
+        // Report outside the lock: the sinks log, which may take their own locks.
+        for (const auto& entry : output) {
+            for (const std::string& line : entry.second) {
+                if (lines_) lines_(entry.first.script, entry.first.pid, line);
+            }
+        }
         for (const AsyncEvent& e : events) {
             if (sink_) sink_(e);
         }
@@ -346,6 +460,7 @@ void Launcher::finish_all_at_stop() {
     }
     for (Child& c : left) {
         if (c.pidfd >= 0) close(c.pidfd);
+        if (c.out_fd >= 0) close(c.out_fd);
         long long remaining = c.deadline ? c.deadline - monotonic_ms() : 0;
         if (c.killed || (c.deadline && remaining <= 0)) {
             kill_group(c.pid);

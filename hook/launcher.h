@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -42,20 +43,37 @@ struct AsyncEvent {
     int code;
 };
 
+// Receives each line a script wrote to stdout/stderr when its output is captured.
+typedef std::function<void(const std::string& script, pid_t pid, const std::string& line)>
+    LineSink;
+
+// Splits what a script writes into lines (bounded: a line longer than MAX is cut).
+class LineBuffer {
+public:
+    static const std::size_t MAX = 4096;
+    // Reads what is available on the non-blocking fd; false at end of file or error.
+    bool read_from(int fd, std::vector<std::string>& lines);
+    void flush(std::vector<std::string>& lines);
+
+private:
+    std::string partial_;
+};
+
 class Launcher {
 public:
     typedef std::function<void(const AsyncEvent&)> EventSink;
 
     // max_async: bound on concurrently running asynchronous scripts (0 = no async use).
-    Launcher(std::size_t max_async, EventSink sink);
+    Launcher(std::size_t max_async, EventSink sink, LineSink lines = LineSink());
     ~Launcher();  // stops the reaper; running async scripts get until their deadline
 
     Launcher(const Launcher&) = delete;
     Launcher& operator=(const Launcher&) = delete;
 
-    // argv and envp are NULL-terminated. timeout_ms <= 0 means no timeout.
+    // argv and envp are NULL-terminated. timeout_ms <= 0 means no timeout. capture: the
+    // script's stdout and stderr go, line by line, to the LineSink instead of Kea's own.
     Outcome run(const char* path, char* const argv[], char* const envp[], bool wait,
-                int timeout_ms);
+                int timeout_ms, bool capture = false);
 
     std::size_t running_async() const;
 
@@ -66,6 +84,8 @@ private:
         long long deadline; // monotonic ms, 0 = none
         bool killed;
         std::string script;
+        int out_fd;         // read end of the captured output, -1 when not captured
+        std::shared_ptr<LineBuffer> buffer;
     };
 
     void reaper_loop();
@@ -73,6 +93,7 @@ private:
 
     const std::size_t max_async_;
     EventSink sink_;
+    LineSink lines_;
     mutable std::mutex mutex_;
     std::vector<Child> children_;
     std::size_t reserved_;  // async launches in progress, counted against max_async_
@@ -85,8 +106,11 @@ private:
 long long monotonic_ms();
 
 // Waits for `pid` (our own child) for at most timeout_ms (<= 0: forever); kills its process
-// group on timeout. Used by the synchronous path and at shutdown.
-Outcome wait_child(pid_t pid, int timeout_ms);
+// group on timeout. When out_fd >= 0 (non-blocking read end of the script's output), lines
+// go to on_line as they arrive; out_fd is closed. Used by the synchronous path and at stop.
+Outcome wait_child(pid_t pid, int timeout_ms, int out_fd = -1,
+                   const std::function<void(const std::string&)>& on_line =
+                       std::function<void(const std::string&)>());
 
 }  // namespace runscript
 

@@ -1,6 +1,8 @@
 // Test and benchmark driver for hook/launcher.cc, outside Kea. Built by tests/launcher.py.
 //
 //   launcher_driver run SCRIPT WAIT(0|1) TIMEOUT_MS [ARG1]   one run; prints the outcome
+//   launcher_driver capture SCRIPT WAIT(0|1)                 run with output captured; prints
+//                                                            "line <text>" per line
 //   launcher_driver async-many SCRIPT COUNT MAX              COUNT async runs, then reports
 //                                                            zombies and a foreign child
 //   launcher_driver bench SCRIPT COUNT HEAP_MB               per-call cost: launcher (sync),
@@ -123,6 +125,25 @@ int main(int argc, char** argv) {
         Outcome o = launcher.run(script, args, envp.data(), wait, timeout);
         printf("%s %d %.0f\n", kind_name(o.kind), o.code, (now_us() - t0) / 1000.0);
         fflush(stdout);
+        return 0;
+    }
+
+    if (mode == "capture") {
+        bool wait = atoi(argv[3]) != 0;
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        std::mutex m;
+        std::vector<std::string> got;
+        {
+            Launcher launcher(wait ? 0 : 4, Launcher::EventSink(),
+                              [&m, &got](const std::string&, pid_t, const std::string& line) {
+                                  std::lock_guard<std::mutex> lock(m);
+                                  got.push_back(line);
+                              });
+            Outcome o = launcher.run(script, args, envp.data(), wait, 5000, true);
+            printf("%s %d\n", kind_name(o.kind), o.code);
+            for (int i = 0; i < 300 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
+        }
+        for (const std::string& line : got) printf("line %s\n", line.c_str());
         return 0;
     }
 

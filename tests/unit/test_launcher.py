@@ -128,3 +128,21 @@ def test_async_limit_is_enforced(driver, tmp_path):
                          capture_output=True, text=True, timeout=120, check=True).stdout
     report = dict(zip(out.split()[::2], out.split()[1::2]))
     assert int(report["started"]) >= 5 and int(report["limited"]) > 0
+
+
+@pytest.mark.parametrize("wait", ["1", "0"])
+def test_captured_output_arrives_line_by_line(driver, tmp_path, wait):
+    path = script(tmp_path, 'echo first; echo "to stderr" >&2; printf "no newline"\n')
+    out = subprocess.run([str(driver), "capture", str(path), wait],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    lines = [l[5:] for l in out.splitlines() if l.startswith("line ")]
+    assert lines == ["first", "to stderr", "no newline"]
+
+
+def test_capture_does_not_wait_for_a_background_child_holding_the_pipe(driver, tmp_path):
+    path = script(tmp_path, "sleep 30 &\necho done\n")
+    started = time.monotonic()
+    out = subprocess.run([str(driver), "capture", str(path), "1"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "line done" in out
+    assert time.monotonic() - started < 10
