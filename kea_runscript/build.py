@@ -192,7 +192,14 @@ def render_cell(cell: Cell, paths: Paths, render: Optional[Renderer] = None) -> 
     if src.exists():
         shutil.rmtree(src)  # no stale files from an earlier render
     src.mkdir(parents=True)
-    (render or default_renderer())(cell.kea, src)
+    renderer = render or default_renderer()
+    try:
+        renderer(cell.kea, src)
+    except Exception as e:
+        log = paths.logs(cell) / "render.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc())
+        raise CellFailed(f"rendering the C++ for Kea {cell.kea} failed: {type(e).__name__}: {e}", log)
     if not (src / "Makefile").is_file():
         raise CellFailed(f"the renderer wrote no Makefile into {src}")
     return src
