@@ -1,0 +1,496 @@
+"""Checks of what the hook passed to the script, against the catalogue and the traffic sent.
+
+Pure functions, no Docker: :mod:`kea_runscript.smoke` feeds them the recorder's JSON lines
+(one per script call: ``argv``, ``env``) and what the clients sent (:class:`Traffic`).
+
+Per call (:func:`check_call`):
+
+* every catalogue variable of the hook point is present (``since`` <= Kea version); a
+  conditional one (``Variable.conditional``, e.g. KEA_QUERY4_OPTION60) exactly when its
+  condition holds (:data:`CONDITIONS`);
+* no KEA_* variable the catalogue does not list for that hook point;
+* every value has its catalogue type (:data:`TYPE_CHECKS`);
+* values agree with the traffic: MAC / DUID of a known client, option 60 text, giaddr,
+  option 82 circuit-id / remote-id, hops, lease address in the pool of the subnet, delegated
+  prefix in the PD pool, lease and query agree, the message type fits the hook point.
+
+Per run (:func:`check_run`): every expected hook point fired, and each call is checked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
+
+from .catalogue import Catalogue, Variable
+from .versions import Version
+
+# --------------------------------------------------------------------------------------------
+# types
+
+_INT = re.compile(r"-?[0-9]+\Z")
+_HEXBYTES = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2})*\Z")
+_HEX = re.compile(r"0x([0-9a-fA-F]{2})*\Z")
+
+
+def is_int(v: str) -> bool:
+    return v == "" or bool(_INT.match(v))
+
+
+def is_bool(v: str) -> bool:
+    return v in ("0", "1")
+
+
+def is_ipv4(v: str) -> bool:
+    try:
+        return str(ipaddress.IPv4Address(v)) == v
+    except ValueError:
+        return False
+
+
+def is_ipv6(v: str) -> bool:
+    try:
+        return str(ipaddress.IPv6Address(v)) == v  # RFC 5952 text: compressed, lowercase
+    except ValueError:
+        return False
+
+
+def is_ip(v: str) -> bool:
+    return is_ipv4(v) or is_ipv6(v)
+
+
+def is_hwaddr(v: str) -> bool:
+    return v == "" or bool(_HEXBYTES.match(v))
+
+
+def is_hex(v: str) -> bool:
+    return bool(_HEX.match(v))
+
+
+def is_duid(v: str) -> bool:
+    return bool(_HEXBYTES.match(v))
+
+
+def is_prefix(v: str) -> bool:
+    try:
+        net = ipaddress.ip_network(v, strict=False)
+    except ValueError:
+        return False
+    addr, _, plen = v.partition("/")
+    return bool(plen) and is_ip(addr) and str(net.prefixlen) == plen
+
+
+def is_list(v: str) -> bool:
+    return v == "" or (v == v.strip() and "  " not in v and "\n" not in v)
+
+
+def is_string(v: str) -> bool:
+    return isinstance(v, str)
+
+
+TYPE_CHECKS: Dict[str, Callable[[str], bool]] = {
+    "string": is_string, "int": is_int, "bool": is_bool, "ipv4": is_ipv4, "ipv6": is_ipv6,
+    "ip": is_ip, "hwaddr": is_hwaddr, "hex": is_hex, "duid": is_duid, "prefix": is_prefix,
+    "list": is_list,
+}
+
+
+def check_type(var: Variable, value: str) -> Optional[str]:
+    """None if ``value`` has ``var``'s type, else a one-line reason."""
+    if var.when and "else empty" in var.when and value == "":
+        return None
+    checker = TYPE_CHECKS.get(var.type)
+    if checker is None:
+        return f"{var.name}: no checker for catalogue type {var.type!r}"
+    if not checker(value):
+        return f"{var.name}={value!r} is not a valid {var.type}"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# what the clients sent
+
+
+@dataclass
+class Client:
+    """One client of the scenario, as the traffic generator reports it."""
+
+    mac: str = ""          # v4 chaddr / v6 DUID-LL link-layer address (lowercase, colons)
+    duid: str = ""         # v6 DUID (lowercase hex, colons)
+    option60: Optional[str] = None
+    giaddr: str = ""
+    hops: int = 0
+    rai: str = ""          # option 82 data, hex without 0x
+    circuit_id: str = ""
+    remote_id: str = ""
+    iaids: tuple = ()
+    name: str = ""
+
+
+@dataclass
+class Traffic:
+    """Everything the checks need to know about the traffic of one family."""
+
+    family: int
+    clients: List[Client] = field(default_factory=list)
+    #: regular expressions matching the MACs / DUIDs of perfdhcp's simulated clients (it
+    #: derives them from its base MAC: counting up, DUID-LLT or DUID-LL of the MAC).
+    patterns: List[str] = field(default_factory=list)
+    #: subnet prefix text -> list of (first, last) address pool ranges
+    pools: Dict[str, list] = field(default_factory=dict)
+    #: PD pools: (prefix network, delegated length)
+    pd_pools: List[tuple] = field(default_factory=list)
+    #: perfdhcp's v4 traffic comes through a relay without option 82
+    perfdhcp_giaddr: str = ""
+
+    def by_mac(self, mac: str) -> Optional[Client]:
+        for c in self.clients:
+            if c.mac and c.mac == mac:
+                return c
+        return None
+
+    def by_duid(self, duid: str) -> Optional[Client]:
+        for c in self.clients:
+            if c.duid and c.duid == duid:
+                return c
+        return None
+
+    def known_prefix(self, value: str) -> bool:
+        return any(re.fullmatch(p, value) for p in self.patterns)
+
+
+# --------------------------------------------------------------------------------------------
+# conditions of conditional variables
+
+
+def _query_client(env: dict, traffic: Traffic) -> Optional[Client]:
+    if traffic.family == 4:
+        return traffic.by_mac(env.get("KEA_QUERY4_HWADDR", ""))
+    return traffic.by_duid(env.get("KEA_QUERY6_DUID", ""))
+
+
+def _sent_option60(env, traffic):
+    c = _query_client(env, traffic)
+    return c is not None and c.option60 is not None
+
+
+def _sent_rai(env, traffic):
+    c = _query_client(env, traffic)
+    return c is not None and bool(c.rai)
+
+
+def _sent_circuit(env, traffic):
+    c = _query_client(env, traffic)
+    return c is not None and bool(c.circuit_id)
+
+
+def _sent_remote(env, traffic):
+    c = _query_client(env, traffic)
+    return c is not None and bool(c.remote_id)
+
+
+def _pd_lease(env, traffic):
+    # "PD" is the documented value; Kea's own text for the type is "IA_PD" (see LEASE6_TYPES).
+    return env.get("KEA_LEASE6_TYPE") in ("PD", "IA_PD")
+
+
+#: variable name -> predicate(env, traffic): should the conditional variable be present?
+CONDITIONS: Dict[str, Callable[[dict, Traffic], bool]] = {
+    "KEA_QUERY4_OPTION60": _sent_option60,
+    "KEA_QUERY4_RAI": _sent_rai,
+    "KEA_QUERY4_RAI_CIRCUIT_ID": _sent_circuit,
+    "KEA_QUERY4_RAI_REMOTE_ID": _sent_remote,
+    "KEA_LEASE6_DELEGATED_PREFIX": _pd_lease,
+    "KEA_LEASE6_DELEGATED_PREFIXLEN": _pd_lease,
+}
+
+#: DHCP message types a query may have at each hook point (Kea's names).
+QUERY_TYPES = {
+    "lease4_release": {"DHCPRELEASE"},
+    "lease4_decline": {"DHCPDECLINE"},
+    "lease4_select": {"DHCPDISCOVER", "DHCPREQUEST"},
+    "lease4_renew": {"DHCPDISCOVER", "DHCPREQUEST"},
+    "lease6_renew": {"RENEW"},
+    "lease6_rebind": {"REBIND"},
+    "lease6_release": {"RELEASE"},
+    "lease6_decline": {"DECLINE"},
+    "lease6_select": {"SOLICIT", "REQUEST", "RENEW", "REBIND"},
+}
+
+
+#: KEA_LEASE6_TYPE's values, as the catalogue documents them ('either "NA", "TA", or "PD"').
+LEASE6_TYPES = ("NA", "TA", "PD")
+
+
+# --------------------------------------------------------------------------------------------
+# one call
+
+
+def expected_variables(catalogue: Catalogue, hook_point: str, kea: Version) -> List[Variable]:
+    return [v for v in catalogue.variables_at(hook_point) if v.since <= kea]
+
+
+def check_call(record: dict, catalogue: Catalogue, kea: Version, traffic: Traffic) -> List[str]:
+    """Problems with one recorded call (empty list: all good)."""
+    argv, env = record.get("argv", []), record.get("env", {})
+    if len(argv) < 2:
+        return [f"argv {argv!r}: the hook point name should be argv[1]"]
+    point = argv[1]
+    try:
+        hp = catalogue.hook_point(point)
+    except KeyError:
+        return [f"argv[1]={point!r} is not a hook point of the catalogue"]
+    problems = []
+    if hp.family != traffic.family:
+        return [f"{point}: called by the DHCPv{traffic.family} server"]
+    expected = expected_variables(catalogue, point, kea)
+    names = {v.name for v in expected}
+    for name in sorted(k for k in env if k.startswith("KEA_") and k not in names):
+        problems.append(f"unknown variable {name}={env[name]!r} (not in the catalogue for {point})")
+    for var in expected:
+        if var.conditional:
+            cond = CONDITIONS.get(var.name)
+            if cond is None:
+                problems.append(f"{var.name}: conditional ({var.when}) but the smoke checks "
+                                f"have no predicate for it (kea_runscript.checks.CONDITIONS)")
+                continue
+            want = cond(env, traffic)
+            if want and var.name not in env:
+                problems.append(f"missing {var.name} ({var.when})")
+            elif not want and var.name in env:
+                problems.append(f"{var.name}={env[var.name]!r} present but not expected "
+                                f"(only when {var.when})")
+            if var.name not in env:
+                continue
+        elif var.name not in env:
+            problems.append(f"missing {var.name}")
+            continue
+        why = check_type(var, env[var.name])
+        if why:
+            problems.append(why)
+    problems += consistency(point, env, traffic)
+    return problems
+
+
+def _in_pools(addr: str, pools: Iterable) -> bool:
+    a = ipaddress.ip_address(addr)
+    return any(ipaddress.ip_address(lo) <= a <= ipaddress.ip_address(hi) for lo, hi in pools)
+
+
+def _safe(fn):
+    def wrapped(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except (ValueError, TypeError) as e:  # malformed values are reported by the type check
+            return [f"consistency check skipped: {e}"]
+    return wrapped
+
+
+@_safe
+def consistency(point: str, env: dict, traffic: Traffic) -> List[str]:
+    return (_consistency4 if traffic.family == 4 else _consistency6)(point, env, traffic)
+
+
+def _consistency4(point: str, env: dict, t: Traffic) -> List[str]:
+    out = []
+    g = env.get
+    qtype = g("KEA_QUERY4_TYPE")
+    if qtype is not None and point in QUERY_TYPES and qtype not in QUERY_TYPES[point]:
+        out.append(f"KEA_QUERY4_TYPE={qtype} at {point} (expected one of {sorted(QUERY_TYPES[point])})")
+    mac = g("KEA_QUERY4_HWADDR")
+    client = None
+    if mac is not None:
+        client = t.by_mac(mac)
+        if client is None and not t.known_prefix(mac):
+            out.append(f"KEA_QUERY4_HWADDR={mac} is no client's MAC")
+    if client is not None:
+        if client.option60 is not None and g("KEA_QUERY4_OPTION60") not in (None, client.option60):
+            out.append(f"KEA_QUERY4_OPTION60={g('KEA_QUERY4_OPTION60')!r}, client sent {client.option60!r}")
+        if client.giaddr:
+            if g("KEA_QUERY4_GIADDR") != client.giaddr:
+                out.append(f"KEA_QUERY4_GIADDR={g('KEA_QUERY4_GIADDR')}, relay sent {client.giaddr}")
+            if g("KEA_QUERY4_RELAYED") != "1":
+                out.append(f"KEA_QUERY4_RELAYED={g('KEA_QUERY4_RELAYED')} for a relayed query")
+            if g("KEA_QUERY4_RELAY_HOPS") != str(client.hops):
+                out.append(f"KEA_QUERY4_RELAY_HOPS={g('KEA_QUERY4_RELAY_HOPS')}, relay sent {client.hops}")
+        elif "KEA_QUERY4_RELAYED" in env:
+            if g("KEA_QUERY4_RELAYED") != "0" or g("KEA_QUERY4_GIADDR") != "0.0.0.0":
+                out.append(f"KEA_QUERY4_RELAYED={g('KEA_QUERY4_RELAYED')} GIADDR={g('KEA_QUERY4_GIADDR')} "
+                           f"for a direct client")
+        for var, sent in (("KEA_QUERY4_RAI", client.rai), ("KEA_QUERY4_RAI_CIRCUIT_ID", client.circuit_id),
+                          ("KEA_QUERY4_RAI_REMOTE_ID", client.remote_id)):
+            if sent and var in env and env[var].lower() != "0x" + sent.lower():
+                out.append(f"{var}={env[var]}, relay sent 0x{sent}")
+    elif mac is not None and t.perfdhcp_giaddr and g("KEA_QUERY4_GIADDR") != t.perfdhcp_giaddr:
+        out.append(f"KEA_QUERY4_GIADDR={g('KEA_QUERY4_GIADDR')} for perfdhcp (sends {t.perfdhcp_giaddr})")
+    # response
+    if "KEA_RESPONSE4_HWADDR" in env and mac is not None and env["KEA_RESPONSE4_HWADDR"] != mac:
+        out.append(f"KEA_RESPONSE4_HWADDR={env['KEA_RESPONSE4_HWADDR']} != KEA_QUERY4_HWADDR={mac}")
+    # subnet
+    subnet = g("KEA_SUBNET4")
+    if subnet:
+        if subnet not in t.pools:
+            out.append(f"KEA_SUBNET4={subnet} is not a configured subnet ({sorted(t.pools)})")
+        if f"{g('KEA_SUBNET4_PREFIX')}/{g('KEA_SUBNET4_PREFIXLEN')}" != subnet:
+            out.append(f"KEA_SUBNET4={subnet} != KEA_SUBNET4_PREFIX/KEA_SUBNET4_PREFIXLEN")
+        if client is not None and client.giaddr and "KEA_QUERY4_GIADDR" in env:
+            if ipaddress.ip_address(client.giaddr) not in ipaddress.ip_network(subnet):
+                out.append(f"KEA_SUBNET4={subnet} does not contain the relay's giaddr {client.giaddr}")
+    # lease
+    addr = g("KEA_LEASE4_ADDRESS")
+    if addr:
+        pools = t.pools.get(subnet) if subnet else [p for ps in t.pools.values() for p in ps]
+        if pools is not None and not _in_pools(addr, pools):
+            out.append(f"KEA_LEASE4_ADDRESS={addr} outside the pools {pools}")
+        if g("KEA_LEASE4_TYPE") != "V4":
+            out.append(f"KEA_LEASE4_TYPE={g('KEA_LEASE4_TYPE')!r}, expected 'V4'")
+        lmac = g("KEA_LEASE4_HWADDR", "")
+        if mac is not None and lmac and lmac != mac:
+            out.append(f"KEA_LEASE4_HWADDR={lmac} != KEA_QUERY4_HWADDR={mac}")
+        if mac is None and lmac and t.by_mac(lmac) is None and not t.known_prefix(lmac):
+            out.append(f"KEA_LEASE4_HWADDR={lmac} is no client's MAC")
+    if point == "lease4_select" and g("KEA_FAKE_ALLOCATION") != ("1" if g("KEA_QUERY4_TYPE") == "DHCPDISCOVER" else "0"):
+        out.append(f"KEA_FAKE_ALLOCATION={g('KEA_FAKE_ALLOCATION')} for a {g('KEA_QUERY4_TYPE')}")
+    if point == "leases4_committed":
+        n, addrs = g("KEA_LEASES4_COUNT", ""), g("KEA_LEASES4_ADDRESSES", "").split()
+        if n != str(len(addrs)):
+            out.append(f"KEA_LEASES4_COUNT={n} but KEA_LEASES4_ADDRESSES has {len(addrs)}")
+        n, addrs = g("KEA_DELETED_LEASES4_COUNT", ""), g("KEA_DELETED_LEASES4_ADDRESSES", "").split()
+        if n != str(len(addrs)):
+            out.append(f"KEA_DELETED_LEASES4_COUNT={n} but KEA_DELETED_LEASES4_ADDRESSES has {len(addrs)}")
+    return out
+
+
+def _consistency6(point: str, env: dict, t: Traffic) -> List[str]:
+    out = []
+    g = env.get
+    qtype = g("KEA_QUERY6_TYPE")
+    if qtype is not None and point in QUERY_TYPES and qtype not in QUERY_TYPES[point]:
+        out.append(f"KEA_QUERY6_TYPE={qtype} at {point} (expected one of {sorted(QUERY_TYPES[point])})")
+    duid = g("KEA_QUERY6_DUID")
+    client = None
+    if duid is not None:
+        client = t.by_duid(duid)
+        if client is None and not t.known_prefix(duid):
+            out.append(f"KEA_QUERY6_DUID={duid} is no client's DUID")
+    if "KEA_RESPONSE6_DUID" in env and duid is not None and env["KEA_RESPONSE6_DUID"] != duid:
+        out.append(f"KEA_RESPONSE6_DUID={env['KEA_RESPONSE6_DUID']} != KEA_QUERY6_DUID={duid}")
+    if "KEA_RESPONSE6_TRANSACTION_ID" in env and env.get("KEA_RESPONSE6_TRANSACTION_ID") != g("KEA_QUERY6_TRANSACTION_ID"):
+        out.append("KEA_RESPONSE6_TRANSACTION_ID != KEA_QUERY6_TRANSACTION_ID")
+    if "KEA_QUERY6_REMOTE_PORT" in env and g("KEA_QUERY6_REMOTE_PORT") != "546":
+        out.append(f"KEA_QUERY6_REMOTE_PORT={g('KEA_QUERY6_REMOTE_PORT')}, clients send from port 546")
+    subnet = g("KEA_SUBNET6")
+    if subnet:
+        if subnet not in t.pools:
+            out.append(f"KEA_SUBNET6={subnet} is not a configured subnet ({sorted(t.pools)})")
+        if f"{g('KEA_SUBNET6_PREFIX')}/{g('KEA_SUBNET6_PREFIXLEN')}" != subnet:
+            out.append(f"KEA_SUBNET6={subnet} != KEA_SUBNET6_PREFIX/KEA_SUBNET6_PREFIXLEN")
+    ltype = g("KEA_LEASE6_TYPE")
+    if ltype is not None:
+        addr = g("KEA_LEASE6_ADDRESS", "")
+        if ltype not in LEASE6_TYPES:
+            out.append(f"KEA_LEASE6_TYPE={ltype!r}: the catalogue documents one of {', '.join(LEASE6_TYPES)}")
+        ltype = ltype[3:] if ltype.startswith("IA_") else ltype
+        if ltype == "NA":
+            pools = [p for ps in t.pools.values() for p in ps]
+            if addr and not _in_pools(addr, pools):
+                out.append(f"KEA_LEASE6_ADDRESS={addr} outside the pools {pools}")
+        elif ltype == "PD":
+            pfx = g("KEA_LEASE6_DELEGATED_PREFIX", "")
+            plen = g("KEA_LEASE6_DELEGATED_PREFIXLEN", "")
+            if pfx:
+                net = ipaddress.ip_network(pfx)
+                if not any(net.subnet_of(ipaddress.ip_network(p)) and net.prefixlen == int(dl)
+                           for p, dl in t.pd_pools):
+                    out.append(f"KEA_LEASE6_DELEGATED_PREFIX={pfx} not a delegated prefix of the PD pools {t.pd_pools}")
+                if str(net.prefixlen) != plen:
+                    out.append(f"KEA_LEASE6_DELEGATED_PREFIXLEN={plen} != length of {pfx}")
+                if addr and addr != str(net.network_address):
+                    out.append(f"KEA_LEASE6_ADDRESS={addr} != prefix of KEA_LEASE6_DELEGATED_PREFIX={pfx}")
+        else:
+            out.append(f"KEA_LEASE6_TYPE={ltype!r}: the scenario asks only for NA and PD leases")
+        lduid = g("KEA_LEASE6_CLIENT_DUID")
+        if g("KEA_LEASE6_STATE") == "declined":
+            lduid = None  # Kea forgets the client of a declined lease (its DUID becomes 00)
+        if duid is not None and lduid and lduid != duid:
+            out.append(f"KEA_LEASE6_CLIENT_DUID={lduid} != KEA_QUERY6_DUID={duid}")
+        if duid is None and lduid and t.by_duid(lduid) is None and not t.known_prefix(lduid):
+            out.append(f"KEA_LEASE6_CLIENT_DUID={lduid} is no client's DUID")
+        owner = client or (t.by_duid(lduid) if lduid else None)
+        if g("KEA_LEASE6_STATE") == "declined":
+            owner = None
+        if owner is not None and owner.iaids and g("KEA_LEASE6_IAID") not in {str(i) for i in owner.iaids}:
+            out.append(f"KEA_LEASE6_IAID={g('KEA_LEASE6_IAID')}, client sent IAIDs {list(owner.iaids)}")
+    if point == "lease6_select" and "KEA_FAKE_ALLOCATION" in env:
+        want = "1" if qtype == "SOLICIT" else "0"
+        if env["KEA_FAKE_ALLOCATION"] != want:
+            out.append(f"KEA_FAKE_ALLOCATION={env['KEA_FAKE_ALLOCATION']} for a {qtype}")
+    if point == "leases6_committed":
+        for pre in ("KEA_LEASES6", "KEA_DELETED_LEASES6"):
+            n = g(pre + "_COUNT", "")
+            items = g(pre + "_ADDRESSES", "").split() + g(pre + "_PREFIXES", "").split()
+            if n != str(len(items)):
+                out.append(f"{pre}_COUNT={n} but {pre}_ADDRESSES + _PREFIXES list {len(items)}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# one run
+
+
+@dataclass
+class PointResult:
+    hook_point: str
+    calls: int = 0
+    bad_calls: int = 0
+    problems: List[str] = field(default_factory=list)  # first few, with the call's index
+
+    @property
+    def fired(self) -> bool:
+        return self.calls > 0
+
+    @property
+    def ok(self) -> bool:
+        return self.fired and self.bad_calls == 0
+
+
+@dataclass
+class RunResult:
+    family: int
+    mode: str
+    points: Dict[str, PointResult]
+    expected: List[str]
+    problems: List[str] = field(default_factory=list)  # run-level (unexpected hook points...)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(self.points[p].ok for p in self.expected)
+
+
+def check_run(records: Sequence[dict], catalogue: Catalogue, kea: Version, traffic: Traffic,
+              expected_points: Sequence[str], mode: str = "", max_problems: int = 5,
+              forbidden_points: Sequence[str] = ()) -> RunResult:
+    """Check every call of one server run; ``expected_points`` must each fire at least once."""
+    points = {p: PointResult(p) for p in expected_points}
+    run = RunResult(traffic.family, mode, points, list(expected_points))
+    for i, rec in enumerate(records):
+        argv = rec.get("argv", [])
+        point = argv[1] if len(argv) > 1 else "?"
+        pr = points.setdefault(point, PointResult(point))
+        pr.calls += 1
+        problems = check_call(rec, catalogue, kea, traffic)
+        if problems:
+            pr.bad_calls += 1
+            if len(pr.problems) < max_problems:
+                pr.problems.append(f"call #{i}: " + "; ".join(problems))
+    for p, pr in points.items():
+        if p in forbidden_points and pr.calls:
+            run.problems.append(f"{p} fired {pr.calls} times but is not configured in this mode")
+        elif p not in expected_points and pr.calls and p not in forbidden_points:
+            run.problems.append(f"{p} fired but was not expected")
+    for p in expected_points:
+        if not points[p].fired:
+            run.problems.append(f"{p} did not fire")
+    return run

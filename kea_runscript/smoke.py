@@ -1,0 +1,566 @@
+"""Smoke tests: the real Kea loads each built hook, real clients fire every hook point.
+
+Per cell, one container from the cell's runtime image (Debian's kea-dhcp4-server,
+kea-dhcp6-server, kea-admin for perfdhcp, python3-scapy, iproute2), without any network
+(``network_mode none``) and with NET_ADMIN, NET_RAW, SYS_ADMIN only. Inside it:
+
+* two network namespaces, ``srv`` (Kea) and ``cli`` (clients), joined by a veth pair:
+  192.0.2.1/24 + 2001:db8:1::1/64 on the server side, 192.0.2.2/24 + 198.18.0.1/24 (a relay's
+  giaddr) on the client side. Nothing is routed anywhere else;
+* the cell's ``dist/<id>/kea-hook-runscript.so`` in Kea's hooks directory, configured with
+  ``smoke_tools/recorder.py`` which writes each call's argv and complete environment as one
+  JSON line;
+* per mode (:data:`MODES`: ``wait`` true/false x Kea multi-threading on/off, plus a
+  kea-hook-runscript 1.4-style configuration), kea-dhcp4 and kea-dhcp6 start with short
+  lifetimes; perfdhcp runs DORA / SARR (with IA_PD), ``smoke_tools/client.py`` (scapy) runs
+  the rest (RELEASE, DECLINE, INFORM, unicast renew, option 60, option 82 through a relay;
+  DHCPv6 RENEW, REBIND, RELEASE, DECLINE, IA_PD); then the leases expire and the declined ones
+  are recovered; Kea stops;
+* every recorded call is checked against the catalogue and the traffic
+  (:mod:`kea_runscript.checks`); every hook point must fire (a silent one fails the run);
+* the examples (``examples/``) run as they are documented, and the routing table of the server
+  shows their routes appear and go away.
+
+The result is a table per cell (hook point x v4/v6 x mode); the Kea logs, the recorder's lines
+and the clients' reports are kept under ``build/<id>/smoke/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import jinja2
+
+from . import ROOT, checks, containers, images
+from .build import LIBRARY, Paths
+from .catalogue import load as load_catalogue
+from .facts import facts_for
+from .matrix import Cell
+from .versions import Version
+
+TOOLS = Path(__file__).resolve().parent / "smoke_tools"
+TEMPLATES = ROOT / "templates" / "smoke"
+EXAMPLES = ROOT / "examples"
+CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
+
+# paths inside the container
+C_TOOLS = "/smoke/tools"
+C_CONF = "/smoke/conf"
+C_RECORDS = "/smoke/records"
+C_OUT = "/smoke/out"
+C_EXAMPLES = "/smoke/examples"
+C_LOGS = "/var/log/kea"  # Kea 2.6.3+ accepts log files only under its log directory
+RECORDER = f"{C_TOOLS}/recorder.py"
+CLIENT = f"{C_TOOLS}/client.py"
+
+
+# --------------------------------------------------------------------------------------------
+# the test network
+
+
+@dataclass(frozen=True)
+class Subnet:
+    subnet: str
+    interface: str
+    pools: tuple  # ((first, last), ...)
+    pd_pools: tuple = ()  # (("prefix/len", delegated_len), ...)
+
+
+@dataclass(frozen=True)
+class Net:
+    server_if: str = "srv0"
+    client_if: str = "cli0"
+    server_v4: str = "192.0.2.1"
+    client_v4: str = "192.0.2.2"
+    relay_v4: str = "198.18.0.1"
+    server_v6: str = "2001:db8:1::1"
+    subnets4: tuple = (
+        Subnet("192.0.2.0/24", "srv0", (("192.0.2.100", "192.0.2.199"),)),
+        Subnet("198.18.0.0/24", "", (("198.18.0.100", "198.18.0.199"),)),
+    )
+    subnets6: tuple = (
+        Subnet("2001:db8:1::/64", "srv0", (("2001:db8:1::100", "2001:db8:1::1ff"),),
+               (("2001:db8:100::/40", 56),)),
+    )
+
+
+NET = Net()
+
+#: perfdhcp's simulated clients: MAC / DUID bases (it counts up from them).
+PERFDHCP_MAC = "02:00:00:00:10:00"
+PERFDHCP_MAC6 = "02:00:00:00:16:00"  # perfdhcp -6 makes DUID-LLTs of it
+PERFDHCP_CLIENTS = 4
+
+
+@dataclass(frozen=True)
+class Timers:
+    valid: int = 8
+    preferred: int = 5
+    renew: int = 4
+    rebind: int = 6
+    probation: int = 3
+
+
+TIMERS = Timers()
+
+
+# --------------------------------------------------------------------------------------------
+# modes
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    wait: Optional[bool]
+    multi_threading: Optional[bool]  # None: Kea's default for the version
+    compat14: bool = False  # kea-hook-runscript 1.4 parameters only: script, wait
+
+    def describe(self, kea: Version) -> str:
+        mt = self.multi_threading
+        if mt is None:
+            mt = bool(facts_for(str(kea)).multi_threading_default_on)
+        return f"wait={'true' if self.wait is not False else 'false'}, multi-threading {'on' if mt else 'off'}" + (
+            ", 1.4-style parameters" if self.compat14 else "")
+
+
+MODES = (
+    Mode("wait+mt", wait=True, multi_threading=True),
+    Mode("async+mt", wait=False, multi_threading=True),
+    Mode("wait+st", wait=True, multi_threading=False),
+    Mode("async+st", wait=False, multi_threading=False),
+    Mode("1.4-config", wait=True, multi_threading=None, compat14=True),
+)
+
+
+def hook_points(cell: Cell, family: int, defaults_only: bool = False) -> List[str]:
+    """The catalogue's hook points of ``family`` that the cell's Kea has."""
+    facts = facts_for(cell.kea)
+    return [p.name for p in load_catalogue().hook_points
+            if p.family == family and facts.has_hook_point(p.name) and (p.default or not defaults_only)]
+
+
+def hook_parameters(cell: Cell, mode: Mode, family: int) -> dict:
+    if mode.compat14:
+        return {"script": RECORDER, "wait": bool(mode.wait)}
+    return {
+        "script": RECORDER,
+        "wait": bool(mode.wait),
+        "timeout": 10,
+        "hook-points": hook_points(cell, family),
+        "environment": {"SMOKE_RECORD": record_path(mode, family), "SMOKE_MODE": mode.name},
+    }
+
+
+def record_path(mode: Mode, family: int) -> str:
+    if mode.compat14:
+        return f"{C_RECORDS}/default.jsonl"  # the recorder's default: 1.4 configs have no `environment`
+    return f"{C_RECORDS}/{mode.name}-v{family}.jsonl"
+
+
+# --------------------------------------------------------------------------------------------
+# Kea configuration (templates/smoke/)
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def kea_config(cell: Cell, family: int, parameters: dict, *, multi_threading: Optional[bool],
+               log_file: str, timers: Timers = TIMERS, option_data: Sequence = (),
+               severity: str = "INFO", debuglevel: int = 0) -> str:
+    """The JSON text of the smoke test's kea-dhcp4/6 configuration (validated as JSON)."""
+    text = _env().get_template(f"kea-dhcp{family}.json.j2").render(
+        net=NET, timers=timers, multi_threading=multi_threading, parameters=parameters,
+        library=f"{cell.hooks_dir}/{LIBRARY}", log_file=log_file, option_data=list(option_data),
+        severity=severity, debuglevel=debuglevel)
+    json.loads(text)
+    return text
+
+
+def traffic_for(family: int, client_report: dict) -> checks.Traffic:
+    """What the checks know: clients' reports (client.py's JSON), perfdhcp's bases, pools."""
+    t = checks.Traffic(family=family)
+    subnets = NET.subnets4 if family == 4 else NET.subnets6
+    t.pools = {s.subnet: list(s.pools) for s in subnets}
+    t.pd_pools = [pd for s in subnets for pd in s.pd_pools]
+    for name, c in (client_report.get("clients") or {}).items():
+        if family == 4:
+            relay = c.get("relay") or {}
+            t.clients.append(checks.Client(
+                name=name, mac=c["mac"], option60=c.get("option60"), giaddr=relay.get("giaddr", ""),
+                hops=relay.get("hops", 0), rai=relay.get("rai", ""),
+                circuit_id=relay.get("circuit_id", ""), remote_id=relay.get("remote_id", "")))
+        else:
+            iaids = tuple(c[k]["iaid"] for k in ("na", "pd") if k in c)
+            t.clients.append(checks.Client(name=name, mac=c["duid_mac"], duid=c["duid"], iaids=iaids))
+    if family == 4:
+        t.patterns = [re.escape(PERFDHCP_MAC[:-2]) + "[0-9a-f]{2}"]
+        t.perfdhcp_giaddr = NET.client_v4
+    else:
+        # DUID-LLT (00:01, hw type 00:01, 4 bytes of time) or DUID-LL (00:03) of the MAC
+        t.patterns = ["00:0[13]:00:01:(?:[0-9a-f]{2}:){4}" + re.escape(PERFDHCP_MAC6[:-2]) + "[0-9a-f]{2}",
+                      "00:03:00:01:" + re.escape(PERFDHCP_MAC6[:-2]) + "[0-9a-f]{2}"]
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    runs: List[checks.RunResult] = field(default_factory=list)
+    examples: Dict[str, List[str]] = field(default_factory=dict)  # example -> problems
+    problems: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+    out_dir: Optional[Path] = None
+
+    @property
+    def ok(self) -> bool:
+        return (not self.problems and bool(self.runs) and all(r.ok for r in self.runs)
+                and all(not p for p in self.examples.values()))
+
+
+def table(result: CellResult) -> str:
+    """Hook point x v4/v6 x mode: ``ok`` (fired, every call's variables ok), ``FAIL``
+    (fired, some call wrong), ``--`` (did not fire), or blank (not configured in that mode)."""
+    modes = []
+    for r in result.runs:
+        if r.mode not in modes:
+            modes.append(r.mode)
+    by = {(r.family, r.mode): r for r in result.runs}
+    width = max([len(m) for m in modes] + [6])
+    lines = [f"{result.cell.id}: {'PASSED' if result.ok else 'FAILED'} ({result.seconds:.0f}s)",
+             f"  {'hook point':<20}" + "".join(f" {m:>{width}}" for m in modes)]
+    for point in load_catalogue().hook_points:
+        cells = []
+        for m in modes:
+            r = by.get((point.family, m))
+            pr = r.points.get(point.name) if r else None
+            if r is None or (point.name not in r.expected and (pr is None or not pr.calls)):
+                cells.append("")
+            elif pr is None or not pr.fired:
+                cells.append("--")
+            else:
+                cells.append(f"{'ok' if pr.ok and point.name in r.expected else 'FAIL'} {pr.calls}")
+        lines.append(f"  {point.name:<20}" + "".join(f" {c:>{width}}" for c in cells))
+    for name, probs in result.examples.items():
+        lines.append(f"  example {name:<12} {'ok' if not probs else 'FAIL'}")
+    return "\n".join(lines)
+
+
+def details(result: CellResult) -> str:
+    lines = []
+    for p in result.problems:
+        lines.append(f"  {p}")
+    for r in result.runs:
+        for p in r.problems:
+            lines.append(f"  [{r.mode} v{r.family}] {p}")
+        for pr in r.points.values():
+            for p in pr.problems:
+                lines.append(f"  [{r.mode} v{r.family}] {pr.hook_point}: {p}")
+    for name, probs in result.examples.items():
+        for p in probs:
+            lines.append(f"  [example {name}] {p}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# the container
+
+
+class SmokeError(RuntimeError):
+    pass
+
+
+class Bench:
+    """The smoke container of one cell: namespaces, Kea processes, clients."""
+
+    def __init__(self, cell: Cell, c: containers.Container, out: Path, say: Callable[[str], None]):
+        self.cell, self.c, self.out, self.say = cell, c, out, say
+        self.cmd_log = out / "commands.log"
+
+    def sh(self, script: str, check: bool = True) -> containers.CallResult:
+        r = self.c.sh(script, log=self.cmd_log)
+        if check and not r.ok:
+            raise SmokeError(f"command failed (exit {r.exit_code}): {script}\n{r.output[-2000:]}")
+        return r
+
+    def setup(self, so: Path) -> None:
+        n = NET
+        self.c.call(["mkdir", "-p", "/smoke", self.cell.hooks_dir])
+        self.c.copy_into(so, f"{self.cell.hooks_dir}/{LIBRARY}")
+        self.c.copy_into(TOOLS, C_TOOLS)
+        if EXAMPLES.is_dir():
+            self.c.copy_into(EXAMPLES, C_EXAMPLES)
+        self.sh(f"""set -e
+            chmod 755 {C_TOOLS}/*.py
+            mkdir -p {C_CONF} {C_RECORDS} {C_OUT} {C_LOGS} /run/kea /var/lib/kea
+            ip netns add srv
+            ip netns add cli
+            ip link add {n.server_if} netns srv type veth peer name {n.client_if} netns cli
+            for ns in srv cli; do ip -n $ns link set lo up; done
+            ip -n srv link set {n.server_if} up
+            ip -n cli link set {n.client_if} up
+            ip -n srv addr add {n.server_v4}/24 dev {n.server_if}
+            ip -n srv -6 addr add {n.server_v6}/64 dev {n.server_if} nodad
+            ip -n cli addr add {n.client_v4}/24 dev {n.client_if}
+            ip -n cli addr add {n.relay_v4}/24 dev {n.client_if}
+            ip -n srv route add 198.18.0.0/24 via {n.client_v4} dev {n.server_if}
+        """)
+        # IPv6 link-local addresses must finish duplicate address detection.
+        for _ in range(50):
+            r = self.sh("ip -n srv -6 addr show tentative; ip -n cli -6 addr show tentative", check=False)
+            if not r.output.strip():
+                return
+            time.sleep(0.2)
+        raise SmokeError("IPv6 link-local addresses still tentative after 10 s")
+
+    # Kea ------------------------------------------------------------------------------------
+
+    def start_kea(self, family: int, conf_text: str, tag: str, log_file: str) -> int:
+        conf = f"{C_CONF}/{tag}-dhcp{family}.json"
+        self.c.write_file(conf, conf_text)
+        self.sh(f"rm -f {log_file}")
+        out = f"{C_OUT}/{tag}-kea-dhcp{family}.out"
+        r = self.sh(f"ip netns exec srv kea-dhcp{family} -c {conf} >{out} 2>&1 </dev/null & echo $!")
+        pid = int(r.output.strip().splitlines()[-1])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            r = self.sh(f"grep -q DHCP{family}_STARTED {log_file} 2>/dev/null && echo started; "
+                        f"kill -0 {pid} 2>/dev/null || echo dead", check=False)
+            if "started" in r.output:
+                return pid
+            if "dead" in r.output:
+                tail = self.sh(f"tail -n 20 {out} {log_file} 2>/dev/null", check=False).output
+                raise SmokeError(f"kea-dhcp{family} exited at start-up ({tag}):\n{tail}")
+            time.sleep(0.2)
+        raise SmokeError(f"kea-dhcp{family} did not log DHCP{family}_STARTED within 20 s ({tag})")
+
+    def stop(self, pid: int) -> None:
+        self.sh(f"kill -TERM {pid} 2>/dev/null; for i in $(seq 100); do kill -0 {pid} 2>/dev/null || exit 0; "
+                f"sleep 0.1; done; kill -KILL {pid}", check=False)
+
+    def read_records(self, path: str) -> List[dict]:
+        r = self.sh(f"cat {path} 2>/dev/null", check=False)
+        out = []
+        for line in r.output.splitlines():
+            line = line.strip()
+            if line:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    out.append({"argv": ["?", "?"], "env": {}, "error": f"bad JSON line {line[:200]!r}"})
+        return out
+
+    def keep(self, src: str, name: str) -> None:
+        """Copy a container file into build/<id>/smoke/ (missing files are skipped)."""
+        if self.sh(f"test -f {src}", check=False).ok:
+            self.c.copy_out(src, self.out / name)
+
+    # clients --------------------------------------------------------------------------------
+
+    def client(self, *args: str, check: bool = True) -> dict:
+        cmd = "ip netns exec cli python3 " + CLIENT + " " + " ".join(shlex.quote(a) for a in args)
+        r = self.c.sh(cmd + f" 2>{C_OUT}/client.err", log=None)
+        err = self.sh(f"cat {C_OUT}/client.err", check=False).output
+        with open(self.cmd_log, "a") as f:
+            f.write(f"$ {cmd}\n{err}[exit status {r.exit_code}]\n")
+        if not r.ok:
+            if check:
+                raise SmokeError(f"client.py {' '.join(args)} failed: {err.strip()[-1500:]}")
+            return {}
+        return json.loads(r.output)
+
+    def perfdhcp(self, family: int) -> str:
+        n = PERFDHCP_CLIENTS
+        if family == 4:
+            cmd = (f"perfdhcp -4 -l {NET.client_if} -B -b mac={PERFDHCP_MAC} -R {n} -n {n} -r {n} "
+                   f"-d 5 -W 1500000")
+        else:
+            cmd = (f"perfdhcp -6 -l {NET.client_if} -e address-and-prefix -b mac={PERFDHCP_MAC6} "
+                   f"-R {n} -n {n} -r {n} -d 5 -W 1500000")
+        r = self.sh(f"ip netns exec cli {cmd}", check=False)
+        return r.output
+
+
+# --------------------------------------------------------------------------------------------
+# one mode
+
+
+def run_mode(bench: Bench, mode: Mode, catalogue, deadline_s: float) -> List[checks.RunResult]:
+    cell, say = bench.cell, bench.say
+    kea = Version.parse(cell.kea)
+    tag = mode.name.replace("+", "-").replace(".", "")
+    pids, logs = {}, {}
+    bench.sh(f"rm -f {C_RECORDS}/*")
+    try:
+        for fam in (4, 6):
+            logs[fam] = f"{C_LOGS}/smoke-{tag}-dhcp{fam}.log"
+            conf = kea_config(cell, fam, hook_parameters(cell, mode, fam),
+                              multi_threading=mode.multi_threading, log_file=logs[fam])
+            pids[fam] = bench.start_kea(fam, conf, tag, logs[fam])
+        reports = {}
+        perf = {4: bench.perfdhcp(4)}
+        reports[4] = bench.client("v4", "scenario")
+        perf[6] = bench.perfdhcp(6)
+        reports[6] = bench.client("v6", "scenario")
+        for fam in (4, 6):
+            (bench.out / f"{tag}-perfdhcp{fam}.txt").write_text(perf[fam])
+            (bench.out / f"{tag}-client{fam}.json").write_text(json.dumps(reports[fam], indent=1))
+
+        # Leases expire, declined ones are recovered: wait until every hook point has fired.
+        wanted = {f: set(hook_points(cell, f, defaults_only=mode.compat14)) for f in (4, 6)}
+        end = time.monotonic() + deadline_s
+        while True:
+            seen = _points_seen(bench, mode)
+            missing = {f: wanted[f] - seen[f] for f in (4, 6)}
+            if not any(missing.values()) or time.monotonic() > end:
+                break
+            time.sleep(1)
+        # Calls for leases still around keep coming; give the last expiry a moment.
+        time.sleep(1.5)
+    finally:
+        for fam, pid in pids.items():
+            bench.stop(pid)
+    if mode.wait is False:
+        time.sleep(1)  # asynchronous calls started just before the stop
+
+    results = []
+    for fam in (4, 6):
+        records = bench.read_records(record_path(mode, fam))
+        if mode.compat14:
+            records = [r for r in records if _family_of(r) == fam]
+        bench.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
+        with open(bench.out / f"{tag}-records-v{fam}.jsonl", "w") as f:
+            for rec in records:
+                f.write(json.dumps(rec, sort_keys=True) + "\n")
+        expected = hook_points(cell, fam, defaults_only=mode.compat14)
+        forbidden = [p for p in hook_points(cell, fam) if p not in expected]
+        run = checks.check_run(records, catalogue, kea, traffic_for(fam, reports[fam]), expected,
+                               mode=mode.name, forbidden_points=forbidden)
+        errors = bench.sh(f"grep -E ' (ERROR|FATAL) ' {logs[fam]} | head -n 5", check=False).output.strip()
+        if errors:
+            run.problems.append(f"Kea logged errors: {errors}")
+        results.append(run)
+    return results
+
+
+def _family_of(record: dict) -> int:
+    argv = record.get("argv") or []
+    return 6 if len(argv) > 1 and "6" in argv[1] else 4
+
+
+def _points_seen(bench: Bench, mode: Mode) -> Dict[int, set]:
+    seen = {4: set(), 6: set()}
+    paths = {record_path(mode, 4), record_path(mode, 6)}
+    for path in paths:
+        for rec in bench.read_records(path):
+            argv = rec.get("argv") or []
+            if len(argv) > 1:
+                seen[_family_of(rec)].add(argv[1])
+    return seen
+
+
+def compare_compat(runs: List[checks.RunResult], records_dir: Path) -> List[str]:
+    """The 1.4-style run must give the same variables as the run with today's defaults."""
+    problems = []
+
+    def names(tag: str, fam: int) -> Dict[str, set]:
+        out: Dict[str, set] = {}
+        p = records_dir / f"{tag}-records-v{fam}.jsonl"
+        if not p.exists():
+            return out
+        for line in p.read_text().splitlines():
+            rec = json.loads(line)
+            out.setdefault(rec["argv"][1], set()).update(k for k in rec["env"] if k.startswith("KEA_"))
+        return out
+
+    for fam in (4, 6):
+        ref, compat = names("wait-mt", fam), names("14-config", fam)
+        if not compat:
+            continue
+        for point in sorted(set(ref) & set(compat)):
+            if ref[point] != compat[point]:
+                problems.append(f"1.4-style config, {point}: variables differ from the default run: "
+                                f"only 1.4 {sorted(compat[point] - ref[point])}, "
+                                f"only default {sorted(ref[point] - compat[point])}")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# one cell
+
+
+def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MODES,
+               examples: bool = True, keep: Optional[bool] = None,
+               say: Callable[[str], None] = print) -> CellResult:
+    t0 = time.monotonic()
+    result = CellResult(cell)
+    out = paths.build / cell.id / "smoke"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        if old.is_file():
+            old.unlink()
+    result.out_dir = out
+    so = paths.out(cell) / LIBRARY
+    if not so.is_file():
+        result.problems.append(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
+        return result
+    catalogue = load_catalogue()
+    try:
+        image = images.ensure_image("runtime", cell, paths.logs(cell), say)
+        with containers.Container(image.tag, f"{cell.id}-smoke", keep=keep, cap_add=CAPS) as c:
+            bench = Bench(cell, c, out, say)
+            bench.setup(so)
+            deadline = TIMERS.valid + TIMERS.probation + 10
+            for mode in modes:
+                t = time.monotonic()
+                runs = run_mode(bench, mode, catalogue, deadline)
+                result.runs += runs
+                say(f"{cell.id}: mode {mode.name} ({mode.describe(Version.parse(cell.kea))}): "
+                    f"{'ok' if all(r.ok for r in runs) else 'FAILED'} in {time.monotonic() - t:.0f}s")
+            result.problems += compare_compat(result.runs, out)
+            if examples:
+                from . import smoke_examples
+                for name, fn in smoke_examples.EXAMPLES.items():
+                    t = time.monotonic()
+                    try:
+                        result.examples[name] = fn(bench)
+                    except SmokeError as e:
+                        result.examples[name] = [str(e)]
+                    say(f"{cell.id}: example {name}: "
+                        f"{'ok' if not result.examples[name] else 'FAILED'} in {time.monotonic() - t:.0f}s")
+    except (SmokeError, containers.ImageBuildError) as e:
+        result.problems.append(str(e))
+    result.seconds = time.monotonic() - t0
+    (out / "result.txt").write_text(table(result) + "\n" + details(result) + "\n")
+    return result
+
+
+def smoke_cells(cells: Sequence[Cell], *, modes: Sequence[Mode] = MODES, examples: bool = True,
+                keep: Optional[bool] = None, say: Callable[[str], None] = print) -> List[CellResult]:
+    results = []
+    for cell in cells:
+        if not cell.verified:
+            r = CellResult(cell, problems=[f"declared cell, not smoke-tested here: {cell.why_not_buildable_here()}"])
+            results.append(r)
+            continue
+        say(f"{cell.id}: smoke test ({len(modes)} modes{', examples' if examples else ''})")
+        results.append(smoke_cell(cell, modes=modes, examples=examples, keep=keep, say=say))
+    for r in results:
+        say("")
+        say(table(r))
+        if not r.ok:
+            say(details(r))
+            if r.out_dir:
+                say(f"  Kea logs, recorder lines, client reports: {r.out_dir}")
+    return results
