@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 using isc::data::ConstElementPtr;
@@ -16,8 +17,12 @@ namespace {
 
 // Keys allowed at the top level and in each `scripts` entry. Top-level script settings
 // double as defaults for the entries of `scripts`.
-const char* const SCRIPT_KEYS[] = {"script", "wait", "timeout", "hook-points", "environment"};
-const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async"};
+const char* const SCRIPT_KEYS[] = {"script", "wait", "timeout", "hook-points", "environment",
+                                   "capture-output", "exit-codes"};
+const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async", "options4", "options6"};
+// Pseudo hook points: the script runs when the library is loaded / unloaded.
+const char* const LOAD_POINT = "load";
+const char* const UNLOAD_POINT = "unload";
 
 std::vector<std::string> script_keys() {
     return std::vector<std::string>(std::begin(SCRIPT_KEYS), std::end(SCRIPT_KEYS));
@@ -88,8 +93,11 @@ void check_executable(const std::string& path, const std::string& name) {
 }
 
 std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string& name,
-                                    const HookPointInfo* table, std::size_t count) {
+                                    const HookPointInfo* table, std::size_t count,
+                                    bool* at_load = 0, bool* at_unload = 0) {
     std::vector<bool> selected(count, false);
+    if (at_load) *at_load = false;
+    if (at_unload) *at_unload = false;
     if (!e) {
         for (std::size_t i = 0; i < count; ++i) {
             selected[i] = table[i].available && table[i].default_on;
@@ -99,11 +107,21 @@ std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string&
     expect(e, Element::list, name, "a list of hook point names");
     std::vector<std::string> known;
     for (std::size_t i = 0; i < count; ++i) known.push_back(table[i].name);
+    known.push_back(LOAD_POINT);
+    known.push_back(UNLOAD_POINT);
     for (std::size_t j = 0; j < e->size(); ++j) {
         ConstElementPtr item = e->get(static_cast<int>(j));
         std::string item_name = name + "[" + std::to_string(j) + "]";
         expect(item, Element::string, item_name, "a hook point name (string)");
         const std::string point = item->stringValue();
+        if (point == LOAD_POINT && at_load) {
+            *at_load = true;
+            continue;
+        }
+        if (point == UNLOAD_POINT && at_unload) {
+            *at_unload = true;
+            continue;
+        }
         std::size_t i = 0;
         while (i < count && point != table[i].name) ++i;
         if (i == count) {
@@ -139,6 +157,67 @@ std::vector<std::string> parse_environment(const ConstElementPtr& e, const std::
     return env;
 }
 
+std::map<int, NextStep> parse_exit_codes(const ConstElementPtr& e, const std::string& name) {
+    expect(e, Element::map, name, "a map of exit codes to \"continue\", \"skip\" or \"drop\"");
+    std::map<int, NextStep> codes;
+    for (const auto& kv : e->mapValue()) {
+        std::string item_name = name + "." + kv.first;
+        char* end = 0;
+        long code = strtol(kv.first.c_str(), &end, 10);
+        if (kv.first.empty() || *end != '\0' || code < 0 || code > 255) {
+            throw ConfigError("parameter '" + item_name + "': keys are exit codes 0 to 255");
+        }
+        expect(kv.second, Element::string, item_name, "\"continue\", \"skip\" or \"drop\"");
+        const std::string action = kv.second->stringValue();
+        if (action == "continue") codes[code] = STEP_CONTINUE;
+        else if (action == "skip") codes[code] = STEP_SKIP;
+        else if (action == "drop") codes[code] = STEP_DROP;
+        else throw ConfigError("parameter '" + item_name + "': unknown action '" + action +
+                               "' (use \"continue\", \"skip\" or \"drop\")");
+    }
+    return codes;
+}
+
+// `options4` / `options6`: option codes, or "code.sub" for a sub-option (DHCPv4 only).
+std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::string& name,
+                                      int family) {
+    std::vector<OptionSpec> options;
+    if (!e) return options;
+    const long max_code = family == 4 ? 254 : 65535;
+    const char* what = family == 4 ? "option codes (1-254) or \"code.sub-code\" strings"
+                                   : "option codes (1-65535)";
+    expect(e, Element::list, name, (std::string("a list of ") + what).c_str());
+    for (std::size_t j = 0; j < e->size(); ++j) {
+        ConstElementPtr item = e->get(static_cast<int>(j));
+        std::string item_name = name + "[" + std::to_string(j) + "]";
+        OptionSpec spec;
+        spec.sub = -1;
+        long code = -1, sub = -1;
+        if (item->getType() == Element::integer) {
+            code = static_cast<long>(item->intValue());
+            spec.config = std::to_string(code);
+        } else if (item->getType() == Element::string && family == 4) {
+            spec.config = item->stringValue();
+            char* end = 0;
+            code = strtol(spec.config.c_str(), &end, 10);
+            if (*end == '.') {
+                char* end2 = 0;
+                sub = strtol(end + 1, &end2, 10);
+                if (end2 == end + 1 || *end2 != '\0' || sub < 0 || sub > 255) code = -1;
+            } else if (*end != '\0' || end == spec.config.c_str()) {
+                code = -1;
+            }
+        }
+        if (code < 1 || code > max_code) {
+            throw ConfigError("parameter '" + item_name + "' must be one of " + what);
+        }
+        spec.code = static_cast<uint16_t>(code);
+        spec.sub = static_cast<int>(sub);
+        options.push_back(spec);
+    }
+    return options;
+}
+
 // Reads one script's settings. `get` finds a key in this scope, `fallback` the defaults.
 ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&)>& get,
                           const ScriptConfig& defaults, const std::string& prefix,
@@ -162,10 +241,22 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
         s.timeout_ms = parse_timeout(timeout, prefix + "timeout");
     }
     if (ConstElementPtr points = get("hook-points")) {
-        s.hook_points = parse_hook_points(points, prefix + "hook-points", table, count);
+        s.hook_points = parse_hook_points(points, prefix + "hook-points", table, count,
+                                          &s.at_load, &s.at_unload);
     }
     if (ConstElementPtr env = get("environment")) {
         s.extra_env = parse_environment(env, prefix + "environment");
+    }
+    if (ConstElementPtr capture = expect(get("capture-output"), Element::boolean,
+                                         prefix + "capture-output", "a boolean")) {
+        s.capture = capture->boolValue();
+    }
+    if (ConstElementPtr codes = get("exit-codes")) {
+        s.exit_codes = parse_exit_codes(codes, prefix + "exit-codes");
+    }
+    if (!s.exit_codes.empty() && !s.wait) {
+        throw ConfigError("parameter '" + prefix + "exit-codes' needs '" + prefix +
+                          "wait': true (an asynchronous script ends after Kea has moved on)");
     }
     return s;
 }
@@ -209,8 +300,14 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
         config.max_async = static_cast<std::size_t>(max->intValue());
     }
 
+    config.options4 = parse_options(lookup("options4"), "options4", 4);
+    config.options6 = parse_options(lookup("options6"), "options6", 6);
+
     ScriptConfig defaults;
     defaults.wait = true;
+    defaults.capture = false;
+    defaults.at_load = false;
+    defaults.at_unload = false;
     defaults.timeout_ms = DEFAULT_TIMEOUT_MS;
     defaults.hook_points = parse_hook_points(ConstElementPtr(), "hook-points", hook_points,
                                              hook_point_count);
@@ -235,10 +332,18 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
         }
         if (ConstElementPtr points = lookup("hook-points")) {
             defaults.hook_points = parse_hook_points(points, "hook-points", hook_points,
-                                                     hook_point_count);
+                                                     hook_point_count, &defaults.at_load,
+                                                     &defaults.at_unload);
         }
         if (ConstElementPtr env = lookup("environment")) {
             defaults.extra_env = parse_environment(env, "environment");
+        }
+        if (ConstElementPtr capture = expect(lookup("capture-output"), Element::boolean,
+                                             "capture-output", "a boolean")) {
+            defaults.capture = capture->boolValue();
+        }
+        if (ConstElementPtr codes = lookup("exit-codes")) {
+            defaults.exit_codes = parse_exit_codes(codes, "exit-codes");
         }
     }
     if (scripts) {

@@ -6,7 +6,9 @@
 #include <cc/data.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -21,6 +23,16 @@ struct HookPointInfo {
     const char* since;    // first Kea version with it
 };
 
+// What a synchronous script's exit code does to Kea's processing (`exit-codes`).
+enum NextStep { STEP_CONTINUE = 0, STEP_SKIP = 1, STEP_DROP = 2 };
+
+// A DHCP option (or sub-option) exported as an extra variable (`options4` / `options6`).
+struct OptionSpec {
+    uint16_t code;
+    int sub;              // sub-option code, -1 for the option itself
+    std::string config;   // as written in the configuration, for messages
+};
+
 struct ScriptConfig {
     std::string path;                    // absolute path of the executable
     std::string name;                    // argv[0]: base name, as 1.4 passed it
@@ -28,12 +40,18 @@ struct ScriptConfig {
     int timeout_ms;                      // <= 0: none
     std::vector<bool> hook_points;       // indexed like the hook point table
     std::vector<std::string> extra_env;  // NAME=value added to every run
+    bool capture;                        // stdout/stderr lines to Kea's log
+    std::map<int, NextStep> exit_codes;  // exit code -> callout status (sync only)
+    bool at_load;                        // also run at load (argv[1] = "load")
+    bool at_unload;                      // also run at unload (argv[1] = "unload")
     std::string where;                   // "script" or "scripts[2]", for messages
 };
 
 struct Config {
     std::vector<ScriptConfig> scripts;
     std::size_t max_async;
+    std::vector<OptionSpec> options4;
+    std::vector<OptionSpec> options6;
 };
 
 class ConfigError : public std::runtime_error {

@@ -16,6 +16,7 @@
 #include <dhcpsrv/lease.h>
 
 #include <string>
+#include <vector>
 
 namespace runscript {
 namespace fields {
@@ -217,6 +218,34 @@ template <typename L> void lease6_preferred_lifetime(Environment& env, const cha
 }
 template <typename L> void lease6_iaid(Environment& env, const char* name, const L& l) {
     env.add(name, std::to_string(l->iaid_));
+}
+
+// ---- operator-chosen options (`options4` / `options6`), names computed at load() ----
+
+struct OptionVariable {
+    uint16_t code;
+    int sub;           // -1: the option itself
+    std::string name;  // "KEA_QUERY4_OPTION12=" (see the catalogue's patterns)
+};
+
+template <typename P>
+void pkt4_options(Environment& env, const P& p, const std::vector<OptionVariable>& wanted) {
+    for (const OptionVariable& o : wanted) {
+        isc::dhcp::OptionPtr opt = p->getOption(o.code);
+        if (opt && o.sub >= 0) opt = opt->getOption(static_cast<uint16_t>(o.sub));
+        if (opt) env.add(o.name.c_str(), opt->toHexString());
+    }
+}
+
+template <typename P>
+void pkt6_options(Environment& env, const P& p, const std::vector<OptionVariable>& wanted) {
+    for (const OptionVariable& o : wanted) {
+        isc::dhcp::OptionPtr opt = p->getOption(o.code);
+        if (!opt && !p->relay_info_.empty()) {
+            opt = p->getAnyRelayOption(o.code, isc::dhcp::Pkt6::RELAY_SEARCH_FROM_CLIENT);
+        }
+        if (opt) env.add(o.name.c_str(), opt->toHexString());
+    }
 }
 
 // ---- lease collections (leases4_committed / leases6_committed) ----

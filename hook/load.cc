@@ -9,6 +9,17 @@
 
 using isc::hooks::LibraryHandle;
 
+namespace {
+
+bool any_lifecycle(const runscript::Config& config) {
+    for (const runscript::ScriptConfig& s : config.scripts) {
+        if (s.at_load || s.at_unload) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 extern "C" {
 
 int version() {
@@ -40,9 +51,13 @@ int load(LibraryHandle& handle) {
                 }
             }
         }
-        if (registered == 0) {
+        if (registered == 0 && !any_lifecycle(config)) {
             throw ConfigError("none of the configured hook points exists in this server "
                               "(DHCPv4 hook points in kea-dhcp4, DHCPv6 ones in kea-dhcp6)");
+        }
+        std::string failure = fresh->run_lifecycle(true);
+        if (!failure.empty()) {
+            throw ConfigError(failure);
         }
         runner.swap(fresh);
         LOG_INFO(logger, RUNSCRIPT_LOADED).arg(RUNSCRIPT_HOOK_VERSION).arg(runner->summary());
@@ -54,6 +69,9 @@ int load(LibraryHandle& handle) {
 }
 
 int unload() {
+    if (runscript::runner) {
+        runscript::runner->run_lifecycle(false);
+    }
     // Waits for running asynchronous scripts up to their timeout (Launcher's destructor).
     runscript::runner.reset();
     return 0;

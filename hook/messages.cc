@@ -16,6 +16,9 @@ extern const isc::log::MessageID RUNSCRIPT_SCRIPT_FAILED = "RUNSCRIPT_SCRIPT_FAI
 extern const isc::log::MessageID RUNSCRIPT_ASYNC_FAILED = "RUNSCRIPT_ASYNC_FAILED";
 extern const isc::log::MessageID RUNSCRIPT_SCRIPT_SIGNALED = "RUNSCRIPT_SCRIPT_SIGNALED";
 extern const isc::log::MessageID RUNSCRIPT_CALLOUT_ERROR = "RUNSCRIPT_CALLOUT_ERROR";
+extern const isc::log::MessageID RUNSCRIPT_OUTPUT = "RUNSCRIPT_OUTPUT";
+extern const isc::log::MessageID RUNSCRIPT_EXIT_ACTION = "RUNSCRIPT_EXIT_ACTION";
+extern const isc::log::MessageID RUNSCRIPT_LIFECYCLE_FAILED = "RUNSCRIPT_LIFECYCLE_FAILED";
 
 }  // namespace runscript
 
@@ -32,6 +35,9 @@ const char* values[] = {
     "RUNSCRIPT_ASYNC_FAILED", "asynchronous script %1 (pid %2) exited with status %3",
     "RUNSCRIPT_SCRIPT_SIGNALED", "script %1 at %2 was killed by signal %3",
     "RUNSCRIPT_CALLOUT_ERROR", "error in hook point %1: %2",
+    "RUNSCRIPT_OUTPUT", "%1 (pid %2): %3",
+    "RUNSCRIPT_EXIT_ACTION", "script %1 at %2 exited with status %3: callout status set to %4",
+    "RUNSCRIPT_LIFECYCLE_FAILED", "script %1 at %2 failed: %3",
     NULL
 };
 

@@ -17,6 +17,9 @@ extern const isc::log::MessageID RUNSCRIPT_SCRIPT_FAILED;
 extern const isc::log::MessageID RUNSCRIPT_ASYNC_FAILED;
 extern const isc::log::MessageID RUNSCRIPT_SCRIPT_SIGNALED;
 extern const isc::log::MessageID RUNSCRIPT_CALLOUT_ERROR;
+extern const isc::log::MessageID RUNSCRIPT_OUTPUT;
+extern const isc::log::MessageID RUNSCRIPT_EXIT_ACTION;
+extern const isc::log::MessageID RUNSCRIPT_LIFECYCLE_FAILED;
 
 }  // namespace runscript
 

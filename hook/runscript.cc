@@ -25,10 +25,33 @@ void report_async(const AsyncEvent& e) {
     }
 }
 
+void report_line(const std::string& script, pid_t pid, const std::string& line) {
+    LOG_INFO(logger, RUNSCRIPT_OUTPUT).arg(script).arg(pid).arg(line);
+}
+
+const char* step_name(NextStep step) {
+    return step == STEP_DROP ? "drop" : step == STEP_SKIP ? "skip" : "continue";
+}
+
+std::vector<fields::OptionVariable> option_variables(int family,
+                                                     const std::vector<OptionSpec>& specs) {
+    std::vector<fields::OptionVariable> out;
+    for (const OptionSpec& spec : specs) {
+        fields::OptionVariable v;
+        v.code = spec.code;
+        v.sub = spec.sub;
+        v.name = option_variable_name(family, spec.code, spec.sub);
+        out.push_back(v);
+    }
+    return out;
+}
+
 }  // namespace
 
 Runner::Runner(const Config& config)
-    : config_(config), by_hook_point_(HOOK_POINT_COUNT) {
+    : config_(config), by_hook_point_(HOOK_POINT_COUNT),
+      options4_(option_variables(4, config.options4)),
+      options6_(option_variables(6, config.options6)) {
     bool any_async = false;
     for (const ScriptConfig& s : config_.scripts) {
         for (std::size_t i = 0; i < HOOK_POINT_COUNT; ++i) {
@@ -36,57 +59,108 @@ Runner::Runner(const Config& config)
         }
         any_async = any_async || !s.wait;
     }
-    launcher_.reset(new Launcher(any_async ? config_.max_async : 0, report_async));
+    launcher_.reset(new Launcher(any_async ? config_.max_async : 0, report_async, report_line));
 }
 
 std::string Runner::summary() const {
     std::string text;
     for (const ScriptConfig& s : config_.scripts) {
         std::string points;
+        if (s.at_load) points = "load";
         for (std::size_t i = 0; i < HOOK_POINT_COUNT; ++i) {
             if (s.hook_points[i]) points += (points.empty() ? "" : ",") + std::string(HOOK_POINTS[i].name);
         }
+        if (s.at_unload) points += (points.empty() ? "" : ",") + std::string("unload");
         text += (text.empty() ? "" : "; ") + s.path + (s.wait ? " (wait" : " (async") +
                 ", timeout " + std::to_string(s.timeout_ms) + " ms) at " + points;
     }
     return text;
 }
 
-void Runner::run(std::size_t index, const Environment& env) const {
-    const char* point = HOOK_POINTS[index].name;
-    for (const ScriptConfig* s : by_hook_point_[index]) {
-        // posix_spawn takes char* const[]: the strings are not modified.
-        std::vector<char*> envp;
-        envp.reserve(env.vars().size() + s->extra_env.size() + 1);
-        for (const std::string& v : env.vars()) envp.push_back(const_cast<char*>(v.c_str()));
-        for (const std::string& v : s->extra_env) envp.push_back(const_cast<char*>(v.c_str()));
-        envp.push_back(0);
-        char* argv[] = {const_cast<char*>(s->name.c_str()), const_cast<char*>(point), 0};
+Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environment& env) const {
+    // posix_spawn takes char* const[]: the strings are not modified.
+    std::vector<char*> envp;
+    envp.reserve(env.vars().size() + s.extra_env.size() + 1);
+    for (const std::string& v : env.vars()) envp.push_back(const_cast<char*>(v.c_str()));
+    for (const std::string& v : s.extra_env) envp.push_back(const_cast<char*>(v.c_str()));
+    envp.push_back(0);
+    char* argv[] = {const_cast<char*>(s.name.c_str()), const_cast<char*>(point), 0};
 
-        Outcome o = launcher_->run(s->path.c_str(), argv, envp.data(), s->wait, s->timeout_ms);
-        switch (o.kind) {
-        case Outcome::EXITED:
-            if (o.code != 0) {
-                LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_SCRIPT_FAILED)
-                    .arg(s->path).arg(point).arg(o.code);
-            }
-            break;
-        case Outcome::SIGNALED:
-            LOG_WARN(logger, RUNSCRIPT_SCRIPT_SIGNALED).arg(s->path).arg(point).arg(o.code);
-            break;
-        case Outcome::TIMED_OUT:
-            LOG_WARN(logger, RUNSCRIPT_TIMEOUT).arg(s->path).arg(point).arg(s->timeout_ms);
-            break;
-        case Outcome::SPAWN_FAILED:
-            LOG_ERROR(logger, RUNSCRIPT_SPAWN_FAILED).arg(s->path).arg(point).arg(strerror(o.code));
-            break;
-        case Outcome::LIMIT:
-            LOG_WARN(logger, RUNSCRIPT_ASYNC_LIMIT).arg(s->path).arg(point).arg(o.code);
-            break;
-        case Outcome::STARTED:
-        case Outcome::UNKNOWN:
-            break;
+    Outcome o = launcher_->run(s.path.c_str(), argv, envp.data(), s.wait, s.timeout_ms,
+                               s.capture);
+    switch (o.kind) {
+    case Outcome::EXITED:
+        if (o.code != 0) {
+            LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_SCRIPT_FAILED)
+                .arg(s.path).arg(point).arg(o.code);
         }
+        break;
+    case Outcome::SIGNALED:
+        LOG_WARN(logger, RUNSCRIPT_SCRIPT_SIGNALED).arg(s.path).arg(point).arg(o.code);
+        break;
+    case Outcome::TIMED_OUT:
+        LOG_WARN(logger, RUNSCRIPT_TIMEOUT).arg(s.path).arg(point).arg(s.timeout_ms);
+        break;
+    case Outcome::SPAWN_FAILED:
+        LOG_ERROR(logger, RUNSCRIPT_SPAWN_FAILED).arg(s.path).arg(point).arg(strerror(o.code));
+        break;
+    case Outcome::LIMIT:
+        LOG_WARN(logger, RUNSCRIPT_ASYNC_LIMIT).arg(s.path).arg(point).arg(o.code);
+        break;
+    case Outcome::STARTED:
+    case Outcome::UNKNOWN:
+        break;
+    }
+    return o;
+}
+
+NextStep Runner::run(std::size_t index, const Environment& env) const {
+    const char* point = HOOK_POINTS[index].name;
+    NextStep verdict = STEP_CONTINUE;
+    for (const ScriptConfig* s : by_hook_point_[index]) {
+        Outcome o = launch(*s, point, env);
+        if (o.kind == Outcome::EXITED && !s->exit_codes.empty()) {
+            std::map<int, NextStep>::const_iterator it = s->exit_codes.find(o.code);
+            if (it != s->exit_codes.end() && it->second > verdict) {
+                verdict = it->second;
+                LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_EXIT_ACTION)
+                    .arg(s->path).arg(point).arg(o.code).arg(step_name(verdict));
+            }
+        }
+    }
+    return verdict;
+}
+
+std::string Runner::run_lifecycle(bool loading) const {
+    const char* point = loading ? "load" : "unload";
+    const Environment env(0);
+    std::string failure;
+    for (const ScriptConfig& s : config_.scripts) {
+        if (!(loading ? s.at_load : s.at_unload)) continue;
+        Outcome o = launch(s, point, env);
+        std::string problem;
+        if (o.kind == Outcome::EXITED && o.code != 0) {
+            problem = "exit status " + std::to_string(o.code);
+        } else if (o.kind == Outcome::SIGNALED) {
+            problem = "killed by signal " + std::to_string(o.code);
+        } else if (o.kind == Outcome::TIMED_OUT) {
+            problem = "timed out";
+        } else if (o.kind == Outcome::SPAWN_FAILED) {
+            problem = strerror(o.code);
+        }
+        if (!problem.empty()) {
+            LOG_ERROR(logger, RUNSCRIPT_LIFECYCLE_FAILED).arg(s.path).arg(point).arg(problem);
+            if (failure.empty()) failure = "script " + s.path + " at " + point + ": " + problem;
+        }
+    }
+    return failure;
+}
+
+void apply_next_step(isc::hooks::CalloutHandle& handle, NextStep step) {
+    if (step == STEP_SKIP) {
+        handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_SKIP);
+    } else if (step == STEP_DROP) {
+        handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_DROP);
     }
 }
 

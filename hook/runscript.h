@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "environment.h"
+#include "fields.h"
 #include "launcher.h"
 
 #include <hooks/hooks.h>
@@ -22,22 +23,39 @@ extern const std::size_t HOOK_POINT_COUNT;
 extern const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[];
 // Number of variables a hook point emits at most (reserve size for its environment).
 extern const std::size_t HOOK_POINT_MAX_VARS[];
+// NAME= of an extra option variable (the catalogue's patterns); "" when there is none.
+std::string option_variable_name(int family, unsigned code, int sub);
 
 class Runner {
 public:
     explicit Runner(const Config& config);
 
-    // Runs every script subscribed to hook point `index`. Never throws.
-    void run(std::size_t index, const Environment& env) const;
+    // Runs every script subscribed to hook point `index`; returns what their exit codes ask
+    // of Kea (the strongest of continue < skip < drop). Never throws.
+    NextStep run(std::size_t index, const Environment& env) const;
+
+    // Runs the scripts that asked for "load" / "unload" (argv[1]); returns a description of
+    // the first synchronous failure, or "".
+    std::string run_lifecycle(bool loading) const;
 
     bool wanted(std::size_t index) const { return !by_hook_point_[index].empty(); }
+    const std::vector<fields::OptionVariable>& options(int family) const {
+        return family == 4 ? options4_ : options6_;
+    }
     std::string summary() const;
 
 private:
+    Outcome launch(const ScriptConfig& s, const char* point, const Environment& env) const;
+
     Config config_;
     std::vector<std::vector<const ScriptConfig*> > by_hook_point_;
+    std::vector<fields::OptionVariable> options4_;
+    std::vector<fields::OptionVariable> options6_;
     std::unique_ptr<Launcher> launcher_;
 };
+
+// Hands the scripts' verdict to Kea.
+void apply_next_step(isc::hooks::CalloutHandle& handle, NextStep step);
 
 // The runner of the loaded library (null when not loaded). Set in load(), read-only while
 // Kea runs callouts, reset in unload().

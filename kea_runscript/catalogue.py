@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,11 +35,31 @@ class Variable:
 
 
 @dataclass(frozen=True)
+class Pattern:
+    """A family of variables named after configured option codes: KEA_QUERY4_OPTION<code>."""
+
+    name: str
+    type: str
+    description: str
+    group: str
+    when: str = ""
+
+    @property
+    def regex(self) -> str:
+        return "^" + self.name.replace("<code>", "([0-9]+)").replace("<sub>", "([0-9]+)") + "$"
+
+    def cxx_parts(self) -> list:
+        """The name split around its placeholders: ["KEA_QUERY4_OPTION", "<code>", "_SUB", ...]."""
+        return [part for part in re.split(r"(<code>|<sub>)", self.name) if part]
+
+
+@dataclass(frozen=True)
 class Group:
     name: str
     argument: str
     object: str
     variables: tuple
+    patterns: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,9 @@ class Catalogue:
     def variables(self) -> list:
         return [v for g in self.groups.values() for v in g.variables]
 
+    def patterns(self) -> list:
+        return [p for g in self.groups.values() for p in g.patterns]
+
     def variable(self, name: str) -> Variable:
         for v in self.variables():
             if v.name == name:
@@ -76,6 +100,10 @@ class Catalogue:
     def variables_at(self, hook_point: str) -> list:
         """Variables a hook point can emit, in emission order."""
         return [v for g in self.hook_point(hook_point).emits for v in self.groups[g].variables]
+
+    def patterns_at(self, hook_point: str) -> list:
+        """Option-named variable families a hook point can emit when configured."""
+        return [p for g in self.hook_point(hook_point).emits for p in self.groups[g].patterns]
 
     def hook_points_of(self, variable: str) -> list:
         group = self.variable(variable).group
@@ -118,7 +146,14 @@ def parse(data: dict, source: str = "variables.yaml") -> Catalogue:
                     since=Version.parse(raw.get("since", "1.1")),
                 )
             )
-        groups[gname] = Group(gname, g["argument"], g["object"], tuple(variables))
+        patterns = []
+        for raw in g.get("patterns", []):
+            if "<code>" not in raw.get("name", "") or raw.get("type") not in types:
+                fail(f"group {gname}: pattern {raw.get('name')!r} needs <code> and a known type")
+            patterns.append(Pattern(raw["name"], raw["type"], raw["description"], gname,
+                                    raw.get("when", "")))
+        groups[gname] = Group(gname, g["argument"], g["object"], tuple(variables),
+                              tuple(patterns))
     points = []
     for pname, p in (data.get("hook_points") or {}).items():
         for g in p["emits"]:

@@ -48,6 +48,9 @@ def variables_section(catalogue: Catalogue | None = None) -> str:
                 lines.append(
                     f"| `{v.name}` | {v.type} | {_cell(v.description)} | {_cell(present)} "
                     f"| {v.since.series}+ | {_cell(v.reference)} |")
+            for p in catalogue.groups[g].patterns:
+                lines.append(f"| `{p.name}` | {p.type} | {_cell(p.description)} "
+                             f"| {_cell(p.when)} | 1.1+ |  |")
         lines += ["", f"### {title} hook points", ""]
         lines.append("| Hook point (`argv[1]`) | Called by default | Kea | Variables |")
         lines.append("|---|---|---|---|")

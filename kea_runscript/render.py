@@ -39,6 +39,13 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def _pattern_expression(pattern) -> str:
+    """C++ expression building a pattern's NAME= from `code_text` and `sub_text`."""
+    pieces = {"<code>": "code_text", "<sub>": "sub_text"}
+    parts = [pieces.get(part, f'std::string("{part}")') for part in pattern.cxx_parts()]
+    return " + ".join(parts + ['"="'])
+
+
 def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
     groups = []
     for group in catalogue.groups.values():
@@ -49,6 +56,9 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
             "cxx_type": kea.values[f"type_{group.object}"],
             "skip_when_null": group.object in SKIP_WHEN_NULL,
             "variables": variables,
+            "family": 6 if group.object.endswith("6") else 4,
+            "patterns": [{"name": p.name, "has_sub": "<sub>" in p.name,
+                          "cxx": _pattern_expression(p)} for p in group.patterns],
         })
     by_name = {g["name"]: g for g in groups}
     points = []

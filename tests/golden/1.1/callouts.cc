@@ -41,6 +41,7 @@ void emit_query4(Environment& env, CalloutHandle& handle) {
     fields::pkt4_rai(env, "KEA_QUERY4_RAI=", value);
     fields::pkt4_rai_circuit_id(env, "KEA_QUERY4_RAI_CIRCUIT_ID=", value);
     fields::pkt4_rai_remote_id(env, "KEA_QUERY4_RAI_REMOTE_ID=", value);
+    fields::pkt4_options(env, value, runner->options(4));
 }
 
 void emit_response4(Environment& env, CalloutHandle& handle) {
@@ -114,6 +115,7 @@ void emit_query6(Environment& env, CalloutHandle& handle) {
     fields::pkt_label(env, "KEA_QUERY6_LABEL=", value);
     fields::pkt_transid(env, "KEA_QUERY6_TRANSACTION_ID=", value);
     fields::pkt_debug(env, "KEA_QUERY6_DEBUG=", value);
+    fields::pkt6_options(env, value, runner->options(6));
 }
 
 void emit_response6(Environment& env, CalloutHandle& handle) {
@@ -168,7 +170,7 @@ int callout_pkt4_receive(CalloutHandle& handle) {
     try {
         Environment env(16);
         emit_query4(env, handle);
-        runner->run(0, env);
+        apply_next_step(handle, runner->run(0, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt4_receive").arg(e.what());
     } catch (...) {
@@ -182,7 +184,7 @@ int callout_pkt4_send(CalloutHandle& handle) {
         Environment env(28);
         emit_query4(env, handle);
         emit_response4(env, handle);
-        runner->run(1, env);
+        apply_next_step(handle, runner->run(1, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt4_send").arg(e.what());
     } catch (...) {
@@ -196,7 +198,7 @@ int callout_subnet4_select(CalloutHandle& handle) {
         Environment env(19);
         emit_query4(env, handle);
         emit_subnet4(env, handle);
-        runner->run(2, env);
+        apply_next_step(handle, runner->run(2, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("subnet4_select").arg(e.what());
     } catch (...) {
@@ -212,7 +214,7 @@ int callout_lease4_select(CalloutHandle& handle) {
         emit_subnet4(env, handle);
         emit_fake_allocation(env, handle);
         emit_lease4(env, handle);
-        runner->run(3, env);
+        apply_next_step(handle, runner->run(3, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_select").arg(e.what());
     } catch (...) {
@@ -227,7 +229,7 @@ int callout_lease4_renew(CalloutHandle& handle) {
         emit_query4(env, handle);
         emit_subnet4(env, handle);
         emit_lease4(env, handle);
-        runner->run(4, env);
+        apply_next_step(handle, runner->run(4, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_renew").arg(e.what());
     } catch (...) {
@@ -241,7 +243,7 @@ int callout_lease4_release(CalloutHandle& handle) {
         Environment env(25);
         emit_query4(env, handle);
         emit_lease4(env, handle);
-        runner->run(5, env);
+        apply_next_step(handle, runner->run(5, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_release").arg(e.what());
     } catch (...) {
@@ -255,7 +257,7 @@ int callout_lease4_decline(CalloutHandle& handle) {
         Environment env(25);
         emit_query4(env, handle);
         emit_lease4(env, handle);
-        runner->run(6, env);
+        apply_next_step(handle, runner->run(6, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_decline").arg(e.what());
     } catch (...) {
@@ -269,7 +271,7 @@ int callout_lease4_expire(CalloutHandle& handle) {
         Environment env(10);
         emit_lease4(env, handle);
         emit_remove_lease(env, handle);
-        runner->run(7, env);
+        apply_next_step(handle, runner->run(7, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_expire").arg(e.what());
     } catch (...) {
@@ -282,7 +284,7 @@ int callout_lease4_recover(CalloutHandle& handle) {
     try {
         Environment env(9);
         emit_lease4(env, handle);
-        runner->run(8, env);
+        apply_next_step(handle, runner->run(8, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_recover").arg(e.what());
     } catch (...) {
@@ -295,7 +297,7 @@ int callout_pkt6_receive(CalloutHandle& handle) {
     try {
         Environment env(14);
         emit_query6(env, handle);
-        runner->run(10, env);
+        apply_next_step(handle, runner->run(10, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt6_receive").arg(e.what());
     } catch (...) {
@@ -309,7 +311,7 @@ int callout_pkt6_send(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_response6(env, handle);
-        runner->run(11, env);
+        apply_next_step(handle, runner->run(11, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt6_send").arg(e.what());
     } catch (...) {
@@ -323,7 +325,7 @@ int callout_subnet6_select(CalloutHandle& handle) {
         Environment env(17);
         emit_query6(env, handle);
         emit_subnet6(env, handle);
-        runner->run(12, env);
+        apply_next_step(handle, runner->run(12, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("subnet6_select").arg(e.what());
     } catch (...) {
@@ -339,7 +341,7 @@ int callout_lease6_select(CalloutHandle& handle) {
         emit_subnet6(env, handle);
         emit_fake_allocation(env, handle);
         emit_lease6(env, handle);
-        runner->run(13, env);
+        apply_next_step(handle, runner->run(13, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_select").arg(e.what());
     } catch (...) {
@@ -353,7 +355,7 @@ int callout_lease6_renew(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
-        runner->run(14, env);
+        apply_next_step(handle, runner->run(14, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_renew").arg(e.what());
     } catch (...) {
@@ -367,7 +369,7 @@ int callout_lease6_rebind(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
-        runner->run(15, env);
+        apply_next_step(handle, runner->run(15, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_rebind").arg(e.what());
     } catch (...) {
@@ -381,7 +383,7 @@ int callout_lease6_decline(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
-        runner->run(16, env);
+        apply_next_step(handle, runner->run(16, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_decline").arg(e.what());
     } catch (...) {
@@ -395,7 +397,7 @@ int callout_lease6_release(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
-        runner->run(17, env);
+        apply_next_step(handle, runner->run(17, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_release").arg(e.what());
     } catch (...) {
@@ -409,7 +411,7 @@ int callout_lease6_expire(CalloutHandle& handle) {
         Environment env(15);
         emit_lease6(env, handle);
         emit_remove_lease(env, handle);
-        runner->run(18, env);
+        apply_next_step(handle, runner->run(18, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_expire").arg(e.what());
     } catch (...) {
@@ -422,7 +424,7 @@ int callout_lease6_recover(CalloutHandle& handle) {
     try {
         Environment env(14);
         emit_lease6(env, handle);
-        runner->run(19, env);
+        apply_next_step(handle, runner->run(19, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_recover").arg(e.what());
     } catch (...) {
@@ -432,6 +434,21 @@ int callout_lease6_recover(CalloutHandle& handle) {
 }
 
 }  // namespace
+
+std::string option_variable_name(int family, unsigned code, int sub) {
+    const std::string code_text = std::to_string(code);
+    const std::string sub_text = std::to_string(sub);
+    if (family == 4 && (sub >= 0) == false) {
+        return std::string("KEA_QUERY4_OPTION") + code_text + "=";  // KEA_QUERY4_OPTION<code>
+    }
+    if (family == 4 && (sub >= 0) == true) {
+        return std::string("KEA_QUERY4_OPTION") + code_text + std::string("_SUB") + sub_text + "=";  // KEA_QUERY4_OPTION<code>_SUB<sub>
+    }
+    if (family == 6 && (sub >= 0) == false) {
+        return std::string("KEA_QUERY6_OPTION") + code_text + "=";  // KEA_QUERY6_OPTION<code>
+    }
+    return std::string();
+}
 
 const HookPointInfo HOOK_POINTS[] = {
     {"pkt4_receive", true, true, "1.1.0"},

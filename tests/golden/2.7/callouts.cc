@@ -41,6 +41,7 @@ void emit_query4(Environment& env, CalloutHandle& handle) {
     fields::pkt4_rai(env, "KEA_QUERY4_RAI=", value);
     fields::pkt4_rai_circuit_id(env, "KEA_QUERY4_RAI_CIRCUIT_ID=", value);
     fields::pkt4_rai_remote_id(env, "KEA_QUERY4_RAI_REMOTE_ID=", value);
+    fields::pkt4_options(env, value, runner->options(4));
 }
 
 void emit_response4(Environment& env, CalloutHandle& handle) {
@@ -128,6 +129,7 @@ void emit_query6(Environment& env, CalloutHandle& handle) {
     fields::pkt_label(env, "KEA_QUERY6_LABEL=", value);
     fields::pkt_transid(env, "KEA_QUERY6_TRANSACTION_ID=", value);
     fields::pkt_debug(env, "KEA_QUERY6_DEBUG=", value);
+    fields::pkt6_options(env, value, runner->options(6));
 }
 
 void emit_response6(Environment& env, CalloutHandle& handle) {
@@ -198,7 +200,7 @@ int callout_pkt4_receive(CalloutHandle& handle) {
     try {
         Environment env(16);
         emit_query4(env, handle);
-        runner->run(0, env);
+        apply_next_step(handle, runner->run(0, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt4_receive").arg(e.what());
     } catch (...) {
@@ -212,7 +214,7 @@ int callout_pkt4_send(CalloutHandle& handle) {
         Environment env(28);
         emit_query4(env, handle);
         emit_response4(env, handle);
-        runner->run(1, env);
+        apply_next_step(handle, runner->run(1, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt4_send").arg(e.what());
     } catch (...) {
@@ -226,7 +228,7 @@ int callout_subnet4_select(CalloutHandle& handle) {
         Environment env(19);
         emit_query4(env, handle);
         emit_subnet4(env, handle);
-        runner->run(2, env);
+        apply_next_step(handle, runner->run(2, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("subnet4_select").arg(e.what());
     } catch (...) {
@@ -242,7 +244,7 @@ int callout_lease4_select(CalloutHandle& handle) {
         emit_subnet4(env, handle);
         emit_fake_allocation(env, handle);
         emit_lease4(env, handle);
-        runner->run(3, env);
+        apply_next_step(handle, runner->run(3, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_select").arg(e.what());
     } catch (...) {
@@ -257,7 +259,7 @@ int callout_lease4_renew(CalloutHandle& handle) {
         emit_query4(env, handle);
         emit_subnet4(env, handle);
         emit_lease4(env, handle);
-        runner->run(4, env);
+        apply_next_step(handle, runner->run(4, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_renew").arg(e.what());
     } catch (...) {
@@ -271,7 +273,7 @@ int callout_lease4_release(CalloutHandle& handle) {
         Environment env(25);
         emit_query4(env, handle);
         emit_lease4(env, handle);
-        runner->run(5, env);
+        apply_next_step(handle, runner->run(5, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_release").arg(e.what());
     } catch (...) {
@@ -285,7 +287,7 @@ int callout_lease4_decline(CalloutHandle& handle) {
         Environment env(25);
         emit_query4(env, handle);
         emit_lease4(env, handle);
-        runner->run(6, env);
+        apply_next_step(handle, runner->run(6, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_decline").arg(e.what());
     } catch (...) {
@@ -299,7 +301,7 @@ int callout_lease4_expire(CalloutHandle& handle) {
         Environment env(10);
         emit_lease4(env, handle);
         emit_remove_lease(env, handle);
-        runner->run(7, env);
+        apply_next_step(handle, runner->run(7, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_expire").arg(e.what());
     } catch (...) {
@@ -312,7 +314,7 @@ int callout_lease4_recover(CalloutHandle& handle) {
     try {
         Environment env(9);
         emit_lease4(env, handle);
-        runner->run(8, env);
+        apply_next_step(handle, runner->run(8, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_recover").arg(e.what());
     } catch (...) {
@@ -327,7 +329,7 @@ int callout_leases4_committed(CalloutHandle& handle) {
         emit_query4(env, handle);
         emit_leases4(env, handle);
         emit_deleted_leases4(env, handle);
-        runner->run(9, env);
+        apply_next_step(handle, runner->run(9, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("leases4_committed").arg(e.what());
     } catch (...) {
@@ -340,7 +342,7 @@ int callout_pkt6_receive(CalloutHandle& handle) {
     try {
         Environment env(14);
         emit_query6(env, handle);
-        runner->run(10, env);
+        apply_next_step(handle, runner->run(10, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt6_receive").arg(e.what());
     } catch (...) {
@@ -354,7 +356,7 @@ int callout_pkt6_send(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_response6(env, handle);
-        runner->run(11, env);
+        apply_next_step(handle, runner->run(11, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt6_send").arg(e.what());
     } catch (...) {
@@ -368,7 +370,7 @@ int callout_subnet6_select(CalloutHandle& handle) {
         Environment env(17);
         emit_query6(env, handle);
         emit_subnet6(env, handle);
-        runner->run(12, env);
+        apply_next_step(handle, runner->run(12, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("subnet6_select").arg(e.what());
     } catch (...) {
@@ -384,7 +386,7 @@ int callout_lease6_select(CalloutHandle& handle) {
         emit_subnet6(env, handle);
         emit_fake_allocation(env, handle);
         emit_lease6(env, handle);
-        runner->run(13, env);
+        apply_next_step(handle, runner->run(13, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_select").arg(e.what());
     } catch (...) {
@@ -398,7 +400,7 @@ int callout_lease6_renew(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
-        runner->run(14, env);
+        apply_next_step(handle, runner->run(14, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_renew").arg(e.what());
     } catch (...) {
@@ -412,7 +414,7 @@ int callout_lease6_rebind(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
-        runner->run(15, env);
+        apply_next_step(handle, runner->run(15, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_rebind").arg(e.what());
     } catch (...) {
@@ -426,7 +428,7 @@ int callout_lease6_decline(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
-        runner->run(16, env);
+        apply_next_step(handle, runner->run(16, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_decline").arg(e.what());
     } catch (...) {
@@ -440,7 +442,7 @@ int callout_lease6_release(CalloutHandle& handle) {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
-        runner->run(17, env);
+        apply_next_step(handle, runner->run(17, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_release").arg(e.what());
     } catch (...) {
@@ -454,7 +456,7 @@ int callout_lease6_expire(CalloutHandle& handle) {
         Environment env(15);
         emit_lease6(env, handle);
         emit_remove_lease(env, handle);
-        runner->run(18, env);
+        apply_next_step(handle, runner->run(18, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_expire").arg(e.what());
     } catch (...) {
@@ -467,7 +469,7 @@ int callout_lease6_recover(CalloutHandle& handle) {
     try {
         Environment env(14);
         emit_lease6(env, handle);
-        runner->run(19, env);
+        apply_next_step(handle, runner->run(19, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_recover").arg(e.what());
     } catch (...) {
@@ -482,7 +484,7 @@ int callout_leases6_committed(CalloutHandle& handle) {
         emit_query6(env, handle);
         emit_leases6(env, handle);
         emit_deleted_leases6(env, handle);
-        runner->run(20, env);
+        apply_next_step(handle, runner->run(20, env));
     } catch (const std::exception& e) {
         LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("leases6_committed").arg(e.what());
     } catch (...) {
@@ -492,6 +494,21 @@ int callout_leases6_committed(CalloutHandle& handle) {
 }
 
 }  // namespace
+
+std::string option_variable_name(int family, unsigned code, int sub) {
+    const std::string code_text = std::to_string(code);
+    const std::string sub_text = std::to_string(sub);
+    if (family == 4 && (sub >= 0) == false) {
+        return std::string("KEA_QUERY4_OPTION") + code_text + "=";  // KEA_QUERY4_OPTION<code>
+    }
+    if (family == 4 && (sub >= 0) == true) {
+        return std::string("KEA_QUERY4_OPTION") + code_text + std::string("_SUB") + sub_text + "=";  // KEA_QUERY4_OPTION<code>_SUB<sub>
+    }
+    if (family == 6 && (sub >= 0) == false) {
+        return std::string("KEA_QUERY6_OPTION") + code_text + "=";  // KEA_QUERY6_OPTION<code>
+    }
+    return std::string();
+}
 
 const HookPointInfo HOOK_POINTS[] = {
     {"pkt4_receive", true, true, "1.1.0"},
