@@ -343,7 +343,12 @@ def indent(text: str, prefix: str = "    ") -> str:
 def summary(results: Sequence[Result]) -> str:
     lines = ["", f"{'cell':<32} {'status':<7} {'time':>8}  artifact / log"]
     for r in results:
-        where = str(r.log) if not r.ok and r.log else (r.info.get("sha256", "")[:16] if r.ok else "")
+        if r.ok:
+            where = r.info.get("sha256", "")[:16]
+        elif r.log:
+            where = str(r.log)
+        else:
+            where = "declared: not built here (see above)" if not r.cell.verified else ""
         lines.append(f"{r.cell.id:<32} {r.status:<7} {r.seconds:7.1f}s  {where}")
     counts = {}
     for r in results:

@@ -7,8 +7,9 @@
     kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime)
 
 Selection: without --only/--series/--all, render/build take the verified cells; ``--series``
-takes every cell of a Kea series (declared ones fail fast saying why); ``--only`` globs
-(repeatable, comma-separated) narrow either.
+takes every cell of a Kea series (declared ones fail fast saying why). ``--only`` (repeatable,
+comma-separated) takes exact ids whatever their status, and globs among the verified cells
+(among all cells of the series with --series, or all cells with --all).
 
 Exit status: 0 ok, 1 some cell failed, 2 bad matrix or usage, 3 Docker engine unreachable.
 """
@@ -99,9 +100,19 @@ def select(m: matrix_mod.Matrix, args) -> tuple:
     if args.series and args.series not in m.series:
         raise SystemExit(f"kea-runscript: no cells for Kea series {args.series!r}; "
                          f"series in {m.path.name}: {', '.join(m.series)}")
-    everything = getattr(args, "all", False) or args.series or pats
-    cells = m.select(pats, series=args.series,
-                     verified_only=getattr(args, "verified", False) or not everything)
+    # Globs pick among verified cells unless --all/--series widen the set; an exact id always
+    # selects its cell (a declared one then fails fast, saying why).
+    wide = getattr(args, "all", False) or bool(args.series)
+    verified_only = getattr(args, "verified", False) or not wide
+    exact = [p for p in pats if not any(ch in p for ch in "*?[")]
+    globs = [p for p in pats if p not in exact]
+    if not pats:
+        cells = m.select(series=args.series, verified_only=verified_only)
+    else:
+        chosen = {c.id for c in m.select(exact, series=args.series)} if exact else set()
+        if globs:
+            chosen |= {c.id for c in m.select(globs, series=args.series, verified_only=verified_only)}
+        cells = tuple(c for c in m.cells if c.id in chosen)
     if not cells:
         raise SystemExit(f"kea-runscript: no cell matches --only {' '.join(pats)!r}"
                          f"{' in series ' + args.series if args.series else ''}; "

@@ -192,3 +192,18 @@ def test_ci_runs_exactly_the_readme_test_command():
     readme_lines = [line.split("#")[0].strip() for line in (ROOT / "README.md").read_text().splitlines()]
     assert command in readme_lines, f"README.md must show the test command {command!r}"
     assert "success_codes" not in (ROOT / "noxfile.py").read_text()  # exit 5 (no tests) must fail
+
+
+def _ids(argv):
+    return [c.id for c in cli.select(matrix.load(), cli._parser().parse_args(argv))]
+
+
+def test_cli_selection_rules():
+    m = matrix.load()
+    assert _ids(["build"]) == [c.id for c in m.verified]
+    assert _ids(["build", "--only", "kea2.6*"]) == ["kea2.6.3-debian13-amd64"]
+    assert _ids(["build", "--all", "--only", "kea2.6*"]) == [c.id for c in m.cells if c.series == "2.6"]
+    assert _ids(["build", "--series", "1.8"]) == [c.id for c in m.in_series("1.8")]
+    assert _ids(["build", "--only", "kea1.8.2-debian10-amd64"]) == ["kea1.8.2-debian10-amd64"]
+    assert _ids(["build", "--only", "kea2.2.0-debian12-amd64,kea3.0*"]) == [
+        "kea2.2.0-debian12-amd64", "kea3.0.4-debiansid-amd64"]
