@@ -1,4 +1,5 @@
-"""Builds tests/launcher_driver.cc with hook/launcher.cc (no Kea needed) for tests and bench."""
+"""Builds tests/launcher_driver.cc with hook/launcher.cc (no Kea needed): the launcher's
+unit tests and its microbenchmark run it."""
 
 from __future__ import annotations
 

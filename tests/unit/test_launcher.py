@@ -3,16 +3,13 @@ asynchronous runs without zombies and without stealing other children."""
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from launcher import build_driver  # noqa: E402
-
 from kea_runscript import ROOT
+from kea_runscript.launcher_driver import build_driver
 
 
 @pytest.fixture(scope="module")
