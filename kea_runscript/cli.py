@@ -5,6 +5,8 @@
     kea-runscript build  [--only GLOB] [--series X.Y] [--all] [--jobs N] [--keep-container]
                          [--allow-declared]
     kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime)
+    kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
+                         [--keep-container]
 
 Selection: without --only/--series/--all, render/build take the verified cells; ``--series``
 takes every cell of a Kea series (declared ones fail fast saying why). ``--only`` (repeatable,
@@ -43,13 +45,16 @@ class SessionSpec:
 def session_plan(m: matrix_mod.Matrix) -> list:
     """The matrix-derived nox sessions: ``build``, ``build-X.Y`` and ``render-X.Y`` per series."""
     verified = ", ".join(c.id for c in m.verified)
-    plan = [SessionSpec("build", ("build",), f"Build the verified cells ({verified}).")]
+    plan = [SessionSpec("build", ("build",), f"Build the verified cells ({verified})."),
+            SessionSpec("smoke", ("smoke",), f"Build (cached) and smoke-test the verified cells ({verified}).")]
     for s in m.series:
         cells = m.in_series(s)
         ids = ", ".join(c.id + ("" if c.verified else " [declared]") for c in cells)
         plan.append(SessionSpec(f"build-{s}", ("build", "--series", s), f"Build Kea {s}: {ids}."))
         plan.append(SessionSpec(f"render-{s}", ("render", "--series", s),
                                 f"Render the hook's C++ for Kea {s} into build/<id>/src."))
+        plan.append(SessionSpec(f"smoke-{s}", ("smoke", "--series", s),
+                                f"Build (cached) and smoke-test Kea {s} with real Kea and clients: {ids}."))
     return plan
 
 
@@ -83,6 +88,15 @@ def _parser() -> argparse.ArgumentParser:
                     help="keep containers for debugging (also KEA_RUNSCRIPT_KEEP=1)")
     sp.add_argument("--allow-declared", action="store_true",
                     help="try declared cells anyway (needs ISC's repositories / downloads)")
+
+    sp = sub.add_parser("smoke", help="build (cached) then run the real Kea + clients smoke tests")
+    selection(sp)
+    sp.add_argument("--mode", action="append", default=[], metavar="NAME",
+                    help="only these modes (repeatable): wait+mt, async+mt, wait+st, async+st, 1.4-config")
+    sp.add_argument("--no-examples", action="store_true", help="skip the examples/ scenarios")
+    sp.add_argument("--no-build", action="store_true", help="use dist/<id>/ as it is")
+    sp.add_argument("--keep-container", action="store_true",
+                    help="keep containers for debugging (also KEA_RUNSCRIPT_KEEP=1)")
 
     sp = sub.add_parser("image", help="build (or reuse) a named image for cells")
     sp.add_argument("kind", help="template templates/docker/<kind>.Dockerfile.j2 (builder, runtime)")
@@ -158,6 +172,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_OK
 
     try:
+        if args.command == "smoke":
+            from . import smoke
+            return smoke.cli_main(args, cells, m)
         if args.command == "image":
             from . import images
             failed = 0

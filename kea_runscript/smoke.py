@@ -497,6 +497,120 @@ def compare_compat(runs: List[checks.RunResult], records_dir: Path) -> List[str]
 
 
 # --------------------------------------------------------------------------------------------
+# the examples (examples/): run as documented, the server's routing table is checked
+
+
+def example_config(cell: Cell, path: Path, family: int, log_file: str, timers: Timers = TIMERS) -> dict:
+    """An example's documented Kea config, adapted to the bench: interface, hooks directory,
+    script paths under /smoke/examples, short lifetimes, in-memory leases, a log file; and
+    debug.sh as a second script (through `scripts`) at every hook point."""
+    cfg = json.loads(path.read_text())
+    d = cfg[f"Dhcp{family}"]
+    d["interfaces-config"]["interfaces"] = [NET.server_if]
+    for s in d[f"subnet{family}"]:
+        if "interface" in s:
+            s["interface"] = NET.server_if
+    d["lease-database"] = {"type": "memfile", "persist": False}
+    d.update({"valid-lifetime": timers.valid, "renew-timer": timers.renew, "rebind-timer": timers.rebind})
+    if family == 6:
+        d["preferred-lifetime"] = timers.preferred
+    d["expired-leases-processing"] = {"reclaim-timer-wait-time": 1, "flush-reclaimed-timer-wait-time": 1,
+                                      "hold-reclaimed-time": 1, "max-reclaim-leases": 0, "max-reclaim-time": 0}
+    (lib,) = d["hooks-libraries"]
+    lib["library"] = f"{cell.hooks_dir}/{LIBRARY}"
+    params = dict(lib["parameters"])
+    params["script"] = f"{C_EXAMPLES}/{path.parent.name}/{Path(params['script']).name}"
+    lib["parameters"] = {"scripts": [params, {"script": f"{C_EXAMPLES}/debug.sh",
+                                              "hook-points": hook_points(cell, family)}]}
+    d["loggers"] = [{"name": f"kea-dhcp{family}", "severity": "INFO",
+                     "output_options": [{"output": log_file}]}]
+    return cfg
+
+
+def _wait_for(bench: Bench, script: str, want_output: bool, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while True:
+        got = bool(bench.sh(script, check=False).output.strip())
+        if got == want_output:
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.3)
+
+
+def run_examples(bench: Bench) -> Dict[str, List[str]]:
+    """slash32_leases (v4) and ipv6_prefix_delegation (v6) at once, with debug.sh beside them."""
+    cell = bench.cell
+    results: Dict[str, List[str]] = {"slash32_leases": [], "ipv6_prefix_delegation": [], "debug.sh": []}
+    p4, p6 = results["slash32_leases"], results["ipv6_prefix_delegation"]
+    debug_log = "/tmp/kea-hook-runscript-debug.log"
+    bench.sh(f"rm -f {debug_log}")
+    logs = {4: f"{C_LOGS}/smoke-examples-dhcp4.log", 6: f"{C_LOGS}/smoke-examples-dhcp6.log"}
+    confs = {4: example_config(cell, EXAMPLES / "slash32_leases" / "kea-dhcp4.json", 4, logs[4]),
+             6: example_config(cell, EXAMPLES / "ipv6_prefix_delegation" / "kea-dhcp6.json", 6, logs[6])}
+    pids = {}
+    expire_wait = TIMERS.valid + 6
+    try:
+        for fam in (4, 6):
+            pids[fam] = bench.start_kea(fam, json.dumps(confs[fam], indent=2), "examples", logs[fam])
+        route4 = "ip -n srv route show {}/32"
+        route6 = "ip -n srv -6 route show {}"
+
+        # slash32: lease -> /32 route; RELEASE -> gone; another lease -> route; expiry -> gone.
+        a = bench.client("v4", "dora", "--mac", "02:00:00:00:32:01", "--opt121")
+        routes121 = a.get("ack_options", {}).get("classless_static_routes", "")
+        if "192.0.2.1/32:0.0.0.0" not in routes121 or "0.0.0.0/0:192.0.2.1" not in routes121:
+            p4.append(f"ACK lacks the option 121 routes of the example (got {routes121!r})")
+        shown = bench.sh(route4.format(a["address"]), check=False).output.strip()
+        if f"dev {NET.server_if}" not in shown:
+            p4.append(f"no /32 route for {a['address']} after the lease (ip route: {shown!r})")
+        bench.client("v4", "release", "--mac", a["mac"], "--addr", a["address"], "--server", a["server"])
+        if not _wait_for(bench, route4.format(a["address"]), False, 3):
+            p4.append(f"/32 route for {a['address']} still there after RELEASE")
+        b = bench.client("v4", "dora", "--mac", "02:00:00:00:32:02")
+        if not _wait_for(bench, route4.format(b["address"]), True, 2):
+            p4.append(f"no /32 route for {b['address']} after the lease")
+
+        # PD: delegated prefix -> route via the client's link-local; RELEASE / expiry -> gone.
+        c = bench.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:01", "--iaid", "5601", "--pd-only")
+        pfx = c["pd"]["prefix"]
+        shown = bench.sh(route6.format(pfx), check=False).output.strip()
+        if "via fe80::" not in shown:
+            p6.append(f"no route for the delegated prefix {pfx} (ip -6 route: {shown!r})")
+        bench.c.write_file(f"{C_OUT}/pd-client.json", json.dumps(c))
+        bench.client("v6", "release", "--state", f"{C_OUT}/pd-client.json")
+        if not _wait_for(bench, route6.format(pfx), False, 3):
+            p6.append(f"route for {pfx} still there after RELEASE")
+        d = bench.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:02", "--iaid", "5602", "--pd-only")
+        pfx2 = d["pd"]["prefix"]
+        if not _wait_for(bench, route6.format(pfx2), True, 2):
+            p6.append(f"no route for the delegated prefix {pfx2}")
+
+        # both expire
+        if not _wait_for(bench, route4.format(b["address"]), False, expire_wait):
+            p4.append(f"/32 route for {b['address']} still there {expire_wait}s after the lease (expiry)")
+        if not _wait_for(bench, route6.format(pfx2), False, expire_wait):
+            p6.append(f"route for {pfx2} still there {expire_wait}s after the lease (expiry)")
+    finally:
+        for fam, pid in pids.items():
+            bench.stop(pid)
+        for fam in (4, 6):
+            bench.keep(logs[fam], f"examples-kea-dhcp{fam}.log")
+        bench.keep(debug_log, "examples-debug.log")
+    # debug.sh logged every call, hook point and variables
+    text = (bench.out / "examples-debug.log").read_text(errors="replace") \
+        if (bench.out / "examples-debug.log").exists() else ""
+    for point in ("pkt4_receive", "lease4_select", "lease4_release", "lease4_expire",
+                  "pkt6_receive", "lease6_select", "lease6_release", "lease6_expire"):
+        if f" {point} (pid " not in text:
+            results["debug.sh"].append(f"{debug_log} has no entry for {point}")
+    for needle in (f"KEA_LEASE4_ADDRESS={a['address']}", f"KEA_LEASE6_DELEGATED_PREFIX={pfx}"):
+        if needle not in text:
+            results["debug.sh"].append(f"{debug_log} lacks {needle}")
+    return results
+
+
+# --------------------------------------------------------------------------------------------
 # one cell
 
 
@@ -530,15 +644,14 @@ def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MO
                     f"{'ok' if all(r.ok for r in runs) else 'FAILED'} in {time.monotonic() - t:.0f}s")
             result.problems += compare_compat(result.runs, out)
             if examples:
-                from . import smoke_examples
-                for name, fn in smoke_examples.EXAMPLES.items():
-                    t = time.monotonic()
-                    try:
-                        result.examples[name] = fn(bench)
-                    except SmokeError as e:
-                        result.examples[name] = [str(e)]
-                    say(f"{cell.id}: example {name}: "
-                        f"{'ok' if not result.examples[name] else 'FAILED'} in {time.monotonic() - t:.0f}s")
+                t = time.monotonic()
+                try:
+                    result.examples = run_examples(bench)
+                except SmokeError as e:
+                    result.examples = {"examples": [str(e)]}
+                ok = all(not p for p in result.examples.values())
+                say(f"{cell.id}: examples ({', '.join(result.examples)}): "
+                    f"{'ok' if ok else 'FAILED'} in {time.monotonic() - t:.0f}s")
     except (SmokeError, containers.ImageBuildError) as e:
         result.problems.append(str(e))
     result.seconds = time.monotonic() - t0
@@ -564,3 +677,38 @@ def smoke_cells(cells: Sequence[Cell], *, modes: Sequence[Mode] = MODES, example
             if r.out_dir:
                 say(f"  Kea logs, recorder lines, client reports: {r.out_dir}")
     return results
+
+
+def cli_main(args, cells: Sequence[Cell], m) -> int:
+    """``kea-runscript smoke``: build the cells (cached: a no-op when dist/ is current), then
+    smoke-test them. Exit status 0 when every cell passed, 1 otherwise."""
+    from . import build
+    modes = list(MODES)
+    if args.mode:
+        names = [n.strip() for v in args.mode for n in v.split(",") if n.strip()]
+        unknown = [n for n in names if n not in {x.name for x in MODES}]
+        if unknown:
+            print(f"error: unknown mode(s) {unknown}; modes: {', '.join(x.name for x in MODES)}")
+            return 2
+        modes = [x for x in MODES if x.name in names]
+    keep = True if args.keep_container else None
+    t0 = time.monotonic()
+    declared = [c for c in cells if not c.verified]
+    for c in declared:
+        print(f"smoke: skipping {c.id} (declared, not verified here: {c.why_not_buildable_here()})")
+    cells = [c for c in cells if c.verified]
+    if not cells:
+        print("smoke: no verified cell selected")
+        return 1
+    if not args.no_build:
+        built = build.build_cells(cells, keep=keep, verified_ids=[c.id for c in m.verified])
+        failed = [r.cell.id for r in built if not r.ok]
+        if failed:
+            print(f"smoke: not testing {', '.join(failed)}: the build failed")
+        cells = [r.cell for r in built if r.ok]
+        if not cells:
+            return 1
+    results = smoke_cells(cells, modes=modes, examples=not args.no_examples, keep=keep, say=build.say)
+    print(f"\nsmoke: {sum(r.ok for r in results)}/{len(results)} cells passed in "
+          f"{time.monotonic() - t0:.0f}s")
+    return 0 if results and all(r.ok for r in results) else 1
