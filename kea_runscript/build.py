@@ -38,8 +38,9 @@ from .matrix import Cell
 LIBRARY = "kea-hook-runscript.so"
 SRC = "/src"  # fixed path inside the builder container (reproducible builds)
 TRUE_SCRIPT = "/usr/local/bin/true-script"
-#: Bump when the meaning of the cache key changes.
-CACHE_SCHEMA = "1"
+#: Bump when the meaning of the cache key changes (2: build-info records kea_package_version
+#: and kea_hooks_version, which the release needs).
+CACHE_SCHEMA = "2"
 
 Renderer = Callable[[str, Path], Path]
 
@@ -252,6 +253,7 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
     with containers.Container(builder.tag, cell.id, keep=keep) as c:
         c.copy_into(src, SRC)
         compiler = c.sh("g++ --version | head -n1").output.strip()
+        kea_facts = installed_kea_facts(c, cell)
         r = c.call(cmd, env=env, log=build_log)
         if not r.ok:
             tail = "\n".join(r.output.rstrip().splitlines()[-20:])
@@ -273,6 +275,7 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
         **git,
         "kea_version": cell.kea,
         "kea_source": cell.source,
+        **kea_facts,
         "os": {"distro": cell.os.distro, "release": cell.os.release, "suite": cell.os.suite},
         "arch": cell.arch,
         "compiler": compiler,
@@ -285,6 +288,19 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
     (out / "build-info.json.tmp").write_text(json.dumps(info, indent=2) + "\n")
     os.replace(out / "build-info.json.tmp", out / "build-info.json")
     return {"_status": "built", **info}
+
+
+def installed_kea_facts(c, cell: Cell) -> dict:
+    """What the release needs about the Kea the hook was compiled against, read in the builder:
+    the exact package version of its first server package (``2.6.3-1+deb13u1``; "" when Kea is
+    not from a package) and ``KEA_HOOKS_VERSION`` from ``hooks/hooks.h`` (None if not found)."""
+    pkg = ""
+    if cell.server_packages:
+        pkg = c.sh(f"dpkg-query -W -f='${{Version}}' {cell.server_packages[0]} 2>/dev/null").output.strip()
+    hv = c.sh(f"sed -n 's/.*KEA_HOOKS_VERSION[ =]*\\([0-9][0-9]*\\).*/\\1/p' "
+              f"{cell.kea_include}/hooks/hooks.h 2>/dev/null | head -n1").output.strip()
+    return {"kea_package": cell.server_packages[0] if pkg else "", "kea_package_version": pkg,
+            "kea_hooks_version": int(hv) if hv.isdigit() else None}
 
 
 def load_check(cell: Cell, image: str, so: Path, log: Path, keep: Optional[bool]) -> dict:
