@@ -1,0 +1,73 @@
+"""Smoke tests of the verified cells (``pytest -m integration`` / ``nox -s integration``).
+
+Per cell (test ids carry the cell id): the hook is built (cached when dist/<id>/ is current),
+then :func:`kea_runscript.smoke.smoke_cell` runs the real kea-dhcp4 / kea-dhcp6 of the cell's
+OS with real clients in every mode and the examples. The whole run happens once per cell
+(module-scoped fixture); the tests below read its result and what it kept in
+build/<id>/smoke/.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kea_runscript import build, checks, matrix, smoke
+from kea_runscript.catalogue import load as load_catalogue
+
+pytestmark = pytest.mark.integration
+
+VERIFIED = matrix.load().verified
+
+
+@pytest.fixture(scope="module", params=VERIFIED, ids=lambda c: c.id)
+def smoked(request):
+    cell = request.param
+    b = build.build_cell(cell)
+    assert b.ok, f"{cell.id}: build failed: {b.message} (log {b.log})"
+    result = smoke.smoke_cell(cell)
+    print("\n" + smoke.table(result))
+    return result
+
+
+def test_every_hook_point_fires_with_the_catalogue_variables(smoked):
+    assert smoked.ok, "\n" + smoke.table(smoked) + "\n" + smoke.details(smoked) + \
+        f"\nKea logs and recorder lines: {smoked.out_dir}"
+
+
+def test_every_catalogue_hook_point_was_seen_in_every_mode(smoked):
+    """Independent of the verdicts: the table has a call count for each (point, mode)."""
+    for run in smoked.runs:
+        silent = [p for p in run.expected if not run.points[p].fired]
+        assert not silent, f"{smoked.cell.id} [{run.mode} v{run.family}]: did not fire: {silent}"
+    modes = {r.mode for r in smoked.runs}
+    assert modes == {m.name for m in smoke.MODES}
+
+
+def test_compat_config_calls_only_the_14_hook_points(smoked):
+    cat = load_catalogue()
+    for run in smoked.runs:
+        if run.mode != "1.4-config":
+            continue
+        fired = {p for p, pr in run.points.items() if pr.calls}
+        assert fired == {p.name for p in cat.hook_points if p.default and p.family == run.family}
+
+
+def test_examples_routes_appear_and_go(smoked):
+    assert smoked.examples, "the examples did not run"
+    bad = {k: v for k, v in smoked.examples.items() if v}
+    assert not bad, bad
+
+
+def test_lease6_type_is_a_documented_value(smoked):
+    """KEA_LEASE6_TYPE must be one of the values the catalogue documents (NA, TA, PD)."""
+    seen = set()
+    for path in sorted(smoked.out_dir.glob("*-records-v6.jsonl")):
+        for line in path.read_text().splitlines():
+            env = json.loads(line)["env"]
+            if "KEA_LEASE6_TYPE" in env:
+                seen.add(env["KEA_LEASE6_TYPE"])
+    assert seen, "no lease6 call recorded"
+    assert seen <= set(checks.LEASE6_TYPES), \
+        f"{smoked.cell.id}: KEA_LEASE6_TYPE values {sorted(seen)}, catalogue documents {checks.LEASE6_TYPES}"
