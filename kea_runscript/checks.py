@@ -220,6 +220,9 @@ QUERY_TYPES = {
 }
 
 
+#: Kea's HWAddr::HWADDR_SOURCE_DUID (dhcp/hwaddr.h): the MAC address was taken from the DUID.
+HWADDR_SOURCE_DUID = "2"
+
 #: KEA_LEASE6_TYPE's values, as the catalogue documents them ('either "NA", "TA", or "PD"').
 LEASE6_TYPES = ("NA", "TA", "PD")
 
@@ -375,6 +378,10 @@ def _consistency6(point: str, env: dict, t: Traffic) -> List[str]:
         client = t.by_duid(duid)
         if client is None and not t.known_prefix(duid):
             out.append(f"KEA_QUERY6_DUID={duid} is no client's DUID")
+    if client is not None and g("KEA_QUERY6_HWADDR_SOURCE") == HWADDR_SOURCE_DUID \
+            and g("KEA_QUERY6_HWADDR") != client.mac:
+        out.append(f"KEA_QUERY6_HWADDR={g('KEA_QUERY6_HWADDR')} (from the DUID), the client's DUID-LL "
+                   f"carries {client.mac}")
     if "KEA_RESPONSE6_DUID" in env and duid is not None and env["KEA_RESPONSE6_DUID"] != duid:
         out.append(f"KEA_RESPONSE6_DUID={env['KEA_RESPONSE6_DUID']} != KEA_QUERY6_DUID={duid}")
     if "KEA_RESPONSE6_TRANSACTION_ID" in env and env.get("KEA_RESPONSE6_TRANSACTION_ID") != g("KEA_QUERY6_TRANSACTION_ID"):

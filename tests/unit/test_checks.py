@@ -271,6 +271,14 @@ def test_duid_iaid_and_type_consistency():
     assert any("KEA_LEASE6_IAID=9" in p for p in problems)
 
 
+def test_hwaddr_from_the_duid_is_the_duid_ll_address():
+    env = {**query6(), **lease6()}
+    assert checks.check_call(call("lease6_renew", env), CAT, KEA, traffic6()) == []
+    env["KEA_QUERY6_HWADDR"] = "02:00:00:00:06:99"
+    problems = checks.check_call(call("lease6_renew", env), CAT, KEA, traffic6())
+    assert any("KEA_QUERY6_HWADDR=02:00:00:00:06:99 (from the DUID)" in p for p in problems)
+
+
 def test_perfdhcp_duids_are_known():
     t = traffic6()
     assert t.known_prefix("00:01:00:01:32:9c:ea:26:02:00:00:00:16:03")
