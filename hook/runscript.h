@@ -4,7 +4,7 @@
 #ifndef RUNSCRIPT_RUNSCRIPT_H
 #define RUNSCRIPT_RUNSCRIPT_H
 
-#include "config.h"
+#include "parameters.h"
 #include "environment.h"
 #include "fields.h"
 #include "launcher.h"

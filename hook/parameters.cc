@@ -1,4 +1,4 @@
-#include "config.h"
+#include "parameters.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

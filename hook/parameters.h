@@ -1,7 +1,7 @@
 // The hook's parameters, parsed and validated once at load().
 
-#ifndef RUNSCRIPT_CONFIG_H
-#define RUNSCRIPT_CONFIG_H
+#ifndef RUNSCRIPT_PARAMETERS_H
+#define RUNSCRIPT_PARAMETERS_H
 
 #include <cc/data.h>
 
