@@ -31,6 +31,16 @@ def integration(session):
     session.run(sys.executable, "-m", "pytest", "-m", "integration", "tests/integration", *session.posargs)
 
 
+@nox.session(venv_backend="none", tags=["release"], default=False)
+def release(session):
+    """Release files in dist/release/<version>/ from the built cells (version: git tag, or -- --version X.Y.Z)."""
+    import subprocess  # pypa/build makes the toolkit's sdist and wheel (probe outside the checkout's build/)
+    if subprocess.run([sys.executable, "-c", "import build.__main__"], cwd="/", capture_output=True).returncode:
+        session.run(sys.executable, "-m", "pip", "install", "--quiet", "build",
+                    env={"PIP_BREAK_SYSTEM_PACKAGES": "1"})
+    session.run(*KEA_RUNSCRIPT, "release", *session.posargs)
+
+
 def _register(spec):
     def session(session):
         session.run(*KEA_RUNSCRIPT, *spec.args, *session.posargs)

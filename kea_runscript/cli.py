@@ -5,6 +5,9 @@
     kea-runscript build  [--only GLOB] [--series X.Y] [--all] [--jobs N] [--keep-container]
                          [--allow-declared]
     kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime)
+    kea-runscript release [make] [--version V] [--allow-dirty] [--no-python]
+    kea-runscript release publish [--version V] [--repo OWNER/NAME] [--dry-run]
+    kea-runscript pipelines [--check]
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
                          [--keep-container]
 
@@ -102,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("kind", help="template templates/docker/<kind>.Dockerfile.j2 (builder, runtime)")
     selection(sp)
     sp.add_argument("--allow-declared", action="store_true")
+
+    sp = sub.add_parser("release", help="make dist/release/<version>/ from the built cells, or publish it")
+    sp.add_argument("action", nargs="?", choices=("make", "publish"), default="make")
+    sp.add_argument("--version", help="release version (default: the git tag on HEAD, v stripped)")
+    sp.add_argument("--dist", type=Path, help="where the built cells are (default: dist/)")
+    sp.add_argument("--out", type=Path, help="release directory (default: <dist>/release/<version>)")
+    sp.add_argument("--allow-dirty", action="store_true", help="accept a modified work tree / dirty builds")
+    sp.add_argument("--no-python", action="store_true", help="skip the toolkit's sdist and wheel")
+    sp.add_argument("--repo", help="GitHub owner/name (default: $GITHUB_REPOSITORY); token: $GITHUB_TOKEN")
+    sp.add_argument("--tag", help="GitHub release tag (default: v<version>)")
+    sp.add_argument("--dry-run", action="store_true", help="publish: list what would be uploaded")
+
+    sp = sub.add_parser("pipelines", help="write the CI pipelines generated from the matrix")
+    sp.add_argument("--check", action="store_true", help="only check the committed files are up to date")
     return p
 
 
@@ -144,6 +161,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as e:
         print(f"error: cannot read {args.matrix}: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "release":
+        from . import release
+        return release.cli_main(args, m)
+    if args.command == "pipelines":
+        from . import pipelines
+        return pipelines.cli_main(args, m)
     try:
         cells = select(m, args)
     except SystemExit as e:

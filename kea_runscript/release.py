@@ -1,0 +1,618 @@
+"""Release: turn built cells (``dist/<id>/``) into files downstream users can trust.
+
+:func:`make_release` writes ``dist/release/<version>/``:
+
+* per cell, ``kea-hook-runscript-<hookver>-kea<X.Y.Z>-<os>-<arch>.tar.gz`` (the .so, LICENSE,
+  a README excerpt, build-info.json) and, for Debian-family cells, a ``.deb`` that installs
+  into that distro's hooks directory and ``Depends`` on the exact Kea package version the hook
+  was compiled against. Every name comes from :func:`artifact_name`;
+* ``kea-hook-runscript-<hookver>-src.tar.gz``: the pre-rendered C++ of every supported Kea
+  series, buildable with ``make`` alone;
+* the toolkit's sdist and wheel (``python -m build``);
+* ``install.sh`` (picks, verifies and installs the artifact matching the machine's Kea);
+* ``manifest.json`` (cells, exact Kea versions, hooks API versions, checksums, git commit)
+  and ``SHA256SUMS`` (``sha256sum -c SHA256SUMS``).
+
+Archives are reproducible: sorted entries, owner root, mtimes clamped to SOURCE_DATE_EPOCH,
+gzip header without a time or name.
+
+:func:`publish` uploads a release directory to a GitHub release (urllib, token from
+``GITHUB_TOKEN``); ``dry_run`` only lists what would be uploaded. The token is never printed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+import jinja2
+
+from . import HOOK_VERSION, ROOT
+from .matrix import Cell, Matrix, cell_id
+
+PACKAGE = "kea-hook-runscript"
+LIBRARY = "kea-hook-runscript.so"
+TEMPLATES = ROOT / "templates" / "release"
+LICENSE_FILE = ROOT / "LICENSE"
+INSTALLER = ROOT / "install.sh"
+README_FILE = ROOT / "README.md"
+#: README.md sections copied into every binary tarball (headings, level 2, with subsections).
+README_SECTIONS = ("Installing a prebuilt hook", "Using the hook")
+MANIFEST_SCHEMA = 1
+MAINTAINER = "kea-hook-runscript maintainers <kea-hook-runscript@users.noreply.github.com>"
+#: Library package holding libkea-*.so of a Kea package source (the hook links against it).
+KEA_LIB_PACKAGE = {"debian": "kea-common", "isc-repo": "isc-kea-common"}
+
+
+class ReleaseError(RuntimeError):
+    """The release cannot be made; the message says why and what to do."""
+
+
+# --------------------------------------------------------------------------------------------
+# names: the one place artifact names are spelled
+
+
+def artifact_name(hook_version: str, kea: str, distro: str, release: str, arch: str,
+                  kind: str = "tar.gz") -> str:
+    """``kea-hook-runscript-2.0.0-kea2.6.3-debian13-amd64.tar.gz`` (kind ``tar.gz`` or ``deb``).
+
+    The part after the hook version is the cell id, so install.sh finds its artifact by
+    the suffix ``-<cell id>.tar.gz``."""
+    if kind not in ("tar.gz", "deb"):
+        raise ValueError(f"unknown artifact kind {kind!r} (tar.gz or deb)")
+    return f"{PACKAGE}-{hook_version}-{cell_id(kea, distro, release, arch)}.{kind}"
+
+
+def cell_artifact_name(hook_version: str, cell: Cell, kind: str = "tar.gz") -> str:
+    return artifact_name(hook_version, cell.kea, cell.os.distro, cell.os.release, cell.arch, kind)
+
+
+def source_name(hook_version: str) -> str:
+    return f"{PACKAGE}-{hook_version}-src.tar.gz"
+
+
+_NAME_RE = re.compile(r"^%s-(?P<hook>.+)-(?P<id>kea\d+\.\d+\.\d+-[a-z]+[0-9a-z.]*-[a-z0-9_]+)\.(?P<kind>tar\.gz|deb)$"
+                      % re.escape(PACKAGE))
+
+
+def parse_artifact_name(name: str) -> dict:
+    """Inverse of :func:`artifact_name`: ``{"hook_version", "cell_id", "kind"}``."""
+    m = _NAME_RE.match(name)
+    if not m:
+        raise ValueError(f"{name!r} is not a {PACKAGE} binary artifact name")
+    return {"hook_version": m["hook"], "cell_id": m["id"], "kind": m["kind"]}
+
+
+def deb_version(hook_version: str, cell: Cell) -> str:
+    """Debian version of the cell's package, e.g. ``2.0.0+kea2.6.3+debian13``.
+
+    A ``-`` in the hook version (``2.0.0-rc1``) becomes ``~`` so a pre-release sorts first."""
+    return f"{hook_version.replace('-', '~')}+kea{cell.kea}+{cell.os.distro}{cell.os.release}"
+
+
+def deb_depends(cell: Cell, kea_package_version: str) -> str:
+    """The exact Kea the hook was built against: its libraries and one of its servers."""
+    v = kea_package_version
+    libs = KEA_LIB_PACKAGE.get(cell.source)
+    servers = [f"{p} (= {v})" for p in cell.server_packages]
+    parts = ([f"{libs} (= {v})"] if libs else []) + ([" | ".join(servers)] if servers else [])
+    return ", ".join(parts)
+
+
+def is_debian_family(cell: Cell) -> bool:
+    return cell.os.distro in ("debian", "ubuntu") and cell.source in KEA_LIB_PACKAGE
+
+
+# --------------------------------------------------------------------------------------------
+# version and inputs
+
+
+def release_version(explicit: Optional[str] = None, root: Path = ROOT) -> str:
+    """``--version`` if given, else the tag on HEAD (``v2.0.0`` -> ``2.0.0``)."""
+    if explicit and explicit.strip():
+        v = explicit.strip()
+    else:
+        try:
+            tag = subprocess.run(["git", "-C", str(root), "describe", "--tags", "--exact-match", "HEAD"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            raise ReleaseError("HEAD carries no git tag: tag the release (git tag v2.0.0) or pass "
+                               "--version X.Y.Z") from None
+        v = tag[1:] if tag.startswith("v") else tag
+    v = v[1:] if v.startswith("v") else v
+    if not re.match(r"^\d+\.\d+\.\d+([-+~][0-9A-Za-z.]+)?$", v):
+        raise ReleaseError(f"release version {v!r} is not X.Y.Z[-pre] (e.g. 2.0.0 or 2.0.0-rc1)")
+    return v
+
+
+def check_version_matches(version: str, hook_version: str) -> None:
+    if version != hook_version and not any(version.startswith(hook_version + s) for s in "-+~"):
+        raise ReleaseError(f"release version {version} does not match the hook version {hook_version} "
+                           f"the cells were built with (kea_runscript.HOOK_VERSION); bump one of them")
+
+
+@dataclass(frozen=True)
+class BuiltCell:
+    cell: Cell
+    out: Path
+    info: dict
+
+    @property
+    def so(self) -> Path:
+        return self.out / LIBRARY
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False) -> list:
+    """The built cells of ``dist`` (every verified cell must be there), validated."""
+    problems, found = [], []
+    for cell in m.cells:
+        out = dist / cell.id
+        info_path = out / "build-info.json"
+        if not info_path.is_file():
+            if cell.verified:
+                problems.append(f"{cell.id}: not built (no {info_path}); run `nox -s build`")
+            continue
+        try:
+            info = json.loads(info_path.read_text())
+        except ValueError as e:
+            problems.append(f"{cell.id}: {info_path} is not JSON ({e})")
+            continue
+        so = out / LIBRARY
+        if info.get("id") != cell.id or info.get("kea_version") != cell.kea:
+            problems.append(f"{cell.id}: {info_path} describes {info.get('id')!r} / Kea {info.get('kea_version')!r}")
+        elif not so.is_file() or sha256_file(so) != info.get("sha256"):
+            problems.append(f"{cell.id}: {so} is missing or does not match the sha256 in build-info.json; "
+                            f"rebuild it (nox -s build)")
+        elif set((info.get("load_check") or {}).values()) != {"passed"}:
+            problems.append(f"{cell.id}: the build's kea -t load check did not pass")
+        elif is_debian_family(cell) and not info.get("kea_package_version"):
+            problems.append(f"{cell.id}: build-info.json lacks kea_package_version (built by an older "
+                            f"toolkit); rebuild it (nox -s build)")
+        elif info.get("git_dirty") and not allow_dirty:
+            problems.append(f"{cell.id}: built from a modified work tree (git_dirty); rebuild from a "
+                            f"clean checkout or pass --allow-dirty")
+        else:
+            found.append(BuiltCell(cell, out, info))
+    if problems:
+        raise ReleaseError("cannot release:\n  " + "\n  ".join(problems))
+    if not found:
+        raise ReleaseError(f"no built cells in {dist}; run `nox -s build`")
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# reproducible archives
+
+
+def _tarinfo(name: str, size: int, mode: int, mtime: int, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(name)
+    ti.size, ti.mode, ti.mtime, ti.type = size, mode, mtime, kind
+    ti.uid = ti.gid = 0
+    ti.uname = ti.gname = "root"
+    return ti
+
+
+def write_tar_gz(dest: Path, files: dict, mtime: int) -> None:
+    """Write ``files`` ({archive path: bytes or (bytes, mode)}) as a reproducible .tar.gz.
+
+    Parent directories are added as entries; everything is sorted; owner root; one mtime."""
+    entries = {}
+    for name, data in files.items():
+        content, mode = data if isinstance(data, tuple) else (data, 0o644)
+        entries[name] = (content, mode)
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            entries.setdefault("/".join(parts[:i]) + "/", None)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in sorted(entries):
+            e = entries[name]
+            if e is None:
+                tar.addfile(_tarinfo(name.rstrip("/"), 0, 0o755, mtime, tarfile.DIRTYPE))
+            else:
+                content, mode = e
+                tar.addfile(_tarinfo(name, len(content), mode, mtime), io.BytesIO(content))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=9) as gz:
+        gz.write(raw.getvalue())
+
+
+# --------------------------------------------------------------------------------------------
+# content
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def readme_excerpt(text: str, sections: Sequence[str] = README_SECTIONS) -> str:
+    """The level-2 sections of README.md named in ``sections`` (with their subsections), in order."""
+    out, keep = [], False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            keep = line[3:].strip() in sections
+        if keep:
+            out.append(line)
+    return "\n".join(out).strip() + "\n" if out else ""
+
+
+def render_template(name: str, **kw) -> str:
+    return _env().get_template(name).render(**kw)
+
+
+def cell_facts(bc: BuiltCell) -> dict:
+    c, info = bc.cell, bc.info
+    return {"id": c.id, "kea_version": c.kea, "kea_source": c.source,
+            "kea_package": info.get("kea_package", ""),
+            "kea_package_version": info.get("kea_package_version", ""),
+            "kea_hooks_version": info.get("kea_hooks_version"),
+            "os": {"distro": c.os.distro, "release": c.os.release, "suite": c.os.suite},
+            "arch": c.arch, "status": c.status, "hooks_dir": c.hooks_dir,
+            "library_sha256": info["sha256"], "build_git_commit": info.get("git_commit", ""),
+            "compiler": info.get("compiler", "")}
+
+
+def binary_tarball(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme: str) -> Path:
+    name = cell_artifact_name(version, bc.cell)
+    top = name[: -len(".tar.gz")]
+    text = render_template("README.txt.j2", version=version, cell=cell_facts(bc), excerpt=readme,
+                           deb=is_debian_family(bc.cell))
+    files = {
+        f"{top}/{LIBRARY}": bc.so.read_bytes(),
+        f"{top}/LICENSE": LICENSE_FILE.read_bytes(),
+        f"{top}/README.md": text.encode(),
+        f"{top}/build-info.json": (bc.out / "build-info.json").read_bytes(),
+    }
+    dest = dest_dir / name
+    write_tar_gz(dest, files, mtime)
+    return dest
+
+
+def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme: str) -> Path:
+    """``dpkg-deb --build --root-owner-group`` of a tree holding the .so in the hooks directory."""
+    if shutil.which("dpkg-deb") is None:
+        raise ReleaseError("dpkg-deb is not installed (apt-get install dpkg); it builds the .deb packages")
+    cell, info = bc.cell, bc.info
+    name = cell_artifact_name(version, cell, "deb")
+    with tempfile.TemporaryDirectory(prefix="kea-runscript-deb-") as tmp:
+        root = Path(tmp) / "root"
+        doc = root / "usr/share/doc" / PACKAGE
+        hooks = root / cell.hooks_dir.lstrip("/")
+        for d in (root / "DEBIAN", doc, hooks):
+            d.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bc.so, hooks / LIBRARY)
+        shutil.copyfile(LICENSE_FILE, doc / "copyright")
+        shutil.copyfile(bc.out / "build-info.json", doc / "build-info.json")
+        (doc / "README.md").write_text(render_template("README.txt.j2", version=version, cell=cell_facts(bc),
+                                                       excerpt=readme, deb=True))
+        size_kib = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) // 1024 + 1
+        (root / "DEBIAN/control").write_text(render_template(
+            "deb-control.j2", package=PACKAGE, version=deb_version(version, cell), arch=cell.arch,
+            maintainer=os.environ.get("KEA_RUNSCRIPT_MAINTAINER", "").strip() or MAINTAINER,
+            depends=deb_depends(cell, info["kea_package_version"]), installed_size=size_kib,
+            cell=cell_facts(bc), hook_version=version))
+        for p in sorted(root.rglob("*"), reverse=True):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+            os.utime(p, (mtime, mtime), follow_symlinks=False)
+        os.chmod(root, 0o755)
+        dest = dest_dir / name
+        env = {**os.environ, "SOURCE_DATE_EPOCH": str(mtime)}
+        r = subprocess.run(["dpkg-deb", "--build", "--root-owner-group", "-Zxz", str(root), str(dest)],
+                           capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            raise ReleaseError(f"{cell.id}: dpkg-deb failed (exit {r.returncode}):\n{r.stderr.strip()}")
+    return dest
+
+
+def source_tarball(version: str, dest_dir: Path, mtime: int, series: Optional[Sequence[str]] = None,
+                   render: Optional[Callable[[str, Path], Path]] = None) -> Path:
+    """Pre-rendered C++ for every supported Kea series: ``<top>/kea-<X.Y>/`` each with a Makefile."""
+    from . import facts
+    if render is None:
+        from .render import render_tree as render
+    series = list(series if series is not None else facts.supported_series())
+    name = source_name(version)
+    top = name[: -len(".tar.gz")]
+    files = {f"{top}/LICENSE": LICENSE_FILE.read_bytes(),
+             f"{top}/README.md": render_template("SOURCE-README.txt.j2", version=version, series=series).encode()}
+    with tempfile.TemporaryDirectory(prefix="kea-runscript-src-") as tmp:
+        for s in series:
+            tree = render(s, Path(tmp) / f"kea-{s}")
+            for p in sorted(Path(tree).rglob("*")):
+                if p.is_file():
+                    mode = 0o755 if os.access(p, os.X_OK) else 0o644
+                    files[f"{top}/kea-{s}/{p.relative_to(tree).as_posix()}"] = (p.read_bytes(), mode)
+    dest = dest_dir / name
+    write_tar_gz(dest, files, mtime)
+    return dest
+
+
+def python_dists(dest_dir: Path, root: Path = ROOT) -> list:
+    """The toolkit's sdist and wheel, made with ``python -m build``."""
+    with tempfile.TemporaryDirectory(prefix="kea-runscript-pydist-") as tmp:
+        # Run from tmp: in the checkout, its build/ directory would shadow pypa/build.
+        probe = subprocess.run([sys.executable, "-c", "import build.__main__"], cwd=tmp, capture_output=True)
+        if probe.returncode:
+            raise ReleaseError("the Python package 'build' is missing: python -m pip install build")
+        r = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", tmp, str(root)],
+                           capture_output=True, text=True, cwd=tmp)
+        if r.returncode != 0:
+            tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-20:])
+            raise ReleaseError(f"python -m build failed (exit {r.returncode}):\n{tail}")
+        out = []
+        for p in sorted(Path(tmp).iterdir()):
+            shutil.copyfile(p, dest_dir / p.name)
+            out.append(dest_dir / p.name)
+    return out
+
+
+def sha256sums(dest_dir: Path, names: Iterable[str]) -> str:
+    """``SHA256SUMS`` text (``sha256sum -c`` format), sorted by name."""
+    return "".join(f"{sha256_file(dest_dir / n)}  {n}\n" for n in sorted(names))
+
+
+def _artifact(path: Path) -> dict:
+    return {"name": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
+
+
+# --------------------------------------------------------------------------------------------
+# the release
+
+
+@dataclass(frozen=True)
+class Options:
+    version: str
+    dist: Path = ROOT / "dist"
+    out: Optional[Path] = None  # default: dist/release/<version>
+    allow_dirty: bool = False
+    python: bool = True  # sdist + wheel (python -m build)
+    series: Optional[tuple] = None  # source tarball series (default: all supported)
+
+
+def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
+                 render: Optional[Callable[[str, Path], Path]] = None) -> Path:
+    """Write the release directory; return its path."""
+    from .build import git_facts
+    cells = collect(m, opts.dist, allow_dirty=opts.allow_dirty)
+    for bc in cells:
+        check_version_matches(opts.version, bc.info.get("hook_version", ""))
+    git = git_facts()
+    if git["git_dirty"] and not opts.allow_dirty:
+        raise ReleaseError("the work tree has uncommitted changes: commit them or pass --allow-dirty")
+    mtime = git["source_date_epoch"]
+    final = opts.out or (opts.dist / "release" / opts.version)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        readme = readme_excerpt(README_FILE.read_text(encoding="utf-8"))
+        manifest_cells = []
+        for bc in cells:
+            entry = cell_facts(bc)
+            tb = binary_tarball(bc, opts.version, tmp, mtime, readme)
+            entry["artifacts"] = {"tarball": _artifact(tb)}
+            say(f"{bc.cell.id:<32} {tb.name}")
+            if is_debian_family(bc.cell):
+                deb = deb_package(bc, opts.version, tmp, mtime, readme)
+                entry["artifacts"]["deb"] = {**_artifact(deb), "package": PACKAGE,
+                                             "version": deb_version(opts.version, bc.cell),
+                                             "depends": deb_depends(bc.cell, bc.info["kea_package_version"])}
+                say(f"{'':<32} {deb.name}")
+            manifest_cells.append(entry)
+        src = source_tarball(opts.version, tmp, mtime, opts.series, render)
+        say(f"{'source':<32} {src.name}")
+        py = python_dists(tmp) if opts.python else []
+        for p in py:
+            say(f"{'python':<32} {p.name}")
+        shutil.copyfile(INSTALLER, tmp / "install.sh")
+        os.chmod(tmp / "install.sh", 0o755)
+        manifest = {
+            "schema": MANIFEST_SCHEMA,
+            "name": PACKAGE,
+            "version": opts.version,
+            "git_commit": git["git_commit"],
+            "git_dirty": git["git_dirty"],
+            "source_date_epoch": mtime,
+            "cells": manifest_cells,
+            "source": {**_artifact(src), "kea_series": list(opts.series or _all_series())},
+            "python": [_artifact(p) for p in py],
+            "installer": _artifact(tmp / "install.sh"),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        names = [p.name for p in tmp.iterdir() if p.name != "SHA256SUMS"]
+        (tmp / "SHA256SUMS").write_text(sha256sums(tmp, names))
+        for p in tmp.iterdir():
+            os.chmod(p, 0o755 if p.name == "install.sh" else 0o644)
+        os.chmod(tmp, 0o755)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say(f"release {opts.version}: {final} ({len(cells)} cells; verify with: cd {final} && sha256sum -c SHA256SUMS)")
+    return final
+
+
+def _all_series() -> list:
+    from . import facts
+    return facts.supported_series()
+
+
+# --------------------------------------------------------------------------------------------
+# publishing to a GitHub release
+
+
+GITHUB_API = "https://api.github.com"
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def release_files(release_dir: Path) -> list:
+    """What is uploaded: every regular file of the release directory, sorted."""
+    if not Path(release_dir).is_dir():
+        raise PublishError(f"no release directory {release_dir}: make the release first (nox -s release)")
+    files = sorted(p for p in Path(release_dir).iterdir() if p.is_file() and not p.name.startswith("."))
+    if not any(p.name == "SHA256SUMS" for p in files):
+        raise PublishError(f"{release_dir} has no SHA256SUMS: make the release first (nox -s release)")
+    return files
+
+
+def publish(release_dir: Path, *, repo: str, tag: str, token: str = "", dry_run: bool = False,
+            api: str = GITHUB_API, say: Callable[[str], None] = print, prerelease: bool = False) -> list:
+    """Upload every file of ``release_dir`` to the GitHub release ``tag`` of ``repo``.
+
+    Creates the release if missing and replaces assets of the same name. Returns the names.
+    ``dry_run`` lists what would be uploaded and needs no token. Nothing printed or raised ever
+    contains the token."""
+    files = release_files(release_dir)
+    if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo or ""):
+        raise PublishError(f"repository {repo!r} is not owner/name (--repo or GITHUB_REPOSITORY)")
+    if dry_run:
+        say(f"dry run: would upload {len(files)} files to the GitHub release {tag} of {repo}:")
+        for p in files:
+            say(f"  {p.name}  ({p.stat().st_size} bytes, sha256 {sha256_file(p)})")
+        return [p.name for p in files]
+    if not token:
+        raise PublishError("no GitHub token: set GITHUB_TOKEN (and --repo/GITHUB_REPOSITORY), or use --dry-run "
+                           "to list what would be uploaded")
+    try:
+        return _publish(files, repo, tag, token, api.rstrip("/"), say, prerelease)
+    except PublishError as e:
+        raise PublishError(redact(str(e), token)) from None
+    except (urllib.error.URLError, OSError) as e:
+        raise PublishError(redact(f"talking to {api} failed: {e}", token)) from None
+
+
+def _request(method: str, url: str, token: str, data: Optional[bytes] = None,
+             content_type: str = "application/json") -> tuple:
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    req.add_header("Accept", "application/vnd.github+json")
+    req.add_header("X-GitHub-Api-Version", "2022-11-28")
+    req.add_header("User-Agent", f"{PACKAGE}-release")
+    if data is not None:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=300) as r:
+            body = r.read()
+            return r.status, json.loads(body) if body else {}
+    except urllib.error.HTTPError as e:
+        body = e.read().decode("utf-8", "replace")
+        try:
+            detail = json.loads(body).get("message", body)
+        except ValueError:
+            detail = body
+        path = urllib.parse.urlsplit(url).path
+        if e.code == 404 and method == "GET":
+            return 404, {}
+        raise PublishError(redact(f"GitHub API {method} {path}: HTTP {e.code}: {str(detail)[:300]}", token)) from None
+
+
+def _publish(files, repo, tag, token, api, say, prerelease) -> list:
+    status, rel = _request("GET", f"{api}/repos/{repo}/releases/tags/{urllib.parse.quote(tag)}", token)
+    if status == 404:
+        body = json.dumps({"tag_name": tag, "name": f"{PACKAGE} {tag.lstrip('v')}", "draft": False,
+                           "prerelease": prerelease,
+                           "body": "Prebuilt kea-hook-runscript. Pick the file for your exact Kea version, OS "
+                                   "and architecture, or run install.sh. Verify with sha256sum -c SHA256SUMS."})
+        _, rel = _request("POST", f"{api}/repos/{repo}/releases", token, body.encode())
+        say(f"created GitHub release {tag} of {repo}")
+    existing = {a["name"]: a["id"] for a in rel.get("assets", [])}
+    upload = re.sub(r"\{.*\}$", "", rel["upload_url"])
+    done = []
+    for p in files:
+        if p.name in existing:
+            _request("DELETE", f"{api}/repos/{repo}/releases/assets/{existing[p.name]}", token)
+        _request("POST", f"{upload}?name={urllib.parse.quote(p.name)}", token, p.read_bytes(),
+                 "application/octet-stream")
+        say(f"  uploaded {p.name} ({p.stat().st_size} bytes)")
+        done.append(p.name)
+    return done
+
+
+# --------------------------------------------------------------------------------------------
+# clean test images (integration tests of install.sh and the .deb)
+
+
+def install_test_dockerfile(cell: Cell, base_image: str) -> str:
+    """A clean image of the cell's OS with only Kea's DHCPv4 server installed, plus curl (the
+    installer downloads with it) and python3 (the test serves the release on 127.0.0.1)."""
+    return render_template("install-test.Dockerfile.j2", cell=cell, base_image=base_image,
+                           packages=[p for p in cell.server_packages if "dhcp4" in p][:1])
+
+
+def ensure_install_test_image(cell: Cell, log_dir: Path, say: Callable[[str], None] = print) -> str:
+    """Build (or reuse) the clean image of ``cell``; returns its tag."""
+    from . import containers, images
+    base_id = images.ensure_base(cell, say)
+    text = install_test_dockerfile(cell, images.base_ref(cell))
+    ref = f"kea-runscript/install-test:{cell.id}-{images.recipe_hash(text, base_id)}"
+    if containers.image_id(ref):
+        return ref
+    say(f"{cell.id}: building clean install-test image {ref}")
+    with tempfile.TemporaryDirectory(prefix="kea-runscript-ctx-") as ctx:
+        (Path(ctx) / "Dockerfile").write_text(text, encoding="utf-8")
+        containers.build_image(Path(ctx), ref, log_dir / "install-test-image.log")
+    return ref
+
+
+# --------------------------------------------------------------------------------------------
+# command line (kea-runscript release ...)
+
+
+def cli_main(args, m: Matrix) -> int:
+    """``kea-runscript release [make|publish]``. Exit 0 ok, 1 release failed, 2 usage."""
+    try:
+        version = release_version(args.version)
+    except ReleaseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    dist = args.dist or ROOT / "dist"
+    out = args.out or dist / "release" / version
+    if args.action == "publish":
+        token = os.environ.get("GITHUB_TOKEN", "").strip()
+        repo = (args.repo or os.environ.get("GITHUB_REPOSITORY", "")).strip()
+        try:
+            publish(out, repo=repo, tag=args.tag or f"v{version}", token=token, dry_run=args.dry_run,
+                    prerelease=any(s in version for s in "-~"))
+        except PublishError as e:
+            print(f"error: {redact(str(e), token)}", file=sys.stderr)
+            return 1
+        return 0
+    try:
+        make_release(m, Options(version=version, dist=dist, out=out, allow_dirty=args.allow_dirty,
+                                python=not args.no_python))
+    except ReleaseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
