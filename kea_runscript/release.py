@@ -315,8 +315,12 @@ def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme:
             maintainer=os.environ.get("KEA_RUNSCRIPT_MAINTAINER", "").strip() or MAINTAINER,
             depends=deb_depends(cell, info["kea_package_version"]), installed_size=size_kib,
             cell=cell_facts(bc), hook_version=version))
+        lib = KEA_LIB_PACKAGE[cell.source]
+        (root / "DEBIAN/preinst").write_text(render_template(
+            "deb-preinst.j2", package=PACKAGE, version=deb_version(version, cell), lib_package=lib,
+            kea_package_version=info["kea_package_version"], kea_version=cell.kea))
         for p in sorted(root.rglob("*"), reverse=True):
-            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+            os.chmod(p, 0o755 if p.is_dir() or p.name == "preinst" else 0o644)
             os.utime(p, (mtime, mtime), follow_symlinks=False)
         os.chmod(root, 0o755)
         dest = dest_dir / name

@@ -1,0 +1,127 @@
+"""Release artifacts in clean containers of each verified cell (``pytest -m integration``).
+
+* ``test_installer``: the release served over HTTP on 127.0.0.1 inside a container with no
+  network and only Kea's DHCPv4 server installed (+ curl, python3); install.sh picks, verifies
+  and installs the hook, then ``kea-dhcp4 -t`` accepts a config loading it.
+* ``test_installer_refuses``: a Kea version with no build -> exit 3 listing the builds; a
+  tampered tarball -> exit 4; nothing installed either time.
+* ``test_deb``: ``dpkg -i`` / ``kea-dhcp4 -t`` / ``dpkg -r``, and the .deb of another cell is
+  refused by dpkg (its Depends pins another Kea).
+* ``test_reproducible_build``: two builds of one cell, cache bypassed, same sha256.
+Test names carry the cell id.
+"""
+
+import json
+import shutil
+import time
+
+import pytest
+
+from kea_runscript import HOOK_VERSION, build, containers, matrix, release
+
+pytestmark = pytest.mark.integration
+
+VERIFIED = matrix.load().verified
+PORT = 8765
+URL = f"http://127.0.0.1:{PORT}"
+
+
+@pytest.fixture(scope="module")
+def release_dir(tmp_path_factory):
+    results = build.build_cells(VERIFIED, verified_ids=[c.id for c in VERIFIED])
+    assert all(r.ok for r in results), [f"{r.cell.id}: {r.message}" for r in results if not r.ok]
+    out = tmp_path_factory.mktemp("release") / HOOK_VERSION
+    return release.make_release(matrix.load(), release.Options(version=HOOK_VERSION, out=out, allow_dirty=True,
+                                                               python=False))
+
+
+def clean_container(cell, tmp_path):
+    image = release.ensure_install_test_image(cell, build.Paths().logs(cell), build.say)
+    return containers.Container(image, f"{cell.id}-release")  # network_mode none
+
+
+def serve(c, directory):
+    c.copy_into(directory, "/release")
+    c.sh(f"cd / && nohup python3 -m http.server --bind 127.0.0.1 {PORT} --directory /release "
+         f">/tmp/http.log 2>&1 </dev/null &")
+    for _ in range(50):
+        if c.call(["curl", "-fsS", "-o", "/dev/null", f"{URL}/SHA256SUMS"]).ok:
+            return
+        time.sleep(0.2)
+    pytest.fail("the release HTTP server on 127.0.0.1 did not come up: " + c.sh("cat /tmp/http.log").output)
+
+
+def kea_accepts(c, cell):
+    c.write_file(build.TRUE_SCRIPT, "#!/bin/sh\nexit 0\n", mode=0o755)
+    c.write_file("/etc/kea-runscript/check4.json", build.check_config(4, cell))
+    return c.call(["kea-dhcp4", "-t", "/etc/kea-runscript/check4.json"])
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
+def test_installer(cell, release_dir, tmp_path):
+    with clean_container(cell, tmp_path) as c:
+        assert not c.call(["test", "-e", f"{cell.hooks_dir}/{build.LIBRARY}"]).ok
+        serve(c, release_dir)
+        r = c.sh(f"curl -fsS -o /tmp/install.sh {URL}/install.sh && sh /tmp/install.sh --from {URL}")
+        assert r.ok, f"{cell.id}: install.sh failed (exit {r.exit_code}):\n{r.output}"
+        assert f"-> build {cell.id}" in r.output and "verified" in r.output, r.output
+        so = c.sh(f"sha256sum {cell.hooks_dir}/{build.LIBRARY}").output.split()[0]
+        assert so == json.loads((build.Paths().out(cell) / "build-info.json").read_text())["sha256"]
+        k = kea_accepts(c, cell)
+        assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the installed hook:\n{k.output}"
+
+
+@pytest.mark.parametrize("cell", VERIFIED[:1], ids=lambda c: c.id)
+def test_installer_refuses(cell, release_dir, tmp_path):
+    tampered = tmp_path / "tampered"
+    shutil.copytree(release_dir, tampered)
+    tb = tampered / release.cell_artifact_name(HOOK_VERSION, cell)
+    tb.write_bytes(tb.read_bytes() + b"\0")
+    with clean_container(cell, tmp_path) as c:
+        serve(c, release_dir)
+        c.copy_into(tampered, "/tampered")
+        r = c.sh("sh /release/install.sh --from /tampered")
+        assert r.exit_code == 4 and "checksum mismatch" in r.output, r.output
+
+        # A Kea release nobody built for (kea-dhcp4 earlier in PATH reports 9.9.9).
+        c.write_file("/usr/local/sbin/kea-dhcp4", "#!/bin/sh\necho 9.9.9\n", mode=0o755)
+        r = c.sh(f"sh /release/install.sh --from {URL}")
+        assert r.exit_code == 3, r.output
+        assert f"kea9.9.9-{cell.os.distro}{cell.os.release}-{cell.arch}" in r.output
+        for other in VERIFIED:
+            assert f"  {other.id}" in r.output, f"{other.id} missing from the list:\n{r.output}"
+        assert not c.call(["test", "-e", f"{cell.hooks_dir}/{build.LIBRARY}"]).ok
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
+def test_deb(cell, release_dir, tmp_path):
+    deb = release.cell_artifact_name(HOOK_VERSION, cell, "deb")
+    other = next(o for o in VERIFIED if o.id != cell.id)
+    other_deb = release.cell_artifact_name(HOOK_VERSION, other, "deb")
+    target = f"{cell.hooks_dir}/{build.LIBRARY}"
+    with clean_container(cell, tmp_path) as c:
+        c.copy_into(release_dir, "/release")
+        r = c.call(["dpkg", "-i", f"/release/{deb}"])
+        assert r.ok, f"{cell.id}: dpkg -i {deb} failed:\n{r.output}"
+        assert c.call(["test", "-f", target]).ok
+        k = kea_accepts(c, cell)
+        assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the packaged hook:\n{k.output}"
+        r = c.call(["dpkg", "-r", release.PACKAGE])
+        assert r.ok, r.output
+        assert not c.call(["test", "-e", target]).ok, f"{cell.id}: dpkg -r left {target}"
+
+        # The .deb of another Kea: its preinst refuses before anything is unpacked.
+        r = c.call(["dpkg", "-i", f"/release/{other_deb}"])
+        assert not r.ok and f"built for Kea {other.kea}" in r.output, r.output
+        assert not c.call(["test", "-e", target]).ok, f"{cell.id}: {other_deb} was unpacked anyway"
+
+
+@pytest.mark.parametrize("cell", [c for c in VERIFIED if c.series == "2.6"] or VERIFIED[:1], ids=lambda c: c.id)
+def test_reproducible_build(cell, tmp_path):
+    digests = []
+    for n in (1, 2):
+        paths = build.Paths(build=tmp_path / f"build{n}", dist=tmp_path / f"dist{n}")  # no cache
+        r = build.build_cell(cell, paths=paths)
+        assert r.status == "built", f"{cell.id}: build {n}: {r.message} (log {r.log})"
+        digests.append(build.sha256_file(paths.out(cell) / build.LIBRARY))
+    assert digests[0] == digests[1], f"{cell.id}: two builds differ: {digests}"
