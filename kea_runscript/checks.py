@@ -453,6 +453,8 @@ class PointResult:
     calls: int = 0
     bad_calls: int = 0
     problems: List[str] = field(default_factory=list)  # first few, with the call's index
+    #: every distinct problem -> number of calls that had it
+    counts: Dict[str, int] = field(default_factory=dict)
 
     @property
     def fired(self) -> bool:
@@ -490,6 +492,8 @@ def check_run(records: Sequence[dict], catalogue: Catalogue, kea: Version, traff
         problems = check_call(rec, catalogue, kea, traffic)
         if problems:
             pr.bad_calls += 1
+            for p in problems:
+                pr.counts[p] = pr.counts.get(p, 0) + 1
             if len(pr.problems) < max_problems:
                 pr.problems.append(f"call #{i}: " + "; ".join(problems))
     for p, pr in points.items():

@@ -257,16 +257,29 @@ def table(result: CellResult) -> str:
     return "\n".join(lines)
 
 
-def details(result: CellResult) -> str:
-    lines = []
-    for p in result.problems:
-        lines.append(f"  {p}")
+def details(result: CellResult, log_tail: int = 8) -> str:
+    """The problems below the table: each distinct one once, with its hook point, the number
+    of calls that had it and the modes it showed in; Kea's log tail for runs that failed."""
+    lines = [f"  {p}" for p in result.problems]
     for r in result.runs:
         for p in r.problems:
             lines.append(f"  [{r.mode} v{r.family}] {p}")
+    seen: Dict[tuple, list] = {}
+    for r in result.runs:
         for pr in r.points.values():
-            for p in pr.problems:
-                lines.append(f"  [{r.mode} v{r.family}] {pr.hook_point}: {p}")
+            for msg, n in pr.counts.items():
+                entry = seen.setdefault((pr.hook_point, msg), [0, []])
+                entry[0] += n
+                entry[1].append(r.mode)
+    for (point, msg), (n, modes) in seen.items():
+        lines.append(f"  {point}: {msg}  [{n} call{'s' if n > 1 else ''}; {', '.join(dict.fromkeys(modes))}]")
+    for r in result.runs:
+        tag = r.mode.replace("+", "-").replace(".", "")
+        log = result.out_dir / f"{tag}-kea-dhcp{r.family}.log" if result.out_dir else None
+        if r.problems and log is not None and log.is_file():
+            tail = log.read_text(errors="replace").splitlines()[-log_tail:]
+            lines.append(f"  [{r.mode} v{r.family}] last lines of {log}:")
+            lines += [f"    {t}" for t in tail]
     for name, probs in result.examples.items():
         for p in probs:
             lines.append(f"  [example {name}] {p}")

@@ -375,3 +375,14 @@ def test_smoke_addresses_stay_in_documentation_prefixes():
             assert inside(lo) and inside(hi)
         for p, _len in s.pd_pools:
             assert inside(p)
+
+
+def test_details_show_each_problem_once_with_counts_and_modes():
+    from kea_runscript.matrix import load as load_matrix
+    cell = load_matrix().by_id("kea2.6.3-debian13-amd64")
+    bad = {**query6(), **lease6(type_="IA_NA")}
+    runs = [checks.check_run([call("lease6_renew", bad)] * 3, CAT, KEA, traffic6(), ["lease6_renew"], mode=m)
+            for m in ("wait+mt", "async+st")]
+    text = smoke.details(smoke.CellResult(cell, runs=runs))
+    assert text.count("KEA_LEASE6_TYPE='IA_NA'") == 1
+    assert "[6 calls; wait+mt, async+st]" in text
