@@ -114,6 +114,12 @@ def deb_depends(cell: Cell, kea_package_version: str) -> str:
     return ", ".join(parts)
 
 
+def upstream_version(debian_version: str) -> str:
+    """``1:2.6.3-1+deb13u1`` -> ``2.6.3`` (epoch and Debian revision dropped)."""
+    v = debian_version.split(":", 1)[-1]
+    return v.rsplit("-", 1)[0] if "-" in v else v
+
+
 def is_debian_family(cell: Cell) -> bool:
     return cell.os.distro in ("debian", "ubuntu") and cell.source in KEA_LIB_PACKAGE
 
@@ -191,6 +197,9 @@ def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False) -> list:
         elif is_debian_family(cell) and not info.get("kea_package_version"):
             problems.append(f"{cell.id}: build-info.json lacks kea_package_version (built by an older "
                             f"toolkit); rebuild it (nox -s build)")
+        elif is_debian_family(cell) and upstream_version(info["kea_package_version"]) != cell.kea:
+            problems.append(f"{cell.id}: the builder had Kea package {info['kea_package_version']}, not Kea "
+                            f"{cell.kea} (the distribution moved on?); fix matrix.yaml or the image")
         elif info.get("git_dirty") and not allow_dirty:
             problems.append(f"{cell.id}: built from a modified work tree (git_dirty); rebuild from a "
                             f"clean checkout or pass --allow-dirty")
@@ -499,13 +508,15 @@ def publish(release_dir: Path, *, repo: str, tag: str, token: str = "", dry_run:
     ``dry_run`` lists what would be uploaded and needs no token. Nothing printed or raised ever
     contains the token."""
     files = release_files(release_dir)
-    if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo or ""):
-        raise PublishError(f"repository {repo!r} is not owner/name (--repo or GITHUB_REPOSITORY)")
+    repo_ok = bool(re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo or ""))
     if dry_run:
-        say(f"dry run: would upload {len(files)} files to the GitHub release {tag} of {repo}:")
+        where = repo if repo_ok else "(repository not set: --repo or GITHUB_REPOSITORY)"
+        say(f"dry run: would upload {len(files)} files to the GitHub release {tag} of {where}:")
         for p in files:
             say(f"  {p.name}  ({p.stat().st_size} bytes, sha256 {sha256_file(p)})")
         return [p.name for p in files]
+    if not repo_ok:
+        raise PublishError(f"repository {repo!r} is not owner/name (--repo or GITHUB_REPOSITORY)")
     if not token:
         raise PublishError("no GitHub token: set GITHUB_TOKEN (and --repo/GITHUB_REPOSITORY), or use --dry-run "
                            "to list what would be uploaded")

@@ -1,0 +1,20 @@
+#!/bin/bash
+# CI set-up shared by every job: the toolkit and its tools in the job's Python, and a Docker
+# engine (the runner's, a dind service via DOCKER_HOST, or dockerd started by ./bootstrap.sh
+# when running as root on a bare Debian machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet -e '.[test]' nox build
+if [ "${1:-}" = --docker ]; then
+    if ! python3 -c 'import docker; docker.from_env().ping()' 2>/dev/null; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            ./bootstrap.sh
+        fi
+        for _ in $(seq 60); do
+            python3 -c 'import docker; docker.from_env().ping()' 2>/dev/null && break
+            sleep 2
+        done
+        python3 -c 'import docker; docker.from_env().ping()' \
+            || { echo "ci/setup.sh: no Docker engine reachable (DOCKER_HOST=${DOCKER_HOST:-unset})" >&2; exit 3; }
+    fi
+fi
