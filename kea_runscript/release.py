@@ -619,7 +619,8 @@ def cli_main(args, m: Matrix) -> int:
         repo = (args.repo or os.environ.get("GITHUB_REPOSITORY", "")).strip()
         try:
             publish(out, repo=repo, tag=args.tag or f"v{version}", token=token, dry_run=args.dry_run,
-                    prerelease=any(s in version for s in "-~"))
+                    prerelease=any(s in version for s in "-~"),
+                    api=os.environ.get("GITHUB_API_URL", "").strip() or GITHUB_API)  # set on GHES runners
         except PublishError as e:
             print(f"error: {redact(str(e), token)}", file=sys.stderr)
             return 1

@@ -1,0 +1,342 @@
+"""Release without Docker: names, .deb fields, reproducible archives, a whole release from a
+fake dist/, validation errors, install.sh's refusals, and publishing to a fake GitHub API
+(the token never shows)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from kea_runscript import HOOK_VERSION, ROOT, matrix, release
+
+M = matrix.load()
+CELL = M.by_id("kea2.6.3-debian13-amd64")
+needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb not installed")
+
+
+# --------------------------------------------------------------------------------------------
+# names
+
+
+def test_artifact_name_example():
+    assert release.artifact_name("2.0.0", "2.6.3", "debian", "13", "amd64") == \
+        "kea-hook-runscript-2.0.0-kea2.6.3-debian13-amd64.tar.gz"
+    assert release.cell_artifact_name("2.0.0", CELL, "deb") == "kea-hook-runscript-2.0.0-kea2.6.3-debian13-amd64.deb"
+    with pytest.raises(ValueError):
+        release.artifact_name("2.0.0", "2.6.3", "debian", "13", "amd64", "zip")
+
+
+@pytest.mark.parametrize("version", ["2.0.0", "2.0.0-rc1", "10.1.2+x"])
+def test_artifact_names_round_trip_and_are_unique(version):
+    names = set()
+    for c in M.cells:
+        for kind in ("tar.gz", "deb"):
+            name = release.cell_artifact_name(version, c, kind)
+            assert release.parse_artifact_name(name) == {"hook_version": version, "cell_id": c.id, "kind": kind}
+            names.add(name)
+    assert len(names) == 2 * len(M.cells)
+    with pytest.raises(ValueError):
+        release.parse_artifact_name(release.source_name(version))
+
+
+def test_deb_fields():
+    assert release.deb_version("2.0.0", CELL) == "2.0.0+kea2.6.3+debian13"
+    assert release.deb_version("2.0.0-rc1", CELL) == "2.0.0~rc1+kea2.6.3+debian13"
+    v = "2.6.3-1+deb13u1"
+    assert release.deb_depends(CELL, v) == \
+        f"kea-common (= {v}), kea-dhcp4-server (= {v}) | kea-dhcp6-server (= {v})"
+    isc = M.by_id("kea2.4.1-debian12-amd64")
+    assert release.deb_depends(isc, "2.4.1-isc1").startswith("isc-kea-common (= 2.4.1-isc1), isc-kea-dhcp4 (=")
+    assert not release.is_debian_family(M.by_id("kea1.5.0-debian10-amd64"))  # built from source
+    assert release.upstream_version("1:2.6.3-1+deb13u1") == "2.6.3"
+
+
+def test_release_version():
+    assert release.release_version("v2.0.0") == "2.0.0"
+    assert release.release_version("2.0.0-rc1") == "2.0.0-rc1"
+    with pytest.raises(release.ReleaseError, match="not X.Y.Z"):
+        release.release_version("two")
+    release.check_version_matches("2.0.0-rc1", "2.0.0")
+    with pytest.raises(release.ReleaseError, match="does not match the hook version"):
+        release.check_version_matches("2.0.1", "2.0.0")
+
+
+def test_readme_excerpt():
+    text = "# T\nintro\n## A\na\n### A1\na1\n## B\nb\n## C\nc\n"
+    assert release.readme_excerpt(text, ("A", "C")) == "## A\na\n### A1\na1\n## C\nc\n"
+    real = release.readme_excerpt((ROOT / "README.md").read_text())
+    assert "## Using the hook" in real
+
+
+def test_tarball_is_reproducible(tmp_path):
+    files = {"top/b.txt": b"b", "top/sub/a.sh": (b"#!/bin/sh\n", 0o755)}
+    release.write_tar_gz(tmp_path / "1.tar.gz", files, 1700000000)
+    release.write_tar_gz(tmp_path / "2.tar.gz", dict(reversed(list(files.items()))), 1700000000)
+    assert (tmp_path / "1.tar.gz").read_bytes() == (tmp_path / "2.tar.gz").read_bytes()
+    with tarfile.open(tmp_path / "1.tar.gz") as t:
+        members = t.getmembers()
+    assert [m.name for m in members] == ["top", "top/b.txt", "top/sub", "top/sub/a.sh"]
+    assert {(m.uid, m.gid, m.uname, m.mtime) for m in members} == {(0, 0, "root", 1700000000)}
+    assert members[-1].mode == 0o755
+
+
+# --------------------------------------------------------------------------------------------
+# a release from a fake dist/
+
+
+def fake_dist(dist: Path, cells=None, **override) -> None:
+    for c in cells or M.verified:
+        out = dist / c.id
+        out.mkdir(parents=True, exist_ok=True)
+        so = f"fake library for {c.id}\n".encode()
+        (out / release.LIBRARY).write_bytes(so)
+        info = {"id": c.id, "hook_version": HOOK_VERSION, "git_commit": "0" * 40, "git_dirty": False,
+                "kea_version": c.kea, "kea_source": c.source, "kea_package": "kea-dhcp4-server",
+                "kea_package_version": f"{c.kea}-1", "kea_hooks_version": 20603,
+                "sha256": hashlib.sha256(so).hexdigest(), "compiler": "g++",
+                "load_check": {"kea-dhcp4 -t": "passed", "kea-dhcp6 -t": "passed"}}
+        info.update(override)
+        (out / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def stub_render(series: str, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "Makefile").write_text(f"# Kea {series}\nall:\n\ttrue\n")
+    return dest
+
+
+def make(tmp_path: Path, name="out") -> Path:
+    opts = release.Options(version=HOOK_VERSION, dist=tmp_path / "dist", out=tmp_path / name, allow_dirty=True,
+                           python=False, series=("2.6", "3.0"))
+    return release.make_release(M, opts, say=lambda _s: None, render=stub_render)
+
+
+@needs_dpkg
+def test_make_release(tmp_path):
+    fake_dist(tmp_path / "dist")
+    out = make(tmp_path)
+    names = sorted(p.name for p in out.iterdir())
+    expected = sorted([release.cell_artifact_name(HOOK_VERSION, c, k) for c in M.verified for k in ("tar.gz", "deb")]
+                      + [release.source_name(HOOK_VERSION), "install.sh", "manifest.json", "SHA256SUMS"])
+    assert names == expected
+    subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=out, check=True)
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["version"] == HOOK_VERSION and manifest["source"]["kea_series"] == ["2.6", "3.0"]
+    entry = next(e for e in manifest["cells"] if e["id"] == CELL.id)
+    assert entry["kea_version"] == "2.6.3" and entry["kea_package_version"] == "2.6.3-1"
+    assert entry["kea_hooks_version"] == 20603 and entry["hooks_dir"] == CELL.hooks_dir
+    assert entry["artifacts"]["deb"]["depends"].startswith("kea-common (= 2.6.3-1)")
+    tb = out / entry["artifacts"]["tarball"]["name"]
+    assert entry["artifacts"]["tarball"]["sha256"] == release.sha256_file(tb)
+
+    top = tb.name[: -len(".tar.gz")]
+    with tarfile.open(tb) as t:
+        assert sorted(t.getnames()) == [top] + [f"{top}/{n}" for n in
+                                                 ("LICENSE", "README.md", "build-info.json", release.LIBRARY)]
+        assert t.extractfile(f"{top}/LICENSE").read().startswith(b"Mozilla Public License Version 2.0")
+        readme = t.extractfile(f"{top}/README.md").read().decode()
+    assert "kea2.6.3-debian13-amd64" in readme and "2.6.3-1" in readme
+
+    deb = out / release.cell_artifact_name(HOOK_VERSION, CELL, "deb")
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True).stdout
+    assert "Version: 2.0.0+kea2.6.3+debian13" in fields and "Depends: kea-common (= 2.6.3-1)," in fields
+    contents = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    assert f".{CELL.hooks_dir}/{release.LIBRARY}" in contents and "root/root" in contents
+    assert "install|upgrade" in subprocess.run(["dpkg-deb", "-I", str(deb), "preinst"], capture_output=True,
+                                               text=True, check=True).stdout
+
+    with tarfile.open(out / release.source_name(HOOK_VERSION)) as t:
+        assert f"{release.source_name(HOOK_VERSION)[:-7]}/kea-3.0/Makefile" in t.getnames()
+
+    again = make(tmp_path, "again")  # same inputs, same bytes
+    for p in out.iterdir():
+        assert (again / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+@pytest.mark.parametrize("breakage,message", [
+    ("missing", "not built"),
+    ("sha", "does not match the sha256"),
+    ("old-info", "lacks kea_package_version"),
+    ("other-kea", "not Kea 2.6.3"),
+    ("dirty", "git_dirty"),
+    ("load-check", "load check did not pass"),
+])
+def test_collect_refuses(tmp_path, breakage, message):
+    dist = tmp_path / "dist"
+    fake_dist(dist)
+    info_path = dist / CELL.id / "build-info.json"
+    info = json.loads(info_path.read_text())
+    if breakage == "missing":
+        shutil.rmtree(dist / CELL.id)
+    elif breakage == "sha":
+        (dist / CELL.id / release.LIBRARY).write_bytes(b"changed")
+    else:
+        if breakage == "old-info":
+            del info["kea_package_version"]
+        elif breakage == "other-kea":
+            info["kea_package_version"] = "2.6.4-1"
+        elif breakage == "dirty":
+            info["git_dirty"] = True
+        elif breakage == "load-check":
+            info["load_check"]["kea-dhcp6 -t"] = "failed"
+        info_path.write_text(json.dumps(info))
+    with pytest.raises(release.ReleaseError, match=message) as e:
+        release.collect(M, dist)
+    assert CELL.id in str(e.value)
+
+
+# --------------------------------------------------------------------------------------------
+# install.sh (POSIX sh: run with dash when there is one)
+
+
+SH = shutil.which("dash") or "sh"
+
+
+def run_installer(tmp_path, *args, kea="9.9.9"):
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    (bindir / "kea-dhcp4").write_text(f"#!/bin/sh\necho {kea}\n")
+    (bindir / "kea-dhcp4").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
+    return subprocess.run([SH, str(ROOT / "install.sh"), *args], capture_output=True, text=True, env=env)
+
+
+def test_installer_syntax():
+    subprocess.run([SH, "-n", str(ROOT / "install.sh")], check=True)
+
+
+@needs_dpkg
+def test_installer_lists_and_refuses_unknown_kea(tmp_path):
+    fake_dist(tmp_path / "dist")
+    out = make(tmp_path)
+    r = run_installer(tmp_path, "--list", "--from", str(out))
+    assert r.returncode == 0 and all(f"  {c.id}" in r.stdout for c in M.verified), r.stdout + r.stderr
+    r = run_installer(tmp_path, "--from", str(out), "--hooks-dir", str(tmp_path / "hooks"))
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "no prebuilt kea-hook-runscript for this machine: Kea 9.9.9" in r.stderr
+    assert all(f"  {c.id}" in r.stderr for c in M.verified), r.stderr
+    assert not (tmp_path / "hooks").exists()
+    r = run_installer(tmp_path, "--from", str(tmp_path / "nowhere"))
+    assert r.returncode == 4 and "SHA256SUMS" in r.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# publishing
+
+
+TOKEN = "ghp_TESTSECRET0123456789abcdefABCDEF"
+
+
+class FakeGitHub(BaseHTTPRequestHandler):
+    """Enough of the releases API; every request must carry the token."""
+
+    calls: list = []
+    fail_uploads = False
+    existing_assets: list = []
+
+    def log_message(self, *_a):
+        pass
+
+    def _reply(self, code, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _handle(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        self.calls.append((self.command, self.path, self.headers.get("Authorization"), len(body)))
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self._reply(401, {"message": "Bad credentials"})
+        host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.command == "GET" and "/releases/tags/" in self.path:
+            return self._reply(404, {"message": "Not Found"})
+        if self.command == "POST" and self.path.endswith("/releases"):
+            return self._reply(201, {"id": 7, "upload_url": f"{host}/uploads/7/assets{{?name,label}}",
+                                     "assets": self.existing_assets})
+        if self.command == "POST" and self.path.startswith("/uploads/7/assets"):
+            if self.fail_uploads:  # a server that echoes what it got, token included
+                return self._reply(422, {"message": f"rejected, you sent {self.headers.get('Authorization')}"})
+            return self._reply(201, {"id": 1})
+        if self.command == "DELETE":
+            return self._reply(204, {})
+        return self._reply(400, {"message": "unexpected"})
+
+    do_GET = do_POST = do_DELETE = _handle
+
+
+@contextlib.contextmanager
+def fake_github(**attrs):
+    handler = type("H", (FakeGitHub,), {"calls": [], **attrs})
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", handler
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def small_release(tmp_path) -> Path:
+    out = tmp_path / "rel"
+    out.mkdir(parents=True)
+    (out / "a.tar.gz").write_bytes(b"a")
+    (out / "SHA256SUMS").write_text(release.sha256sums(out, ["a.tar.gz"]))
+    return out
+
+
+def test_publish_dry_run_needs_no_token(tmp_path):
+    lines = []
+    names = release.publish(small_release(tmp_path), repo="o/n", tag="v2.0.0", dry_run=True, say=lines.append)
+    assert names == ["SHA256SUMS", "a.tar.gz"]
+    assert lines[0].startswith("dry run: would upload 2 files to the GitHub release v2.0.0 of o/n")
+    with pytest.raises(release.PublishError, match="no GitHub token"):
+        release.publish(small_release(tmp_path / "x"), repo="o/n", tag="v2.0.0")
+
+
+def test_publish_uploads_and_never_prints_the_token(tmp_path, capsys):
+    rel = small_release(tmp_path)
+    lines = []
+    with fake_github(existing_assets=[{"name": "a.tar.gz", "id": 3}]) as (api, h):
+        names = release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lines.append)
+    assert names == ["SHA256SUMS", "a.tar.gz"]
+    methods = [(c[0], c[1].split("?")[0]) for c in h.calls]
+    assert methods == [("GET", "/repos/o/n/releases/tags/v2.0.0"), ("POST", "/repos/o/n/releases"),
+                       ("POST", "/uploads/7/assets"), ("DELETE", "/repos/o/n/releases/assets/3"),
+                       ("POST", "/uploads/7/assets")]
+    assert all(c[2] == f"Bearer {TOKEN}" for c in h.calls)
+    out = capsys.readouterr()
+    assert TOKEN not in "\n".join(lines) + out.out + out.err
+
+
+def test_publish_error_is_redacted(tmp_path, capsys, monkeypatch):
+    rel = small_release(tmp_path)
+    from kea_runscript import cli
+    with fake_github(fail_uploads=True) as (api, _h):
+        with pytest.raises(release.PublishError) as e:
+            release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=print)
+        assert "HTTP 422" in str(e.value) and "***" in str(e.value) and TOKEN not in str(e.value)
+
+        # The command line, too: token from the environment, error on stderr.
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_API_URL", api)
+        rc = cli.main(["release", "publish", "--version", HOOK_VERSION, "--out", str(rel), "--repo", "o/n"])
+    out = capsys.readouterr()
+    assert rc == 1 and "error:" in out.err
+    assert TOKEN not in out.out + out.err
