@@ -14,7 +14,7 @@ from .versions import Version
 
 CATALOGUE_FILE = ROOT / "hook" / "variables.yaml"
 
-VARIABLE_KEYS = {"name", "type", "field", "description", "reference", "when", "since"}
+VARIABLE_KEYS = {"name", "type", "field", "description", "reference", "when", "since", "values"}
 REQUIRED_VARIABLE_KEYS = {"name", "type", "field", "description"}
 
 
@@ -28,6 +28,7 @@ class Variable:
     reference: str = ""
     when: str = ""
     since: Version = Version(1, 1, 0)
+    values: tuple = ()  # the complete set of values, when it is a fixed enumeration
 
     @property
     def conditional(self) -> bool:
@@ -144,6 +145,7 @@ def parse(data: dict, source: str = "variables.yaml") -> Catalogue:
                     description=str(raw["description"]), group=gname,
                     reference=raw.get("reference", ""), when=raw.get("when", ""),
                     since=Version.parse(raw.get("since", "1.1")),
+                    values=tuple(str(x) for x in raw.get("values", ())),
                 )
             )
         patterns = []

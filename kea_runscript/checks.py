@@ -106,6 +106,8 @@ def check_type(var: Variable, value: str) -> Optional[str]:
         return f"{var.name}: no checker for catalogue type {var.type!r}"
     if not checker(value):
         return f"{var.name}={value!r} is not a valid {var.type}"
+    if var.values and value not in var.values:
+        return f"{var.name}={value!r}: the catalogue documents one of {', '.join(var.values)}"
     return None
 
 
@@ -192,8 +194,7 @@ def _sent_remote(env, traffic):
 
 
 def _pd_lease(env, traffic):
-    # "PD" is the documented value; Kea's own text for the type is "IA_PD" (see LEASE6_TYPES).
-    return env.get("KEA_LEASE6_TYPE") in ("PD", "IA_PD")
+    return env.get("KEA_LEASE6_TYPE") == "IA_PD"
 
 
 #: variable name -> predicate(env, traffic): should the conditional variable be present?
@@ -222,9 +223,6 @@ QUERY_TYPES = {
 
 #: Kea's HWAddr::HWADDR_SOURCE_DUID (dhcp/hwaddr.h): the MAC address was taken from the DUID.
 HWADDR_SOURCE_DUID = "2"
-
-#: KEA_LEASE6_TYPE's values, as the catalogue documents them ('either "NA", "TA", or "PD"').
-LEASE6_TYPES = ("NA", "TA", "PD")
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,14 +395,11 @@ def _consistency6(point: str, env: dict, t: Traffic) -> List[str]:
     ltype = g("KEA_LEASE6_TYPE")
     if ltype is not None:
         addr = g("KEA_LEASE6_ADDRESS", "")
-        if ltype not in LEASE6_TYPES:
-            out.append(f"KEA_LEASE6_TYPE={ltype!r}: the catalogue documents one of {', '.join(LEASE6_TYPES)}")
-        ltype = ltype[3:] if ltype.startswith("IA_") else ltype
-        if ltype == "NA":
+        if ltype == "IA_NA":
             pools = [p for ps in t.pools.values() for p in ps]
             if addr and not _in_pools(addr, pools):
                 out.append(f"KEA_LEASE6_ADDRESS={addr} outside the pools {pools}")
-        elif ltype == "PD":
+        elif ltype == "IA_PD":
             pfx = g("KEA_LEASE6_DELEGATED_PREFIX", "")
             plen = g("KEA_LEASE6_DELEGATED_PREFIXLEN", "")
             if pfx:
@@ -416,8 +411,8 @@ def _consistency6(point: str, env: dict, t: Traffic) -> List[str]:
                     out.append(f"KEA_LEASE6_DELEGATED_PREFIXLEN={plen} != length of {pfx}")
                 if addr and addr != str(net.network_address):
                     out.append(f"KEA_LEASE6_ADDRESS={addr} != prefix of KEA_LEASE6_DELEGATED_PREFIX={pfx}")
-        else:
-            out.append(f"KEA_LEASE6_TYPE={ltype!r}: the scenario asks only for NA and PD leases")
+        elif ltype == "IA_TA":
+            out.append(f"KEA_LEASE6_TYPE={ltype!r}: the scenario asks only for IA_NA and IA_PD leases")
         lduid = g("KEA_LEASE6_CLIENT_DUID")
         if g("KEA_LEASE6_STATE") == "declined":
             lduid = None  # Kea forgets the client of a declined lease (its DUID becomes 00)

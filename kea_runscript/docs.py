@@ -45,6 +45,8 @@ def variables_section(catalogue: Catalogue | None = None) -> str:
         for g in groups:
             for v in catalogue.groups[g].variables:
                 present = v.when or "always"
+                if v.values:
+                    present += "; one of " + ", ".join(f"`{x}`" for x in v.values)
                 lines.append(
                     f"| `{v.name}` | {v.type} | {_cell(v.description)} | {_cell(present)} "
                     f"| {v.since.series}+ | {_cell(v.reference)} |")
