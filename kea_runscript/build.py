@@ -39,8 +39,8 @@ LIBRARY = "kea-hook-runscript.so"
 SRC = "/src"  # fixed path inside the builder container (reproducible builds)
 TRUE_SCRIPT = "/usr/local/bin/true-script"
 #: Bump when the meaning of the cache key changes (2: build-info records kea_package_version
-#: and kea_hooks_version, which the release needs).
-CACHE_SCHEMA = "2"
+#: and kea_hooks_version, which the release needs; 3: and source_sha256).
+CACHE_SCHEMA = "3"
 
 Renderer = Callable[[str, Path], Path]
 
@@ -280,6 +280,7 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
         "arch": cell.arch,
         "compiler": compiler,
         "build_command": cmd,
+        "source_sha256": tree_digest(src),  # the release checks the .so against what HEAD renders
         "sha256": sha256_file(out / LIBRARY),
         "builder_image": {"tag": builder.tag, "id": builder.id},
         "cache_key": key,

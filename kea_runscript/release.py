@@ -171,8 +171,13 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False) -> list:
-    """The built cells of ``dist`` (every verified cell must be there), validated."""
+def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False,
+            render: Optional[Callable[[str, Path], Path]] = None) -> list:
+    """The built cells of ``dist`` (every verified cell must be there), validated; each .so must
+    come from the sources this checkout renders for its cell (``source_sha256``)."""
+    from .build import tree_digest
+    if render is None:
+        from .render import render_tree as render
     problems, found = [], []
     for cell in m.cells:
         out = dist / cell.id
@@ -203,6 +208,10 @@ def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False) -> list:
         elif info.get("git_dirty") and not allow_dirty:
             problems.append(f"{cell.id}: built from a modified work tree (git_dirty); rebuild from a "
                             f"clean checkout or pass --allow-dirty")
+        elif info.get("source_sha256") != _rendered_digest(cell, render, tree_digest):
+            problems.append(f"{cell.id}: the .so was not built from the sources this checkout renders for "
+                            f"Kea {cell.kea} (source_sha256 {'missing' if not info.get('source_sha256') else 'differs'}); "
+                            f"rebuild it (nox -s build)")
         else:
             found.append(BuiltCell(cell, out, info))
     if problems:
@@ -210,6 +219,14 @@ def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False) -> list:
     if not found:
         raise ReleaseError(f"no built cells in {dist}; run `nox -s build`")
     return found
+
+
+def _rendered_digest(cell: Cell, render, tree_digest) -> str:
+    with tempfile.TemporaryDirectory(prefix="kea-runscript-check-") as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        render(cell.kea, src)
+        return tree_digest(src)
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,7 +427,7 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
                  render: Optional[Callable[[str, Path], Path]] = None) -> Path:
     """Write the release directory; return its path."""
     from .build import git_facts
-    cells = collect(m, opts.dist, allow_dirty=opts.allow_dirty)
+    cells = collect(m, opts.dist, allow_dirty=opts.allow_dirty, render=render)
     for bc in cells:
         check_version_matches(opts.version, bc.info.get("hook_version", ""))
     git = git_facts()

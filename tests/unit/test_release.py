@@ -95,6 +95,13 @@ def test_tarball_is_reproducible(tmp_path):
 # a release from a fake dist/
 
 
+def stub_digest(kea: str) -> str:
+    import tempfile
+    from kea_runscript.build import tree_digest
+    with tempfile.TemporaryDirectory() as tmp:
+        return tree_digest(stub_render(kea, Path(tmp) / "src"))
+
+
 def fake_dist(dist: Path, cells=None, **override) -> None:
     for c in cells or M.verified:
         out = dist / c.id
@@ -104,7 +111,7 @@ def fake_dist(dist: Path, cells=None, **override) -> None:
         info = {"id": c.id, "hook_version": HOOK_VERSION, "git_commit": "0" * 40, "git_dirty": False,
                 "kea_version": c.kea, "kea_source": c.source, "kea_package": "kea-dhcp4-server",
                 "kea_package_version": f"{c.kea}-1", "kea_hooks_version": 20603,
-                "sha256": hashlib.sha256(so).hexdigest(), "compiler": "g++",
+                "sha256": hashlib.sha256(so).hexdigest(), "compiler": "g++", "source_sha256": stub_digest(c.kea),
                 "load_check": {"kea-dhcp4 -t": "passed", "kea-dhcp6 -t": "passed"}}
         info.update(override)
         (out / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -172,6 +179,7 @@ def test_make_release(tmp_path):
     ("other-kea", "not Kea 2.6.3"),
     ("dirty", "git_dirty"),
     ("load-check", "load check did not pass"),
+    ("other-sources", "not built from the sources this checkout renders"),
 ])
 def test_collect_refuses(tmp_path, breakage, message):
     dist = tmp_path / "dist"
@@ -191,9 +199,11 @@ def test_collect_refuses(tmp_path, breakage, message):
             info["git_dirty"] = True
         elif breakage == "load-check":
             info["load_check"]["kea-dhcp6 -t"] = "failed"
+        elif breakage == "other-sources":
+            info["source_sha256"] = stub_digest("9.9.9")
         info_path.write_text(json.dumps(info))
     with pytest.raises(release.ReleaseError, match=message) as e:
-        release.collect(M, dist)
+        release.collect(M, dist, render=stub_render)
     assert CELL.id in str(e.value)
 
 
