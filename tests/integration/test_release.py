@@ -125,3 +125,15 @@ def test_reproducible_build(cell, tmp_path):
         assert r.status == "built", f"{cell.id}: build {n}: {r.message} (log {r.log})"
         digests.append(build.sha256_file(paths.out(cell) / build.LIBRARY))
     assert digests[0] == digests[1], f"{cell.id}: two builds differ: {digests}"
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
+def test_source_tarball_builds_with_make_alone(cell, release_dir):
+    from kea_runscript import images
+    name = release.source_name(HOOK_VERSION)
+    builder = images.ensure_image("builder", cell, build.Paths().logs(cell), build.say)
+    with containers.Container(builder.tag, f"{cell.id}-srctar") as c:
+        c.copy_into(release_dir / name, f"/tmp/{name}")
+        r = c.sh(f"cd /tmp && tar -xzf {name} && cd {name[:-len('.tar.gz')]}/kea-{cell.series} && "
+                 f"make KEA_INCLUDE={cell.kea_include} KEA_LIB={cell.kea_lib} && test -f {build.LIBRARY}")
+        assert r.ok, f"{cell.id}: the source tarball's kea-{cell.series}/ did not build:\n{r.output[-3000:]}"
