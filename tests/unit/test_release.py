@@ -72,6 +72,19 @@ def test_release_version():
         release.check_version_matches("2.0.1", "2.0.0")
 
 
+def test_release_version_from_the_git_tag(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                       check=True, capture_output=True)
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "x")
+    with pytest.raises(release.ReleaseError, match="no git tag"):
+        release.release_version(None, tmp_path)
+    git("tag", "v2.0.0")
+    assert release.release_version(None, tmp_path) == "2.0.0"
+    assert release.release_version("2.0.0-rc2", tmp_path) == "2.0.0-rc2"  # --version wins
+
+
 def test_readme_excerpt():
     text = "# T\nintro\n## A\na\n### A1\na1\n## B\nb\n## C\nc\n"
     assert release.readme_excerpt(text, ("A", "C")) == "## A\na\n### A1\na1\n## C\nc\n"
