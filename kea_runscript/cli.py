@@ -10,6 +10,7 @@
     kea-runscript pipelines [--check]
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
                          [--keep-container]
+    kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--launcher-only] [--no-build]
 
 Selection: without --only/--series/--all, render/build take the verified cells; ``--series``
 takes every cell of a Kea series (declared ones fail fast saying why). ``--only`` (repeatable,
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from . import ROOT, facts
 from . import matrix as matrix_mod
 
 EXIT_OK, EXIT_CELL_FAILED, EXIT_USAGE, EXIT_DOCKER = 0, 1, 2, 3
@@ -49,15 +51,20 @@ def session_plan(m: matrix_mod.Matrix) -> list:
     """The matrix-derived nox sessions: ``build``, ``build-X.Y`` and ``render-X.Y`` per series."""
     verified = ", ".join(c.id for c in m.verified)
     plan = [SessionSpec("build", ("build",), f"Build the verified cells ({verified})."),
-            SessionSpec("smoke", ("smoke",), f"Build (cached) and smoke-test the verified cells ({verified}).")]
+            SessionSpec("smoke", ("smoke",), f"Build (cached) and smoke-test the verified cells ({verified})."),
+            SessionSpec("bench", ("bench",), "Benchmarks: launcher cost, perfdhcp capacity per hook configuration (tables).")]
     for s in m.series:
         cells = m.in_series(s)
         ids = ", ".join(c.id + ("" if c.verified else " [declared]") for c in cells)
         plan.append(SessionSpec(f"build-{s}", ("build", "--series", s), f"Build Kea {s}: {ids}."))
-        plan.append(SessionSpec(f"render-{s}", ("render", "--series", s),
-                                f"Render the hook's C++ for Kea {s} into build/<id>/src."))
         plan.append(SessionSpec(f"smoke-{s}", ("smoke", "--series", s),
                                 f"Build (cached) and smoke-test Kea {s} with real Kea and clients: {ids}."))
+    # Every Kea series the facts know renders, cells or not.
+    for s in facts.supported_series():
+        args = ("render", "--kea", s) + (("--series", s) if s in m.series else ())
+        plan.append(SessionSpec(f"render-{s}", args,
+                                f"Render the hook's C++ for Kea {s} into build/render/ "
+                                f"(and build/<id>/src for its cells)."))
     return plan
 
 
@@ -81,8 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--verified", action="store_true", help="verified cells only")
     sp.add_argument("-v", "--verbose", action="store_true", help="with status, source, note")
 
-    sp = sub.add_parser("render", help="render the hook's C++ into build/<id>/src")
+    sp = sub.add_parser("render", help="render the hook's C++ into build/<id>/src, or for any "
+                                       "Kea version into build/render/<X.Y.Z>/")
     selection(sp)
+    sp.add_argument("--kea", action="append", default=[], metavar="X.Y[.Z]",
+                    help="render for this Kea version, with or without a matrix cell (repeatable)")
 
     sp = sub.add_parser("build", help="build the hook for cells into dist/<id>/")
     selection(sp)
@@ -100,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-build", action="store_true", help="use dist/<id>/ as it is")
     sp.add_argument("--keep-container", action="store_true",
                     help="keep containers for debugging (also KEA_RUNSCRIPT_KEEP=1)")
+
+    sp = sub.add_parser("bench", help="benchmarks: launcher per-call cost, DHCP capacity tables (no assertions)")
+    sp.add_argument("--cell", default="kea2.2.0-debian12-amd64", help="verified cell to measure")
+    sp.add_argument("--quick", action="store_true", help="fewer rows, one short pass (~2 minutes)")
+    sp.add_argument("--v4-only", action="store_true", help="skip the DHCPv6 rows")
+    sp.add_argument("--launcher-only", action="store_true", help="only the launcher microbenchmark")
+    sp.add_argument("--no-build", action="store_true", help="use dist/<id>/ as it is")
+    sp.add_argument("--keep-container", action="store_true", help="keep the container for debugging")
 
     sp = sub.add_parser("image", help="build (or reuse) a named image for cells")
     sp.add_argument("kind", help="template templates/docker/<kind>.Dockerfile.j2 (builder, runtime)")
@@ -167,6 +185,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "pipelines":
         from . import pipelines
         return pipelines.cli_main(args, m)
+    if args.command == "bench":
+        from . import bench
+        return bench.cli_main(args, m)
     try:
         cells = select(m, args)
     except SystemExit as e:
@@ -184,6 +205,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from . import build, containers  # imported late: `list` and session generation need no Docker
 
     if args.command == "render":
+        from . import render
+        for version in args.kea:
+            try:
+                resolved = facts.resolve_version(version)
+            except facts.UnsupportedVersion as e:
+                print(f"kea-runscript: {e}", file=sys.stderr)
+                return EXIT_USAGE
+            dest = render.render_tree(str(resolved), ROOT / "build" / "render" / str(resolved))
+            print(f"{'kea' + str(resolved):<32} rendered         {dest}")
+        if args.kea and not (args.only or args.series or getattr(args, "all", False)):
+            return EXIT_OK
         for c in cells:
             t = time.monotonic()
             try:

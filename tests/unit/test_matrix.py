@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from kea_runscript import cli, matrix
+from kea_runscript import cli, facts, matrix
 from kea_runscript.matrix import MatrixError, cell_id, parse, parse_id
 
 HEAD = textwrap.dedent("""\
@@ -158,7 +158,11 @@ def test_session_plan_from_matrix():
     assert plan["build"].args == ("build",)
     for s in m.series:
         assert plan[f"build-{s}"].args == ("build", "--series", s)
-        assert plan[f"render-{s}"].args == ("render", "--series", s)
+        assert plan[f"render-{s}"].args == ("render", "--kea", s, "--series", s)
+    # Every series the facts know renders, even without a matrix cell.
+    for s in facts.supported_series():
+        assert plan[f"render-{s}"].args[:3] == ("render", "--kea", s)
+    assert plan["render-3.3"].args == ("render", "--kea", "3.3")
     assert "build-1.8" in plan and "build-2.6" in plan and "render-3.0" in plan
     assert all(s.doc for s in plan.values())
 
@@ -167,9 +171,9 @@ def test_session_plan_follows_a_different_matrix():
     m = parse(doc('{kea: "2.2.0", os: debian12, source: debian, status: verified}',
                   '{kea: "9.1.0", os: debiansid, source: debian, status: declared}'))
     names = [s.name for s in cli.session_plan(m)]
-    series_names = [n for n in names if "-" in n]
+    series_names = [n for n in names if "-" in n and not n.startswith("render-")]
     assert {n.split("-", 1)[1] for n in series_names} == {"2.2", "9.1"}
-    for kind in ("build", "render"):
+    for kind in ("build", "smoke"):
         assert f"{kind}-2.2" in names and f"{kind}-9.1" in names
     assert names[0] == "build" and len(names) == len(set(names))
 
