@@ -339,12 +339,16 @@ class Bench:
 
     # Kea ------------------------------------------------------------------------------------
 
-    def start_kea(self, family: int, conf_text: str, tag: str, log_file: str) -> int:
+    def start_kea(self, family: int, conf_text: str, tag: str, log_file: str,
+                  env: Optional[Dict[str, str]] = None) -> int:
+        """Start kea-dhcp<family> in the ``srv`` namespace; its PID once it logged STARTED.
+        ``env``: extra variables in Kea's environment."""
         conf = f"{C_CONF}/{tag}-dhcp{family}.json"
         self.c.write_file(conf, conf_text)
         self.sh(f"rm -f {log_file}")
         out = f"{C_OUT}/{tag}-kea-dhcp{family}.out"
-        r = self.sh(f"ip netns exec srv kea-dhcp{family} -c {conf} >{out} 2>&1 </dev/null & echo $!")
+        assign = "".join(f"{k}={shlex.quote(v)} " for k, v in (env or {}).items())
+        r = self.sh(f"{assign}ip netns exec srv kea-dhcp{family} -c {conf} >{out} 2>&1 </dev/null & echo $!")
         pid = int(r.output.strip().splitlines()[-1])
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

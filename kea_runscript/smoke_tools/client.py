@@ -15,7 +15,8 @@ document on stdout, for the host to compare with what the hook passed to the scr
 
     client.py v4 scenario   [--iface cli0]         the full DHCPv4 scenario (see scenario4)
     client.py v6 scenario   [--iface cli0]         the full DHCPv6 scenario (see scenario6)
-    client.py v4 dora       --mac M [--opt121]     one client: DISCOVER/OFFER/REQUEST/ACK
+    client.py v4 dora       --mac M [--opt121] [--hostname-hex H]
+                                                   one client: DISCOVER/OFFER/REQUEST/ACK
     client.py v4 release    --mac M --addr A --server S
     client.py v6 sarr       --duid-mac M [--pd]    one client: SOLICIT/ADVERTISE/REQUEST/REPLY
     client.py v6 release    --state FILE
@@ -238,7 +239,12 @@ def cmd_v4(args):
     v4 = V4(args.iface)
     c = {"mac": args.mac}
     if args.action == "dora":
-        v4.dora(c, request_options=[("param_req_list", [1, 3, 121])] if args.opt121 else [])
+        extra = [("param_req_list", [1, 3, 121])] if args.opt121 else []
+        if args.hostname_hex is not None:
+            # option 12 with arbitrary bytes (shell metacharacters, newline, non-UTF-8)
+            extra.append(("hostname", bytes.fromhex(args.hostname_hex)))
+            c["hostname_hex"] = args.hostname_hex
+        v4.dora(c, request_options=extra)
         return c
     if args.action == "release":
         c.update(address=args.addr, server=args.server)
@@ -406,6 +412,7 @@ def main(argv=None):
     p.add_argument("--addr")
     p.add_argument("--server", default=SERVER_V4)
     p.add_argument("--opt121", action="store_true", help="ask for option 121 (v4 dora)")
+    p.add_argument("--hostname-hex", help="v4 dora: send option 12 (hostname) with these bytes (hex)")
     p.add_argument("--duid-mac", help="v6: MAC of the client's DUID-LL")
     p.add_argument("--iaid", type=int, default=1)
     p.add_argument("--pd", action="store_true", help="v6 sarr: also ask for a prefix")

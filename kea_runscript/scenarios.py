@@ -1,0 +1,819 @@
+"""Run-time scenarios: what the hook guarantees inside the real Kea of a cell.
+
+Each scenario starts the cell's real kea-dhcp4 (with the built hook) in the smoke container of
+:mod:`kea_runscript.smoke` (:class:`smoke.Bench`: namespaces ``srv`` / ``cli`` joined by a veth
+pair, the scapy client, perfdhcp) with a configuration of its own, drives traffic, and returns
+an :class:`Outcome`: the facts it measured (``facts``) and what contradicts the guarantee
+(``problems``, empty when the scenario holds). tests/integration/test_runtime.py asserts on
+both.
+
+1. :func:`fd_list`: a script sees file descriptors 0, 1 and 2 only, although Kea has sockets
+   and the lease file open (sync, async and capture-output scripts).
+2. :func:`env_list`: the script's environment is exactly the catalogue's variables for the
+   hook point plus ``environment``; nothing of Kea's own environment (``LEAK_TEST=1``).
+3. :func:`hung_script`: a synchronous ``sleep 300`` with ``timeout: 1`` is killed with its
+   process group (RUNSCRIPT_TIMEOUT), Kea still answers, no ``sleep 300`` remains.
+4. :func:`async_zombies`: >= 10,000 ``wait: false`` calls under perfdhcp with multi-threading
+   (4 threads): no zombie child of Kea afterwards.
+5. :func:`lfc_with_async`: Kea's lease file cleanup (``lfc-interval: 1``) runs and completes
+   again and again while asynchronous scripts run: no kea-lfc zombie, no LFC error, the
+   cleanup's files end in the finished state.
+6. :func:`bad_configs`: each bad parameter set makes kea-dhcp4 exit non-zero quickly, with
+   RUNSCRIPT_LOAD_ERROR naming the parameter (kea-dhcp4 -t does not load hooks, so the server
+   is started for real, without interfaces).
+7. :func:`exit_code_drop`: ``exit-codes: {"3": "drop"}`` at pkt4_receive: the blocked MAC gets
+   no OFFER, another MAC does.
+8. :func:`hostname_bytes`: option 12 with ``$(touch /tmp/pwned)``, ``;``, a newline and
+   non-UTF-8 bytes reaches the script byte for byte (KEA_QUERY4_OPTION12, KEA_LEASE4_HOSTNAME)
+   and nothing runs it.
+9. :func:`perfdhcp_no_lost_lease`: perfdhcp DORA for 60 s with the hook synchronous at the 1.4
+   hook points and multi-threading: every ACK perfdhcp counted is a lease in the lease file.
+
+Addresses: 192.0.2.0/24 on the veth pair, perfdhcp as a relay from 198.18.0.1 into
+198.18.0.0/15 (a pool large enough for tens of thousands of clients).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shlex
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+from . import containers, images, smoke
+from .build import LIBRARY, Paths
+from .catalogue import load as load_catalogue
+from .matrix import Cell
+from .versions import Version
+
+C_RT = "/smoke/rt"          # scripts and their output files
+LEASE_DIR = "/var/lib/kea"  # Kea 2.6.3+ accepts lease files only in its data directory
+PERF_RELAY = "198.18.0.1"   # perfdhcp's local address (giaddr): the big relayed subnet
+BIG_SUBNET = ("198.18.0.0/15", "198.18.1.0", "198.19.255.254")
+LONG = smoke.Timers(valid=7200, preferred=3600, renew=1800, rebind=3600, probation=3)
+
+#: Kea's multi-threading for the load scenarios (4 and 9).
+MT4 = {"enable-multi-threading": True, "thread-pool-size": 4, "packet-queue-size": 64}
+
+#: The MACs of the scapy clients (02: locally administered).
+MAC_BLOCKED = "02:00:00:00:77:03"
+MAC_ALLOWED = "02:00:00:00:77:04"
+
+#: The hostname bytes of scenario 8: command substitution, ';', a newline, non-UTF-8.
+HOSTNAME_BYTES = b"a$(touch /tmp/pwned);b`touch /tmp/pwned2`\nc\xff\xfe"
+PWNED = ("/tmp/pwned", "/tmp/pwned2")
+
+
+@dataclass
+class Outcome:
+    name: str
+    facts: dict = field(default_factory=dict)
+    problems: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        lines = [f"{self.name}: {'ok' if self.ok else 'FAILED'} ({self.seconds:.1f}s)"]
+        lines += [f"  problem: {p}" for p in self.problems]
+        for k, v in self.facts.items():
+            text = json.dumps(v, default=str) if not isinstance(v, str) else v
+            lines.append(f"  {k}: {text[:600]}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Perf:
+    """perfdhcp's final report, per exchange (DISCOVER-OFFER, REQUEST-ACK)."""
+
+    text: str
+    stats: Dict[str, Dict[str, int]] = field(default_factory=dict)
+
+    def get(self, exchange: str, what: str) -> int:
+        return self.stats.get(exchange, {}).get(what, 0)
+
+    @property
+    def acks(self) -> int:
+        return self.get("REQUEST-ACK", "received packets")
+
+    @property
+    def requests(self) -> int:
+        return self.get("REQUEST-ACK", "sent packets")
+
+    @property
+    def offers(self) -> int:
+        return self.get("DISCOVER-OFFER", "received packets")
+
+
+def parse_perfdhcp(text: str) -> Perf:
+    perf = Perf(text)
+    section = None
+    for line in text.splitlines():
+        m = re.match(r"\*+Statistics for: ([A-Z-]+)\*+", line.strip())
+        if m:
+            section = m.group(1)
+            perf.stats[section] = {}
+            continue
+        m = re.match(r"([a-z][a-z ]*[a-z]):\s+(\d+)\s*$", line.strip())
+        if section and m:
+            perf.stats[section][m.group(1)] = int(m.group(2))
+    return perf
+
+
+_PS = r"""
+import json, os
+out = []
+for d in os.listdir('/proc'):
+    if not d.isdigit():
+        continue
+    try:
+        stat = open(f'/proc/{d}/stat').read()
+        cmd = open(f'/proc/{d}/cmdline', 'rb').read().split(b'\0')[:-1]
+    except OSError:
+        continue
+    comm = stat[stat.index('(') + 1:stat.rindex(')')]
+    rest = stat[stat.rindex(')') + 2:].split()
+    out.append({'pid': int(d), 'state': rest[0], 'ppid': int(rest[1]), 'comm': comm,
+                'cmdline': [c.decode('utf-8', 'replace') for c in cmd]})
+print(json.dumps(out))
+"""
+
+
+class Runtime:
+    """The scenarios' view of one cell's smoke container (a :class:`smoke.Bench`)."""
+
+    def __init__(self, bench: smoke.Bench):
+        self.bench = bench
+        self.cell = bench.cell
+        self.kea = Version.parse(bench.cell.kea)
+        self.catalogue = load_catalogue()
+        self.sh = bench.sh
+
+    # files ----------------------------------------------------------------------------------
+
+    def script(self, name: str, body: str, mode: int = 0o755) -> str:
+        path = f"{C_RT}/{name}"
+        self.bench.c.write_file(path, body, mode=mode)
+        return path
+
+    def read(self, path: str) -> str:
+        return self.sh(f"cat {path} 2>/dev/null", check=False).output
+
+    def read_bytes(self, path: str) -> Optional[bytes]:
+        r = self.sh(f"test -f {path} && od -An -v -tx1 {path}", check=False)
+        if not r.ok:
+            return None
+        return bytes.fromhex("".join(r.output.split()))
+
+    def exists(self, path: str) -> bool:
+        return self.sh(f"test -e {path}", check=False).ok
+
+    def count_in(self, path: str, pattern: str) -> int:
+        r = self.sh(f"grep -c -E {shlex.quote(pattern)} {path} 2>/dev/null", check=False)
+        try:
+            return int(r.output.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return 0
+
+    # processes ------------------------------------------------------------------------------
+
+    def processes(self) -> List[dict]:
+        """Every process of the container: pid, ppid, state, comm, cmdline."""
+        r = self.sh(f"python3 -c {shlex.quote(_PS)}")
+        return json.loads(r.output.strip().splitlines()[-1])
+
+    def children(self, pid: int, procs: Optional[List[dict]] = None) -> List[dict]:
+        return [p for p in (procs if procs is not None else self.processes()) if p["ppid"] == pid]
+
+    def zombies(self, pid: int, procs: Optional[List[dict]] = None) -> List[dict]:
+        return [p for p in self.children(pid, procs) if p["state"] == "Z"]
+
+    def fds(self, pid: int) -> Dict[int, str]:
+        r = self.sh(f"for f in /proc/{pid}/fd/*; do echo \"${{f##*/}} $(readlink $f)\"; done",
+                    check=False)
+        out = {}
+        for line in r.output.splitlines():
+            n, _, target = line.partition(" ")
+            if n.isdigit():
+                out[int(n)] = target
+        return out
+
+    # Kea ------------------------------------------------------------------------------------
+
+    def config4(self, tag: str, parameters: dict, *, multi_threading=None, persist: bool = False,
+                lfc_interval: Optional[int] = None, big_pool: bool = False,
+                interfaces: Optional[list] = None, extra: Optional[dict] = None,
+                timers: smoke.Timers = LONG, debug: bool = False) -> tuple:
+        """kea-dhcp4's configuration (the smoke template, adapted): (JSON text, log file,
+        lease file or None). ``multi_threading``: None (Kea's default), a bool or a map."""
+        log = f"{smoke.C_LOGS}/rt-{tag}-dhcp4.log"
+        mt_flag = multi_threading if isinstance(multi_threading, (bool, type(None))) else True
+        cfg = json.loads(smoke.kea_config(self.cell, 4, parameters, multi_threading=mt_flag,
+                                          log_file=log, timers=timers,
+                                          severity="DEBUG" if debug else "INFO",
+                                          debuglevel=40 if debug else 0))
+        d = cfg["Dhcp4"]
+        if isinstance(multi_threading, dict):
+            d["multi-threading"] = dict(multi_threading)
+        if interfaces is not None:
+            d["interfaces-config"]["interfaces"] = list(interfaces)
+        lease_file = None
+        if persist:
+            lease_file = f"{LEASE_DIR}/rt-{tag}-leases4.csv"
+            d["lease-database"] = {"type": "memfile", "persist": True, "name": lease_file,
+                                   "lfc-interval": lfc_interval or 0}
+        if big_pool:
+            net, lo, hi = BIG_SUBNET
+            for s in d["subnet4"]:
+                if s["subnet"].startswith("198.18."):
+                    s["subnet"] = net
+                    s["pools"] = [{"pool": f"{lo} - {hi}"}]
+        d.update(extra or {})
+        return json.dumps(cfg, indent=2), log, lease_file
+
+    @contextlib.contextmanager
+    def kea4(self, tag: str, text: str, log: str, env: Optional[Dict[str, str]] = None,
+             lease_file: Optional[str] = None) -> Iterator[int]:
+        """kea-dhcp4 running with ``text``; yields its PID, stops it afterwards (by PID) and
+        keeps its log under build/<id>/smoke/."""
+        if lease_file:
+            self.sh(f"rm -f {lease_file} {lease_file}.*")
+        pid = self.bench.start_kea(4, text, f"rt-{tag}", log, env=env)
+        try:
+            yield pid
+        finally:
+            self.bench.stop(pid)
+            self.bench.keep(log, f"rt-{tag}-kea-dhcp4.log")
+            self.bench.keep(f"{smoke.C_OUT}/rt-{tag}-kea-dhcp4.out", f"rt-{tag}-kea-dhcp4.out")
+
+    def dora(self, mac: str, *extra: str) -> dict:
+        """The scapy client's DISCOVER/OFFER/REQUEST/ACK; {} when the server did not answer."""
+        return self.bench.client("v4", "dora", "--mac", mac, *extra, check=False)
+
+    def perfdhcp4(self, *, rate: int, seconds: int, clients: int, tag: str,
+                  wait_us: int = 2000000) -> Perf:
+        """perfdhcp DORA as a relay from 198.18.0.1 (unique-ish clients from a random range)."""
+        cmd = (f"ip netns exec cli perfdhcp -4 -l {PERF_RELAY} -r {rate} -p {seconds} "
+               f"-R {clients} -b mac={smoke.PERFDHCP_MAC} -W {wait_us} {smoke.NET.server_v4}")
+        r = self.sh(cmd, check=False)
+        (self.bench.out / f"rt-{tag}-perfdhcp4.txt").write_text(f"$ {cmd}\n{r.output}")
+        perf = parse_perfdhcp(r.output)
+        if not perf.stats:
+            raise smoke.SmokeError(f"perfdhcp gave no statistics (exit {r.exit_code}):\n{r.output[-1500:]}")
+        return perf
+
+
+def _timed(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
+    def wrapper(rt: Runtime, *a, **kw) -> Outcome:
+        t0 = time.monotonic()
+        out = fn(rt, *a, **kw)
+        out.seconds = time.monotonic() - t0
+        (rt.bench.out / f"rt-{out.name}.txt").write_text(out.summary() + "\n")
+        return out
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+# --------------------------------------------------------------------------------------------
+# 1. file descriptors
+
+
+def parse_ls_fd(text: str) -> Dict[int, str]:
+    """``ls -l /proc/self/fd`` -> {fd: target}."""
+    out = {}
+    for line in text.splitlines():
+        m = re.search(r"\s(\d+) -> (.*)$", line)
+        if m:
+            out[int(m.group(1))] = m.group(2)
+    return out
+
+
+@_timed
+def fd_list(rt: Runtime) -> Outcome:
+    """Scripts started by the real Kea hold fds 0-2 only (+ the directory ls reads)."""
+    o = Outcome("fd-list")
+    files = {}
+    scripts = []
+    for name, wait, capture in (("sync", True, False), ("async", False, False),
+                                ("capture", True, True)):
+        files[name] = f"{C_RT}/fd-{name}.txt"
+        path = rt.script(f"fd-{name}.sh", f"#!/bin/sh\nexec ls -l /proc/self/fd > {files[name]}\n")
+        scripts.append({"script": path, "wait": wait, "capture-output": capture,
+                        "hook-points": ["pkt4_receive"]})
+    rt.sh(f"rm -f {C_RT}/fd-*.txt")
+    text, log, lease = rt.config4("fd", {"scripts": scripts}, persist=True)
+    with rt.kea4("fd", text, log, lease_file=lease) as pid:
+        kea_fds = rt.fds(pid)
+        ack = rt.dora("02:00:00:00:f1:01")
+        time.sleep(0.5)
+    o.facts["kea fds"] = len(kea_fds)
+    o.facts["kea fd targets"] = sorted(set(re.sub(r"\[\d+\]", "[..]", t) for t in kea_fds.values()))
+    if not ack:
+        o.problems.append("no DORA with the fd scripts configured")
+    if len(kea_fds) <= 4 or not any(t.startswith("socket:") for t in kea_fds.values()):
+        o.problems.append(f"Kea itself has only {kea_fds}: the check would prove nothing")
+    for name, path in files.items():
+        seen = parse_ls_fd(rt.read(path))
+        o.facts[f"{name} script fds"] = seen
+        if not seen:
+            o.problems.append(f"{name} script: no ls output in {path}")
+            continue
+        extra = {fd: t for fd, t in seen.items() if fd > 2}
+        own = {fd: t for fd, t in extra.items() if re.fullmatch(r"/proc/\d+/fd", t)}
+        if len(own) > 1 or set(extra) - set(own):
+            o.problems.append(f"{name} script inherited fds beyond 0-2: "
+                              f"{ {fd: t for fd, t in extra.items() if fd not in own} or extra}")
+        if not {0, 1, 2} <= set(seen):
+            o.problems.append(f"{name} script lacks some of fds 0-2: {seen}")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 2. environment
+
+
+LEAK = {"LEAK_TEST": "1"}
+EXTRA_ENV = {"PATH": "/usr/bin:/bin"}
+
+
+def expected_env(rt: Runtime, hook_point: str, environment: dict) -> set:
+    """The catalogue's unconditional variables of the hook point for this Kea + ``environment``
+    (the conditional ones, e.g. option 60 or 82, are absent: the client sends neither)."""
+    return {v.name for v in rt.catalogue.variables_at(hook_point)
+            if v.since <= rt.kea and not v.conditional} | set(environment)
+
+
+@_timed
+def env_list(rt: Runtime) -> Outcome:
+    """At pkt4_receive the environment is the catalogue's variables + `environment`, exactly."""
+    o = Outcome("env-list")
+    records = {"sync": f"{C_RT}/env-sync.jsonl", "async": f"{C_RT}/env-async.jsonl"}
+    rt.sh(f"rm -f {C_RT}/env-*.jsonl")
+    scripts = [{"script": smoke.RECORDER, "wait": name == "sync", "hook-points": ["pkt4_receive"],
+                "environment": dict(EXTRA_ENV, SMOKE_RECORD=path)} for name, path in records.items()]
+    text, log, _ = rt.config4("env", {"scripts": scripts})
+    with rt.kea4("env", text, log, env=LEAK) as pid:
+        kea_env = rt.sh(f"tr '\\0' '\\n' < /proc/{pid}/environ").output.split()
+        rt.dora("02:00:00:00:e1:01")
+        time.sleep(0.5)
+    kea_keys = sorted({e.partition("=")[0] for e in kea_env})
+    o.facts["Kea's own environment (keys)"] = kea_keys
+    if "LEAK_TEST=1" not in kea_env:
+        o.problems.append(f"Kea was not started with LEAK_TEST=1 (its environment: {kea_keys})")
+    for name, path in records.items():
+        want = expected_env(rt, "pkt4_receive", dict(EXTRA_ENV, SMOKE_RECORD=path))
+        recs = rt.bench.read_records(path)
+        o.facts[f"{name} calls"] = len(recs)
+        if not recs:
+            o.problems.append(f"{name}: the recorder was not called at pkt4_receive")
+        for rec in recs:
+            got = set(rec["env"])
+            if got != want:
+                o.problems.append(f"{name}: environment keys differ: extra {sorted(got - want)}, "
+                                  f"missing {sorted(want - got)}")
+                break
+            if rec["env"].get("PATH") != EXTRA_ENV["PATH"]:
+                o.problems.append(f"{name}: PATH={rec['env'].get('PATH')!r}, configured {EXTRA_ENV['PATH']!r}")
+                break
+        if recs:
+            o.facts[f"{name} environment keys"] = sorted(recs[0]["env"])
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 3. a hung synchronous script
+
+
+def _sleepers(procs: List[dict]) -> List[dict]:
+    return [p for p in procs if p["cmdline"][:2] == ["sleep", "300"]]
+
+
+@_timed
+def hung_script(rt: Runtime) -> Outcome:
+    """`sleep 300` with timeout 1 at pkt4_receive: killed (group), logged, Kea answers."""
+    o = Outcome("hung-script")
+    hang = rt.script("hang.sh", "#!/bin/sh\n# sleep is a child of the shell: the process group must go\nsleep 300\necho never\n")
+    text, log, _ = rt.config4("hang", {"script": hang, "wait": True, "timeout": 1,
+                                       "hook-points": ["pkt4_receive"]})
+    if _sleepers(rt.processes()):
+        o.problems.append("a `sleep 300` was already running before the scenario")
+    with rt.kea4("hang", text, log) as pid:
+        t = time.monotonic()
+        ack = rt.dora("02:00:00:00:a1:01")
+        o.facts["DORA seconds"] = round(time.monotonic() - t, 2)
+        time.sleep(0.5)
+        procs = rt.processes()
+        left = _sleepers(procs)
+        kids = rt.children(pid, procs)
+        timeouts = rt.count_in(log, "RUNSCRIPT_TIMEOUT")
+    o.facts["address"] = ack.get("address")
+    o.facts["RUNSCRIPT_TIMEOUT lines"] = timeouts
+    o.facts["sleep 300 left"] = left
+    o.facts["Kea's children after the DORA"] = kids
+    if not ack:
+        o.problems.append("Kea did not complete the DORA with the hung script (timeout 1 s)")
+    elif o.facts["DORA seconds"] < 1.8:
+        o.problems.append(f"DORA took {o.facts['DORA seconds']}s: the script did not block ~1 s per message")
+    if timeouts < 2:
+        o.problems.append(f"{timeouts} RUNSCRIPT_TIMEOUT lines in Kea's log, expected one per DISCOVER and REQUEST")
+    if left:
+        o.problems.append(f"`sleep 300` still running after the timeout: {left}")
+    if kids:
+        o.problems.append(f"Kea still has children: {kids}")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 4. 10k asynchronous calls, no zombies
+
+
+def _zombie_watch(rt: Runtime, pid: int, samples: list, stop_after: float) -> None:
+    end = time.monotonic() + stop_after
+    while time.monotonic() < end:
+        procs = rt.processes()
+        samples.append((len(rt.children(pid, procs)), len(rt.zombies(pid, procs))))
+        time.sleep(0.5)
+
+
+@_timed
+def async_zombies(rt: Runtime, rate: int = 100, seconds: int = 13, min_calls: int = 10000) -> Outcome:
+    """wait: false at the 1.4 hook points, >= 10k calls under perfdhcp, MT 4 threads:
+    no zombie child of Kea once the calls are over."""
+    o = Outcome("async-zombies")
+    count = f"{C_RT}/async-count"
+    rt.sh(f"rm -f {count}")
+    path = rt.script("async-count.sh", f"#!/bin/sh\nprintf . >> {count}\nexit 0\n")
+    text, log, _ = rt.config4("async", {"script": path, "wait": False}, multi_threading=MT4,
+                              big_pool=True)
+    with rt.kea4("async", text, log) as pid:
+        samples: list = []
+        watcher = threading.Thread(target=_zombie_watch, args=(rt, pid, samples, seconds + 1))
+        watcher.start()
+        perf = rt.perfdhcp4(rate=rate, seconds=seconds, clients=1000000, tag="async")
+        watcher.join()
+        time.sleep(1.5)  # the last scripts finish, the reaper collects them
+        procs = rt.processes()
+        zombies = rt.zombies(pid, procs)
+        kids = rt.children(pid, procs)
+        limit = rt.count_in(log, "RUNSCRIPT_ASYNC_LIMIT")
+        errors = rt.sh(f"grep -E ' (ERROR|FATAL) ' {log} | grep -v RUNSCRIPT_ASYNC_LIMIT | head -5",
+                       check=False).output.strip()
+        calls = len(rt.read(count))
+    o.facts.update({"script calls": calls, "RUNSCRIPT_ASYNC_LIMIT (skipped runs)": limit,
+                    "calls + skipped": calls + limit, "perfdhcp ACKs": perf.acks,
+                    "perfdhcp REQUESTs": perf.requests,
+                    "max children during load": max((s[0] for s in samples), default=0),
+                    "max zombies in one sample during load": max((s[1] for s in samples), default=0),
+                    "zombies after": zombies, "children after": kids})
+    if calls + limit < min_calls:
+        o.problems.append(f"only {calls} calls + {limit} skipped: fewer than {min_calls}")
+    if zombies:
+        o.problems.append(f"{len(zombies)} zombie children of Kea after the calls: {zombies[:5]}")
+    if kids:
+        o.problems.append(f"Kea still has {len(kids)} children 1.5 s after the load: {kids[:5]}")
+    if errors:
+        o.problems.append(f"Kea logged errors: {errors}")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 5. kea-lfc while asynchronous scripts run
+
+
+LFC_FAIL = r"DHCPSRV_MEMFILE_LFC_[A-Z_]*FAIL|LFC_FAIL_"
+
+
+@_timed
+def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
+    """memfile persist + lfc-interval 1 while `sleep 0.2` runs asynchronously at pkt4_receive
+    under perfdhcp (multi-threading, 4 threads): kea-lfc runs and completes each time, Kea
+    reaps it, no error. Beside it a synchronous script drops (exit 3 -> drop) the clients
+    whose MAC ends in 0: Kea's own child reaping must not take its exit status (a lease for
+    such a MAC would show the drop was lost)."""
+    o = Outcome("lfc-with-async")
+    sleeper = rt.script("sleep02.sh", "#!/bin/sh\nsleep 0.2\n")
+    dropper = rt.script("drop0.sh", "#!/bin/sh\ncase \"$KEA_QUERY4_HWADDR\" in *0) exit 3;; esac\nexit 0\n")
+    params = {"max-async": 500, "scripts": [
+        {"script": sleeper, "wait": False, "hook-points": ["pkt4_receive"]},
+        {"script": dropper, "wait": True, "hook-points": ["pkt4_receive"], "exit-codes": {"3": "drop"}},
+    ]}
+    text, log, lease = rt.config4("lfc", params, persist=True, lfc_interval=1, big_pool=True,
+                                  multi_threading=MT4)
+    out = f"{smoke.C_OUT}/rt-lfc-kea-dhcp4.out"
+    with rt.kea4("lfc", text, log, lease_file=lease) as pid:
+        samples: List[List[dict]] = []
+
+        def watch():
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                samples.append(rt.processes())
+                time.sleep(0.25)
+        w = threading.Thread(target=watch)
+        w.start()
+        perf = rt.perfdhcp4(rate=rate, seconds=seconds, clients=16000000, tag="lfc")
+        w.join()
+        time.sleep(2.5)  # one more LFC round without load
+        procs = rt.processes()
+        executed = rt.count_in(log, "DHCPSRV_MEMFILE_LFC_EXECUTE")
+        fails = rt.sh(f"grep -h -E '{LFC_FAIL}' {log} {out} | head -5", check=False).output.strip()
+        errors = rt.sh(f"grep -h -E ' (ERROR|FATAL) ' {log} {out} | head -5", check=False).output.strip()
+        files = rt.sh(f"ls -1 {lease}* 2>/dev/null", check=False).output.split()
+        sleeps_seen = max((sum(1 for p in s if p["ppid"] == pid and p["comm"] == "sleep02.sh")
+                           for s in samples), default=0)
+        lfc_seen = sorted({p["pid"] for s in samples for p in s if p["comm"] == "kea-lfc"})
+        lfc_zombie_samples = [p for s in samples for p in s if p["comm"] == "kea-lfc" and p["state"] == "Z"]
+        zombies_after = rt.zombies(pid, procs)
+        lfc_after = [p for p in procs if p["comm"] == "kea-lfc"]
+        leases_text = rt.read(f"{lease}.2") + rt.read(lease)
+    stats = lease_file_stats(leases_text)
+    dropped_leased = sorted({ln.split(",")[1] for ln in leases_text.splitlines()
+                             if ln.count(",") > 1 and ln.split(",")[1].endswith("0")})
+    # A zombie seen in several samples (0.25 s apart) was not reaped promptly.
+    stuck = sorted({p["pid"] for p in lfc_zombie_samples
+                    if sum(1 for q in lfc_zombie_samples if q["pid"] == p["pid"]) >= 4})
+    o.facts.update({"DHCPSRV_MEMFILE_LFC_EXECUTE": executed, "kea-lfc processes seen": len(lfc_seen),
+                    "lease files after": files,
+                    "async scripts running at once (max seen)": sleeps_seen,
+                    "perfdhcp ACKs": perf.acks, "leases after cleanup": stats,
+                    "leases of dropped MACs (*0)": dropped_leased,
+                    "RUNSCRIPT_ASYNC_LIMIT": rt.count_in(log, "RUNSCRIPT_ASYNC_LIMIT"),
+                    "kea-lfc zombie samples": len(lfc_zombie_samples)})
+    if executed < 3:
+        o.problems.append(f"DHCPSRV_MEMFILE_LFC_EXECUTE logged {executed} times in {seconds + 2.5:.0f}s with lfc-interval 1")
+    if sleeps_seen < 2:
+        o.problems.append(f"at most {sleeps_seen} asynchronous scripts seen running at once: the LFC did not overlap them")
+    if fails:
+        o.problems.append(f"LFC failures logged: {fails}")
+    if errors:
+        o.problems.append(f"errors logged: {errors}")
+    if stuck:
+        o.problems.append(f"kea-lfc zombies not reaped for >= 1 s: pids {stuck}")
+    if zombies_after or lfc_after:
+        o.problems.append(f"after the load: zombies {zombies_after}, kea-lfc still there {lfc_after}")
+    base = Path(lease).name
+    names = {Path(f).name for f in files}
+    leftovers = sorted(n for n in names if n.endswith((".completed", ".output", ".pid", ".1")))
+    if leftovers:
+        o.problems.append(f"LFC left {leftovers} behind (an unfinished cleanup)")
+    if f"{base}.2" not in names:
+        o.problems.append(f"no {base}.2: no cleanup completed (files: {sorted(names)})")
+    if stats["addresses"] != perf.acks:
+        o.problems.append(f"the cleaned-up lease files hold {stats['addresses']} addresses, perfdhcp got {perf.acks} ACKs")
+    o.facts["DISCOVERs without OFFER (drops, ~1/16 expected)"] = perf.get("DISCOVER-OFFER", "drops")
+    if perf.get("DISCOVER-OFFER", "drops") < 1:
+        o.problems.append("no DISCOVER was dropped: the synchronous drop script did not act")
+    if dropped_leased:
+        o.problems.append(f"{len(dropped_leased)} clients the synchronous script dropped (exit 3) got a lease "
+                          f"(exit status lost?): {dropped_leased[:5]}")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 6. bad configurations
+
+
+@dataclass(frozen=True)
+class BadConfig:
+    name: str
+    parameters: dict
+    message: str  # a fragment RUNSCRIPT_LOAD_ERROR's text must contain
+
+
+def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
+    return [
+        BadConfig("unknown parameter", {"script": good, "wiat": True},
+                  "unknown parameter 'wiat' (did you mean 'wait'?)"),
+        BadConfig("script missing", {"wait": True},
+                  "required parameter 'script' is missing"),
+        BadConfig("script relative", {"script": "hooks/script.sh"},
+                  "parameter 'script' must be an absolute path, got 'hooks/script.sh'"),
+        BadConfig("script does not exist", {"script": f"{C_RT}/no-such-script.sh"},
+                  f"parameter 'script': script '{C_RT}/no-such-script.sh' does not exist"),
+        BadConfig("script not executable", {"script": not_exec},
+                  f"parameter 'script': script '{not_exec}' is not executable"),
+        BadConfig("wait not bool", {"script": good, "wait": "yes"},
+                  "parameter 'wait' must be a boolean"),
+        BadConfig("timeout negative", {"script": good, "timeout": -1},
+                  "parameter 'timeout' must be between 0"),
+        BadConfig("unknown hook point", {"script": good, "hook-points": ["pkt4_recieve"]},
+                  "parameter 'hook-points[0]': unknown hook point 'pkt4_recieve' (did you mean 'pkt4_receive'?)"),
+        BadConfig("exit-codes with wait false", {"script": good, "wait": False, "exit-codes": {"3": "drop"}},
+                  "parameter 'exit-codes' needs 'wait': true"),
+        BadConfig("bad options4 entry", {"script": good, "options4": ["12x"]},
+                  "parameter 'options4[0]' must be one of option codes"),
+        BadConfig("options4 code out of range", {"script": good, "options4": [255]},
+                  "parameter 'options4[0]' must be one of option codes"),
+        BadConfig("scripts entry with unknown key", {"scripts": [{"script": good, "hook-point": ["pkt4_receive"]}]},
+                  "unknown parameter 'scripts[0].hook-point' (did you mean 'hook-points'?)"),
+    ]
+
+
+@_timed
+def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
+    """Each bad parameter set: kea-dhcp4 exits non-zero within max_seconds, with
+    RUNSCRIPT_LOAD_ERROR and the parameter named. A good set with the same base starts."""
+    o = Outcome("bad-configs")
+    good = rt.script("good.sh", "#!/bin/sh\nexit 0\n")
+    not_exec = rt.script("not-executable.sh", "#!/bin/sh\nexit 0\n", mode=0o644)
+    results = {}
+    for i, bad in enumerate(bad_configs_list(good, not_exec)):
+        tag = f"bad{i}"
+        text, log, _ = rt.config4(tag, bad.parameters, interfaces=[])
+        conf = f"{smoke.C_CONF}/rt-{tag}-dhcp4.json"
+        out = f"{smoke.C_OUT}/rt-{tag}-kea-dhcp4.out"
+        rt.bench.c.write_file(conf, text)
+        rt.sh(f"rm -f {log}")
+        t = time.monotonic()
+        # `timeout` only guards against a server that would start: it is our own child.
+        r = rt.sh(f"timeout -s KILL {max_seconds + 5} ip netns exec srv kea-dhcp4 -c {conf} "
+                  f">{out} 2>&1 </dev/null; echo \"rc=$?\"", check=False)
+        secs = round(time.monotonic() - t, 2)
+        m = re.search(r"rc=(\d+)", r.output)
+        rc = int(m.group(1)) if m else -1
+        text_out = rt.read(out) + rt.read(log)
+        lines = [ln.strip() for ln in text_out.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
+        results[bad.name] = {"exit": rc, "seconds": secs, "message": lines[0][-300:] if lines else None}
+        if rc == 0 or rc == 137:
+            o.problems.append(f"{bad.name}: kea-dhcp4 exit status {rc} ({'killed: it kept running' if rc == 137 else 'success'})")
+        if secs > max_seconds:
+            o.problems.append(f"{bad.name}: kea-dhcp4 took {secs}s to refuse the configuration")
+        if not lines:
+            o.problems.append(f"{bad.name}: no RUNSCRIPT_LOAD_ERROR in Kea's output: {text_out.strip()[-400:]!r}")
+        elif not any(bad.message in ln for ln in lines):
+            o.problems.append(f"{bad.name}: RUNSCRIPT_LOAD_ERROR lacks {bad.message!r}: {lines[0]!r}")
+    o.facts["refusals"] = results
+    # the control: the same base configuration with good parameters starts
+    text, log, _ = rt.config4("good", {"script": good}, interfaces=[])
+    try:
+        with rt.kea4("good", text, log):
+            pass
+        o.facts["control (good parameters)"] = "started"
+    except smoke.SmokeError as e:
+        o.problems.append(f"the control configuration (good parameters) did not start: {e}")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 7. exit code -> drop
+
+
+@_timed
+def exit_code_drop(rt: Runtime) -> Outcome:
+    """exit-codes {"3": "drop"} at pkt4_receive: the blocked MAC gets no OFFER, others do."""
+    o = Outcome("exit-code-drop")
+    path = rt.script("block.sh", f"#!/bin/sh\n[ \"$KEA_QUERY4_HWADDR\" = \"{MAC_BLOCKED}\" ] && exit 3\nexit 0\n")
+    text, log, _ = rt.config4("drop", {"script": path, "hook-points": ["pkt4_receive"],
+                                       "exit-codes": {"3": "drop"}}, debug=True)
+    with rt.kea4("drop", text, log):
+        blocked = rt.dora(MAC_BLOCKED)
+        blocked_err = rt.read(f"{smoke.C_OUT}/client.err").strip()
+        allowed = rt.dora(MAC_ALLOWED)
+        actions = rt.count_in(log, "RUNSCRIPT_EXIT_ACTION")
+    o.facts.update({"blocked MAC": blocked or blocked_err, "allowed MAC address": allowed.get("address"),
+                    "RUNSCRIPT_EXIT_ACTION lines": actions})
+    if blocked:
+        o.problems.append(f"{MAC_BLOCKED} (script exits 3 -> drop) got a lease: {blocked.get('address')}")
+    elif "no answer" not in blocked_err:
+        o.problems.append(f"{MAC_BLOCKED}: the client failed otherwise than by a missing OFFER: {blocked_err!r}")
+    if not allowed.get("address"):
+        o.problems.append(f"{MAC_ALLOWED} (script exits 0) got no lease")
+    if actions < 1:
+        o.problems.append("no RUNSCRIPT_EXIT_ACTION in Kea's log")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 8. hostname bytes
+
+
+@_timed
+def hostname_bytes(rt: Runtime) -> Outcome:
+    """Option 12 with shell metacharacters, a newline and non-UTF-8 bytes: the script gets the
+    exact bytes (KEA_QUERY4_OPTION12 hex; KEA_LEASE4_HOSTNAME as Kea stored it) and nothing
+    executes them."""
+    o = Outcome("hostname-bytes")
+    record = f"{C_RT}/hostname.jsonl"
+    raw = f"{C_RT}/hostname-lease.raw"
+    rt.sh(f"rm -f {record} {raw} " + " ".join(PWNED))
+    # a shell script on the way, as users write them: quoted expansions only
+    path = rt.script("hostname.sh", f"""#!/bin/sh
+if [ "$1" = lease4_select ] && [ "$KEA_FAKE_ALLOCATION" = 0 ]; then
+    printf '%s' "$KEA_LEASE4_HOSTNAME" > {raw}
+fi
+exec {smoke.RECORDER} "$@"
+""")
+    params = {"script": path, "hook-points": ["pkt4_receive", "lease4_select"], "options4": [12],
+              "environment": {"SMOKE_RECORD": record}}
+    # Kea keeps the client's name as it is: no character replacement, no qualifying suffix.
+    extra = {"hostname-char-set": "", "ddns-replace-client-name": "never",
+             "ddns-qualifying-suffix": ""}
+    text, log, _ = rt.config4("hostname", params, extra=extra)
+    with rt.kea4("hostname", text, log):
+        ack = rt.dora("02:00:00:00:12:01", "--hostname-hex", HOSTNAME_BYTES.hex())
+        time.sleep(0.3)
+    recs = rt.bench.read_records(record)
+    sent_hex = "0x" + HOSTNAME_BYTES.hex().upper()
+    opt12 = [r["env"].get("KEA_QUERY4_OPTION12") for r in recs if r["argv"][1:2] == ["pkt4_receive"]]
+    commits = [r for r in recs if r["argv"][1:2] == ["lease4_select"]
+               and r["env"].get("KEA_FAKE_ALLOCATION") == "0"]
+    lease_hn = [r["env"].get("KEA_LEASE4_HOSTNAME", "").encode("utf-8", "surrogateescape") for r in commits]
+    ack_hn = bytes.fromhex(ack.get("ack_options", {}).get("hostname", "")) if ack else b""
+    raw_bytes = rt.read_bytes(raw)
+    pwned = [p for p in PWNED if rt.exists(p)]
+    o.facts.update({"sent": repr(HOSTNAME_BYTES), "KEA_QUERY4_OPTION12": opt12,
+                    "KEA_LEASE4_HOSTNAME (recorder)": [repr(b) for b in lease_hn],
+                    "KEA_LEASE4_HOSTNAME (shell printf)": repr(raw_bytes),
+                    "option 12 in Kea's ACK": repr(ack_hn), "pwned files": pwned})
+    if not ack:
+        o.problems.append("no DORA with the hostname option")
+    if not opt12 or any(v != sent_hex for v in opt12):
+        o.problems.append(f"KEA_QUERY4_OPTION12 {opt12}, sent {sent_hex}")
+    if not commits:
+        o.problems.append("no lease4_select call for the committed lease")
+    elif any(b != HOSTNAME_BYTES for b in lease_hn):
+        o.problems.append(f"KEA_LEASE4_HOSTNAME {lease_hn!r}, sent {HOSTNAME_BYTES!r}"
+                          f" (Kea's ACK carries {ack_hn!r})")
+    if raw_bytes != HOSTNAME_BYTES:
+        o.problems.append(f"the shell script's \"$KEA_LEASE4_HOSTNAME\" is {raw_bytes!r}, sent {HOSTNAME_BYTES!r}")
+    if pwned:
+        o.problems.append(f"the hostname was executed: {pwned} exist")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 9. perfdhcp load, no lease lost
+
+
+def lease_file_stats(text: str) -> dict:
+    """Kea's memfile CSV (v4): data lines, unique addresses, unique hwaddrs."""
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("address,")]
+    addrs = {ln.split(",", 1)[0] for ln in lines}
+    macs = {ln.split(",")[1] for ln in lines if ln.count(",") >= 1}
+    return {"lines": len(lines), "addresses": len(addrs), "hwaddrs": len(macs)}
+
+
+@_timed
+def perfdhcp_no_lost_lease(rt: Runtime, seconds: int = 60, rate: int = 80) -> Outcome:
+    """The 1.4 hook points, synchronous trivial script, MT 4 threads, perfdhcp DORA for
+    ``seconds``: every ACK perfdhcp received is a lease write in the lease file."""
+    o = Outcome("perfdhcp-no-lost-lease")
+    path = rt.script("trivial.sh", "#!/bin/sh\nexit 0\n")
+    text, log, lease = rt.config4("load", {"script": path, "wait": True}, multi_threading=MT4,
+                                  persist=True, big_pool=True)
+    with rt.kea4("load", text, log, lease_file=lease):
+        perf = rt.perfdhcp4(rate=rate, seconds=seconds, clients=16000000, tag="load")
+        time.sleep(0.5)
+        problems_logged = rt.sh(f"grep -E 'RUNSCRIPT_(TIMEOUT|SPAWN_FAILED|SCRIPT_FAILED|SCRIPT_SIGNALED|CALLOUT_ERROR)|"
+                                f" (ERROR|FATAL) ' {log} | head -5", check=False).output.strip()
+    stats = lease_file_stats(rt.read(lease))
+    o.facts.update({"seconds": seconds, "rate": rate, "perfdhcp DISCOVERs": perf.get("DISCOVER-OFFER", "sent packets"),
+                    "OFFERs": perf.offers, "REQUESTs": perf.requests, "ACKs": perf.acks,
+                    "REQUEST-ACK drops": perf.get("REQUEST-ACK", "drops"),
+                    "lease file": stats})
+    if perf.acks < seconds * rate * 0.5:
+        o.problems.append(f"only {perf.acks} ACKs in {seconds}s at rate {rate}: Kea did not sustain the load")
+    if stats["lines"] != perf.acks:
+        o.problems.append(f"lease file has {stats['lines']} lease writes, perfdhcp received {perf.acks} ACKs")
+    if stats["addresses"] != stats["hwaddrs"]:
+        o.problems.append(f"{stats['addresses']} addresses for {stats['hwaddrs']} clients in the lease file")
+    if problems_logged:
+        o.problems.append(f"Kea logged: {problems_logged}")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# the container
+
+
+@contextlib.contextmanager
+def runtime(cell: Cell, *, paths: Paths = Paths(), keep: Optional[bool] = None,
+            say: Callable[[str], None] = print) -> Iterator[Runtime]:
+    """The cell's smoke container, set up (namespaces, hook, tools), as a :class:`Runtime`.
+    Outputs go to build/<id>/smoke/rt-*."""
+    out = paths.build / cell.id / "smoke"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("rt-*"):
+        old.unlink()
+    so = paths.out(cell) / LIBRARY
+    if not so.is_file():
+        raise smoke.SmokeError(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
+    image = images.ensure_image("runtime", cell, paths.logs(cell), say)
+    with containers.Container(image.tag, f"{cell.id}-runtime", keep=keep, cap_add=smoke.CAPS) as c:
+        bench = smoke.Bench(cell, c, out, say)
+        bench.setup(so)
+        bench.sh(f"mkdir -p {C_RT}")
+        yield Runtime(bench)
+
+
+SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
+    fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
+    hostname_bytes, perfdhcp_no_lost_lease,
+)
