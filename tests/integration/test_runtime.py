@@ -1,0 +1,140 @@
+"""Run-time guarantees of the hook inside the real Kea of each verified cell
+(``pytest -m integration tests/integration/test_runtime.py``).
+
+One smoke container per cell (module-scoped fixture, as in test_smoke.py); each test runs one
+scenario of :mod:`kea_runscript.scenarios` with kea-dhcp4 and asserts on what it measured.
+Each scenario's facts are kept in build/<id>/smoke/rt-<scenario>.txt, Kea's logs and
+perfdhcp's reports beside them (rt-*).
+
+The 60 s perfdhcp run (scenario 9) is 60 s on every cell; RUNTIME_LOAD_SECONDS shortens it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kea_runscript import build, matrix, scenarios
+
+pytestmark = pytest.mark.integration
+
+VERIFIED = matrix.load().verified
+LOAD_SECONDS = int(os.environ.get("RUNTIME_LOAD_SECONDS", "60"))
+
+
+@pytest.fixture(scope="module", params=VERIFIED, ids=lambda c: c.id)
+def rt(request):
+    cell = request.param
+    b = build.build_cell(cell)
+    assert b.ok, f"{cell.id}: build failed: {b.message} (log {b.log})"
+    with scenarios.runtime(cell) as runtime:
+        yield runtime
+
+
+def _show(o: scenarios.Outcome) -> str:
+    print("\n" + o.summary())
+    return "\n" + o.summary()
+
+
+def test_script_sees_only_fds_0_1_2(rt):
+    o = scenarios.fd_list(rt)
+    msg = _show(o)
+    assert o.facts["kea fds"] > 4, msg  # Kea itself: sockets, lease file, logs
+    for mode in ("sync", "async", "capture"):
+        fds = o.facts[f"{mode} script fds"]
+        assert {0, 1, 2} <= set(fds), msg
+        beyond = {fd: t for fd, t in fds.items() if fd > 2}
+        # only the directory ls itself opened to list /proc/self/fd
+        assert len(beyond) <= 1 and all(t.startswith("/proc/") and t.endswith("/fd")
+                                        for t in beyond.values()), msg
+    assert o.ok, msg
+
+
+def test_environment_is_catalogue_plus_configured(rt):
+    o = scenarios.env_list(rt)
+    msg = _show(o)
+    assert "LEAK_TEST" in o.facts["Kea's own environment (keys)"], msg
+    want = sorted(scenarios.expected_env(rt, "pkt4_receive", {"PATH": "", "SMOKE_RECORD": ""}))
+    for mode in ("sync", "async"):
+        assert o.facts[f"{mode} calls"] >= 2, msg  # DISCOVER and REQUEST
+        assert o.facts[f"{mode} environment keys"] == want, msg
+    assert o.ok, msg
+
+
+def test_hung_script_killed_on_time(rt):
+    o = scenarios.hung_script(rt)
+    msg = _show(o)
+    assert o.facts["address"], msg
+    assert o.facts["RUNSCRIPT_TIMEOUT lines"] >= 2, msg
+    assert o.facts["sleep 300 left"] == [], msg
+    assert o.ok, msg
+
+
+def test_no_zombies_after_10k_async_calls(rt):
+    o = scenarios.async_zombies(rt)
+    msg = _show(o)
+    assert o.facts["calls + skipped"] >= 10000, msg
+    assert o.facts["zombies after"] == [], msg
+    assert o.facts["children after"] == [], msg
+    assert o.ok, msg
+
+
+@pytest.fixture(scope="module")
+def lfc(rt):
+    o = scenarios.lfc_with_async(rt)
+    _show(o)
+    return o
+
+
+def test_lfc_completes_beside_async_scripts(lfc):
+    msg = "\n" + lfc.summary()
+    assert lfc.facts["DHCPSRV_MEMFILE_LFC_EXECUTE"] >= 3, msg
+    assert lfc.facts["async scripts running at once (max seen)"] >= 2, msg
+    assert lfc.facts["kea-lfc zombie samples"] == 0 or lfc.ok, msg
+    lfc_problems = [p for p in lfc.problems if not p.startswith(scenarios.EXIT_STATUS_LOST)]
+    assert not lfc_problems, msg
+
+
+def test_sync_exit_code_applied_while_kea_runs_lfc(lfc):
+    """The synchronous drop script beside the LFC (multi-threading): every exit 3 must drop.
+    A lease for a MAC ending in 0 means the hook lost the script's exit status."""
+    msg = "\n" + lfc.summary()
+    assert lfc.facts["DISCOVERs without OFFER (drops, ~1/16 expected)"] >= 1, msg
+    assert lfc.facts["drop script exits 3"] >= 1, msg
+    assert lfc.facts["exit statuses lost"] == 0, msg
+    assert lfc.facts["leases of dropped MACs (*0)"] == [], msg
+
+
+def test_bad_configs_refused_with_their_message(rt):
+    o = scenarios.bad_configs(rt)
+    msg = _show(o)
+    refusals = o.facts["refusals"]
+    assert len(refusals) == len(scenarios.bad_configs_list("/x", "/y")), msg
+    for name, r in refusals.items():
+        assert r["exit"] not in (0, 137), f"{name}{msg}"
+        assert r["message"] and "RUNSCRIPT_LOAD_ERROR" in r["message"], f"{name}{msg}"
+    assert o.facts["control (good parameters)"] == "started", msg
+    assert o.ok, msg
+
+
+def test_exit_code_drop_seen_by_client(rt):
+    o = scenarios.exit_code_drop(rt)
+    msg = _show(o)
+    assert o.facts["allowed MAC address"], msg
+    assert o.ok, msg
+
+
+def test_hostname_bytes_reach_script_unchanged(rt):
+    o = scenarios.hostname_bytes(rt)
+    msg = _show(o)
+    assert o.facts["pwned files"] == [], msg
+    assert o.facts["KEA_LEASE4_HOSTNAME (shell printf)"] == repr(scenarios.HOSTNAME_BYTES), msg
+    assert o.ok, msg
+
+
+def test_perfdhcp_load_loses_no_lease(rt):
+    o = scenarios.perfdhcp_no_lost_lease(rt, seconds=LOAD_SECONDS)
+    msg = _show(o)
+    assert o.facts["lease file"]["lines"] == o.facts["ACKs"], msg
+    assert o.ok, msg
