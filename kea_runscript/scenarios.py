@@ -281,6 +281,9 @@ def _timed(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
         out = fn(rt, *a, **kw)
         out.seconds = time.monotonic() - t0
         (rt.bench.out / f"rt-{out.name}.txt").write_text(out.summary() + "\n")
+        (rt.bench.out / f"rt-{out.name}.json").write_text(json.dumps(
+            {"ok": out.ok, "seconds": out.seconds, "problems": out.problems, "facts": out.facts},
+            indent=1, default=str) + "\n")
         return out
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
