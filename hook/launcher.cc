@@ -5,6 +5,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -12,8 +15,13 @@
 #ifdef __linux__
 #include <sys/eventfd.h>
 #endif
+#ifndef __WALL
+#define __WALL 0x40000000
+#endif
 
 #include <algorithm>
+#include <new>
+#include <atomic>
 
 // glibc 2.34 added posix_spawn_file_actions_addclosefrom_np: with it posix_spawn alone gives
 // the child only fds 0-2. Older C libraries take the vfork() path below instead.
@@ -47,7 +55,6 @@ int open_pidfd(pid_t pid) {
 #endif
 }
 
-#if !RUNSCRIPT_SPAWN_CLOSEFROM
 void close_from_3() {
 #ifdef SYS_close_range
     if (syscall(SYS_close_range, 3, ~0U, 0) == 0) {
@@ -60,10 +67,158 @@ void close_from_3() {
         close(fd);
     }
 }
+
+// Runs in the child while it still shares Kea's memory (vfork semantics): only
+// async-signal-safe calls; an exec failure is reported through *err.
+void exec_child(const char* path, char* const argv[], char* const envp[], int out_fd,
+                volatile int* err) {
+    struct sigaction dfl;
+    dfl.sa_handler = SIG_DFL;
+    dfl.sa_flags = 0;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; ++sig) {
+        sigaction(sig, &dfl, 0);  // fails harmlessly for SIGKILL, SIGSTOP, glibc's own
+    }
+    setpgid(0, 0);
+    if (out_fd >= 0) {
+        dup2(out_fd, 1);
+        dup2(out_fd, 2);
+    }
+    close_from_3();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, 0);
+    execve(path, argv, envp);
+    *err = errno;
+    _exit(127);
+}
+
+}  // namespace
+
+// Memory shared by the hook and a script's supervisor (see spawn_supervised).
+struct Supervision {
+    const char* path;
+    char* const* argv;
+    char* const* envp;
+    int out_fd;
+    char* script_stack;               // the script's vfork-style stack, inside this mapping
+    volatile int exec_err;            // errno of a failed execve, written by the script
+    volatile pid_t script_pid;        // written by the supervisor once started
+    volatile int status;              // the script's wait status
+    volatile int done;                // 1 once status is valid
+    int launched;                     // futex: 1 once the script has exec'd (or failed)
+    std::size_t mapping;              // size of the mapping holding this and both stacks
+};
+
+pid_t Process::script() const {
+    return sup ? sup->script_pid : pid;
+}
+
+namespace {
+
+const std::size_t STACK_SIZE = 64 * 1024;
+
+int script_entry(void* arg) {
+    Supervision* s = static_cast<Supervision*>(arg);
+    exec_child(s->path, s->argv, s->envp, s->out_fd, &s->exec_err);
+    return 127;
+}
+
+// Runs as a separate process in the hook's memory, with every signal blocked and only raw
+// system calls: starts the script as its own child, waits for it and leaves the status in
+// shared memory. It never calls exec, so it keeps exit signal 0: Kea's own child handling
+// (waitpid(-1) when kea-lfc ends) cannot see it, and cannot see the script either, which is
+// the supervisor's child. The hook learns the end through the supervisor's pidfd.
+void wake_launcher(Supervision* s) {
+    __atomic_store_n(&s->launched, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &s->launched, FUTEX_WAKE, 1, 0, 0, 0);
+}
+
+int supervisor_entry(void* arg) {
+    Supervision* s = static_cast<Supervision*>(arg);
+    // CLONE_VFORK: this returns once the script has exec'd (or failed to).
+    pid_t pid = clone(script_entry, s->script_stack + STACK_SIZE,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, s);
+    if (pid < 0) {
+        s->exec_err = errno;
+        wake_launcher(s);
+        _exit(1);
+    }
+    s->script_pid = pid;
+    wake_launcher(s);
+    // The supervisor needs none of the descriptors it inherited (Kea's sockets, the pipe).
+    close_from_3();
+    if (s->exec_err != 0) {
+        int ignored;
+        waitpid(pid, &ignored, 0);
+        _exit(1);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    s->status = status;
+    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+    _exit(0);
+}
+
+#if defined(__linux__) && defined(CLONE_VM) && defined(CLONE_VFORK)
+#define RUNSCRIPT_SUPERVISED 1
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
 #endif
 
-// Returns the child's pid, or -errno. out_fd >= 0 becomes the child's stdout and stderr.
-pid_t spawn(const char* path, char* const argv[], char* const envp[], int out_fd) {
+// Returns the supervisor as a Process, or pid = -errno.
+Process spawn_supervised(const char* path, char* const argv[], char* const envp[], int out_fd) {
+    const std::size_t page = 4096;
+    const std::size_t mapping = page + 2 * STACK_SIZE;
+    void* mem = mmap(0, mapping, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                     -1, 0);
+    if (mem == MAP_FAILED) return Process{-errno, -1, 0};
+    Supervision* s = new (mem) Supervision();
+    s->path = path;
+    s->argv = argv;
+    s->envp = envp;
+    s->out_fd = out_fd;
+    s->script_stack = static_cast<char*>(mem) + page;
+    s->mapping = mapping;
+    char* supervisor_stack = static_cast<char*>(mem) + page + STACK_SIZE;
+    // No signal handler of Kea may run in the supervisor or the script before its execve.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int pidfd = -1;
+    // Exit signal 0 (no SIGCHLD): see supervisor_entry.
+    pid_t pid = clone(supervisor_entry, supervisor_stack + STACK_SIZE, CLONE_VM | CLONE_PIDFD,
+                      s, &pidfd);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, 0);
+    if (pid < 0) {
+        munmap(mem, mapping);
+        return Process{-saved, -1, 0};
+    }
+    // argv and envp belong to the caller: wait until the script has exec'd (a few hundred
+    // microseconds) before they may go.
+    while (!__atomic_load_n(&s->launched, __ATOMIC_ACQUIRE)) {
+        syscall(SYS_futex, &s->launched, FUTEX_WAIT, 0, 0, 0, 0);
+    }
+    if (s->exec_err != 0 || pidfd < 0) {
+        // Exec failed, or a kernel without CLONE_PIDFD: reap the supervisor, report.
+        int err = s->exec_err ? s->exec_err : EINVAL;
+        int status;
+        while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+        }
+        if (pidfd >= 0) close(pidfd);
+        munmap(mem, mapping);
+        return Process{-err, -1, 0};
+    }
+    return Process{pid, pidfd, s};
+}
+#else
+#define RUNSCRIPT_SUPERVISED 0
+#endif
+
+// A plain child that signals SIGCHLD as usual, for kernels without CLONE_PIDFD (< 5.2).
+Process spawn_plain(const char* path, char* const argv[], char* const envp[], int out_fd) {
 #if RUNSCRIPT_SPAWN_CLOSEFROM
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
@@ -86,46 +241,46 @@ pid_t spawn(const char* path, char* const argv[], char* const envp[], int out_fd
     int rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
-    return rc == 0 ? pid : -rc;
+    return Process{rc == 0 ? pid : -rc, -1, 0};
 #else
-    // vfork: the child borrows Kea's memory until execve, so it only makes async-signal-safe
-    // calls and reports an exec failure through `err`.
     volatile int err = 0;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid = vfork();
     if (pid == 0) {
-        struct sigaction dfl;
-        dfl.sa_handler = SIG_DFL;
-        dfl.sa_flags = 0;
-        sigemptyset(&dfl.sa_mask);
-        for (int sig = 1; sig < NSIG; ++sig) {
-            sigaction(sig, &dfl, 0);
-        }
-        setpgid(0, 0);
-        if (out_fd >= 0) {
-            dup2(out_fd, 1);
-            dup2(out_fd, 2);
-        }
-        close_from_3();
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, 0);
-        execve(path, argv, envp);
-        err = errno;
-        _exit(127);
+        exec_child(path, argv, envp, out_fd, &err);
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, 0);
-    if (pid < 0) return -saved;
+    if (pid < 0) return Process{-saved, -1, 0};
     if (err != 0) {
         int status;
         waitpid(pid, &status, 0);
-        return -err;
+        return Process{-err, -1, 0};
     }
-    return pid;
+    return Process{pid, -1, 0};
 #endif
+}
+
+// Supervised where the kernel allows it (decided on first use), else a plain child.
+Process spawn(const char* path, char* const argv[], char* const envp[], int out_fd) {
+#if RUNSCRIPT_SUPERVISED
+    static std::atomic<bool> supervised_works(true);
+    if (supervised_works) {
+        Process p = spawn_supervised(path, argv, envp, out_fd);
+        if (p.pid != -EINVAL && p.pid != -ENOSYS) return p;
+        supervised_works = false;
+    }
+#endif
+    return spawn_plain(path, argv, envp, out_fd);
+}
+
+void release(Process& p) {
+    if (p.pidfd >= 0) close(p.pidfd);
+    p.pidfd = -1;
+    if (p.sup) munmap(p.sup, p.sup->mapping);
+    p.sup = 0;
 }
 
 Outcome from_status(pid_t pid, int status) {
@@ -134,11 +289,10 @@ Outcome from_status(pid_t pid, int status) {
     return Outcome{Outcome::UNKNOWN, 0, pid};
 }
 
-// waitpid that survives EINTR; returns 0 when the child is gone but was not ours to reap
-// (another waiter in the process took it).
+// waitpid that survives EINTR. __WALL: silent children (no SIGCHLD) need it.
 pid_t reap(pid_t pid, int* status, int flags) {
     for (;;) {
-        pid_t r = waitpid(pid, status, flags);
+        pid_t r = waitpid(pid, status, flags | __WALL);
         if (r >= 0) return r;
         if (errno == EINTR) continue;
         return -1;
@@ -146,10 +300,27 @@ pid_t reap(pid_t pid, int* status, int flags) {
 }
 
 void kill_group(pid_t pid) {
+    if (pid <= 0) return;
     // The script leads its own process group: take its children down with it.
     if (kill(-pid, SIGKILL) != 0) {
         kill(pid, SIGKILL);
     }
+}
+
+// 1: finished, *status valid; 0: still running (only with WNOHANG); -1: finished, status
+// unknown (a plain child reaped by someone else).
+int finish(Process& p, int* status, int flags) {
+    pid_t got = reap(p.pid, status, flags);
+    if (got == 0) return 0;
+    if (p.sup) {
+        // The supervisor is gone (reaped now, or never visible to anyone else).
+        if (__atomic_load_n(&p.sup->done, __ATOMIC_ACQUIRE)) {
+            *status = p.sup->status;
+            return 1;
+        }
+        return -1;
+    }
+    return got == p.pid ? 1 : -1;
 }
 
 }  // namespace
@@ -183,7 +354,12 @@ void LineBuffer::flush(std::vector<std::string>& lines) {
     }
 }
 
-Outcome wait_child(pid_t pid, int timeout_ms, int out_fd,
+namespace {
+
+// Waits for a started script for at most timeout_ms (<= 0: forever); kills its process
+// group on timeout. When out_fd >= 0 (non-blocking read end of the script's output), lines
+// go to on_line as they arrive; out_fd is closed. Releases the Process.
+Outcome wait_child(Process p, int timeout_ms, int out_fd,
                    const std::function<void(const std::string&)>& on_line) {
     const long long deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
     LineBuffer buffer;
@@ -195,16 +371,15 @@ Outcome wait_child(pid_t pid, int timeout_ms, int out_fd,
         lines.clear();
     };
     bool timed_out = false;
-    bool exited = false;
+    int result = 0;  // as finish(): 1 done, -1 status unknown
     int status = 0;
-    bool reaped = false;
-    int pidfd = open_pidfd(pid);
+    if (p.pidfd < 0) p.pidfd = open_pidfd(p.pid);
     long sleep_ms = 1;  // look-again interval when there is no pidfd
-    while (!exited) {
+    while (result == 0) {
         struct pollfd fds[2];
         nfds_t count = 0;
-        if (pidfd >= 0) {
-            fds[count].fd = pidfd;
+        if (p.pidfd >= 0) {
+            fds[count].fd = p.pidfd;
             fds[count].events = POLLIN;
             fds[count].revents = 0;
             ++count;
@@ -215,7 +390,7 @@ Outcome wait_child(pid_t pid, int timeout_ms, int out_fd,
             fds[count].revents = 0;
             ++count;
         }
-        int wait_ms = pidfd >= 0 ? -1 : static_cast<int>(sleep_ms);
+        int wait_ms = p.pidfd >= 0 ? -1 : static_cast<int>(sleep_ms);
         if (deadline) {
             long long left = deadline - monotonic_ms();
             int until = left > 0 ? static_cast<int>(left) : 0;
@@ -232,24 +407,16 @@ Outcome wait_child(pid_t pid, int timeout_ms, int out_fd,
             out_fd = -1;
         }
         deliver();
-        if (pidfd >= 0) {
-            exited = r > 0 && (fds[0].revents & POLLIN);
-        } else {
-            pid_t got = reap(pid, &status, WNOHANG);
-            if (got == pid) {
-                exited = reaped = true;
-            } else if (got < 0) {
-                break;  // not ours any more: someone else reaped it
-            }
+        if (p.pidfd < 0 || (r > 0 && (fds[0].revents & POLLIN))) {
+            result = finish(p, &status, WNOHANG);
             sleep_ms = std::min(sleep_ms * 2, 10L);
         }
-        if (!exited && deadline && monotonic_ms() >= deadline) {
+        if (result == 0 && deadline && monotonic_ms() >= deadline) {
             timed_out = true;
-            kill_group(pid);
+            kill_group(p.script());
             break;
         }
     }
-    if (pidfd >= 0) close(pidfd);
     if (out_fd >= 0) {
         // The script is gone: take what it wrote, without waiting for any child of it that
         // still holds the pipe.
@@ -258,14 +425,15 @@ Outcome wait_child(pid_t pid, int timeout_ms, int out_fd,
         deliver();
         close(out_fd);
     }
-    if (!reaped) {
-        pid_t r = reap(pid, &status, 0);
-        if (timed_out) return Outcome{Outcome::TIMED_OUT, 0, pid};
-        if (r != pid) return Outcome{Outcome::UNKNOWN, 0, pid};
-    }
-    if (timed_out) return Outcome{Outcome::TIMED_OUT, 0, pid};
-    return from_status(pid, status);
+    if (result == 0) result = finish(p, &status, 0);
+    const pid_t script = p.script();
+    release(p);
+    if (timed_out) return Outcome{Outcome::TIMED_OUT, 0, script};
+    if (result < 0) return Outcome{Outcome::UNKNOWN, 0, script};
+    return from_status(script, status);
 }
+
+}  // namespace
 
 Launcher::Launcher(std::size_t max_async, EventSink sink, LineSink lines)
     : max_async_(max_async), sink_(sink), lines_(lines), reserved_(0), wake_fd_(-1),
@@ -310,24 +478,27 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
     if (capture && pipe2(out, O_CLOEXEC) != 0) {
         out[0] = out[1] = -1;
     }
-    pid_t pid = spawn(path, argv, envp, out[1]);
+    Process proc = spawn(path, argv, envp, out[1]);
     if (out[1] >= 0) close(out[1]);
     if (out[0] >= 0) fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
-    if (pid < 0 && out[0] >= 0) {
+    if (proc.pid < 0 && out[0] >= 0) {
         close(out[0]);
         out[0] = -1;
     }
     if (wait) {
-        if (pid < 0) return Outcome{Outcome::SPAWN_FAILED, static_cast<int>(-pid), -1};
+        if (proc.pid < 0) return Outcome{Outcome::SPAWN_FAILED, static_cast<int>(-proc.pid), -1};
         const LineSink& sink = lines_;
         const std::string script(path);
-        return wait_child(pid, timeout_ms, out[0], [&sink, &script, pid](const std::string& line) {
-            if (sink) sink(script, pid, line);
+        const pid_t shown = proc.script();
+        return wait_child(proc, timeout_ms, out[0], [&sink, &script, shown](const std::string& line) {
+            if (sink) sink(script, shown, line);
         });
     }
+    // Once listed, the reaper may release the child at any time: read what we need first.
+    const pid_t shown = proc.pid > 0 ? proc.script() : -1;
     Child child;
-    child.pid = pid;
-    child.pidfd = pid > 0 ? open_pidfd(pid) : -1;
+    child.proc = proc;
+    if (proc.pid > 0 && child.proc.pidfd < 0) child.proc.pidfd = open_pidfd(proc.pid);
     child.deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
     child.killed = false;
     child.script = path;
@@ -336,15 +507,15 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
     {
         std::lock_guard<std::mutex> lock(mutex_);
         --reserved_;
-        if (pid > 0) children_.push_back(child);
+        if (proc.pid > 0) children_.push_back(child);
     }
-    if (pid < 0) return Outcome{Outcome::SPAWN_FAILED, static_cast<int>(-pid), -1};
+    if (proc.pid < 0) return Outcome{Outcome::SPAWN_FAILED, static_cast<int>(-proc.pid), -1};
     if (wake_fd_ >= 0) {
         uint64_t one = 1;
         ssize_t ignored = write(wake_fd_, &one, sizeof(one));
         (void)ignored;
     }
-    return Outcome{Outcome::STARTED, 0, pid};
+    return Outcome{Outcome::STARTED, 0, shown};
 }
 
 void Launcher::reaper_loop() {
@@ -362,7 +533,7 @@ void Launcher::reaper_loop() {
             std::lock_guard<std::mutex> lock(mutex_);
             for (const Child& c : children_) {
                 struct pollfd p;
-                p.fd = c.pidfd;  // poll() ignores negative fds
+                p.fd = c.proc.pidfd;  // poll() ignores negative fds
                 p.events = POLLIN;
                 p.revents = 0;
                 fds.push_back(p);
@@ -370,7 +541,7 @@ void Launcher::reaper_loop() {
                     p.fd = c.out_fd;
                     fds.push_back(p);
                 }
-                if (c.pidfd < 0) need_polling = true;
+                if (c.proc.pidfd < 0) need_polling = true;
                 if (c.deadline && !c.killed &&
                     (next_deadline == 0 || c.deadline < next_deadline)) {
                     next_deadline = c.deadline;
@@ -394,7 +565,13 @@ void Launcher::reaper_loop() {
             (void)ignored;
         }
         std::vector<AsyncEvent> events;
-        std::vector<std::pair<Child, std::vector<std::string> > > output;
+        // (script, pid, lines): copied out, since the children's memory is released below.
+        struct Output {
+            std::string script;
+            pid_t pid;
+            std::vector<std::string> lines;
+        };
+        std::vector<Output> output;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             const long long now = monotonic_ms();
@@ -406,44 +583,45 @@ void Launcher::reaper_loop() {
                         close(c.out_fd);
                         c.out_fd = -1;
                     }
-                    if (!lines.empty()) output.push_back(std::make_pair(c, lines));
+                    if (!lines.empty()) output.push_back(Output{c.script, c.proc.script(), lines});
                 }
                 int status = 0;
-                pid_t got = reap(c.pid, &status, WNOHANG);
-                if (got == c.pid || got < 0) {
+                const pid_t shown = c.proc.script();
+                int result = finish(c.proc, &status, WNOHANG);
+                if (result != 0) {
                     if (c.out_fd >= 0) {
                         std::vector<std::string> lines;
                         c.buffer->read_from(c.out_fd, lines);
                         c.buffer->flush(lines);
                         close(c.out_fd);
-                        if (!lines.empty()) output.push_back(std::make_pair(c, lines));
+                        if (!lines.empty()) output.push_back(Output{c.script, shown, lines});
                     }
-                    if (got == c.pid && !c.killed) {
+                    if (result > 0 && !c.killed) {
                         if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
                             events.push_back(AsyncEvent{AsyncEvent::EXITED_NONZERO, c.script,
-                                                        c.pid, WEXITSTATUS(status)});
+                                                        shown, WEXITSTATUS(status)});
                         } else if (WIFSIGNALED(status)) {
-                            events.push_back(AsyncEvent{AsyncEvent::SIGNALED, c.script, c.pid,
+                            events.push_back(AsyncEvent{AsyncEvent::SIGNALED, c.script, shown,
                                                         WTERMSIG(status)});
                         }
                     }
-                    if (c.pidfd >= 0) close(c.pidfd);
+                    release(c.proc);
                     children_[i] = children_.back();
                     children_.pop_back();
                     continue;
                 }
                 if (c.deadline && !c.killed && now >= c.deadline) {
-                    kill_group(c.pid);
+                    kill_group(c.proc.script());
                     c.killed = true;
-                    events.push_back(AsyncEvent{AsyncEvent::TIMED_OUT, c.script, c.pid, 0});
+                    events.push_back(AsyncEvent{AsyncEvent::TIMED_OUT, c.script, c.proc.script(), 0});
                 }
                 ++i;
             }
         }
         // Report outside the lock: the sinks log, which may take their own locks.
-        for (const auto& entry : output) {
-            for (const std::string& line : entry.second) {
-                if (lines_) lines_(entry.first.script, entry.first.pid, line);
+        for (const Output& entry : output) {
+            for (const std::string& line : entry.lines) {
+                if (lines_) lines_(entry.script, entry.pid, line);
             }
         }
         for (const AsyncEvent& e : events) {
@@ -459,15 +637,16 @@ void Launcher::finish_all_at_stop() {
         left.swap(children_);
     }
     for (Child& c : left) {
-        if (c.pidfd >= 0) close(c.pidfd);
         if (c.out_fd >= 0) close(c.out_fd);
         long long remaining = c.deadline ? c.deadline - monotonic_ms() : 0;
         if (c.killed || (c.deadline && remaining <= 0)) {
-            kill_group(c.pid);
+            kill_group(c.proc.script());
             int status;
-            reap(c.pid, &status, 0);
+            finish(c.proc, &status, 0);
+            release(c.proc);
         } else {
-            wait_child(c.pid, c.deadline ? static_cast<int>(remaining) : 0);
+            wait_child(c.proc, c.deadline ? static_cast<int>(remaining) : 0, -1,
+                       std::function<void(const std::string&)>());
         }
     }
 }

@@ -59,6 +59,16 @@ private:
     std::string partial_;
 };
 
+// One started script, however it was started (see launcher.cc): the process the launcher
+// waits for (a supervisor or the script itself) and how to reach the script.
+struct Supervision;
+struct Process {
+    pid_t pid;          // what we wait for; -1 when nothing was started
+    int pidfd;          // pidfd of `pid`, -1 when the kernel has none
+    Supervision* sup;   // shared with the supervisor; null for a plain child
+    pid_t script() const;
+};
+
 class Launcher {
 public:
     typedef std::function<void(const AsyncEvent&)> EventSink;
@@ -79,8 +89,7 @@ public:
 
 private:
     struct Child {
-        pid_t pid;
-        int pidfd;          // -1 when the kernel has no pidfd_open
+        Process proc;
         long long deadline; // monotonic ms, 0 = none
         bool killed;
         std::string script;
@@ -104,13 +113,6 @@ private:
 
 // Milliseconds on the monotonic clock.
 long long monotonic_ms();
-
-// Waits for `pid` (our own child) for at most timeout_ms (<= 0: forever); kills its process
-// group on timeout. When out_fd >= 0 (non-blocking read end of the script's output), lines
-// go to on_line as they arrive; out_fd is closed. Used by the synchronous path and at stop.
-Outcome wait_child(pid_t pid, int timeout_ms, int out_fd = -1,
-                   const std::function<void(const std::string&)>& on_line =
-                       std::function<void(const std::string&)>());
 
 }  // namespace runscript
 

@@ -3,6 +3,8 @@
 //   launcher_driver run SCRIPT WAIT(0|1) TIMEOUT_MS [ARG1]   one run; prints the outcome
 //   launcher_driver capture SCRIPT WAIT(0|1)                 run with output captured; prints
 //                                                            "line <text>" per line
+//   launcher_driver thief SCRIPT                             sync run while another thread
+//                                                            reaps with waitpid(-1) like Kea
 //   launcher_driver async-many SCRIPT COUNT MAX              COUNT async runs, then reports
 //                                                            zombies and a foreign child
 //   launcher_driver bench SCRIPT COUNT HEAP_MB               per-call cost: launcher (sync),
@@ -20,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -127,6 +130,31 @@ int main(int argc, char** argv) {
         Outcome o = launcher.run(script, args, envp.data(), wait, timeout);
         printf("%s %d %.0f\n", kind_name(o.kind), o.code, (now_us() - t0) / 1000.0);
         fflush(stdout);
+        return 0;
+    }
+
+    if (mode == "thief") {
+        // Kea's own child handling (kea-lfc) calls waitpid(-1, WNOHANG) on SIGCHLD: it must
+        // not take the script's exit status away from the hook.
+        std::atomic<bool> stop(false);
+        std::atomic<int> stolen(0);
+        std::thread thief([&stop, &stolen]() {
+            while (!stop) {
+                int status;
+                if (waitpid(-1, &status, WNOHANG) > 0) ++stolen;
+                usleep(100);
+            }
+        });
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        Launcher launcher(0, Launcher::EventSink());
+        int exited3 = 0;
+        for (int i = 0; i < 20; ++i) {
+            Outcome o = launcher.run(script, args, envp.data(), true, 5000);
+            if (o.kind == Outcome::EXITED && o.code == 3) ++exited3;
+        }
+        stop = true;
+        thief.join();
+        printf("exited3 %d stolen %d\n", exited3, stolen.load());
         return 0;
     }
 

@@ -143,3 +143,13 @@ def test_capture_does_not_wait_for_a_background_child_holding_the_pipe(driver, t
                          capture_output=True, text=True, timeout=60, check=True).stdout
     assert "line done" in out
     assert time.monotonic() - started < 10
+
+
+def test_exit_status_survives_a_process_wide_waitpid(driver, tmp_path):
+    """Kea reaps its own children (kea-lfc) with waitpid(-1): scripts are started as silent
+    children (no SIGCHLD), which such a waitpid does not see, so exit codes are never lost."""
+    path = script(tmp_path, "sleep 0.05\nexit 3\n")
+    out = subprocess.run([str(driver), "thief", str(path)],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    report = dict(zip(out.split()[::2], out.split()[1::2]))
+    assert report == {"exited3": "20", "stolen": "0"}
