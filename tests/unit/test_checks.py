@@ -386,3 +386,24 @@ def test_details_show_each_problem_once_with_counts_and_modes():
     text = smoke.details(smoke.CellResult(cell, runs=runs))
     assert text.count("KEA_LEASE6_TYPE='NA'") == 1
     assert "[6 calls; wait+mt, async+st]" in text
+
+
+def test_compat_comparison_ignores_traffic_dependent_variables(tmp_path):
+    """The 1.4-style and default runs are compared on unconditional variables only: which
+    PD leases expired inside each run's window is traffic, not the configuration."""
+    import json as _json
+
+    def write(tag, envs):
+        with open(tmp_path / f"{tag}-records-v6.jsonl", "w") as f:
+            for env in envs:
+                f.write(_json.dumps({"argv": ["/r", "lease6_expire"], "env": env}) + "\n")
+
+    na = {"KEA_LEASE6_TYPE": "IA_NA", "KEA_LEASE6_ADDRESS": "2001:db8:1::5", "KEA_REMOVE_LEASE": "1"}
+    pd = dict(na, KEA_LEASE6_TYPE="IA_PD", KEA_LEASE6_DELEGATED_PREFIX="2001:db8:100::/56",
+              KEA_LEASE6_DELEGATED_PREFIXLEN="56")
+    write("wait-mt", [na, pd])
+    write("14-config", [na])
+    assert smoke.compare_compat([], tmp_path) == []
+    write("14-config", [{k: v for k, v in na.items() if k != "KEA_REMOVE_LEASE"}])
+    problems = smoke.compare_compat([], tmp_path)
+    assert len(problems) == 1 and "KEA_REMOVE_LEASE" in problems[0]
