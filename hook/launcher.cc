@@ -167,13 +167,44 @@ int supervisor_entry(void* arg) {
 #define CLONE_PIDFD 0x00001000
 #endif
 
+// Mappings (shared block + both stacks) are kept for reuse: an munmap in a multi-threaded
+// Kea costs a TLB shootdown on every core, per script run.
+const std::size_t MAPPING_SIZE = 4096 + 2 * STACK_SIZE;
+const std::size_t MAPPINGS_KEPT = 64;
+std::mutex mappings_mutex;
+std::vector<void*> free_mappings;
+
+void* take_mapping() {
+    {
+        std::lock_guard<std::mutex> lock(mappings_mutex);
+        if (!free_mappings.empty()) {
+            void* mem = free_mappings.back();
+            free_mappings.pop_back();
+            return mem;
+        }
+    }
+    void* mem = mmap(0, MAPPING_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    return mem == MAP_FAILED ? 0 : mem;
+}
+
+void give_mapping(void* mem) {
+    {
+        std::lock_guard<std::mutex> lock(mappings_mutex);
+        if (free_mappings.size() < MAPPINGS_KEPT) {
+            free_mappings.push_back(mem);
+            return;
+        }
+    }
+    munmap(mem, MAPPING_SIZE);
+}
+
 // Returns the supervisor as a Process, or pid = -errno.
 Process spawn_supervised(const char* path, char* const argv[], char* const envp[], int out_fd) {
     const std::size_t page = 4096;
-    const std::size_t mapping = page + 2 * STACK_SIZE;
-    void* mem = mmap(0, mapping, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                     -1, 0);
-    if (mem == MAP_FAILED) return Process{-errno, -1, 0};
+    const std::size_t mapping = MAPPING_SIZE;
+    void* mem = take_mapping();
+    if (!mem) return Process{-ENOMEM, -1, 0};
     Supervision* s = new (mem) Supervision();
     s->path = path;
     s->argv = argv;
@@ -193,7 +224,7 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, 0);
     if (pid < 0) {
-        munmap(mem, mapping);
+        give_mapping(mem);
         return Process{-saved, -1, 0};
     }
     // argv and envp belong to the caller: wait until the script has exec'd (a few hundred
@@ -208,7 +239,7 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
         while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
         }
         if (pidfd >= 0) close(pidfd);
-        munmap(mem, mapping);
+        give_mapping(mem);
         return Process{-err, -1, 0};
     }
     return Process{pid, pidfd, s};
@@ -279,7 +310,7 @@ Process spawn(const char* path, char* const argv[], char* const envp[], int out_
 void release(Process& p) {
     if (p.pidfd >= 0) close(p.pidfd);
     p.pidfd = -1;
-    if (p.sup) munmap(p.sup, p.sup->mapping);
+    if (p.sup) give_mapping(p.sup);
     p.sup = 0;
 }
 
