@@ -1,6 +1,7 @@
 #!/bin/bash
 # Set up a Debian machine to build and test kea-hook-runscript. Run as root from the checkout:
-#   sudo ./bootstrap.sh
+#   sudo ./bootstrap.sh                      set up only
+#   sudo ./bootstrap.sh nox -s build         set up, then run the command (the README's way)
 # Installs docker.io and debootstrap if missing, starts dockerd if it is not running, and
 # installs the toolkit (editable) with its test extras and nox into the current python3.
 # Safe to run again: every step checks first.
@@ -42,4 +43,15 @@ echo "docker engine: $(docker version --format '{{.Server.Version}}')"
 step "pip install -e '.[test]' nox"
 # Debian's python3 is "externally managed" (PEP 668); this machine is a build box, so install anyway.
 PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet -e '.[test]' nox
+# pyenv-managed Pythons only expose new console scripts (nox) after a rehash.
+command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+
+if [ $# -gt 0 ]; then
+    step "$*"
+    if [ "$1" = nox ] && ! command -v nox >/dev/null 2>&1; then
+        shift
+        exec python3 -m nox "$@"
+    fi
+    exec "$@"
+fi
 echo "ready: nox -l lists the sessions"
