@@ -20,6 +20,7 @@
 #endif
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 #include <atomic>
 
@@ -55,42 +56,74 @@ int open_pidfd(pid_t pid) {
 #endif
 }
 
+// System calls for the script before its exec and for the supervisor. Both share Kea's
+// memory and the thread block (TLS) of the Kea thread that started them, and in async mode
+// run alongside it and alongside each other: libc's wrappers would write that thread's errno,
+// touch its cancellation state or take libc's locks (glibc's sigaction takes a lock that
+// two such processes sharing one thread block deadlock on). So: no libc here, the kernel's
+// -errno comes back as the result.
+long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+#else
+    long ret = syscall(n, a, b, c, d);
+    return ret == -1 ? -errno : ret;
+#endif
+}
+
+void raw_exit(int code) {
+    for (;;) raw_syscall(SYS_exit, code);
+}
+
 void close_from_3() {
 #ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3, ~0U, 0) == 0) {
+    if (raw_syscall(SYS_close_range, 3, ~0U, 0) == 0) {
         return;
     }
 #endif
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536) max = 65536;
-    for (int fd = 3; fd < max; ++fd) {
-        close(fd);
+    for (int fd = 3; fd < 65536; ++fd) {
+        raw_syscall(SYS_close, fd);
     }
 }
 
-// Runs in the child while it still shares Kea's memory (vfork semantics): only
-// async-signal-safe calls; an exec failure is reported through *err.
+// Runs in the child while it still shares Kea's memory (vfork semantics): raw system calls
+// only (see raw_syscall); an exec failure is reported through *err.
 void exec_child(const char* path, char* const argv[], char* const envp[], int out_fd,
                 volatile int* err) {
-    struct sigaction dfl;
-    dfl.sa_handler = SIG_DFL;
-    dfl.sa_flags = 0;
-    sigemptyset(&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; ++sig) {
-        sigaction(sig, &dfl, 0);  // fails harmlessly for SIGKILL, SIGSTOP, glibc's own
+    // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask, whatever
+    // the architecture's field order. The last argument is the kernel's sigset size.
+    unsigned long dfl[4] = {0, 0, 0, 0};
+    const long sigset_bytes = 64 / 8;
+    for (int sig = 1; sig <= 64; ++sig) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        raw_syscall(SYS_rt_sigaction, sig, reinterpret_cast<long>(dfl), 0, sigset_bytes);
     }
-    setpgid(0, 0);
+    raw_syscall(SYS_setpgid, 0, 0);
     if (out_fd >= 0) {
-        dup2(out_fd, 1);
-        dup2(out_fd, 2);
+        raw_syscall(SYS_dup3, out_fd, 1, 0);
+        raw_syscall(SYS_dup3, out_fd, 2, 0);
     }
     close_from_3();
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, 0);
-    execve(path, argv, envp);
-    *err = errno;
-    _exit(127);
+    unsigned long none = 0;
+    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, sigset_bytes);
+    long r = raw_syscall(SYS_execve, reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
+                         reinterpret_cast<long>(envp));
+    *err = static_cast<int>(-r);
+    raw_exit(127);
 }
 
 }  // namespace
@@ -109,6 +142,39 @@ struct Supervision {
     int launched;                     // futex: 1 once the script has exec'd (or failed)
     std::size_t mapping;              // size of the mapping holding this and both stacks
 };
+
+namespace {
+
+// Copies path, argv and envp into `area` (pointer arrays first, then the strings) so the
+// caller's copies may go before the script has exec'd. False when they do not fit.
+bool copy_call(char* area, std::size_t size, const char* path, char* const argv[],
+               char* const envp[], const char** path_out, char*** argv_out,
+               char*** envp_out) {
+    std::size_t argc = 0, envc = 0, bytes = std::strlen(path) + 1;
+    for (; argv[argc]; ++argc) bytes += std::strlen(argv[argc]) + 1;
+    for (; envp[envc]; ++envc) bytes += std::strlen(envp[envc]) + 1;
+    const std::size_t pointers = (argc + 1 + envc + 1) * sizeof(char*);
+    if (pointers + bytes > size) return false;
+    char** arrays = reinterpret_cast<char**>(area);
+    char* text = area + pointers;
+    auto put = [&text](const char* from) {
+        const std::size_t n = std::strlen(from) + 1;
+        std::memcpy(text, from, n);
+        char* at = text;
+        text += n;
+        return at;
+    };
+    *path_out = put(path);
+    *argv_out = arrays;
+    for (std::size_t i = 0; i < argc; ++i) arrays[i] = put(argv[i]);
+    arrays[argc] = 0;
+    *envp_out = arrays + argc + 1;
+    for (std::size_t i = 0; i < envc; ++i) (*envp_out)[i] = put(envp[i]);
+    (*envp_out)[envc] = 0;
+    return true;
+}
+
+}  // namespace
 
 pid_t Process::script() const {
     return sup ? sup->script_pid : pid;
@@ -131,34 +197,32 @@ int script_entry(void* arg) {
 // the supervisor's child. The hook learns the end through the supervisor's pidfd.
 void wake_launcher(Supervision* s) {
     __atomic_store_n(&s->launched, 1, __ATOMIC_RELEASE);
-    syscall(SYS_futex, &s->launched, FUTEX_WAKE, 1, 0, 0, 0);
+    raw_syscall(SYS_futex, reinterpret_cast<long>(&s->launched), FUTEX_WAKE, 1);
 }
 
 int supervisor_entry(void* arg) {
     Supervision* s = static_cast<Supervision*>(arg);
-    // CLONE_VFORK: this returns once the script has exec'd (or failed to).
+    // CLONE_VFORK: this returns once the script has exec'd (or failed to). (glibc's clone
+    // wrapper touches errno only when clone itself fails.)
     pid_t pid = clone(script_entry, s->script_stack + STACK_SIZE,
                       CLONE_VM | CLONE_VFORK | SIGCHLD, s);
     if (pid < 0) {
-        s->exec_err = errno;
+        s->exec_err = EAGAIN;
         wake_launcher(s);
-        _exit(1);
+        raw_exit(1);
     }
     s->script_pid = pid;
     wake_launcher(s);
     // The supervisor needs none of the descriptors it inherited (Kea's sockets, the pipe).
     close_from_3();
-    if (s->exec_err != 0) {
-        int ignored;
-        waitpid(pid, &ignored, 0);
-        _exit(1);
-    }
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (raw_syscall(SYS_wait4, pid, reinterpret_cast<long>(&status), 0, 0) == -EINTR) {
     }
+    if (s->exec_err != 0) raw_exit(1);
     s->status = status;
     __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
-    _exit(0);
+    raw_exit(0);
+    return 0;
 }
 
 #if defined(__linux__) && defined(CLONE_VM) && defined(CLONE_VFORK)
@@ -169,7 +233,10 @@ int supervisor_entry(void* arg) {
 
 // Mappings (shared block + both stacks) are kept for reuse: an munmap in a multi-threaded
 // Kea costs a TLB shootdown on every core, per script run.
-const std::size_t MAPPING_SIZE = 4096 + 2 * STACK_SIZE;
+// Layout: the Supervision block (one page), a copy of an asynchronous call's path, argv
+// and envp, the script's stack, the supervisor's stack.
+const std::size_t CALL_AREA_SIZE = 64 * 1024;
+const std::size_t MAPPING_SIZE = 4096 + CALL_AREA_SIZE + 2 * STACK_SIZE;
 const std::size_t MAPPINGS_KEPT = 64;
 std::mutex mappings_mutex;
 std::vector<void*> free_mappings;
@@ -199,20 +266,30 @@ void give_mapping(void* mem) {
     munmap(mem, MAPPING_SIZE);
 }
 
-// Returns the supervisor as a Process, or pid = -errno.
-Process spawn_supervised(const char* path, char* const argv[], char* const envp[], int out_fd) {
+// Returns the supervisor as a Process, or pid = -errno. detach: the caller will not wait for
+// the script (async): when the call fits in the mapping, it is copied there and this returns
+// as soon as the supervisor exists, leaving the script's exec to the supervisor, on another
+// core if there is one. An exec failure then shows in Supervision::exec_err.
+Process spawn_supervised(const char* path, char* const argv[], char* const envp[], int out_fd,
+                         bool detach) {
     const std::size_t page = 4096;
     const std::size_t mapping = MAPPING_SIZE;
     void* mem = take_mapping();
     if (!mem) return Process{-ENOMEM, -1, 0};
     Supervision* s = new (mem) Supervision();
-    s->path = path;
-    s->argv = argv;
-    s->envp = envp;
+    char* call_area = static_cast<char*>(mem) + page;
+    char** argv_copy = 0;
+    char** envp_copy = 0;
+    const char* path_copy = 0;
+    detach = detach && copy_call(call_area, CALL_AREA_SIZE, path, argv, envp, &path_copy,
+                                 &argv_copy, &envp_copy);
+    s->path = detach ? path_copy : path;
+    s->argv = detach ? argv_copy : argv;
+    s->envp = detach ? envp_copy : envp;
     s->out_fd = out_fd;
-    s->script_stack = static_cast<char*>(mem) + page;
+    s->script_stack = call_area + CALL_AREA_SIZE;
     s->mapping = mapping;
-    char* supervisor_stack = static_cast<char*>(mem) + page + STACK_SIZE;
+    char* supervisor_stack = s->script_stack + STACK_SIZE;
     // No signal handler of Kea may run in the supervisor or the script before its execve.
     sigset_t all, old;
     sigfillset(&all);
@@ -227,6 +304,7 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
         give_mapping(mem);
         return Process{-saved, -1, 0};
     }
+    if (detach && pidfd >= 0) return Process{pid, pidfd, s};
     // argv and envp belong to the caller: wait until the script has exec'd (a few hundred
     // microseconds) before they may go.
     while (!__atomic_load_n(&s->launched, __ATOMIC_ACQUIRE)) {
@@ -295,14 +373,17 @@ Process spawn_plain(const char* path, char* const argv[], char* const envp[], in
 }
 
 // Supervised where the kernel allows it (decided on first use), else a plain child.
-Process spawn(const char* path, char* const argv[], char* const envp[], int out_fd) {
+Process spawn(const char* path, char* const argv[], char* const envp[], int out_fd,
+              bool detach) {
 #if RUNSCRIPT_SUPERVISED
     static std::atomic<bool> supervised_works(true);
     if (supervised_works) {
-        Process p = spawn_supervised(path, argv, envp, out_fd);
+        Process p = spawn_supervised(path, argv, envp, out_fd, detach);
         if (p.pid != -EINVAL && p.pid != -ENOSYS) return p;
         supervised_works = false;
     }
+#else
+    (void)detach;
 #endif
     return spawn_plain(path, argv, envp, out_fd);
 }
@@ -509,7 +590,7 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
     if (capture && pipe2(out, O_CLOEXEC) != 0) {
         out[0] = out[1] = -1;
     }
-    Process proc = spawn(path, argv, envp, out[1]);
+    Process proc = spawn(path, argv, envp, out[1], !wait);
     if (out[1] >= 0) close(out[1]);
     if (out[0] >= 0) fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
     if (proc.pid < 0 && out[0] >= 0) {
@@ -526,7 +607,8 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
         });
     }
     // Once listed, the reaper may release the child at any time: read what we need first.
-    const pid_t shown = proc.pid > 0 ? proc.script() : -1;
+    // (-1 too when the supervisor has not started the script yet: it runs on its own.)
+    const pid_t shown = proc.pid > 0 && proc.script() > 0 ? proc.script() : -1;
     Child child;
     child.proc = proc;
     if (proc.pid > 0 && child.proc.pidfd < 0) child.proc.pidfd = open_pidfd(proc.pid);
@@ -627,7 +709,11 @@ void Launcher::reaper_loop() {
                         close(c.out_fd);
                         if (!lines.empty()) output.push_back(Output{c.script, shown, lines});
                     }
-                    if (result > 0 && !c.killed) {
+                    const int exec_err = c.proc.sup ? c.proc.sup->exec_err : 0;
+                    if (exec_err != 0) {
+                        events.push_back(AsyncEvent{AsyncEvent::SPAWN_FAILED, c.script, -1,
+                                                    exec_err});
+                    } else if (result > 0 && !c.killed) {
                         if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
                             events.push_back(AsyncEvent{AsyncEvent::EXITED_NONZERO, c.script,
                                                         shown, WEXITSTATUS(status)});

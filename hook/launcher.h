@@ -35,9 +35,10 @@ struct Outcome {
     pid_t pid;
 };
 
-// What the reaper reports about asynchronous scripts, from its own thread.
+// What the reaper reports about asynchronous scripts, from its own thread. SPAWN_FAILED:
+// the script could not be started (code = errno); pid is -1 then.
 struct AsyncEvent {
-    enum Kind { EXITED_NONZERO, SIGNALED, TIMED_OUT } kind;
+    enum Kind { EXITED_NONZERO, SIGNALED, TIMED_OUT, SPAWN_FAILED } kind;
     std::string script;
     pid_t pid;
     int code;

@@ -10,6 +10,7 @@ extern const isc::log::MessageID RUNSCRIPT_LOAD_ERROR = "RUNSCRIPT_LOAD_ERROR";
 extern const isc::log::MessageID RUNSCRIPT_LOADED = "RUNSCRIPT_LOADED";
 extern const isc::log::MessageID RUNSCRIPT_SPAWN_FAILED = "RUNSCRIPT_SPAWN_FAILED";
 extern const isc::log::MessageID RUNSCRIPT_TIMEOUT = "RUNSCRIPT_TIMEOUT";
+extern const isc::log::MessageID RUNSCRIPT_ASYNC_SPAWN_FAILED = "RUNSCRIPT_ASYNC_SPAWN_FAILED";
 extern const isc::log::MessageID RUNSCRIPT_ASYNC_TIMEOUT = "RUNSCRIPT_ASYNC_TIMEOUT";
 extern const isc::log::MessageID RUNSCRIPT_ASYNC_LIMIT = "RUNSCRIPT_ASYNC_LIMIT";
 extern const isc::log::MessageID RUNSCRIPT_SCRIPT_FAILED = "RUNSCRIPT_SCRIPT_FAILED";
@@ -29,6 +30,7 @@ const char* values[] = {
     "RUNSCRIPT_LOADED", "kea-hook-runscript %1 loaded: %2",
     "RUNSCRIPT_SPAWN_FAILED", "cannot start script %1 at %2: %3",
     "RUNSCRIPT_TIMEOUT", "script %1 at %2 did not finish within %3 ms and was killed with its process group",
+    "RUNSCRIPT_ASYNC_SPAWN_FAILED", "cannot start asynchronous script %1: %2",
     "RUNSCRIPT_ASYNC_TIMEOUT", "asynchronous script %1 (pid %2) did not finish within its timeout and was killed with its process group",
     "RUNSCRIPT_ASYNC_LIMIT", "script %1 not started at %2: %3 asynchronous scripts are already running (max-async)",
     "RUNSCRIPT_SCRIPT_FAILED", "script %1 at %2 exited with status %3",

@@ -11,6 +11,7 @@ extern const isc::log::MessageID RUNSCRIPT_LOAD_ERROR;
 extern const isc::log::MessageID RUNSCRIPT_LOADED;
 extern const isc::log::MessageID RUNSCRIPT_SPAWN_FAILED;
 extern const isc::log::MessageID RUNSCRIPT_TIMEOUT;
+extern const isc::log::MessageID RUNSCRIPT_ASYNC_SPAWN_FAILED;
 extern const isc::log::MessageID RUNSCRIPT_ASYNC_TIMEOUT;
 extern const isc::log::MessageID RUNSCRIPT_ASYNC_LIMIT;
 extern const isc::log::MessageID RUNSCRIPT_SCRIPT_FAILED;

@@ -18,6 +18,9 @@ void report_async(const AsyncEvent& e) {
         LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_ASYNC_FAILED)
             .arg(e.script).arg(e.pid).arg(e.code);
         break;
+    case AsyncEvent::SPAWN_FAILED:
+        LOG_ERROR(logger, RUNSCRIPT_ASYNC_SPAWN_FAILED).arg(e.script).arg(strerror(e.code));
+        break;
     case AsyncEvent::SIGNALED:
         LOG_WARN(logger, RUNSCRIPT_ASYNC_FAILED).arg(e.script).arg(e.pid)
             .arg("signal " + std::to_string(e.code));

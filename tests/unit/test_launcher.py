@@ -31,20 +31,24 @@ def run(driver, path, wait=1, timeout_ms=5000, *extra):
     return kind, int(code), float(ms)
 
 
-def test_script_gets_only_fds_0_to_2(driver, tmp_path):
+# wait=0: the asynchronous launch hands a copy of the call to the supervisor and returns
+# before the exec; the driver then overwrites its own argv/env strings.
+@pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
+def test_script_gets_only_fds_0_to_2(driver, tmp_path, wait):
     out = tmp_path / "fds"
     # exec: list the fds of the program the script becomes, not the shell's own.
     path = script(tmp_path, f"exec ls /proc/self/fd > {out}\n")
-    assert run(driver, path)[:2] == ("exited", 0)
+    assert run(driver, path, wait)[:2] == (("exited", 0) if wait else ("started", 0))
     # The driver holds 5 extra open fds, like Kea's sockets; ls opens one for the listing.
     fds = sorted(int(x) for x in out.read_text().split())
     assert fds == [0, 1, 2, 3]
 
 
-def test_environment_and_argv_are_exact(driver, tmp_path):
+@pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
+def test_environment_and_argv_are_exact(driver, tmp_path, wait):
     out = tmp_path / "env"
     path = script(tmp_path, f'printf "%s\\n" "$0" "$1" > {out}; env >> {out}\n')
-    run(driver, path, 1, 5000, "lease4_renew")
+    run(driver, path, wait, 5000, "lease4_renew")
     lines = out.read_bytes().split(b"\n")
     assert lines[0].endswith(b"s.sh") and lines[1] == b"lease4_renew"
     env = b"\n".join(lines[2:])
@@ -83,6 +87,14 @@ def test_exit_status_is_reported(driver, tmp_path):
 def test_missing_script_is_a_spawn_failure_not_a_crash(driver, tmp_path):
     kind, code, _ = run(driver, tmp_path / "nope")
     assert kind == "spawn_failed" and code == 2  # ENOENT
+
+
+def test_missing_script_in_async_mode_is_reported_by_the_reaper(driver, tmp_path):
+    out = subprocess.run([str(driver), "run", str(tmp_path / "nope"), "0", "5000"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    first, *events = out.splitlines()
+    assert first.split()[0] == "started"
+    assert events == ["event 3 2"]  # AsyncEvent::SPAWN_FAILED, ENOENT
 
 
 def test_hung_script_and_its_children_are_killed_on_time(driver, tmp_path):
