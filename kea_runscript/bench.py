@@ -36,17 +36,25 @@ def _scripts(directory: Path) -> dict:
     return scripts
 
 
-def launcher_table(calls: int = 2000, heap_mb: int = 512) -> str:
+LAUNCHER_KEYS = ("launcher_us", "posix_spawn_us", "fork_us",
+                 "async_launcher_us", "async_posix_spawn_us", "async_fork_us")
+
+
+def launcher_costs(calls: int = 2000, heap_mb: int = 512) -> Dict[str, Dict[str, float]]:
+    """{script label: {LAUNCHER_KEYS: µs}} measured by tests/launcher_driver.cc."""
     driver = build_driver(ROOT / "build" / "bench")
-    rows = []
+    costs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, script in _scripts(Path(tmp)).items():
             out = subprocess.run([str(driver), "bench", str(script), str(calls), str(heap_mb)],
                                  capture_output=True, text=True, check=True).stdout.split()
             values = dict(zip(out[::2], out[1::2]))
-            rows.append((label, *(float(values[k]) for k in (
-                "launcher_us", "posix_spawn_us", "fork_us",
-                "async_launcher_us", "async_posix_spawn_us", "async_fork_us"))))
+            costs[label] = {k: float(values[k]) for k in LAUNCHER_KEYS}
+    return costs
+
+
+def launcher_table(costs: Dict[str, Dict[str, float]], calls: int, heap_mb: int) -> str:
+    rows = [(label, *(v[k] for k in LAUNCHER_KEYS)) for label, v in costs.items()]
     lines = [f"Launcher per-call cost ({calls} sync calls each, caller heap {heap_mb} MiB)",
              "",
              "| script | hook launcher µs | bare posix_spawn µs | fork+exec µs | launcher / bare | fork / launcher |",
@@ -431,9 +439,28 @@ def targets(results: Dict[str, RowResult]) -> List[str]:
     return out
 
 
+def sync_floor(results: Dict[str, RowResult], spawn_us: Dict[str, float]) -> List[str]:
+    """What no launcher can beat for the 1.4 default with MT off: 8 synchronous runs per DORA,
+    each at least a bare posix_spawn+waitpid of the script (measured in the same run)."""
+    out = []
+    for script, label in SCRIPT_LABELS.items():
+        row, isc = Row(4, "runscript", False, script=script, wait=True), Row(4, "isc", False, script=script)
+        if label not in spawn_us or row.key not in results or isc.key not in results:
+            continue
+        bound = 1e6 / (8 * spawn_us[label])
+        ref = results[isc.key]
+        ratios = " / ".join(f"{bound / ref.capacity(i):.2f}" for i in range(len(ref.passes))
+                            if ref.capacity(i))
+        out.append(f"floor of the 1.4 default, MT off, {label}: 8 × {spawn_us[label]:.0f} µs "
+                   f"(bare posix_spawn+waitpid) per DORA leave at most {bound:.0f} DORA/s, "
+                   f"whatever the launcher = {ratios}× ISC (MT off)")
+    return out
+
+
 def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                 keep: Optional[bool] = None, say: Callable[[str], None] = print,
-                settings: Optional[Settings] = None) -> str:
+                settings: Optional[Settings] = None,
+                spawn_us: Optional[Dict[str, float]] = None) -> str:
     """Runs the capacity searches of the cell's rows; returns the tables (Markdown)."""
     from . import containers, images, smoke
     from .build import LIBRARY, Paths
@@ -474,7 +501,7 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
         table = capacity_table(results, fam)
         if table:
             lines += ["", f"DHCPv{fam} ({'DORA' if fam == 4 else 'SARR'}):", "", table]
-    tg = targets(results)
+    tg = targets(results) + sync_floor(results, spawn_us or {})
     if tg:
         lines += ["", "Ratios to ISC named in the issue (pass 1 / pass 2):", ""] + [f"* {x}" for x in tg]
     text = "\n".join(lines)
@@ -488,7 +515,8 @@ def cli_main(args, m) -> int:
     from . import build, containers
     quick = bool(args.quick)
     calls, heap = (400, 256) if quick else (2000, 512)
-    print(launcher_table(calls=calls, heap_mb=heap), flush=True)
+    costs = launcher_costs(calls=calls, heap_mb=heap)
+    print(launcher_table(costs, calls, heap), flush=True)
     if args.launcher_only:
         return 0
     cell = next((c for c in m.cells if c.id == args.cell), None)
@@ -502,7 +530,8 @@ def cli_main(args, m) -> int:
                 return 1
         families = (4,) if args.v4_only else (4, 6)
         text = dhcp_tables(cell, quick=quick, families=families,
-                           keep=True if args.keep_container else None, say=build.say)
+                           keep=True if args.keep_container else None, say=build.say,
+                           spawn_us={k: v["posix_spawn_us"] for k, v in costs.items()})
     except containers.DockerUnavailable as e:
         print(f"error: {e}")
         return 3
@@ -511,5 +540,6 @@ def cli_main(args, m) -> int:
         return 1
     print("\n" + text)
     # the launcher again, after the DHCP runs: two samples of a noisy machine
-    print("\n" + launcher_table(calls=calls, heap_mb=heap).replace("\n", " (second run)\n", 1))
+    again = launcher_costs(calls=calls, heap_mb=heap)
+    print("\n" + launcher_table(again, calls, heap).replace("\n", " (second run)\n", 1))
     return 0
