@@ -266,6 +266,26 @@ void give_mapping(void* mem) {
     munmap(mem, MAPPING_SIZE);
 }
 
+}  // namespace
+
+std::size_t kept_mappings() {
+    std::lock_guard<std::mutex> lock(mappings_mutex);
+    return free_mappings.size();
+}
+
+namespace {
+
+// Unmaps the kept mappings: each Kea reconfiguration unloads the library, whose static
+// memory goes, but mappings would stay behind.
+void drop_free_mappings() {
+    std::vector<void*> kept;
+    {
+        std::lock_guard<std::mutex> lock(mappings_mutex);
+        kept.swap(free_mappings);
+    }
+    for (void* mem : kept) munmap(mem, MAPPING_SIZE);
+}
+
 // Returns the supervisor as a Process, or pid = -errno. detach: the caller will not wait for
 // the script (async): when the call fits in the mapping, it is copied there and this returns
 // as soon as the supervisor exists, leaving the script's exec to the supervisor, on another
@@ -324,6 +344,13 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
 }
 #else
 #define RUNSCRIPT_SUPERVISED 0
+}  // namespace
+
+std::size_t kept_mappings() {
+    return 0;
+}
+
+namespace {
 #endif
 
 // A plain child that signals SIGCHLD as usual, for kernels without CLONE_PIDFD (< 5.2).
@@ -569,6 +596,9 @@ Launcher::~Launcher() {
     }
     finish_all_at_stop();
     if (wake_fd_ >= 0) close(wake_fd_);
+#if RUNSCRIPT_SUPERVISED
+    drop_free_mappings();
+#endif
 }
 
 std::size_t Launcher::running_async() const {

@@ -115,6 +115,9 @@ private:
 // Milliseconds on the monotonic clock.
 long long monotonic_ms();
 
+// Launch memory kept for reuse (tests): each launcher frees it when it stops.
+std::size_t kept_mappings();
+
 }  // namespace runscript
 
 #endif

@@ -58,6 +58,8 @@ BIG_SUBNET = ("198.18.0.0/15", "198.18.1.0", "198.19.255.254")
 LONG = smoke.Timers(valid=7200, preferred=3600, renew=1800, rebind=3600, probation=3)
 
 #: Kea's multi-threading for the load scenarios (4 and 9).
+#: the most Kea's VmSize may grow per reload of its configuration (reconfigure)
+RELOAD_GROWTH_KB = 64
 MT4 = {"enable-multi-threading": True, "thread-pool-size": 4, "packet-queue-size": 64}
 
 #: The MACs of the scapy clients (02: locally administered).
@@ -852,6 +854,102 @@ def perfdhcp_no_lost_lease(rt: Runtime, seconds: int = 60, rate: int = 80) -> Ou
 
 
 # --------------------------------------------------------------------------------------------
+# 10. reconfiguration under load
+
+
+def _memory(rt: Runtime, pid: int) -> dict:
+    """Kea's VmSize / VmRSS (kB) and its number of mappings."""
+    r = rt.sh(f"grep -E '^(VmSize|VmRSS):' /proc/{pid}/status; wc -l < /proc/{pid}/maps", check=False)
+    lines = r.output.split("\n")
+    out = {}
+    for line in lines:
+        if ":" in line:
+            key, value = line.split(":", 1)
+            out[key] = int(value.split()[0])
+        elif line.strip().isdigit():
+            out["maps"] = int(line.strip())
+    return out
+
+
+@_timed
+def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5) -> Outcome:
+    """Kea reloads its configuration (SIGHUP) ``reloads`` times under perfdhcp load, which
+    unloads the library and loads it again each time: the unload and load scripts run each
+    time, Kea keeps answering, no script or supervisor is left behind, and the hook's memory
+    does not grow with the reloads (measured after ``warmup`` reloads and after the last)."""
+    o = Outcome("reconfigure")
+    life, count = f"{C_RT}/reconf-life", f"{C_RT}/reconf-count"
+    rt.sh(f"rm -f {life} {count}")
+    lifecycle = rt.script("reconf-life.sh", f'#!/bin/sh\necho "$1" >> {life}\n')
+    counter = rt.script("reconf-count.sh", f"#!/bin/sh\nprintf . >> {count}\n")
+    parameters = {"scripts": [
+        {"script": lifecycle, "wait": True, "hook-points": ["load", "unload"]},
+        {"script": counter, "wait": False, "hook-points": ["pkt4_receive", "leases4_committed"]},
+        {"script": counter, "wait": True, "hook-points": ["lease4_select"]}]}
+    text, log, _ = rt.config4("reconf", parameters, multi_threading=MT4, big_pool=True)
+    loaded = "RUNSCRIPT_LOADED"
+    seconds = int(reloads * 0.8) + 4
+    with rt.kea4("reconf", text, log) as pid:
+        perf: dict = {}
+        load = threading.Thread(target=lambda: perf.update(
+            p=rt.perfdhcp4(rate=rate, seconds=seconds, clients=1000000, tag="reconf")))
+        load.start()
+        memory = {}
+        done = 0
+        try:
+            for i in range(1, reloads + 1):
+                time.sleep(0.3)
+                rt.sh(f"kill -HUP {pid}")
+                deadline = time.monotonic() + 15
+                while rt.count_in(log, loaded) < i + 1 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                if rt.count_in(log, loaded) < i + 1:
+                    o.problems.append(f"reload {i}: no {loaded} within 15 s")
+                    break
+                done = i
+                if i in (warmup, reloads):
+                    memory[i] = _memory(rt, pid)
+        finally:
+            load.join()
+        time.sleep(1.5)  # the last asynchronous scripts end
+        answer = rt.dora(MAC_ALLOWED)
+        procs = rt.processes()
+        below = rt.descendants(pid, procs)
+        alive = any(p["pid"] == pid for p in procs)
+        lines = rt.read(life).split()
+        errors = rt.sh(f"grep -E ' (ERROR|FATAL) ' {log} | head -5", check=False).output.strip()
+    perf_result = perf.get("p")
+    o.facts.update({"reloads": done, "load runs": lines.count("load"),
+                    "unload runs (before the stop)": lines.count("unload"),
+                    "async + sync script runs": len(rt.read(count)),
+                    "perfdhcp ACKs": perf_result.acks if perf_result else None,
+                    "DORA after the reloads": answer.get("address"),
+                    "processes below Kea after": below, "memory": memory})
+    if not alive:
+        o.problems.append("kea-dhcp4 is gone")
+    if lines.count("load") != done + 1 or lines.count("unload") != done:
+        o.problems.append(f"{done} reloads, but load ran {lines.count('load')} and unload "
+                          f"{lines.count('unload')} times")
+    if not answer.get("address"):
+        o.problems.append("no lease for a client after the reloads")
+    if perf_result is None or perf_result.acks < rate * seconds * 0.5:
+        o.problems.append("Kea did not keep answering perfdhcp during the reloads")
+    if below:
+        o.problems.append(f"left below Kea after the reloads: {below[:5]}")
+    if errors:
+        o.problems.append(f"Kea logged errors: {errors}")
+    if warmup in memory and reloads in memory and done == reloads:
+        grown = memory[reloads]["VmSize"] - memory[warmup]["VmSize"]
+        per_reload = grown / (reloads - warmup)
+        o.facts["VmSize growth per reload (kB)"] = round(per_reload, 1)
+        # One launch mapping left behind per reload would be 260 kB.
+        if per_reload > RELOAD_GROWTH_KB:
+            o.problems.append(f"Kea's VmSize grew {per_reload:.0f} kB per reload "
+                              f"(over {RELOAD_GROWTH_KB} kB)")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
 # the container
 
 
@@ -877,5 +975,5 @@ def runtime(cell: Cell, *, paths: Paths = Paths(), keep: Optional[bool] = None,
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
     fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
-    hostname_bytes, perfdhcp_no_lost_lease,
+    hostname_bytes, perfdhcp_no_lost_lease, reconfigure,
 )

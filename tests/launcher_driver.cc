@@ -7,6 +7,7 @@
 //                                                            reaps with waitpid(-1) like Kea
 //   launcher_driver async-many SCRIPT COUNT MAX              COUNT async runs, then reports
 //                                                            zombies and a foreign child
+//   launcher_driver mappings SCRIPT                          launcher memory kept, then freed
 //   launcher_driver bench SCRIPT COUNT HEAP_MB               per-call cost: launcher (sync),
 //                                                            bare posix_spawn+waitpid, fork+exec;
 //                                                            then the caller's time per async
@@ -214,6 +215,23 @@ int main(int argc, char** argv) {
         printf("started %d limited %d failed %d nonzero %d zombies %d foreign %s %d\n", started,
                limited, failed, nonzero.load(), count_zombies(),
                got == foreign ? "reaped" : "lost", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 0;
+    }
+
+    if (mode == "mappings") {
+        // The launcher's memory goes with it (Kea unloads and reloads the library at every
+        // reconfiguration).
+        auto count = []() { return static_cast<int>(runscript::kept_mappings()); };
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        int during = 0;
+        {
+            Launcher launcher(8, Launcher::EventSink());
+            for (int i = 0; i < 5; ++i) launcher.run(script, args, envp.data(), true, 5000);
+            for (int i = 0; i < 5; ++i) launcher.run(script, args, envp.data(), false, 5000);
+            for (int i = 0; i < 300 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
+            during = count();
+        }
+        printf("during %d after %d\n", during, count());
         return 0;
     }
 

@@ -138,3 +138,14 @@ def test_perfdhcp_load_loses_no_lease(rt):
     msg = _show(o)
     assert o.facts["lease file"]["lines"] == o.facts["ACKs"], msg
     assert o.ok, msg
+
+
+def test_reconfiguration_under_load_reloads_the_hook_cleanly(rt):
+    o = scenarios.reconfigure(rt)
+    msg = _show(o)
+    assert o.facts["reloads"] == 20, msg
+    assert o.facts["load runs"] == 21 and o.facts["unload runs (before the stop)"] == 20, msg
+    assert o.facts["DORA after the reloads"], msg
+    assert o.facts["processes below Kea after"] == [], msg
+    assert o.facts["VmSize growth per reload (kB)"] <= scenarios.RELOAD_GROWTH_KB, msg
+    assert o.ok, msg

@@ -165,3 +165,11 @@ def test_exit_status_survives_a_process_wide_waitpid(driver, tmp_path):
                          capture_output=True, text=True, timeout=120, check=True).stdout
     report = dict(zip(out.split()[::2], out.split()[1::2]))
     assert report == {"exited3": "20", "stolen": "0"}
+
+
+def test_launch_memory_is_freed_when_the_launcher_stops(driver, tmp_path):
+    # Kea unloads and reloads the library at every reconfiguration: nothing may stay mapped.
+    out = subprocess.run([str(driver), "mappings", str(script(tmp_path, "exit 0\n"))],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    during, after = int(out[1]), int(out[3])
+    assert during >= 1 and after == 0
