@@ -48,6 +48,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 from . import containers, images, smoke
 from .build import LIBRARY, Paths
 from .catalogue import load as load_catalogue
+from .facts import facts_for
 from .matrix import Cell
 from .versions import Version
 
@@ -680,11 +681,24 @@ def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
     ]
 
 
+def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
+    """kea-dhcp4 <flag> <conf>: (exit status, the first RUNSCRIPT_LOAD_ERROR line or None)."""
+    rt.sh(f"rm -f {log}")
+    r = rt.sh(f"timeout -s KILL 30 ip netns exec srv kea-dhcp4 {flag} {conf} 2>&1; echo \"rc=$?\"",
+              check=False)
+    m = re.search(r"rc=(\d+)\s*$", r.output)
+    text = r.output + rt.read(log)
+    lines = [ln.strip() for ln in text.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
+    return (int(m.group(1)) if m else -1), (lines[0][-300:] if lines else None)
+
+
 @_timed
 def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
     """Each bad parameter set: kea-dhcp4 exits non-zero within max_seconds, with
     RUNSCRIPT_LOAD_ERROR and the parameter named. A good set with the same base starts."""
     o = Outcome("bad-configs")
+    # Kea >= 2.3.6 checks a file with the hooks loaded (-T): the same refusals must show there.
+    check_flag = facts_for(rt.cell.kea).config_check_loading_hooks_flag
     good = rt.script("good.sh", "#!/bin/sh\nexit 0\n")
     not_exec = rt.script("not-executable.sh", "#!/bin/sh\nexit 0\n", mode=0o644)
     results = {}
@@ -713,9 +727,23 @@ def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
             o.problems.append(f"{bad.name}: no RUNSCRIPT_LOAD_ERROR in Kea's output: {text_out.strip()[-400:]!r}")
         elif not any(bad.message in ln for ln in lines):
             o.problems.append(f"{bad.name}: RUNSCRIPT_LOAD_ERROR lacks {bad.message!r}: {lines[0]!r}")
+        if check_flag:
+            rc, message = _config_check(rt, check_flag, conf, log)
+            results[bad.name][f"kea-dhcp4 {check_flag}"] = {"exit": rc, "message": message}
+            if rc == 0:
+                o.problems.append(f"{bad.name}: kea-dhcp4 {check_flag} accepted the configuration")
+            if not message or bad.message not in message:
+                o.problems.append(f"{bad.name}: kea-dhcp4 {check_flag} did not name {bad.message!r}: {message!r}")
     o.facts["refusals"] = results
-    # the control: the same base configuration with good parameters starts
+    # the control: the same base configuration with good parameters starts (and passes -T)
     text, log, _ = rt.config4("good", {"script": good}, interfaces=[])
+    if check_flag:
+        conf = f"{smoke.C_CONF}/rt-good-check-dhcp4.json"
+        rt.bench.c.write_file(conf, text)
+        rc, message = _config_check(rt, check_flag, conf, log)
+        o.facts[f"control (good parameters), kea-dhcp4 {check_flag}"] = f"exit {rc}"
+        if rc != 0:
+            o.problems.append(f"kea-dhcp4 {check_flag} refused the good parameters: exit {rc}, {message!r}")
     try:
         with rt.kea4("good", text, log):
             pass

@@ -15,6 +15,7 @@ import os
 
 import pytest
 
+from kea_runscript.facts import facts_for
 from kea_runscript import build, matrix, scenarios
 
 pytestmark = pytest.mark.integration
@@ -115,6 +116,13 @@ def test_bad_configs_refused_with_their_message(rt):
         assert r["exit"] not in (0, 137), f"{name}{msg}"
         assert r["message"] and "RUNSCRIPT_LOAD_ERROR" in r["message"], f"{name}{msg}"
     assert o.facts["control (good parameters)"] == "started", msg
+    # Kea >= 2.3.6: `kea-dhcp4 -T` (check with hooks loaded) refuses them with the message too.
+    flag = facts_for(rt.cell.kea).config_check_loading_hooks_flag
+    if flag:
+        for name, r in refusals.items():
+            check = r[f"kea-dhcp4 {flag}"]
+            assert check["exit"] != 0 and "RUNSCRIPT_LOAD_ERROR" in (check["message"] or ""), f"{name}{msg}"
+        assert o.facts[f"control (good parameters), kea-dhcp4 {flag}"] == "exit 0", msg
     assert o.ok, msg
 
 
