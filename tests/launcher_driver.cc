@@ -118,6 +118,10 @@ int main(int argc, char** argv) {
     const std::string mode = argv[1];
     const char* script = argv[2];
     std::vector<std::string> env_storage = {"KEA_TEST=1", "KEA_BYTES=a;$(reboot)\n\xff\xfe end"};
+    // DRIVER_BIG_ENV=N: one more variable of N bytes (larger than an async launch's copy area).
+    if (const char* big = getenv("DRIVER_BIG_ENV")) {
+        env_storage.push_back("KEA_BIG=" + std::string(static_cast<std::size_t>(atoi(big)), 'b'));
+    }
     std::vector<char*> envp = make_env(env_storage);
 
     if (mode == "run") {

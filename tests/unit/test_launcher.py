@@ -89,6 +89,17 @@ def test_missing_script_is_a_spawn_failure_not_a_crash(driver, tmp_path):
     assert kind == "spawn_failed" and code == 2  # ENOENT
 
 
+@pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
+def test_an_environment_larger_than_the_copy_area_arrives_whole(driver, tmp_path, wait):
+    # 100 kB: more than an async launch copies to its supervisor (it then waits for the exec),
+    # less than the kernel's 128 kB limit for one variable.
+    out = tmp_path / "big"
+    path = script(tmp_path, f'printf "%s" "$KEA_BIG" | wc -c > {out}\n')
+    subprocess.run([str(driver), "run", str(path), str(wait), "5000"], check=True, timeout=60,
+                   capture_output=True, env={**os.environ, "DRIVER_BIG_ENV": "100000"})
+    assert int(out.read_text()) == 100000
+
+
 def test_missing_script_in_async_mode_is_reported_by_the_reaper(driver, tmp_path):
     out = subprocess.run([str(driver), "run", str(tmp_path / "nope"), "0", "5000"],
                          capture_output=True, text=True, timeout=60, check=True).stdout
