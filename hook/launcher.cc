@@ -89,14 +89,17 @@ void raw_exit(int code) {
     for (;;) raw_syscall(SYS_exit, code);
 }
 
-void close_from_3() {
+// Closes fds 3 and up, but `keep` (when >= 3).
+void close_from_3(int keep = -1) {
 #ifdef SYS_close_range
-    if (raw_syscall(SYS_close_range, 3, ~0U, 0) == 0) {
-        return;
-    }
+    const bool ranges_ok = keep < 3
+        ? raw_syscall(SYS_close_range, 3, ~0U, 0) == 0
+        : (keep == 3 || raw_syscall(SYS_close_range, 3, keep - 1, 0) == 0) &&
+              raw_syscall(SYS_close_range, keep + 1, ~0U, 0) == 0;
+    if (ranges_ok) return;
 #endif
     for (int fd = 3; fd < 65536; ++fd) {
-        raw_syscall(SYS_close, fd);
+        if (fd != keep) raw_syscall(SYS_close, fd);
     }
 }
 
@@ -202,6 +205,9 @@ void wake_launcher(Supervision* s) {
 
 int supervisor_entry(void* arg) {
     Supervision* s = static_cast<Supervision*>(arg);
+    // First of all, drop the copies of Kea's descriptors (sockets, lease files): Kea may
+    // close and reopen them (a reconfiguration) while this still runs.
+    close_from_3(s->out_fd);
     // CLONE_VFORK: this returns once the script has exec'd (or failed to). (glibc's clone
     // wrapper touches errno only when clone itself fails.)
     pid_t pid = clone(script_entry, s->script_stack + STACK_SIZE,
@@ -213,7 +219,7 @@ int supervisor_entry(void* arg) {
     }
     s->script_pid = pid;
     wake_launcher(s);
-    // The supervisor needs none of the descriptors it inherited (Kea's sockets, the pipe).
+    // The output pipe is the script's now: the hook must see its end when the script ends.
     close_from_3();
     int status = 0;
     while (raw_syscall(SYS_wait4, pid, reinterpret_cast<long>(&status), 0, 0) == -EINTR) {
