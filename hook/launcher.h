@@ -81,8 +81,10 @@ public:
     Launcher(const Launcher&) = delete;
     Launcher& operator=(const Launcher&) = delete;
 
-    // argv and envp are NULL-terminated. timeout_ms <= 0 means no timeout. capture: the
-    // script's stdout and stderr go, line by line, to the LineSink instead of Kea's own.
+    // argv and envp are NULL-terminated; the caller may free them once this returns (an
+    // async run copies them). timeout_ms <= 0 means no timeout. capture: the script's stdout
+    // and stderr go, line by line, to the LineSink instead of Kea's own. An async run that
+    // cannot start after all (exec failure) is reported to the EventSink (SPAWN_FAILED).
     Outcome run(const char* path, char* const argv[], char* const envp[], bool wait,
                 int timeout_ms, bool capture = false);
 
