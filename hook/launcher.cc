@@ -8,6 +8,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -91,14 +92,45 @@ void raw_exit(int code) {
 
 // Closes fds 3 and up, but `keep` (when >= 3).
 void close_from_3(int keep = -1) {
-#ifdef SYS_close_range
+// RUNSCRIPT_NO_CLOSE_RANGE: the tests' way to run the fallback below on a newer kernel.
+#if defined(SYS_close_range) && !defined(RUNSCRIPT_NO_CLOSE_RANGE)
     const bool ranges_ok = keep < 3
         ? raw_syscall(SYS_close_range, 3, ~0U, 0) == 0
         : (keep == 3 || raw_syscall(SYS_close_range, 3, keep - 1, 0) == 0) &&
               raw_syscall(SYS_close_range, keep + 1, ~0U, 0) == 0;
     if (ranges_ok) return;
 #endif
-    for (int fd = 3; fd < 65536; ++fd) {
+    // Kernels before 5.9: close what /proc/self/fd lists (a loop over every possible fd up
+    // to the limit would cost milliseconds per script).
+    const long dir = raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/fd"),
+                                 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+        alignas(8) char buf[1024];
+        long n;
+        // /proc lists fds by number: closing some does not move the others.
+        while ((n = raw_syscall(SYS_getdents64, dir, reinterpret_cast<long>(buf), sizeof(buf))) > 0) {
+            for (long at = 0; at < n;) {
+                // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
+                const unsigned short reclen = *reinterpret_cast<unsigned short*>(buf + at + 16);
+                const char* name = buf + at + 19;
+                long fd = 0;
+                bool number = *name != 0;
+                for (; *name; ++name) {
+                    if (*name < '0' || *name > '9') number = false;
+                    fd = fd * 10 + (*name - '0');
+                }
+                if (number && fd >= 3 && fd != keep && fd != dir) raw_syscall(SYS_close, fd);
+                at += reclen;
+            }
+        }
+        raw_syscall(SYS_close, dir);
+        if (n == 0) return;
+    }
+    // No /proc: every fd up to the soft limit.
+    unsigned long long limit[2] = {0, 0};  // struct rlimit64: current, maximum
+    long top = raw_syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(limit)) == 0
+        ? static_cast<long>(std::min<unsigned long long>(limit[0], 65536)) : 65536;
+    for (int fd = 3; fd < top; ++fd) {
         if (fd != keep) raw_syscall(SYS_close, fd);
     }
 }
@@ -143,7 +175,6 @@ struct Supervision {
     volatile int status;              // the script's wait status
     volatile int done;                // 1 once status is valid
     int launched;                     // futex: 1 once the script has exec'd (or failed)
-    std::size_t mapping;              // size of the mapping holding this and both stacks
 };
 
 namespace {
@@ -272,15 +303,6 @@ void give_mapping(void* mem) {
     munmap(mem, MAPPING_SIZE);
 }
 
-}  // namespace
-
-std::size_t kept_mappings() {
-    std::lock_guard<std::mutex> lock(mappings_mutex);
-    return free_mappings.size();
-}
-
-namespace {
-
 // Unmaps the kept mappings: each Kea reconfiguration unloads the library, whose static
 // memory goes, but mappings would stay behind.
 void drop_free_mappings() {
@@ -299,7 +321,6 @@ void drop_free_mappings() {
 Process spawn_supervised(const char* path, char* const argv[], char* const envp[], int out_fd,
                          bool detach) {
     const std::size_t page = 4096;
-    const std::size_t mapping = MAPPING_SIZE;
     void* mem = take_mapping();
     if (!mem) return Process{-ENOMEM, -1, 0};
     Supervision* s = new (mem) Supervision();
@@ -314,7 +335,6 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
     s->envp = detach ? envp_copy : envp;
     s->out_fd = out_fd;
     s->script_stack = call_area + CALL_AREA_SIZE;
-    s->mapping = mapping;
     char* supervisor_stack = s->script_stack + STACK_SIZE;
     // No signal handler of Kea may run in the supervisor or the script before its execve.
     sigset_t all, old;
@@ -350,13 +370,6 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
 }
 #else
 #define RUNSCRIPT_SUPERVISED 0
-}  // namespace
-
-std::size_t kept_mappings() {
-    return 0;
-}
-
-namespace {
 #endif
 
 // A plain child that signals SIGCHLD as usual, for kernels without CLONE_PIDFD (< 5.2).
@@ -802,6 +815,15 @@ void Launcher::finish_all_at_stop() {
                        std::function<void(const std::string&)>());
         }
     }
+}
+
+std::size_t kept_mappings() {
+#if RUNSCRIPT_SUPERVISED
+    std::lock_guard<std::mutex> lock(mappings_mutex);
+    return free_mappings.size();
+#else
+    return 0;
+#endif
 }
 
 }  // namespace runscript

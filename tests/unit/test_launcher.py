@@ -45,6 +45,20 @@ def test_script_gets_only_fds_0_to_2(driver, tmp_path, wait):
 
 
 @pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
+def test_only_fds_0_to_2_without_close_range(tmp_path, wait):
+    # Kernels before 5.9 (Debian 10, Ubuntu 20.04 cells): the fds listed in /proc/self/fd are
+    # closed one by one, the captured output pipe kept.
+    driver = build_driver(ROOT / "build" / "test-launcher", defines=("RUNSCRIPT_NO_CLOSE_RANGE",))
+    out = tmp_path / "fds"
+    path = script(tmp_path, f"exec ls /proc/self/fd > {out}\n")
+    assert run(driver, path, wait)[:2] == (("exited", 0) if wait else ("started", 0))
+    assert sorted(int(x) for x in out.read_text().split()) == [0, 1, 2, 3]
+    lines = subprocess.run([str(driver), "capture", str(script(tmp_path, "echo out; echo err >&2\n", "c.sh")),
+                            str(wait)], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert lines.splitlines()[1:] == ["line out", "line err"]
+
+
+@pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
 def test_environment_and_argv_are_exact(driver, tmp_path, wait):
     out = tmp_path / "env"
     path = script(tmp_path, f'printf "%s\\n" "$0" "$1" > {out}; env >> {out}\n')
