@@ -593,9 +593,20 @@ Outcome wait_child(Process p, int timeout_ms, int out_fd,
 
 }  // namespace
 
+namespace {
+Limits with_max_async(std::size_t max_async) {
+    Limits limits;
+    limits.max_async = max_async;
+    return limits;
+}
+}  // namespace
+
 Launcher::Launcher(std::size_t max_async, EventSink sink, LineSink lines)
-    : max_async_(max_async), sink_(sink), lines_(lines), reserved_(0), wake_fd_(-1),
-      stopping_(false) {
+    : Launcher(with_max_async(max_async), sink, lines) {}
+
+Launcher::Launcher(const Limits& limits, EventSink sink, LineSink lines)
+    : max_async_(limits.max_async), limits_(limits), sink_(sink), lines_(lines), reserved_(0),
+      wake_fd_(-1), stopping_(false) {
     if (max_async_ == 0) return;
 #ifdef __linux__
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

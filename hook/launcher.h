@@ -70,12 +70,23 @@ struct Process {
     pid_t script() const;
 };
 
+// Bounds on what scripts may cost Kea (see launcher.cc). Defaults are the hook's parameters'.
+struct Limits {
+    std::size_t max_async = 0;          // concurrently running asynchronous scripts (0: none)
+    std::size_t max_lines = 100;        // captured lines logged per run; then one line says
+                                        // how many more were dropped
+    std::size_t read_bytes = 64 * 1024; // captured output read per script per wake-up
+    int drain_ms = 2000;                // at stop: how long asynchronous scripts may still
+                                        // run before their process groups are killed
+};
+
 class Launcher {
 public:
     typedef std::function<void(const AsyncEvent&)> EventSink;
 
     // max_async: bound on concurrently running asynchronous scripts (0 = no async use).
     Launcher(std::size_t max_async, EventSink sink, LineSink lines = LineSink());
+    Launcher(const Limits& limits, EventSink sink, LineSink lines = LineSink());
     ~Launcher();  // stops the reaper; running async scripts get until their deadline
 
     Launcher(const Launcher&) = delete;
@@ -104,6 +115,7 @@ private:
     void finish_all_at_stop();
 
     const std::size_t max_async_;
+    const Limits limits_;
     EventSink sink_;
     LineSink lines_;
     mutable std::mutex mutex_;
