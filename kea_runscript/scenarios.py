@@ -28,6 +28,19 @@ both.
    and nothing runs it.
 9. :func:`perfdhcp_no_lost_lease`: perfdhcp DORA for 60 s with the hook synchronous at the 1.4
    hook points and multi-threading: every ACK perfdhcp counted is a lease in the lease file.
+11. :func:`output_flood`: a script that writes without pause (``exec yes``; or one endless
+    line) with capture-output and ``timeout: 1`` at pkt4_receive, sync or async, MT on or
+    off: each run is killed within timeout + 0.5 s (lifetimes measured by a pidfd watcher),
+    4 scapy DORAs and a low-rate perfdhcp run are all answered, no script is left, Kea logs
+    at most max-output-lines + 1 lines per run (one says how many were dropped) and its peak
+    RSS stays within FLOOD_RSS_GROWTH_KB of its RSS at start.
+12. :func:`teardown`: 8 asynchronous ``sleep 300``, one with ``timeout: 0`` and a chatty
+    ``exec yes`` running: SIGHUP reloads (RUNSCRIPT_LOADED) and SIGTERM stops kea-dhcp4 within
+    3 s with the default drain, a DORA is answered right after the reload, and nothing Kea
+    started is left.
+13. :func:`debug_log_private`: examples/debug.sh writes a 0600 log of Kea's user in Kea's
+    log directory, nothing in /tmp, and neither follows a link nor appends to a file another
+    user planted at its DEBUG_LOG path.
 
 Addresses: 192.0.2.0/24 on the veth pair, perfdhcp as a relay from 198.18.0.1 into
 198.18.0.0/15 (a pool large enough for tens of thousands of clients).
@@ -981,6 +994,427 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
 
 
 # --------------------------------------------------------------------------------------------
+# 11. a script that floods its captured output
+
+
+#: Watches the lifetime of every process named argv[1] until the file argv[3] exists, then
+#: writes [{pid, start, end}] (seconds on CLOCK_BOOTTIME) to argv[2]. The start is the
+#: kernel's (/proc/<pid>/stat), the end is when the process's pidfd becomes readable, i.e.
+#: when it exits, before anyone reaps it: neither depends on the hook's own logging.
+_LIFETIMES = r"""
+import json, os, select, sys, time
+comm, out, stop = sys.argv[1:4]
+tick = os.sysconf('SC_CLK_TCK')
+now = lambda: time.clock_gettime(time.CLOCK_BOOTTIME)
+runs, open_fds, known = [], {}, set()
+poller = select.poll()
+while not os.path.exists(stop):
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            stat = open(f'/proc/{d}/stat').read()
+        except OSError:
+            continue
+        if stat[stat.index('(') + 1:stat.rindex(')')] != comm:
+            continue
+        start = int(stat[stat.rindex(')') + 2:].split()[19]) / tick
+        if (int(d), start) in known:
+            continue
+        known.add((int(d), start))
+        run = {'pid': int(d), 'start': start, 'end': None}
+        runs.append(run)
+        try:
+            fd = os.pidfd_open(int(d))
+        except OSError:
+            run['end'] = now()  # already gone: an upper bound
+            continue
+        open_fds[fd] = run
+        poller.register(fd, select.POLLIN)
+    for fd, _ in poller.poll(20):
+        open_fds[fd]['end'] = now()
+        poller.unregister(fd)
+        os.close(fd)
+        del open_fds[fd]
+json.dump({'runs': runs, 'now': now()}, open(out, 'w'))
+"""
+
+
+class Lifetimes:
+    """The lifetimes of the processes named ``comm`` in the container, measured by a watcher
+    (:data:`_LIFETIMES`) running beside Kea; ``with Lifetimes(rt, "yes", "flood") as lt: ...``,
+    then ``lt.runs``: [{pid, start, end, seconds}] (end None: still running at the end)."""
+
+    def __init__(self, rt: Runtime, comm: str, tag: str):
+        self.rt, self.comm = rt, comm
+        self.prog, self.out, self.stop = (f"{C_RT}/{tag}-{x}" for x in ("watch.py", "watch.json", "watch.stop"))
+        self.runs: List[dict] = []
+
+    def __enter__(self) -> "Lifetimes":
+        self.rt.script(Path(self.prog).name, _LIFETIMES, mode=0o644)
+        self.rt.sh(f"rm -f {self.out} {self.stop}; nohup python3 {self.prog} {self.comm} {self.out} {self.stop} "
+                   f">{self.out}.err 2>&1 </dev/null &")
+        time.sleep(0.3)
+        return self
+
+    def collect(self) -> List[dict]:
+        """Stops the watcher and reads what it saw (bounded: 10 s)."""
+        self.rt.sh(f"touch {self.stop}; for i in $(seq 100); do test -s {self.out} && exit 0; sleep 0.1; done",
+                   check=False)
+        text = self.rt.read(self.out)
+        if not text.strip():
+            raise smoke.SmokeError(f"the lifetime watcher wrote nothing: {self.rt.read(self.out + '.err')[-800:]}")
+        data = json.loads(text)
+        self.runs = [dict(r, seconds=None if r["end"] is None else round(r["end"] - r["start"], 3))
+                     for r in data["runs"]]
+        return self.runs
+
+    def __exit__(self, *exc) -> None:
+        if not self.runs:
+            self.rt.sh(f"touch {self.stop}", check=False)
+
+
+#: A line the hook logs once a run's captured lines exceed max-output-lines: "... 12345 more
+#: lines dropped" (loose on purpose: the count and the verb's form may vary).
+DROPPED_RE = r"[0-9]+ more (output )?lines? (were |was |have been )?dropped"
+#: max-output-lines' default: captured lines logged per run, then the one "dropped" line.
+MAX_OUTPUT_LINES = 100
+
+#: The flood writers: how a script that writes without pause starts, and the longest line it
+#: makes the hook log (the hook cuts lines at 4096 bytes).
+FLOODS = {
+    "yes": ("exec yes", "yes", 1),                              # short lines, as fast as it can
+    "long-lines": ("exec tr '\\000' x < /dev/zero", "tr", 4096),  # no newline ever
+}
+
+#: How much Kea's peak RSS may exceed its RSS right after start-up during the flood (kB).
+#: The hook holds at most one read (64 KiB) and one cut line (4 KiB) per running script and
+#: at most max-async (64) asynchronous scripts run: ~4.5 MB. Kea's own growth from a dozen
+#: leases is well under a megabyte. The unbounded queue this catches grew by 92 MB in seconds.
+FLOOD_RSS_GROWTH_KB = 24 * 1024
+
+
+def _status_kb(rt: Runtime, pid: int) -> Dict[str, int]:
+    r = rt.sh(f"grep -E '^(VmRSS|VmHWM):' /proc/{pid}/status", check=False)
+    return {k: int(v.split()[0]) for k, _, v in (ln.partition(":") for ln in r.output.splitlines()) if v}
+
+
+def _perfdhcp_exchanges(rt: Runtime, tag: str, exchanges: int, wait_s: int) -> Perf:
+    """perfdhcp DORA, one new exchange per second, ``exchanges`` in all; a packet counts as
+    lost only after ``wait_s`` (a synchronous 1 s script per packet queues them)."""
+    cmd = (f"timeout -s KILL {exchanges + 2 * wait_s + 10} ip netns exec cli perfdhcp -4 -l {PERF_RELAY} "
+           f"-r 1 -n {exchanges} -R 1000 -d {wait_s} -W {wait_s * 1000000} "
+           f"-b mac={smoke.PERFDHCP_MAC} {smoke.NET.server_v4}")
+    r = rt.sh(cmd, check=False)
+    (rt.bench.out / f"rt-{tag}-perfdhcp4.txt").write_text(f"$ {cmd}\n{r.output}")
+    return parse_perfdhcp(r.output)
+
+
+@_timed
+def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str = "yes",
+                 timeout: float = 1.0, clients: int = 4, exchanges: int = 4) -> Outcome:
+    """A script that writes without pause (``exec yes``) with capture-output and ``timeout``
+    at pkt4_receive: each run is killed within timeout + 0.5 s (its lifetime measured by a
+    watcher, not by the hook), ``clients`` scapy DORAs and a perfdhcp run of ``exchanges``
+    DORAs (one per second) are all answered, no script runs afterwards, Kea's log holds at
+    most max-output-lines + 1 lines per run with one "dropped" line per run, and its peak
+    RSS stays within FLOOD_RSS_GROWTH_KB of its RSS at start."""
+    mode = f"{'sync' if wait else 'async'}-mt-{'on' if mt else 'off'}-{writer}"
+    o = Outcome(f"output-flood-{mode}")
+    tag = f"flood-{mode}"
+    start_cmd, comm, line_max = FLOODS[writer]
+    runs_file = f"{C_RT}/{tag}-runs"
+    rt.sh(f"rm -f {runs_file}")
+    # the marker is written before exec: $$ is then the writer's pid
+    path = rt.script(f"{tag}.sh", f"#!/bin/sh\necho $$ >> {runs_file}\n{start_cmd}\n")
+    params = {"script": path, "wait": wait, "timeout": timeout, "capture-output": True,
+              "hook-points": ["pkt4_receive"]}
+    text, log, _ = rt.config4(tag, params, multi_threading=MT4 if mt else False)
+    limit = timeout + 0.5
+    answered: Dict[str, Optional[str]] = {}
+    with rt.kea4(tag, text, log) as pid:
+        rss_start = _status_kb(rt, pid)
+        with Lifetimes(rt, comm, tag) as lt:
+            for i in range(clients):
+                mac = f"02:00:00:00:f0:{i + 1:02x}"
+                answered[mac] = rt.dora(mac).get("address")
+            # synchronous: each DORA holds one of Kea's threads for two runs of `timeout`
+            queued = 2 * timeout * exchanges / (MT4["thread-pool-size"] if mt else 1) if wait else 0
+            perf = _perfdhcp_exchanges(rt, tag, exchanges, wait_s=int(queued) + 4)
+            time.sleep(limit + 0.5)  # the last runs reach their deadline
+            runs = lt.collect()
+        procs = rt.processes()
+        rss_end = _status_kb(rt, pid)
+        left = [p for p in procs if p["comm"] == comm]
+        logs = rt.sh(f"ls {log}*", check=False).output.split()
+        log_bytes = sum(int(x) for x in rt.sh(f"cat {' '.join(logs)} | wc -c", check=False).output.split()[:1])
+        output_lines = sum(rt.count_in(f, "RUNSCRIPT_OUTPUT") for f in logs)
+        dropped_lines = sum(rt.count_in(f, DROPPED_RE) for f in logs)
+        dropped_sample = rt.sh(f"grep -h -m1 -E {shlex.quote(DROPPED_RE)} {' '.join(logs)}",
+                               check=False).output.strip()[:300]
+    markers = [int(x) for x in rt.read(runs_file).split() if x.isdigit()]
+    seen = {r["pid"] for r in runs}
+    unmeasured = [p for p in markers if p not in seen]
+    late = [r for r in runs if r["seconds"] is None or r["seconds"] > limit]
+    lifetimes = sorted(r["seconds"] for r in runs if r["seconds"] is not None)
+    n = len(markers)
+    o.facts.update({
+        "runs (markers)": n, "runs measured": len(runs),
+        "lifetimes (s), longest first": lifetimes[::-1][:10],
+        "runs over timeout + 0.5 s": [(r["pid"], r["seconds"]) for r in late][:10],
+        "scapy DORAs answered": f"{sum(1 for a in answered.values() if a)}/{clients}",
+        "perfdhcp": f"{perf.get('DISCOVER-OFFER', 'sent packets')} DISCOVERs, {perf.offers} OFFERs, "
+                    f"{perf.requests} REQUESTs, {perf.acks} ACKs",
+        "Kea RSS at start (kB)": rss_start.get("VmRSS"), "Kea VmHWM at end (kB)": rss_end.get("VmHWM"),
+        "log files": len(logs), "log bytes": log_bytes, "RUNSCRIPT_OUTPUT lines": output_lines,
+        "'dropped' lines": dropped_lines, "a 'dropped' line": dropped_sample,
+        f"{comm} left": left,
+    })
+    if n == 0:
+        o.problems.append("the flood script never ran")
+    if unmeasured:
+        o.problems.append(f"runs the watcher did not see (their lifetime is unknown): {unmeasured[:5]}")
+    if late:
+        o.problems.append(f"{len(late)} of {len(runs)} runs lived longer than timeout + 0.5 s = {limit} s: "
+                          f"{[(r['pid'], r['seconds']) for r in late][:5]} (None: still running)")
+    if not all(answered.values()):
+        o.problems.append(f"scapy clients without a lease: {[m for m, a in answered.items() if not a]}")
+    if perf.acks != exchanges:
+        o.problems.append(f"perfdhcp: {perf.acks} ACKs for {exchanges} exchanges "
+                          f"({perf.offers} OFFERs, {perf.requests} REQUESTs)")
+    if left:
+        o.problems.append(f"{len(left)} flood scripts still running after the traffic: {left[:3]}")
+    if output_lines > n * (MAX_OUTPUT_LINES + 1):
+        o.problems.append(f"{output_lines} RUNSCRIPT_OUTPUT lines for {n} runs: more than "
+                          f"{MAX_OUTPUT_LINES} + 1 per run")
+    # Kea's own lines: start-up, a few per packet and per timeout; the hook's: bounded per run
+    log_cap = 64 * 1024 + n * (MAX_OUTPUT_LINES + 1) * (line_max + 300) + (clients + exchanges) * 2 * 1024
+    if log_bytes > log_cap:
+        o.problems.append(f"Kea's log holds {log_bytes} bytes ({len(logs)} files), over {log_cap} "
+                          f"for {n} runs")
+    if n and dropped_lines < n:
+        o.problems.append(f"{dropped_lines} lines saying how many lines were dropped "
+                          f"(/{DROPPED_RE}/) for {n} runs, each of which wrote more than {MAX_OUTPUT_LINES}")
+    growth = (rss_end.get("VmHWM") or 0) - (rss_start.get("VmRSS") or 0)
+    o.facts["peak RSS growth (kB)"] = growth
+    if not rss_end:
+        o.problems.append("Kea was gone at the end of the flood")
+    elif growth > FLOOD_RSS_GROWTH_KB:
+        o.problems.append(f"Kea's peak RSS grew by {growth} kB during the flood (cap {FLOOD_RSS_GROWTH_KB} kB)")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 12. stop and reload while endless asynchronous scripts run
+
+
+#: With the default drain (2 s), Kea stops or reloads within this many seconds of the signal.
+TEARDOWN_BOUND_S = 3.0
+#: How long the scenario itself waits for Kea before it gives up (and kills Kea by PID).
+TEARDOWN_CAP_S = 20
+
+
+def _endless(procs: List[dict]) -> List[dict]:
+    """The teardown scenario's scripts: `sleep 300` and the chatty `yes`."""
+    return [p for p in procs if p["cmdline"][:2] == ["sleep", "300"] or p["comm"] == "yes"]
+
+
+def _signal_and_time(rt: Runtime, pid: int, sig: str, until: str) -> Optional[float]:
+    """Sends ``sig`` to ``pid`` and returns the seconds until the shell condition ``until``
+    held (measured in the container, polled every 50 ms), None after TEARDOWN_CAP_S."""
+    r = rt.sh(f"""t0=$(date +%s%N); kill -{sig} {pid}
+        i=0; while ! ( {until} ) && [ $i -lt {TEARDOWN_CAP_S * 20} ]; do sleep 0.05; i=$((i+1)); done
+        t1=$(date +%s%N); ( {until} ) && echo "ms=$(( (t1 - t0) / 1000000 ))" || echo timeout""", check=False)
+    m = re.search(r"ms=(\d+)", r.output)
+    return int(m.group(1)) / 1000 if m else None
+
+
+def _gone(pid: int) -> str:
+    """Shell condition: `pid` has exited (gone, or a zombie its new parent has not reaped)."""
+    return f"! test -d /proc/{pid} || [ \"$(cut -d' ' -f3 /proc/{pid}/stat 2>/dev/null)\" = Z ]"
+
+
+def _still_alive(before: List[dict], procs: List[dict]) -> List[dict]:
+    """The processes of ``before`` that still run (same pid and command line, not a zombie)."""
+    now = {(p["pid"], tuple(p["cmdline"])): p for p in procs if p["state"] != "Z"}
+    return [now[k] for k in ((p["pid"], tuple(p["cmdline"])) for p in before) if k in now]
+
+
+@_timed
+def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
+             bound_s: float = TEARDOWN_BOUND_S, clients: int = 4) -> Outcome:
+    """Endless asynchronous scripts: `sleep 300` (timeout 600 s) at pkt4_receive, started 8
+    times by 4 DORAs, and from the load on a `sleep 300` with ``timeout: 0`` and a chatty
+    ``exec yes`` with capture-output. SIGHUP: RUNSCRIPT_LOADED of the new configuration within
+    ``bound_s`` and a DORA answered right after; the old scripts are gone. Then, with the
+    same scripts running again, SIGTERM: kea-dhcp4 exits within ``bound_s`` and nothing it
+    started is left. ``parameters``: added to the hook's (e.g. a drain time)."""
+    o = Outcome(f"teardown-mt-{'on' if mt else 'off'}" + ("-" + "-".join(f"{k}-{v}" for k, v in parameters.items())
+                                                        if parameters else ""))
+    tag = o.name.replace("teardown", "td").replace(".", "")
+    sleeper = rt.script("td-sleep.sh", "#!/bin/sh\n# sleep is the shell's child: the whole group must go\nsleep 300\n")
+    chatty = rt.script("td-yes.sh", "#!/bin/sh\nexec yes\n")
+    params = dict(parameters or {})
+    params["scripts"] = [
+        {"script": sleeper, "wait": False, "timeout": 600, "hook-points": ["pkt4_receive"]},
+        {"script": sleeper, "wait": False, "timeout": 0, "hook-points": ["load"]},
+        {"script": chatty, "wait": False, "timeout": 600, "capture-output": True, "hook-points": ["load"]},
+    ]
+    text, log, _ = rt.config4(tag, params, multi_threading=MT4 if mt else False)
+    if _endless(rt.processes()):
+        o.problems.append(f"endless scripts were already running before the scenario: {_endless(rt.processes())[:3]}")
+    started: List[dict] = []  # everything below Kea at some point: killed by PID at the end
+    loaded = "RUNSCRIPT_LOADED"
+
+    def start_scripts(pid: int, round_: str, macs: List[str]) -> List[dict]:
+        for mac in macs:
+            if not rt.dora(mac).get("address"):
+                o.problems.append(f"{round_}: no lease for {mac}")
+        time.sleep(0.3)
+        below = rt.descendants(pid, rt.processes())
+        started.extend(below)
+        o.facts[f"{round_}: scripts running (sleep 300, yes)"] = len(_endless(below))
+        if len(_endless(below)) < 2 * clients + 2:
+            o.problems.append(f"{round_}: {len(_endless(below))} endless scripts running, "
+                              f"expected {2 * clients + 2}")
+        return below
+
+    def reload(pid: int) -> bool:
+        """SIGHUP; False when Kea did not finish the reload within TEARDOWN_CAP_S."""
+        before = start_scripts(pid, "before SIGHUP", [f"02:00:00:00:d0:{i + 1:02x}" for i in range(clients)])
+        n_loaded = rt.count_in(log, loaded)
+        secs = _signal_and_time(rt, pid, "HUP", f"[ $(grep -c {loaded} {log}) -gt {n_loaded} ]")
+        o.facts["SIGHUP -> RUNSCRIPT_LOADED (s)"] = secs
+        if secs is None or secs > bound_s:
+            o.problems.append(f"SIGHUP: no new {loaded} within {bound_s} s "
+                              f"({'none within ' + str(TEARDOWN_CAP_S) + ' s' if secs is None else f'{secs} s'})")
+        ack = rt.dora("02:00:00:00:d1:01")
+        o.facts["DORA right after the reload"] = ack.get("address")
+        if not ack.get("address"):
+            o.problems.append("no lease for a client right after the reload")
+        old = _still_alive(_endless(before), rt.processes())
+        o.facts["old scripts alive after the reload"] = len(old)
+        if old:
+            o.problems.append(f"{len(old)} scripts of the old configuration still run after the reload: {old[:3]}")
+        return secs is not None
+
+    def stop(pid: int) -> None:
+        below = start_scripts(pid, "before SIGTERM", [f"02:00:00:00:d2:{i + 1:02x}" for i in range(clients)])
+        secs = _signal_and_time(rt, pid, "TERM", _gone(pid))
+        o.facts["SIGTERM -> kea-dhcp4 gone (s)"] = secs
+        if secs is None or secs > bound_s:
+            o.problems.append(f"SIGTERM: kea-dhcp4 still there {bound_s} s after the signal "
+                              f"({'after ' + str(TEARDOWN_CAP_S) + ' s too' if secs is None else f'gone after {secs} s'})")
+        time.sleep(0.2)
+        left = _still_alive(below, rt.processes())
+        o.facts["left after the stop"] = left
+        if left:
+            o.problems.append(f"{len(left)} processes Kea started outlived it: {left[:4]}")
+
+    try:
+        with rt.kea4(tag, text, log) as pid:
+            if reload(pid):
+                stop(pid)
+            else:
+                rt.sh(f"kill -KILL {pid}", check=False)  # it hangs in the reload
+        if "SIGTERM -> kea-dhcp4 gone (s)" not in o.facts:
+            # the stop still has to be measured, with a Kea that did not go through a reload
+            for p in _still_alive(started, rt.processes()):
+                rt.sh(f"kill -KILL {p['pid']}", check=False)
+            with rt.kea4(tag + "-stop", text, log) as pid:
+                stop(pid)
+    finally:
+        # what a failing hook left behind must not disturb the next scenario
+        for p in _still_alive(started, rt.processes()):
+            rt.sh(f"kill -KILL {p['pid']}", check=False)
+    return o
+
+
+# --------------------------------------------------------------------------------------------
+# 13. examples/debug.sh keeps its log private
+
+
+DEBUG_SH = f"{smoke.C_EXAMPLES}/debug.sh"
+#: debug.sh's log when DEBUG_LOG is not set (examples/debug.sh)
+DEBUG_LOG_DEFAULT = "/var/log/kea/kea-hook-runscript-debug.log"
+#: Another local user (nobody), who plants files in /tmp before Kea's script writes there.
+OTHER_UID = 65534
+
+
+def _stat(rt: Runtime, path: str) -> Optional[dict]:
+    """lstat of ``path`` in the container: {type, mode, uid, size}, None when missing."""
+    r = rt.sh(f"stat -c '%F|%a|%u|%s' {shlex.quote(path)}", check=False)
+    if not r.ok:
+        return None
+    kind, mode, uid, size = r.output.strip().splitlines()[-1].split("|")
+    return {"type": kind, "mode": mode, "uid": int(uid), "size": int(size)}
+
+
+@_timed
+def debug_log_private(rt: Runtime) -> Outcome:
+    """examples/debug.sh as Kea runs it: its log is a 0600 file of Kea's user in Kea's log
+    directory. Planted by another user at the path DEBUG_LOG names, a symbolic link (to a file
+    that does not exist, and to one that does) is not followed and a file of theirs is not
+    written to; Kea still answers."""
+    o = Outcome("debug-log-private")
+    victim = f"{C_RT}/debug-victim"   # what a planted link points to: must stay untouched
+    rt.sh(f"rm -rf {DEBUG_LOG_DEFAULT} {victim} {victim}-existing /tmp/debug-planted-*; "
+          f"echo original > {victim}-existing; chmod 644 {victim}-existing")
+    other = f"setpriv --reuid {OTHER_UID} --regid {OTHER_UID} --clear-groups"
+    planted = {
+        "dangling link": f"/tmp/debug-planted-link",
+        "link to a file": f"/tmp/debug-planted-link2",
+        "file of another user": f"/tmp/debug-planted-file",
+    }
+    rt.sh(f"{other} ln -s {victim} {planted['dangling link']} && "
+          f"{other} ln -s {victim}-existing {planted['link to a file']} && "
+          f"{other} sh -c 'umask 0; : > {planted['file of another user']}'")
+    # the kernel's own protection of sticky directories would hide what the script does
+    o.facts["fs.protected_symlinks, fs.protected_regular"] = rt.sh(
+        "cat /proc/sys/fs/protected_symlinks /proc/sys/fs/protected_regular", check=False).output.split()
+    tmp_before = set(rt.sh("ls -A /tmp", check=False).output.split())
+    scripts = [{"script": DEBUG_SH, "hook-points": ["pkt4_receive"]}]
+    scripts += [{"script": DEBUG_SH, "hook-points": ["pkt4_receive"], "environment": {"DEBUG_LOG": p}}
+                for p in planted.values()]
+    text, log, _ = rt.config4("debuglog", {"scripts": scripts}, debug=True)
+    with rt.kea4("debuglog", text, log) as pid:
+        kea_uid = int(rt.sh(f"stat -c %u /proc/{pid}").output.strip().splitlines()[-1])
+        ack = rt.dora("02:00:00:00:db:01")
+    own = _stat(rt, DEBUG_LOG_DEFAULT)
+    text_log = rt.read(DEBUG_LOG_DEFAULT)
+    o.facts.update({"Kea's uid": kea_uid, "default log": DEBUG_LOG_DEFAULT, "its stat": own,
+                    "DORA": ack.get("address"),
+                    "pkt4_receive entries": text_log.count(" pkt4_receive (pid ")})
+    if not ack.get("address"):
+        o.problems.append("no lease with debug.sh configured")
+    if own is None:
+        o.problems.append(f"debug.sh did not create {DEBUG_LOG_DEFAULT}")
+    else:
+        if own["type"] != "regular file" or own["mode"] != "600" or own["uid"] != kea_uid:
+            o.problems.append(f"{DEBUG_LOG_DEFAULT} is {own}, wanted a regular file, mode 600, owner {kea_uid}")
+        if "KEA_QUERY4_HWADDR=02:00:00:00:db:01" not in text_log:
+            o.problems.append(f"{DEBUG_LOG_DEFAULT} lacks the client's KEA_QUERY4_HWADDR")
+    new_in_tmp = sorted(set(rt.sh("ls -A /tmp", check=False).output.split()) - tmp_before)
+    o.facts["new files in /tmp"] = new_in_tmp
+    if new_in_tmp:
+        o.problems.append(f"debug.sh wrote to /tmp: {new_in_tmp}")
+    after = {name: _stat(rt, path) for name, path in planted.items()}
+    o.facts["planted, after the calls"] = after
+    targets = {"dangling link target": _stat(rt, victim),
+               "linked file": rt.read(f"{victim}-existing").strip()}
+    o.facts["link targets, after the calls"] = targets
+    if targets["dangling link target"] is not None:
+        o.problems.append(f"debug.sh followed the planted dangling link: {victim} was created "
+                          f"{targets['dangling link target']}")
+    if targets["linked file"] != "original":
+        o.problems.append(f"debug.sh followed the planted link to {victim}-existing: it now holds "
+                          f"{targets['linked file'][:200]!r}")
+    if after["file of another user"] and after["file of another user"]["size"] != 0:
+        o.problems.append(f"debug.sh wrote into a file another user planted: {after['file of another user']}")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
 # the container
 
 
@@ -1007,4 +1441,5 @@ def runtime(cell: Cell, *, paths: Paths = Paths(), keep: Optional[bool] = None,
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
     fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
     hostname_bytes, perfdhcp_no_lost_lease, reconfigure,
+    output_flood, teardown, debug_log_private,
 )

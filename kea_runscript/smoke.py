@@ -567,7 +567,7 @@ def run_examples(bench: Bench) -> Dict[str, List[str]]:
     cell = bench.cell
     results: Dict[str, List[str]] = {"slash32_leases": [], "ipv6_prefix_delegation": [], "debug.sh": []}
     p4, p6 = results["slash32_leases"], results["ipv6_prefix_delegation"]
-    debug_log = "/tmp/kea-hook-runscript-debug.log"
+    debug_log = f"{C_LOGS}/kea-hook-runscript-debug.log"  # debug.sh's default
     bench.sh(f"rm -f {debug_log}")
     logs = {4: f"{C_LOGS}/smoke-examples-dhcp4.log", 6: f"{C_LOGS}/smoke-examples-dhcp6.log"}
     confs = {4: example_config(cell, EXAMPLES / "slash32_leases" / "kea-dhcp4.json", 4, logs[4]),

@@ -15,6 +15,7 @@ import os
 
 import pytest
 
+from kea_runscript import ROOT
 from kea_runscript.facts import facts_for
 from kea_runscript import build, matrix, scenarios
 
@@ -156,4 +157,79 @@ def test_reconfiguration_under_load_reloads_the_hook_cleanly(rt):
     assert o.facts["DORA after the reloads"], msg
     assert o.facts["processes below Kea after"] == [], msg
     assert o.facts["VmSize growth per reload (kB)"] <= scenarios.RELOAD_GROWTH_KB, msg
+    assert o.ok, msg
+
+
+# --------------------------------------------------------------------------------------------
+# issue 10: a flooding script and the teardown while endless scripts run
+
+
+@pytest.mark.parametrize("mt", [False, True], ids=["mt-off", "mt-on"])
+@pytest.mark.parametrize("wait", [True, False], ids=["sync", "async"])
+def test_output_flood_is_cut_at_the_timeout_and_bounded(rt, wait, mt):
+    """`exec yes` with capture-output and timeout 1 at pkt4_receive (issue 10, item 1)."""
+    o = scenarios.output_flood(rt, wait=wait, mt=mt)
+    msg = _show(o)
+    assert o.facts["runs (markers)"] >= 2 * 4, msg  # a DISCOVER and a REQUEST per scapy DORA
+    assert o.facts["runs over timeout + 0.5 s"] == [], msg
+    assert o.facts["scapy DORAs answered"] == "4/4", msg
+    assert o.facts["yes left"] == [], msg
+    assert o.facts["'dropped' lines"] >= o.facts["runs (markers)"], msg
+    assert o.facts["peak RSS growth (kB)"] <= scenarios.FLOOD_RSS_GROWTH_KB, msg
+    assert o.ok, msg
+
+
+def test_output_flood_without_newlines_is_bounded(rt):
+    """A script that writes one endless line (no newline) with capture-output: the hook cuts
+    it into bounded lines, and the flood's guarantees hold (synchronous, one thread)."""
+    o = scenarios.output_flood(rt, wait=True, mt=False, writer="long-lines")
+    msg = _show(o)
+    assert o.facts["runs (markers)"] >= 2 * 4, msg
+    assert o.facts["runs over timeout + 0.5 s"] == [], msg
+    assert o.ok, msg
+
+
+@pytest.mark.parametrize("mt", [False, True], ids=["mt-off", "mt-on"])
+def test_stop_and_reload_within_3s_while_endless_scripts_run(rt, mt):
+    """7+ asynchronous `sleep 300`, one with timeout 0 and a chatty `yes` (issue 10, item 2):
+    with the default drain, SIGHUP reloads and SIGTERM stops Kea within 3 s, nothing left."""
+    o = scenarios.teardown(rt, mt=mt)
+    msg = _show(o)
+    assert o.facts["before SIGHUP: scripts running (sleep 300, yes)"] >= 7 + 2, msg
+    secs = o.facts["SIGHUP -> RUNSCRIPT_LOADED (s)"]
+    assert secs is not None and secs <= scenarios.TEARDOWN_BOUND_S, msg
+    assert o.facts["DORA right after the reload"], msg
+    secs = o.facts.get("SIGTERM -> kea-dhcp4 gone (s)")
+    assert secs is not None and secs <= scenarios.TEARDOWN_BOUND_S, msg
+    assert o.facts.get("left after the stop") == [], msg
+    assert o.ok, msg
+
+
+# The drain time is a parameter of its own (issue 10, item 2): this test runs once the hook
+# in this tree knows it.
+HAS_DRAIN_PARAMETER = "drain-timeout" in (ROOT / "hook" / "parameters.cc").read_text()
+
+
+@pytest.mark.skipif(not HAS_DRAIN_PARAMETER, reason="the hook in this tree has no 'drain-timeout' parameter yet")
+@pytest.mark.parametrize("mt", [False, True], ids=["mt-off", "mt-on"])
+def test_stop_and_reload_follow_a_short_drain_timeout(rt, mt):
+    """drain-timeout 0.5: Kea stops and reloads within 0.5 s + 1 s."""
+    o = scenarios.teardown(rt, mt=mt, parameters={"drain-timeout": 0.5}, bound_s=1.5)
+    msg = _show(o)
+    assert o.facts["SIGHUP -> RUNSCRIPT_LOADED (s)"] is not None, msg
+    assert o.facts.get("SIGTERM -> kea-dhcp4 gone (s)") is not None, msg
+    assert o.facts.get("left after the stop") == [], msg
+    assert o.ok, msg
+
+
+def test_debug_example_keeps_its_log_private(rt):
+    """examples/debug.sh (issue 10, item 9): a 0600 log of Kea's user outside /tmp; links and
+    files another user planted at DEBUG_LOG are neither followed nor written to."""
+    o = scenarios.debug_log_private(rt)
+    msg = _show(o)
+    st = o.facts["its stat"]
+    assert st and st["mode"] == "600" and st["uid"] == o.facts["Kea's uid"], msg
+    assert o.facts["new files in /tmp"] == [], msg
+    assert o.facts["link targets, after the calls"] == {"dangling link target": None,
+                                                         "linked file": "original"}, msg
     assert o.ok, msg
