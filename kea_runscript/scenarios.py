@@ -1398,6 +1398,15 @@ def debug_log_private(rt: Runtime) -> Outcome:
     o.facts["new files in /tmp"] = new_in_tmp
     if new_in_tmp:
         o.problems.append(f"debug.sh wrote to /tmp: {new_in_tmp}")
+    # Packaged Kea runs as its own user (_kea): the same script, run as another user
+    own_dir = f"{C_RT}/debug-user-dir"
+    rt.sh(f"rm -rf {own_dir}; mkdir -m 700 {own_dir}; chown {OTHER_UID}:{OTHER_UID} {own_dir}")
+    r = rt.sh(f"{other} env -i DEBUG_LOG={own_dir}/debug.log KEA_TEST=1 {DEBUG_SH} pkt4_receive", check=False)
+    as_user = _stat(rt, f"{own_dir}/debug.log")
+    o.facts[f"run as uid {OTHER_UID}: exit, stat"] = [r.exit_code, as_user]
+    if not r.ok or not as_user or as_user["mode"] != "600" or as_user["uid"] != OTHER_UID:
+        o.problems.append(f"debug.sh run as uid {OTHER_UID}: exit {r.exit_code}, its log {as_user} "
+                          f"(wanted mode 600, owner {OTHER_UID}) {r.output.strip()[-200:]}")
     after = {name: _stat(rt, path) for name, path in planted.items()}
     o.facts["planted, after the calls"] = after
     targets = {"dangling link target": _stat(rt, victim),
