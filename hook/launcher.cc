@@ -27,7 +27,8 @@
 
 // glibc 2.34 added posix_spawn_file_actions_addclosefrom_np: with it posix_spawn alone gives
 // the child only fds 0-2. Older C libraries take the vfork() path below instead.
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34)) && \
+    !defined(RUNSCRIPT_NO_SPAWN_CLOSEFROM)
 #define RUNSCRIPT_SPAWN_CLOSEFROM 1
 #else
 #define RUNSCRIPT_SPAWN_CLOSEFROM 0
@@ -44,7 +45,7 @@ long long monotonic_ms() {
 namespace {
 
 int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
+#if defined(SYS_pidfd_open) && !defined(RUNSCRIPT_FAKE_OLD_CLONE)
     int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
     if (fd >= 0) {
         // Kea may spawn processes of its own (posix_spawn/fork): they must not inherit it.
@@ -236,6 +237,9 @@ void wake_launcher(Supervision* s) {
 
 int supervisor_entry(void* arg) {
     Supervision* s = static_cast<Supervision*>(arg);
+#ifdef RUNSCRIPT_FAULT_SUPERVISOR_DIES
+    raw_exit(1);
+#endif
     // First of all, drop the copies of Kea's descriptors (sockets, lease files): Kea may
     // close and reopen them (a reconfiguration) while this still runs.
     close_from_3(s->out_fd);
@@ -262,7 +266,7 @@ int supervisor_entry(void* arg) {
     return 0;
 }
 
-#if defined(__linux__) && defined(CLONE_VM) && defined(CLONE_VFORK)
+#if defined(__linux__) && defined(CLONE_VM) && defined(CLONE_VFORK) && !defined(RUNSCRIPT_NO_PIDFD)
 #define RUNSCRIPT_SUPERVISED 1
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -342,7 +346,12 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
     // Exit signal 0 (no SIGCHLD): see supervisor_entry.
-    pid_t pid = clone(supervisor_entry, supervisor_stack + STACK_SIZE, CLONE_VM | CLONE_PIDFD,
+#ifdef RUNSCRIPT_FAKE_OLD_CLONE
+    const int pidfd_flag = 0;
+#else
+    const int pidfd_flag = CLONE_PIDFD;
+#endif
+    pid_t pid = clone(supervisor_entry, supervisor_stack + STACK_SIZE, CLONE_VM | pidfd_flag,
                       s, &pidfd);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, 0);
@@ -669,6 +678,13 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
     // Once listed, the reaper may release the child at any time: read what we need first.
     // (-1 too when the supervisor has not started the script yet: it runs on its own.)
     const pid_t shown = proc.pid > 0 && proc.script() > 0 ? proc.script() : -1;
+#ifdef RUNSCRIPT_FAULT_THROW_AFTER_SPAWN
+    static bool thrown = false;
+    if (!thrown) {
+        thrown = true;
+        throw std::bad_alloc();
+    }
+#endif
     Child child;
     child.proc = proc;
     if (proc.pid > 0 && child.proc.pidfd < 0) child.proc.pidfd = open_pidfd(proc.pid);
