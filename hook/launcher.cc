@@ -1,8 +1,22 @@
+// The process launcher (see launcher.h for what it promises). Sections, each with the
+// invariant it relies on stated once:
+//   1. build switches: every kernel- or libc-dependent path can be forced off at build time;
+//   2. code without libc: what runs in the supervisor and in the script before its exec;
+//   3. the kernel's support for pidfds, decided once, without running a script;
+//   4. the supervisor, the script's pid and the kill protocol;
+//   5. launch memory (kept for reuse, with guard pages);
+//   6. spawning (supervised or plain), killing and reaping;
+//   7. captured output, bounded per wake-up and per run;
+//   8. synchronous waits;
+//   9. the Launcher: asynchronous slots, the reaper, the bounded stop.
+
 #include "launcher.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <linux/futex.h>
@@ -21,16 +35,52 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <new>
-#include <atomic>
+
+// ---- 1. Build switches ------------------------------------------------------------------------
+//
+// RUNSCRIPT_NO_CLOSE_RANGE: close fds through /proc/self/fd (kernels before 5.9).
+// RUNSCRIPT_NO_PIDFD: no pidfds and no supervisor (kernels before 5.3): plain children.
+// RUNSCRIPT_NO_SPAWN_CLOSEFROM: vfork() instead of posix_spawn (glibc before 2.34).
+// Test-only fault injection: RUNSCRIPT_FAKE_OLD_CLONE (the kernel ignores CLONE_PIDFD and has
+// no pidfd_open, as before 5.2), RUNSCRIPT_FAULT_SUPERVISOR_DIES (the supervisor exits before
+// waking the caller), RUNSCRIPT_FAULT_THROW_AFTER_SPAWN (the first async launch throws once the
+// script is started).
 
 // glibc 2.34 added posix_spawn_file_actions_addclosefrom_np: with it posix_spawn alone gives
 // the child only fds 0-2. Older C libraries take the vfork() path below instead.
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34)) && \
+    !defined(RUNSCRIPT_NO_SPAWN_CLOSEFROM)
 #define RUNSCRIPT_SPAWN_CLOSEFROM 1
 #else
 #define RUNSCRIPT_SPAWN_CLOSEFROM 0
+#endif
+
+// The supervisor needs our own clone trampoline and raw system calls (section 2), written for
+// these two architectures only; elsewhere every script is a plain child.
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__)) && \
+    !defined(RUNSCRIPT_NO_PIDFD)
+#define RUNSCRIPT_SUPERVISED 1
+#else
+#define RUNSCRIPT_SUPERVISED 0
+#endif
+
+#if defined(__linux__) && !defined(RUNSCRIPT_NO_PIDFD)
+#define RUNSCRIPT_PIDFD 1
+#else
+#define RUNSCRIPT_PIDFD 0
+#endif
+
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
 #endif
 
 namespace runscript {
@@ -43,33 +93,26 @@ long long monotonic_ms() {
 
 namespace {
 
-int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-    int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd >= 0) {
-        // Kea may spawn processes of its own (posix_spawn/fork): they must not inherit it.
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    return fd;
-#else
-    (void)pid;
-    return -1;
-#endif
-}
-
-// System calls for the script before its exec and for the supervisor. Both share Kea's
-// memory and the thread block (TLS) of the Kea thread that started them, and in async mode
-// run alongside it and alongside each other: libc's wrappers would write that thread's errno,
-// touch its cancellation state or take libc's locks (glibc's sigaction takes a lock that
-// two such processes sharing one thread block deadlock on). So: no libc here, the kernel's
-// -errno comes back as the result.
-long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
+// ---- 2. Code without libc -----------------------------------------------------------------------
+//
+// The supervisor and the script before its exec share Kea's memory and the thread block (TLS)
+// of the Kea thread that started them, and in async mode run alongside it and alongside each
+// other: libc's wrappers would write that thread's errno, touch its cancellation state or take
+// libc's locks (glibc's sigaction takes a lock that two such processes sharing one thread block
+// deadlock on), and a call through a lazily bound PLT entry would run the dynamic linker there.
+// So this code calls the kernel directly (raw_syscall, runscript_clone below), calls only
+// functions of this file, and gets -errno back as the result.
+//
+// On other architectures raw_syscall falls back to libc's syscall(): only the vfork child of
+// spawn_plain uses it there, while the thread that started it is suspended.
+long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) {
 #if defined(__x86_64__)
     long ret;
     register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
     __asm__ volatile("syscall"
                      : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
                      : "rcx", "r11", "memory");
     return ret;
 #elif defined(__aarch64__)
@@ -78,21 +121,91 @@ long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
     register long x1 __asm__("x1") = b;
     register long x2 __asm__("x2") = c;
     register long x3 __asm__("x3") = d;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    register long x4 __asm__("x4") = e;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
     return x0;
 #else
-    long ret = syscall(n, a, b, c, d);
+    long ret = syscall(n, a, b, c, d, e);
     return ret == -1 ? -errno : ret;
 #endif
 }
 
-void raw_exit(int code) {
+[[maybe_unused]] void raw_exit(int code) {
     for (;;) raw_syscall(SYS_exit, code);
 }
 
+}  // namespace
+}  // namespace runscript
+
+#if RUNSCRIPT_SUPERVISED
+// runscript_clone(flags, stack_top, parent_tid, fn, arg): the clone system call; the child
+// runs fn(arg) on stack_top and exits with its result. Returns the child's pid or -errno.
+// A hidden symbol of this object: called directly, never through the PLT. The child starts
+// with a fresh frame on its own stack and never returns into the caller's.
+extern "C" long runscript_clone(unsigned long flags, void* stack_top, int* parent_tid,
+                                int (*fn)(void*), void* arg) __attribute__((visibility("hidden")));
+#if defined(__x86_64__)
+// clone(flags, newsp, parent_tid, child_tid, tls): rdi, rsi, rdx, r10, r8.
+__asm__(".pushsection .text\n"
+        ".globl runscript_clone\n"
+        ".hidden runscript_clone\n"
+        ".type runscript_clone,@function\n"
+        "runscript_clone:\n"
+        "  and $-16, %rsi\n"
+        "  sub $16, %rsi\n"
+        "  mov %rcx, 8(%rsi)\n"      // fn, popped by the child
+        "  mov %r8, (%rsi)\n"        // arg
+        "  xor %r10d, %r10d\n"
+        "  xor %r8d, %r8d\n"
+        "  mov $56, %eax\n"          // SYS_clone
+        "  syscall\n"
+        "  test %rax, %rax\n"
+        "  jz 1f\n"
+        "  ret\n"
+        "1:\n"
+        "  xor %ebp, %ebp\n"
+        "  pop %rdi\n"
+        "  pop %rax\n"               // the stack is 16-byte aligned again: call as the ABI wants
+        "  call *%rax\n"
+        "  mov %eax, %edi\n"
+        "  mov $60, %eax\n"          // SYS_exit
+        "  syscall\n"
+        "  hlt\n"
+        ".size runscript_clone, .-runscript_clone\n"
+        ".popsection\n");
+#elif defined(__aarch64__)
+// clone(flags, newsp, parent_tid, tls, child_tid): x0..x4.
+__asm__(".pushsection .text\n"
+        ".globl runscript_clone\n"
+        ".hidden runscript_clone\n"
+        ".type runscript_clone,%function\n"
+        "runscript_clone:\n"
+        "  and x1, x1, #-16\n"
+        "  stp x3, x4, [x1, #-16]!\n"  // fn, arg: loaded by the child from its new stack
+        "  mov x3, xzr\n"
+        "  mov x4, xzr\n"
+        "  mov x8, #220\n"             // SYS_clone
+        "  svc #0\n"
+        "  cbz x0, 1f\n"
+        "  ret\n"
+        "1:\n"
+        "  mov x29, xzr\n"
+        "  mov x30, xzr\n"
+        "  ldp x1, x0, [sp], #16\n"
+        "  blr x1\n"
+        "  mov x8, #93\n"              // SYS_exit
+        "  svc #0\n"
+        "  brk #0\n"
+        ".size runscript_clone, .-runscript_clone\n"
+        ".popsection\n");
+#endif
+#endif
+
+namespace runscript {
+namespace {
+
 // Closes fds 3 and up, but `keep` (when >= 3).
-void close_from_3(int keep = -1) {
-// RUNSCRIPT_NO_CLOSE_RANGE: the tests' way to run the fallback below on a newer kernel.
+[[maybe_unused]] void close_from_3(int keep = -1) {
 #if defined(SYS_close_range) && !defined(RUNSCRIPT_NO_CLOSE_RANGE)
     const bool ranges_ok = keep < 3
         ? raw_syscall(SYS_close_range, 3, ~0U, 0) == 0
@@ -135,9 +248,9 @@ void close_from_3(int keep = -1) {
     }
 }
 
-// Runs in the child while it still shares Kea's memory (vfork semantics): raw system calls
-// only (see raw_syscall); an exec failure is reported through *err.
-void exec_child(const char* path, char* const argv[], char* const envp[], int out_fd,
+// Runs in the child while it still shares Kea's memory (vfork semantics): no libc (section 2);
+// an exec failure is reported through *err. out_fd, when given, is >= 3.
+[[maybe_unused]] void exec_child(const char* path, char* const argv[], char* const envp[], int out_fd,
                 volatile int* err) {
     // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask, whatever
     // the architecture's field order. The last argument is the kernel's sigset size.
@@ -152,6 +265,18 @@ void exec_child(const char* path, char* const argv[], char* const envp[], int ou
         raw_syscall(SYS_dup3, out_fd, 1, 0);
         raw_syscall(SYS_dup3, out_fd, 2, 0);
     }
+    // Kea may run with 0-2 closed, or with close-on-exec files there (opened after they were
+    // closed): the script gets /dev/null instead, so that no file it opens becomes its stdout.
+    for (int fd = 0; fd <= 2; ++fd) {
+        const long flags = raw_syscall(SYS_fcntl, fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC)) continue;
+        const long null_fd = raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/dev/null"),
+                                         O_RDWR);
+        if (null_fd >= 0 && null_fd != fd) {
+            raw_syscall(SYS_dup3, null_fd, fd, 0);
+            raw_syscall(SYS_close, null_fd);
+        }
+    }
     close_from_3();
     unsigned long none = 0;
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, sigset_bytes);
@@ -161,17 +286,70 @@ void exec_child(const char* path, char* const argv[], char* const envp[], int ou
     raw_exit(127);
 }
 
+// ---- 3. Kernel support for pidfds ------------------------------------------------------------
+
+#ifdef RUNSCRIPT_FAKE_OLD_CLONE
+long sys_pidfd_open(pid_t, unsigned) { return -ENOSYS; }
+long sys_pidfd_send_signal(int, int) { return -ENOSYS; }
+#else
+long sys_pidfd_open(pid_t pid, unsigned flags) {
+    long fd = syscall(SYS_pidfd_open, pid, flags);
+    return fd < 0 ? -errno : fd;
+}
+long sys_pidfd_send_signal(int pidfd, int sig) {
+    return syscall(SYS_pidfd_send_signal, pidfd, sig, 0, 0) == 0 ? 0 : -errno;
+}
+#endif
+
+// Pollable pidfds (Linux 5.3, which also has CLONE_PIDFD, 5.2, and pidfd_send_signal, 5.1).
+// Asked once per library load, of the kernel, on our own pid: never by running a script.
+bool pidfds_usable() {
+#if RUNSCRIPT_PIDFD
+    static const bool usable = []() {
+        const long fd = sys_pidfd_open(getpid(), 0);
+        if (fd < 0) return false;
+        close(static_cast<int>(fd));
+        return true;
+    }();
+    return usable;
+#else
+    return false;
+#endif
+}
+
+int open_pidfd(pid_t pid) {
+    if (!pidfds_usable()) return -1;
+    // The kernel sets close-on-exec: no process Kea starts inherits it.
+    const long fd = sys_pidfd_open(pid, 0);
+    return fd < 0 ? -1 : static_cast<int>(fd);
+}
+
 }  // namespace
 
-// Memory shared by the hook and a script's supervisor (see spawn_supervised).
+// ---- 4. The supervisor ----------------------------------------------------------------------
+//
+// A separate process in Kea's memory, with every signal blocked and no libc: it starts the
+// script as its own child, waits for it and leaves the status in this block. It never calls
+// exec, so it keeps exit signal 0: Kea's own child handling (waitpid(-1) when kea-lfc ends)
+// cannot see it, and cannot see the script either, which is the supervisor's child. The hook
+// learns the end through the supervisor's pidfd.
+//
+// Killing the script without a pid-reuse race: the script's pid cannot be reused while the
+// script is unreaped, and only the supervisor reaps it. `state` decides who goes first: the
+// hook moves RUNNING -> KILLING, signals the script's group, moves back to RUNNING; the
+// supervisor, once waitid(WNOWAIT) says the script has ended, moves RUNNING -> REAPING (waiting
+// on the futex while the hook holds KILLING), and only then reaps.
+enum SupervisionState { RUNNING = 0, KILLING = 1, REAPING = 2 };
+
 struct Supervision {
     const char* path;
     char* const* argv;
     char* const* envp;
     int out_fd;
-    char* script_stack;               // the script's vfork-style stack, inside this mapping
+    char* script_stack_top;
     volatile int exec_err;            // errno of a failed execve, written by the script
-    volatile pid_t script_pid;        // written by the supervisor once started
+    int script_pid;                   // written by the kernel when the script is cloned
+    int state;                        // SupervisionState; a futex
     volatile int status;              // the script's wait status
     volatile int done;                // 1 once status is valid
     int launched;                     // futex: 1 once the script has exec'd (or failed)
@@ -181,7 +359,7 @@ namespace {
 
 // Copies path, argv and envp into `area` (pointer arrays first, then the strings) so the
 // caller's copies may go before the script has exec'd. False when they do not fit.
-bool copy_call(char* area, std::size_t size, const char* path, char* const argv[],
+[[maybe_unused]] bool copy_call(char* area, std::size_t size, const char* path, char* const argv[],
                char* const envp[], const char** path_out, char*** argv_out,
                char*** envp_out) {
     std::size_t argc = 0, envc = 0, bytes = std::strlen(path) + 1;
@@ -208,27 +386,13 @@ bool copy_call(char* area, std::size_t size, const char* path, char* const argv[
     return true;
 }
 
-}  // namespace
-
-pid_t Process::script() const {
-    return sup ? sup->script_pid : pid;
-}
-
-namespace {
-
-const std::size_t STACK_SIZE = 64 * 1024;
-
+#if RUNSCRIPT_SUPERVISED
 int script_entry(void* arg) {
     Supervision* s = static_cast<Supervision*>(arg);
     exec_child(s->path, s->argv, s->envp, s->out_fd, &s->exec_err);
     return 127;
 }
 
-// Runs as a separate process in the hook's memory, with every signal blocked and only raw
-// system calls: starts the script as its own child, waits for it and leaves the status in
-// shared memory. It never calls exec, so it keeps exit signal 0: Kea's own child handling
-// (waitpid(-1) when kea-lfc ends) cannot see it, and cannot see the script either, which is
-// the supervisor's child. The hook learns the end through the supervisor's pidfd.
 void wake_launcher(Supervision* s) {
     __atomic_store_n(&s->launched, 1, __ATOMIC_RELEASE);
     raw_syscall(SYS_futex, reinterpret_cast<long>(&s->launched), FUTEX_WAKE, 1);
@@ -236,22 +400,37 @@ void wake_launcher(Supervision* s) {
 
 int supervisor_entry(void* arg) {
     Supervision* s = static_cast<Supervision*>(arg);
+#ifdef RUNSCRIPT_FAULT_SUPERVISOR_DIES
+    raw_exit(1);
+#endif
     // First of all, drop the copies of Kea's descriptors (sockets, lease files): Kea may
     // close and reopen them (a reconfiguration) while this still runs.
     close_from_3(s->out_fd);
-    // CLONE_VFORK: this returns once the script has exec'd (or failed to). (glibc's clone
-    // wrapper touches errno only when clone itself fails.)
-    pid_t pid = clone(script_entry, s->script_stack + STACK_SIZE,
-                      CLONE_VM | CLONE_VFORK | SIGCHLD, s);
+    // CLONE_VFORK: this returns once the script has exec'd (or failed to). The kernel writes
+    // the script's pid into the block before the script runs, so the hook can kill it early.
+    const long pid = runscript_clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD,
+                                     s->script_stack_top, &s->script_pid, script_entry, s);
     if (pid < 0) {
-        s->exec_err = EAGAIN;
+        s->exec_err = static_cast<int>(-pid);
         wake_launcher(s);
         raw_exit(1);
     }
-    s->script_pid = pid;
     wake_launcher(s);
     // The output pipe is the script's now: the hook must see its end when the script ends.
     close_from_3();
+    alignas(8) char info[128];  // siginfo_t, unread
+    const long kernel_p_pid = 1;
+    while (raw_syscall(SYS_waitid, kernel_p_pid, pid, reinterpret_cast<long>(info), WEXITED | WNOWAIT,
+                       0) == -EINTR) {
+    }
+    for (;;) {
+        int expected = RUNNING;
+        if (__atomic_compare_exchange_n(&s->state, &expected, static_cast<int>(REAPING), false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            break;
+        }
+        raw_syscall(SYS_futex, reinterpret_cast<long>(&s->state), FUTEX_WAIT, KILLING, 0);
+    }
     int status = 0;
     while (raw_syscall(SYS_wait4, pid, reinterpret_cast<long>(&status), 0, 0) == -EINTR) {
     }
@@ -262,18 +441,19 @@ int supervisor_entry(void* arg) {
     return 0;
 }
 
-#if defined(__linux__) && defined(CLONE_VM) && defined(CLONE_VFORK)
-#define RUNSCRIPT_SUPERVISED 1
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-
-// Mappings (shared block + both stacks) are kept for reuse: an munmap in a multi-threaded
-// Kea costs a TLB shootdown on every core, per script run.
-// Layout: the Supervision block (one page), a copy of an asynchronous call's path, argv
-// and envp, the script's stack, the supervisor's stack.
+// ---- 5. Launch memory -----------------------------------------------------------------------
+//
+// Layout: the Supervision block (one page), a copy of an asynchronous call's path, argv and
+// envp, a guard page, the script's stack, a guard page, the supervisor's stack. The guard pages
+// turn a stack overflow into a crash of that process instead of a silent write into the other
+// stack or the call. Mappings are kept for reuse: an munmap in a multi-threaded Kea costs a TLB
+// shootdown on every core, per script run.
+const std::size_t PAGE = 4096;
+const std::size_t STACK_SIZE = 64 * 1024;
 const std::size_t CALL_AREA_SIZE = 64 * 1024;
-const std::size_t MAPPING_SIZE = 4096 + CALL_AREA_SIZE + 2 * STACK_SIZE;
+const std::size_t SCRIPT_STACK_AT = PAGE + CALL_AREA_SIZE + PAGE;
+const std::size_t SUPERVISOR_STACK_AT = SCRIPT_STACK_AT + STACK_SIZE + PAGE;
+const std::size_t MAPPING_SIZE = SUPERVISOR_STACK_AT + STACK_SIZE;
 const std::size_t MAPPINGS_KEPT = 64;
 std::mutex mappings_mutex;
 std::vector<void*> free_mappings;
@@ -289,7 +469,14 @@ void* take_mapping() {
     }
     void* mem = mmap(0, MAPPING_SIZE, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    return mem == MAP_FAILED ? 0 : mem;
+    if (mem == MAP_FAILED) return 0;
+    char* base = static_cast<char*>(mem);
+    if (mprotect(base + SCRIPT_STACK_AT - PAGE, PAGE, PROT_NONE) != 0 ||
+        mprotect(base + SUPERVISOR_STACK_AT - PAGE, PAGE, PROT_NONE) != 0) {
+        munmap(mem, MAPPING_SIZE);
+        return 0;
+    }
+    return mem;
 }
 
 void give_mapping(void* mem) {
@@ -313,6 +500,94 @@ void drop_free_mappings() {
     }
     for (void* mem : kept) munmap(mem, MAPPING_SIZE);
 }
+#endif  // RUNSCRIPT_SUPERVISED
+
+}  // namespace
+
+pid_t Process::script() const {
+    return sup ? __atomic_load_n(&sup->script_pid, __ATOMIC_ACQUIRE) : pid;
+}
+
+namespace {
+
+// ---- 6. Spawning, killing, reaping ----------------------------------------------------------
+
+// waitpid that survives EINTR. __WALL: silent children (no SIGCHLD) need it.
+pid_t reap(pid_t pid, int* status, int flags) {
+    for (;;) {
+        pid_t r = waitpid(pid, status, flags | __WALL);
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        return -1;
+    }
+}
+
+// True once `pid` (our child) has ended, without reaping it.
+bool has_ended(pid_t pid) {
+    siginfo_t info;
+    info.si_pid = 0;
+    for (;;) {
+        if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0) {
+            return info.si_pid == pid;
+        }
+        if (errno != EINTR) return true;  // ECHILD: nothing left to wait for
+    }
+}
+
+void futex_wake_all(int* word) {
+    syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, 0, 0, 0);
+}
+
+void kill_group(pid_t pid) {
+    if (pid <= 0) return;
+    // The script leads its own process group: take its children down with it. Before its
+    // setpgid, the group does not exist yet: the script alone then.
+    if (kill(-pid, SIGKILL) != 0) kill(pid, SIGKILL);
+}
+
+// Kills the script's process group. False when there is nothing to kill yet: the supervisor
+// has not started the script (try again shortly). Supervised scripts: see section 4 (no pid
+// reuse). Plain children (no supervisor): by pid; Kea's waitpid(-1) may reap such a child
+// under us, and its pid may then be reused: the residual race of kernels without pidfds.
+bool kill_script(const Process& p) {
+    if (!p.sup) {
+        kill_group(p.pid);
+        return true;
+    }
+    Supervision* s = p.sup;
+    const pid_t pid = __atomic_load_n(&s->script_pid, __ATOMIC_ACQUIRE);
+    if (pid <= 0) return false;
+    int expected = RUNNING;
+    if (__atomic_compare_exchange_n(&s->state, &expected, static_cast<int>(KILLING), false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        kill_group(pid);
+        __atomic_store_n(&s->state, static_cast<int>(RUNNING), __ATOMIC_RELEASE);
+        futex_wake_all(&s->state);
+    }
+    // REAPING: the script has ended already.
+    return true;
+}
+
+// Kills the process we wait for itself (a supervisor: through its pidfd when there is one;
+// its pid cannot be reused before we reap it either).
+void kill_waited(const Process& p) {
+    if (p.pid <= 0) return;
+    if (p.pidfd >= 0 && sys_pidfd_send_signal(p.pidfd, SIGKILL) == 0) return;
+    kill(p.pid, SIGKILL);
+}
+
+#if RUNSCRIPT_SUPERVISED
+// Waits for the supervisor's word that the script has exec'd; false when the supervisor died
+// without giving it (checked every 20 ms: a Kea thread never hangs on a dead supervisor).
+bool wait_launched(const Process& p) {
+    while (!__atomic_load_n(&p.sup->launched, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        syscall(SYS_futex, &p.sup->launched, FUTEX_WAIT, 0, &ts, 0, 0);
+        if (__atomic_load_n(&p.sup->launched, __ATOMIC_ACQUIRE)) break;
+        if (has_ended(p.pid)) return __atomic_load_n(&p.sup->launched, __ATOMIC_ACQUIRE) != 0;
+    }
+    return true;
+}
 
 // Returns the supervisor as a Process, or pid = -errno. detach: the caller will not wait for
 // the script (async): when the call fits in the mapping, it is copied there and this returns
@@ -320,11 +595,11 @@ void drop_free_mappings() {
 // core if there is one. An exec failure then shows in Supervision::exec_err.
 Process spawn_supervised(const char* path, char* const argv[], char* const envp[], int out_fd,
                          bool detach) {
-    const std::size_t page = 4096;
     void* mem = take_mapping();
     if (!mem) return Process{-ENOMEM, -1, 0};
     Supervision* s = new (mem) Supervision();
-    char* call_area = static_cast<char*>(mem) + page;
+    char* base = static_cast<char*>(mem);
+    char* call_area = base + PAGE;
     char** argv_copy = 0;
     char** envp_copy = 0;
     const char* path_copy = 0;
@@ -334,45 +609,54 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
     s->argv = detach ? argv_copy : argv;
     s->envp = detach ? envp_copy : envp;
     s->out_fd = out_fd;
-    s->script_stack = call_area + CALL_AREA_SIZE;
-    char* supervisor_stack = s->script_stack + STACK_SIZE;
+    s->script_stack_top = base + SCRIPT_STACK_AT + STACK_SIZE;
     // No signal handler of Kea may run in the supervisor or the script before its execve.
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+#ifdef RUNSCRIPT_FAKE_OLD_CLONE
+    const unsigned long pidfd_flag = 0;  // an old kernel ignores the flag
+#else
+    const unsigned long pidfd_flag = CLONE_PIDFD;
+#endif
     int pidfd = -1;
-    // Exit signal 0 (no SIGCHLD): see supervisor_entry.
-    pid_t pid = clone(supervisor_entry, supervisor_stack + STACK_SIZE, CLONE_VM | CLONE_PIDFD,
-                      s, &pidfd);
-    int saved = errno;
+    // Exit signal 0 (no SIGCHLD): see section 4.
+    const long pid = runscript_clone(CLONE_VM | pidfd_flag, base + SUPERVISOR_STACK_AT + STACK_SIZE,
+                                     &pidfd, supervisor_entry, s);
     pthread_sigmask(SIG_SETMASK, &old, 0);
     if (pid < 0) {
         give_mapping(mem);
-        return Process{-saved, -1, 0};
+        return Process{static_cast<pid_t>(pid), -1, 0};
     }
-    if (detach && pidfd >= 0) return Process{pid, pidfd, s};
+    // A kernel that ignored CLONE_PIDFD although it has pidfd_open (none known) still gets a
+    // working supervisor: waited for by polling, like a plain child. Never started twice.
+    Process p{static_cast<pid_t>(pid), pidfd, s};
+    if (detach) return p;
     // argv and envp belong to the caller: wait until the script has exec'd (a few hundred
     // microseconds) before they may go.
-    while (!__atomic_load_n(&s->launched, __ATOMIC_ACQUIRE)) {
-        syscall(SYS_futex, &s->launched, FUTEX_WAIT, 0, 0, 0, 0);
-    }
-    if (s->exec_err != 0 || pidfd < 0) {
-        // Exec failed, or a kernel without CLONE_PIDFD: reap the supervisor, report.
-        int err = s->exec_err ? s->exec_err : EINVAL;
+    const bool launched = wait_launched(p);
+    if (!launched || s->exec_err != 0) {
+        const int err = launched ? s->exec_err : ECHILD;
         int status;
-        while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
-        }
+        reap(p.pid, &status, 0);  // it has ended, or is about to (exec failure)
         if (pidfd >= 0) close(pidfd);
         give_mapping(mem);
         return Process{-err, -1, 0};
     }
-    return Process{pid, pidfd, s};
+    return p;
 }
-#else
-#define RUNSCRIPT_SUPERVISED 0
 #endif
 
-// A plain child that signals SIGCHLD as usual, for kernels without CLONE_PIDFD (< 5.2).
+// Makes a pipe end >= 3 (Kea may run with 0-2 closed: pipe2 then returns those), still
+// close-on-exec. -1 when that fails.
+int above_stdio(int fd) {
+    if (fd < 0 || fd >= 3) return fd;
+    const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return moved;
+}
+
+// A plain child that signals SIGCHLD as usual: kernels without pidfds, other architectures.
 Process spawn_plain(const char* path, char* const argv[], char* const envp[], int out_fd) {
 #if RUNSCRIPT_SPAWN_CLOSEFROM
     posix_spawn_file_actions_t actions;
@@ -382,6 +666,13 @@ Process spawn_plain(const char* path, char* const argv[], char* const envp[], in
     if (out_fd >= 0) {
         posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
         posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
+    }
+    // As exec_child: /dev/null for any of 0-2 that is closed or close-on-exec in Kea.
+    for (int fd = 0; fd <= (out_fd >= 0 ? 0 : 2); ++fd) {
+        const int flags = fcntl(fd, F_GETFD);
+        if (flags < 0 || (flags & FD_CLOEXEC)) {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
+        }
     }
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     sigset_t none, all;
@@ -396,7 +687,8 @@ Process spawn_plain(const char* path, char* const argv[], char* const envp[], in
     int rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
-    return Process{rc == 0 ? pid : -rc, -1, 0};
+    if (rc != 0) return Process{-rc, -1, 0};
+    return Process{pid, open_pidfd(pid), 0};
 #else
     volatile int err = 0;
     sigset_t all, old;
@@ -411,33 +703,19 @@ Process spawn_plain(const char* path, char* const argv[], char* const envp[], in
     if (pid < 0) return Process{-saved, -1, 0};
     if (err != 0) {
         int status;
-        waitpid(pid, &status, 0);
+        reap(pid, &status, 0);
         return Process{-err, -1, 0};
     }
-    return Process{pid, -1, 0};
+    return Process{pid, open_pidfd(pid), 0};
 #endif
-}
-
-// Supervised where the kernel allows it (decided on first use), else a plain child.
-Process spawn(const char* path, char* const argv[], char* const envp[], int out_fd,
-              bool detach) {
-#if RUNSCRIPT_SUPERVISED
-    static std::atomic<bool> supervised_works(true);
-    if (supervised_works) {
-        Process p = spawn_supervised(path, argv, envp, out_fd, detach);
-        if (p.pid != -EINVAL && p.pid != -ENOSYS) return p;
-        supervised_works = false;
-    }
-#else
-    (void)detach;
-#endif
-    return spawn_plain(path, argv, envp, out_fd);
 }
 
 void release(Process& p) {
     if (p.pidfd >= 0) close(p.pidfd);
     p.pidfd = -1;
+#if RUNSCRIPT_SUPERVISED
     if (p.sup) give_mapping(p.sup);
+#endif
     p.sup = 0;
 }
 
@@ -447,26 +725,8 @@ Outcome from_status(pid_t pid, int status) {
     return Outcome{Outcome::UNKNOWN, 0, pid};
 }
 
-// waitpid that survives EINTR. __WALL: silent children (no SIGCHLD) need it.
-pid_t reap(pid_t pid, int* status, int flags) {
-    for (;;) {
-        pid_t r = waitpid(pid, status, flags | __WALL);
-        if (r >= 0) return r;
-        if (errno == EINTR) continue;
-        return -1;
-    }
-}
-
-void kill_group(pid_t pid) {
-    if (pid <= 0) return;
-    // The script leads its own process group: take its children down with it.
-    if (kill(-pid, SIGKILL) != 0) {
-        kill(pid, SIGKILL);
-    }
-}
-
 // 1: finished, *status valid; 0: still running (only with WNOHANG); -1: finished, status
-// unknown (a plain child reaped by someone else).
+// unknown (a plain child reaped by someone else, or a supervisor that did not start it).
 int finish(Process& p, int* status, int flags) {
     pid_t got = reap(p.pid, status, flags);
     if (got == 0) return 0;
@@ -481,107 +741,174 @@ int finish(Process& p, int* status, int flags) {
     return got == p.pid ? 1 : -1;
 }
 
+// errno of a script that could not be started, found once its supervisor has ended (0: it
+// was started).
+int start_error(const Process& p) {
+    if (!p.sup) return 0;
+    if (p.sup->exec_err != 0) return p.sup->exec_err;
+    // A supervisor that ended without starting anything (killed, or a fault).
+    return __atomic_load_n(&p.sup->script_pid, __ATOMIC_ACQUIRE) > 0 ? 0 : ECHILD;
+}
+
+// Kills the script, then waits for what we wait for: used when the caller cannot go on
+// (an exception) and at stop. Bounded: the script is gone, the supervisor follows at once.
+void kill_and_reap(Process& p) {
+    int status;
+    for (int i = 0; i < 1000 && !kill_script(p); ++i) {
+        if (has_ended(p.pid)) break;
+        usleep(1000);
+    }
+    if (!kill_script(p)) kill_waited(p);  // the script never started: nothing of it to wait for
+    finish(p, &status, 0);
+    release(p);
+}
+
 }  // namespace
 
-bool LineBuffer::read_from(int fd, std::vector<std::string>& lines) {
-    char buf[4096];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
+// ---- 7. Captured output ---------------------------------------------------------------------
+
+LineBuffer::LineBuffer(std::size_t max_lines) : max_lines_(max_lines) {}
+
+void LineBuffer::end_line(std::vector<std::string>& lines) {
+    if (kept_ < max_lines_) {
+        lines.push_back(partial_);
+        ++kept_;
+    } else {
+        ++dropped_;
+    }
+    partial_.clear();
+    pending_ = false;
+}
+
+bool LineBuffer::read_from(int fd, std::size_t max_bytes, std::vector<std::string>& lines) {
+    char buf[16 * 1024];
+    std::size_t total = 0;
+    while (total < max_bytes) {
+        ssize_t n = read(fd, buf, std::min(sizeof(buf), max_bytes - total));
         if (n > 0) {
-            for (ssize_t i = 0; i < n; ++i) {
-                if (buf[i] == '\n') {
-                    lines.push_back(partial_);
-                    partial_.clear();
-                } else if (partial_.size() < MAX) {
-                    partial_ += buf[i];
+            total += static_cast<std::size_t>(n);
+            const char* at = buf;
+            const char* const end = buf + n;
+            while (at < end) {
+                const char* nl = static_cast<const char*>(std::memchr(at, '\n', end - at));
+                const char* stop = nl ? nl : end;
+                if (stop > at) {
+                    pending_ = true;
+                    // Lines past the cap are only counted: their text is never kept.
+                    if (kept_ < max_lines_ && partial_.size() < MAX) {
+                        partial_.append(at, std::min<std::size_t>(stop - at, MAX - partial_.size()));
+                    }
                 }
+                if (!nl) break;
+                end_line(lines);
+                at = nl + 1;
             }
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-        flush(lines);
         return false;  // end of file or error
     }
+    return true;  // this wake-up's share is read; more may wait
+}
+
+void LineBuffer::drop(std::size_t lines) {
+    dropped_ += lines;
 }
 
 void LineBuffer::flush(std::vector<std::string>& lines) {
-    if (!partial_.empty()) {
-        lines.push_back(partial_);
-        partial_.clear();
+    if (pending_) end_line(lines);
+    if (dropped_ > 0) {
+        lines.push_back("... " + std::to_string(dropped_) + " more lines dropped (max-output-lines)");
+        dropped_ = 0;
     }
 }
 
 namespace {
 
+// ---- 8. Synchronous waits -------------------------------------------------------------------
+
 // Waits for a started script for at most timeout_ms (<= 0: forever); kills its process
 // group on timeout. When out_fd >= 0 (non-blocking read end of the script's output), lines
-// go to on_line as they arrive; out_fd is closed. Releases the Process.
-Outcome wait_child(Process p, int timeout_ms, int out_fd,
+// go to on_line as they arrive, at most limits.read_bytes per wake-up and limits.max_lines per
+// run; out_fd is closed. Releases the Process, also when on_line throws (after killing the
+// script).
+Outcome wait_child(Process p, int timeout_ms, int out_fd, const Limits& limits,
                    const std::function<void(const std::string&)>& on_line) {
     const long long deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
-    LineBuffer buffer;
+    LineBuffer buffer(limits.max_lines);
     std::vector<std::string> lines;
-    auto deliver = [&]() {
-        for (const std::string& line : lines) {
-            if (on_line) on_line(line);
+    // Past the deadline, the lines still to log are counted as dropped: killing comes first.
+    auto deliver = [&](bool check_deadline) {
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+            if (check_deadline && deadline && monotonic_ms() >= deadline) {
+                buffer.drop(lines.size() - i);
+                break;
+            }
+            if (on_line) on_line(lines[i]);
         }
         lines.clear();
     };
     bool timed_out = false;
     int result = 0;  // as finish(): 1 done, -1 status unknown
     int status = 0;
-    if (p.pidfd < 0) p.pidfd = open_pidfd(p.pid);
-    long sleep_ms = 1;  // look-again interval when there is no pidfd
-    while (result == 0) {
-        struct pollfd fds[2];
-        nfds_t count = 0;
-        if (p.pidfd >= 0) {
-            fds[count].fd = p.pidfd;
-            fds[count].events = POLLIN;
-            fds[count].revents = 0;
-            ++count;
+    try {
+        long sleep_ms = 1;  // look-again interval when there is no pidfd
+        while (result == 0) {
+            struct pollfd fds[2];
+            nfds_t count = 0;
+            if (p.pidfd >= 0) {
+                fds[count].fd = p.pidfd;
+                fds[count].events = POLLIN;
+                fds[count].revents = 0;
+                ++count;
+            }
+            if (out_fd >= 0) {
+                fds[count].fd = out_fd;
+                fds[count].events = POLLIN;
+                fds[count].revents = 0;
+                ++count;
+            }
+            int wait_ms = p.pidfd >= 0 ? -1 : static_cast<int>(sleep_ms);
+            if (deadline) {
+                long long left = deadline - monotonic_ms();
+                int until = left > 0 ? static_cast<int>(left) : 0;
+                wait_ms = wait_ms < 0 ? until : std::min(wait_ms, until);
+            }
+            int r = count ? poll(fds, count, wait_ms) : 0;
+            if (!count) {
+                struct timespec ts = {0, wait_ms * 1000000L};
+                nanosleep(&ts, 0);
+            }
+            if (r < 0 && errno != EINTR) break;
+            if (out_fd >= 0 && !buffer.read_from(out_fd, limits.read_bytes, lines)) {
+                close(out_fd);
+                out_fd = -1;
+            }
+            deliver(true);
+            if (p.pidfd < 0 || (r > 0 && (fds[0].revents & POLLIN))) {
+                result = finish(p, &status, WNOHANG);
+                sleep_ms = std::min(sleep_ms * 2, 10L);
+            }
+            if (result == 0 && deadline && monotonic_ms() >= deadline && kill_script(p)) {
+                timed_out = true;
+                break;
+            }
         }
         if (out_fd >= 0) {
-            fds[count].fd = out_fd;
-            fds[count].events = POLLIN;
-            fds[count].revents = 0;
-            ++count;
-        }
-        int wait_ms = p.pidfd >= 0 ? -1 : static_cast<int>(sleep_ms);
-        if (deadline) {
-            long long left = deadline - monotonic_ms();
-            int until = left > 0 ? static_cast<int>(left) : 0;
-            wait_ms = wait_ms < 0 ? until : std::min(wait_ms, until);
-        }
-        int r = count ? poll(fds, count, wait_ms) : 0;
-        if (!count) {
-            struct timespec ts = {0, wait_ms * 1000000L};
-            nanosleep(&ts, 0);
-        }
-        if (r < 0 && errno != EINTR) break;
-        if (out_fd >= 0 && !buffer.read_from(out_fd, lines)) {
+            // The script is gone: take what it wrote, one wake-up's share, without waiting for
+            // any child of it that still holds the pipe.
+            buffer.read_from(out_fd, limits.read_bytes, lines);
             close(out_fd);
             out_fd = -1;
         }
-        deliver();
-        if (p.pidfd < 0 || (r > 0 && (fds[0].revents & POLLIN))) {
-            result = finish(p, &status, WNOHANG);
-            sleep_ms = std::min(sleep_ms * 2, 10L);
-        }
-        if (result == 0 && deadline && monotonic_ms() >= deadline) {
-            timed_out = true;
-            kill_group(p.script());
-            break;
-        }
-    }
-    if (out_fd >= 0) {
-        // The script is gone: take what it wrote, without waiting for any child of it that
-        // still holds the pipe.
-        buffer.read_from(out_fd, lines);
         buffer.flush(lines);
-        deliver();
-        close(out_fd);
+        deliver(false);
+    } catch (...) {
+        if (out_fd >= 0) close(out_fd);
+        if (result == 0) kill_and_reap(p);
+        else release(p);
+        throw;
     }
     if (result == 0) result = finish(p, &status, 0);
     const pid_t script = p.script();
@@ -591,40 +918,70 @@ Outcome wait_child(Process p, int timeout_ms, int out_fd,
     return from_status(script, status);
 }
 
-}  // namespace
-
-namespace {
 Limits with_max_async(std::size_t max_async) {
     Limits limits;
     limits.max_async = max_async;
     return limits;
 }
+
+// A read budget of 0 would never read (and spin): at least one pipe buffer's page.
+Limits usable(Limits limits) {
+    limits.read_bytes = std::max<std::size_t>(limits.read_bytes, 4096);
+    limits.drain_ms = std::max(limits.drain_ms, 0);
+    return limits;
+}
+
+void wake(int fd) {
+    if (fd < 0) return;
+    uint64_t one = 1;
+    ssize_t ignored = write(fd, &one, sizeof(one));
+    (void)ignored;
+}
+
+// How long, at stop, the processes we wait for may take to end once their scripts are
+// killed, before the supervisors themselves are killed.
+const int STOP_GRACE_MS = 300;
+// How soon a kill is tried again when the supervisor has not started the script yet.
+const int KILL_RETRY_MS = 2;
+
 }  // namespace
+
+// ---- 9. The Launcher ------------------------------------------------------------------------
 
 Launcher::Launcher(std::size_t max_async, EventSink sink, LineSink lines)
     : Launcher(with_max_async(max_async), sink, lines) {}
 
 Launcher::Launcher(const Limits& limits, EventSink sink, LineSink lines)
-    : max_async_(limits.max_async), limits_(limits), sink_(sink), lines_(lines), reserved_(0),
-      wake_fd_(-1), stopping_(false) {
+    : max_async_(limits.max_async), limits_(usable(limits)), sink_(sink), lines_(lines), slots_(0),
+      wake_fd_(-1), stopping_(false), supervised_(RUNSCRIPT_SUPERVISED && pidfds_usable()) {
     if (max_async_ == 0) return;
+    // No allocation after a script is started (run()): room for every slot, now.
+    incoming_.reserve(max_async_);
 #ifdef __linux__
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 #endif
-    reaper_ = std::thread(&Launcher::reaper_loop, this);
+    // The reaper starts with every signal blocked, as Kea's own threads block SIGCHLD, SIGINT,
+    // SIGHUP and SIGTERM: Kea's handlers must not run there.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    try {
+        reaper_ = std::thread(&Launcher::reaper_loop, this);
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &old, 0);
+        if (wake_fd_ >= 0) close(wake_fd_);
+        throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, 0);
+    pthread_setname_np(reaper_.native_handle(), "runscript-reap");
 }
 
 Launcher::~Launcher() {
     if (reaper_.joinable()) {
         stopping_ = true;
-        if (wake_fd_ >= 0) {
-            uint64_t one = 1;
-            ssize_t ignored = write(wake_fd_, &one, sizeof(one));
-            (void)ignored;
-        }
+        wake(wake_fd_);
         reaper_.join();
     }
-    finish_all_at_stop();
     if (wake_fd_ >= 0) close(wake_fd_);
 #if RUNSCRIPT_SUPERVISED
     drop_free_mappings();
@@ -632,22 +989,54 @@ Launcher::~Launcher() {
 }
 
 std::size_t Launcher::running_async() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return children_.size();
+    return slots_.load();
+}
+
+Process Launcher::spawn(const char* path, char* const argv[], char* const envp[], int out_fd,
+                        bool detach) {
+#if RUNSCRIPT_SUPERVISED
+    if (supervised_.load(std::memory_order_relaxed)) {
+        Process p = spawn_supervised(path, argv, envp, out_fd, detach);
+        // The clone itself was refused (a seccomp filter, say): nothing ran, plain from now on.
+        if (p.pid != -EINVAL && p.pid != -ENOSYS && p.pid != -EPERM) return p;
+        supervised_ = false;
+    }
+#else
+    (void)detach;
+#endif
+    return spawn_plain(path, argv, envp, out_fd);
 }
 
 Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], bool wait,
                       int timeout_ms, bool capture) {
+    Child child;
     if (!wait) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!reaper_.joinable() || children_.size() + reserved_ >= max_async_) {
-            return Outcome{Outcome::LIMIT, static_cast<int>(children_.size()), -1};
+        std::size_t used = slots_.load();
+        do {
+            if (!reaper_.joinable() || used >= max_async_) {
+                return Outcome{Outcome::LIMIT, static_cast<int>(used), -1};
+            }
+        } while (!slots_.compare_exchange_weak(used, used + 1));
+        // What allocates comes before the spawn: after it, a throw would lose the script.
+        try {
+            child.script = path;
+            child.buffer = LineBuffer(limits_.max_lines);
+        } catch (...) {
+            --slots_;
+            throw;
         }
-        ++reserved_;
     }
     // Both ends close-on-exec: no other process Kea starts may hold the pipe open.
     int out[2] = {-1, -1};
-    if (capture && pipe2(out, O_CLOEXEC) != 0) {
+    if (capture && pipe2(out, O_CLOEXEC) == 0) {
+        out[0] = above_stdio(out[0]);
+        out[1] = above_stdio(out[1]);
+        if (out[0] < 0 || out[1] < 0) {
+            if (out[0] >= 0) close(out[0]);
+            if (out[1] >= 0) close(out[1]);
+            out[0] = out[1] = -1;
+        }
+    } else {
         out[0] = out[1] = -1;
     }
     Process proc = spawn(path, argv, envp, out[1], !wait);
@@ -660,70 +1049,137 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
     if (wait) {
         if (proc.pid < 0) return Outcome{Outcome::SPAWN_FAILED, static_cast<int>(-proc.pid), -1};
         const LineSink& sink = lines_;
-        const std::string script(path);
         const pid_t shown = proc.script();
-        return wait_child(proc, timeout_ms, out[0], [&sink, &script, shown](const std::string& line) {
-            if (sink) sink(script, shown, line);
-        });
+        return wait_child(proc, timeout_ms, out[0], limits_,
+                          [&sink, path, shown](const std::string& line) {
+                              if (sink) sink(path, shown, line);
+                          });
     }
-    // Once listed, the reaper may release the child at any time: read what we need first.
-    // (-1 too when the supervisor has not started the script yet: it runs on its own.)
-    const pid_t shown = proc.pid > 0 && proc.script() > 0 ? proc.script() : -1;
-    Child child;
+    if (proc.pid < 0) {
+        --slots_;
+        return Outcome{Outcome::SPAWN_FAILED, static_cast<int>(-proc.pid), -1};
+    }
+    // Once queued, the reaper may release the child at any time: read what we need first.
+    // (-1 when the supervisor has not started the script yet: it runs on its own.)
+    const pid_t script = proc.script();
+    const pid_t shown = script > 0 ? script : -1;
     child.proc = proc;
-    if (proc.pid > 0 && child.proc.pidfd < 0) child.proc.pidfd = open_pidfd(proc.pid);
     child.deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
     child.killed = false;
-    child.script = path;
     child.out_fd = out[0];
-    if (out[0] >= 0) child.buffer = std::make_shared<LineBuffer>();
-    {
+    try {
+#ifdef RUNSCRIPT_FAULT_THROW_AFTER_SPAWN
+        static std::atomic<bool> thrown(false);
+        if (!thrown.exchange(true)) throw std::bad_alloc();
+#endif
         std::lock_guard<std::mutex> lock(mutex_);
-        --reserved_;
-        if (proc.pid > 0) children_.push_back(child);
+        incoming_.push_back(std::move(child));
+    } catch (...) {
+        if (child.out_fd >= 0) close(child.out_fd);
+        kill_and_reap(child.proc);
+        --slots_;
+        throw;
     }
-    if (proc.pid < 0) return Outcome{Outcome::SPAWN_FAILED, static_cast<int>(-proc.pid), -1};
-    if (wake_fd_ >= 0) {
-        uint64_t one = 1;
-        ssize_t ignored = write(wake_fd_, &one, sizeof(one));
-        (void)ignored;
-    }
+    wake(wake_fd_);
     return Outcome{Outcome::STARTED, 0, shown};
 }
 
-void Launcher::reaper_loop() {
-    std::vector<struct pollfd> fds;
-    while (!stopping_) {
-        fds.clear();
-        struct pollfd wake;
-        wake.fd = wake_fd_;
-        wake.events = POLLIN;
-        wake.revents = 0;
-        fds.push_back(wake);
-        long long next_deadline = 0;
-        bool need_polling = wake_fd_ < 0;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            for (const Child& c : children_) {
-                struct pollfd p;
-                p.fd = c.proc.pidfd;  // poll() ignores negative fds
-                p.events = POLLIN;
-                p.revents = 0;
-                fds.push_back(p);
-                if (c.out_fd >= 0) {
-                    p.fd = c.out_fd;
-                    fds.push_back(p);
-                }
-                if (c.proc.pidfd < 0) need_polling = true;
-                if (c.deadline && !c.killed &&
-                    (next_deadline == 0 || c.deadline < next_deadline)) {
-                    next_deadline = c.deadline;
-                }
+// Reports without letting a sink's exception end the reaper (Kea's logger may throw).
+void Launcher::deliver(const Child& c, std::vector<std::string>& lines) {
+    if (lines_) {
+        const pid_t pid = c.proc.script();
+        for (const std::string& line : lines) {
+            try {
+                lines_(c.script, pid, line);
+            } catch (...) {
             }
         }
+    }
+    lines.clear();
+}
+
+void Launcher::report(const AsyncEvent& e) {
+    if (!sink_) return;
+    try {
+        sink_(e);
+    } catch (...) {
+    }
+}
+
+// The script has ended (or was never started): last output, event, slot back.
+void Launcher::finished(Child& c, int result, int status, std::vector<std::string>& lines) {
+    if (c.out_fd >= 0) {
+        c.buffer.read_from(c.out_fd, limits_.read_bytes, lines);
+        close(c.out_fd);
+        c.out_fd = -1;
+    }
+    try {
+        c.buffer.flush(lines);
+    } catch (...) {
+        lines.clear();  // the reaper must go on: the summary line is lost, nothing else
+    }
+    deliver(c, lines);
+    const pid_t shown = c.proc.script();
+    const int err = start_error(c.proc);
+    if (err != 0) {
+        report(AsyncEvent{AsyncEvent::SPAWN_FAILED, c.script, -1, err});
+    } else if (result > 0 && !c.killed) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+            report(AsyncEvent{AsyncEvent::EXITED_NONZERO, c.script, shown, WEXITSTATUS(status)});
+        } else if (WIFSIGNALED(status)) {
+            report(AsyncEvent{AsyncEvent::SIGNALED, c.script, shown, WTERMSIG(status)});
+        }
+    }
+    release(c.proc);
+    --slots_;
+}
+
+// The reaper owns its children: it reads, kills and reaps without the launcher's lock, which
+// guards only the hand-over of new children (incoming_). So a launch never waits for output
+// being read, and what a script writes is read at most limits_.read_bytes per wake-up and
+// logged at most limits_.max_lines per run: nothing queues up.
+void Launcher::reaper_loop() {
+    std::vector<Child> mine;
+    mine.reserve(max_async_);
+    std::vector<struct pollfd> fds;
+    std::vector<std::string> lines;
+    long long drain_until = 0;
+    for (;;) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (Child& c : incoming_) mine.push_back(std::move(c));
+            incoming_.clear();
+        }
+        long long now = monotonic_ms();
+        if (stopping_) {
+            if (mine.empty()) return;
+            if (drain_until == 0) drain_until = now + limits_.drain_ms;
+            if (now >= drain_until) {
+                stop_all(mine, lines);
+                return;
+            }
+        }
+        // Poll set: the wake-up fd, then per child its pidfd and its output (-1: ignored).
+        fds.resize(1 + 2 * mine.size());
+        fds[0].fd = wake_fd_;
+        fds[0].events = POLLIN;
+        fds[0].revents = 0;
+        long long next = drain_until;
+        bool need_polling = wake_fd_ < 0;
+        for (std::size_t i = 0; i < mine.size(); ++i) {
+            const Child& c = mine[i];
+            for (int k = 0; k < 2; ++k) {
+                struct pollfd& p = fds[1 + 2 * i + k];
+                p.fd = k == 0 ? c.proc.pidfd : c.out_fd;
+                p.events = POLLIN;
+                p.revents = 0;
+            }
+            if (c.proc.pidfd < 0) need_polling = true;
+            if (c.deadline && !c.killed && (next == 0 || c.deadline < next)) next = c.deadline;
+        }
         int wait_ms = need_polling ? 10 : -1;
-        if (next_deadline) {
-            long long left = next_deadline - monotonic_ms();
+        if (next) {
+            long long left = next - now;
             int until = left > 0 ? static_cast<int>(std::min(left, 60000LL)) : 0;
             wait_ms = wait_ms < 0 ? until : std::min(wait_ms, until);
         }
@@ -737,95 +1193,82 @@ void Launcher::reaper_loop() {
             ssize_t ignored = read(wake_fd_, &count, sizeof(count));
             (void)ignored;
         }
-        std::vector<AsyncEvent> events;
-        // (script, pid, lines): copied out, since the children's memory is released below.
-        struct Output {
-            std::string script;
-            pid_t pid;
-            std::vector<std::string> lines;
-        };
-        std::vector<Output> output;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            const long long now = monotonic_ms();
-            for (std::size_t i = 0; i < children_.size();) {
-                Child& c = children_[i];
-                if (c.out_fd >= 0) {
-                    std::vector<std::string> lines;
-                    if (!c.buffer->read_from(c.out_fd, lines)) {
-                        close(c.out_fd);
-                        c.out_fd = -1;
-                    }
-                    if (!lines.empty()) output.push_back(Output{c.script, c.proc.script(), lines});
+        now = monotonic_ms();
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < mine.size(); ++i) {
+            Child& c = mine[i];
+            const short ended = fds[1 + 2 * i].revents;
+            const short output = fds[1 + 2 * i + 1].revents;
+            if (c.out_fd >= 0 && output) {
+                if (!c.buffer.read_from(c.out_fd, limits_.read_bytes, lines)) {
+                    close(c.out_fd);
+                    c.out_fd = -1;
                 }
-                int status = 0;
-                const pid_t shown = c.proc.script();
-                int result = finish(c.proc, &status, WNOHANG);
-                if (result != 0) {
-                    if (c.out_fd >= 0) {
-                        std::vector<std::string> lines;
-                        c.buffer->read_from(c.out_fd, lines);
-                        c.buffer->flush(lines);
-                        close(c.out_fd);
-                        if (!lines.empty()) output.push_back(Output{c.script, shown, lines});
-                    }
-                    const int exec_err = c.proc.sup ? c.proc.sup->exec_err : 0;
-                    if (exec_err != 0) {
-                        events.push_back(AsyncEvent{AsyncEvent::SPAWN_FAILED, c.script, -1,
-                                                    exec_err});
-                    } else if (result > 0 && !c.killed) {
-                        if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-                            events.push_back(AsyncEvent{AsyncEvent::EXITED_NONZERO, c.script,
-                                                        shown, WEXITSTATUS(status)});
-                        } else if (WIFSIGNALED(status)) {
-                            events.push_back(AsyncEvent{AsyncEvent::SIGNALED, c.script, shown,
-                                                        WTERMSIG(status)});
-                        }
-                    }
-                    release(c.proc);
-                    children_[i] = children_.back();
-                    children_.pop_back();
-                    continue;
-                }
-                if (c.deadline && !c.killed && now >= c.deadline) {
-                    kill_group(c.proc.script());
+                deliver(c, lines);
+            }
+            int status = 0;
+            const int result = c.proc.pidfd < 0 || (ended & POLLIN) ? finish(c.proc, &status, WNOHANG) : 0;
+            if (result != 0) {
+                finished(c, result, status, lines);
+                continue;
+            }
+            if (c.deadline && !c.killed && now >= c.deadline) {
+                if (kill_script(c.proc)) {
                     c.killed = true;
-                    events.push_back(AsyncEvent{AsyncEvent::TIMED_OUT, c.script, c.proc.script(), 0});
+                    report(AsyncEvent{AsyncEvent::TIMED_OUT, c.script, c.proc.script(), 0});
+                } else {
+                    c.deadline = now + KILL_RETRY_MS;
                 }
-                ++i;
             }
+            if (kept != i) mine[kept] = std::move(c);
+            ++kept;
         }
-        // Report outside the lock: the sinks log, which may take their own locks.
-        for (const Output& entry : output) {
-            for (const std::string& line : entry.lines) {
-                if (lines_) lines_(entry.script, entry.pid, line);
-            }
-        }
-        for (const AsyncEvent& e : events) {
-            if (sink_) sink_(e);
-        }
+        mine.resize(kept, Child());
     }
 }
 
-void Launcher::finish_all_at_stop() {
-    std::vector<Child> left;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        left.swap(children_);
-    }
-    for (Child& c : left) {
-        if (c.out_fd >= 0) close(c.out_fd);
-        long long remaining = c.deadline ? c.deadline - monotonic_ms() : 0;
-        if (c.killed || (c.deadline && remaining <= 0)) {
-            kill_group(c.proc.script());
-            int status;
-            finish(c.proc, &status, 0);
-            release(c.proc);
-        } else {
-            wait_child(c.proc, c.deadline ? static_cast<int>(remaining) : 0, -1,
-                       std::function<void(const std::string&)>());
+// The end of the drain: kill every script left, give the processes we wait for a short time to
+// end, then kill those (supervisors run this library's code, which is about to be unmapped).
+void Launcher::stop_all(std::vector<Child>& mine, std::vector<std::string>& lines) {
+    for (Child& c : mine) kill_script(c.proc);
+    const long long grace_until = monotonic_ms() + STOP_GRACE_MS;
+    std::vector<struct pollfd> fds;
+    while (!mine.empty() && monotonic_ms() < grace_until) {
+        fds.clear();
+        bool need_polling = false;
+        for (const Child& c : mine) {
+            struct pollfd p;
+            p.fd = c.proc.pidfd;
+            p.events = POLLIN;
+            p.revents = 0;
+            fds.push_back(p);
+            if (c.proc.pidfd < 0) need_polling = true;
         }
+        const long long left = grace_until - monotonic_ms();
+        poll(fds.data(), fds.size(), need_polling ? 5 : static_cast<int>(std::max(0LL, left)));
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < mine.size(); ++i) {
+            Child& c = mine[i];
+            int status = 0;
+            const int result = c.proc.pidfd < 0 || (fds[i].revents & POLLIN)
+                ? finish(c.proc, &status, WNOHANG) : 0;
+            if (result != 0) {
+                finished(c, result, status, lines);
+                continue;
+            }
+            kill_script(c.proc);  // its pid may have become known meanwhile
+            if (kept != i) mine[kept] = std::move(c);
+            ++kept;
+        }
+        mine.resize(kept, Child());
     }
+    for (Child& c : mine) {
+        kill_waited(c.proc);
+        int status = 0;
+        const int result = finish(c.proc, &status, 0);
+        finished(c, result == 0 ? -1 : result, status, lines);
+    }
+    mine.clear();
 }
 
 std::size_t kept_mappings() {

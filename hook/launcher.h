@@ -1,7 +1,32 @@
 // Process launcher: starts the script without forking Kea's address space, with only fds 0-2,
 // default signal dispositions, an empty signal mask and a process group of its own; waits
 // for it with a timeout (sync) or hands it to a reaper thread (async). Independent of Kea so
-// it can be tested on its own (tests/unit/test_launcher.py).
+// it can be tested on its own (tests/unit/test_launcher.py, which names the test of each
+// guarantee below).
+//
+// What it guarantees, on every path (supervised with pidfds on Linux >= 5.3 on x86_64 and
+// aarch64; plain posix_spawn or vfork children on older kernels, other architectures and
+// glibc < 2.34, each forcible at build time, see launcher.cc):
+// - One start per call; `wait: false` never waits for the script; the exit status is the
+//   script's; fds 0-2 only, /dev/null for any of them Kea has closed or marked close-on-exec.
+// - A synchronous run returns within its timeout plus the time to kill the script's process
+//   group, whatever the script writes: captured output is read at most Limits::read_bytes per
+//   wake-up, at most Limits::max_lines lines per run are logged, then one line saying how many
+//   more were dropped. An asynchronous script is killed within its timeout (plus the reaper's
+//   wake-up), also before the supervisor has told its pid (the kill is retried until it can
+//   be sent, never given up).
+// - A launch never waits for output being read: the reaper does its reading, reaping and
+//   killing without the launcher's lock. Memory use does not grow with what scripts write.
+// - Supervised scripts are killed by a pid that cannot be reused meanwhile (the script is not
+//   reaped while a kill is under way). Plain children are killed by pid: Kea's waitpid(-1)
+//   may reap one under us, a residual race of kernels without pidfds.
+// - The destructor (library unload) takes at most Limits::drain_ms plus about 0.3 s: running
+//   asynchronous scripts get drain_ms to end (their output still read, no SIGPIPE from us),
+//   then their process groups are killed, and no supervisor is left running this library's
+//   code. Scripts that end during the drain are reported as usual; killed ones as SIGNALED 9.
+// - No wait in the launcher is unbounded: a supervisor that dies before waking the caller
+//   yields SPAWN_FAILED (ECHILD); interrupted waits are resumed; an exception after a start
+//   kills and reaps the script and frees its slot. The reaper blocks every signal.
 
 #ifndef RUNSCRIPT_LAUNCHER_H
 #define RUNSCRIPT_LAUNCHER_H
@@ -48,16 +73,29 @@ struct AsyncEvent {
 typedef std::function<void(const std::string& script, pid_t pid, const std::string& line)>
     LineSink;
 
-// Splits what a script writes into lines (bounded: a line longer than MAX is cut).
+// Splits what a script writes into lines, for one run. Bounded: a line longer than MAX is cut;
+// after max_lines lines, further lines are only counted, and flush() adds one line saying how
+// many were dropped.
 class LineBuffer {
 public:
     static const std::size_t MAX = 4096;
-    // Reads what is available on the non-blocking fd; false at end of file or error.
-    bool read_from(int fd, std::vector<std::string>& lines);
+    explicit LineBuffer(std::size_t max_lines = static_cast<std::size_t>(-1));
+    // Reads at most max_bytes of what is available on the non-blocking fd; false at end of
+    // file or error.
+    bool read_from(int fd, std::size_t max_bytes, std::vector<std::string>& lines);
+    // Counts `lines` more as dropped (the caller could not log them in time).
+    void drop(std::size_t lines);
+    // At the end of the run: the last, unterminated line, then the dropped-lines line.
     void flush(std::vector<std::string>& lines);
 
 private:
+    void end_line(std::vector<std::string>& lines);
+
     std::string partial_;
+    bool pending_ = false;  // bytes of an unterminated line were read
+    std::size_t max_lines_;
+    std::size_t kept_ = 0;
+    std::size_t dropped_ = 0;
 };
 
 // One started script, however it was started (see launcher.cc): the process the launcher
@@ -67,14 +105,14 @@ struct Process {
     pid_t pid;          // what we wait for; -1 when nothing was started
     int pidfd;          // pidfd of `pid`, -1 when the kernel has none
     Supervision* sup;   // shared with the supervisor; null for a plain child
-    pid_t script() const;
+    pid_t script() const;  // the script's pid; 0 while the supervisor has not started it
 };
 
 // Bounds on what scripts may cost Kea (see launcher.cc). Defaults are the hook's parameters'.
 struct Limits {
     std::size_t max_async = 0;          // concurrently running asynchronous scripts (0: none)
     std::size_t max_lines = 100;        // captured lines logged per run; then one line says
-                                        // how many more were dropped
+                                        // how many more were dropped (SIZE_MAX: no cap)
     std::size_t read_bytes = 64 * 1024; // captured output read per script per wake-up
     int drain_ms = 2000;                // at stop: how long asynchronous scripts may still
                                         // run before their process groups are killed
@@ -87,7 +125,8 @@ public:
     // max_async: bound on concurrently running asynchronous scripts (0 = no async use).
     Launcher(std::size_t max_async, EventSink sink, LineSink lines = LineSink());
     Launcher(const Limits& limits, EventSink sink, LineSink lines = LineSink());
-    ~Launcher();  // stops the reaper; running async scripts get until their deadline
+    // Bounded (see above): running async scripts get limits.drain_ms, then are killed.
+    ~Launcher();
 
     Launcher(const Launcher&) = delete;
     Launcher& operator=(const Launcher&) = delete;
@@ -99,30 +138,37 @@ public:
     Outcome run(const char* path, char* const argv[], char* const envp[], bool wait,
                 int timeout_ms, bool capture = false);
 
+    // Asynchronous scripts being launched or running (slots in use, at most max_async).
     std::size_t running_async() const;
 
 private:
     struct Child {
-        Process proc;
-        long long deadline; // monotonic ms, 0 = none
-        bool killed;
+        Process proc = Process{-1, -1, 0};
+        long long deadline = 0;  // monotonic ms, 0 = none; also when to retry a kill
+        bool killed = false;
         std::string script;
-        int out_fd;         // read end of the captured output, -1 when not captured
-        std::shared_ptr<LineBuffer> buffer;
+        int out_fd = -1;         // read end of the captured output, -1 when not captured
+        LineBuffer buffer;
     };
 
+    Process spawn(const char* path, char* const argv[], char* const envp[], int out_fd,
+                  bool detach);
     void reaper_loop();
-    void finish_all_at_stop();
+    void deliver(const Child& c, std::vector<std::string>& lines);
+    void report(const AsyncEvent& e);
+    void finished(Child& c, int result, int status, std::vector<std::string>& lines);
+    void stop_all(std::vector<Child>& mine, std::vector<std::string>& lines);
 
     const std::size_t max_async_;
     const Limits limits_;
     EventSink sink_;
     LineSink lines_;
-    mutable std::mutex mutex_;
-    std::vector<Child> children_;
-    std::size_t reserved_;  // async launches in progress, counted against max_async_
-    int wake_fd_;           // eventfd waking the reaper
+    std::mutex mutex_;                 // guards incoming_ only: O(1) work under it
+    std::vector<Child> incoming_;      // launched, not yet taken by the reaper
+    std::atomic<std::size_t> slots_;   // async scripts launched and not yet reaped
+    int wake_fd_;                      // eventfd waking the reaper
     std::atomic<bool> stopping_;
+    std::atomic<bool> supervised_;     // decided once, at construction (see launcher.cc)
     std::thread reaper_;
 };
 

@@ -12,18 +12,41 @@
 //                                                            bare posix_spawn+waitpid, fork+exec;
 //                                                            then the caller's time per async
 //                                                            launch of each
+//   launcher_driver flood SCRIPT WAIT TIMEOUT_MS QUICK       a chatty SCRIPT with capture (max 100
+//                                                            lines): how long it runs, lines
+//                                                            logged; async: meanwhile another
+//                                                            thread launches QUICK, the longest
+//                                                            launch, the peak RSS
+//   launcher_driver stop DRAIN_MS SCRIPT:TIMEOUT:CAPTURE...  async runs, then the launcher stops:
+//                                                            how long that took, events, what is
+//                                                            left of the scripts (their pids are
+//                                                            read from $DRIVER_PIDS afterwards)
+//   launcher_driver tasks                                    name and blocked signals of each
+//                                                            thread, a launcher with a reaper alive
+//   launcher_driver maps SCRIPT                              /proc/self/maps after one run
+//   launcher_driver throw SCRIPT                             async run that throws after the spawn
+//                                                            (RUNSCRIPT_FAULT_THROW_AFTER_SPAWN)
+//   launcher_driver eintr SCRIPT COUNT                       COUNT sync runs under a 20 us timer
+//                                                            whose handler interrupts system calls
+//
+// DRIVER_CLOSE_STDIO=closed|cloexec: the driver starts with fds 0-2 closed (cloexec: then opens
+// a close-on-exec fd, which lands on 0), as Kea may be started; its output goes to a copy of 1.
 
 #include "launcher.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <new>
 #include <mutex>
 #include <thread>
 #include <cstdio>
@@ -108,14 +131,101 @@ double now_precise_us() {
     return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
+// A field of /proc/self/status (e.g. VmHWM, in kB).
+long status_field(const char* name) {
+    FILE* f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long value = -1;
+    const std::size_t n = strlen(name);
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, name, n) == 0 && line[n] == ':') value = atol(line + n + 1);
+    }
+    fclose(f);
+    return value;
+}
+
+// 'R', 'S', 'Z'... of a process, 0 when it is gone.
+char process_state(pid_t pid) {
+    FILE* f = fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+    if (!f) return 0;
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char* close_paren = strrchr(buf, ')');
+    return close_paren && close_paren[1] ? close_paren[2] : 0;
+}
+
+// Stops the driver when the code under test hangs or grows without bound: reports what it
+// saw, then exits at once (the launcher's destructor would wait as well).
+void watchdog(int seconds, long max_rss_kb, std::function<void(const char*)> report) {
+    std::thread([seconds, max_rss_kb, report]() {
+        const long long end = runscript::monotonic_ms() + seconds * 1000LL;
+        while (runscript::monotonic_ms() < end) {
+            if (max_rss_kb > 0 && status_field("VmRSS") > max_rss_kb) {
+                report("rss");
+                fflush(stdout);
+                _exit(0);
+            }
+            usleep(20 * 1000);
+        }
+        report("time");
+        fflush(stdout);
+        _exit(0);
+    }).detach();
+}
+
+void on_timer(int) {}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: see the header of launcher_driver.cc\n");
+        return 2;
+    }
+    const char* close_stdio = getenv("DRIVER_CLOSE_STDIO");
+    if (close_stdio) {
+        int keep = fcntl(1, F_DUPFD_CLOEXEC, 20);
+        close(0);
+        close(1);
+        close(2);
+        stdout = fdopen(keep, "w");
+        if (strcmp(close_stdio, "cloexec") == 0) open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    const std::string mode = argv[1];
+    if (mode == "tasks") {
+        // Kea's threads block SIGCHLD, SIGINT, SIGHUP and SIGTERM; this one blocks nothing.
+        Launcher launcher(1, Launcher::EventSink());
+        usleep(100 * 1000);
+        DIR* d = opendir("/proc/self/task");
+        while (struct dirent* e = d ? readdir(d) : 0) {
+            if (e->d_name[0] == '.') continue;
+            const std::string dir = std::string("/proc/self/task/") + e->d_name;
+            char comm[64] = "";
+            if (FILE* f = fopen((dir + "/comm").c_str(), "r")) {
+                if (!fgets(comm, sizeof(comm), f)) comm[0] = 0;
+                fclose(f);
+            }
+            comm[strcspn(comm, "\n")] = 0;
+            std::string blocked = "?";
+            if (FILE* f = fopen((dir + "/status").c_str(), "r")) {
+                char line[256];
+                while (fgets(line, sizeof(line), f)) {
+                    if (strncmp(line, "SigBlk:", 7) == 0) blocked = std::string(line + 8, 16);
+                }
+                fclose(f);
+            }
+            printf("task %s %s\n", comm, blocked.c_str());
+        }
+        if (d) closedir(d);
+        return 0;
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: see the header of launcher_driver.cc\n");
         return 2;
     }
-    const std::string mode = argv[1];
     const char* script = argv[2];
     std::vector<std::string> env_storage = {"KEA_TEST=1", "KEA_BYTES=a;$(reboot)\n\xff\xfe end"};
     // DRIVER_BIG_ENV=N: one more variable of N bytes (larger than an async launch's copy area).
@@ -125,15 +235,17 @@ int main(int argc, char** argv) {
     std::vector<char*> envp = make_env(env_storage);
 
     if (mode == "run") {
-        dirty_parent();
+        if (!close_stdio) dirty_parent();
         bool wait = atoi(argv[3]) != 0;
         int timeout = atoi(argv[4]);
         std::string arg1_storage = argc > 5 ? argv[5] : "pkt4_receive";
         char* args[] = {const_cast<char*>("script-name"), &arg1_storage[0], 0};
-        Launcher launcher(wait ? 0 : 4, [](const runscript::AsyncEvent& e) {
-            printf("event %d %d\n", static_cast<int>(e.kind), e.code);
-        });
         double t0 = now_us();
+        // Events: kind, code, milliseconds since the launch.
+        Launcher launcher(wait ? 0 : 4, [&t0](const runscript::AsyncEvent& e) {
+            printf("event %d %d %.0f\n", static_cast<int>(e.kind), e.code, (now_us() - t0) / 1000.0);
+        });
+        t0 = now_us();
         Outcome o = launcher.run(script, args, envp.data(), wait, timeout);
         printf("%s %d %.0f\n", kind_name(o.kind), o.code, (now_us() - t0) / 1000.0);
         fflush(stdout);
@@ -142,6 +254,182 @@ int main(int argc, char** argv) {
         std::fill(arg1_storage.begin(), arg1_storage.end(), 'X');
         // Give the reaper the time to report (events) before the launcher stops.
         for (int i = 0; i < 300 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
+        return 0;
+    }
+
+    if (mode == "flood") {
+        const bool wait = atoi(argv[3]) != 0;
+        const int timeout = atoi(argv[4]);
+        const char* quick = argc > 5 ? argv[5] : script;
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        std::mutex m;
+        long lines = 0;
+        std::string last;
+        std::atomic<double> timed_out_ms(-1);
+        std::atomic<double> max_launch_us(0), launch_started_us(0);
+        std::atomic<int> launches(0);
+        const double t0 = now_precise_us();
+        auto report = [&](const char* why) {
+            std::lock_guard<std::mutex> lock(m);
+            double longest = max_launch_us;
+            if (launch_started_us > 0) longest = std::max(longest, now_precise_us() - launch_started_us);
+            printf("why %s elapsed_ms %.0f timed_out_ms %.0f max_launch_ms %.1f launches %d "
+                   "lines %ld vmhwm_kb %ld\nlast %s\n", why, (now_precise_us() - t0) / 1000,
+                   timed_out_ms.load(), longest / 1000, launches.load(), lines,
+                   status_field("VmHWM"), last.c_str());
+        };
+        // The launcher this run had could not stop (or grew): report, stop the driver.
+        watchdog(20, 400 * 1024, report);
+        runscript::Limits limits;
+        limits.max_async = wait ? 0 : 8;
+        Launcher launcher(limits,
+                          [&](const runscript::AsyncEvent& e) {
+                              if (e.kind == runscript::AsyncEvent::TIMED_OUT) {
+                                  timed_out_ms = (now_precise_us() - t0) / 1000;
+                              }
+                          },
+                          [&](const std::string&, pid_t, const std::string& line) {
+                              std::lock_guard<std::mutex> lock(m);
+                              ++lines;
+                              last = line;
+                          });
+        Outcome o = launcher.run(script, args, envp.data(), wait, timeout, true);
+        if (wait) {
+            report(kind_name(o.kind));
+            return 0;
+        }
+        // Kea's packet threads meanwhile: launches must not wait for the flood's reading.
+        std::atomic<bool> stop(false);
+        std::thread other([&]() {
+            while (!stop) {
+                launch_started_us = now_precise_us();
+                launcher.run(quick, args, envp.data(), false, 5000);
+                const double took = now_precise_us() - launch_started_us;
+                launch_started_us = 0;
+                if (took > max_launch_us) max_launch_us = took;
+                ++launches;
+                usleep(2000);
+            }
+        });
+        for (int i = 0; i < 1000 && (timed_out_ms < 0 || launcher.running_async() > 0); ++i) {
+            usleep(10 * 1000);
+            // Keep the other thread launching for at least 2 s, with the flood on.
+            if (timed_out_ms >= 0 && now_precise_us() - t0 > 2e6) stop = true;
+        }
+        stop = true;
+        other.join();
+        report(kind_name(o.kind));
+        return 0;
+    }
+
+    if (mode == "stop") {
+        const int drain_ms = atoi(argv[2]);
+        std::mutex m;
+        std::vector<std::string> events;
+        const double t0 = now_precise_us();
+        double destroy_started = 0;
+        auto report = [&](const char* why) {
+            printf("why %s destroy_ms %.0f\n", why, (now_precise_us() - destroy_started) / 1000);
+        };
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        {
+            runscript::Limits limits;
+            limits.max_async = static_cast<std::size_t>(argc);
+            limits.drain_ms = drain_ms;
+            Launcher launcher(limits,
+                              [&](const runscript::AsyncEvent& e) {
+                                  std::lock_guard<std::mutex> lock(m);
+                                  events.push_back(std::to_string(static_cast<int>(e.kind)) + ":" +
+                                                   std::to_string(e.code) + ":" +
+                                                   std::to_string(static_cast<int>(
+                                                       (now_precise_us() - t0) / 1000)));
+                              },
+                              [](const std::string&, pid_t, const std::string&) {});
+            for (int i = 3; i < argc; ++i) {
+                std::string spec = argv[i];
+                const std::size_t a = spec.find(':'), b = spec.rfind(':');
+                const std::string path = spec.substr(0, a);
+                Outcome o = launcher.run(path.c_str(), args, envp.data(), false,
+                                         atoi(spec.substr(a + 1, b - a - 1).c_str()),
+                                         spec.substr(b + 1) == "1");
+                printf("launch %s\n", kind_name(o.kind));
+            }
+            // Let every script start and write its pids.
+            usleep(300 * 1000);
+            destroy_started = now_precise_us();
+            watchdog(drain_ms / 1000 + 15, 0, report);
+        }
+        printf("destroy_ms %.0f zombies %d\n", (now_precise_us() - destroy_started) / 1000,
+               count_zombies());
+        for (const std::string& e : events) printf("event %s\n", e.c_str());
+        if (const char* pids = getenv("DRIVER_PIDS")) {
+            if (FILE* f = fopen(pids, "r")) {
+                int pid;
+                while (fscanf(f, "%d", &pid) == 1) {
+                    const char state = process_state(pid);
+                    printf("pid %d %c\n", pid, state ? state : '-');
+                }
+                fclose(f);
+            }
+        }
+        return 0;
+    }
+
+    if (mode == "maps") {
+        Launcher launcher(0, Launcher::EventSink());
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        Outcome o = launcher.run(script, args, envp.data(), true, 5000);
+        printf("%s %d\n", kind_name(o.kind), o.code);
+        if (FILE* f = fopen("/proc/self/maps", "r")) {
+            char line[512];
+            while (fgets(line, sizeof(line), f)) printf("map %s", line);
+            fclose(f);
+        }
+        return 0;
+    }
+
+    if (mode == "throw") {
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        int thrown = 0;
+        std::size_t running = 0;
+        {
+            Launcher launcher(4, Launcher::EventSink());
+            for (int i = 0; i < 3; ++i) {
+                try {
+                    launcher.run(script, args, envp.data(), false, 5000);
+                } catch (const std::bad_alloc&) {
+                    ++thrown;
+                }
+            }
+            for (int i = 0; i < 300 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
+            running = launcher.running_async();
+            usleep(100 * 1000);
+        }
+        printf("thrown %d running %zu zombies %d\n", thrown, running, count_zombies());
+        return 0;
+    }
+
+    if (mode == "eintr") {
+        // Kea handles signals (SIGCHLD for kea-lfc, SIGHUP...) on any thread that has them
+        // unblocked: a handler without SA_RESTART makes waits return EINTR.
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_timer;
+        sigaction(SIGALRM, &sa, 0);
+        struct itimerval every = {{0, 20}, {0, 20}};
+        setitimer(ITIMER_REAL, &every, 0);
+        const int count = atoi(argv[3]);
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        Launcher launcher(0, Launcher::EventSink());
+        int failed = 0, other = 0;
+        for (int i = 0; i < count; ++i) {
+            Outcome o = launcher.run(script, args, envp.data(), true, 5000);
+            if (o.kind == Outcome::SPAWN_FAILED) ++failed;
+            else ++other;
+        }
+        struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, 0);
+        printf("failed %d other %d zombies %d\n", failed, other, count_zombies());
         return 0;
     }
 
