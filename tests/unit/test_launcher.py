@@ -198,6 +198,9 @@ BUILDS = {
     "no-pidfd": ("RUNSCRIPT_NO_PIDFD",),
     # The same, found at run time: clone() ignores CLONE_PIDFD and pidfd_open does not exist.
     "old-kernel": ("RUNSCRIPT_FAKE_OLD_CLONE",),
+    # A clone that ignores CLONE_PIDFD on a kernel with pidfd_open (none known): the supervisor
+    # is then waited for by polling, never started twice.
+    "clone-ignores-pidfd": ("RUNSCRIPT_FAKE_CLONE_IGNORES_PIDFD",),
     # glibc before 2.34 (no posix_spawn_file_actions_addclosefrom_np): vfork.
     "no-spawn-closefrom": ("RUNSCRIPT_NO_SPAWN_CLOSEFROM",),
     # RHEL 8 / Debian 10 altogether.
@@ -366,6 +369,21 @@ def test_stop_is_bounded_and_leaves_nothing_behind(tmp_path, build, drain_ms):
 
 
 # --- 3. Old kernels: decided without running a script (see BUILDS above) -----------------------
+
+# --- 4. A timeout before the script's pid is known ----------------------------------------------
+
+def test_async_timeout_before_the_pid_is_known_still_kills(tmp_path):
+    # The supervisor starts the script 50 ms late; the timeout (10 ms) fires before that.
+    # Before: `killed` was set without any kill, and the script ran to its end.
+    drv = built("RUNSCRIPT_FAULT_SLOW_SUPERVISOR")
+    marker = tmp_path / "survived"
+    path = script(tmp_path, f"sleep 1\necho yes > {marker}\n")
+    out = run_full(drv, path, 0, 10)
+    assert [(k, c) for k, c, _ in events_of(out)] == [(2, 0)]  # TIMED_OUT
+    assert events_of(out)[0][2] < 10 + 500
+    time.sleep(1.5)
+    assert not marker.exists()
+
 
 # --- 5. Smaller defects -----------------------------------------------------------------------
 
