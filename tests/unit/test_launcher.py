@@ -292,9 +292,14 @@ def test_fds_0_to_2_only_on_every_path(any_driver, tmp_path, wait):
 
 # --- 1. A chatty script with capture on -------------------------------------------------------
 
-def flood(driver, wait, timeout_ms, quick):
-    out = subprocess.run([str(driver), "flood", "/usr/bin/yes", str(wait), str(timeout_ms),
-                          str(quick)], capture_output=True, text=True, timeout=120, check=True).stdout
+def flood(driver, tmp_path, wait, timeout_ms, quick):
+    # Three writers that never pause, and a line sink that costs 2 us per line, as Kea's
+    # logger does: before, the reaper and the sync loop read until the pipe was empty, which
+    # such writers never let happen.
+    chatty = script(tmp_path, "yes &\nyes &\nexec yes\n", "chatty.sh")
+    out = subprocess.run([str(driver), "flood", str(chatty), str(wait), str(timeout_ms),
+                          str(quick)], capture_output=True, text=True, timeout=120, check=True,
+                         env={**os.environ, "DRIVER_SINK_US": "2"}).stdout
     head, last = out.split("\nlast ", 1)
     report = dict(zip(head.split()[::2], head.split()[1::2]))
     report["last"] = last.strip()
@@ -303,7 +308,7 @@ def flood(driver, wait, timeout_ms, quick):
 
 @pytest.mark.parametrize("build", ["default", "oldest"])
 def test_sync_flood_returns_on_time_with_bounded_lines(tmp_path, build):
-    report = flood(built(*BUILDS[build]), 1, 1000, "/bin/true")
+    report = flood(built(*BUILDS[build]), tmp_path, 1, 1000, "/bin/true")
     assert report["why"] == "timed_out"
     assert float(report["elapsed_ms"]) < 1000 + 500
     # max-output-lines (100) lines, then one that says how many were dropped.
@@ -315,7 +320,7 @@ def test_sync_flood_returns_on_time_with_bounded_lines(tmp_path, build):
 @pytest.mark.parametrize("build", ["default", "oldest"])
 def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_path, build):
     quick = script(tmp_path, "exit 0\n")
-    report = flood(built(*BUILDS[build]), 0, 1000, quick)
+    report = flood(built(*BUILDS[build]), tmp_path, 0, 1000, quick)
     assert report["why"] == "started"
     assert 0 < float(report["timed_out_ms"]) < 1000 + 500
     # Other threads' launches meanwhile: the reaper never reads under the launcher's lock
