@@ -45,9 +45,10 @@
 // RUNSCRIPT_NO_PIDFD: no pidfds and no supervisor (kernels before 5.3): plain children.
 // RUNSCRIPT_NO_SPAWN_CLOSEFROM: vfork() instead of posix_spawn (glibc before 2.34).
 // Test-only fault injection: RUNSCRIPT_FAKE_OLD_CLONE (the kernel ignores CLONE_PIDFD and has
-// no pidfd_open, as before 5.2), RUNSCRIPT_FAULT_SUPERVISOR_DIES (the supervisor exits before
-// waking the caller), RUNSCRIPT_FAULT_THROW_AFTER_SPAWN (the first async launch throws once the
-// script is started).
+// no pidfd_open, as before 5.2), RUNSCRIPT_FAKE_CLONE_IGNORES_PIDFD (only the clone ignores it),
+// RUNSCRIPT_FAULT_SUPERVISOR_DIES (the supervisor exits before waking the caller),
+// RUNSCRIPT_FAULT_SLOW_SUPERVISOR (it starts the script 50 ms late), RUNSCRIPT_FAULT_THROW_AFTER_SPAWN
+// (the first async launch throws once the script is started).
 
 // glibc 2.34 added posix_spawn_file_actions_addclosefrom_np: with it posix_spawn alone gives
 // the child only fds 0-2. Older C libraries take the vfork() path below instead.
@@ -403,6 +404,10 @@ int supervisor_entry(void* arg) {
 #ifdef RUNSCRIPT_FAULT_SUPERVISOR_DIES
     raw_exit(1);
 #endif
+#ifdef RUNSCRIPT_FAULT_SLOW_SUPERVISOR
+    const long delay[2] = {0, 50 * 1000 * 1000};  // struct timespec
+    raw_syscall(SYS_nanosleep, reinterpret_cast<long>(delay), 0);
+#endif
     // First of all, drop the copies of Kea's descriptors (sockets, lease files): Kea may
     // close and reopen them (a reconfiguration) while this still runs.
     close_from_3(s->out_fd);
@@ -614,7 +619,7 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-#ifdef RUNSCRIPT_FAKE_OLD_CLONE
+#if defined(RUNSCRIPT_FAKE_OLD_CLONE) || defined(RUNSCRIPT_FAKE_CLONE_IGNORES_PIDFD)
     const unsigned long pidfd_flag = 0;  // an old kernel ignores the flag
 #else
     const unsigned long pidfd_flag = CLONE_PIDFD;

@@ -1,14 +1,14 @@
 // Process launcher: starts the script without forking Kea's address space, with only fds 0-2,
 // default signal dispositions, an empty signal mask and a process group of its own; waits
 // for it with a timeout (sync) or hands it to a reaper thread (async). Independent of Kea so
-// it can be tested on its own (tests/unit/test_launcher.py, which names the test of each
-// guarantee below).
+// it can be tested on its own (tests/unit/test_launcher.py tests each guarantee below).
 //
 // What it guarantees, on every path (supervised with pidfds on Linux >= 5.3 on x86_64 and
 // aarch64; plain posix_spawn or vfork children on older kernels, other architectures and
 // glibc < 2.34, each forcible at build time, see launcher.cc):
 // - One start per call; `wait: false` never waits for the script; the exit status is the
 //   script's; fds 0-2 only, /dev/null for any of them Kea has closed or marked close-on-exec.
+//   Whether the kernel has pidfds is asked once, of the kernel, never by running a script.
 // - A synchronous run returns within its timeout plus the time to kill the script's process
 //   group, whatever the script writes: captured output is read at most Limits::read_bytes per
 //   wake-up, at most Limits::max_lines lines per run are logged, then one line saying how many
@@ -20,13 +20,18 @@
 // - Supervised scripts are killed by a pid that cannot be reused meanwhile (the script is not
 //   reaped while a kill is under way). Plain children are killed by pid: Kea's waitpid(-1)
 //   may reap one under us, a residual race of kernels without pidfds.
-// - The destructor (library unload) takes at most Limits::drain_ms plus about 0.3 s: running
-//   asynchronous scripts get drain_ms to end (their output still read, no SIGPIPE from us),
-//   then their process groups are killed, and no supervisor is left running this library's
-//   code. Scripts that end during the drain are reported as usual; killed ones as SIGNALED 9.
-// - No wait in the launcher is unbounded: a supervisor that dies before waking the caller
-//   yields SPAWN_FAILED (ECHILD); interrupted waits are resumed; an exception after a start
-//   kills and reaps the script and frees its slot. The reaper blocks every signal.
+// - The destructor (library unload) takes Limits::drain_ms plus at most 0.3 s plus the time
+//   SIGKILLed processes take to end: running asynchronous scripts (timeout 0 too) get drain_ms
+//   to end (their output still read, no SIGPIPE from us), then their process groups are
+//   killed, then any supervisor still there (they run this library's code, which is about to
+//   be unmapped). Scripts that end during the drain are reported as usual; killed ones as
+//   SIGNALED 9.
+// - Every wait is bounded, but a synchronous run's with no timeout: a supervisor that dies
+//   before waking the caller yields SPAWN_FAILED (ECHILD); interrupted waits are resumed; an
+//   exception after a start kills and reaps the script and frees its slot.
+// - Kea's signal handlers never run in the reaper (every signal blocked; named runscript-reap),
+//   nor in a supervisor or a script before its exec. The supervisor's code calls no PLT entry
+//   and its stacks have guard pages below them.
 
 #ifndef RUNSCRIPT_LAUNCHER_H
 #define RUNSCRIPT_LAUNCHER_H

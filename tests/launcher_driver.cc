@@ -29,6 +29,7 @@
 //   launcher_driver eintr SCRIPT COUNT                       COUNT sync runs under a 20 us timer
 //                                                            whose handler interrupts system calls
 //
+// DRIVER_SINK_US=N (flood): each captured line costs the line sink N us, as Kea's logger does.
 // DRIVER_CLOSE_STDIO=closed|cloexec: the driver starts with fds 0-2 closed (cloexec: then opens
 // a close-on-exec fd, which lands on 0), as Kea may be started; its output goes to a copy of 1.
 
@@ -261,6 +262,7 @@ int main(int argc, char** argv) {
         const bool wait = atoi(argv[3]) != 0;
         const int timeout = atoi(argv[4]);
         const char* quick = argc > 5 ? argv[5] : script;
+        const double sink_us = getenv("DRIVER_SINK_US") ? atof(getenv("DRIVER_SINK_US")) : 0;
         char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
         std::mutex m;
         long lines = 0;
@@ -289,6 +291,9 @@ int main(int argc, char** argv) {
                               }
                           },
                           [&](const std::string&, pid_t, const std::string& line) {
+                              const double start = now_precise_us();
+                              while (now_precise_us() - start < sink_us) {
+                              }
                               std::lock_guard<std::mutex> lock(m);
                               ++lines;
                               last = line;

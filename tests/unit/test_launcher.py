@@ -198,6 +198,9 @@ BUILDS = {
     "no-pidfd": ("RUNSCRIPT_NO_PIDFD",),
     # The same, found at run time: clone() ignores CLONE_PIDFD and pidfd_open does not exist.
     "old-kernel": ("RUNSCRIPT_FAKE_OLD_CLONE",),
+    # A clone that ignores CLONE_PIDFD on a kernel with pidfd_open (none known): the supervisor
+    # is then waited for by polling, never started twice.
+    "clone-ignores-pidfd": ("RUNSCRIPT_FAKE_CLONE_IGNORES_PIDFD",),
     # glibc before 2.34 (no posix_spawn_file_actions_addclosefrom_np): vfork.
     "no-spawn-closefrom": ("RUNSCRIPT_NO_SPAWN_CLOSEFROM",),
     # RHEL 8 / Debian 10 altogether.
@@ -289,9 +292,14 @@ def test_fds_0_to_2_only_on_every_path(any_driver, tmp_path, wait):
 
 # --- 1. A chatty script with capture on -------------------------------------------------------
 
-def flood(driver, wait, timeout_ms, quick):
-    out = subprocess.run([str(driver), "flood", "/usr/bin/yes", str(wait), str(timeout_ms),
-                          str(quick)], capture_output=True, text=True, timeout=120, check=True).stdout
+def flood(driver, tmp_path, wait, timeout_ms, quick):
+    # Three writers that never pause, and a line sink that costs 2 us per line, as Kea's
+    # logger does: before, the reaper and the sync loop read until the pipe was empty, which
+    # such writers never let happen.
+    chatty = script(tmp_path, "yes &\nyes &\nexec yes\n", "chatty.sh")
+    out = subprocess.run([str(driver), "flood", str(chatty), str(wait), str(timeout_ms),
+                          str(quick)], capture_output=True, text=True, timeout=120, check=True,
+                         env={**os.environ, "DRIVER_SINK_US": "2"}).stdout
     head, last = out.split("\nlast ", 1)
     report = dict(zip(head.split()[::2], head.split()[1::2]))
     report["last"] = last.strip()
@@ -300,7 +308,7 @@ def flood(driver, wait, timeout_ms, quick):
 
 @pytest.mark.parametrize("build", ["default", "oldest"])
 def test_sync_flood_returns_on_time_with_bounded_lines(tmp_path, build):
-    report = flood(built(*BUILDS[build]), 1, 1000, "/bin/true")
+    report = flood(built(*BUILDS[build]), tmp_path, 1, 1000, "/bin/true")
     assert report["why"] == "timed_out"
     assert float(report["elapsed_ms"]) < 1000 + 500
     # max-output-lines (100) lines, then one that says how many were dropped.
@@ -312,7 +320,7 @@ def test_sync_flood_returns_on_time_with_bounded_lines(tmp_path, build):
 @pytest.mark.parametrize("build", ["default", "oldest"])
 def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_path, build):
     quick = script(tmp_path, "exit 0\n")
-    report = flood(built(*BUILDS[build]), 0, 1000, quick)
+    report = flood(built(*BUILDS[build]), tmp_path, 0, 1000, quick)
     assert report["why"] == "started"
     assert 0 < float(report["timed_out_ms"]) < 1000 + 500
     # Other threads' launches meanwhile: the reaper never reads under the launcher's lock
@@ -366,6 +374,21 @@ def test_stop_is_bounded_and_leaves_nothing_behind(tmp_path, build, drain_ms):
 
 
 # --- 3. Old kernels: decided without running a script (see BUILDS above) -----------------------
+
+# --- 4. A timeout before the script's pid is known ----------------------------------------------
+
+def test_async_timeout_before_the_pid_is_known_still_kills(tmp_path):
+    # The supervisor starts the script 50 ms late; the timeout (10 ms) fires before that.
+    # Before: `killed` was set without any kill, and the script ran to its end.
+    drv = built("RUNSCRIPT_FAULT_SLOW_SUPERVISOR")
+    marker = tmp_path / "survived"
+    path = script(tmp_path, f"sleep 1\necho yes > {marker}\n")
+    out = run_full(drv, path, 0, 10)
+    assert [(k, c) for k, c, _ in events_of(out)] == [(2, 0)]  # TIMED_OUT
+    assert events_of(out)[0][2] < 10 + 500
+    time.sleep(1.5)
+    assert not marker.exists()
+
 
 # --- 5. Smaller defects -----------------------------------------------------------------------
 
