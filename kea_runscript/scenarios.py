@@ -29,6 +29,16 @@ both.
 9. :func:`perfdhcp_no_lost_lease`: perfdhcp DORA for 60 s with the hook synchronous at the 1.4
    hook points and multi-threading: every ACK perfdhcp counted is a lease in the lease file.
 
+11. :func:`on_failure`: a script at pkt4_receive fails in each way the real Kea can show
+    (removed or made non-executable after load, killed by a signal, timed out, async limit):
+    with ``on-failure: drop`` the client gets no OFFER, with the default a lease.
+12. :func:`earlier_drop`: two copies of the library; the first drops a MAC: the second's
+    script never sees that MAC's packets.
+13. :func:`parameter_defaults`: top-level settings are defaults of ``scripts`` beside a top-level
+    ``script``; ``timeout: 0.0004`` is 1 ms; a mixed v4/v6 hook point list loads in kea-dhcp4.
+14. :func:`trust_checks`: ``check-permissions: false`` loads refused scripts; kea-dhcp4 as _kea
+    refuses a script it cannot execute or reach, naming the user and the permission.
+
 Addresses: 192.0.2.0/24 on the veth pair, perfdhcp as a relay from 198.18.0.1 into
 198.18.0.0/15 (a pool large enough for tens of thousands of clients).
 """
@@ -1034,9 +1044,10 @@ def on_failure(rt: Runtime, action: Optional[str]) -> Outcome:
                 rt.sh(f"chmod 0644 {path}")
             else:
                 rt.script(f"{tag}.sh", change)
-            before = rt.count_in(log, message)
+            # the hook's own messages go to hook_log only (config4's hook_debug_log)
+            before = rt.count_in(hook_log, message)
             address, err = _answered(rt, f"02:00:00:00:0f:{i:02x}")
-            logged = rt.count_in(log, message) - before
+            logged = rt.count_in(hook_log, message) - before
             results[kind] = {"lease": address, "client": err[-120:], message: logged}
             if logged < 1:
                 o.problems.append(f"{kind}: no {message} in Kea's log: the failure did not happen")
@@ -1286,7 +1297,7 @@ def trust_checks(rt: Runtime) -> Outcome:
         rt.bench.c.write_file(conf, text, mode=0o644)
         rt.sh(f"rm -f {log}")
         r = rt.sh(f"cd {kea_dirs} && KEA_PIDFILE_DIR={kea_dirs} KEA_LOCKFILE_DIR={kea_dirs} "
-                  f"timeout -s KILL 20 setpriv --reuid=_kea --regid=_kea --clear-groups "
+                  f"timeout -s KILL 20 ip netns exec srv setpriv --reuid=_kea --regid=_kea --clear-groups "
                   f"kea-dhcp4 -c {conf} 2>&1 </dev/null; echo \"rc=$?\"", check=False)
         out = r.output + rt.read(log)
         lines = [ln.strip() for ln in out.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
