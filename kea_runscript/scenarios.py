@@ -700,7 +700,8 @@ def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
     m = re.search(r"rc=(\d+)\s*$", r.output)
     text = r.output + rt.read(log)
     lines = [ln.strip() for ln in text.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
-    return (int(m.group(1)) if m else -1), (lines[0][-300:] if lines else None)
+    # from the message id on: the id and the whole text, whatever the length of the text
+    return (int(m.group(1)) if m else -1), (lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None)
 
 
 @_timed
@@ -730,7 +731,8 @@ def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
         rc = int(m.group(1)) if m else -1
         text_out = rt.read(out) + rt.read(log)
         lines = [ln.strip() for ln in text_out.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
-        results[bad.name] = {"exit": rc, "seconds": secs, "message": lines[0][-300:] if lines else None}
+        message = lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None
+        results[bad.name] = {"exit": rc, "seconds": secs, "message": message}
         if rc == 0 or rc == 137:
             o.problems.append(f"{bad.name}: kea-dhcp4 exit status {rc} ({'killed: it kept running' if rc == 137 else 'success'})")
         if secs > max_seconds:
