@@ -157,3 +157,51 @@ def test_reconfiguration_under_load_reloads_the_hook_cleanly(rt):
     assert o.facts["processes below Kea after"] == [], msg
     assert o.facts["VmSize growth per reload (kB)"] <= scenarios.RELOAD_GROWTH_KB, msg
     assert o.ok, msg
+
+
+# -- issue 10, items 6-8: failures, trust, parameters and callouts ---------------------------
+
+
+def test_on_failure_drop_fails_closed_for_every_failure_kind(rt):
+    o = scenarios.on_failure(rt, "drop")
+    msg = _show(o)
+    results = o.facts["results"]
+    assert results["control (script exits 0)"]["lease"], msg
+    kinds = [k for k, _, _ in scenarios.FAILURE_KINDS] + ["async limit (max-async 1)"]
+    for kind in kinds:
+        assert results[kind]["lease"] is None, f"{kind}{msg}"
+    assert o.ok, msg
+
+
+def test_on_failure_default_continues_for_every_failure_kind(rt):
+    o = scenarios.on_failure(rt, None)
+    msg = _show(o)
+    results = o.facts["results"]
+    kinds = [k for k, _, _ in scenarios.FAILURE_KINDS] + ["async limit (max-async 1)"]
+    for kind in kinds:
+        assert results[kind]["lease"], f"{kind}{msg}"
+    assert o.facts["RUNSCRIPT_FAILURE_ACTION lines"] == 0, msg
+    assert o.ok, msg
+
+
+def test_packet_dropped_by_an_earlier_library_runs_no_script(rt):
+    o = scenarios.earlier_drop(rt)
+    msg = _show(o)
+    assert o.facts["second script calls, blocked MAC"] == 0, msg
+    assert o.facts["second script calls, allowed MAC"] >= 2, msg
+    assert o.ok, msg
+
+
+def test_top_level_settings_are_defaults_and_tiny_timeouts_stay_timeouts(rt):
+    o = scenarios.parameter_defaults(rt)
+    msg = _show(o)
+    assert o.facts["recorder hook points"] == ["pkt4_receive"], msg
+    assert o.facts["RUNSCRIPT_TIMEOUT lines"] >= 2, msg
+    assert o.ok, msg
+
+
+def test_script_trust_off_switch_and_kea_user_permissions(rt):
+    o = scenarios.trust_checks(rt)
+    msg = _show(o)
+    assert o.facts["check-permissions false"] == "started", msg
+    assert o.ok, msg
