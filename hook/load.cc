@@ -11,6 +11,25 @@ using isc::hooks::LibraryHandle;
 
 namespace {
 
+bool registered(const isc::hooks::ServerHooks& hooks, const char* point) {
+    try {
+        hooks.getIndex(point);
+        return true;
+    } catch (const isc::hooks::NoSuchHook&) {
+        return false;
+    }
+}
+
+// The family of the server that loads the library: 4 when Kea registered pkt4_receive, 6
+// for pkt6_receive, 0 when neither (not a DHCP server). The hook point list alone cannot
+// tell: Kea's allocation engine registers lease4_* and lease6_* in both servers.
+int server_family() {
+    const isc::hooks::ServerHooks& hooks = isc::hooks::ServerHooks::getServerHooks();
+    if (registered(hooks, "pkt4_receive")) return 4;
+    if (registered(hooks, "pkt6_receive")) return 6;
+    return 0;
+}
+
 bool any_lifecycle(const runscript::Config& config) {
     for (const runscript::ScriptConfig& s : config.scripts) {
         if (s.at_load || s.at_unload) return true;
@@ -39,11 +58,17 @@ int load(LibraryHandle& handle) {
         };
         Config config = parse_config(lookup, names, HOOK_POINTS, HOOK_POINT_COUNT);
         std::unique_ptr<Runner> fresh(new Runner(config));
-        // kea-dhcp4 registers only the v4 hook points and kea-dhcp6 only the v6 ones; one
-        // configuration may serve both servers, so the other family's points are skipped.
+        // One configuration may serve kea-dhcp4 and kea-dhcp6: the other family's hook points
+        // are skipped, even those Kea registered in both servers (lease4_*, lease6_*).
+        const int family = server_family();
         std::size_t registered = 0;
+        std::string skipped;
         for (std::size_t i = 0; i < HOOK_POINT_COUNT; ++i) {
             if (fresh->wanted(i)) {
+                if (family != 0 && HOOK_POINTS[i].family != family) {
+                    skipped += (skipped.empty() ? "" : ", ") + std::string(HOOK_POINTS[i].name);
+                    continue;
+                }
                 try {
                     handle.registerCallout(HOOK_POINTS[i].name, HOOK_POINT_CALLOUTS[i]);
                     ++registered;
@@ -52,6 +77,12 @@ int load(LibraryHandle& handle) {
             }
         }
         if (registered == 0 && !any_lifecycle(config)) {
+            if (family != 0 && !skipped.empty()) {
+                throw ConfigError("parameter 'hook-points': none of the configured hook points "
+                                  "is a DHCPv" + std::to_string(family) + " one, and this is "
+                                  "kea-dhcp" + std::to_string(family) + " (" + skipped +
+                                  ": DHCPv" + std::to_string(10 - family) + " only)");
+            }
             throw ConfigError("none of the configured hook points exists in this server "
                               "(DHCPv4 hook points in kea-dhcp4, DHCPv6 ones in kea-dhcp6)");
         }
@@ -72,7 +103,8 @@ int unload() {
     if (runscript::runner) {
         runscript::runner->run_lifecycle(false);
     }
-    // Waits for running asynchronous scripts up to their timeout (Launcher's destructor).
+    // Asynchronous scripts still running get `drain-timeout`, then their process groups are
+    // killed (Launcher's destructor).
     runscript::runner.reset();
     return 0;
 }

@@ -20,6 +20,7 @@ extern const isc::log::MessageID RUNSCRIPT_CALLOUT_ERROR = "RUNSCRIPT_CALLOUT_ER
 extern const isc::log::MessageID RUNSCRIPT_OUTPUT = "RUNSCRIPT_OUTPUT";
 extern const isc::log::MessageID RUNSCRIPT_EXIT_ACTION = "RUNSCRIPT_EXIT_ACTION";
 extern const isc::log::MessageID RUNSCRIPT_LIFECYCLE_FAILED = "RUNSCRIPT_LIFECYCLE_FAILED";
+extern const isc::log::MessageID RUNSCRIPT_FAILURE_ACTION = "RUNSCRIPT_FAILURE_ACTION";
 
 }  // namespace runscript
 
@@ -40,6 +41,7 @@ const char* values[] = {
     "RUNSCRIPT_OUTPUT", "%1 (pid %2): %3",
     "RUNSCRIPT_EXIT_ACTION", "script %1 at %2 exited with status %3: callout status set to %4",
     "RUNSCRIPT_LIFECYCLE_FAILED", "script %1 at %2 failed: %3",
+    "RUNSCRIPT_FAILURE_ACTION", "script %1 at %2 %3: on-failure sets the callout status to %4",
     NULL
 };
 

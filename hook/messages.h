@@ -21,6 +21,7 @@ extern const isc::log::MessageID RUNSCRIPT_CALLOUT_ERROR;
 extern const isc::log::MessageID RUNSCRIPT_OUTPUT;
 extern const isc::log::MessageID RUNSCRIPT_EXIT_ACTION;
 extern const isc::log::MessageID RUNSCRIPT_LIFECYCLE_FAILED;
+extern const isc::log::MessageID RUNSCRIPT_FAILURE_ACTION;
 
 }  // namespace runscript
 

@@ -1,5 +1,10 @@
 #include "parameters.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,8 +23,9 @@ namespace {
 // Keys allowed at the top level and in each `scripts` entry. Top-level script settings
 // double as defaults for the entries of `scripts`.
 const char* const SCRIPT_KEYS[] = {"script", "wait", "timeout", "hook-points", "environment",
-                                   "capture-output", "exit-codes"};
-const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async", "options4", "options6"};
+                                   "capture-output", "exit-codes", "on-failure"};
+const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async", "options4", "options6",
+                                        "max-output-lines", "drain-timeout", "check-permissions"};
 // Pseudo hook points: the script runs when the library is loaded / unloaded.
 const char* const LOAD_POINT = "load";
 const char* const UNLOAD_POINT = "unload";
@@ -60,7 +66,10 @@ ConstElementPtr expect(const ConstElementPtr& e, Element::types type, const std:
     return e;
 }
 
-int parse_timeout(const ConstElementPtr& e, const std::string& name) {
+// Seconds (integer or real) as milliseconds. A positive value never becomes 0, which would
+// mean "no timeout": anything under a millisecond is taken as one.
+int parse_seconds(const ConstElementPtr& e, const std::string& name, double max,
+                  const char* range) {
     double seconds;
     if (e->getType() == Element::integer) {
         seconds = static_cast<double>(e->intValue());
@@ -70,15 +79,99 @@ int parse_timeout(const ConstElementPtr& e, const std::string& name) {
         throw ConfigError("parameter '" + name + "' must be a number of seconds, not " +
                           type_name(e));
     }
-    if (!(seconds >= 0) || seconds > 86400) {
-        throw ConfigError("parameter '" + name + "' must be between 0 (no timeout) and 86400 seconds");
+    if (!(seconds >= 0) || seconds > max) {
+        throw ConfigError("parameter '" + name + "' must be between " + range);
     }
-    return static_cast<int>(std::lround(seconds * 1000));
+    long ms = std::lround(seconds * 1000);
+    if (seconds > 0 && ms < 1) ms = 1;
+    return static_cast<int>(ms);
 }
 
-void check_executable(const std::string& path, const std::string& name) {
-    if (path.empty() || path[0] != '/') {
-        throw ConfigError("parameter '" + name + "' must be an absolute path, got '" + path + "'");
+int parse_timeout(const ConstElementPtr& e, const std::string& name) {
+    return parse_seconds(e, name, 86400, "0 (no timeout) and 86400 seconds");
+}
+
+// "name (uid N)", or "uid N" for a uid without a passwd entry.
+std::string user_text(uid_t uid) {
+    struct passwd pw;
+    struct passwd* found = 0;
+    char buf[2048];
+    if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found) {
+        return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
+    }
+    return "uid " + std::to_string(uid);
+}
+
+std::string mode_text(mode_t mode) {
+    char text[16];
+    snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+    return text;
+}
+
+// The directories a path goes through, "/" first: "/a/b/c" -> "/", "/a", "/a/b".
+std::vector<std::string> parent_directories(const std::string& path) {
+    std::vector<std::string> dirs(1, "/");
+    for (std::size_t slash = path.find('/', 1); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+        if (slash > 0 && path[slash - 1] != '/') dirs.push_back(path.substr(0, slash));
+    }
+    return dirs;
+}
+
+// Why a user other than root or Kea's could change this file or directory, or "".
+std::string untrusted(const struct stat& st, uid_t kea_uid) {
+    if (st.st_uid != 0 && st.st_uid != kea_uid) {
+        return "is owned by " + user_text(st.st_uid) + ", neither root nor the user Kea runs as";
+    }
+    if (st.st_mode & S_IWOTH) return "is writable by others (mode " + mode_text(st.st_mode) + ")";
+    if (st.st_mode & S_IWGRP) return "is writable by its group (mode " + mode_text(st.st_mode) + ")";
+    return "";
+}
+
+// sshd's StrictModes for the script: the file and every directory above it, on the path as
+// written (the directories holding symlinks) and on the resolved path, may be changed only by
+// root or the user Kea runs as. Otherwise that other user can make Kea run anything.
+void check_trusted(const std::string& path, const std::string& name) {
+    const uid_t kea_uid = geteuid();
+    const std::string fix = " (anyone who can change it can make Kea run any program; fix the "
+                            "ownership and modes, or set 'check-permissions': false)";
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0) {
+        std::string why = untrusted(st, kea_uid);
+        if (!why.empty()) {
+            throw ConfigError("parameter '" + name + "': script '" + path + "' " + why + fix);
+        }
+    }
+    std::vector<std::string> dirs = parent_directories(path);
+    char* resolved = realpath(path.c_str(), 0);
+    if (resolved) {
+        std::vector<std::string> more = parent_directories(resolved);
+        dirs.insert(dirs.end(), more.begin(), more.end());
+        free(resolved);
+    }
+    std::vector<std::pair<dev_t, ino_t> > seen;
+    for (const std::string& dir : dirs) {
+        if (stat(dir.c_str(), &st) != 0) continue;
+        std::pair<dev_t, ino_t> id(st.st_dev, st.st_ino);
+        if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+        seen.push_back(id);
+        std::string why = untrusted(st, kea_uid);
+        if (!why.empty()) {
+            throw ConfigError("parameter '" + name + "': script '" + path + "' lies under '" +
+                              dir + "', which " + why + fix);
+        }
+    }
+}
+
+// The user Kea runs as must be able to execute the script (with its effective ids, as the
+// kernel will check at exec): say which permission is missing.
+void check_runnable(const std::string& path, const std::string& name) {
+    const std::string who = "the user Kea runs as, " + user_text(geteuid());
+    for (const std::string& dir : parent_directories(path)) {
+        if (faccessat(AT_FDCWD, dir.c_str(), X_OK, AT_EACCESS) != 0 && errno == EACCES) {
+            throw ConfigError("parameter '" + name + "': script '" + path + "' is not executable by " +
+                              who + ": no search (x) permission on directory '" + dir + "'");
+        }
     }
     struct stat st;
     if (stat(path.c_str(), &st) != 0) {
@@ -87,9 +180,19 @@ void check_executable(const std::string& path, const std::string& name) {
     if (!S_ISREG(st.st_mode)) {
         throw ConfigError("parameter '" + name + "': '" + path + "' is not a regular file");
     }
-    if (access(path.c_str(), X_OK) != 0) {
-        throw ConfigError("parameter '" + name + "': script '" + path + "' is not executable");
+    if (faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) != 0) {
+        throw ConfigError("parameter '" + name + "': script '" + path + "' is not executable by " +
+                          who + ": no execute (x) permission on the file for it (mode " +
+                          mode_text(st.st_mode) + ", owner " + user_text(st.st_uid) + ")");
     }
+}
+
+void check_executable(const std::string& path, const std::string& name, bool check_permissions) {
+    if (path.empty() || path[0] != '/') {
+        throw ConfigError("parameter '" + name + "' must be an absolute path, got '" + path + "'");
+    }
+    check_runnable(path, name);
+    if (check_permissions) check_trusted(path, name);
 }
 
 std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string& name,
@@ -105,6 +208,10 @@ std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string&
         return selected;
     }
     expect(e, Element::list, name, "a list of hook point names");
+    if (e->size() == 0) {
+        throw ConfigError("parameter '" + name + "' is an empty list: name at least one hook "
+                          "point, or leave the parameter out for the hook points of 1.4");
+    }
     std::vector<std::string> known;
     for (std::size_t i = 0; i < count; ++i) known.push_back(table[i].name);
     known.push_back(LOAD_POINT);
@@ -157,23 +264,34 @@ std::vector<std::string> parse_environment(const ConstElementPtr& e, const std::
     return env;
 }
 
+const char* const ACTIONS = "\"continue\", \"skip\" or \"drop\"";
+
+NextStep parse_action(const ConstElementPtr& e, const std::string& name) {
+    expect(e, Element::string, name, ACTIONS);
+    const std::string action = e->stringValue();
+    if (action == "continue") return STEP_CONTINUE;
+    if (action == "skip") return STEP_SKIP;
+    if (action == "drop") return STEP_DROP;
+    throw ConfigError("parameter '" + name + "': unknown action '" + action + "' (use " +
+                      ACTIONS + ")");
+}
+
 std::map<int, NextStep> parse_exit_codes(const ConstElementPtr& e, const std::string& name) {
-    expect(e, Element::map, name, "a map of exit codes to \"continue\", \"skip\" or \"drop\"");
+    expect(e, Element::map, name, (std::string("a map of exit codes to ") + ACTIONS).c_str());
     std::map<int, NextStep> codes;
     for (const auto& kv : e->mapValue()) {
-        std::string item_name = name + "." + kv.first;
-        char* end = 0;
-        long code = strtol(kv.first.c_str(), &end, 10);
-        if (kv.first.empty() || *end != '\0' || code < 0 || code > 255) {
-            throw ConfigError("parameter '" + item_name + "': keys are exit codes 0 to 255");
+        const std::string& key = kv.first;
+        std::string item_name = name + "." + key;
+        // Plain decimal only: " 8", "+8" or "08" would also read as 8 and could silently
+        // collide with "8" in the same map.
+        bool plain = !key.empty() && key.size() <= 3 && (key == "0" || key[0] != '0') &&
+                     key.find_first_not_of("0123456789") == std::string::npos;
+        if (!plain || std::stoi(key) > 255) {
+            throw ConfigError("parameter '" + name + "': key '" + key + "' is not an exit code: "
+                              "keys are 0 to 255 in plain decimal digits (no sign, space or "
+                              "leading zero)");
         }
-        expect(kv.second, Element::string, item_name, "\"continue\", \"skip\" or \"drop\"");
-        const std::string action = kv.second->stringValue();
-        if (action == "continue") codes[code] = STEP_CONTINUE;
-        else if (action == "skip") codes[code] = STEP_SKIP;
-        else if (action == "drop") codes[code] = STEP_DROP;
-        else throw ConfigError("parameter '" + item_name + "': unknown action '" + action +
-                               "' (use \"continue\", \"skip\" or \"drop\")");
+        codes[std::stoi(key)] = parse_action(kv.second, item_name);
     }
     return codes;
 }
@@ -218,21 +336,11 @@ std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::strin
     return options;
 }
 
-// Reads one script's settings. `get` finds a key in this scope, `fallback` the defaults.
-ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&)>& get,
-                          const ScriptConfig& defaults, const std::string& prefix,
-                          const HookPointInfo* table, std::size_t count) {
-    ScriptConfig s = defaults;
-    s.where = prefix.empty() ? "script" : prefix.substr(0, prefix.size() - 1);
-    ConstElementPtr script = get("script");
-    if (!script) {
-        throw ConfigError("required parameter '" + prefix + "script' is missing");
-    }
-    expect(script, Element::string, prefix + "script", "a string (absolute path)");
-    s.path = script->stringValue();
-    check_executable(s.path, prefix + "script");
-    s.name = s.path.substr(s.path.find_last_of('/') + 1);
-
+// Reads the settings a script may have (all but `script`) from one scope into `s`: the top
+// level (defaults for every script) or an entry of `scripts`.
+void parse_settings(const std::function<ConstElementPtr(const std::string&)>& get,
+                    ScriptConfig& s, const std::string& prefix, const HookPointInfo* table,
+                    std::size_t count) {
     if (ConstElementPtr wait = expect(get("wait"), Element::boolean, prefix + "wait",
                                       "a boolean (true or false)")) {
         s.wait = wait->boolValue();
@@ -254,9 +362,32 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
     if (ConstElementPtr codes = get("exit-codes")) {
         s.exit_codes = parse_exit_codes(codes, prefix + "exit-codes");
     }
+    if (ConstElementPtr action = get("on-failure")) {
+        s.on_failure = parse_action(action, prefix + "on-failure");
+    }
+}
+
+// One script: `defaults` (the top-level settings) overridden by those found with `get`.
+ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&)>& get,
+                          const ScriptConfig& defaults, const std::string& prefix,
+                          const HookPointInfo* table, std::size_t count,
+                          bool check_permissions) {
+    ScriptConfig s = defaults;
+    s.where = prefix.empty() ? "script" : prefix.substr(0, prefix.size() - 1);
+    ConstElementPtr script = get("script");
+    if (!script) {
+        throw ConfigError("required parameter '" + prefix + "script' is missing");
+    }
+    expect(script, Element::string, prefix + "script", "a string (absolute path)");
+    s.path = script->stringValue();
+    check_executable(s.path, prefix + "script", check_permissions);
+    s.name = s.path.substr(s.path.find_last_of('/') + 1);
+    if (!prefix.empty()) parse_settings(get, s, prefix, table, count);
     if (!s.exit_codes.empty() && !s.wait) {
-        throw ConfigError("parameter '" + prefix + "exit-codes' needs '" + prefix +
-                          "wait': true (an asynchronous script ends after Kea has moved on)");
+        const std::string codes = get("exit-codes") ? prefix + "exit-codes" : "exit-codes";
+        const std::string wait = get("wait") ? prefix + "wait" : "wait";
+        throw ConfigError("parameter '" + codes + "' needs '" + wait +
+                          "': true (an asynchronous script ends after Kea has moved on)");
     }
     return s;
 }
@@ -299,18 +430,38 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
         }
         config.max_async = static_cast<std::size_t>(max->intValue());
     }
+    config.max_output_lines = DEFAULT_MAX_OUTPUT_LINES;
+    if (ConstElementPtr lines = expect(lookup("max-output-lines"), Element::integer,
+                                       "max-output-lines", "an integer")) {
+        if (lines->intValue() < 1 || lines->intValue() > 100000) {
+            throw ConfigError("parameter 'max-output-lines' must be between 1 and 100000");
+        }
+        config.max_output_lines = static_cast<std::size_t>(lines->intValue());
+    }
+    config.drain_ms = DEFAULT_DRAIN_MS;
+    if (ConstElementPtr drain = lookup("drain-timeout")) {
+        config.drain_ms = parse_seconds(drain, "drain-timeout", 60, "0 and 60 seconds");
+    }
+    config.check_permissions = true;
+    if (ConstElementPtr check = expect(lookup("check-permissions"), Element::boolean,
+                                       "check-permissions", "a boolean (true or false)")) {
+        config.check_permissions = check->boolValue();
+    }
 
     config.options4 = parse_options(lookup("options4"), "options4", 4);
     config.options6 = parse_options(lookup("options6"), "options6", 6);
 
+    // The top-level settings are the defaults of every script, the top-level one included.
     ScriptConfig defaults;
     defaults.wait = true;
     defaults.capture = false;
     defaults.at_load = false;
     defaults.at_unload = false;
     defaults.timeout_ms = DEFAULT_TIMEOUT_MS;
+    defaults.on_failure = STEP_CONTINUE;
     defaults.hook_points = parse_hook_points(ConstElementPtr(), "hook-points", hook_points,
                                              hook_point_count);
+    parse_settings(lookup, defaults, "", hook_points, hook_point_count);
 
     ConstElementPtr scripts = expect(lookup("scripts"), Element::list, "scripts",
                                      "a list of maps");
@@ -319,32 +470,8 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
         throw ConfigError("required parameter 'script' is missing (or give 'scripts')");
     }
     if (top_script) {
-        ScriptConfig top = parse_script(lookup, defaults, "", hook_points, hook_point_count);
-        config.scripts.push_back(top);
-    } else {
-        // Top-level settings still serve as defaults for the entries of `scripts`.
-        if (ConstElementPtr wait = expect(lookup("wait"), Element::boolean, "wait",
-                                          "a boolean (true or false)")) {
-            defaults.wait = wait->boolValue();
-        }
-        if (ConstElementPtr timeout = lookup("timeout")) {
-            defaults.timeout_ms = parse_timeout(timeout, "timeout");
-        }
-        if (ConstElementPtr points = lookup("hook-points")) {
-            defaults.hook_points = parse_hook_points(points, "hook-points", hook_points,
-                                                     hook_point_count, &defaults.at_load,
-                                                     &defaults.at_unload);
-        }
-        if (ConstElementPtr env = lookup("environment")) {
-            defaults.extra_env = parse_environment(env, "environment");
-        }
-        if (ConstElementPtr capture = expect(lookup("capture-output"), Element::boolean,
-                                             "capture-output", "a boolean")) {
-            defaults.capture = capture->boolValue();
-        }
-        if (ConstElementPtr codes = lookup("exit-codes")) {
-            defaults.exit_codes = parse_exit_codes(codes, "exit-codes");
-        }
+        config.scripts.push_back(parse_script(lookup, defaults, "", hook_points,
+                                              hook_point_count, config.check_permissions));
     }
     if (scripts) {
         if (scripts->size() == 0 && !top_script) {
@@ -359,7 +486,7 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
             check_unknown(keys, script_keys(), prefix);
             auto get = [&entry](const std::string& key) { return entry->get(key); };
             config.scripts.push_back(parse_script(get, defaults, prefix, hook_points,
-                                                  hook_point_count));
+                                                  hook_point_count, config.check_permissions));
         }
     }
     return config;

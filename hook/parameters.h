@@ -21,9 +21,11 @@ struct HookPointInfo {
     bool available;       // this Kea version registers it
     bool default_on;      // called for scripts that do not list hook points (1.4 behaviour)
     const char* since;    // first Kea version with it
+    int family;           // 4 or 6: the server that calls it
 };
 
-// What a synchronous script's exit code does to Kea's processing (`exit-codes`).
+// What a synchronous script's exit code (`exit-codes`) or a failed run (`on-failure`) does to
+// Kea's processing; ordered, the strongest wins.
 enum NextStep { STEP_CONTINUE = 0, STEP_SKIP = 1, STEP_DROP = 2 };
 
 // A DHCP option (or sub-option) exported as an extra variable (`options4` / `options6`).
@@ -42,6 +44,7 @@ struct ScriptConfig {
     std::vector<std::string> extra_env;  // NAME=value added to every run
     bool capture;                        // stdout/stderr lines to Kea's log
     std::map<int, NextStep> exit_codes;  // exit code -> callout status (sync only)
+    NextStep on_failure;                 // callout status when the run fails (no exit code)
     bool at_load;                        // also run at load (argv[1] = "load")
     bool at_unload;                      // also run at unload (argv[1] = "unload")
     std::string where;                   // "script" or "scripts[2]", for messages
@@ -50,6 +53,9 @@ struct ScriptConfig {
 struct Config {
     std::vector<ScriptConfig> scripts;
     std::size_t max_async;
+    std::size_t max_output_lines;  // captured lines logged per run
+    int drain_ms;                  // at unload: how long asynchronous scripts may still run
+    bool check_permissions;        // refuse scripts others than root / Kea's user could change
     std::vector<OptionSpec> options4;
     std::vector<OptionSpec> options6;
 };
@@ -72,6 +78,8 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 
 const int DEFAULT_TIMEOUT_MS = 10000;
 const std::size_t DEFAULT_MAX_ASYNC = 64;
+const std::size_t DEFAULT_MAX_OUTPUT_LINES = 100;
+const int DEFAULT_DRAIN_MS = 2000;
 
 }  // namespace runscript
 

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <algorithm>
+
 namespace runscript {
 
 std::unique_ptr<Runner> runner;
@@ -49,20 +51,58 @@ std::vector<fields::OptionVariable> option_variables(int family,
     return out;
 }
 
+// A run that gave no exit code to act on: `on-failure` decides for it.
+bool failed(const Outcome& o) {
+    switch (o.kind) {
+    case Outcome::SIGNALED:
+    case Outcome::TIMED_OUT:
+    case Outcome::SPAWN_FAILED:
+    case Outcome::LIMIT:
+    case Outcome::UNKNOWN:
+        return true;
+    case Outcome::EXITED:
+    case Outcome::STARTED:
+        return false;
+    }
+    return true;
+}
+
+const char* failure_name(const Outcome& o) {
+    switch (o.kind) {
+    case Outcome::SIGNALED: return "killed by a signal";
+    case Outcome::TIMED_OUT: return "timed out";
+    case Outcome::SPAWN_FAILED: return "could not start";
+    case Outcome::LIMIT: return "not started, max-async reached";
+    case Outcome::UNKNOWN: return "exit status lost";
+    default: return "failed";
+    }
+}
+
+Limits limits_of(const Config& config, bool any_async) {
+    Limits limits;
+    limits.max_async = any_async ? config.max_async : 0;
+    limits.max_lines = config.max_output_lines;
+    limits.drain_ms = config.drain_ms;
+    return limits;
+}
+
 }  // namespace
 
 Runner::Runner(const Config& config)
     : config_(config), by_hook_point_(HOOK_POINT_COUNT),
+      failure_step_(HOOK_POINT_COUNT, STEP_CONTINUE),
       options4_(option_variables(4, config.options4)),
       options6_(option_variables(6, config.options6)) {
     bool any_async = false;
     for (const ScriptConfig& s : config_.scripts) {
         for (std::size_t i = 0; i < HOOK_POINT_COUNT; ++i) {
-            if (s.hook_points[i]) by_hook_point_[i].push_back(&s);
+            if (!s.hook_points[i]) continue;
+            by_hook_point_[i].push_back(&s);
+            failure_step_[i] = std::max(failure_step_[i], s.on_failure);
         }
         any_async = any_async || !s.wait;
     }
-    launcher_.reset(new Launcher(any_async ? config_.max_async : 0, report_async, report_line));
+    launcher_.reset(new Launcher(limits_of(config_, any_async), report_async, report_line));
 }
 
 std::string Runner::summary() const {
@@ -75,7 +115,8 @@ std::string Runner::summary() const {
         }
         if (s.at_unload) points += (points.empty() ? "" : ",") + std::string("unload");
         text += (text.empty() ? "" : "; ") + s.path + (s.wait ? " (wait" : " (async") +
-                ", timeout " + std::to_string(s.timeout_ms) + " ms) at " + points;
+                ", timeout " + std::to_string(s.timeout_ms) + " ms, on-failure " +
+                step_name(s.on_failure) + ") at " + points;
     }
     return text;
 }
@@ -122,7 +163,13 @@ NextStep Runner::run(std::size_t index, const Environment& env) const {
     NextStep verdict = STEP_CONTINUE;
     for (const ScriptConfig* s : by_hook_point_[index]) {
         Outcome o = launch(*s, point, env);
-        if (o.kind == Outcome::EXITED && !s->exit_codes.empty()) {
+        if (failed(o)) {
+            if (s->on_failure > verdict) {
+                verdict = s->on_failure;
+                LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_FAILURE_ACTION)
+                    .arg(s->path).arg(point).arg(failure_name(o)).arg(step_name(verdict));
+            }
+        } else if (o.kind == Outcome::EXITED && !s->exit_codes.empty()) {
             std::map<int, NextStep>::const_iterator it = s->exit_codes.find(o.code);
             if (it != s->exit_codes.end() && it->second > verdict) {
                 verdict = it->second;
@@ -157,6 +204,14 @@ std::string Runner::run_lifecycle(bool loading) const {
         }
     }
     return failure;
+}
+
+void callout_failed(isc::hooks::CalloutHandle& handle, std::size_t index, const char* what) {
+    try {
+        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg(HOOK_POINTS[index].name).arg(what);
+    } catch (...) {
+    }
+    if (runner) apply_next_step(handle, runner->failure_step(index));
 }
 
 void apply_next_step(isc::hooks::CalloutHandle& handle, NextStep step) {

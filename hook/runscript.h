@@ -30,9 +30,13 @@ class Runner {
 public:
     explicit Runner(const Config& config);
 
-    // Runs every script subscribed to hook point `index`; returns what their exit codes ask
-    // of Kea (the strongest of continue < skip < drop). Never throws.
+    // Runs every script subscribed to hook point `index`; returns what their exit codes and
+    // failed runs (`on-failure`) ask of Kea (the strongest of continue < skip < drop).
     NextStep run(std::size_t index, const Environment& env) const;
+
+    // What to tell Kea when the callout itself failed (no script ran): the strongest
+    // `on-failure` of the scripts subscribed to hook point `index`. Never throws.
+    NextStep failure_step(std::size_t index) const { return failure_step_[index]; }
 
     // Runs the scripts that asked for "load" / "unload" (argv[1]); returns a description of
     // the first synchronous failure, or "".
@@ -49,6 +53,7 @@ private:
 
     Config config_;
     std::vector<std::vector<const ScriptConfig*> > by_hook_point_;
+    std::vector<NextStep> failure_step_;
     std::vector<fields::OptionVariable> options4_;
     std::vector<fields::OptionVariable> options6_;
     std::unique_ptr<Launcher> launcher_;
@@ -56,6 +61,9 @@ private:
 
 // Hands the scripts' verdict to Kea.
 void apply_next_step(isc::hooks::CalloutHandle& handle, NextStep step);
+
+// The callout's answer when building the environment threw: logs it, applies `on-failure`.
+void callout_failed(isc::hooks::CalloutHandle& handle, std::size_t index, const char* what);
 
 // The runner of the loaded library (null when not loaded). Set in load(), read-only while
 // Kea runs callouts, reset in unload().

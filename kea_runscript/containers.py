@@ -131,6 +131,15 @@ class CallResult:
         return self.exit_code == 0
 
 
+def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Files copied in belong to root and are writable by their owner only, whatever the
+    checkout's owner and umask: the hook refuses scripts others could change."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mode &= ~0o022
+    return info
+
+
 class Container:
     """A container to run commands in; ``with Container(image, "kea2.6.3-...") as c: c.call([...])``.
 
@@ -192,7 +201,7 @@ class Container:
         destp = PurePosixPath(dest)
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            tar.add(str(src), arcname=destp.name)
+            tar.add(str(src), arcname=destp.name, filter=_root_owned)
         self._c.put_archive(str(destp.parent), buf.getvalue())
 
     def write_file(self, dest: str, content: str, mode: int = 0o644) -> None:

@@ -28,17 +28,26 @@ both.
    and nothing runs it.
 9. :func:`perfdhcp_no_lost_lease`: perfdhcp DORA for 60 s with the hook synchronous at the 1.4
    hook points and multi-threading: every ACK perfdhcp counted is a lease in the lease file.
-11. :func:`output_flood`: a script that writes without pause (``exec yes``; or one endless
+11. :func:`on_failure`: a script at pkt4_receive fails in each way the real Kea can show
+    (removed or made non-executable after load, killed by a signal, timed out, async limit):
+    with ``on-failure: drop`` the client gets no OFFER, with the default a lease.
+12. :func:`earlier_drop`: two copies of the library; the first drops a MAC: the second's
+    script never sees that MAC's packets.
+13. :func:`parameter_defaults`: top-level settings are defaults of ``scripts`` beside a top-level
+    ``script``; ``timeout: 0.0004`` is 1 ms; a mixed v4/v6 hook point list loads in kea-dhcp4.
+14. :func:`trust_checks`: ``check-permissions: false`` loads refused scripts; kea-dhcp4 as _kea
+    refuses a script it cannot execute or reach, naming the user and the permission.
+15. :func:`output_flood`: a script that writes without pause (``exec yes``; or one endless
     line) with capture-output and ``timeout: 1`` at pkt4_receive, sync or async, MT on or
     off: each run is killed within timeout + 0.5 s (lifetimes measured by a pidfd watcher),
     4 scapy DORAs and a low-rate perfdhcp run are all answered, no script is left, Kea logs
     at most max-output-lines + 1 lines per run (one says how many were dropped) and its peak
     RSS stays within FLOOD_RSS_GROWTH_KB of its RSS at start.
-12. :func:`teardown`: 8 asynchronous ``sleep 300``, one with ``timeout: 0`` and a chatty
+16. :func:`teardown`: 8 asynchronous ``sleep 300``, one with ``timeout: 0`` and a chatty
     ``exec yes`` running: SIGHUP reloads (RUNSCRIPT_LOADED) and SIGTERM stops kea-dhcp4 within
     3 s with the default drain, a DORA is answered right after the reload, and nothing Kea
     started is left.
-13. :func:`debug_log_private`: examples/debug.sh writes a 0600 log of Kea's user in Kea's
+17. :func:`debug_log_private`: examples/debug.sh writes a 0600 log of Kea's user in Kea's
     log directory, nothing in /tmp, and neither follows a link nor appends to a file another
     user planted at its DEBUG_LOG path.
 
@@ -692,7 +701,7 @@ def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
                   "parameter 'options4[0]' must be one of option codes"),
         BadConfig("scripts entry with unknown key", {"scripts": [{"script": good, "hook-point": ["pkt4_receive"]}]},
                   "unknown parameter 'scripts[0].hook-point' (did you mean 'hook-points'?)"),
-    ]
+    ] + hardening_bad_configs(good)
 
 
 def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
@@ -703,7 +712,8 @@ def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
     m = re.search(r"rc=(\d+)\s*$", r.output)
     text = r.output + rt.read(log)
     lines = [ln.strip() for ln in text.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
-    return (int(m.group(1)) if m else -1), (lines[0][-300:] if lines else None)
+    # from the message id on: the id and the whole text, whatever the length of the text
+    return (int(m.group(1)) if m else -1), (lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None)
 
 
 @_timed
@@ -715,6 +725,7 @@ def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
     check_flag = facts_for(rt.cell.kea).config_check_loading_hooks_flag
     good = rt.script("good.sh", "#!/bin/sh\nexit 0\n")
     not_exec = rt.script("not-executable.sh", "#!/bin/sh\nexit 0\n", mode=0o644)
+    _trust_fixtures(rt)
     results = {}
     for i, bad in enumerate(bad_configs_list(good, not_exec)):
         tag = f"bad{i}"
@@ -732,7 +743,8 @@ def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
         rc = int(m.group(1)) if m else -1
         text_out = rt.read(out) + rt.read(log)
         lines = [ln.strip() for ln in text_out.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
-        results[bad.name] = {"exit": rc, "seconds": secs, "message": lines[0][-300:] if lines else None}
+        message = lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None
+        results[bad.name] = {"exit": rc, "seconds": secs, "message": message}
         if rc == 0 or rc == 137:
             o.problems.append(f"{bad.name}: kea-dhcp4 exit status {rc} ({'killed: it kept running' if rc == 137 else 'success'})")
         if secs > max_seconds:
@@ -994,7 +1006,323 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
 
 
 # --------------------------------------------------------------------------------------------
-# 11. a script that floods its captured output
+# 11-14. failures, trust, parameters and callouts (issue 10, items 6-8)
+
+
+def _answered(rt: Runtime, mac: str) -> tuple:
+    """(lease address or None, the client's error text when it got none)."""
+    ack = rt.dora(mac)
+    return ack.get("address"), ("" if ack else rt.read(f"{smoke.C_OUT}/client.err").strip())
+
+
+#: Each failure kind of a synchronous script at pkt4_receive that the real Kea can produce:
+#: (name, how the script is changed after load, the log message that shows the kind).
+FAILURE_KINDS = (
+    ("missing file (ENOENT)", "rm", "RUNSCRIPT_SPAWN_FAILED"),
+    ("not executable (EACCES)", "chmod", "RUNSCRIPT_SPAWN_FAILED"),
+    ("killed by a signal", "#!/bin/sh\nkill -9 $$\n", "RUNSCRIPT_SCRIPT_SIGNALED"),
+    ("timeout", "#!/bin/sh\nsleep 5\n", "RUNSCRIPT_TIMEOUT"),
+)
+
+
+@_timed
+def on_failure(rt: Runtime, action: Optional[str]) -> Outcome:
+    """A script at pkt4_receive (timeout 0.5 s) with ``on-failure: action`` (None: the default,
+    continue) fails in each way Kea can show: removed after load, made non-executable after
+    load, killed by a signal, timed out, and (asynchronous, ``max-async: 1`` held by a script
+    started at load) not started. With drop the client gets no OFFER each time; with continue
+    it gets a lease each time. Each failure must show in Kea's log as its own kind."""
+    name = action or "continue-default"
+    o = Outcome(f"on-failure-{name}")
+    tag = f"of-{name}"
+    path = f"{C_RT}/{tag}.sh"
+    hook_log = f"{smoke.C_LOGS}/rt-{tag}-hook.log"
+    rt.sh(f"rm -f {hook_log}")
+    rt.script(f"{tag}.sh", "#!/bin/sh\nexit 0\n")
+    params: dict = {"script": path, "hook-points": ["pkt4_receive"], "timeout": 0.5}
+    if action:
+        params["on-failure"] = action
+    want_lease = action != "drop"
+    results = {}
+    text, log, _ = rt.config4(tag, params, hook_debug_log=hook_log)
+    with rt.kea4(tag, text, log):
+        address, _err = _answered(rt, "02:00:00:00:0f:00")
+        results["control (script exits 0)"] = {"lease": address}
+        if not address:
+            o.problems.append("control: no lease while the script works")
+        for i, (kind, change, message) in enumerate(FAILURE_KINDS, start=1):
+            rt.script(f"{tag}.sh", "#!/bin/sh\nexit 0\n")
+            if change == "rm":
+                rt.sh(f"rm -f {path}")
+            elif change == "chmod":
+                rt.sh(f"chmod 0644 {path}")
+            else:
+                rt.script(f"{tag}.sh", change)
+            # the hook's own messages go to hook_log only (config4's hook_debug_log)
+            before = rt.count_in(hook_log, message)
+            address, err = _answered(rt, f"02:00:00:00:0f:{i:02x}")
+            logged = rt.count_in(hook_log, message) - before
+            results[kind] = {"lease": address, "client": err[-120:], message: logged}
+            if logged < 1:
+                o.problems.append(f"{kind}: no {message} in Kea's log: the failure did not happen")
+            if want_lease and not address:
+                o.problems.append(f"{kind}: on-failure {action or '(default)'}, but no lease: {err[-200:]!r}")
+            if not want_lease and address:
+                o.problems.append(f"{kind}: on-failure drop, but the client got a lease ({address})")
+            if not want_lease and not address and "no answer" not in err:
+                o.problems.append(f"{kind}: the client failed otherwise than by a missing answer: {err[-200:]!r}")
+        applied = rt.count_in(hook_log, "RUNSCRIPT_FAILURE_ACTION")
+    # the async limit: the only slot is held by the same script started at load
+    release = f"{C_RT}/{tag}-release"
+    rt.sh(f"rm -f {release}")
+    holder = rt.script(f"{tag}-hold.sh", "#!/bin/sh\n[ \"$1\" = load ] || exit 0\n"
+                       f"i=0; while [ ! -e {release} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n")
+    params = {"script": holder, "wait": False, "max-async": 1, "timeout": 60,
+              "hook-points": ["load", "pkt4_receive"]}
+    if action:
+        params["on-failure"] = action
+    text, log, _ = rt.config4(f"{tag}-limit", params)
+    kind, message = "async limit (max-async 1)", "RUNSCRIPT_ASYNC_LIMIT"
+    with rt.kea4(f"{tag}-limit", text, log):
+        try:
+            address, err = _answered(rt, "02:00:00:00:0f:10")
+            logged = rt.count_in(log, message)
+        finally:
+            rt.sh(f"touch {release}")
+    results[kind] = {"lease": address, "client": err[-120:], message: logged}
+    if logged < 1:
+        o.problems.append(f"{kind}: no {message} in Kea's log: the failure did not happen")
+    if want_lease and not address:
+        o.problems.append(f"{kind}: on-failure {action or '(default)'}, but no lease: {err[-200:]!r}")
+    if not want_lease and address:
+        o.problems.append(f"{kind}: on-failure drop, but the client got a lease ({address})")
+    o.facts["results"] = results
+    o.facts["RUNSCRIPT_FAILURE_ACTION lines"] = applied
+    if action == "drop" and applied < len(FAILURE_KINDS):
+        o.problems.append(f"{applied} RUNSCRIPT_FAILURE_ACTION lines for {len(FAILURE_KINDS)} failed runs")
+    if action is None and applied:
+        o.problems.append(f"{applied} RUNSCRIPT_FAILURE_ACTION lines with the default (continue)")
+    return o
+
+
+@_timed
+def earlier_drop(rt: Runtime) -> Outcome:
+    """Two copies of the library (two file names: two dlopens): the first drops the blocked
+    MAC at pkt4_receive (exit-codes), the second records every call at pkt4_receive. The
+    blocked MAC's packets never reach the second script; the allowed MAC's do."""
+    o = Outcome("earlier-drop")
+    second = f"{rt.cell.hooks_dir}/kea-hook-runscript-second.so"
+    rt.sh(f"cp {rt.cell.hooks_dir}/{LIBRARY} {second}")
+    record = f"{C_RT}/earlier-drop.jsonl"
+    rt.sh(f"rm -f {record}")
+    block = rt.script("earlier-block.sh",
+                      f"#!/bin/sh\n[ \"$KEA_QUERY4_HWADDR\" = \"{MAC_BLOCKED}\" ] && exit 3\nexit 0\n")
+    text, log, _ = rt.config4("earlier", {"script": block, "hook-points": ["pkt4_receive"],
+                                          "exit-codes": {"3": "drop"}})
+    cfg = json.loads(text)
+    cfg["Dhcp4"]["hooks-libraries"].append(
+        {"library": second, "parameters": {"script": smoke.RECORDER, "hook-points": ["pkt4_receive"],
+                                           "environment": {"SMOKE_RECORD": record}}})
+    with rt.kea4("earlier", json.dumps(cfg, indent=2), log):
+        loaded = rt.count_in(log, "RUNSCRIPT_LOADED")
+        blocked, blocked_err = _answered(rt, MAC_BLOCKED)
+        allowed, _ = _answered(rt, MAC_ALLOWED)
+        time.sleep(0.3)
+    recs = rt.bench.read_records(record)
+    macs = [r["env"].get("KEA_QUERY4_HWADDR") for r in recs]
+    o.facts.update({"libraries loaded": loaded, "blocked MAC": blocked or blocked_err[-120:],
+                    "allowed MAC address": allowed,
+                    "second script calls, blocked MAC": macs.count(MAC_BLOCKED),
+                    "second script calls, allowed MAC": macs.count(MAC_ALLOWED)})
+    if loaded < 2:
+        o.problems.append(f"{loaded} RUNSCRIPT_LOADED lines: both copies must load")
+    if blocked:
+        o.problems.append(f"{MAC_BLOCKED} was not dropped by the first library (lease {blocked})")
+    if not allowed:
+        o.problems.append(f"{MAC_ALLOWED} got no lease")
+    if macs.count(MAC_BLOCKED):
+        o.problems.append(f"the second library ran its script {macs.count(MAC_BLOCKED)} times for "
+                          f"packets the first one had dropped")
+    if macs.count(MAC_ALLOWED) < 2:
+        o.problems.append(f"the second library recorded {macs.count(MAC_ALLOWED)} calls for the allowed "
+                          "MAC (DISCOVER and REQUEST expected)")
+    return o
+
+
+@_timed
+def parameter_defaults(rt: Runtime) -> Outcome:
+    """Top-level settings are the defaults of the `scripts` entries also when a top-level
+    `script` is given; a `timeout` under 0.5 ms is 1 ms, not "none"; a hook point list that
+    mixes v4 and v6 (lease6_select, which Kea registers in kea-dhcp4 too) loads in kea-dhcp4
+    and the script is called only at the v4 one."""
+    o = Outcome("parameter-defaults")
+    record = f"{C_RT}/defaults.jsonl"
+    rt.sh(f"rm -f {record}")
+    good = rt.script("defaults-top.sh", "#!/bin/sh\nexit 0\n")
+    slow = rt.script("defaults-slow.sh", "#!/bin/sh\nsleep 2\n")
+    params = {"script": good, "hook-points": ["pkt4_receive", "lease6_select"], "timeout": 3,
+              "environment": {"SMOKE_RECORD": record},
+              "scripts": [{"script": smoke.RECORDER}, {"script": slow, "timeout": 0.0004}]}
+    text, log, _ = rt.config4("defaults", params)
+    with rt.kea4("defaults", text, log):
+        address, err = _answered(rt, "02:00:00:00:de:01")
+        time.sleep(0.3)
+        summary = rt.sh(f"grep -h RUNSCRIPT_LOADED {log}", check=False).output.strip()
+        timeouts = rt.count_in(log, "RUNSCRIPT_TIMEOUT")
+    recs = rt.bench.read_records(record)
+    points = sorted({r["argv"][1] for r in recs if len(r["argv"]) > 1})
+    o.facts.update({"lease": address or err[-120:], "RUNSCRIPT_LOADED": summary[-700:],
+                    "recorder calls (top-level environment)": len(recs),
+                    "recorder hook points": points, "RUNSCRIPT_TIMEOUT lines": timeouts})
+    if not address:
+        o.problems.append("no lease")
+    if len(recs) < 2 or points != ["pkt4_receive"]:
+        o.problems.append(f"scripts[0] did not take the top-level hook-points and environment: "
+                          f"{len(recs)} calls recorded at {points}")
+    if f"{smoke.RECORDER} (wait, timeout 3000 ms" not in summary:
+        o.problems.append(f"scripts[0] did not take the top-level timeout (3 s): {summary[-400:]!r}")
+    if f"{slow} (wait, timeout 1 ms" not in summary:
+        o.problems.append(f"'timeout': 0.0004 is not 1 ms: {summary[-400:]!r}")
+    if timeouts < 2:
+        o.problems.append(f"{timeouts} RUNSCRIPT_TIMEOUT lines: the 0.4 ms timeout did not kill "
+                          "`sleep 2` at DISCOVER and REQUEST")
+    return o
+
+
+#: Scripts bad_configs refuses for their owner or modes (made by _trust_fixtures) ...
+TRUST_GROUP_WRITABLE = f"{C_RT}/trust-group-writable.sh"
+TRUST_OTHERS_WRITABLE = f"{C_RT}/trust-others-writable.sh"
+TRUST_OTHER_OWNER = f"{C_RT}/trust-other-owner.sh"
+TRUST_IN_GROUP_DIR = f"{C_RT}/trust-group-dir/ok.sh"
+TRUST_IN_OTHER_DIR = f"{C_RT}/trust-other-dir/ok.sh"
+TRUST_IN_TMP = "/tmp/rt-trust.sh"
+TRUST_LINK_TO_TMP = f"{C_RT}/trust-link.sh"
+#: ... and the owner (no passwd entry) they are given.
+OTHER_UID = 4242
+
+
+def _trust_fixtures(rt: Runtime) -> None:
+    ok = "#!/bin/sh\nexit 0\n"
+    for path, mode in ((TRUST_GROUP_WRITABLE, 0o775), (TRUST_OTHERS_WRITABLE, 0o757),
+                       (TRUST_OTHER_OWNER, 0o755), (TRUST_IN_GROUP_DIR, 0o755),
+                       (TRUST_IN_OTHER_DIR, 0o755), (TRUST_IN_TMP, 0o755)):
+        rt.bench.c.write_file(path, ok, mode=mode)
+    rt.sh(f"chown {OTHER_UID} {TRUST_OTHER_OWNER}; chmod 0775 {C_RT}/trust-group-dir; "
+          f"chown {OTHER_UID} {C_RT}/trust-other-dir; ln -sf {TRUST_IN_TMP} {TRUST_LINK_TO_TMP}")
+
+
+def hardening_bad_configs(good: str) -> List[BadConfig]:
+    """The refusals of issue 10's items 6-8 (part of :func:`bad_configs_list`)."""
+    fix = "set 'check-permissions': false"
+    return [
+        BadConfig("exit-codes key with a space", {"script": good, "exit-codes": {" 8": "drop"}},
+                  "parameter 'exit-codes': key ' 8' is not an exit code"),
+        BadConfig("exit-codes key with a sign", {"script": good, "exit-codes": {"+8": "drop"}},
+                  "parameter 'exit-codes': key '+8' is not an exit code"),
+        BadConfig("exit-codes key with a leading zero", {"script": good, "exit-codes": {"08": "drop"}},
+                  "parameter 'exit-codes': key '08' is not an exit code"),
+        BadConfig("exit-codes key over 255", {"script": good, "exit-codes": {"256": "drop"}},
+                  "parameter 'exit-codes': key '256' is not an exit code"),
+        BadConfig("hook-points empty", {"script": good, "hook-points": []},
+                  "parameter 'hook-points' is an empty list"),
+        BadConfig("scripts entry with hook-points empty",
+                  {"scripts": [{"script": good, "hook-points": []}]},
+                  "parameter 'scripts[0].hook-points' is an empty list"),
+        BadConfig("only a DHCPv6 hook point in kea-dhcp4", {"script": good, "hook-points": ["lease6_select"]},
+                  "none of the configured hook points is a DHCPv4 one, and this is kea-dhcp4 (lease6_select"),
+        BadConfig("on-failure unknown", {"script": good, "on-failure": "block"},
+                  "parameter 'on-failure': unknown action 'block'"),
+        BadConfig("on-failure not a string", {"scripts": [{"script": good, "on-failure": True}]},
+                  "parameter 'scripts[0].on-failure' must be \"continue\", \"skip\" or \"drop\""),
+        BadConfig("max-output-lines 0", {"script": good, "max-output-lines": 0},
+                  "parameter 'max-output-lines' must be between 1 and 100000"),
+        BadConfig("max-output-lines too big", {"script": good, "max-output-lines": 100001},
+                  "parameter 'max-output-lines' must be between 1 and 100000"),
+        BadConfig("max-output-lines not an integer", {"script": good, "max-output-lines": "100"},
+                  "parameter 'max-output-lines' must be an integer"),
+        BadConfig("drain-timeout negative", {"script": good, "drain-timeout": -1},
+                  "parameter 'drain-timeout' must be between 0 and 60 seconds"),
+        BadConfig("drain-timeout too big", {"script": good, "drain-timeout": 61},
+                  "parameter 'drain-timeout' must be between 0 and 60 seconds"),
+        BadConfig("drain-timeout not a number", {"script": good, "drain-timeout": "2"},
+                  "parameter 'drain-timeout' must be a number of seconds"),
+        BadConfig("check-permissions not a boolean", {"script": good, "check-permissions": "no"},
+                  "parameter 'check-permissions' must be a boolean"),
+        BadConfig("script writable by its group", {"script": TRUST_GROUP_WRITABLE},
+                  f"parameter 'script': script '{TRUST_GROUP_WRITABLE}' is writable by its group (mode 0775)"),
+        BadConfig("script writable by others", {"scripts": [{"script": TRUST_OTHERS_WRITABLE}]},
+                  f"parameter 'scripts[0].script': script '{TRUST_OTHERS_WRITABLE}' is writable by others (mode 0757)"),
+        BadConfig("script owned by another user", {"script": TRUST_OTHER_OWNER},
+                  f"script '{TRUST_OTHER_OWNER}' is owned by uid {OTHER_UID}, neither root nor the user Kea runs as"),
+        BadConfig("script in a group-writable directory", {"script": TRUST_IN_GROUP_DIR},
+                  f"script '{TRUST_IN_GROUP_DIR}' lies under '{C_RT}/trust-group-dir', which is writable by its group"),
+        BadConfig("script in a directory of another user", {"script": TRUST_IN_OTHER_DIR},
+                  f"script '{TRUST_IN_OTHER_DIR}' lies under '{C_RT}/trust-other-dir', which is owned by uid {OTHER_UID}"),
+        BadConfig("script in /tmp (sticky, world-writable)", {"script": TRUST_IN_TMP},
+                  f"script '{TRUST_IN_TMP}' lies under '/tmp', which is writable by others (mode 1777)"),
+        BadConfig("symlink to a script in /tmp", {"script": TRUST_LINK_TO_TMP},
+                  f"script '{TRUST_LINK_TO_TMP}' lies under '/tmp', which is writable by others"),
+        BadConfig("untrusted script names the way out", {"script": TRUST_IN_TMP}, fix),
+    ]
+
+
+@_timed
+def trust_checks(rt: Runtime) -> Outcome:
+    """What bad_configs cannot show as root. (1) `check-permissions: false` loads scripts the
+    check refuses (in /tmp, group-writable). (2) kea-dhcp4 running as an unprivileged user
+    (Debian's _kea): a script it cannot execute (0700, root's) and one under a directory it
+    cannot search are refused, naming the path, the user with its uid and the permission."""
+    o = Outcome("trust-checks")
+    _trust_fixtures(rt)
+    text, log, _ = rt.config4("trust-off", {"check-permissions": False, "scripts": [
+        {"script": TRUST_IN_TMP, "hook-points": ["pkt4_receive"]},
+        {"script": TRUST_GROUP_WRITABLE, "hook-points": ["pkt4_receive"]}]}, interfaces=[])
+    try:
+        with rt.kea4("trust-off", text, log):
+            o.facts["check-permissions false"] = "started"
+    except smoke.SmokeError as e:
+        o.facts["check-permissions false"] = str(e)[-300:]
+        o.problems.append(f"check-permissions false: Kea did not start: {str(e)[-300:]}")
+    user = rt.sh("id -u _kea", check=False)
+    if not user.ok:
+        o.problems.append("no _kea user in the runtime image: the unprivileged case was not run")
+        return o
+    uid = int(user.output.strip().splitlines()[-1])
+    private = f"{C_RT}/trust-private"
+    root_only = f"{C_RT}/trust-root-only.sh"
+    rt.bench.c.write_file(f"{private}/ok.sh", "#!/bin/sh\nexit 0\n", mode=0o755)
+    rt.bench.c.write_file(root_only, "#!/bin/sh\nexit 0\n", mode=0o700)
+    rt.sh(f"chmod 0700 {private}")
+    # Kea as _kea: its log, pid and lease directories must be its own for it to get as far
+    # as loading hooks.
+    kea_dirs = f"{C_RT}/kea-user"
+    rt.sh(f"rm -rf {kea_dirs}; mkdir -p {kea_dirs}; chown _kea {kea_dirs} {smoke.C_LOGS}")
+    cases = (("not executable by Kea's user", root_only,
+              f"script '{root_only}' is not executable by the user Kea runs as, _kea (uid {uid}): "
+              "no execute (x) permission on the file"),
+             ("directory Kea's user cannot search", f"{private}/ok.sh",
+              f"script '{private}/ok.sh' is not executable by the user Kea runs as, _kea (uid {uid}): "
+              f"no search (x) permission on directory '{private}'"))
+    results = {}
+    for i, (name, path, want) in enumerate(cases):
+        tag = f"trust-user{i}"
+        text, log, _ = rt.config4(tag, {"script": path}, interfaces=[])
+        conf = f"{kea_dirs}/{tag}.json"
+        rt.bench.c.write_file(conf, text, mode=0o644)
+        rt.sh(f"rm -f {log}")
+        r = rt.sh(f"cd {kea_dirs} && KEA_PIDFILE_DIR={kea_dirs} KEA_LOCKFILE_DIR={kea_dirs} "
+                  f"timeout -s KILL 20 ip netns exec srv setpriv --reuid=_kea --regid=_kea --clear-groups "
+                  f"kea-dhcp4 -c {conf} 2>&1 </dev/null; echo \"rc=$?\"", check=False)
+        out = r.output + rt.read(log)
+        lines = [ln.strip() for ln in out.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
+        results[name] = {"exit": r.output.strip().splitlines()[-1], "message": lines[0][-400:] if lines else out[-400:]}
+        if not lines:
+            o.problems.append(f"{name}: no RUNSCRIPT_LOAD_ERROR from kea-dhcp4 as _kea: {out[-600:]!r}")
+        elif want not in lines[0]:
+            o.problems.append(f"{name}: RUNSCRIPT_LOAD_ERROR lacks {want!r}: {lines[0][-400:]!r}")
+    rt.sh(f"chown root {smoke.C_LOGS}")
+    o.facts["as _kea"] = results
+# 15. a script that floods its captured output
 
 
 #: Watches the lifetime of every process named argv[1] until the file argv[3] exists, then
@@ -1209,7 +1537,7 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
 
 
 # --------------------------------------------------------------------------------------------
-# 12. stop and reload while endless asynchronous scripts run
+# 16. stop and reload while endless asynchronous scripts run
 
 
 #: With the default drain (2 s), Kea stops or reloads within this many seconds of the signal.
@@ -1335,14 +1663,14 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
 
 
 # --------------------------------------------------------------------------------------------
-# 13. examples/debug.sh keeps its log private
+# 17. examples/debug.sh keeps its log private
 
 
 DEBUG_SH = f"{smoke.C_EXAMPLES}/debug.sh"
 #: debug.sh's log when DEBUG_LOG is not set (examples/debug.sh)
 DEBUG_LOG_DEFAULT = "/var/log/kea/kea-hook-runscript-debug.log"
 #: Another local user (nobody), who plants files in /tmp before Kea's script writes there.
-OTHER_UID = 65534
+PLANTER_UID = 65534
 
 
 def _stat(rt: Runtime, path: str) -> Optional[dict]:
@@ -1364,7 +1692,7 @@ def debug_log_private(rt: Runtime) -> Outcome:
     victim = f"{C_RT}/debug-victim"   # what a planted link points to: must stay untouched
     rt.sh(f"rm -rf {DEBUG_LOG_DEFAULT} {victim} {victim}-existing /tmp/debug-planted-*; "
           f"echo original > {victim}-existing; chmod 644 {victim}-existing")
-    other = f"setpriv --reuid {OTHER_UID} --regid {OTHER_UID} --clear-groups"
+    other = f"setpriv --reuid {PLANTER_UID} --regid {PLANTER_UID} --clear-groups"
     planted = {
         "dangling link": f"/tmp/debug-planted-link",
         "link to a file": f"/tmp/debug-planted-link2",
@@ -1404,13 +1732,13 @@ def debug_log_private(rt: Runtime) -> Outcome:
         o.problems.append(f"debug.sh wrote to /tmp: {new_in_tmp}")
     # Packaged Kea runs as its own user (_kea): the same script, run as another user
     own_dir = f"{C_RT}/debug-user-dir"
-    rt.sh(f"rm -rf {own_dir}; mkdir -m 700 {own_dir}; chown {OTHER_UID}:{OTHER_UID} {own_dir}")
+    rt.sh(f"rm -rf {own_dir}; mkdir -m 700 {own_dir}; chown {PLANTER_UID}:{PLANTER_UID} {own_dir}")
     r = rt.sh(f"{other} env -i DEBUG_LOG={own_dir}/debug.log KEA_TEST=1 {DEBUG_SH} pkt4_receive", check=False)
     as_user = _stat(rt, f"{own_dir}/debug.log")
-    o.facts[f"run as uid {OTHER_UID}: exit, stat"] = [r.exit_code, as_user]
-    if not r.ok or not as_user or as_user["mode"] != "600" or as_user["uid"] != OTHER_UID:
-        o.problems.append(f"debug.sh run as uid {OTHER_UID}: exit {r.exit_code}, its log {as_user} "
-                          f"(wanted mode 600, owner {OTHER_UID}) {r.output.strip()[-200:]}")
+    o.facts[f"run as uid {PLANTER_UID}: exit, stat"] = [r.exit_code, as_user]
+    if not r.ok or not as_user or as_user["mode"] != "600" or as_user["uid"] != PLANTER_UID:
+        o.problems.append(f"debug.sh run as uid {PLANTER_UID}: exit {r.exit_code}, its log {as_user} "
+                          f"(wanted mode 600, owner {PLANTER_UID}) {r.output.strip()[-200:]}")
     after = {name: _stat(rt, path) for name, path in planted.items()}
     o.facts["planted, after the calls"] = after
     targets = {"dangling link target": _stat(rt, victim),
@@ -1453,6 +1781,6 @@ def runtime(cell: Cell, *, paths: Paths = Paths(), keep: Optional[bool] = None,
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
     fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
-    hostname_bytes, perfdhcp_no_lost_lease, reconfigure,
-    output_flood, teardown, debug_log_private,
+    hostname_bytes, perfdhcp_no_lost_lease, reconfigure, on_failure, earlier_drop,
+    parameter_defaults, trust_checks, output_flood, teardown, debug_log_private,
 )

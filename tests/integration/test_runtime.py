@@ -15,7 +15,6 @@ import os
 
 import pytest
 
-from kea_runscript import ROOT
 from kea_runscript.facts import facts_for
 from kea_runscript import build, matrix, scenarios
 
@@ -160,6 +159,54 @@ def test_reconfiguration_under_load_reloads_the_hook_cleanly(rt):
     assert o.ok, msg
 
 
+# -- issue 10, items 6-8: failures, trust, parameters and callouts ---------------------------
+
+
+def test_on_failure_drop_fails_closed_for_every_failure_kind(rt):
+    o = scenarios.on_failure(rt, "drop")
+    msg = _show(o)
+    results = o.facts["results"]
+    assert results["control (script exits 0)"]["lease"], msg
+    kinds = [k for k, _, _ in scenarios.FAILURE_KINDS] + ["async limit (max-async 1)"]
+    for kind in kinds:
+        assert results[kind]["lease"] is None, f"{kind}{msg}"
+    assert o.ok, msg
+
+
+def test_on_failure_default_continues_for_every_failure_kind(rt):
+    o = scenarios.on_failure(rt, None)
+    msg = _show(o)
+    results = o.facts["results"]
+    kinds = [k for k, _, _ in scenarios.FAILURE_KINDS] + ["async limit (max-async 1)"]
+    for kind in kinds:
+        assert results[kind]["lease"], f"{kind}{msg}"
+    assert o.facts["RUNSCRIPT_FAILURE_ACTION lines"] == 0, msg
+    assert o.ok, msg
+
+
+def test_packet_dropped_by_an_earlier_library_runs_no_script(rt):
+    o = scenarios.earlier_drop(rt)
+    msg = _show(o)
+    assert o.facts["second script calls, blocked MAC"] == 0, msg
+    assert o.facts["second script calls, allowed MAC"] >= 2, msg
+    assert o.ok, msg
+
+
+def test_top_level_settings_are_defaults_and_tiny_timeouts_stay_timeouts(rt):
+    o = scenarios.parameter_defaults(rt)
+    msg = _show(o)
+    assert o.facts["recorder hook points"] == ["pkt4_receive"], msg
+    assert o.facts["RUNSCRIPT_TIMEOUT lines"] >= 2, msg
+    assert o.ok, msg
+
+
+def test_script_trust_off_switch_and_kea_user_permissions(rt):
+    o = scenarios.trust_checks(rt)
+    msg = _show(o)
+    assert o.facts["check-permissions false"] == "started", msg
+    assert o.ok, msg
+
+
 # --------------------------------------------------------------------------------------------
 # issue 10: a flooding script and the teardown while endless scripts run
 
@@ -205,12 +252,6 @@ def test_stop_and_reload_within_3s_while_endless_scripts_run(rt, mt):
     assert o.ok, msg
 
 
-# The drain time is a parameter of its own (issue 10, item 2): this test runs once the hook
-# in this tree knows it.
-HAS_DRAIN_PARAMETER = "drain-timeout" in (ROOT / "hook" / "parameters.cc").read_text()
-
-
-@pytest.mark.skipif(not HAS_DRAIN_PARAMETER, reason="the hook in this tree has no 'drain-timeout' parameter yet")
 @pytest.mark.parametrize("mt", [False, True], ids=["mt-off", "mt-on"])
 def test_stop_and_reload_follow_a_short_drain_timeout(rt, mt):
     """drain-timeout 0.5: Kea stops and reloads within 0.5 s + 1 s."""

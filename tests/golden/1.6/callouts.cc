@@ -5,9 +5,10 @@
 // One callout per hook point. Each reads its callout arguments with the exact C++ types of
 // this Kea release, turns them into KEA_* variables (hook/fields.h) and hands them to the
 // runner. Callouts are registered in load() only for hook points some script wants.
+// A packet an earlier library already dropped gets no script run: Kea drops it anyway, and a
+// script should not act (record, block, notify) on a packet that will not be answered.
 
 #include "fields.h"
-#include "logger.h"
 #include "runscript.h"
 
 #include <dhcpsrv/lease.h>
@@ -197,47 +198,51 @@ void emit_deleted_leases6(Environment& env, CalloutHandle& handle) {
 }
 
 int callout_pkt4_receive(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(16);
         emit_query4(env, handle);
         apply_next_step(handle, runner->run(0, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt4_receive").arg(e.what());
+        callout_failed(handle, 0, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt4_receive").arg("unknown exception");
+        callout_failed(handle, 0, "unknown exception");
     }
     return 0;
 }
 
 int callout_pkt4_send(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(28);
         emit_query4(env, handle);
         emit_response4(env, handle);
         apply_next_step(handle, runner->run(1, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt4_send").arg(e.what());
+        callout_failed(handle, 1, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt4_send").arg("unknown exception");
+        callout_failed(handle, 1, "unknown exception");
     }
     return 0;
 }
 
 int callout_subnet4_select(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(19);
         emit_query4(env, handle);
         emit_subnet4(env, handle);
         apply_next_step(handle, runner->run(2, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("subnet4_select").arg(e.what());
+        callout_failed(handle, 2, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("subnet4_select").arg("unknown exception");
+        callout_failed(handle, 2, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease4_select(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(29);
         emit_query4(env, handle);
@@ -246,14 +251,15 @@ int callout_lease4_select(CalloutHandle& handle) {
         emit_lease4(env, handle);
         apply_next_step(handle, runner->run(3, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_select").arg(e.what());
+        callout_failed(handle, 3, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_select").arg("unknown exception");
+        callout_failed(handle, 3, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease4_renew(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(28);
         emit_query4(env, handle);
@@ -261,69 +267,74 @@ int callout_lease4_renew(CalloutHandle& handle) {
         emit_lease4(env, handle);
         apply_next_step(handle, runner->run(4, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_renew").arg(e.what());
+        callout_failed(handle, 4, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_renew").arg("unknown exception");
+        callout_failed(handle, 4, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease4_release(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(25);
         emit_query4(env, handle);
         emit_lease4(env, handle);
         apply_next_step(handle, runner->run(5, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_release").arg(e.what());
+        callout_failed(handle, 5, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_release").arg("unknown exception");
+        callout_failed(handle, 5, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease4_decline(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(25);
         emit_query4(env, handle);
         emit_lease4(env, handle);
         apply_next_step(handle, runner->run(6, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_decline").arg(e.what());
+        callout_failed(handle, 6, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_decline").arg("unknown exception");
+        callout_failed(handle, 6, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease4_expire(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(10);
         emit_lease4(env, handle);
         emit_remove_lease(env, handle);
         apply_next_step(handle, runner->run(7, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_expire").arg(e.what());
+        callout_failed(handle, 7, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_expire").arg("unknown exception");
+        callout_failed(handle, 7, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease4_recover(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(9);
         emit_lease4(env, handle);
         apply_next_step(handle, runner->run(8, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_recover").arg(e.what());
+        callout_failed(handle, 8, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease4_recover").arg("unknown exception");
+        callout_failed(handle, 8, "unknown exception");
     }
     return 0;
 }
 
 int callout_leases4_committed(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(20);
         emit_query4(env, handle);
@@ -331,55 +342,59 @@ int callout_leases4_committed(CalloutHandle& handle) {
         emit_deleted_leases4(env, handle);
         apply_next_step(handle, runner->run(9, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("leases4_committed").arg(e.what());
+        callout_failed(handle, 9, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("leases4_committed").arg("unknown exception");
+        callout_failed(handle, 9, "unknown exception");
     }
     return 0;
 }
 
 int callout_pkt6_receive(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(14);
         emit_query6(env, handle);
         apply_next_step(handle, runner->run(10, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt6_receive").arg(e.what());
+        callout_failed(handle, 10, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt6_receive").arg("unknown exception");
+        callout_failed(handle, 10, "unknown exception");
     }
     return 0;
 }
 
 int callout_pkt6_send(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(28);
         emit_query6(env, handle);
         emit_response6(env, handle);
         apply_next_step(handle, runner->run(11, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt6_send").arg(e.what());
+        callout_failed(handle, 11, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("pkt6_send").arg("unknown exception");
+        callout_failed(handle, 11, "unknown exception");
     }
     return 0;
 }
 
 int callout_subnet6_select(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(17);
         emit_query6(env, handle);
         emit_subnet6(env, handle);
         apply_next_step(handle, runner->run(12, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("subnet6_select").arg(e.what());
+        callout_failed(handle, 12, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("subnet6_select").arg("unknown exception");
+        callout_failed(handle, 12, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease6_select(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(32);
         emit_query6(env, handle);
@@ -388,97 +403,104 @@ int callout_lease6_select(CalloutHandle& handle) {
         emit_lease6(env, handle);
         apply_next_step(handle, runner->run(13, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_select").arg(e.what());
+        callout_failed(handle, 13, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_select").arg("unknown exception");
+        callout_failed(handle, 13, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease6_renew(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
         apply_next_step(handle, runner->run(14, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_renew").arg(e.what());
+        callout_failed(handle, 14, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_renew").arg("unknown exception");
+        callout_failed(handle, 14, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease6_rebind(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
         apply_next_step(handle, runner->run(15, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_rebind").arg(e.what());
+        callout_failed(handle, 15, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_rebind").arg("unknown exception");
+        callout_failed(handle, 15, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease6_decline(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
         apply_next_step(handle, runner->run(16, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_decline").arg(e.what());
+        callout_failed(handle, 16, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_decline").arg("unknown exception");
+        callout_failed(handle, 16, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease6_release(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(28);
         emit_query6(env, handle);
         emit_lease6(env, handle);
         apply_next_step(handle, runner->run(17, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_release").arg(e.what());
+        callout_failed(handle, 17, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_release").arg("unknown exception");
+        callout_failed(handle, 17, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease6_expire(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(15);
         emit_lease6(env, handle);
         emit_remove_lease(env, handle);
         apply_next_step(handle, runner->run(18, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_expire").arg(e.what());
+        callout_failed(handle, 18, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_expire").arg("unknown exception");
+        callout_failed(handle, 18, "unknown exception");
     }
     return 0;
 }
 
 int callout_lease6_recover(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(14);
         emit_lease6(env, handle);
         apply_next_step(handle, runner->run(19, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_recover").arg(e.what());
+        callout_failed(handle, 19, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("lease6_recover").arg("unknown exception");
+        callout_failed(handle, 19, "unknown exception");
     }
     return 0;
 }
 
 int callout_leases6_committed(CalloutHandle& handle) {
+    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment env(20);
         emit_query6(env, handle);
@@ -486,9 +508,9 @@ int callout_leases6_committed(CalloutHandle& handle) {
         emit_deleted_leases6(env, handle);
         apply_next_step(handle, runner->run(20, env));
     } catch (const std::exception& e) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("leases6_committed").arg(e.what());
+        callout_failed(handle, 20, e.what());
     } catch (...) {
-        LOG_ERROR(logger, RUNSCRIPT_CALLOUT_ERROR).arg("leases6_committed").arg("unknown exception");
+        callout_failed(handle, 20, "unknown exception");
     }
     return 0;
 }
@@ -510,28 +532,29 @@ std::string option_variable_name(int family, unsigned code, int sub) {
     return std::string();
 }
 
+// The family is the digit in the name, as in the catalogue (kea_runscript.catalogue).
 const HookPointInfo HOOK_POINTS[] = {
-    {"pkt4_receive", true, true, "1.1.0"},
-    {"pkt4_send", true, true, "1.1.0"},
-    {"subnet4_select", true, true, "1.1.0"},
-    {"lease4_select", true, true, "1.1.0"},
-    {"lease4_renew", true, true, "1.1.0"},
-    {"lease4_release", true, true, "1.1.0"},
-    {"lease4_decline", true, true, "1.1.0"},
-    {"lease4_expire", true, true, "1.1.0"},
-    {"lease4_recover", true, true, "1.1.0"},
-    {"leases4_committed", true, false, "1.4.0"},
-    {"pkt6_receive", true, true, "1.1.0"},
-    {"pkt6_send", true, true, "1.1.0"},
-    {"subnet6_select", true, true, "1.1.0"},
-    {"lease6_select", true, true, "1.1.0"},
-    {"lease6_renew", true, true, "1.1.0"},
-    {"lease6_rebind", true, true, "1.1.0"},
-    {"lease6_decline", true, true, "1.1.0"},
-    {"lease6_release", true, true, "1.1.0"},
-    {"lease6_expire", true, true, "1.1.0"},
-    {"lease6_recover", true, true, "1.1.0"},
-    {"leases6_committed", true, false, "1.4.0"},
+    {"pkt4_receive", true, true, "1.1.0", 4},
+    {"pkt4_send", true, true, "1.1.0", 4},
+    {"subnet4_select", true, true, "1.1.0", 4},
+    {"lease4_select", true, true, "1.1.0", 4},
+    {"lease4_renew", true, true, "1.1.0", 4},
+    {"lease4_release", true, true, "1.1.0", 4},
+    {"lease4_decline", true, true, "1.1.0", 4},
+    {"lease4_expire", true, true, "1.1.0", 4},
+    {"lease4_recover", true, true, "1.1.0", 4},
+    {"leases4_committed", true, false, "1.4.0", 4},
+    {"pkt6_receive", true, true, "1.1.0", 6},
+    {"pkt6_send", true, true, "1.1.0", 6},
+    {"subnet6_select", true, true, "1.1.0", 6},
+    {"lease6_select", true, true, "1.1.0", 6},
+    {"lease6_renew", true, true, "1.1.0", 6},
+    {"lease6_rebind", true, true, "1.1.0", 6},
+    {"lease6_decline", true, true, "1.1.0", 6},
+    {"lease6_release", true, true, "1.1.0", 6},
+    {"lease6_expire", true, true, "1.1.0", 6},
+    {"lease6_recover", true, true, "1.1.0", 6},
+    {"leases6_committed", true, false, "1.4.0", 6},
 };
 
 const std::size_t HOOK_POINT_COUNT = 21;
