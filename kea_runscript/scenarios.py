@@ -1354,9 +1354,10 @@ while not os.path.exists(stop):
         runs.append(run)
         try:
             fd = os.pidfd_open(int(d))
-        except OSError:
+        except ProcessLookupError:
             run['end'] = now()  # already gone: an upper bound
             continue
+        # any other error (no pidfd_open: kernel < 5.3) ends the watcher: it would measure nothing
         open_fds[fd] = run
         poller.register(fd, select.POLLIN)
     for fd, _ in poller.poll(20):
