@@ -772,6 +772,13 @@ void kill_and_reap(Process& p) {
 
 // ---- 7. Captured output ---------------------------------------------------------------------
 
+namespace {
+// Once a run is past max-output-lines, its output is read (and thrown away) at most once per
+// this interval: a script that writes without pause would otherwise keep a core of Kea's busy
+// reading what nobody logs. The script blocks on the full pipe meanwhile, which costs nothing.
+const long long DISCARD_INTERVAL_MS = 10;
+}  // namespace
+
 LineBuffer::LineBuffer(std::size_t max_lines) : max_lines_(max_lines) {}
 
 void LineBuffer::end_line(std::vector<std::string>& lines) {
@@ -859,6 +866,7 @@ Outcome wait_child(Process p, int timeout_ms, int out_fd, const Limits& limits,
     int status = 0;
     try {
         long sleep_ms = 1;  // look-again interval when there is no pidfd
+        long long quiet_until = 0;  // discarding: no reading before then
         while (result == 0) {
             struct pollfd fds[2];
             nfds_t count = 0;
@@ -868,15 +876,21 @@ Outcome wait_child(Process p, int timeout_ms, int out_fd, const Limits& limits,
                 fds[count].revents = 0;
                 ++count;
             }
-            if (out_fd >= 0) {
+            const long long before = monotonic_ms();
+            const bool reading = out_fd >= 0 && before >= quiet_until;
+            if (reading) {
                 fds[count].fd = out_fd;
                 fds[count].events = POLLIN;
                 fds[count].revents = 0;
                 ++count;
             }
             int wait_ms = p.pidfd >= 0 ? -1 : static_cast<int>(sleep_ms);
+            if (out_fd >= 0 && !reading) {
+                const int quiet = static_cast<int>(quiet_until - before);
+                wait_ms = wait_ms < 0 ? quiet : std::min(wait_ms, quiet);
+            }
             if (deadline) {
-                long long left = deadline - monotonic_ms();
+                long long left = deadline - before;
                 int until = left > 0 ? static_cast<int>(left) : 0;
                 wait_ms = wait_ms < 0 ? until : std::min(wait_ms, until);
             }
@@ -886,9 +900,13 @@ Outcome wait_child(Process p, int timeout_ms, int out_fd, const Limits& limits,
                 nanosleep(&ts, 0);
             }
             if (r < 0 && errno != EINTR) break;
-            if (out_fd >= 0 && !buffer.read_from(out_fd, limits.read_bytes, lines)) {
-                close(out_fd);
-                out_fd = -1;
+            if (reading) {
+                if (!buffer.read_from(out_fd, limits.read_bytes, lines)) {
+                    close(out_fd);
+                    out_fd = -1;
+                } else if (buffer.discarding()) {
+                    quiet_until = monotonic_ms() + DISCARD_INTERVAL_MS;
+                }
             }
             deliver(true);
             if (p.pidfd < 0 || (r > 0 && (fds[0].revents & POLLIN))) {
@@ -1173,14 +1191,16 @@ void Launcher::reaper_loop() {
         bool need_polling = wake_fd_ < 0;
         for (std::size_t i = 0; i < mine.size(); ++i) {
             const Child& c = mine[i];
+            const bool quiet = c.out_fd >= 0 && c.quiet_until > now;
             for (int k = 0; k < 2; ++k) {
                 struct pollfd& p = fds[1 + 2 * i + k];
-                p.fd = k == 0 ? c.proc.pidfd : c.out_fd;
+                p.fd = k == 0 ? c.proc.pidfd : quiet ? -1 : c.out_fd;
                 p.events = POLLIN;
                 p.revents = 0;
             }
             if (c.proc.pidfd < 0) need_polling = true;
             if (c.deadline && !c.killed && (next == 0 || c.deadline < next)) next = c.deadline;
+            if (quiet && (next == 0 || c.quiet_until < next)) next = c.quiet_until;
         }
         int wait_ms = need_polling ? 10 : -1;
         if (next) {
@@ -1208,6 +1228,8 @@ void Launcher::reaper_loop() {
                 if (!c.buffer.read_from(c.out_fd, limits_.read_bytes, lines)) {
                     close(c.out_fd);
                     c.out_fd = -1;
+                } else if (c.buffer.discarding()) {
+                    c.quiet_until = now + DISCARD_INTERVAL_MS;
                 }
                 deliver(c, lines);
             }

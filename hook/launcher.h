@@ -90,6 +90,8 @@ public:
     bool read_from(int fd, std::size_t max_bytes, std::vector<std::string>& lines);
     // Counts `lines` more as dropped (the caller could not log them in time).
     void drop(std::size_t lines);
+    // Past max_lines: what is read is only counted, so it need not be read at full speed.
+    bool discarding() const { return kept_ >= max_lines_; }
     // At the end of the run: the last, unterminated line, then the dropped-lines line.
     void flush(std::vector<std::string>& lines);
 
@@ -153,6 +155,7 @@ private:
         bool killed = false;
         std::string script;
         int out_fd = -1;         // read end of the captured output, -1 when not captured
+        long long quiet_until = 0;  // discarding: output is not read before then (monotonic ms)
         LineBuffer buffer;
     };
 

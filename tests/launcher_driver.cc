@@ -41,6 +41,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/time.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -275,10 +276,16 @@ int main(int argc, char** argv) {
             std::lock_guard<std::mutex> lock(m);
             double longest = max_launch_us;
             if (launch_started_us > 0) longest = std::max(longest, now_precise_us() - launch_started_us);
+            // CPU time of this process's threads (the caller's and the reaper's), not the
+            // scripts': what reading the flood costs Kea.
+            struct rusage ru;
+            getrusage(RUSAGE_SELF, &ru);
+            const double cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                                  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
             printf("why %s elapsed_ms %.0f timed_out_ms %.0f max_launch_ms %.1f launches %d "
-                   "lines %ld vmhwm_kb %ld\nlast %s\n", why, (now_precise_us() - t0) / 1000,
-                   timed_out_ms.load(), longest / 1000, launches.load(), lines,
-                   status_field("VmHWM"), last.c_str());
+                   "lines %ld vmhwm_kb %ld cpu_ms %.0f\nlast %s\n", why,
+                   (now_precise_us() - t0) / 1000, timed_out_ms.load(), longest / 1000,
+                   launches.load(), lines, status_field("VmHWM"), cpu_ms, last.c_str());
         };
         // The launcher this run had could not stop (or grew): report, stop the driver.
         watchdog(20, 400 * 1024, report);
