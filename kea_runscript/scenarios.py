@@ -1325,6 +1325,10 @@ def trust_checks(rt: Runtime) -> Outcome:
             o.problems.append(f"{name}: RUNSCRIPT_LOAD_ERROR lacks {want!r}: {lines[0][-400:]!r}")
     rt.sh(f"chown root {smoke.C_LOGS}")
     o.facts["as _kea"] = results
+    return o
+
+
+# --------------------------------------------------------------------------------------------
 # 15. a script that floods its captured output
 
 
