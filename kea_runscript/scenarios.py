@@ -653,8 +653,11 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
         o.problems.append(f"LFC left {leftovers} behind (an unfinished cleanup)")
     if f"{base}.2" not in names:
         o.problems.append(f"no {base}.2: no cleanup completed (files: {sorted(names)})")
-    if stats["addresses"] != perf.acks:
-        o.problems.append(f"the cleaned-up lease files hold {stats['addresses']} addresses, perfdhcp got {perf.acks} ACKs")
+    # Every ACK is a lease; an ACK that reached perfdhcp after its wait counts as its drop but is
+    # a lease all the same (a loaded machine), so a lease needs only a REQUEST behind it.
+    if not perf.acks <= stats["addresses"] <= perf.requests:
+        o.problems.append(f"the cleaned-up lease files hold {stats['addresses']} addresses, perfdhcp got "
+                          f"{perf.acks} ACKs for {perf.requests} REQUESTs")
     o.facts["DISCOVERs without OFFER (drops, ~1/16 expected)"] = perf.get("DISCOVER-OFFER", "drops")
     if perf.get("DISCOVER-OFFER", "drops") < 1:
         o.problems.append("no DISCOVER was dropped: the synchronous drop script did not act")
@@ -901,8 +904,11 @@ def perfdhcp_no_lost_lease(rt: Runtime, seconds: int = 60, rate: int = 80) -> Ou
                     "lease file": stats})
     if perf.acks < seconds * rate * 0.5:
         o.problems.append(f"only {perf.acks} ACKs in {seconds}s at rate {rate}: Kea did not sustain the load")
-    if stats["lines"] != perf.acks:
-        o.problems.append(f"lease file has {stats['lines']} lease writes, perfdhcp received {perf.acks} ACKs")
+    # Every ACK is a lease write; ACKs that reached perfdhcp after its wait are leases that it
+    # counted as drops (seen on a loaded machine): a write needs only a REQUEST behind it.
+    if not perf.acks <= stats["lines"] <= perf.requests:
+        o.problems.append(f"lease file has {stats['lines']} lease writes, perfdhcp received {perf.acks} ACKs "
+                          f"for {perf.requests} REQUESTs")
     if stats["addresses"] != stats["hwaddrs"]:
         o.problems.append(f"{stats['addresses']} addresses for {stats['hwaddrs']} clients in the lease file")
     if problems_logged:

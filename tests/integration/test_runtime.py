@@ -144,7 +144,7 @@ def test_hostname_bytes_reach_script_unchanged(rt):
 def test_perfdhcp_load_loses_no_lease(rt):
     o = scenarios.perfdhcp_no_lost_lease(rt, seconds=LOAD_SECONDS)
     msg = _show(o)
-    assert o.facts["lease file"]["lines"] == o.facts["ACKs"], msg
+    assert o.facts["ACKs"] <= o.facts["lease file"]["lines"] <= o.facts["REQUESTs"], msg
     assert o.ok, msg
 
 
