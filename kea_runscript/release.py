@@ -4,8 +4,9 @@
 
 * per cell, ``kea-hook-runscript-<hookver>-kea<X.Y.Z>-<os>-<arch>.tar.gz`` (the .so, LICENSE,
   a README excerpt, build-info.json) and, for Debian-family cells, a ``.deb`` that installs
-  into that distro's hooks directory and ``Depends`` on the exact Kea package version the hook
-  was compiled against. Every name comes from :func:`artifact_name`;
+  into that distro's hooks directory and ``Depends`` on the upstream Kea version the hook was
+  compiled against (any Debian revision of it: :func:`kea_version_range`). Every name comes
+  from :func:`artifact_name`;
 * ``kea-hook-runscript-<hookver>-src.tar.gz``: the pre-rendered C++ of every supported Kea
   series, buildable with ``make`` alone;
 * the toolkit's sdist and wheel (``python -m build``);
@@ -105,12 +106,30 @@ def deb_version(hook_version: str, cell: Cell) -> str:
     return f"{hook_version.replace('-', '~')}+kea{cell.kea}+{cell.os.distro}{cell.os.release}"
 
 
-def deb_depends(cell: Cell, kea_package_version: str) -> str:
-    """The exact Kea the hook was built against: its libraries and one of its servers."""
+def kea_version_range(kea: str, kea_package_version: str) -> tuple:
+    """``(lowest, bound)``: Debian versions of the Kea packages carrying upstream ``kea``.
+
+    A hook is bound to an upstream Kea release, not to its Debian revision: a security update
+    ``2.6.3-1+deb13u1`` -> ``2.6.3-1+deb13u2`` keeps the ABI and must keep the hook. Satisfied
+    exactly by ``lowest <= v < bound``: ``2.6.3 <= v`` takes every revision and repack
+    (``2.6.3-1``, ``2.6.3+dfsg-1``) but no pre-release (``2.6.3~rc1``); ``v < 2.6.3.~`` stops
+    at the next upstream (``2.6.4``, ``2.6.3.1``) because ``+`` and ``-`` sort before ``.`` and
+    ``.`` followed by anything sorts after ``.~``. The epoch of the package built against is
+    kept: with ``1:`` any epoch-0 bound would be meaningless."""
     v = kea_package_version
+    epoch = v.split(":", 1)[0] + ":" if ":" in v else ""
+    return f"{epoch}{kea}", f"{epoch}{kea}.~"
+
+
+def deb_depends(cell: Cell, kea_package_version: str) -> str:
+    """The upstream Kea the hook was built against (its libraries, any Debian revision of them)
+    and one of its servers. The servers depend on their exact ``kea-common``, so pinning
+    ``kea-common`` pins theirs."""
+    low, bound = kea_version_range(cell.kea, kea_package_version)
     libs = KEA_LIB_PACKAGE.get(cell.source)
-    servers = [f"{p} (= {v})" for p in cell.server_packages]
-    parts = ([f"{libs} (= {v})"] if libs else []) + ([" | ".join(servers)] if servers else [])
+    parts = [f"{libs} (>= {low}), {libs} (<< {bound})"] if libs else []
+    if cell.server_packages:
+        parts.append(" | ".join(cell.server_packages))
     return ", ".join(parts)
 
 
@@ -341,10 +360,10 @@ def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme:
             maintainer=os.environ.get("KEA_RUNSCRIPT_MAINTAINER", "").strip() or MAINTAINER,
             depends=deb_depends(cell, info["kea_package_version"]), installed_size=size_kib,
             cell=cell_facts(bc), hook_version=version))
-        lib = KEA_LIB_PACKAGE[cell.source]
+        low, bound = kea_version_range(cell.kea, info["kea_package_version"])
         (root / "DEBIAN/preinst").write_text(render_template(
-            "deb-preinst.j2", package=PACKAGE, version=deb_version(version, cell), lib_package=lib,
-            kea_package_version=info["kea_package_version"], kea_version=cell.kea))
+            "deb-preinst.j2", package=PACKAGE, version=deb_version(version, cell),
+            lib_package=KEA_LIB_PACKAGE[cell.source], low=low, bound=bound, kea_version=cell.kea))
         for p in sorted(root.rglob("*"), reverse=True):
             os.chmod(p, 0o755 if p.is_dir() or p.name == "preinst" else 0o644)
             os.utime(p, (mtime, mtime), follow_symlinks=False)

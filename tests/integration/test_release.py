@@ -7,6 +7,9 @@
   tampered tarball -> exit 4; nothing installed either time.
 * ``test_deb``: ``dpkg -i`` / ``kea-dhcp4 -t`` / ``dpkg -r``, and the .deb of another cell is
   refused by dpkg (its Depends pins another Kea).
+* ``test_deb_follows_kea_revisions``: Kea's installed packages rebuilt at a new Debian revision
+  (a security update) install over the hook's .deb and keep it; rebuilt at the next upstream
+  version, apt would remove the hook and refuses with ``--no-remove``.
 * ``test_reproducible_build``: two builds of one cell, cache bypassed, same sha256.
 Test names carry the cell id.
 """
@@ -114,6 +117,104 @@ def test_deb(cell, release_dir, tmp_path):
         r = c.call(["dpkg", "-i", f"/release/{other_deb}"])
         assert not r.ok and f"built for Kea {other.kea}" in r.output, r.output
         assert not c.call(["test", "-e", target]).ok, f"{cell.id}: {other_deb} was unpacked anyway"
+
+
+# Rebuilds every installed binary package of Kea's Debian source at another version from the
+# files dpkg has on disk: what a Debian update of Kea installs, without a network. argv[1]:
+# "revision" (2.6.3-1+deb13u1 -> 2.6.3-1+deb13u1+bump1) or "upstream" (-> 2.6.4-1). Maintainer
+# scripts are left out: the update only has to change versions.
+REBUILD_KEA = r"""
+import re, subprocess, sys
+from pathlib import Path
+
+def run(*cmd):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+rows = [l.split("\t") for l in run("dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Source}\t${Status}\n").splitlines()]
+pkgs = [(p, v) for p, v, src, st in rows if src.split(" ")[0] in ("isc-kea", "kea") and st.endswith(" installed")]
+old = {v for _, v in pkgs}
+assert len(old) == 1, pkgs
+old = old.pop()
+if sys.argv[1] == "revision":
+    new = old + "+bump1"
+else:
+    up = old.split(":")[-1].rsplit("-", 1)[0].split(".")
+    new = (old.split(":")[0] + ":" if ":" in old else "") + ".".join(up[:-1] + [str(int(up[-1]) + 1)]) + "-1"
+out = Path("/bump")
+out.mkdir()
+for pkg, _ in pkgs:
+    root = Path("/tmp/rebuild") / pkg
+    (root / "DEBIAN").mkdir(parents=True)
+    for path in run("dpkg", "-L", pkg).splitlines():
+        if not path.startswith("/") or path == "/.":
+            continue
+        if Path(path).is_dir():  # a directory through a merged-/usr link (/lib) too
+            (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        elif Path(path).exists() or Path(path).is_symlink():
+            subprocess.run(["cp", "-a", "--parents", path, str(root)], check=True)
+    control, conffiles, field = [], [], None
+    for line in run("dpkg-query", "-s", pkg).splitlines():
+        if not line.startswith(" "):
+            field = line.split(":", 1)[0]
+        if field == "Conffiles":
+            if line.startswith(" "):
+                conffiles.append(line.split()[0])
+            continue
+        if field == "Status":
+            continue
+        if field == "Version":
+            line = "Version: " + new
+        elif field in ("Depends", "Pre-Depends", "Recommends", "Breaks", "Replaces"):
+            line = line.replace("(= " + old + ")", "(= " + new + ")")
+        control.append(line)
+    (root / "DEBIAN/control").write_text("\n".join(control) + "\n")
+    if conffiles:
+        (root / "DEBIAN/conffiles").write_text("\n".join(conffiles) + "\n")
+    run("dpkg-deb", "--build", "--root-owner-group", str(root), str(out / (pkg + ".deb")))
+print(old, new)
+"""
+
+
+def rebuild_kea(c, how):
+    """Kea's packages of the container rebuilt (see REBUILD_KEA) in /bump/; (old, new) versions."""
+    c.write_file("/tmp/rebuild_kea.py", REBUILD_KEA)
+    r = c.call(["python3", "/tmp/rebuild_kea.py", how])
+    assert r.ok, f"rebuilding Kea's packages failed:\n{r.output}"
+    return tuple(r.output.split()[-2:])
+
+
+def installed_version(c, package):
+    r = c.call(["dpkg-query", "-W", "-f", "${Status} ${Version}", package])
+    return r.output.split()[-1] if r.ok and r.output.startswith("install ok installed") else None
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
+@pytest.mark.parametrize("how", ["revision", "upstream"])
+def test_deb_follows_kea_revisions(cell, how, release_dir, tmp_path):
+    deb = release.cell_artifact_name(HOOK_VERSION, cell, "deb")
+    with clean_container(cell, tmp_path) as c:
+        c.copy_into(release_dir / deb, f"/tmp/{deb}")
+        r = c.call(["dpkg", "-i", f"/tmp/{deb}"])
+        assert r.ok, f"{cell.id}: dpkg -i {deb} failed:\n{r.output}"
+        hook = installed_version(c, release.PACKAGE)
+        old, new = rebuild_kea(c, how)
+        assert installed_version(c, "kea-common") == old
+        if how == "revision":
+            # What `apt upgrade` does with a security update of Kea: the hook stays, still loads.
+            r = c.sh("apt-get install -y --no-install-recommends /bump/*.deb")
+            assert r.ok, f"{cell.id}: apt-get could not install Kea {new} next to the hook:\n{r.output}"
+            assert installed_version(c, "kea-common") == new, r.output
+            assert installed_version(c, release.PACKAGE) == hook, f"{cell.id}: Kea {new} removed the hook:\n{r.output}"
+            k = kea_accepts(c, cell)
+            assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the hook after Kea {new}:\n{k.output}"
+        else:
+            # Another upstream Kea: the hook can no longer stay; apt says so instead of keeping it.
+            r = c.sh("apt-get install -s /bump/*.deb")
+            assert f"Remv {release.PACKAGE}" in r.output, r.output
+            r = c.sh("apt-get install -y --no-remove /bump/*.deb")
+            assert not r.ok and release.PACKAGE in r.output, r.output
+            assert installed_version(c, "kea-common") == old
+            assert installed_version(c, release.PACKAGE) == hook
 
 
 @pytest.mark.parametrize("cell", [c for c in VERIFIED if c.series == "2.6"] or VERIFIED[:1], ids=lambda c: c.id)

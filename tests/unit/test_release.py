@@ -53,13 +53,61 @@ def test_artifact_names_round_trip_and_are_unique(version):
 def test_deb_fields():
     assert release.deb_version("2.0.0", CELL) == "2.0.0+kea2.6.3+debian13"
     assert release.deb_version("2.0.0-rc1", CELL) == "2.0.0~rc1+kea2.6.3+debian13"
-    v = "2.6.3-1+deb13u1"
-    assert release.deb_depends(CELL, v) == \
-        f"kea-common (= {v}), kea-dhcp4-server (= {v}) | kea-dhcp6-server (= {v})"
+    assert release.deb_depends(CELL, "2.6.3-1+deb13u1") == \
+        "kea-common (>= 2.6.3), kea-common (<< 2.6.3.~), kea-dhcp4-server | kea-dhcp6-server"
+    assert release.kea_version_range("2.6.3", "1:2.6.3-2") == ("1:2.6.3", "1:2.6.3.~")  # epoch kept
     isc = M.by_id("kea2.4.1-debian12-amd64")
-    assert release.deb_depends(isc, "2.4.1-isc1").startswith("isc-kea-common (= 2.4.1-isc1), isc-kea-dhcp4 (=")
+    assert release.deb_depends(isc, "2.4.1-isc1") == \
+        "isc-kea-common (>= 2.4.1), isc-kea-common (<< 2.4.1.~), isc-kea-dhcp4 | isc-kea-dhcp6"
     assert not release.is_debian_family(M.by_id("kea1.5.0-debian10-amd64"))  # built from source
     assert release.upstream_version("1:2.6.3-1+deb13u1") == "2.6.3"
+
+
+# Which installed Kea package versions satisfy a hook built against kea-common 2.6.3-1+deb13u1,
+# as dpkg (and apt, same ordering) reads the Depends: every Debian revision or repack of 2.6.3,
+# no other upstream release, no pre-release, no other epoch.
+KEA_VERSIONS = [
+    ("2.6.3-1+deb13u1", True), ("2.6.3-1+deb13u2", True), ("2.6.3-2", True), ("2.6.3-1", True),
+    ("2.6.3+dfsg-1", True), ("2.6.3-1~bpo12+1", True),
+    ("2.6.4-1", False), ("2.6.3.1-1", False), ("2.6.4~rc1-1", False), ("2.6.3~rc1-1", False),
+    ("2.6.2-1+deb13u9", False), ("2.7.0-1", False), ("3.0.0-1", False), ("1:2.6.3-1", False),
+]
+
+
+def dpkg_satisfies(version: str, relation: str) -> bool:
+    op, bound = relation.strip("()").split(" ", 1)
+    ops = {">=": "ge", "<<": "lt", "=": "eq"}
+    return subprocess.run(["dpkg", "--compare-versions", version, ops[op], bound]).returncode == 0
+
+
+@needs_dpkg
+@pytest.mark.parametrize("installed,ok", KEA_VERSIONS)
+def test_deb_depends_follow_kea_revisions_not_upstream_releases(installed, ok):
+    depends = release.deb_depends(CELL, "2.6.3-1+deb13u1")
+    relations = [d.split(" ", 1)[1] for d in depends.split(", ") if d.startswith("kea-common ")]
+    assert relations, depends
+    assert all(dpkg_satisfies(installed, r) for r in relations) is ok, (installed, depends)
+
+
+@needs_dpkg
+@pytest.mark.parametrize("installed,ok", KEA_VERSIONS + [(None, False)])
+def test_deb_preinst_takes_any_revision_of_the_upstream_kea(tmp_path, installed, ok):
+    """The preinst the .deb ships, run with the real dpkg --compare-versions and a dpkg-query
+    that reports ``installed`` as kea-common's version (None: not installed)."""
+    script = release.render_template("deb-preinst.j2", package=release.PACKAGE, version="2.0.0+kea2.6.3+debian13",
+                                     lib_package="kea-common", kea_version="2.6.3",
+                                     **dict(zip(("low", "bound"), release.kea_version_range("2.6.3", "2.6.3-1"))))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    answer = f"printf '%s' '{installed}'" if installed else "exit 1"
+    (bindir / "dpkg-query").write_text(f'#!/bin/sh\n[ "$3" = kea-common ] || exit 9\n{answer}\n')
+    (bindir / "dpkg-query").chmod(0o755)
+    (tmp_path / "preinst").write_text(script)
+    r = subprocess.run([SH, str(tmp_path / "preinst"), "install"], capture_output=True, text=True,
+                       env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"})
+    assert (r.returncode == 0) is ok, (installed, r.stderr)
+    if not ok:
+        assert "built for Kea 2.6.3" in r.stderr and f"installed: kea-common {installed or '(none)'}" in r.stderr
 
 
 def test_release_version():
@@ -157,7 +205,7 @@ def test_make_release(tmp_path):
     entry = next(e for e in manifest["cells"] if e["id"] == CELL.id)
     assert entry["kea_version"] == "2.6.3" and entry["kea_package_version"] == "2.6.3-1"
     assert entry["kea_hooks_version"] == 20603 and entry["hooks_dir"] == CELL.hooks_dir
-    assert entry["artifacts"]["deb"]["depends"].startswith("kea-common (= 2.6.3-1)")
+    assert entry["artifacts"]["deb"]["depends"].startswith("kea-common (>= 2.6.3), kea-common (<< 2.6.3.~)")
     tb = out / entry["artifacts"]["tarball"]["name"]
     assert entry["artifacts"]["tarball"]["sha256"] == release.sha256_file(tb)
 
@@ -171,7 +219,8 @@ def test_make_release(tmp_path):
 
     deb = out / release.cell_artifact_name(HOOK_VERSION, CELL, "deb")
     fields = subprocess.run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True).stdout
-    assert "Version: 2.0.0+kea2.6.3+debian13" in fields and "Depends: kea-common (= 2.6.3-1)," in fields
+    assert "Version: 2.0.0+kea2.6.3+debian13" in fields
+    assert "Depends: kea-common (>= 2.6.3), kea-common (<< 2.6.3.~), kea-dhcp4-server | kea-dhcp6-server" in fields
     contents = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
     assert f".{CELL.hooks_dir}/{release.LIBRARY}" in contents and "root/root" in contents
     assert "install|upgrade" in subprocess.run(["dpkg-deb", "-I", str(deb), "preinst"], capture_output=True,
