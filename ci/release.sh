@@ -10,9 +10,17 @@ cd "$(dirname "$0")/.."
 tag=$1
 version=${tag#v}
 ci/setup.sh
-command -v dpkg-deb >/dev/null || { apt-get update && apt-get install -y --no-install-recommends dpkg-dev; }
+missing=()
+command -v dpkg-deb >/dev/null || missing+=(dpkg-dev)
+command -v gpg-agent >/dev/null || missing+=(gnupg)
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+# The signing key: KEA_RUNSCRIPT_SIGNING_KEY (a CI secret, see docs/release.md); the toolkit
+# reads it, drops it from its environment and refuses any key but keys/kea-hook-runscript.asc.
 nox -s release -- --version "$version"
 (cd "dist/release/$version" && sha256sum -c SHA256SUMS)
+sh "dist/release/$version/install.sh" --list   # checks SHA256SUMS.asc against the pinned key
 if [ -n "${GITHUB_TOKEN:-}" ] && [ -n "${GITHUB_REPOSITORY:-}" ]; then
     python3 -m kea_runscript.cli release publish --version "$version" --tag "$tag"
 else

@@ -5,7 +5,7 @@
     kea-runscript build  [--only GLOB] [--series X.Y] [--all] [--jobs N] [--keep-container]
                          [--allow-declared]
     kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime)
-    kea-runscript release [make] [--version V] [--allow-dirty] [--no-python]
+    kea-runscript release [make] [--version V] [--allow-dirty] [--no-python] [--test-key]
     kea-runscript release publish [--version V] [--repo OWNER/NAME] [--dry-run]
     kea-runscript pipelines [--check]
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, help="release directory (default: <dist>/release/<version>)")
     sp.add_argument("--allow-dirty", action="store_true", help="accept a modified work tree / dirty builds")
     sp.add_argument("--no-python", action="store_true", help="skip the toolkit's sdist and wheel")
+    sp.add_argument("--test-key", action="store_true",
+                    help="a TEST release: sign with $KEA_RUNSCRIPT_SIGNING_KEY whatever its key, or with a "
+                         "throwaway key when unset; install.sh pins that key and says it is a test release")
     sp.add_argument("--repo", help="GitHub owner/name (default: $GITHUB_REPOSITORY); token: $GITHUB_TOKEN")
     sp.add_argument("--tag", help="GitHub release tag (default: v<version>)")
     sp.add_argument("--dry-run", action="store_true", help="publish: list what would be uploaded")

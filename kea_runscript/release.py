@@ -37,13 +37,13 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
 import jinja2
 
-from . import HOOK_VERSION, ROOT
+from . import HOOK_VERSION, ROOT, signing
 from .matrix import Cell, Matrix, cell_id
 
 PACKAGE = "kea-hook-runscript"
@@ -440,6 +440,34 @@ class Options:
     allow_dirty: bool = False
     python: bool = True  # sdist + wheel (python -m build)
     series: Optional[tuple] = None  # source tarball series (default: all supported)
+    #: the armored secret release key (CI secret); empty with test_key: a throwaway key
+    signing_key: str = field(default="", repr=False)
+    signing_passphrase: str = field(default="", repr=False)
+    #: accept a key other than keys/kea-hook-runscript.asc: a test release, marked as such
+    test_key: bool = False
+
+
+_PIN_RE = re.compile(r"^( *)RELEASE_KEY_FINGERPRINT=([0-9A-F]*)$", re.M)
+_TEST_RE = re.compile(r"^( *)TEST_RELEASE=.*$", re.M)
+
+
+def installer_text(fingerprint: str, test_note: str = "") -> str:
+    """install.sh as shipped: pinned to ``fingerprint``. The committed script pins the project's
+    key; a test release (``test_note``) gets its throwaway key pinned and says so when run."""
+    text = INSTALLER.read_text(encoding="utf-8")
+    pins = _PIN_RE.findall(text)
+    if len(pins) != 1 or len(_TEST_RE.findall(text)) != 1:
+        raise ReleaseError(f"{INSTALLER} must have exactly one RELEASE_KEY_FINGERPRINT= and one TEST_RELEASE= line")
+    if not test_note:
+        if pins[0][1] != fingerprint:
+            raise ReleaseError(f"{INSTALLER} pins key {pins[0][1]}, the release key is {fingerprint} "
+                               f"({signing.KEY_FILE.relative_to(ROOT)}): update the pin")
+        return text
+    if not re.match(r"^[0-9A-F]{40}$", fingerprint) or "'" in test_note:
+        raise ReleaseError(f"bad test key fingerprint {fingerprint!r} or note {test_note!r}")
+    text = _PIN_RE.sub(lambda m: f"{m[1]}RELEASE_KEY_FINGERPRINT={fingerprint}", text)
+    text = _TEST_RE.sub(lambda m: f"{m[1]}TEST_RELEASE='{test_note}'", text)
+    return text.replace("#!/bin/sh\n", f"#!/bin/sh\n# {test_note}\n", 1)
 
 
 def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
@@ -452,6 +480,17 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
     git = git_facts()
     if git["git_dirty"] and not opts.allow_dirty:
         raise ReleaseError("the work tree has uncommitted changes: commit them or pass --allow-dirty")
+    secret = opts.signing_key
+    if not secret.strip() and opts.test_key:
+        secret = signing.throwaway_secret_key()
+    try:
+        with signing.signer(secret, opts.signing_passphrase, allow_other_key=opts.test_key) as signer:
+            return _write_release(cells, opts, git, signer, say, render)
+    except signing.SigningError as e:
+        raise ReleaseError(str(e)) from None
+
+
+def _write_release(cells, opts: Options, git: dict, signer, say, render) -> Path:
     mtime = git["source_date_epoch"]
     final = opts.out or (opts.dist / "release" / opts.version)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -476,8 +515,13 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
         py = python_dists(tmp) if opts.python else []
         for p in py:
             say(f"{'python':<32} {p.name}")
-        shutil.copyfile(INSTALLER, tmp / "install.sh")
-        os.chmod(tmp / "install.sh", 0o755)
+        test_note = (f"TEST release {opts.version}, signed with the throwaway key {signer.fingerprint}, "
+                     f"not the {PACKAGE} release key: for tests only") if signer.test else ""
+        (tmp / "install.sh").write_text(installer_text(signer.fingerprint, test_note), encoding="utf-8")
+        if signer.test:
+            (tmp / signing.KEY_NAME).write_text(signer.public_key(), encoding="ascii")
+        else:  # the committed file itself, byte for byte: anyone can compare it with the repository
+            shutil.copyfile(signing.KEY_FILE, tmp / signing.KEY_NAME)
         manifest = {
             "schema": MANIFEST_SCHEMA,
             "name": PACKAGE,
@@ -489,10 +533,15 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
             "source": {**_artifact(src), "kea_series": list(opts.series or _all_series())},
             "python": [_artifact(p) for p in py],
             "installer": _artifact(tmp / "install.sh"),
+            "signing_key": {"fingerprint": signer.fingerprint, "file": signing.KEY_NAME,
+                            "test_release": signer.test},
         }
+        if signer.test:
+            manifest["test_release"] = test_note
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        names = [p.name for p in tmp.iterdir() if p.name != "SHA256SUMS"]
+        names = [p.name for p in tmp.iterdir() if p.is_file()]
         (tmp / "SHA256SUMS").write_text(sha256sums(tmp, names))
+        signer.detach_sign(tmp / "SHA256SUMS", tmp / "SHA256SUMS.asc")
         for p in tmp.iterdir():
             os.chmod(p, 0o755 if p.name == "install.sh" else 0o644)
         os.chmod(tmp, 0o755)
@@ -502,7 +551,8 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    say(f"release {opts.version}: {final} ({len(cells)} cells; verify with: cd {final} && sha256sum -c SHA256SUMS)")
+    say(f"release {opts.version}: {final} ({len(cells)} cells, signed by {signer.fingerprint}"
+        f"{' = a TEST release' if signer.test else ''}; verify with: sh {final}/install.sh --list)")
     return final
 
 
@@ -662,9 +712,14 @@ def cli_main(args, m: Matrix) -> int:
             return 1
         return 0
     try:
+        # Read once and dropped from the environment: nothing this process runs (python -m
+        # build and its backends, dpkg-deb) inherits the secret key.
+        secret = signing.secret_from_environment()
+        passphrase = os.environ.pop(signing.PASSPHRASE_ENV, "")
         make_release(m, Options(version=version, dist=dist, out=out, allow_dirty=args.allow_dirty,
-                                python=not args.no_python))
-    except ReleaseError as e:
+                                python=not args.no_python, signing_key=secret, signing_passphrase=passphrase,
+                                test_key=args.test_key))
+    except (ReleaseError, signing.SigningError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -1,10 +1,14 @@
 """Release artifacts in clean containers of each verified cell (``pytest -m integration``).
 
+The release is a test release: signed by a throwaway key, which its install.sh pins.
+
 * ``test_installer``: the release served over HTTP on 127.0.0.1 inside a container with no
-  network and only Kea's DHCPv4 server installed (+ curl, python3); install.sh picks, verifies
-  and installs the hook, then ``kea-dhcp4 -t`` accepts a config loading it.
-* ``test_installer_refuses``: a Kea version with no build -> exit 3 listing the builds; a
-  tampered tarball -> exit 4; nothing installed either time.
+  network and only Kea's DHCPv4 server installed (+ curl, python3); install.sh (with
+  ``--allow-http``: there is no TLS here) checks the signature, picks, verifies and installs
+  the hook, then ``kea-dhcp4 -t`` accepts a config loading it.
+* ``test_installer_refuses``: an http URL without ``--allow-http`` -> exit 2; SHA256SUMS
+  re-made for a tampered tarball, or signed by another key -> exit 4; a tampered tarball
+  -> exit 4; a Kea version with no build -> exit 3 listing the builds; nothing installed.
 * ``test_deb``: ``dpkg -i`` / ``kea-dhcp4 -t`` / ``dpkg -r``, and the .deb of another cell is
   refused by dpkg (its Depends pins another Kea).
 * ``test_deb_follows_kea_revisions``: Kea's installed packages rebuilt at a new Debian revision
@@ -35,7 +39,7 @@ def release_dir(tmp_path_factory):
     assert all(r.ok for r in results), [f"{r.cell.id}: {r.message}" for r in results if not r.ok]
     out = tmp_path_factory.mktemp("release") / HOOK_VERSION
     return release.make_release(matrix.load(), release.Options(version=HOOK_VERSION, out=out, allow_dirty=True,
-                                                               python=False))
+                                                               python=False, test_key=True))
 
 
 def clean_container(cell, tmp_path):
@@ -43,8 +47,11 @@ def clean_container(cell, tmp_path):
     return containers.Container(image, f"{cell.id}-release")  # network_mode none
 
 
-def serve(c, directory):
+def serve(c, directory, **more):
+    """Serve ``directory`` at URL/ (and each of ``more``, name -> directory, at URL/name/)."""
     c.copy_into(directory, "/release")
+    for name, d in more.items():
+        c.copy_into(d, f"/release/{name}")
     c.sh(f"cd / && nohup python3 -m http.server --bind 127.0.0.1 {PORT} --directory /release "
          f">/tmp/http.log 2>&1 </dev/null &")
     for _ in range(50):
@@ -65,35 +72,62 @@ def test_installer(cell, release_dir, tmp_path):
     with clean_container(cell, tmp_path) as c:
         assert not c.call(["test", "-e", f"{cell.hooks_dir}/{build.LIBRARY}"]).ok
         serve(c, release_dir)
-        r = c.sh(f"curl -fsS -o /tmp/install.sh {URL}/install.sh && sh /tmp/install.sh --from {URL}")
+        r = c.sh(f"curl -fsS -o /tmp/install.sh {URL}/install.sh && sh /tmp/install.sh --from {URL} --allow-http")
         assert r.ok, f"{cell.id}: install.sh failed (exit {r.exit_code}):\n{r.output}"
-        assert f"-> build {cell.id}" in r.output and "verified" in r.output, r.output
+        verifier = "sqv" if c.call(["sh", "-c", "command -v sqv"]).ok else "gpgv"
+        assert f"verified SHA256SUMS.asc ({verifier}): signed by the release key" in r.output, r.output
+        assert f"-> build {cell.id}" in r.output and f"verified {release.cell_artifact_name(HOOK_VERSION, cell)}" in r.output
         so = c.sh(f"sha256sum {cell.hooks_dir}/{build.LIBRARY}").output.split()[0]
         assert so == json.loads((build.Paths().out(cell) / "build-info.json").read_text())["sha256"]
         k = kea_accepts(c, cell)
         assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the installed hook:\n{k.output}"
 
 
-@pytest.mark.parametrize("cell", VERIFIED[:1], ids=lambda c: c.id)
+def tampered_releases(release_dir, tmp_path, cell):
+    """{name: directory}: the release with this cell's tarball changed, and (a) SHA256SUMS left
+    as is, (b) SHA256SUMS re-made to match, (c) re-made and signed by another key, which
+    replaces the release's key file too."""
+    from kea_runscript import signing
+    out = {}
+    for name in ("tarball", "sums", "otherkey"):
+        d = tmp_path / name
+        shutil.copytree(release_dir, d)
+        tb = d / release.cell_artifact_name(HOOK_VERSION, cell)
+        tb.write_bytes(tb.read_bytes() + b"\0")
+        if name != "tarball":
+            names = [line.split()[1] for line in (release_dir / "SHA256SUMS").read_text().splitlines()]
+            (d / "SHA256SUMS").write_text(release.sha256sums(d, names))
+        if name == "otherkey":
+            with signing.signer(signing.throwaway_secret_key(), allow_other_key=True) as s:
+                s.detach_sign(d / "SHA256SUMS", d / "SHA256SUMS.asc")
+                (d / signing.KEY_NAME).write_text(s.public_key())
+        out[name] = d
+    return out
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
 def test_installer_refuses(cell, release_dir, tmp_path):
-    tampered = tmp_path / "tampered"
-    shutil.copytree(release_dir, tampered)
-    tb = tampered / release.cell_artifact_name(HOOK_VERSION, cell)
-    tb.write_bytes(tb.read_bytes() + b"\0")
+    target = f"{cell.hooks_dir}/{build.LIBRARY}"
     with clean_container(cell, tmp_path) as c:
-        serve(c, release_dir)
-        c.copy_into(tampered, "/tampered")
-        r = c.sh("sh /release/install.sh --from /tampered")
+        serve(c, release_dir, **tampered_releases(release_dir, tmp_path, cell))
+        r = c.sh(f"sh /release/install.sh --from {URL}")
+        assert r.exit_code == 2 and "refusing plain http" in r.output, r.output
+        r = c.sh(f"sh /release/install.sh --from {URL}/tarball --allow-http")
         assert r.exit_code == 4 and "checksum mismatch" in r.output, r.output
+        r = c.sh(f"sh /release/install.sh --from {URL}/sums --allow-http")
+        assert r.exit_code == 4 and "does not carry a good signature by the release key" in r.output, r.output
+        r = c.sh(f"sh /release/install.sh --from {URL}/otherkey --allow-http")
+        assert r.exit_code == 4 and "not by the release key" in r.output, r.output
+        assert not c.call(["test", "-e", target]).ok
 
         # A Kea release nobody built for (kea-dhcp4 earlier in PATH reports 9.9.9).
         c.write_file("/usr/local/sbin/kea-dhcp4", "#!/bin/sh\necho 9.9.9\n", mode=0o755)
-        r = c.sh(f"sh /release/install.sh --from {URL}")
+        r = c.sh(f"sh /release/install.sh --from {URL} --allow-http")
         assert r.exit_code == 3, r.output
         assert f"kea9.9.9-{cell.os.distro}{cell.os.release}-{cell.arch}" in r.output
         for other in VERIFIED:
             assert f"  {other.id}" in r.output, f"{other.id} missing from the list:\n{r.output}"
-        assert not c.call(["test", "-e", f"{cell.hooks_dir}/{build.LIBRARY}"]).ok
+        assert not c.call(["test", "-e", target]).ok
 
 
 @pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)

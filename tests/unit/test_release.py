@@ -5,10 +5,12 @@ fake dist/, validation errors, install.sh's refusals, and publishing to a fake G
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kea_runscript import HOOK_VERSION, ROOT, matrix, release
+from kea_runscript import HOOK_VERSION, ROOT, matrix, release, signing
 
 M = matrix.load()
 CELL = M.by_id("kea2.6.3-debian13-amd64")
@@ -184,10 +186,34 @@ def stub_render(series: str, dest: Path) -> Path:
     return dest
 
 
-def make(tmp_path: Path, name="out") -> Path:
+@functools.lru_cache(maxsize=None)
+def throwaway_key(n: int = 0) -> str:
+    """An armored secret key made for this test run (``n``: another one)."""
+    return signing.throwaway_secret_key(f"kea-hook-runscript unit test key {n} <t{n}@example.invalid>")
+
+
+def make(tmp_path: Path, name="out", **opts) -> Path:
+    opts = {"signing_key": throwaway_key(), "test_key": True, **opts}
     opts = release.Options(version=HOOK_VERSION, dist=tmp_path / "dist", out=tmp_path / name, allow_dirty=True,
-                           python=False, series=("2.6", "3.0"))
+                           python=False, series=("2.6", "3.0"), **opts)
     return release.make_release(M, opts, say=lambda _s: None, render=stub_render)
+
+
+def fingerprint(key: str) -> str:
+    (fpr,) = signing.key_fingerprints(key)
+    return fpr
+
+
+def gpgv(keyring_armored: str, signature: Path, data: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """gpgv against a keyring holding only ``keyring_armored``."""
+    keyring = tmp_path / "keyring.gpg"
+    with signing.gnupg_home() as home:
+        subprocess.run(["gpg", "--homedir", str(home), "--batch", "--import"], input=keyring_armored.encode(),
+                       check=True, capture_output=True)
+        keyring.write_bytes(subprocess.run(["gpg", "--homedir", str(home), "--export"], check=True,
+                                           capture_output=True).stdout)
+        return subprocess.run(["gpgv", "--homedir", str(home), "--keyring", str(keyring), str(signature), str(data)],
+                              capture_output=True, text=True)
 
 
 @needs_dpkg
@@ -196,9 +222,23 @@ def test_make_release(tmp_path):
     out = make(tmp_path)
     names = sorted(p.name for p in out.iterdir())
     expected = sorted([release.cell_artifact_name(HOOK_VERSION, c, k) for c in M.verified for k in ("tar.gz", "deb")]
-                      + [release.source_name(HOOK_VERSION), "install.sh", "manifest.json", "SHA256SUMS"])
+                      + [release.source_name(HOOK_VERSION), "install.sh", "manifest.json", "SHA256SUMS",
+                         "SHA256SUMS.asc", signing.KEY_NAME])
     assert names == expected
     subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=out, check=True)
+    listed = {line.split()[1] for line in (out / "SHA256SUMS").read_text().splitlines()}
+    assert listed == set(expected) - {"SHA256SUMS", "SHA256SUMS.asc"}
+
+    # Signed by the (test) key, whose public part the release ships and install.sh pins.
+    fpr = fingerprint(throwaway_key())
+    assert signing.key_fingerprints((out / signing.KEY_NAME).read_text()) == [fpr]
+    r = gpgv((out / signing.KEY_NAME).read_text(), out / "SHA256SUMS.asc", out / "SHA256SUMS", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "PRIVATE KEY" not in "".join(p.read_text(errors="replace") for p in out.iterdir())
+    installer = (out / "install.sh").read_text()
+    assert f"\n    RELEASE_KEY_FINGERPRINT={fpr}\n" in installer
+    assert installer.startswith(f"#!/bin/sh\n# TEST release {HOOK_VERSION}, signed with the throwaway key {fpr}")
+    assert f"TEST_RELEASE='TEST release {HOOK_VERSION}" in installer
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["version"] == HOOK_VERSION and manifest["source"]["kea_series"] == ["2.6", "3.0"]
@@ -229,9 +269,65 @@ def test_make_release(tmp_path):
     with tarfile.open(out / release.source_name(HOOK_VERSION)) as t:
         assert f"{release.source_name(HOOK_VERSION)[:-7]}/kea-3.0/Makefile" in t.getnames()
 
-    again = make(tmp_path, "again")  # same inputs, same bytes
+    assert manifest["signing_key"] == {"fingerprint": fpr, "file": signing.KEY_NAME, "test_release": True}
+
+    # Same inputs, same bytes; but for the signature, which carries the time it was made.
+    again = make(tmp_path, "again")
     for p in out.iterdir():
-        assert (again / p.name).read_bytes() == p.read_bytes(), p.name
+        if p.name != "SHA256SUMS.asc":
+            assert (again / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+@needs_dpkg
+def test_release_signs_only_with_the_project_key(tmp_path):
+    fake_dist(tmp_path / "dist")
+    with pytest.raises(release.ReleaseError, match="is not the release key " + signing.project_fingerprint()):
+        make(tmp_path, signing_key=throwaway_key(), test_key=False)
+    with pytest.raises(release.ReleaseError, match="no signing key: set KEA_RUNSCRIPT_SIGNING_KEY"):
+        make(tmp_path, signing_key="", test_key=False)
+    with pytest.raises(release.ReleaseError, match="exactly one secret key"):
+        make(tmp_path, signing_key=throwaway_key(1) + throwaway_key(2), test_key=True)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["dist"]  # no half-written release either
+
+
+@needs_dpkg
+def test_test_release_without_a_key_makes_a_throwaway_one(tmp_path):
+    fake_dist(tmp_path / "dist")
+    out = make(tmp_path, signing_key="", test_key=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    fpr = manifest["signing_key"]["fingerprint"]
+    assert manifest["signing_key"]["test_release"] and fpr != signing.project_fingerprint()
+    assert signing.key_fingerprints((out / signing.KEY_NAME).read_text()) == [fpr]
+    assert f"RELEASE_KEY_FINGERPRINT={fpr}\n" in (out / "install.sh").read_text()
+
+
+def test_secret_key_from_the_environment_leaves_it(tmp_path):
+    key = throwaway_key()
+    env = {signing.SECRET_ENV: key, "OTHER": "x"}
+    assert signing.secret_from_environment(env) == key.strip() and env == {"OTHER": "x"}
+    (tmp_path / "k.asc").write_text(key)  # GitLab's file-type variable: the value is a path
+    env = {signing.SECRET_ENV: str(tmp_path / "k.asc")}
+    assert signing.secret_from_environment(env) == key and env == {}
+    assert signing.secret_from_environment({}) == ""
+    with pytest.raises(signing.SigningError, match="neither an armored secret key"):
+        signing.secret_from_environment({signing.SECRET_ENV: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n..."})
+
+
+def test_committed_key_is_public_and_pinned_by_install_sh():
+    keys = list((ROOT / "keys").iterdir())
+    assert [k.name for k in keys if k.suffix == ".asc"] == [signing.KEY_NAME]
+    for k in keys:
+        assert b"PRIVATE KEY" not in k.read_bytes(), k
+    with signing.gnupg_home() as home:
+        colons = subprocess.run(["gpg", "--homedir", str(home), "--with-colons", "--show-keys", str(signing.KEY_FILE)],
+                                capture_output=True, text=True, check=True).stdout
+    assert [line.split(":")[0] for line in colons.splitlines() if line[:3] in ("pub", "sec", "ssb")] == ["pub"]
+    pins = re.findall(r"^    RELEASE_KEY_FINGERPRINT=([0-9A-F]{40})$", (ROOT / "install.sh").read_text(), re.M)
+    assert pins == [signing.project_fingerprint()]
+    assert release.installer_text(pins[0]) == (ROOT / "install.sh").read_text()
+    with pytest.raises(release.ReleaseError, match="update the pin"):
+        release.installer_text(fingerprint(throwaway_key()))
 
 
 @pytest.mark.parametrize("breakage,message", [
@@ -270,38 +366,213 @@ def test_collect_refuses(tmp_path, breakage, message):
 
 
 # --------------------------------------------------------------------------------------------
-# install.sh (POSIX sh: run with dash when there is one)
+# install.sh (POSIX sh: run with dash when there is one), on releases signed by a test key
 
 
 SH = shutil.which("dash") or "sh"
 
 
-def run_installer(tmp_path, *args, kea="9.9.9"):
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory):
+    """A release of the fake dist/, signed by throwaway_key(); its install.sh pins that key."""
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb not installed")
+    base = tmp_path_factory.mktemp("signed")
+    fake_dist(base / "dist")
+    return make(base)
+
+
+def copy_release(signed, tmp_path) -> Path:
+    return Path(shutil.copytree(signed, tmp_path / "copy"))
+
+
+def run_installer(tmp_path, script, *args, kea="9.9.9", path=None):
     bindir = tmp_path / "bin"
     bindir.mkdir(exist_ok=True)
     (bindir / "kea-dhcp4").write_text(f"#!/bin/sh\necho {kea}\n")
     (bindir / "kea-dhcp4").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
-    return subprocess.run([SH, str(ROOT / "install.sh"), *args], capture_output=True, text=True, env=env)
+    env = {**os.environ, "PATH": f"{bindir}:{path or os.environ['PATH']}"}
+    return subprocess.run([SH, str(script), *args], capture_output=True, text=True, env=env)
 
 
-def test_installer_syntax():
+def resign(rel: Path, key: str) -> None:
+    """Sign rel/SHA256SUMS with ``key`` and ship its public part as the release key."""
+    with signing.signer(key, allow_other_key=True) as s:
+        s.detach_sign(rel / "SHA256SUMS", rel / "SHA256SUMS.asc")
+        (rel / signing.KEY_NAME).write_text(s.public_key())
+
+
+def binary_key(key: str) -> bytes:
+    with signing.gnupg_home() as home:
+        subprocess.run(["gpg", "--homedir", str(home), "--batch", "--import"], input=key.encode(), check=True,
+                       capture_output=True)
+        return subprocess.run(["gpg", "--homedir", str(home), "--export"], check=True, capture_output=True).stdout
+
+
+def path_without(tmp_path, *names) -> str:
+    """A PATH with every command of this one but ``names``."""
+    d = tmp_path / "path"
+    d.mkdir()
+    for entry in os.environ["PATH"].split(":"):
+        if os.path.isdir(entry):
+            for f in os.listdir(entry):
+                if f not in names and not (d / f).exists() and os.access(os.path.join(entry, f), os.X_OK):
+                    (d / f).symlink_to(os.path.join(entry, f))
+    return str(d)
+
+
+@contextlib.contextmanager
+def http_server(directory):
+    """A plain http server on 127.0.0.1 serving ``directory``; yields (url, requested paths)."""
+    from http.server import SimpleHTTPRequestHandler
+    requests = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(directory), **kw)
+
+        def log_message(self, *_a):
+            pass
+
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", requests
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_installer_syntax(signed):
     subprocess.run([SH, "-n", str(ROOT / "install.sh")], check=True)
+    subprocess.run([SH, "-n", str(signed / "install.sh")], check=True)
 
 
-@needs_dpkg
-def test_installer_lists_and_refuses_unknown_kea(tmp_path):
-    fake_dist(tmp_path / "dist")
-    out = make(tmp_path)
-    r = run_installer(tmp_path, "--list", "--from", str(out))
+def test_installer_lists_and_refuses_unknown_kea(signed, tmp_path):
+    r = run_installer(tmp_path, signed / "install.sh", "--list", "--from", str(signed))
     assert r.returncode == 0 and all(f"  {c.id}" in r.stdout for c in M.verified), r.stdout + r.stderr
-    r = run_installer(tmp_path, "--from", str(out), "--hooks-dir", str(tmp_path / "hooks"))
+    assert f"signed by the release key {fingerprint(throwaway_key())}" in r.stdout
+    assert "WARNING: TEST release" in r.stderr  # the test key's release says what it is
+    r = run_installer(tmp_path, signed / "install.sh", "--from", str(signed), "--hooks-dir", str(tmp_path / "hooks"))
     assert r.returncode == 3, r.stdout + r.stderr
     assert "no prebuilt kea-hook-runscript for this machine: Kea 9.9.9" in r.stderr
     assert all(f"  {c.id}" in r.stderr for c in M.verified), r.stderr
     assert not (tmp_path / "hooks").exists()
-    r = run_installer(tmp_path, "--from", str(tmp_path / "nowhere"))
+    r = run_installer(tmp_path, signed / "install.sh", "--from", str(tmp_path / "nowhere"))
     assert r.returncode == 4 and "SHA256SUMS" in r.stderr
+
+
+def test_installer_of_the_repository_refuses_a_test_release(signed, tmp_path):
+    r = run_installer(tmp_path, ROOT / "install.sh", "--list", "--from", str(signed))
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert (f"signed by key {fingerprint(throwaway_key())}, not by the release key {signing.project_fingerprint()}"
+            in r.stderr)
+
+
+def test_installer_refuses_a_tampered_sha256sums(signed, tmp_path):
+    rel = copy_release(signed, tmp_path)
+    # An attacker's tarball with a matching checksum: only the signature can tell.
+    tb = rel / release.cell_artifact_name(HOOK_VERSION, CELL)
+    tb.write_bytes(tb.read_bytes() + b"\0")
+    (rel / "SHA256SUMS").write_text(release.sha256sums(rel, [n.split()[1] for n in
+                                                             (signed / "SHA256SUMS").read_text().splitlines()]))
+    for args in (["--list"], ["--hooks-dir", str(tmp_path / "hooks")]):
+        r = run_installer(tmp_path, rel / "install.sh", "--from", str(rel), *args, kea=CELL.kea)
+        assert r.returncode == 4, r.stdout + r.stderr
+        assert "SHA256SUMS does not carry a good signature by the release key; not installed" in r.stderr
+        assert "BAD signature" in r.stderr and "builds in" not in r.stdout
+    assert not (tmp_path / "hooks").exists()
+    (rel / "SHA256SUMS.asc").unlink()
+    r = run_installer(tmp_path, rel / "install.sh", "--list", "--from", str(rel))
+    assert r.returncode == 4 and "SHA256SUMS.asc: the release is not signed" in r.stderr, r.stderr
+
+
+def test_installer_refuses_another_key(signed, tmp_path):
+    rel = copy_release(signed, tmp_path)
+    pinned, other = fingerprint(throwaway_key()), fingerprint(throwaway_key(1))
+    # The release's key file and signature both replaced: the pin catches it.
+    resign(rel, throwaway_key(1))
+    r = run_installer(tmp_path, rel / "install.sh", "--list", "--from", str(rel))
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert f"SHA256SUMS is signed by key {other}, not by the release key {pinned}" in r.stderr
+    # The pinned key and the other one in one keyring (binary), signed by the other.
+    both = tmp_path / "both.gpg"
+    both.write_bytes(binary_key(throwaway_key()) + binary_key(throwaway_key(1)))
+    r = run_installer(tmp_path, rel / "install.sh", "--list", "--from", str(rel), "--key", str(both))
+    assert r.returncode == 4 and f"signed by key {other}, not by the release key {pinned}" in r.stderr, r.stderr
+    # A good release, checked against another key given with --key.
+    (tmp_path / "other.asc").write_text((rel / signing.KEY_NAME).read_text())
+    r = run_installer(tmp_path, signed / "install.sh", "--list", "--from", str(signed), "--key", str(tmp_path / "other.asc"))
+    assert r.returncode == 4 and "does not carry a good signature" in r.stderr, r.stderr
+    # ... and against the right one, armored or binary, from a local file.
+    (tmp_path / "right.asc").write_text((signed / signing.KEY_NAME).read_text())
+    (tmp_path / "right.gpg").write_bytes(binary_key(throwaway_key()))
+    for key in ("right.asc", "right.gpg"):
+        r = run_installer(tmp_path, signed / "install.sh", "--list", "--from", str(signed), "--key", str(tmp_path / key))
+        assert r.returncode == 0 and f"signed by the release key {pinned}" in r.stdout, r.stderr
+
+
+def test_installer_refuses_http_without_the_flag(signed, tmp_path):
+    with http_server(signed) as (url, requests):
+        r = run_installer(tmp_path, signed / "install.sh", "--list", "--from", url)
+        assert r.returncode == 2 and "refusing plain http" in r.stderr and "--allow-http" in r.stderr, r.stderr
+        env = {**os.environ, "KEA_RUNSCRIPT_RELEASE": url}
+        r2 = subprocess.run([SH, str(signed / "install.sh"), "--list"], capture_output=True, text=True, env=env)
+        assert r2.returncode == 2 and "refusing plain http" in r2.stderr
+        assert requests == []  # refused before anything was downloaded
+        r = run_installer(tmp_path, signed / "install.sh", "--list", "--from", url, "--allow-http")
+        assert r.returncode == 0 and "signed by the release key" in r.stdout, r.stdout + r.stderr
+        assert sorted(requests) == ["/SHA256SUMS", "/SHA256SUMS.asc", f"/{signing.KEY_NAME}"]
+    for bad in ("ftp://127.0.0.1/x", "file:///tmp"):
+        r = run_installer(tmp_path, signed / "install.sh", "--list", "--from", bad)
+        assert r.returncode == 2 and "unsupported URL" in r.stderr
+
+
+def test_installer_downloads_over_https_only(signed, tmp_path):
+    """curl is told to use https only, redirects included (a fake curl records its arguments)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "curl").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {tmp_path}/curl.args\nexit 22\n')
+    (bindir / "curl").chmod(0o755)
+    r = run_installer(tmp_path, signed / "install.sh", "--list", "--from", "https://example.invalid/r")
+    assert r.returncode == 4 and "cannot read https://example.invalid/r/SHA256SUMS" in r.stderr, r.stderr
+    args = (tmp_path / "curl.args").read_text().splitlines()
+    assert args[:4] == ["--proto", "=https", "--proto-redir", "=https"] and args[-1] == "https://example.invalid/r/SHA256SUMS"
+
+
+def test_installer_without_a_verifier_says_so_and_has_an_explicit_opt_out(signed, tmp_path):
+    path = path_without(tmp_path, "gpgv", "sqv")
+    r = run_installer(tmp_path, signed / "install.sh", "--list", "--from", str(signed), path=path)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "neither sqv nor gpgv is installed" in r.stderr and "--no-signature-check" in r.stderr
+    assert "builds in" not in r.stdout
+    r = run_installer(tmp_path, signed / "install.sh", "--list", "--from", str(signed), "--no-signature-check",
+                      path=path)
+    assert r.returncode == 0 and f"  {CELL.id}" in r.stdout, r.stderr
+    assert "WARNING: --no-signature-check: SHA256SUMS is NOT checked against the release key" in r.stderr
+
+
+def test_installer_cut_short_does_nothing(signed, tmp_path):
+    """Every prefix of install.sh ending before its last line (a download cut short) runs
+    nothing: no request reaches the release, nothing is installed."""
+    text = (signed / "install.sh").read_bytes()
+    last = text.rstrip(b"\n").rindex(b"\n") + 1
+    assert text[last:] == b'main "$@"\n'
+    with http_server(signed) as (url, requests):
+        cuts = sorted(set(range(0, last, 97)) | {last, last - 1, text.index(b"main() {")})
+        for cut in cuts:
+            part = tmp_path / "part.sh"
+            part.write_bytes(text[:cut])
+            run_installer(tmp_path, part, "--from", url, "--allow-http", "--hooks-dir", str(tmp_path / "hooks"),
+                          kea=CELL.kea)
+        assert requests == [] and not (tmp_path / "hooks").exists(), (cut, requests)
+        r = run_installer(tmp_path, signed / "install.sh", "--from", url, "--allow-http", "--list")
+        assert r.returncode == 0 and requests  # the whole script does reach the server
 
 
 # --------------------------------------------------------------------------------------------
