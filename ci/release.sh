@@ -13,6 +13,7 @@ ci/setup.sh
 missing=()
 command -v dpkg-deb >/dev/null || missing+=(dpkg-dev)
 command -v gpg-agent >/dev/null || missing+=(gnupg)
+command -v apt-ftparchive >/dev/null || missing+=(apt-utils)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"
 fi

@@ -23,6 +23,7 @@ gzip header without a time or name.
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import hashlib
 import io
@@ -429,6 +430,73 @@ def _artifact(path: Path) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# the apt repository
+
+
+APT_DIR = "apt"
+APT_COMPONENT = "main"
+
+
+def apt_archive_name(hook_version: str) -> str:
+    return f"{PACKAGE}-{hook_version}-apt.tar.gz"
+
+
+def pool_name(version: str, cell: Cell) -> str:
+    """Debian's own file name, ``<package>_<version>_<arch>.deb``: apt-ftparchive --arch goes by it."""
+    return f"{PACKAGE}_{deb_version(version, cell)}_{cell.arch}.deb"
+
+
+def _ftparchive(root: Path, *args: str) -> str:
+    r = subprocess.run(["apt-ftparchive", *args], cwd=root, capture_output=True, text=True,
+                       env={**os.environ, "LC_ALL": "C"})
+    if r.returncode != 0 or "\nE: " in "\n" + r.stderr:
+        raise ReleaseError(f"apt-ftparchive {' '.join(args)} failed (exit {r.returncode}):\n{r.stderr.strip()}")
+    return r.stdout
+
+
+def apt_repository(debs: Sequence, root: Path, signer, version: str, mtime: int) -> dict:
+    """A signed apt repository of ``debs`` ([(cell, .deb path)]) in ``root``, one suite per
+    Debian suite of the cells (``dists/<suite>/``: ``Release``, ``InRelease``, ``Release.gpg``,
+    ``main/binary-<arch>/Packages``; the files in ``pool/<suite>/``), indexed by apt-ftparchive
+    and signed by ``signer``. ``Date`` is ``mtime`` (the commit's), so only the signatures
+    differ between two runs. Returns what the manifest says about it."""
+    if shutil.which("apt-ftparchive") is None:
+        raise ReleaseError("apt-ftparchive is not installed (apt-get install apt-utils); it indexes the apt repository")
+    by_suite: dict = {}
+    for cell, deb in debs:
+        by_suite.setdefault(cell.os.suite, []).append((cell, deb))
+    suites = {}
+    for suite, items in sorted(by_suite.items()):
+        pool = root / "pool" / suite
+        pool.mkdir(parents=True)
+        for cell, deb in items:
+            shutil.copyfile(deb, pool / pool_name(version, cell))
+        archs = sorted({cell.arch for cell, _ in items})
+        dist = root / "dists" / suite
+        for arch in archs:
+            text = _ftparchive(root, "--arch", arch, "packages", f"pool/{suite}")
+            # One paragraph per package file, in a fixed order whatever the directory order.
+            paragraphs = sorted(p.strip("\n") for p in text.split("\n\n") if p.strip())
+            (dist / APT_COMPONENT / f"binary-{arch}").mkdir(parents=True)
+            (dist / APT_COMPONENT / f"binary-{arch}" / "Packages").write_text("\n\n".join(paragraphs) + "\n")
+        fields = {"Origin": PACKAGE, "Label": PACKAGE, "Suite": suite, "Codename": suite,
+                  "Architectures": " ".join(archs), "Components": APT_COMPONENT,
+                  "Description": f"{PACKAGE} {version} for {items[0][0].os.distro} {suite}",
+                  "Date": email.utils.formatdate(mtime, usegmt=True),
+                  # apt >= 2.3 then takes later Release files only when signed by this key.
+                  "Signed-By": signer.fingerprint}
+        opts = [a for k, v in fields.items() for a in ("-o", f"APT::FTPArchive::Release::{k}={v}")]
+        release_text = _ftparchive(root, *opts, "release", f"dists/{suite}")
+        (dist / "Release").write_text(release_text)
+        signer.clearsign(dist / "Release", dist / "InRelease")
+        signer.detach_sign(dist / "Release", dist / "Release.gpg")
+        suites[suite] = {"architectures": archs,
+                         "packages": [f"pool/{suite}/{pool_name(version, c)}" for c, _ in items]}
+    (root / signing.KEY_NAME).write_text(signer.public_key() if signer.test else signing.KEY_FILE.read_text())
+    return suites
+
+
+# --------------------------------------------------------------------------------------------
 # the release
 
 
@@ -497,7 +565,7 @@ def _write_release(cells, opts: Options, git: dict, signer, say, render) -> Path
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
         readme = readme_excerpt(README_FILE.read_text(encoding="utf-8"))
-        manifest_cells = []
+        manifest_cells, debs = [], []
         for bc in cells:
             entry = cell_facts(bc)
             tb = binary_tarball(bc, opts.version, tmp, mtime, readme)
@@ -505,6 +573,7 @@ def _write_release(cells, opts: Options, git: dict, signer, say, render) -> Path
             say(f"{bc.cell.id:<32} {tb.name}")
             if is_debian_family(bc.cell):
                 deb = deb_package(bc, opts.version, tmp, mtime, readme)
+                debs.append((bc.cell, deb))
                 entry["artifacts"]["deb"] = {**_artifact(deb), "package": PACKAGE,
                                              "version": deb_version(opts.version, bc.cell),
                                              "depends": deb_depends(bc.cell, bc.info["kea_package_version"])}
@@ -512,6 +581,17 @@ def _write_release(cells, opts: Options, git: dict, signer, say, render) -> Path
             manifest_cells.append(entry)
         src = source_tarball(opts.version, tmp, mtime, opts.series, render)
         say(f"{'source':<32} {src.name}")
+        apt = {}
+        if debs:
+            suites = apt_repository(debs, tmp / APT_DIR, signer, opts.version, mtime)
+            archive = tmp / apt_archive_name(opts.version)
+            top = archive.name[: -len(".tar.gz")]
+            write_tar_gz(archive, {f"{top}/{p.relative_to(tmp / APT_DIR).as_posix()}": p.read_bytes()
+                                   for p in sorted((tmp / APT_DIR).rglob("*")) if p.is_file()}, mtime)
+            # By name only: the archive holds signatures, which differ from run to run, and the
+            # manifest is the same for the same inputs (SHA256SUMS has the archive's checksum).
+            apt = {"dir": APT_DIR, "component": APT_COMPONENT, "suites": suites, "archive": archive.name}
+            say(f"{'apt':<32} {APT_DIR}/dists/{{{','.join(suites)}}} (+ {archive.name})")
         py = python_dists(tmp) if opts.python else []
         for p in py:
             say(f"{'python':<32} {p.name}")
@@ -533,6 +613,7 @@ def _write_release(cells, opts: Options, git: dict, signer, say, render) -> Path
             "source": {**_artifact(src), "kea_series": list(opts.series or _all_series())},
             "python": [_artifact(p) for p in py],
             "installer": _artifact(tmp / "install.sh"),
+            "apt": apt,
             "signing_key": {"fingerprint": signer.fingerprint, "file": signing.KEY_NAME,
                             "test_release": signer.test},
         }
@@ -542,8 +623,8 @@ def _write_release(cells, opts: Options, git: dict, signer, say, render) -> Path
         names = [p.name for p in tmp.iterdir() if p.is_file()]
         (tmp / "SHA256SUMS").write_text(sha256sums(tmp, names))
         signer.detach_sign(tmp / "SHA256SUMS", tmp / "SHA256SUMS.asc")
-        for p in tmp.iterdir():
-            os.chmod(p, 0o755 if p.name == "install.sh" else 0o644)
+        for p in tmp.rglob("*"):
+            os.chmod(p, 0o755 if p.is_dir() or p.name == "install.sh" else 0o644)
         os.chmod(tmp, 0o755)
         if final.exists():
             shutil.rmtree(final)

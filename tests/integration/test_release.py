@@ -14,6 +14,12 @@ The release is a test release: signed by a throwaway key, which its install.sh p
 * ``test_deb_follows_kea_revisions``: Kea's installed packages rebuilt at a new Debian revision
   (a security update) install over the hook's .deb and keep it; rebuilt at the next upstream
   version, apt would remove the hook and refuses with ``--no-remove``.
+* ``test_apt``: the release's apt repository served on 127.0.0.1, added as the README says
+  (key file, ``deb [signed-by=...]`` line), with the Debian mirrors removed: ``apt-get
+  install kea-hook-runscript`` installs the cell's build, ``kea-dhcp4 -t`` loads it, and
+  ``apt-get upgrade`` takes it from release RC to HOOK_VERSION. A Packages file that is not
+  the signed one, a .deb that is not the listed one, and a repository signed by another key
+  are refused.
 * ``test_reproducible_build``: two builds of one cell, cache bypassed, same sha256.
 Test names carry the cell id.
 """
@@ -21,10 +27,11 @@ Test names carry the cell id.
 import json
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
-from kea_runscript import HOOK_VERSION, build, containers, matrix, release
+from kea_runscript import HOOK_VERSION, build, containers, matrix, release, signing
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +40,35 @@ PORT = 8765
 URL = f"http://127.0.0.1:{PORT}"
 
 
+RC = f"{HOOK_VERSION}-rc1"  # the release before HOOK_VERSION: apt upgrades from it
+
+
 @pytest.fixture(scope="module")
-def release_dir(tmp_path_factory):
+def test_key():
+    """One throwaway key for every release of this module (apt's signed-by pins one key)."""
+    return signing.throwaway_secret_key()
+
+
+@pytest.fixture(scope="module")
+def built():
     results = build.build_cells(VERIFIED, verified_ids=[c.id for c in VERIFIED])
     assert all(r.ok for r in results), [f"{r.cell.id}: {r.message}" for r in results if not r.ok]
-    out = tmp_path_factory.mktemp("release") / HOOK_VERSION
-    return release.make_release(matrix.load(), release.Options(version=HOOK_VERSION, out=out, allow_dirty=True,
-                                                               python=False, test_key=True))
+
+
+def make_release(version, key, tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / version
+    return release.make_release(matrix.load(), release.Options(version=version, out=out, allow_dirty=True,
+                                                               python=False, signing_key=key, test_key=True))
+
+
+@pytest.fixture(scope="module")
+def release_dir(built, test_key, tmp_path_factory):
+    return make_release(HOOK_VERSION, test_key, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def rc_release_dir(built, test_key, tmp_path_factory):
+    return make_release(RC, test_key, tmp_path_factory)
 
 
 def clean_container(cell, tmp_path):
@@ -87,7 +116,6 @@ def tampered_releases(release_dir, tmp_path, cell):
     """{name: directory}: the release with this cell's tarball changed, and (a) SHA256SUMS left
     as is, (b) SHA256SUMS re-made to match, (c) re-made and signed by another key, which
     replaces the release's key file too."""
-    from kea_runscript import signing
     out = {}
     for name in ("tarball", "sums", "otherkey"):
         d = tmp_path / name
@@ -249,6 +277,86 @@ def test_deb_follows_kea_revisions(cell, how, release_dir, tmp_path):
             assert not r.ok and release.PACKAGE in r.output, r.output
             assert installed_version(c, "kea-common") == old
             assert installed_version(c, release.PACKAGE) == hook
+
+
+KEYRING = "/usr/share/keyrings/kea-hook-runscript.asc"
+SOURCES = "/etc/apt/sources.list.d/kea-hook-runscript.list"
+
+
+def tampered_apt(apt, tmp_path, cell):
+    """{name: apt tree}: ``packages``: this cell's Packages file changed after signing;
+    ``deb``: its .deb changed (same size); ``otherkey``: Release signed anew by another key."""
+    out = {}
+    suite = cell.os.suite
+    for name in ("packages", "deb", "otherkey"):
+        d = Path(shutil.copytree(apt, tmp_path / f"apt-{name}"))
+        dist = d / "dists" / suite
+        if name == "packages":
+            packages = dist / "main" / f"binary-{cell.arch}" / "Packages"
+            packages.write_text(packages.read_text().replace("Priority: optional", "Priority: required"))
+        elif name == "deb":
+            (deb,) = (d / "pool" / suite).glob(f"*_{cell.arch}.deb")
+            data = bytearray(deb.read_bytes())
+            data[-100] ^= 0xFF
+            deb.write_bytes(bytes(data))
+        else:
+            with signing.signer(signing.throwaway_secret_key(), allow_other_key=True) as s:
+                s.clearsign(dist / "Release", dist / "InRelease")
+                s.detach_sign(dist / "Release", dist / "Release.gpg")
+        out[f"apt-{name}"] = d
+    return out
+
+
+def apt_source(c, cell, path):
+    c.write_file(SOURCES, f"deb [signed-by={KEYRING}] {URL}/{path} {cell.os.suite} {release.APT_COMPONENT}\n")
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
+def test_apt(cell, release_dir, rc_release_dir, tmp_path):
+    target = f"{cell.hooks_dir}/{build.LIBRARY}"
+    with clean_container(cell, tmp_path) as c:
+        serve(c, rc_release_dir, **tampered_apt(rc_release_dir / release.APT_DIR, tmp_path, cell))
+        # No network here: only our repository is configured (Kea is already installed).
+        c.sh("rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*")
+        r = c.sh(f"curl -fsSL -o {KEYRING} {URL}/apt/{signing.KEY_NAME}")
+        assert r.ok, r.output
+
+        # Refused: a Packages file the signed Release does not describe, a repository signed by
+        # another key, a .deb whose bytes are not the listed ones.
+        apt_source(c, cell, "apt-packages")
+        r = c.sh("apt-get update")
+        assert not r.ok and ("Hash Sum mismatch" in r.output or "unexpected size" in r.output), r.output
+        apt_source(c, cell, "apt-otherkey")
+        r = c.sh("apt-get update")
+        assert not r.ok and ("NO_PUBKEY" in r.output or "not signed" in r.output
+                             or "signatures couldn't be verified" in r.output or "Missing key" in r.output), r.output
+        apt_source(c, cell, "apt-deb")
+        r = c.sh("apt-get update")
+        assert r.ok, r.output
+        r = c.sh(f"apt-get install -y {release.PACKAGE}")
+        assert not r.ok and "Hash Sum mismatch" in r.output, r.output
+        assert installed_version(c, release.PACKAGE) is None and not c.call(["test", "-e", target]).ok
+
+        # The repository as released: install, load, then upgrade to the next release.
+        c.sh("rm -rf /var/lib/apt/lists/*")
+        apt_source(c, cell, "apt")
+        r = c.sh(f"apt-get update && apt-get install -y {release.PACKAGE}")
+        assert r.ok, f"{cell.id}: apt-get install {release.PACKAGE} failed:\n{r.output}"
+        assert installed_version(c, release.PACKAGE) == release.deb_version(RC, cell)
+        so = c.sh(f"sha256sum {target}").output.split()[0]
+        assert so == json.loads((build.Paths().out(cell) / "build-info.json").read_text())["sha256"]
+        k = kea_accepts(c, cell)
+        assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the hook installed by apt:\n{k.output}"
+
+        c.sh("rm -rf /release/apt")
+        c.copy_into(release_dir / release.APT_DIR, "/release/apt")
+        # Published now: newer than what apt has (http.server answers If-Modified-Since by mtime).
+        c.sh("find /release/apt -exec touch {} +")
+        r = c.sh("apt-get update && apt-get upgrade -y")
+        assert r.ok, f"{cell.id}: apt-get upgrade failed:\n{r.output}"
+        assert installed_version(c, release.PACKAGE) == release.deb_version(HOOK_VERSION, cell), r.output
+        k = kea_accepts(c, cell)
+        assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the upgraded hook:\n{k.output}"
 
 
 @pytest.mark.parametrize("cell", [c for c in VERIFIED if c.series == "2.6"] or VERIFIED[:1], ids=lambda c: c.id)

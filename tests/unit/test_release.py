@@ -204,16 +204,17 @@ def fingerprint(key: str) -> str:
     return fpr
 
 
-def gpgv(keyring_armored: str, signature: Path, data: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    """gpgv against a keyring holding only ``keyring_armored``."""
+def gpgv(keyring_armored: str, signature: Path, *data: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """gpgv against a keyring holding only ``keyring_armored`` (no ``data``: ``signature`` is
+    clearsigned)."""
     keyring = tmp_path / "keyring.gpg"
     with signing.gnupg_home() as home:
         subprocess.run(["gpg", "--homedir", str(home), "--batch", "--import"], input=keyring_armored.encode(),
                        check=True, capture_output=True)
         keyring.write_bytes(subprocess.run(["gpg", "--homedir", str(home), "--export"], check=True,
                                            capture_output=True).stdout)
-        return subprocess.run(["gpgv", "--homedir", str(home), "--keyring", str(keyring), str(signature), str(data)],
-                              capture_output=True, text=True)
+        return subprocess.run(["gpgv", "--homedir", str(home), "--keyring", str(keyring), str(signature),
+                               *map(str, data)], capture_output=True, text=True)
 
 
 @needs_dpkg
@@ -223,18 +224,18 @@ def test_make_release(tmp_path):
     names = sorted(p.name for p in out.iterdir())
     expected = sorted([release.cell_artifact_name(HOOK_VERSION, c, k) for c in M.verified for k in ("tar.gz", "deb")]
                       + [release.source_name(HOOK_VERSION), "install.sh", "manifest.json", "SHA256SUMS",
-                         "SHA256SUMS.asc", signing.KEY_NAME])
+                         "SHA256SUMS.asc", signing.KEY_NAME, release.apt_archive_name(HOOK_VERSION), "apt"])
     assert names == expected
     subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=out, check=True)
     listed = {line.split()[1] for line in (out / "SHA256SUMS").read_text().splitlines()}
-    assert listed == set(expected) - {"SHA256SUMS", "SHA256SUMS.asc"}
+    assert listed == set(expected) - {"SHA256SUMS", "SHA256SUMS.asc", "apt"}
 
     # Signed by the (test) key, whose public part the release ships and install.sh pins.
     fpr = fingerprint(throwaway_key())
     assert signing.key_fingerprints((out / signing.KEY_NAME).read_text()) == [fpr]
-    r = gpgv((out / signing.KEY_NAME).read_text(), out / "SHA256SUMS.asc", out / "SHA256SUMS", tmp_path)
+    r = gpgv((out / signing.KEY_NAME).read_text(), out / "SHA256SUMS.asc", out / "SHA256SUMS", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "PRIVATE KEY" not in "".join(p.read_text(errors="replace") for p in out.iterdir())
+    assert not [p for p in out.rglob("*") if p.is_file() and b"PRIVATE KEY" in p.read_bytes()]
     installer = (out / "install.sh").read_text()
     assert f"\n    RELEASE_KEY_FINGERPRINT={fpr}\n" in installer
     assert installer.startswith(f"#!/bin/sh\n# TEST release {HOOK_VERSION}, signed with the throwaway key {fpr}")
@@ -271,11 +272,76 @@ def test_make_release(tmp_path):
 
     assert manifest["signing_key"] == {"fingerprint": fpr, "file": signing.KEY_NAME, "test_release": True}
 
-    # Same inputs, same bytes; but for the signature, which carries the time it was made.
+    # Same inputs, same bytes; but for the signatures, which carry the time they were made, and
+    # the files holding them (the apt archive, and SHA256SUMS through its checksum).
     again = make(tmp_path, "again")
-    for p in out.iterdir():
-        if p.name != "SHA256SUMS.asc":
-            assert (again / p.name).read_bytes() == p.read_bytes(), p.name
+    signatures = {"SHA256SUMS.asc", "InRelease", "Release.gpg", release.apt_archive_name(HOOK_VERSION), "SHA256SUMS"}
+    files = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
+    assert sorted(files) == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for f in files:
+        if f.name not in signatures:
+            assert (again / f).read_bytes() == (out / f).read_bytes(), f
+
+
+def paragraphs(text: str) -> list:
+    """Debian control paragraphs as dicts (continuation lines folded into their field)."""
+    out = []
+    for block in text.strip().split("\n\n"):
+        fields, key = {}, None
+        for line in block.splitlines():
+            if line.startswith(" ") and key:
+                fields[key] += "\n" + line
+            else:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        out.append(fields)
+    return out
+
+
+@needs_dpkg
+def test_apt_repository(tmp_path):
+    fake_dist(tmp_path / "dist")
+    out = make(tmp_path)
+    apt = out / "apt"
+    key = (apt / signing.KEY_NAME).read_text()
+    assert key == (out / signing.KEY_NAME).read_text()
+    manifest = json.loads((out / "manifest.json").read_text())["apt"]
+    # One suite per verified Debian suite, each with every verified architecture of that suite.
+    want = {}
+    for c in M.verified:
+        want.setdefault(c.os.suite, set()).add(c.arch)
+    assert sorted(p.name for p in (apt / "dists").iterdir()) == sorted(want)
+    assert {s: set(v["architectures"]) for s, v in manifest["suites"].items()} == want
+    for suite, archs in want.items():
+        dist = apt / "dists" / suite
+        for name in ("InRelease", "Release.gpg"):
+            assert gpgv(key, dist / name, *([dist / "Release"] if name == "Release.gpg" else []),
+                        tmp_path=tmp_path).returncode == 0, (suite, name)
+        (release_fields,) = paragraphs((dist / "Release").read_text().split("\nMD5Sum:")[0])
+        assert release_fields["Suite"] == release_fields["Codename"] == suite
+        assert release_fields["Components"] == "main" and set(release_fields["Architectures"].split()) == archs
+        assert release_fields["Signed-By"] == fingerprint(throwaway_key())
+        sha256 = (dist / "Release").read_text().split("\nSHA256:\n")[1].split("\nSHA512:")[0]
+        hashed = {line.split()[2]: line.split()[0] for line in sha256.splitlines()}
+        for arch in archs:
+            packages = dist / "main" / f"binary-{arch}" / "Packages"
+            assert hashed[f"main/binary-{arch}/Packages"] == release.sha256_file(packages)
+            cells = [c for c in M.verified if c.os.suite == suite and c.arch == arch]
+            entries = paragraphs(packages.read_text())
+            assert [(e["Package"], e["Version"], e["Architecture"]) for e in entries] == \
+                [(release.PACKAGE, release.deb_version(HOOK_VERSION, c), arch) for c in cells]
+            for e, c in zip(entries, cells):
+                deb = apt / e["Filename"]
+                assert e["Filename"] == f"pool/{suite}/{release.pool_name(HOOK_VERSION, c)}"
+                assert e["SHA256"] == release.sha256_file(deb) == \
+                    release.sha256_file(out / release.cell_artifact_name(HOOK_VERSION, c, "deb"))
+                assert e["Depends"] == release.deb_depends(c, f"{c.kea}-1")
+
+    # The same tree, as one archive to put on any web server.
+    top = release.apt_archive_name(HOOK_VERSION)[: -len(".tar.gz")]
+    with tarfile.open(out / release.apt_archive_name(HOOK_VERSION)) as t:
+        names = {n for n in t.getnames() if t.getmember(n).isfile()}
+    assert names == {f"{top}/{p.relative_to(apt).as_posix()}" for p in apt.rglob("*") if p.is_file()}
 
 
 @needs_dpkg
