@@ -18,7 +18,9 @@ Archives are reproducible: sorted entries, owner root, mtimes clamped to SOURCE_
 gzip header without a time or name.
 
 :func:`publish` uploads a release directory to a GitHub release (urllib, token from
-``GITHUB_TOKEN``); ``dry_run`` only lists what would be uploaded. The token is never printed.
+``GITHUB_TOKEN``): a draft first, then every file, then published; a published release is
+never changed. ``dry_run`` only lists what would be uploaded. The token is never printed and
+goes to the API's host only.
 """
 
 from __future__ import annotations
@@ -671,9 +673,12 @@ def publish(release_dir: Path, *, repo: str, tag: str, token: str = "", dry_run:
             api: str = GITHUB_API, say: Callable[[str], None] = print, prerelease: bool = False) -> list:
     """Upload every file of ``release_dir`` to the GitHub release ``tag`` of ``repo``.
 
-    Creates the release if missing and replaces assets of the same name. Returns the names.
-    ``dry_run`` lists what would be uploaded and needs no token. Nothing printed or raised ever
-    contains the token."""
+    The release is created as a draft, gets every file, and only then is published, so nobody
+    sees it half uploaded. A draft left by an interrupted run is completed. A published
+    release is never changed: holding the same files it is left as is, otherwise publishing
+    fails and says which files differ. Returns the names uploaded. ``dry_run`` lists what would
+    be uploaded and needs no token. The token goes to the API's host only (not along a
+    redirect to another host, not to an upload URL elsewhere) and never into any message."""
     files = release_files(release_dir)
     repo_ok = bool(re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo or ""))
     if dry_run:
@@ -688,57 +693,125 @@ def publish(release_dir: Path, *, repo: str, tag: str, token: str = "", dry_run:
         raise PublishError("no GitHub token: set GITHUB_TOKEN (and --repo/GITHUB_REPOSITORY), or use --dry-run "
                            "to list what would be uploaded")
     try:
-        return _publish(files, repo, tag, token, api.rstrip("/"), say, prerelease)
+        return _publish(files, repo, tag, _Api(api.rstrip("/"), token), say, prerelease)
     except PublishError as e:
         raise PublishError(redact(str(e), token)) from None
     except (urllib.error.URLError, OSError) as e:
         raise PublishError(redact(f"talking to {api} failed: {e}", token)) from None
 
 
-def _request(method: str, url: str, token: str, data: Optional[bytes] = None,
-             content_type: str = "application/json") -> tuple:
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    req.add_header("Accept", "application/vnd.github+json")
-    req.add_header("X-GitHub-Api-Version", "2022-11-28")
-    req.add_header("User-Agent", f"{PACKAGE}-release")
-    if data is not None:
-        req.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(req, timeout=300) as r:
-            body = r.read()
-            return r.status, json.loads(body) if body else {}
-    except urllib.error.HTTPError as e:
-        body = e.read().decode("utf-8", "replace")
+def _origin(url: str) -> tuple:
+    u = urllib.parse.urlsplit(url)
+    return u.scheme, (u.hostname or "").lower(), u.port or {"https": 443, "http": 80}.get(u.scheme)
+
+
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but the Authorization header only to the origin it was meant for
+    (urllib copies every header to the new request, whatever its host)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
+class _Api:
+    """The GitHub REST API at ``base`` with ``token``."""
+
+    def __init__(self, base: str, token: str):
+        self.base, self.token = base, token
+        self.opener = urllib.request.build_opener(_SameOriginAuth)
+        origin = _origin(base)
+        #: where the token may go: the API, and on github.com its upload host
+        self.origins = {origin} | ({("https", "uploads.github.com", 443)}
+                                   if origin == ("https", "api.github.com", 443) else set())
+
+    def request(self, method: str, url: str, data: Optional[bytes] = None,
+                content_type: str = "application/json") -> tuple:
+        if _origin(url) not in self.origins:
+            raise PublishError(f"refusing to send the token to {urllib.parse.urlsplit(url).netloc}: "
+                               f"not the API's host ({urllib.parse.urlsplit(self.base).netloc})")
+        req = urllib.request.Request(url, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        req.add_header("Accept", "application/vnd.github+json")
+        req.add_header("X-GitHub-Api-Version", "2022-11-28")
+        req.add_header("User-Agent", f"{PACKAGE}-release")
+        if data is not None:
+            req.add_header("Content-Type", content_type)
         try:
-            detail = json.loads(body).get("message", body)
-        except ValueError:
-            detail = body
-        path = urllib.parse.urlsplit(url).path
-        if e.code == 404 and method == "GET":
-            return 404, {}
-        raise PublishError(redact(f"GitHub API {method} {path}: HTTP {e.code}: {str(detail)[:300]}", token)) from None
+            with self.opener.open(req, timeout=300) as r:
+                body = r.read()
+                return r.status, json.loads(body) if body else {}
+        except urllib.error.HTTPError as e:
+            body = e.read().decode("utf-8", "replace")
+            try:
+                detail = json.loads(body).get("message", body)
+            except ValueError:
+                detail = body
+            path = urllib.parse.urlsplit(url).path
+            raise PublishError(redact(f"GitHub API {method} {path}: HTTP {e.code}: {str(detail)[:300]}",
+                                      self.token)) from None
+
+    def json(self, method: str, path: str, obj: Optional[dict] = None) -> dict:
+        return self.request(method, self.base + path, json.dumps(obj).encode() if obj is not None else None)[1]
 
 
-def _publish(files, repo, tag, token, api, say, prerelease) -> list:
-    status, rel = _request("GET", f"{api}/repos/{repo}/releases/tags/{urllib.parse.quote(tag)}", token)
-    if status == 404:
-        body = json.dumps({"tag_name": tag, "name": f"{PACKAGE} {tag.lstrip('v')}", "draft": False,
-                           "prerelease": prerelease,
-                           "body": "Prebuilt kea-hook-runscript. Pick the file for your exact Kea version, OS "
-                                   "and architecture, or run install.sh. Verify with sha256sum -c SHA256SUMS."})
-        _, rel = _request("POST", f"{api}/repos/{repo}/releases", token, body.encode())
-        say(f"created GitHub release {tag} of {repo}")
-    existing = {a["name"]: a["id"] for a in rel.get("assets", [])}
+def _find_release(api: _Api, repo: str, tag: str) -> Optional[dict]:
+    """The release of ``tag``, draft or not (``GET .../releases/tags/`` does not show drafts)."""
+    for page in range(1, 51):
+        rels = api.json("GET", f"/repos/{repo}/releases?per_page=100&page={page}")
+        for rel in rels:
+            if rel.get("tag_name") == tag:
+                return rel
+        if len(rels) < 100:
+            return None
+    raise PublishError(f"more than 5000 releases in {repo}; cannot tell whether {tag} exists")
+
+
+def _publish(files, repo, tag, api: _Api, say, prerelease) -> list:
+    rel = _find_release(api, repo, tag)
+    if rel is not None and not rel.get("draft"):
+        assets = {a["name"]: a for a in rel.get("assets", [])}
+        problems = []
+        for p in files:
+            a = assets.pop(p.name, None)
+            if a is None:
+                problems.append(f"{p.name}: not in the published release")
+            elif a.get("size") != p.stat().st_size or a.get("digest", f"sha256:{sha256_file(p)}") != f"sha256:{sha256_file(p)}":
+                problems.append(f"{p.name}: differs from the published file")
+        problems += [f"{name}: published, not in this release directory" for name in sorted(assets)]
+        if problems:
+            raise PublishError(f"the GitHub release {tag} of {repo} is already published, with other files; "
+                               f"refusing to change it (make a new tag):\n  " + "\n  ".join(problems))
+        say(f"the GitHub release {tag} of {repo} is already published with these files; nothing to do")
+        return []
+    if rel is None:
+        rel = api.json("POST", f"/repos/{repo}/releases", {
+            "tag_name": tag, "name": f"{PACKAGE} {tag.lstrip('v')}", "draft": True, "prerelease": prerelease,
+            "body": "Prebuilt kea-hook-runscript. Debian: the apt repository (README, Installing). Otherwise "
+                    "run install.sh, or pick the file for your exact Kea version, OS and architecture and "
+                    "check SHA256SUMS.asc with the release key, then sha256sum -c SHA256SUMS."})
+        say(f"created the draft GitHub release {tag} of {repo}")
+    else:
+        say(f"completing the draft GitHub release {tag} of {repo} (left by an earlier run)")
     upload = re.sub(r"\{.*\}$", "", rel["upload_url"])
+    if _origin(upload) not in api.origins:
+        raise PublishError(f"the release's upload URL points to {urllib.parse.urlsplit(upload).netloc}, "
+                           f"not to the API's host: not sending the token there")
+    # A draft is nobody's yet: replace what an earlier run uploaded, drop what is not ours.
+    names = {p.name for p in files}
+    for a in rel.get("assets", []):
+        api.request("DELETE", f"{api.base}/repos/{repo}/releases/assets/{a['id']}")
+        if a["name"] not in names:
+            say(f"  removed {a['name']} from the draft (not in this release directory)")
     done = []
     for p in files:
-        if p.name in existing:
-            _request("DELETE", f"{api}/repos/{repo}/releases/assets/{existing[p.name]}", token)
-        _request("POST", f"{upload}?name={urllib.parse.quote(p.name)}", token, p.read_bytes(),
-                 "application/octet-stream")
+        api.request("POST", f"{upload}?name={urllib.parse.quote(p.name)}", p.read_bytes(), "application/octet-stream")
         say(f"  uploaded {p.name} ({p.stat().st_size} bytes)")
         done.append(p.name)
+    api.json("PATCH", f"/repos/{repo}/releases/{rel['id']}", {"draft": False})
+    say(f"published the GitHub release {tag} of {repo} ({len(done)} files)")
     return done
 
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tarfile
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -649,49 +650,76 @@ TOKEN = "ghp_TESTSECRET0123456789abcdefABCDEF"
 
 
 class FakeGitHub(BaseHTTPRequestHandler):
-    """Enough of the releases API; every request must carry the token."""
+    """Enough of the releases API, drafts included; every request must carry the token.
 
+    Class attributes (per server): ``releases`` (its state), ``calls`` (method, path,
+    Authorization, body), ``fail_uploads``, ``list_redirect`` (answer the release list with a
+    302 to that URL), ``upload_base`` (origin of the upload URLs it hands out)."""
+
+    releases: list = []
     calls: list = []
     fail_uploads = False
-    existing_assets: list = []
+    list_redirect = ""
+    upload_base = ""
 
     def log_message(self, *_a):
         pass
 
-    def _reply(self, code, obj):
+    def _reply(self, code, obj, headers=()):
         body = json.dumps(obj).encode()
         self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
+    def _release(self, rid):
+        return next(r for r in self.releases if r["id"] == rid)
+
     def _handle(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
-        self.calls.append((self.command, self.path, self.headers.get("Authorization"), len(body)))
+        self.calls.append((self.command, self.path, self.headers.get("Authorization"), body))
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._reply(401, {"message": "Bad credentials"})
-        host = f"http://127.0.0.1:{self.server.server_address[1]}"
-        if self.command == "GET" and "/releases/tags/" in self.path:
-            return self._reply(404, {"message": "Not Found"})
-        if self.command == "POST" and self.path.endswith("/releases"):
-            return self._reply(201, {"id": 7, "upload_url": f"{host}/uploads/7/assets{{?name,label}}",
-                                     "assets": self.existing_assets})
-        if self.command == "POST" and self.path.startswith("/uploads/7/assets"):
+        path = self.path.split("?")[0]
+        host = self.upload_base or f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.command == "GET" and path == "/repos/o/n/releases":
+            if self.list_redirect:
+                return self._reply(302, {}, [("Location", self.list_redirect)])
+            return self._reply(200, self.releases if self.path.endswith("page=1") else [])
+        if self.command == "POST" and path == "/repos/o/n/releases":
+            rel = {**json.loads(body), "id": 7, "assets": [], "upload_url": f"{host}/uploads/7/assets{{?name,label}}"}
+            self.releases.append(rel)
+            return self._reply(201, rel)
+        if self.command == "POST" and path.startswith("/uploads/"):
             if self.fail_uploads:  # a server that echoes what it got, token included
                 return self._reply(422, {"message": f"rejected, you sent {self.headers.get('Authorization')}"})
-            return self._reply(201, {"id": 1})
-        if self.command == "DELETE":
+            rel = self._release(int(path.split("/")[2]))
+            name = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)["name"][0]
+            asset = {"name": name, "id": 100 + len(self.calls), "size": len(body),
+                     "digest": "sha256:" + hashlib.sha256(body).hexdigest()}
+            rel["assets"].append(asset)
+            return self._reply(201, asset)
+        if self.command == "DELETE" and path.startswith("/repos/o/n/releases/assets/"):
+            aid = int(path.rsplit("/", 1)[1])
+            for rel in self.releases:
+                rel["assets"] = [a for a in rel["assets"] if a["id"] != aid]
             return self._reply(204, {})
+        if self.command == "PATCH" and path.startswith("/repos/o/n/releases/"):
+            rel = self._release(int(path.rsplit("/", 1)[1]))
+            rel.update(json.loads(body))
+            return self._reply(200, rel)
         return self._reply(400, {"message": "unexpected"})
 
-    do_GET = do_POST = do_DELETE = _handle
+    do_GET = do_POST = do_DELETE = do_PATCH = _handle
 
 
 @contextlib.contextmanager
 def fake_github(**attrs):
-    handler = type("H", (FakeGitHub,), {"calls": [], **attrs})
+    handler = type("H", (FakeGitHub,), {"calls": [], "releases": [], **attrs})
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -710,6 +738,16 @@ def small_release(tmp_path) -> Path:
     return out
 
 
+def asset(path: Path, aid: int) -> dict:
+    data = path.read_bytes()
+    return {"name": path.name, "id": aid, "size": len(data), "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
+
+
+def changes(h) -> list:
+    """The calls that change something: (method, path without query)."""
+    return [(c[0], c[1].split("?")[0]) for c in h.calls if c[0] != "GET"]
+
+
 def test_publish_dry_run_needs_no_token(tmp_path):
     lines = []
     names = release.publish(small_release(tmp_path), repo="o/n", tag="v2.0.0", dry_run=True, say=lines.append)
@@ -719,19 +757,72 @@ def test_publish_dry_run_needs_no_token(tmp_path):
         release.publish(small_release(tmp_path / "x"), repo="o/n", tag="v2.0.0")
 
 
-def test_publish_uploads_and_never_prints_the_token(tmp_path, capsys):
+def test_publish_makes_a_draft_uploads_everything_then_publishes(tmp_path, capsys):
     rel = small_release(tmp_path)
     lines = []
-    with fake_github(existing_assets=[{"name": "a.tar.gz", "id": 3}]) as (api, h):
+    with fake_github() as (api, h):
         names = release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lines.append)
     assert names == ["SHA256SUMS", "a.tar.gz"]
-    methods = [(c[0], c[1].split("?")[0]) for c in h.calls]
-    assert methods == [("GET", "/repos/o/n/releases/tags/v2.0.0"), ("POST", "/repos/o/n/releases"),
-                       ("POST", "/uploads/7/assets"), ("DELETE", "/repos/o/n/releases/assets/3"),
-                       ("POST", "/uploads/7/assets")]
+    assert changes(h) == [("POST", "/repos/o/n/releases"), ("POST", "/uploads/7/assets"),
+                          ("POST", "/uploads/7/assets"), ("PATCH", "/repos/o/n/releases/7")]
+    created = json.loads(h.calls[1][3])
+    assert created["draft"] is True and created["tag_name"] == "v2.0.0"
+    assert json.loads(h.calls[-1][3]) == {"draft": False}  # published last, once every file is there
+    (published,) = h.releases
+    assert [a["name"] for a in published["assets"]] == names and not published["draft"]
     assert all(c[2] == f"Bearer {TOKEN}" for c in h.calls)
     out = capsys.readouterr()
     assert TOKEN not in "\n".join(lines) + out.out + out.err
+
+
+def test_publish_completes_a_draft_left_by_an_earlier_run(tmp_path):
+    rel = small_release(tmp_path)
+    draft = {"id": 7, "tag_name": "v2.0.0", "draft": True, "upload_url": "",
+             "assets": [{"name": "a.tar.gz", "id": 3, "size": 9, "digest": "sha256:00"},
+                        {"name": "stale.txt", "id": 4, "size": 1, "digest": "sha256:11"}]}
+    with fake_github(releases=[draft]) as (api, h):
+        draft["upload_url"] = f"{api}/uploads/7/assets{{?name,label}}"
+        names = release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lambda _s: None)
+    assert names == ["SHA256SUMS", "a.tar.gz"]
+    assert changes(h) == [("DELETE", "/repos/o/n/releases/assets/3"), ("DELETE", "/repos/o/n/releases/assets/4"),
+                          ("POST", "/uploads/7/assets"), ("POST", "/uploads/7/assets"),
+                          ("PATCH", "/repos/o/n/releases/7")]
+    assert sorted(a["name"] for a in draft["assets"]) == names and draft["draft"] is False
+
+
+def test_publish_never_changes_a_published_release(tmp_path):
+    rel = small_release(tmp_path)
+    same = [asset(rel / "SHA256SUMS", 1), asset(rel / "a.tar.gz", 2)]
+    published = {"id": 7, "tag_name": "v2.0.0", "draft": False, "upload_url": "", "assets": same}
+    with fake_github(releases=[published]) as (api, h):
+        lines = []
+        assert release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lines.append) == []
+        assert "already published with these files; nothing to do" in lines[-1]
+        (rel / "a.tar.gz").write_bytes(b"b")  # same size, other bytes: a re-run of the tag that built anew
+        with pytest.raises(release.PublishError, match="already published, with other files; refusing") as e:
+            release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lines.append)
+        assert "a.tar.gz: differs from the published file" in str(e.value)
+        (rel / "new.txt").write_text("x")
+        with pytest.raises(release.PublishError, match="new.txt: not in the published release"):
+            release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lines.append)
+    assert changes(h) == [] and published["assets"] == same
+
+
+def test_publish_sends_the_token_to_the_api_host_only(tmp_path):
+    rel = small_release(tmp_path)
+    with fake_github() as (elsewhere, other):
+        # The API redirects the release list to another host: the request goes, the token not.
+        with fake_github(list_redirect=f"{elsewhere}/repos/o/n/releases?per_page=100&page=1") as (api, h):
+            with pytest.raises(release.PublishError, match="HTTP 401"):
+                release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lambda _s: None)
+        assert [c[0] for c in other.calls] == ["GET"] and other.calls[0][2] is None
+        # An upload URL on another host: refused before anything is sent there.
+        with fake_github(upload_base=elsewhere) as (api, h):
+            with pytest.raises(release.PublishError, match="upload URL points to 127.0.0.1:.*not sending the token"):
+                release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lambda _s: None)
+        assert len(other.calls) == 1
+    assert release._Api("https://api.github.com", TOKEN).origins == {("https", "api.github.com", 443),
+                                                                      ("https", "uploads.github.com", 443)}
 
 
 def test_publish_error_is_redacted(tmp_path, capsys, monkeypatch):
