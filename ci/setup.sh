@@ -5,7 +5,7 @@
 #   --release  the Debian tools a release needs: dpkg-deb, gpg (+ agent), apt-ftparchive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet -e '.[test]' nox build
+python3 -m pip install --quiet -e '.[test,release]' nox
 if [ "${1:-}" = --docker ]; then
     if ! python3 -c 'import docker; docker.from_env().ping()' 2>/dev/null; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

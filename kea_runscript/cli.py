@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import ROOT, facts
+from . import WORK, facts
 from . import matrix as matrix_mod
 
 EXIT_OK, EXIT_CELL_FAILED, EXIT_USAGE, EXIT_DOCKER = 0, 1, 2, 3
@@ -215,7 +215,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             except facts.UnsupportedVersion as e:
                 print(f"kea-runscript: {e}", file=sys.stderr)
                 return EXIT_USAGE
-            dest = render.render_tree(str(resolved), ROOT / "build" / "render" / str(resolved))
+            dest = render.render_tree(str(resolved), WORK / "build" / "render" / str(resolved))
             print(f"{'kea' + str(resolved):<32} rendered         {dest}")
         if args.kea and not (args.only or args.series or getattr(args, "all", False)):
             return EXIT_OK

@@ -46,7 +46,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import jinja2
 
-from . import HOOK_VERSION, ROOT, signing
+from . import HOOK_VERSION, ROOT, WORK, signing
 from .matrix import Cell, Matrix, cell_id
 
 PACKAGE = "kea-hook-runscript"
@@ -409,8 +409,10 @@ def python_dists(dest_dir: Path, root: Path = ROOT) -> list:
         # Run from tmp: in the checkout, its build/ directory would shadow pypa/build.
         probe = subprocess.run([sys.executable, "-c", "import build.__main__"], cwd=tmp, capture_output=True)
         if probe.returncode:
-            raise ReleaseError("the Python package 'build' is missing: python -m pip install build")
-        r = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", tmp, str(root)],
+            raise ReleaseError("the Python package 'build' is missing: pip install -e '.[release]' "
+                               "(or --no-python to leave the toolkit's sdist and wheel out)")
+        # No --sdist/--wheel: the wheel is built from the sdist, so the sdist is known complete.
+        r = subprocess.run([sys.executable, "-m", "build", "--outdir", tmp, str(root)],
                            capture_output=True, text=True, cwd=tmp)
         if r.returncode != 0:
             tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-20:])
@@ -505,7 +507,7 @@ def apt_repository(debs: Sequence, root: Path, signer, version: str, mtime: int)
 @dataclass(frozen=True)
 class Options:
     version: str
-    dist: Path = ROOT / "dist"
+    dist: Path = WORK / "dist"
     out: Optional[Path] = None  # default: dist/release/<version>
     allow_dirty: bool = False
     python: bool = True  # sdist + wheel (python -m build)
@@ -852,7 +854,7 @@ def cli_main(args, m: Matrix) -> int:
     except ReleaseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    dist = args.dist or ROOT / "dist"
+    dist = args.dist or WORK / "dist"
     out = args.out or dist / "release" / version
     if args.action == "publish":
         token = os.environ.get("GITHUB_TOKEN", "").strip()
