@@ -21,6 +21,8 @@ The release is a test release: signed by a throwaway key, which its install.sh p
   the signed one, a .deb that is not the listed one, and a repository signed by another key
   are refused.
 * ``test_reproducible_build``: two builds of one cell, cache bypassed, same sha256.
+* ``test_rebuild_in_the_recorded_builder_image``: each built cell rebuilt from what its
+  build-info.json records (builder image id, command, SOURCE_DATE_EPOCH, sources), same sha256.
 Test names carry the cell id.
 """
 
@@ -368,6 +370,26 @@ def test_reproducible_build(cell, tmp_path):
         assert r.status == "built", f"{cell.id}: build {n}: {r.message} (log {r.log})"
         digests.append(build.sha256_file(paths.out(cell) / build.LIBRARY))
     assert digests[0] == digests[1], f"{cell.id}: two builds differ: {digests}"
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
+def test_rebuild_in_the_recorded_builder_image(cell, built, tmp_path):
+    """What build-info.json records is enough to rebuild the same bytes: the sources this
+    checkout renders (source_sha256), the builder image by id, the build command and
+    SOURCE_DATE_EPOCH, in a fresh container, outside the build cache."""
+    from kea_runscript import render
+    info = json.loads((build.Paths().out(cell) / "build-info.json").read_text())
+    image = info["builder_image"]["id"]
+    assert containers.image_id(image) == image, f"{cell.id}: the recorded builder image {image} is gone"
+    src = render.render_tree(cell.kea, tmp_path / "src")
+    assert build.tree_digest(src) == info["source_sha256"], f"{cell.id}: this checkout renders other sources"
+    with containers.Container(image, f"{cell.id}-rebuild") as c:
+        c.copy_into(src, build.SRC)
+        r = c.call(info["build_command"], env={"SOURCE_DATE_EPOCH": str(info["source_date_epoch"])})
+        assert r.ok, f"{cell.id}: rebuild failed:\n{r.output[-3000:]}"
+        c.copy_out(f"{build.SRC}/{build.LIBRARY}", tmp_path / build.LIBRARY)
+    assert build.sha256_file(tmp_path / build.LIBRARY) == info["sha256"], \
+        f"{cell.id}: rebuilt in {image}, the .so differs from the recorded one"
 
 
 @pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
