@@ -577,7 +577,8 @@ def _write_release(cells, opts: Options, git: dict, signer, say, render) -> Path
             say(f"{bc.cell.id:<32} {tb.name}")
             if is_debian_family(bc.cell):
                 deb = deb_package(bc, opts.version, tmp, mtime, readme)
-                debs.append((bc.cell, deb))
+                if bc.cell.verified:  # apt gets only what CI built and tested; one build per suite
+                    debs.append((bc.cell, deb))
                 entry["artifacts"]["deb"] = {**_artifact(deb), "package": PACKAGE,
                                              "version": deb_version(opts.version, bc.cell),
                                              "depends": deb_depends(bc.cell, bc.info["kea_package_version"])}

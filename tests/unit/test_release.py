@@ -338,6 +338,15 @@ def test_apt_repository(tmp_path):
                     release.sha256_file(out / release.cell_artifact_name(HOOK_VERSION, c, "deb"))
                 assert e["Depends"] == release.deb_depends(c, f"{c.kea}-1")
 
+    # A declared cell built anyway (--allow-declared) ships its .deb, but not through apt:
+    # its suite would get a second, untested kea-hook-runscript.
+    declared = M.by_id("kea2.4.1-debian12-amd64")
+    fake_dist(tmp_path / "dist", cells=[declared])
+    out2 = make(tmp_path, "with-declared")
+    assert (out2 / release.cell_artifact_name(HOOK_VERSION, declared, "deb")).is_file()
+    assert [p.name for p in (out2 / "apt" / "pool" / "bookworm").iterdir()] == \
+        [release.pool_name(HOOK_VERSION, M.by_id("kea2.2.0-debian12-amd64"))]
+
     # The same tree, as one archive to put on any web server.
     top = release.apt_archive_name(HOOK_VERSION)[: -len(".tar.gz")]
     with tarfile.open(out / release.apt_archive_name(HOOK_VERSION)) as t:
