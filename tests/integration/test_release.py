@@ -27,6 +27,7 @@ Test names carry the cell id.
 """
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -57,20 +58,30 @@ def built():
     assert all(r.ok for r in results), [f"{r.cell.id}: {r.message}" for r in results if not r.ok]
 
 
-def make_release(version, key, tmp_path_factory):
+def make_release(version, key, tmp_path_factory, age):
+    """A test release made ``age`` seconds ago, as far as its dates go (SOURCE_DATE_EPOCH): apt
+    ignores a Release file older than the one it has, so the later release must be newer."""
     out = tmp_path_factory.mktemp("release") / version
-    return release.make_release(matrix.load(), release.Options(version=version, out=out, allow_dirty=True,
-                                                               python=False, signing_key=key, test_key=True))
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(time.time()) - age)
+    try:
+        return release.make_release(matrix.load(), release.Options(version=version, out=out, allow_dirty=True,
+                                                                   python=False, signing_key=key, test_key=True))
+    finally:
+        if saved is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 @pytest.fixture(scope="module")
 def release_dir(built, test_key, tmp_path_factory):
-    return make_release(HOOK_VERSION, test_key, tmp_path_factory)
+    return make_release(HOOK_VERSION, test_key, tmp_path_factory, age=3600)
 
 
 @pytest.fixture(scope="module")
 def rc_release_dir(built, test_key, tmp_path_factory):
-    return make_release(RC, test_key, tmp_path_factory)
+    return make_release(RC, test_key, tmp_path_factory, age=2 * 3600)
 
 
 def clean_container(cell, tmp_path):
