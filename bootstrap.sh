@@ -2,7 +2,7 @@
 # Set up a Debian machine to build and test kea-hook-runscript. Run as root from the checkout:
 #   sudo ./bootstrap.sh                      set up only
 #   sudo ./bootstrap.sh nox -s build         set up, then run the command (the README's way)
-# Installs docker.io and debootstrap if missing, starts dockerd if it is not running, and
+# Installs docker.io, debootstrap, gnupg and apt-utils if missing, starts dockerd if it is not running, and
 # installs the toolkit (editable) with its test extras and nox into the current python3.
 # Safe to run again: every step checks first.
 set -euo pipefail
@@ -19,6 +19,10 @@ missing=()
 # The engine, not just a client: a machine may have a Docker CLI and no dockerd.
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+# gpg (with its agent) signs releases and the tests' throwaway keys.
+command -v gpg-agent >/dev/null || missing+=(gnupg)
+# apt-ftparchive indexes the release's apt repository.
+command -v apt-ftparchive >/dev/null || missing+=(apt-utils)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"

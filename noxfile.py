@@ -33,11 +33,9 @@ def integration(session):
 
 @nox.session(venv_backend="none", tags=["release"], default=False)
 def release(session):
-    """Release files in dist/release/<version>/ from the built cells (version: git tag, or -- --version X.Y.Z)."""
-    import subprocess  # pypa/build makes the toolkit's sdist and wheel (probe outside the checkout's build/)
-    if subprocess.run([sys.executable, "-c", "import build.__main__"], cwd="/", capture_output=True).returncode:
-        session.run(sys.executable, "-m", "pip", "install", "--quiet", "build",
-                    env={"PIP_BREAK_SYSTEM_PACKAGES": "1"})
+    """Signed release in dist/release/<version>/ (SHA256SUMS.asc, apt repository) from the built
+    cells (version: git tag, or -- --version X.Y.Z; key: $KEA_RUNSCRIPT_SIGNING_KEY, or -- --test-key).
+    Needs the `release` extra (pypa/build): pip install -e '.[release]'."""
     session.run(*KEA_RUNSCRIPT, "release", *session.posargs)
 
 

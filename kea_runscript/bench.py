@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import ROOT
+from . import WORK
 from .launcher_driver import build_driver
 
 
@@ -42,7 +42,7 @@ LAUNCHER_KEYS = ("launcher_us", "posix_spawn_us", "fork_us",
 
 def launcher_costs(calls: int = 2000, heap_mb: int = 512) -> Dict[str, Dict[str, float]]:
     """{script label: {LAUNCHER_KEYS: µs}} measured by tests/launcher_driver.cc."""
-    driver = build_driver(ROOT / "build" / "bench")
+    driver = build_driver(WORK / "build" / "bench")
     costs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, script in _scripts(Path(tmp)).items():

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from . import HOOK_VERSION, ROOT, containers, images
+from . import HOOK_VERSION, ROOT, WORK, containers, images
 from .matrix import Cell
 
 LIBRARY = "kea-hook-runscript.so"
@@ -53,8 +53,8 @@ def build_command(cell: Cell, jobs: int = 2) -> list:
 class Paths:
     """Where a run writes: ``build/<id>/{src,logs}`` and ``dist/<id>/``."""
 
-    build: Path = ROOT / "build"
-    dist: Path = ROOT / "dist"
+    build: Path = WORK / "build"
+    dist: Path = WORK / "dist"
 
     def src(self, cell: Cell) -> Path:
         return self.build / cell.id / "src"

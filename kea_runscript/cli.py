@@ -5,7 +5,7 @@
     kea-runscript build  [--only GLOB] [--series X.Y] [--all] [--jobs N] [--keep-container]
                          [--allow-declared]
     kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime)
-    kea-runscript release [make] [--version V] [--allow-dirty] [--no-python]
+    kea-runscript release [make] [--version V] [--allow-dirty] [--no-python] [--test-key]
     kea-runscript release publish [--version V] [--repo OWNER/NAME] [--dry-run]
     kea-runscript pipelines [--check]
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import ROOT, facts
+from . import WORK, facts
 from . import matrix as matrix_mod
 
 EXIT_OK, EXIT_CELL_FAILED, EXIT_USAGE, EXIT_DOCKER = 0, 1, 2, 3
@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, help="release directory (default: <dist>/release/<version>)")
     sp.add_argument("--allow-dirty", action="store_true", help="accept a modified work tree / dirty builds")
     sp.add_argument("--no-python", action="store_true", help="skip the toolkit's sdist and wheel")
+    sp.add_argument("--test-key", action="store_true",
+                    help="a TEST release: sign with $KEA_RUNSCRIPT_SIGNING_KEY whatever its key, or with a "
+                         "throwaway key when unset; install.sh pins that key and says it is a test release")
     sp.add_argument("--repo", help="GitHub owner/name (default: $GITHUB_REPOSITORY); token: $GITHUB_TOKEN")
     sp.add_argument("--tag", help="GitHub release tag (default: v<version>)")
     sp.add_argument("--dry-run", action="store_true", help="publish: list what would be uploaded")
@@ -212,7 +215,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             except facts.UnsupportedVersion as e:
                 print(f"kea-runscript: {e}", file=sys.stderr)
                 return EXIT_USAGE
-            dest = render.render_tree(str(resolved), ROOT / "build" / "render" / str(resolved))
+            dest = render.render_tree(str(resolved), WORK / "build" / "render" / str(resolved))
             print(f"{'kea' + str(resolved):<32} rendered         {dest}")
         if args.kea and not (args.only or args.series or getattr(args, "all", False)):
             return EXIT_OK

@@ -1,10 +1,11 @@
-"""CI pipelines generated from ``matrix.yaml``: one job per cell, plus a release job on tags.
+"""CI pipelines generated from ``matrix.yaml``: one job per cell, then release jobs on tags.
 
 :func:`render` turns the matrix and ``templates/ci/*.j2`` into the files CI systems read
-(:data:`OUTPUTS`): a GitHub Actions workflow and a GitLab CI file. Verified cells are normal
-jobs (build + smoke); declared cells are jobs too (the hosted runners have the network they
-need) but may fail (``continue-on-error`` / ``allow_failure``). Jobs call the helper scripts
-in ``ci/``, so the pipelines hold no logic of their own.
+(:data:`OUTPUTS`): a GitHub Actions workflow and a GitLab CI file. One job definition runs
+every cell through the CI's own matrix (``strategy.matrix.include``, ``parallel:matrix``).
+Verified cells build and smoke-test; declared cells only build (the hosted runners have the
+network they need) and may fail. Jobs call the helper scripts in ``ci/``, so the pipelines
+hold no logic of their own. GitHub actions are pinned by commit (:data:`ACTIONS`).
 
 ``kea-runscript pipelines`` writes them; ``--check`` fails when the committed files differ from
 what the generator produces (a unit test runs the same check).
@@ -13,7 +14,6 @@ what the generator produces (a unit test runs the same check).
 from __future__ import annotations
 
 import difflib
-import re
 import sys
 from pathlib import Path
 
@@ -31,11 +31,16 @@ OUTPUTS = {
 PYTHON = "3.12"
 #: GitHub-hosted runner per Debian architecture.
 GITHUB_RUNNERS = {"amd64": "ubuntu-24.04", "arm64": "ubuntu-24.04-arm"}
-
-
-def job_key(ident: str) -> str:
-    """A job id GitHub accepts (letters, digits, ``-``, ``_``): ``kea2_6_3-debian13-amd64``."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", ident)
+#: Every action the workflow uses, pinned by commit (a tag can be moved; a commit cannot).
+#: To update: the commit of the new tag, e.g. `git ls-remote https://github.com/actions/checkout v7.0.1`.
+ACTIONS = {
+    "checkout": ("actions/checkout", "3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "setup_python": ("actions/setup-python", "5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "upload_artifact": ("actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "download_artifact": ("actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+    "upload_pages_artifact": ("actions/upload-pages-artifact", "fc324d3547104276b827a68afc52ff2a11cc49c9", "v5.0.0"),
+    "deploy_pages": ("actions/deploy-pages", "cd2ce8fcbc39b97be8ca5fce6e763baed58fa128", "v5.0.0"),
+}
 
 
 def _env() -> jinja2.Environment:
@@ -49,21 +54,19 @@ def _env() -> jinja2.Environment:
 
 
 def _job(c: Cell) -> dict:
-    return {"id": c.id, "key": job_key(c.id), "status": c.status, "verified": c.verified,
-            "series": c.series, "kea": c.kea, "arch": c.arch,
-            "runs_on": GITHUB_RUNNERS.get(c.arch, "ubuntu-24.04"),
-            "why": c.why_not_buildable_here()}
+    return {"id": c.id, "status": c.status, "runs_on": GITHUB_RUNNERS.get(c.arch, "ubuntu-24.04")}
 
 
 def render(m: Matrix) -> dict:
     """{relative path: text} of every generated pipeline file."""
     jobs = [_job(c) for c in m.cells]
+    by_status = [(status, [j["id"] for j in jobs if j["status"] == status]) for status in ("verified", "declared")]
+    actions = {k: f"{repo}@{sha} # {tag}" for k, (repo, sha, tag) in ACTIONS.items()}
     out = {}
     for path, template in OUTPUTS.items():
         out[path] = _env().get_template(template).render(
-            jobs=jobs, verified=[j for j in jobs if j["verified"]],
-            declared=[j for j in jobs if not j["verified"]], python=PYTHON, template=template,
-            output=path)
+            jobs=jobs, by_status=[(s, ids) for s, ids in by_status if ids], python=PYTHON, template=template,
+            output=path, actions=actions)
     return out
 
 

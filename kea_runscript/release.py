@@ -4,8 +4,9 @@
 
 * per cell, ``kea-hook-runscript-<hookver>-kea<X.Y.Z>-<os>-<arch>.tar.gz`` (the .so, LICENSE,
   a README excerpt, build-info.json) and, for Debian-family cells, a ``.deb`` that installs
-  into that distro's hooks directory and ``Depends`` on the exact Kea package version the hook
-  was compiled against. Every name comes from :func:`artifact_name`;
+  into that distro's hooks directory and ``Depends`` on the upstream Kea version the hook was
+  compiled against (any Debian revision of it: :func:`kea_version_range`). Every name comes
+  from :func:`artifact_name`;
 * ``kea-hook-runscript-<hookver>-src.tar.gz``: the pre-rendered C++ of every supported Kea
   series, buildable with ``make`` alone;
 * the toolkit's sdist and wheel (``python -m build``);
@@ -17,11 +18,14 @@ Archives are reproducible: sorted entries, owner root, mtimes clamped to SOURCE_
 gzip header without a time or name.
 
 :func:`publish` uploads a release directory to a GitHub release (urllib, token from
-``GITHUB_TOKEN``); ``dry_run`` only lists what would be uploaded. The token is never printed.
+``GITHUB_TOKEN``): a draft first, then every file, then published; a published release is
+never changed. ``dry_run`` only lists what would be uploaded. The token is never printed and
+goes to the API's host only.
 """
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import hashlib
 import io
@@ -36,13 +40,13 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
 import jinja2
 
-from . import HOOK_VERSION, ROOT
+from . import HOOK_VERSION, ROOT, WORK, signing
 from .matrix import Cell, Matrix, cell_id
 
 PACKAGE = "kea-hook-runscript"
@@ -105,12 +109,30 @@ def deb_version(hook_version: str, cell: Cell) -> str:
     return f"{hook_version.replace('-', '~')}+kea{cell.kea}+{cell.os.distro}{cell.os.release}"
 
 
-def deb_depends(cell: Cell, kea_package_version: str) -> str:
-    """The exact Kea the hook was built against: its libraries and one of its servers."""
+def kea_version_range(kea: str, kea_package_version: str) -> tuple:
+    """``(lowest, bound)``: Debian versions of the Kea packages carrying upstream ``kea``.
+
+    A hook is bound to an upstream Kea release, not to its Debian revision: a security update
+    ``2.6.3-1+deb13u1`` -> ``2.6.3-1+deb13u2`` keeps the ABI and must keep the hook. Satisfied
+    exactly by ``lowest <= v < bound``: ``2.6.3 <= v`` takes every revision and repack
+    (``2.6.3-1``, ``2.6.3+dfsg-1``) but no pre-release (``2.6.3~rc1``); ``v < 2.6.3.~`` stops
+    at the next upstream (``2.6.4``, ``2.6.3.1``) because ``+`` and ``-`` sort before ``.`` and
+    ``.`` followed by anything sorts after ``.~``. The epoch of the package built against is
+    kept: with ``1:`` any epoch-0 bound would be meaningless."""
     v = kea_package_version
+    epoch = v.split(":", 1)[0] + ":" if ":" in v else ""
+    return f"{epoch}{kea}", f"{epoch}{kea}.~"
+
+
+def deb_depends(cell: Cell, kea_package_version: str) -> str:
+    """The upstream Kea the hook was built against (its libraries, any Debian revision of them)
+    and one of its servers. The servers depend on their exact ``kea-common``, so pinning
+    ``kea-common`` pins theirs."""
+    low, bound = kea_version_range(cell.kea, kea_package_version)
     libs = KEA_LIB_PACKAGE.get(cell.source)
-    servers = [f"{p} (= {v})" for p in cell.server_packages]
-    parts = ([f"{libs} (= {v})"] if libs else []) + ([" | ".join(servers)] if servers else [])
+    parts = [f"{libs} (>= {low}), {libs} (<< {bound})"] if libs else []
+    if cell.server_packages:
+        parts.append(" | ".join(cell.server_packages))
     return ", ".join(parts)
 
 
@@ -341,10 +363,10 @@ def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme:
             maintainer=os.environ.get("KEA_RUNSCRIPT_MAINTAINER", "").strip() or MAINTAINER,
             depends=deb_depends(cell, info["kea_package_version"]), installed_size=size_kib,
             cell=cell_facts(bc), hook_version=version))
-        lib = KEA_LIB_PACKAGE[cell.source]
+        low, bound = kea_version_range(cell.kea, info["kea_package_version"])
         (root / "DEBIAN/preinst").write_text(render_template(
-            "deb-preinst.j2", package=PACKAGE, version=deb_version(version, cell), lib_package=lib,
-            kea_package_version=info["kea_package_version"], kea_version=cell.kea))
+            "deb-preinst.j2", package=PACKAGE, version=deb_version(version, cell),
+            lib_package=KEA_LIB_PACKAGE[cell.source], low=low, bound=bound, kea_version=cell.kea))
         for p in sorted(root.rglob("*"), reverse=True):
             os.chmod(p, 0o755 if p.is_dir() or p.name == "preinst" else 0o644)
             os.utime(p, (mtime, mtime), follow_symlinks=False)
@@ -387,8 +409,10 @@ def python_dists(dest_dir: Path, root: Path = ROOT) -> list:
         # Run from tmp: in the checkout, its build/ directory would shadow pypa/build.
         probe = subprocess.run([sys.executable, "-c", "import build.__main__"], cwd=tmp, capture_output=True)
         if probe.returncode:
-            raise ReleaseError("the Python package 'build' is missing: python -m pip install build")
-        r = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", tmp, str(root)],
+            raise ReleaseError("the Python package 'build' is missing: pip install -e '.[release]' "
+                               "(or --no-python to leave the toolkit's sdist and wheel out)")
+        # No --sdist/--wheel: the wheel is built from the sdist, so the sdist is known complete.
+        r = subprocess.run([sys.executable, "-m", "build", "--outdir", tmp, str(root)],
                            capture_output=True, text=True, cwd=tmp)
         if r.returncode != 0:
             tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-20:])
@@ -410,17 +434,112 @@ def _artifact(path: Path) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# the apt repository
+
+
+APT_DIR = "apt"
+APT_COMPONENT = "main"
+
+
+def apt_archive_name(hook_version: str) -> str:
+    return f"{PACKAGE}-{hook_version}-apt.tar.gz"
+
+
+def pool_name(version: str, cell: Cell) -> str:
+    """Debian's own file name, ``<package>_<version>_<arch>.deb``: apt-ftparchive --arch goes by it."""
+    return f"{PACKAGE}_{deb_version(version, cell)}_{cell.arch}.deb"
+
+
+def _ftparchive(root: Path, *args: str) -> str:
+    r = subprocess.run(["apt-ftparchive", *args], cwd=root, capture_output=True, text=True,
+                       env={**os.environ, "LC_ALL": "C"})
+    if r.returncode != 0 or "\nE: " in "\n" + r.stderr:
+        raise ReleaseError(f"apt-ftparchive {' '.join(args)} failed (exit {r.returncode}):\n{r.stderr.strip()}")
+    return r.stdout
+
+
+def apt_repository(debs: Sequence, root: Path, signer, version: str, mtime: int) -> dict:
+    """A signed apt repository of ``debs`` ([(cell, .deb path)]) in ``root``, one suite per
+    Debian suite of the cells (``dists/<suite>/``: ``Release``, ``InRelease``, ``Release.gpg``,
+    ``main/binary-<arch>/Packages``; the files in ``pool/<suite>/``), indexed by apt-ftparchive
+    and signed by ``signer``. ``Date`` is ``mtime`` (the commit's), so only the signatures
+    differ between two runs. Returns what the manifest says about it."""
+    if shutil.which("apt-ftparchive") is None:
+        raise ReleaseError("apt-ftparchive is not installed (apt-get install apt-utils); it indexes the apt repository")
+    by_suite: dict = {}
+    for cell, deb in debs:
+        by_suite.setdefault(cell.os.suite, []).append((cell, deb))
+    suites = {}
+    for suite, items in sorted(by_suite.items()):
+        pool = root / "pool" / suite
+        pool.mkdir(parents=True)
+        for cell, deb in items:
+            shutil.copyfile(deb, pool / pool_name(version, cell))
+        archs = sorted({cell.arch for cell, _ in items})
+        dist = root / "dists" / suite
+        for arch in archs:
+            text = _ftparchive(root, "--arch", arch, "packages", f"pool/{suite}")
+            # One paragraph per package file, in a fixed order whatever the directory order.
+            paragraphs = sorted(p.strip("\n") for p in text.split("\n\n") if p.strip())
+            (dist / APT_COMPONENT / f"binary-{arch}").mkdir(parents=True)
+            (dist / APT_COMPONENT / f"binary-{arch}" / "Packages").write_text("\n\n".join(paragraphs) + "\n")
+        fields = {"Origin": PACKAGE, "Label": PACKAGE, "Suite": suite, "Codename": suite,
+                  "Architectures": " ".join(archs), "Components": APT_COMPONENT,
+                  "Description": f"{PACKAGE} {version} for {items[0][0].os.distro} {suite}",
+                  "Date": email.utils.formatdate(mtime, usegmt=True),
+                  # apt >= 2.3 then takes later Release files only when signed by this key.
+                  "Signed-By": signer.fingerprint}
+        opts = [a for k, v in fields.items() for a in ("-o", f"APT::FTPArchive::Release::{k}={v}")]
+        release_text = _ftparchive(root, *opts, "release", f"dists/{suite}")
+        (dist / "Release").write_text(release_text)
+        signer.clearsign(dist / "Release", dist / "InRelease")
+        signer.detach_sign(dist / "Release", dist / "Release.gpg")
+        suites[suite] = {"architectures": archs,
+                         "packages": [f"pool/{suite}/{pool_name(version, c)}" for c, _ in items]}
+    (root / signing.KEY_NAME).write_text(signer.public_key() if signer.test else signing.KEY_FILE.read_text())
+    return suites
+
+
+# --------------------------------------------------------------------------------------------
 # the release
 
 
 @dataclass(frozen=True)
 class Options:
     version: str
-    dist: Path = ROOT / "dist"
+    dist: Path = WORK / "dist"
     out: Optional[Path] = None  # default: dist/release/<version>
     allow_dirty: bool = False
     python: bool = True  # sdist + wheel (python -m build)
     series: Optional[tuple] = None  # source tarball series (default: all supported)
+    #: the armored secret release key (CI secret); empty with test_key: a throwaway key
+    signing_key: str = field(default="", repr=False)
+    signing_passphrase: str = field(default="", repr=False)
+    #: accept a key other than keys/kea-hook-runscript.asc: a test release, marked as such
+    test_key: bool = False
+
+
+_PIN_RE = re.compile(r"^( *)RELEASE_KEY_FINGERPRINT=([0-9A-F]*)$", re.M)
+_TEST_RE = re.compile(r"^( *)TEST_RELEASE=.*$", re.M)
+
+
+def installer_text(fingerprint: str, test_note: str = "") -> str:
+    """install.sh as shipped: pinned to ``fingerprint``. The committed script pins the project's
+    key; a test release (``test_note``) gets its throwaway key pinned and says so when run."""
+    text = INSTALLER.read_text(encoding="utf-8")
+    pins = _PIN_RE.findall(text)
+    if len(pins) != 1 or len(_TEST_RE.findall(text)) != 1:
+        raise ReleaseError(f"{INSTALLER} must have exactly one RELEASE_KEY_FINGERPRINT= and one TEST_RELEASE= line")
+    if not test_note:
+        if pins[0][1] != fingerprint:
+            raise ReleaseError(f"{INSTALLER} pins key {pins[0][1]}, the release key is {fingerprint} "
+                               f"({signing.KEY_FILE.relative_to(ROOT)}): update the pin")
+        return text
+    if not re.match(r"^[0-9A-F]{40}$", fingerprint) or "'" in test_note:
+        raise ReleaseError(f"bad test key fingerprint {fingerprint!r} or note {test_note!r}")
+    text = _PIN_RE.sub(lambda m: f"{m[1]}RELEASE_KEY_FINGERPRINT={fingerprint}", text)
+    text = _TEST_RE.sub(lambda m: f"{m[1]}TEST_RELEASE='{test_note}'", text)
+    return text.replace("#!/bin/sh\n", f"#!/bin/sh\n# {test_note}\n", 1)
 
 
 def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
@@ -433,13 +552,24 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
     git = git_facts()
     if git["git_dirty"] and not opts.allow_dirty:
         raise ReleaseError("the work tree has uncommitted changes: commit them or pass --allow-dirty")
+    secret = opts.signing_key
+    if not secret.strip() and opts.test_key:
+        secret = signing.throwaway_secret_key()
+    try:
+        with signing.signer(secret, opts.signing_passphrase, allow_other_key=opts.test_key) as signer:
+            return _write_release(cells, opts, git, signer, say, render)
+    except signing.SigningError as e:
+        raise ReleaseError(str(e)) from None
+
+
+def _write_release(cells, opts: Options, git: dict, signer, say, render) -> Path:
     mtime = git["source_date_epoch"]
     final = opts.out or (opts.dist / "release" / opts.version)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
         readme = readme_excerpt(README_FILE.read_text(encoding="utf-8"))
-        manifest_cells = []
+        manifest_cells, debs = [], []
         for bc in cells:
             entry = cell_facts(bc)
             tb = binary_tarball(bc, opts.version, tmp, mtime, readme)
@@ -447,6 +577,8 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
             say(f"{bc.cell.id:<32} {tb.name}")
             if is_debian_family(bc.cell):
                 deb = deb_package(bc, opts.version, tmp, mtime, readme)
+                if bc.cell.verified:  # apt gets only what CI built and tested; one build per suite
+                    debs.append((bc.cell, deb))
                 entry["artifacts"]["deb"] = {**_artifact(deb), "package": PACKAGE,
                                              "version": deb_version(opts.version, bc.cell),
                                              "depends": deb_depends(bc.cell, bc.info["kea_package_version"])}
@@ -454,11 +586,27 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
             manifest_cells.append(entry)
         src = source_tarball(opts.version, tmp, mtime, opts.series, render)
         say(f"{'source':<32} {src.name}")
+        apt = {}
+        if debs:
+            suites = apt_repository(debs, tmp / APT_DIR, signer, opts.version, mtime)
+            archive = tmp / apt_archive_name(opts.version)
+            top = archive.name[: -len(".tar.gz")]
+            write_tar_gz(archive, {f"{top}/{p.relative_to(tmp / APT_DIR).as_posix()}": p.read_bytes()
+                                   for p in sorted((tmp / APT_DIR).rglob("*")) if p.is_file()}, mtime)
+            # By name only: the archive holds signatures, which differ from run to run, and the
+            # manifest is the same for the same inputs (SHA256SUMS has the archive's checksum).
+            apt = {"dir": APT_DIR, "component": APT_COMPONENT, "suites": suites, "archive": archive.name}
+            say(f"{'apt':<32} {APT_DIR}/dists/{{{','.join(suites)}}} (+ {archive.name})")
         py = python_dists(tmp) if opts.python else []
         for p in py:
             say(f"{'python':<32} {p.name}")
-        shutil.copyfile(INSTALLER, tmp / "install.sh")
-        os.chmod(tmp / "install.sh", 0o755)
+        test_note = (f"TEST release {opts.version}, signed with the throwaway key {signer.fingerprint}, "
+                     f"not the {PACKAGE} release key: for tests only") if signer.test else ""
+        (tmp / "install.sh").write_text(installer_text(signer.fingerprint, test_note), encoding="utf-8")
+        if signer.test:
+            (tmp / signing.KEY_NAME).write_text(signer.public_key(), encoding="ascii")
+        else:  # the committed file itself, byte for byte: anyone can compare it with the repository
+            shutil.copyfile(signing.KEY_FILE, tmp / signing.KEY_NAME)
         manifest = {
             "schema": MANIFEST_SCHEMA,
             "name": PACKAGE,
@@ -470,12 +618,18 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
             "source": {**_artifact(src), "kea_series": list(opts.series or _all_series())},
             "python": [_artifact(p) for p in py],
             "installer": _artifact(tmp / "install.sh"),
+            "apt": apt,
+            "signing_key": {"fingerprint": signer.fingerprint, "file": signing.KEY_NAME,
+                            "test_release": signer.test},
         }
+        if signer.test:
+            manifest["test_release"] = test_note
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        names = [p.name for p in tmp.iterdir() if p.name != "SHA256SUMS"]
+        names = [p.name for p in tmp.iterdir() if p.is_file()]
         (tmp / "SHA256SUMS").write_text(sha256sums(tmp, names))
-        for p in tmp.iterdir():
-            os.chmod(p, 0o755 if p.name == "install.sh" else 0o644)
+        signer.detach_sign(tmp / "SHA256SUMS", tmp / "SHA256SUMS.asc")
+        for p in tmp.rglob("*"):
+            os.chmod(p, 0o755 if p.is_dir() or p.name == "install.sh" else 0o644)
         os.chmod(tmp, 0o755)
         if final.exists():
             shutil.rmtree(final)
@@ -483,7 +637,8 @@ def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    say(f"release {opts.version}: {final} ({len(cells)} cells; verify with: cd {final} && sha256sum -c SHA256SUMS)")
+    say(f"release {opts.version}: {final} ({len(cells)} cells, signed by {signer.fingerprint}"
+        f"{' = a TEST release' if signer.test else ''}; verify with: sh {final}/install.sh --list)")
     return final
 
 
@@ -521,9 +676,12 @@ def publish(release_dir: Path, *, repo: str, tag: str, token: str = "", dry_run:
             api: str = GITHUB_API, say: Callable[[str], None] = print, prerelease: bool = False) -> list:
     """Upload every file of ``release_dir`` to the GitHub release ``tag`` of ``repo``.
 
-    Creates the release if missing and replaces assets of the same name. Returns the names.
-    ``dry_run`` lists what would be uploaded and needs no token. Nothing printed or raised ever
-    contains the token."""
+    The release is created as a draft, gets every file, and only then is published, so nobody
+    sees it half uploaded. A draft left by an interrupted run is completed. A published
+    release is never changed: holding the same files it is left as is, otherwise publishing
+    fails and says which files differ. Returns the names uploaded. ``dry_run`` lists what would
+    be uploaded and needs no token. The token goes to the API's host only (not along a
+    redirect to another host, not to an upload URL elsewhere) and never into any message."""
     files = release_files(release_dir)
     repo_ok = bool(re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo or ""))
     if dry_run:
@@ -538,57 +696,125 @@ def publish(release_dir: Path, *, repo: str, tag: str, token: str = "", dry_run:
         raise PublishError("no GitHub token: set GITHUB_TOKEN (and --repo/GITHUB_REPOSITORY), or use --dry-run "
                            "to list what would be uploaded")
     try:
-        return _publish(files, repo, tag, token, api.rstrip("/"), say, prerelease)
+        return _publish(files, repo, tag, _Api(api.rstrip("/"), token), say, prerelease)
     except PublishError as e:
         raise PublishError(redact(str(e), token)) from None
     except (urllib.error.URLError, OSError) as e:
         raise PublishError(redact(f"talking to {api} failed: {e}", token)) from None
 
 
-def _request(method: str, url: str, token: str, data: Optional[bytes] = None,
-             content_type: str = "application/json") -> tuple:
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    req.add_header("Accept", "application/vnd.github+json")
-    req.add_header("X-GitHub-Api-Version", "2022-11-28")
-    req.add_header("User-Agent", f"{PACKAGE}-release")
-    if data is not None:
-        req.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(req, timeout=300) as r:
-            body = r.read()
-            return r.status, json.loads(body) if body else {}
-    except urllib.error.HTTPError as e:
-        body = e.read().decode("utf-8", "replace")
+def _origin(url: str) -> tuple:
+    u = urllib.parse.urlsplit(url)
+    return u.scheme, (u.hostname or "").lower(), u.port or {"https": 443, "http": 80}.get(u.scheme)
+
+
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but the Authorization header only to the origin it was meant for
+    (urllib copies every header to the new request, whatever its host)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
+class _Api:
+    """The GitHub REST API at ``base`` with ``token``."""
+
+    def __init__(self, base: str, token: str):
+        self.base, self.token = base, token
+        self.opener = urllib.request.build_opener(_SameOriginAuth)
+        origin = _origin(base)
+        #: where the token may go: the API, and on github.com its upload host
+        self.origins = {origin} | ({("https", "uploads.github.com", 443)}
+                                   if origin == ("https", "api.github.com", 443) else set())
+
+    def request(self, method: str, url: str, data: Optional[bytes] = None,
+                content_type: str = "application/json") -> tuple:
+        if _origin(url) not in self.origins:
+            raise PublishError(f"refusing to send the token to {urllib.parse.urlsplit(url).netloc}: "
+                               f"not the API's host ({urllib.parse.urlsplit(self.base).netloc})")
+        req = urllib.request.Request(url, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        req.add_header("Accept", "application/vnd.github+json")
+        req.add_header("X-GitHub-Api-Version", "2022-11-28")
+        req.add_header("User-Agent", f"{PACKAGE}-release")
+        if data is not None:
+            req.add_header("Content-Type", content_type)
         try:
-            detail = json.loads(body).get("message", body)
-        except ValueError:
-            detail = body
-        path = urllib.parse.urlsplit(url).path
-        if e.code == 404 and method == "GET":
-            return 404, {}
-        raise PublishError(redact(f"GitHub API {method} {path}: HTTP {e.code}: {str(detail)[:300]}", token)) from None
+            with self.opener.open(req, timeout=300) as r:
+                body = r.read()
+                return r.status, json.loads(body) if body else {}
+        except urllib.error.HTTPError as e:
+            body = e.read().decode("utf-8", "replace")
+            try:
+                detail = json.loads(body).get("message", body)
+            except ValueError:
+                detail = body
+            path = urllib.parse.urlsplit(url).path
+            raise PublishError(redact(f"GitHub API {method} {path}: HTTP {e.code}: {str(detail)[:300]}",
+                                      self.token)) from None
+
+    def json(self, method: str, path: str, obj: Optional[dict] = None) -> dict:
+        return self.request(method, self.base + path, json.dumps(obj).encode() if obj is not None else None)[1]
 
 
-def _publish(files, repo, tag, token, api, say, prerelease) -> list:
-    status, rel = _request("GET", f"{api}/repos/{repo}/releases/tags/{urllib.parse.quote(tag)}", token)
-    if status == 404:
-        body = json.dumps({"tag_name": tag, "name": f"{PACKAGE} {tag.lstrip('v')}", "draft": False,
-                           "prerelease": prerelease,
-                           "body": "Prebuilt kea-hook-runscript. Pick the file for your exact Kea version, OS "
-                                   "and architecture, or run install.sh. Verify with sha256sum -c SHA256SUMS."})
-        _, rel = _request("POST", f"{api}/repos/{repo}/releases", token, body.encode())
-        say(f"created GitHub release {tag} of {repo}")
-    existing = {a["name"]: a["id"] for a in rel.get("assets", [])}
+def _find_release(api: _Api, repo: str, tag: str) -> Optional[dict]:
+    """The release of ``tag``, draft or not (``GET .../releases/tags/`` does not show drafts)."""
+    for page in range(1, 51):
+        rels = api.json("GET", f"/repos/{repo}/releases?per_page=100&page={page}")
+        for rel in rels:
+            if rel.get("tag_name") == tag:
+                return rel
+        if len(rels) < 100:
+            return None
+    raise PublishError(f"more than 5000 releases in {repo}; cannot tell whether {tag} exists")
+
+
+def _publish(files, repo, tag, api: _Api, say, prerelease) -> list:
+    rel = _find_release(api, repo, tag)
+    if rel is not None and not rel.get("draft"):
+        assets = {a["name"]: a for a in rel.get("assets", [])}
+        problems = []
+        for p in files:
+            a = assets.pop(p.name, None)
+            if a is None:
+                problems.append(f"{p.name}: not in the published release")
+            elif a.get("size") != p.stat().st_size or a.get("digest", f"sha256:{sha256_file(p)}") != f"sha256:{sha256_file(p)}":
+                problems.append(f"{p.name}: differs from the published file")
+        problems += [f"{name}: published, not in this release directory" for name in sorted(assets)]
+        if problems:
+            raise PublishError(f"the GitHub release {tag} of {repo} is already published, with other files; "
+                               f"refusing to change it (make a new tag):\n  " + "\n  ".join(problems))
+        say(f"the GitHub release {tag} of {repo} is already published with these files; nothing to do")
+        return []
+    if rel is None:
+        rel = api.json("POST", f"/repos/{repo}/releases", {
+            "tag_name": tag, "name": f"{PACKAGE} {tag.lstrip('v')}", "draft": True, "prerelease": prerelease,
+            "body": "Prebuilt kea-hook-runscript. Debian: the apt repository (README, Installing). Otherwise "
+                    "run install.sh, or pick the file for your exact Kea version, OS and architecture and "
+                    "check SHA256SUMS.asc with the release key, then sha256sum -c SHA256SUMS."})
+        say(f"created the draft GitHub release {tag} of {repo}")
+    else:
+        say(f"completing the draft GitHub release {tag} of {repo} (left by an earlier run)")
     upload = re.sub(r"\{.*\}$", "", rel["upload_url"])
+    if _origin(upload) not in api.origins:
+        raise PublishError(f"the release's upload URL points to {urllib.parse.urlsplit(upload).netloc}, "
+                           f"not to the API's host: not sending the token there")
+    # A draft is nobody's yet: replace what an earlier run uploaded, drop what is not ours.
+    names = {p.name for p in files}
+    for a in rel.get("assets", []):
+        api.request("DELETE", f"{api.base}/repos/{repo}/releases/assets/{a['id']}")
+        if a["name"] not in names:
+            say(f"  removed {a['name']} from the draft (not in this release directory)")
     done = []
     for p in files:
-        if p.name in existing:
-            _request("DELETE", f"{api}/repos/{repo}/releases/assets/{existing[p.name]}", token)
-        _request("POST", f"{upload}?name={urllib.parse.quote(p.name)}", token, p.read_bytes(),
-                 "application/octet-stream")
+        api.request("POST", f"{upload}?name={urllib.parse.quote(p.name)}", p.read_bytes(), "application/octet-stream")
         say(f"  uploaded {p.name} ({p.stat().st_size} bytes)")
         done.append(p.name)
+    api.json("PATCH", f"/repos/{repo}/releases/{rel['id']}", {"draft": False})
+    say(f"published the GitHub release {tag} of {repo} ({len(done)} files)")
     return done
 
 
@@ -629,7 +855,7 @@ def cli_main(args, m: Matrix) -> int:
     except ReleaseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    dist = args.dist or ROOT / "dist"
+    dist = args.dist or WORK / "dist"
     out = args.out or dist / "release" / version
     if args.action == "publish":
         token = os.environ.get("GITHUB_TOKEN", "").strip()
@@ -643,9 +869,14 @@ def cli_main(args, m: Matrix) -> int:
             return 1
         return 0
     try:
+        # Read once and dropped from the environment: nothing this process runs (python -m
+        # build and its backends, dpkg-deb) inherits the secret key.
+        secret = signing.secret_from_environment()
+        passphrase = os.environ.pop(signing.PASSPHRASE_ENV, "")
         make_release(m, Options(version=version, dist=dist, out=out, allow_dirty=args.allow_dirty,
-                                python=not args.no_python))
-    except ReleaseError as e:
+                                python=not args.no_python, signing_key=secret, signing_passphrase=passphrase,
+                                test_key=args.test_key))
+    except (ReleaseError, signing.SigningError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -1,23 +1,40 @@
 """Release artifacts in clean containers of each verified cell (``pytest -m integration``).
 
+The release is a test release: signed by a throwaway key, which its install.sh pins.
+
 * ``test_installer``: the release served over HTTP on 127.0.0.1 inside a container with no
-  network and only Kea's DHCPv4 server installed (+ curl, python3); install.sh picks, verifies
-  and installs the hook, then ``kea-dhcp4 -t`` accepts a config loading it.
-* ``test_installer_refuses``: a Kea version with no build -> exit 3 listing the builds; a
-  tampered tarball -> exit 4; nothing installed either time.
+  network and only Kea's DHCPv4 server installed (+ curl, python3); install.sh (with
+  ``--allow-http``: there is no TLS here) checks the signature, picks, verifies and installs
+  the hook, then ``kea-dhcp4 -t`` accepts a config loading it.
+* ``test_installer_refuses``: an http URL without ``--allow-http`` -> exit 2; SHA256SUMS
+  re-made for a tampered tarball, or signed by another key -> exit 4; a tampered tarball
+  -> exit 4; a Kea version with no build -> exit 3 listing the builds; nothing installed.
 * ``test_deb``: ``dpkg -i`` / ``kea-dhcp4 -t`` / ``dpkg -r``, and the .deb of another cell is
   refused by dpkg (its Depends pins another Kea).
+* ``test_deb_follows_kea_revisions``: Kea's installed packages rebuilt at a new Debian revision
+  (a security update) install over the hook's .deb and keep it; rebuilt at the next upstream
+  version, apt would remove the hook and refuses with ``--no-remove``.
+* ``test_apt``: the release's apt repository served on 127.0.0.1, added as the README says
+  (key file, ``deb [signed-by=...]`` line), with the Debian mirrors removed: ``apt-get
+  install kea-hook-runscript`` installs the cell's build, ``kea-dhcp4 -t`` loads it, and
+  ``apt-get upgrade`` takes it from release RC to HOOK_VERSION. A Packages file that is not
+  the signed one, a .deb that is not the listed one, and a repository signed by another key
+  are refused.
 * ``test_reproducible_build``: two builds of one cell, cache bypassed, same sha256.
+* ``test_rebuild_in_the_recorded_builder_image``: each built cell rebuilt from what its
+  build-info.json records (builder image id, command, SOURCE_DATE_EPOCH, sources), same sha256.
 Test names carry the cell id.
 """
 
 import json
+import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
-from kea_runscript import HOOK_VERSION, build, containers, matrix, release
+from kea_runscript import HOOK_VERSION, build, containers, matrix, release, signing
 
 pytestmark = pytest.mark.integration
 
@@ -26,13 +43,45 @@ PORT = 8765
 URL = f"http://127.0.0.1:{PORT}"
 
 
+RC = f"{HOOK_VERSION}-rc1"  # the release before HOOK_VERSION: apt upgrades from it
+
+
 @pytest.fixture(scope="module")
-def release_dir(tmp_path_factory):
+def test_key():
+    """One throwaway key for every release of this module (apt's signed-by pins one key)."""
+    return signing.throwaway_secret_key()
+
+
+@pytest.fixture(scope="module")
+def built():
     results = build.build_cells(VERIFIED, verified_ids=[c.id for c in VERIFIED])
     assert all(r.ok for r in results), [f"{r.cell.id}: {r.message}" for r in results if not r.ok]
-    out = tmp_path_factory.mktemp("release") / HOOK_VERSION
-    return release.make_release(matrix.load(), release.Options(version=HOOK_VERSION, out=out, allow_dirty=True,
-                                                               python=False))
+
+
+def make_release(version, key, tmp_path_factory, age):
+    """A test release made ``age`` seconds ago, as far as its dates go (SOURCE_DATE_EPOCH): apt
+    ignores a Release file older than the one it has, so the later release must be newer."""
+    out = tmp_path_factory.mktemp("release") / version
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(time.time()) - age)
+    try:
+        return release.make_release(matrix.load(), release.Options(version=version, out=out, allow_dirty=True,
+                                                                   python=False, signing_key=key, test_key=True))
+    finally:
+        if saved is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+
+
+@pytest.fixture(scope="module")
+def release_dir(built, test_key, tmp_path_factory):
+    return make_release(HOOK_VERSION, test_key, tmp_path_factory, age=3600)
+
+
+@pytest.fixture(scope="module")
+def rc_release_dir(built, test_key, tmp_path_factory):
+    return make_release(RC, test_key, tmp_path_factory, age=2 * 3600)
 
 
 def clean_container(cell, tmp_path):
@@ -40,8 +89,11 @@ def clean_container(cell, tmp_path):
     return containers.Container(image, f"{cell.id}-release")  # network_mode none
 
 
-def serve(c, directory):
+def serve(c, directory, **more):
+    """Serve ``directory`` at URL/ (and each of ``more``, name -> directory, at URL/name/)."""
     c.copy_into(directory, "/release")
+    for name, d in more.items():
+        c.copy_into(d, f"/release/{name}")
     c.sh(f"cd / && nohup python3 -m http.server --bind 127.0.0.1 {PORT} --directory /release "
          f">/tmp/http.log 2>&1 </dev/null &")
     for _ in range(50):
@@ -62,35 +114,61 @@ def test_installer(cell, release_dir, tmp_path):
     with clean_container(cell, tmp_path) as c:
         assert not c.call(["test", "-e", f"{cell.hooks_dir}/{build.LIBRARY}"]).ok
         serve(c, release_dir)
-        r = c.sh(f"curl -fsS -o /tmp/install.sh {URL}/install.sh && sh /tmp/install.sh --from {URL}")
+        r = c.sh(f"curl -fsS -o /tmp/install.sh {URL}/install.sh && sh /tmp/install.sh --from {URL} --allow-http")
         assert r.ok, f"{cell.id}: install.sh failed (exit {r.exit_code}):\n{r.output}"
-        assert f"-> build {cell.id}" in r.output and "verified" in r.output, r.output
+        verifier = "sqv" if c.call(["sh", "-c", "command -v sqv"]).ok else "gpgv"
+        assert f"verified SHA256SUMS.asc ({verifier}): signed by the release key" in r.output, r.output
+        assert f"-> build {cell.id}" in r.output and f"verified {release.cell_artifact_name(HOOK_VERSION, cell)}" in r.output
         so = c.sh(f"sha256sum {cell.hooks_dir}/{build.LIBRARY}").output.split()[0]
         assert so == json.loads((build.Paths().out(cell) / "build-info.json").read_text())["sha256"]
         k = kea_accepts(c, cell)
         assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the installed hook:\n{k.output}"
 
 
-@pytest.mark.parametrize("cell", VERIFIED[:1], ids=lambda c: c.id)
+def tampered_releases(release_dir, tmp_path, cell):
+    """{name: directory}: the release with this cell's tarball changed, and (a) SHA256SUMS left
+    as is, (b) SHA256SUMS re-made to match, (c) re-made and signed by another key, which
+    replaces the release's key file too."""
+    out = {}
+    for name in ("tarball", "sums", "otherkey"):
+        d = tmp_path / name
+        shutil.copytree(release_dir, d)
+        tb = d / release.cell_artifact_name(HOOK_VERSION, cell)
+        tb.write_bytes(tb.read_bytes() + b"\0")
+        if name != "tarball":
+            names = [line.split()[1] for line in (release_dir / "SHA256SUMS").read_text().splitlines()]
+            (d / "SHA256SUMS").write_text(release.sha256sums(d, names))
+        if name == "otherkey":
+            with signing.signer(signing.throwaway_secret_key(), allow_other_key=True) as s:
+                s.detach_sign(d / "SHA256SUMS", d / "SHA256SUMS.asc")
+                (d / signing.KEY_NAME).write_text(s.public_key())
+        out[name] = d
+    return out
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
 def test_installer_refuses(cell, release_dir, tmp_path):
-    tampered = tmp_path / "tampered"
-    shutil.copytree(release_dir, tampered)
-    tb = tampered / release.cell_artifact_name(HOOK_VERSION, cell)
-    tb.write_bytes(tb.read_bytes() + b"\0")
+    target = f"{cell.hooks_dir}/{build.LIBRARY}"
     with clean_container(cell, tmp_path) as c:
-        serve(c, release_dir)
-        c.copy_into(tampered, "/tampered")
-        r = c.sh("sh /release/install.sh --from /tampered")
+        serve(c, release_dir, **tampered_releases(release_dir, tmp_path, cell))
+        r = c.sh(f"sh /release/install.sh --from {URL}")
+        assert r.exit_code == 2 and "refusing plain http" in r.output, r.output
+        r = c.sh(f"sh /release/install.sh --from {URL}/tarball --allow-http")
         assert r.exit_code == 4 and "checksum mismatch" in r.output, r.output
+        r = c.sh(f"sh /release/install.sh --from {URL}/sums --allow-http")
+        assert r.exit_code == 4 and "does not carry a good signature by the release key" in r.output, r.output
+        r = c.sh(f"sh /release/install.sh --from {URL}/otherkey --allow-http")
+        assert r.exit_code == 4 and "not by the release key" in r.output, r.output
+        assert not c.call(["test", "-e", target]).ok
 
         # A Kea release nobody built for (kea-dhcp4 earlier in PATH reports 9.9.9).
         c.write_file("/usr/local/sbin/kea-dhcp4", "#!/bin/sh\necho 9.9.9\n", mode=0o755)
-        r = c.sh(f"sh /release/install.sh --from {URL}")
+        r = c.sh(f"sh /release/install.sh --from {URL} --allow-http")
         assert r.exit_code == 3, r.output
         assert f"kea9.9.9-{cell.os.distro}{cell.os.release}-{cell.arch}" in r.output
         for other in VERIFIED:
             assert f"  {other.id}" in r.output, f"{other.id} missing from the list:\n{r.output}"
-        assert not c.call(["test", "-e", f"{cell.hooks_dir}/{build.LIBRARY}"]).ok
+        assert not c.call(["test", "-e", target]).ok
 
 
 @pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
@@ -116,6 +194,184 @@ def test_deb(cell, release_dir, tmp_path):
         assert not c.call(["test", "-e", target]).ok, f"{cell.id}: {other_deb} was unpacked anyway"
 
 
+# Rebuilds every installed binary package of Kea's Debian source at another version from the
+# files dpkg has on disk: what a Debian update of Kea installs, without a network. argv[1]:
+# "revision" (2.6.3-1+deb13u1 -> 2.6.3-1+deb13u1+bump1) or "upstream" (-> 2.6.4-1). Maintainer
+# scripts are left out: the update only has to change versions.
+REBUILD_KEA = r"""
+import re, subprocess, sys
+from pathlib import Path
+
+def run(*cmd):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+rows = [l.split("\t") for l in run("dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Source}\t${Status}\n").splitlines()]
+pkgs = [(p, v) for p, v, src, st in rows if src.split(" ")[0] in ("isc-kea", "kea") and st.endswith(" installed")]
+old = {v for _, v in pkgs}
+assert len(old) == 1, pkgs
+old = old.pop()
+if sys.argv[1] == "revision":
+    new = old + "+bump1"
+else:
+    up = old.split(":")[-1].rsplit("-", 1)[0].split(".")
+    new = (old.split(":")[0] + ":" if ":" in old else "") + ".".join(up[:-1] + [str(int(up[-1]) + 1)]) + "-1"
+out = Path("/bump")
+out.mkdir()
+for pkg, _ in pkgs:
+    root = Path("/tmp/rebuild") / pkg
+    (root / "DEBIAN").mkdir(parents=True)
+    for path in run("dpkg", "-L", pkg).splitlines():
+        if not path.startswith("/") or path == "/.":
+            continue
+        if Path(path).is_dir():  # a directory through a merged-/usr link (/lib) too
+            (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        elif Path(path).exists() or Path(path).is_symlink():
+            subprocess.run(["cp", "-a", "--parents", path, str(root)], check=True)
+    control, conffiles, field = [], [], None
+    for line in run("dpkg-query", "-s", pkg).splitlines():
+        if not line.startswith(" "):
+            field = line.split(":", 1)[0]
+        if field == "Conffiles":
+            if line.startswith(" "):
+                conffiles.append(line.split()[0])
+            continue
+        if field == "Status":
+            continue
+        if field == "Version":
+            line = "Version: " + new
+        elif field in ("Depends", "Pre-Depends", "Recommends", "Breaks", "Replaces"):
+            line = line.replace("(= " + old + ")", "(= " + new + ")")
+        control.append(line)
+    (root / "DEBIAN/control").write_text("\n".join(control) + "\n")
+    if conffiles:
+        (root / "DEBIAN/conffiles").write_text("\n".join(conffiles) + "\n")
+    run("dpkg-deb", "--build", "--root-owner-group", str(root), str(out / (pkg + ".deb")))
+print(old, new)
+"""
+
+
+def rebuild_kea(c, how):
+    """Kea's packages of the container rebuilt (see REBUILD_KEA) in /bump/; (old, new) versions."""
+    c.write_file("/tmp/rebuild_kea.py", REBUILD_KEA)
+    r = c.call(["python3", "/tmp/rebuild_kea.py", how])
+    assert r.ok, f"rebuilding Kea's packages failed:\n{r.output}"
+    return tuple(r.output.split()[-2:])
+
+
+def installed_version(c, package):
+    r = c.call(["dpkg-query", "-W", "-f", "${Status} ${Version}", package])
+    return r.output.split()[-1] if r.ok and r.output.startswith("install ok installed") else None
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
+@pytest.mark.parametrize("how", ["revision", "upstream"])
+def test_deb_follows_kea_revisions(cell, how, release_dir, tmp_path):
+    deb = release.cell_artifact_name(HOOK_VERSION, cell, "deb")
+    with clean_container(cell, tmp_path) as c:
+        c.copy_into(release_dir / deb, f"/tmp/{deb}")
+        r = c.call(["dpkg", "-i", f"/tmp/{deb}"])
+        assert r.ok, f"{cell.id}: dpkg -i {deb} failed:\n{r.output}"
+        hook = installed_version(c, release.PACKAGE)
+        old, new = rebuild_kea(c, how)
+        assert installed_version(c, "kea-common") == old
+        if how == "revision":
+            # What `apt upgrade` does with a security update of Kea: the hook stays, still loads.
+            r = c.sh("apt-get install -y --no-install-recommends /bump/*.deb")
+            assert r.ok, f"{cell.id}: apt-get could not install Kea {new} next to the hook:\n{r.output}"
+            assert installed_version(c, "kea-common") == new, r.output
+            assert installed_version(c, release.PACKAGE) == hook, f"{cell.id}: Kea {new} removed the hook:\n{r.output}"
+            k = kea_accepts(c, cell)
+            assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the hook after Kea {new}:\n{k.output}"
+        else:
+            # Another upstream Kea: the hook can no longer stay; apt says so instead of keeping it.
+            r = c.sh("apt-get install -s /bump/*.deb")
+            assert f"Remv {release.PACKAGE}" in r.output, r.output
+            r = c.sh("apt-get install -y --no-remove /bump/*.deb")
+            assert not r.ok and release.PACKAGE in r.output, r.output
+            assert installed_version(c, "kea-common") == old
+            assert installed_version(c, release.PACKAGE) == hook
+
+
+KEYRING = "/usr/share/keyrings/kea-hook-runscript.asc"
+SOURCES = "/etc/apt/sources.list.d/kea-hook-runscript.list"
+
+
+def tampered_apt(apt, tmp_path, cell):
+    """{name: apt tree}: ``packages``: this cell's Packages file changed after signing;
+    ``deb``: its .deb changed (same size); ``otherkey``: Release signed anew by another key."""
+    out = {}
+    suite = cell.os.suite
+    for name in ("packages", "deb", "otherkey"):
+        d = Path(shutil.copytree(apt, tmp_path / f"apt-{name}"))
+        dist = d / "dists" / suite
+        if name == "packages":
+            packages = dist / "main" / f"binary-{cell.arch}" / "Packages"
+            packages.write_text(packages.read_text().replace("Priority: optional", "Priority: required"))
+        elif name == "deb":
+            (deb,) = (d / "pool" / suite).glob(f"*_{cell.arch}.deb")
+            data = bytearray(deb.read_bytes())
+            data[-100] ^= 0xFF
+            deb.write_bytes(bytes(data))
+        else:
+            with signing.signer(signing.throwaway_secret_key(), allow_other_key=True) as s:
+                s.clearsign(dist / "Release", dist / "InRelease")
+                s.detach_sign(dist / "Release", dist / "Release.gpg")
+        out[f"apt-{name}"] = d
+    return out
+
+
+def apt_source(c, cell, path):
+    c.write_file(SOURCES, f"deb [signed-by={KEYRING}] {URL}/{path} {cell.os.suite} {release.APT_COMPONENT}\n")
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
+def test_apt(cell, release_dir, rc_release_dir, tmp_path):
+    target = f"{cell.hooks_dir}/{build.LIBRARY}"
+    with clean_container(cell, tmp_path) as c:
+        serve(c, rc_release_dir, **tampered_apt(rc_release_dir / release.APT_DIR, tmp_path, cell))
+        # No network here: only our repository is configured (Kea is already installed).
+        c.sh("rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*")
+        r = c.sh(f"curl -fsSL -o {KEYRING} {URL}/apt/{signing.KEY_NAME}")
+        assert r.ok, r.output
+
+        # Refused: a Packages file the signed Release does not describe, a repository signed by
+        # another key, a .deb whose bytes are not the listed ones.
+        apt_source(c, cell, "apt-packages")
+        r = c.sh("apt-get update")
+        assert not r.ok and ("Hash Sum mismatch" in r.output or "unexpected size" in r.output), r.output
+        apt_source(c, cell, "apt-otherkey")
+        r = c.sh("apt-get update")
+        assert not r.ok and ("NO_PUBKEY" in r.output or "not signed" in r.output
+                             or "signatures couldn't be verified" in r.output or "Missing key" in r.output), r.output
+        apt_source(c, cell, "apt-deb")
+        r = c.sh("apt-get update")
+        assert r.ok, r.output
+        r = c.sh(f"apt-get install -y {release.PACKAGE}")
+        assert not r.ok and "Hash Sum mismatch" in r.output, r.output
+        assert installed_version(c, release.PACKAGE) is None and not c.call(["test", "-e", target]).ok
+
+        # The repository as released: install, load, then upgrade to the next release.
+        c.sh("rm -rf /var/lib/apt/lists/*")
+        apt_source(c, cell, "apt")
+        r = c.sh(f"apt-get update && apt-get install -y {release.PACKAGE}")
+        assert r.ok, f"{cell.id}: apt-get install {release.PACKAGE} failed:\n{r.output}"
+        assert installed_version(c, release.PACKAGE) == release.deb_version(RC, cell)
+        so = c.sh(f"sha256sum {target}").output.split()[0]
+        assert so == json.loads((build.Paths().out(cell) / "build-info.json").read_text())["sha256"]
+        k = kea_accepts(c, cell)
+        assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the hook installed by apt:\n{k.output}"
+
+        c.sh("rm -rf /release/apt")
+        c.copy_into(release_dir / release.APT_DIR, "/release/apt")
+        # Published now: newer than what apt has (http.server answers If-Modified-Since by mtime).
+        c.sh("find /release/apt -exec touch {} +")
+        r = c.sh("apt-get update && apt-get upgrade -y")
+        assert r.ok, f"{cell.id}: apt-get upgrade failed:\n{r.output}"
+        assert installed_version(c, release.PACKAGE) == release.deb_version(HOOK_VERSION, cell), r.output
+        k = kea_accepts(c, cell)
+        assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the upgraded hook:\n{k.output}"
+
+
 @pytest.mark.parametrize("cell", [c for c in VERIFIED if c.series == "2.6"] or VERIFIED[:1], ids=lambda c: c.id)
 def test_reproducible_build(cell, tmp_path):
     digests = []
@@ -125,6 +381,26 @@ def test_reproducible_build(cell, tmp_path):
         assert r.status == "built", f"{cell.id}: build {n}: {r.message} (log {r.log})"
         digests.append(build.sha256_file(paths.out(cell) / build.LIBRARY))
     assert digests[0] == digests[1], f"{cell.id}: two builds differ: {digests}"
+
+
+@pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
+def test_rebuild_in_the_recorded_builder_image(cell, built, tmp_path):
+    """What build-info.json records is enough to rebuild the same bytes: the sources this
+    checkout renders (source_sha256), the builder image by id, the build command and
+    SOURCE_DATE_EPOCH, in a fresh container, outside the build cache."""
+    from kea_runscript import render
+    info = json.loads((build.Paths().out(cell) / "build-info.json").read_text())
+    image = info["builder_image"]["id"]
+    assert containers.image_id(image) == image, f"{cell.id}: the recorded builder image {image} is gone"
+    src = render.render_tree(cell.kea, tmp_path / "src")
+    assert build.tree_digest(src) == info["source_sha256"], f"{cell.id}: this checkout renders other sources"
+    with containers.Container(image, f"{cell.id}-rebuild") as c:
+        c.copy_into(src, build.SRC)
+        r = c.call(info["build_command"], env={"SOURCE_DATE_EPOCH": str(info["source_date_epoch"])})
+        assert r.ok, f"{cell.id}: rebuild failed:\n{r.output[-3000:]}"
+        c.copy_out(f"{build.SRC}/{build.LIBRARY}", tmp_path / build.LIBRARY)
+    assert build.sha256_file(tmp_path / build.LIBRARY) == info["sha256"], \
+        f"{cell.id}: rebuilt in {image}, the .so differs from the recorded one"
 
 
 @pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)

@@ -1,7 +1,14 @@
-"""CI pipelines: the committed files are exactly what matrix.yaml + templates/ci/ generate,
-every cell has its job (declared ones may fail), and the release job runs on tags only."""
+"""CI pipelines: the committed files are exactly what matrix.yaml + templates/ci/ generate; one
+job definition runs every cell through the CI's matrix; the release jobs run on tags only,
+secrets reach only the steps that need them, the tag reaches scripts through env; and the
+files pass the CI systems' JSON schemas and zizmor (offline), as vendored on PyPI."""
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -9,6 +16,8 @@ import yaml
 from kea_runscript import ROOT, cli, matrix, pipelines
 
 M = matrix.load()
+GITHUB = ".github/workflows/build.yml"
+GITLAB = ".gitlab-ci.yml"
 
 
 def test_committed_pipelines_are_in_sync():
@@ -28,46 +37,166 @@ def test_drift_is_detected(tmp_path):
     fewer = matrix.Matrix(cells=M.cells[:-1], path=M.path)
     diffs = pipelines.drift(fewer, tmp_path)
     assert set(diffs) == set(pipelines.OUTPUTS)
-    assert M.cells[-1].id in diffs[".gitlab-ci.yml"]
-    (tmp_path / ".gitlab-ci.yml").unlink()
-    assert ".gitlab-ci.yml" in pipelines.drift(M, tmp_path)
+    assert M.cells[-1].id in diffs[GITLAB]
+    (tmp_path / GITLAB).unlink()
+    assert GITLAB in pipelines.drift(M, tmp_path)
 
 
 @pytest.fixture(scope="module")
-def rendered():
-    return {path: yaml.safe_load(text) for path, text in pipelines.render(M).items()}
+def texts():
+    return pipelines.render(M)
 
 
-def test_github_jobs(rendered):
-    wf = rendered[".github/workflows/build.yml"]
-    jobs = wf["jobs"]
-    assert set(jobs) == {pipelines.job_key(c.id) for c in M.cells} | {"release"}
-    for c in M.cells:
-        job = jobs[pipelines.job_key(c.id)]
-        assert re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", pipelines.job_key(c.id))
-        assert job.get("continue-on-error", False) is (not c.verified), c.id
-        assert any(s.get("run") == f"ci/cell.sh {c.id} {c.status}" for s in job["steps"])
-        assert any(s.get("with", {}).get("name") == c.id for s in job["steps"])  # artifact = dist/<id>/
-    rel = jobs["release"]
-    assert rel["if"] == "startsWith(github.ref, 'refs/tags/v')"
-    assert set(rel["needs"]) == {pipelines.job_key(c.id) for c in M.cells}
-    assert any("ci/release.sh" in s.get("run", "") for s in rel["steps"])
+@pytest.fixture(scope="module")
+def rendered(texts):
+    return {path: yaml.safe_load(text) for path, text in texts.items()}
+
+
+def steps(job):
+    return job["steps"]
+
+
+def test_github_cells_are_one_matrix_job(rendered):
+    wf = rendered[GITHUB]
+    assert set(wf["jobs"]) == {"cell", "release", "publish", "pages"}
+    cell = wf["jobs"]["cell"]
+    assert cell["strategy"]["matrix"]["include"] == [
+        {"id": c.id, "status": c.status, "runs_on": pipelines.GITHUB_RUNNERS[c.arch]} for c in M.cells]
+    assert cell["continue-on-error"] == "${{ matrix.status == 'declared' }}"
+    assert cell["strategy"]["fail-fast"] is False
+    run = next(s for s in steps(cell) if "run" in s)
+    assert run["run"] == 'ci/cell.sh "$CELL" "$CELL_STATUS"'
+    assert run["env"] == {"CELL": "${{ matrix.id }}", "CELL_STATUS": "${{ matrix.status }}"}
     assert wf[True]["push"]["tags"] == ["v*"]  # YAML 1.1 reads the key `on` as True
 
 
-def test_gitlab_jobs(rendered):
-    gl = rendered[".gitlab-ci.yml"]
-    for c in M.cells:
-        job = gl[c.id]
-        assert job["extends"] == ".cell" and job["variables"] == {"CELL": c.id, "CELL_STATUS": c.status}
-        assert job.get("allow_failure", False) is (not c.verified), c.id
-    rel = gl["release"]
-    assert rel["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^v/"}]
-    assert [n["job"] for n in rel["needs"]] == [c.id for c in M.cells]
-    assert any("ci/release.sh" in line for line in rel["script"])
+def test_github_release_jobs(rendered):
+    jobs = rendered[GITHUB]["jobs"]
+    assert jobs["release"]["if"] == "startsWith(github.ref, 'refs/tags/v')"
+    assert jobs["release"]["needs"] == "cell" and jobs["publish"]["needs"] == "release"
+    assert jobs["pages"]["needs"] == "publish"
+    assert rendered[GITHUB]["permissions"] == {}
+    assert {k: j["permissions"] for k, j in jobs.items()} == {
+        "cell": {"contents": "read"}, "release": {"contents": "read"}, "publish": {"contents": "write"},
+        "pages": {"pages": "write", "id-token": "write"}}
+
+
+def test_github_secrets_reach_only_the_step_that_needs_them(rendered):
+    where = {}
+    for name, job in rendered[GITHUB]["jobs"].items():
+        for i, step in enumerate(steps(job)):
+            for key, value in (step.get("env") or {}).items():
+                if "secrets." in str(value):
+                    where.setdefault(key, []).append((name, step.get("run")))
+            assert "secrets." not in str(step.get("with", {})), (name, i)
+    assert where == {"KEA_RUNSCRIPT_SIGNING_KEY": [("release", 'ci/release.sh "$TAG"')],
+                     "GITHUB_TOKEN": [("publish", 'ci/publish.sh "$TAG"')]}
+    # The steps that pip-install things run without them.
+    for name in ("release", "publish"):
+        installs = [s for s in steps(rendered[GITHUB]["jobs"][name]) if "pip install" in s.get("run", "")
+                    or "ci/setup.sh" in s.get("run", "")]
+        assert installs and all("env" not in s for s in installs), name
+
+
+def test_github_no_expression_inside_run_and_actions_pinned(texts, rendered):
+    for name, job in rendered[GITHUB]["jobs"].items():
+        for step in steps(job):
+            assert "${{" not in step.get("run", ""), (name, step)  # the tag goes through env
+            if "uses" in step:
+                assert re.match(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$", step["uses"]), step["uses"]
+                if step["uses"].startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+    for _key, (repo, sha, tag) in pipelines.ACTIONS.items():
+        assert f"uses: {repo}@{sha} # {tag}" in texts[GITHUB]
+
+
+def test_github_tag_reaches_scripts_through_env(rendered):
+    for name in ("release", "publish", "pages"):
+        for step in steps(rendered[GITHUB]["jobs"][name]):
+            if "$TAG" in step.get("run", ""):
+                assert step["env"]["TAG"] == "${{ github.ref_name }}", (name, step)
+
+
+def test_gitlab_cells_are_one_parallel_matrix_job(rendered, texts):
+    gl = rendered[GITLAB]
+    cell = gl["cell"]
+    pairs = [(cid, entry["CELL_STATUS"]) for entry in cell["parallel"]["matrix"] for cid in entry["CELL"]]
+    assert sorted(pairs) == sorted((c.id, c.status) for c in M.cells)
+    assert cell["allow_failure"] == {"exit_codes": [77]}
+    assert cell["script"] == ['ci/cell.sh "$CELL" "$CELL_STATUS"']
+    assert not any(c.id in gl for c in M.cells)  # no job per cell
+    # Docker-in-Docker over TLS.
+    v = gl["variables"]
+    assert v["DOCKER_HOST"] == "tcp://docker:2376" and v["DOCKER_TLS_VERIFY"] == "1"
+    assert v["DOCKER_TLS_CERTDIR"] == "/certs" and v["DOCKER_CERT_PATH"] == "/certs/client"
+    assert "2375" not in texts[GITLAB]
+
+
+def test_gitlab_release_jobs(rendered, texts):
+    gl = rendered[GITLAB]
+    for name in ("release", "publish", "pages"):
+        assert gl[name]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^v/"}], name
+    assert gl["release"]["needs"] == [{"job": "cell", "artifacts": True}]
+    assert gl["release"]["script"] == ["ci/setup.sh --release", 'ci/release.sh "$CI_COMMIT_TAG"']
+    assert gl["publish"]["environment"] == "publish" and gl["publish"]["script"][-1] == 'ci/publish.sh "$CI_COMMIT_TAG"'
+    assert gl["pages"]["artifacts"] == {"paths": ["public"]}
+    # The generated file says how the secrets must be set up.
+    assert "all *protected*" in texts[GITLAB] and "protect the tags v*" in texts[GITLAB]
+    assert 'GITHUB_TOKEN               masked, environment scope "publish"' in texts[GITLAB]
 
 
 def test_helper_scripts_exist_and_are_executable():
-    import os
-    for name in ("cell.sh", "release.sh", "setup.sh"):
+    for name in ("cell.sh", "release.sh", "publish.sh", "setup.sh"):
         assert os.access(ROOT / "ci" / name, os.X_OK), name
+        subprocess.run(["bash", "-n", str(ROOT / "ci" / name)], check=True)
+
+
+def test_workflow_is_short(texts):
+    """One job definition for all cells: the file no longer grows with the matrix."""
+    assert len(texts[GITHUB].splitlines()) < 200 and len(texts[GITLAB].splitlines()) < 150
+
+
+# --------------------------------------------------------------------------------------------
+# offline checks with the CI systems' vendored schemas and zizmor (both from PyPI: the test extra)
+
+
+def tool(name):
+    path = shutil.which(name) or (Path(sys.executable).parent / name)
+    assert Path(path).exists(), f"{name} is missing: pip install -e '.[test]'"
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, texts):
+    d = tmp_path_factory.mktemp("pipelines")
+    for path, text in texts.items():
+        (d / path).parent.mkdir(parents=True, exist_ok=True)
+        (d / path).write_text(text)
+    return d
+
+
+@pytest.mark.parametrize("path,schema", [(GITHUB, "vendor.github-workflows"), (GITLAB, "vendor.gitlab-ci")])
+def test_schema(written, path, schema):
+    r = subprocess.run([tool("check-jsonschema"), "--builtin-schema", schema, str(written / path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_zizmor(written):
+    r = subprocess.run([tool("zizmor"), "--offline", "--persona", "pedantic", "--no-progress",
+                        str(written / GITHUB)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_checks_catch_a_bad_workflow(tmp_path):
+    """The checks are not blind: the workflow as it was (${{ github.ref_name }} inside run:,
+    actions by tag) fails zizmor; a misspelt key fails the schema."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\npermissions: {}\njobs:\n  r:\n    runs-on: ubuntu-24.04\n    steps:\n"
+                   "      - uses: actions/checkout@v4\n      - run: ci/release.sh \"${{ github.ref_name }}\"\n")
+    r = subprocess.run([tool("zizmor"), "--offline", "--no-progress", str(bad)], capture_output=True, text=True)
+    assert r.returncode != 0 and "template-injection" in r.stdout + r.stderr and "unpinned-uses" in r.stdout + r.stderr
+    bad.write_text("on: push\njobs:\n  r:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
+    r = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(bad)],
+                       capture_output=True, text=True)
+    assert r.returncode != 0
