@@ -2,7 +2,7 @@
 
 Per cell, one container from the cell's runtime image (Debian's kea-dhcp4-server,
 kea-dhcp6-server, kea-admin for perfdhcp, python3-scapy, iproute2), without any network
-(``network_mode none``) and with NET_ADMIN, NET_RAW, SYS_ADMIN only. Inside it:
+(``network_mode none``) and with NET_ADMIN, NET_RAW, SYS_ADMIN, SYS_PTRACE only. Inside it:
 
 * two network namespaces, ``srv`` (Kea) and ``cli`` (clients), joined by a veth pair:
   192.0.2.1/24 + 2001:db8:1::1/64 on the server side, 192.0.2.2/24 + 198.18.0.1/24 (a relay's
@@ -52,7 +52,10 @@ from .versions import Version
 TOOLS = Path(__file__).resolve().parent / "smoke_tools"
 TEMPLATES = ROOT / "templates" / "smoke"
 EXAMPLES = ROOT / "examples"
-CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
+#: The container's capabilities, for the test's own root tools. SYS_PTRACE: Kea, started as its
+#: unit's user with capabilities it did not have before, is not dumpable, and root needs it to
+#: read Kea's /proc/<pid>/fd and /proc/<pid>/environ.
+CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE"]
 
 # paths inside the container
 C_TOOLS = "/smoke/tools"
