@@ -7,6 +7,12 @@ an :class:`Outcome`: the facts it measured (``facts``) and what contradicts the 
 (``problems``, empty when the scenario holds). tests/integration/test_runtime.py asserts on
 both.
 
+Kea runs as the cell's packaged unit runs it (:meth:`smoke.Bench.start_kea`: the unit's user
+and ambient capabilities through setpriv); the scripts live in :data:`C_RT` (root's, 0755)
+and write to :data:`C_RT_OUT` (Kea's user's).
+
+0. :func:`kea_identity`: kea-dhcp4 has the unit's user and ambient capabilities (read back
+   from /proc/<pid>/status), and a script it starts has the same.
 1. :func:`fd_list`: a script sees file descriptors 0, 1 and 2 only, although Kea has sockets
    and the lease file open (sync, async and capture-output scripts).
 2. :func:`env_list`: the script's environment is exactly the catalogue's variables for the
@@ -67,14 +73,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from . import containers, images, smoke
+from . import containers, images, smoke, units
 from .build import LIBRARY, Paths
 from .catalogue import load as load_catalogue
 from .facts import facts_for
 from .matrix import Cell
 from .versions import Version
 
-C_RT = "/smoke/rt"          # scripts and their output files
+C_RT = "/smoke/rt"          # scripts: root's, 0755, as the hook's trust check wants them
+#: what the scripts write: Kea's user's (smoke.Bench.give), beside but not above the scripts
+C_RT_OUT = "/smoke/rt-out"
 LEASE_DIR = "/var/lib/kea"  # Kea 2.6.3+ accepts lease files only in its data directory
 PERF_RELAY = "198.18.0.1"   # perfdhcp's local address (giaddr): the big relayed subnet
 BIG_SUBNET = ("198.18.0.0/15", "198.18.1.0", "198.19.255.254")
@@ -316,8 +324,11 @@ class Runtime:
 def _timed(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
     def wrapper(rt: Runtime, *a, **kw) -> Outcome:
         t0 = time.monotonic()
+        rt.bench.identities.clear()
         out = fn(rt, *a, **kw)
         out.seconds = time.monotonic() - t0
+        # who Kea ran as in this scenario, read back from /proc/<pid>/status at each start
+        out.facts["Kea ran as"] = smoke.kea_as_lines(rt.bench.identities)
         (rt.bench.out / f"rt-{out.name}.txt").write_text(out.summary() + "\n")
         (rt.bench.out / f"rt-{out.name}.json").write_text(json.dumps(
             {"ok": out.ok, "seconds": out.seconds, "problems": out.problems, "facts": out.facts},
@@ -350,11 +361,11 @@ def fd_list(rt: Runtime) -> Outcome:
     scripts = []
     for name, wait, capture in (("sync", True, False), ("async", False, False),
                                 ("capture", True, True)):
-        files[name] = f"{C_RT}/fd-{name}.txt"
+        files[name] = f"{C_RT_OUT}/fd-{name}.txt"
         path = rt.script(f"fd-{name}.sh", f"#!/bin/sh\nexec ls -l /proc/self/fd > {files[name]}\n")
         scripts.append({"script": path, "wait": wait, "capture-output": capture,
                         "hook-points": ["pkt4_receive"]})
-    rt.sh(f"rm -f {C_RT}/fd-*.txt")
+    rt.sh(f"rm -f {C_RT_OUT}/fd-*.txt")
     text, log, lease = rt.config4("fd", {"scripts": scripts}, persist=True)
     with rt.kea4("fd", text, log, lease_file=lease) as pid:
         kea_fds = rt.fds(pid)
@@ -401,8 +412,8 @@ def expected_env(rt: Runtime, hook_point: str, environment: dict) -> set:
 def env_list(rt: Runtime) -> Outcome:
     """At pkt4_receive the environment is the catalogue's variables + `environment`, exactly."""
     o = Outcome("env-list")
-    records = {"sync": f"{C_RT}/env-sync.jsonl", "async": f"{C_RT}/env-async.jsonl"}
-    rt.sh(f"rm -f {C_RT}/env-*.jsonl")
+    records = {"sync": f"{C_RT_OUT}/env-sync.jsonl", "async": f"{C_RT_OUT}/env-async.jsonl"}
+    rt.sh(f"rm -f {C_RT_OUT}/env-*.jsonl")
     scripts = [{"script": smoke.RECORDER, "wait": name == "sync", "hook-points": ["pkt4_receive"],
                 "environment": dict(EXTRA_ENV, SMOKE_RECORD=path)} for name, path in records.items()]
     text, log, _ = rt.config4("env", {"scripts": scripts})
@@ -495,7 +506,7 @@ def async_zombies(rt: Runtime, rate: int = 100, seconds: int = 13, min_calls: in
     no zombie child of Kea once the calls are over. perfdhcp runs in rounds of `seconds`
     until the calls reach min_calls: a busy machine completes fewer exchanges per second."""
     o = Outcome("async-zombies")
-    count = f"{C_RT}/async-count"
+    count = f"{C_RT_OUT}/async-count"
     rt.sh(f"rm -f {count}")
     path = rt.script("async-count.sh", f"#!/bin/sh\nprintf . >> {count}\nexit 0\n")
     text, log, _ = rt.config4("async", {"script": path, "wait": False}, multi_threading=MT4,
@@ -561,7 +572,7 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
     such a MAC would show the drop was lost)."""
     o = Outcome("lfc-with-async")
     sleeper = rt.script("sleep02.sh", "#!/bin/sh\nsleep 0.2\n")
-    drops = f"{C_RT}/drop0-calls"
+    drops = f"{C_RT_OUT}/drop0-calls"
     hook_log = f"{smoke.C_LOGS}/rt-lfc-hook.log"
     rt.sh(f"rm -f {drops} {hook_log}")
     dropper = rt.script("drop0.sh", "#!/bin/sh\ncase \"$KEA_QUERY4_HWADDR\" in\n"
@@ -713,7 +724,7 @@ def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
 def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
     """kea-dhcp4 <flag> <conf>: (exit status, the first RUNSCRIPT_LOAD_ERROR line or None)."""
     rt.sh(f"rm -f {log}")
-    r = rt.sh(f"timeout -s KILL 30 ip netns exec srv kea-dhcp4 {flag} {conf} 2>&1; echo \"rc=$?\"",
+    r = rt.sh(f"timeout -s KILL 30 {rt.bench.kea_prefix(4)} kea-dhcp4 {flag} {conf} 2>&1; echo \"rc=$?\"",
               check=False)
     m = re.search(r"rc=(\d+)\s*$", r.output)
     text = r.output + rt.read(log)
@@ -742,7 +753,7 @@ def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
         rt.sh(f"rm -f {log}")
         t = time.monotonic()
         # `timeout` only guards against a server that would start: it is our own child.
-        r = rt.sh(f"timeout -s KILL {max_seconds + 5} ip netns exec srv kea-dhcp4 -c {conf} "
+        r = rt.sh(f"timeout -s KILL {max_seconds + 5} {rt.bench.kea_prefix(4)} kea-dhcp4 -c {conf} "
                   f">{out} 2>&1 </dev/null; echo \"rc=$?\"", check=False)
         secs = round(time.monotonic() - t, 2)
         m = re.search(r"rc=(\d+)", r.output)
@@ -824,8 +835,8 @@ def hostname_bytes(rt: Runtime) -> Outcome:
     exact bytes (KEA_QUERY4_OPTION12 hex; KEA_LEASE4_HOSTNAME as Kea stored it) and nothing
     executes them."""
     o = Outcome("hostname-bytes")
-    record = f"{C_RT}/hostname.jsonl"
-    raw = f"{C_RT}/hostname-lease.raw"
+    record = f"{C_RT_OUT}/hostname.jsonl"
+    raw = f"{C_RT_OUT}/hostname-lease.raw"
     rt.sh(f"rm -f {record} {raw} " + " ".join(PWNED))
     # a shell script on the way, as users write them: quoted expansions only
     path = rt.script("hostname.sh", f"""#!/bin/sh
@@ -941,7 +952,7 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
     time, Kea keeps answering, no script or supervisor is left behind, and the hook's memory
     does not grow with the reloads (measured after ``warmup`` reloads and after the last)."""
     o = Outcome("reconfigure")
-    life, count = f"{C_RT}/reconf-life", f"{C_RT}/reconf-count"
+    life, count = f"{C_RT_OUT}/reconf-life", f"{C_RT_OUT}/reconf-count"
     rt.sh(f"rm -f {life} {count}")
     lifecycle = rt.script("reconf-life.sh", f'#!/bin/sh\necho "$1" >> {life}\n')
     counter = rt.script("reconf-count.sh", f"#!/bin/sh\nprintf . >> {count}\n")
@@ -1122,7 +1133,7 @@ def earlier_drop(rt: Runtime) -> Outcome:
     o = Outcome("earlier-drop")
     second = f"{rt.cell.hooks_dir}/kea-hook-runscript-second.so"
     rt.sh(f"cp {rt.cell.hooks_dir}/{LIBRARY} {second}")
-    record = f"{C_RT}/earlier-drop.jsonl"
+    record = f"{C_RT_OUT}/earlier-drop.jsonl"
     rt.sh(f"rm -f {record}")
     block = rt.script("earlier-block.sh",
                       f"#!/bin/sh\n[ \"$KEA_QUERY4_HWADDR\" = \"{MAC_BLOCKED}\" ] && exit 3\nexit 0\n")
@@ -1165,7 +1176,7 @@ def parameter_defaults(rt: Runtime) -> Outcome:
     mixes v4 and v6 (lease6_select, which Kea registers in kea-dhcp4 too) loads in kea-dhcp4
     and the script is called only at the v4 one."""
     o = Outcome("parameter-defaults")
-    record = f"{C_RT}/defaults.jsonl"
+    record = f"{C_RT_OUT}/defaults.jsonl"
     rt.sh(f"rm -f {record}")
     good = rt.script("defaults-top.sh", "#!/bin/sh\nexit 0\n")
     slow = rt.script("defaults-slow.sh", "#!/bin/sh\nsleep 2\n")
@@ -1329,7 +1340,7 @@ def trust_checks(rt: Runtime) -> Outcome:
             o.problems.append(f"{name}: no RUNSCRIPT_LOAD_ERROR from kea-dhcp4 as _kea: {out[-600:]!r}")
         elif want not in lines[0]:
             o.problems.append(f"{name}: RUNSCRIPT_LOAD_ERROR lacks {want!r}: {lines[0][-400:]!r}")
-    rt.sh(f"chown root {smoke.C_LOGS}")
+    rt.bench.give(*rt.bench.owner(rt.bench.units.get(4)), smoke.C_LOGS)  # back to Kea's user (root without a unit)
     o.facts["as _kea"] = results
     return o
 
@@ -1468,7 +1479,7 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
     o = Outcome(f"output-flood-{mode}")
     tag = f"flood-{mode}"
     start_cmd, comm, line_max, many_lines = FLOODS[writer]
-    runs_file = f"{C_RT}/{tag}-runs"
+    runs_file = f"{C_RT_OUT}/{tag}-runs"
     rt.sh(f"rm -f {runs_file}")
     # the marker is written before exec: $$ is then the writer's pid
     path = rt.script(f"{tag}.sh", f"#!/bin/sh\necho $$ >> {runs_file}\n{start_cmd}\n")
@@ -1703,9 +1714,13 @@ def debug_log_private(rt: Runtime) -> Outcome:
     that does not exist, and to one that does) is not followed and a file of theirs is not
     written to; Kea still answers."""
     o = Outcome("debug-log-private")
-    victim = f"{C_RT}/debug-victim"   # what a planted link points to: must stay untouched
+    # What a planted link points to: must stay untouched. Kea's user could write there (its
+    # output directory, a file of its own), so only the script's care keeps it so.
+    victim = f"{C_RT_OUT}/debug-victim"
+    user, group = rt.bench.owner(rt.bench.units.get(4))
     rt.sh(f"rm -rf {DEBUG_LOG_DEFAULT} {victim} {victim}-existing /tmp/debug-planted-*; "
-          f"echo original > {victim}-existing; chmod 644 {victim}-existing")
+          f"echo original > {victim}-existing; chmod 644 {victim}-existing; "
+          f"chown {user}:{group} {victim}-existing")
     other = f"setpriv --reuid {PLANTER_UID} --regid {PLANTER_UID} --clear-groups"
     planted = {
         "dangling link": f"/tmp/debug-planted-link",
@@ -1770,6 +1785,40 @@ def debug_log_private(rt: Runtime) -> Outcome:
 
 
 # --------------------------------------------------------------------------------------------
+# 0. Kea and its scripts run as the packaged unit says
+
+
+@_timed
+def kea_identity(rt: Runtime) -> Outcome:
+    """kea-dhcp4 runs as the cell's packaged unit (user, ambient capabilities) and a script it
+    starts has exactly those: its /proc/self/status, written at pkt4_receive."""
+    o = Outcome("kea-identity")
+    status = f"{C_RT_OUT}/identity-status"
+    rt.sh(f"rm -f {status}")
+    path = rt.script("identity.sh", f"#!/bin/sh\nexec cat /proc/self/status > {status}\n")
+    text, log, _ = rt.config4("identity", {"script": path, "hook-points": ["pkt4_receive"]})
+    unit = rt.bench.units.get(4)
+    with rt.kea4("identity", text, log) as pid:
+        kea = rt.bench.identity(pid)
+        ack = rt.dora("02:00:00:00:1d:01")
+    fields = dict(line.partition(":")[::2] for line in rt.read(status).splitlines())
+    script = {"uid": int(fields.get("Uid", "-1").split()[0]) if fields.get("Uid") else None,
+              "CapEff": units.cap_names(int(fields.get("CapEff", "0").strip() or "0", 16)),
+              "CapAmb": units.cap_names(int(fields.get("CapAmb", "0").strip() or "0", 16))}
+    o.facts.update({"unit": unit.describe() if unit else None, "kea": kea, "script": script,
+                    "DORA": ack.get("address")})
+    want_user = rt.bench.kea_user(4)
+    if kea["user"] != want_user:
+        o.problems.append(f"kea-dhcp4 runs as {kea['user']}, the unit says {want_user}")
+    if unit is not None and sorted(kea["CapAmb"]) != sorted(unit.ambient):
+        o.problems.append(f"kea-dhcp4's ambient capabilities {kea['CapAmb']}, the unit says {list(unit.ambient)}")
+    if script["uid"] != kea["uid"] or script["CapEff"] != kea["CapEff"]:
+        o.problems.append(f"the script runs as uid {script['uid']} with {script['CapEff']}, "
+                          f"Kea as uid {kea['uid']} with {kea['CapEff']}")
+    return o
+
+
+# --------------------------------------------------------------------------------------------
 # the container
 
 
@@ -1789,12 +1838,13 @@ def runtime(cell: Cell, *, paths: Paths = Paths(), keep: Optional[bool] = None,
     with containers.Container(image.tag, f"{cell.id}-runtime", keep=keep, cap_add=smoke.CAPS) as c:
         bench = smoke.Bench(cell, c, out, say)
         bench.setup(so)
-        bench.sh(f"mkdir -p {C_RT}")
+        bench.sh(f"mkdir -p {C_RT} && chmod 0755 {C_RT}")
+        bench.give(*bench.owner(bench.units.get(4)), C_RT_OUT)
         yield Runtime(bench)
 
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
-    fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
+    kea_identity, fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
     hostname_bytes, perfdhcp_no_lost_lease, reconfigure, on_failure, earlier_drop,
     parameter_defaults, trust_checks, output_flood, teardown, debug_log_private,
 )

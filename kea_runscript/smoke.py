@@ -2,7 +2,7 @@
 
 Per cell, one container from the cell's runtime image (Debian's kea-dhcp4-server,
 kea-dhcp6-server, kea-admin for perfdhcp, python3-scapy, iproute2), without any network
-(``network_mode none``) and with NET_ADMIN, NET_RAW, SYS_ADMIN only. Inside it:
+(``network_mode none``) and with NET_ADMIN, NET_RAW, SYS_ADMIN, SYS_PTRACE only. Inside it:
 
 * two network namespaces, ``srv`` (Kea) and ``cli`` (clients), joined by a veth pair:
   192.0.2.1/24 + 2001:db8:1::1/64 on the server side, 192.0.2.2/24 + 198.18.0.1/24 (a relay's
@@ -10,6 +10,9 @@ kea-dhcp6-server, kea-admin for perfdhcp, python3-scapy, iproute2), without any 
 * the cell's ``dist/<id>/kea-hook-runscript.so`` in Kea's hooks directory, configured with
   ``smoke_tools/recorder.py`` which writes each call's argv and complete environment as one
   JSON line;
+* Kea runs as the cell's packaged systemd unit runs it (:mod:`kea_runscript.units`: its
+  user, group, ambient capabilities and environment, through ``setpriv``); what it writes is
+  given to that user; who it ran as is read back from /proc/<pid>/status after each start;
 * per mode (:data:`MODES`: ``wait`` true/false x Kea multi-threading on/off, plus a
   kea-hook-runscript 1.4-style configuration), kea-dhcp4 and kea-dhcp6 start with short
   lifetimes; perfdhcp runs DORA / SARR (with IA_PD), ``smoke_tools/client.py`` (scapy) runs
@@ -18,8 +21,10 @@ kea-dhcp6-server, kea-admin for perfdhcp, python3-scapy, iproute2), without any 
   are recovered; Kea stops;
 * every recorded call is checked against the catalogue and the traffic
   (:mod:`kea_runscript.checks`); every hook point must fire (a silent one fails the run);
-* the examples (``examples/``) run as they are documented, and the routing table of the server
-  shows their routes appear and go away.
+* the examples (``examples/``) run as they are documented: the routing ones first under the
+  packaged unit as it is (their routes fail with the permission error their READMEs show),
+  then with the systemd drop-in each ships, and the routing table of the server shows their
+  routes appear and go away.
 
 The result is a table per cell (hook point x v4/v6 x mode); the Kea logs, the recorder's lines
 and the clients' reports are kept under ``build/<id>/smoke/``.
@@ -37,7 +42,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import jinja2
 
-from . import ROOT, checks, containers, images
+from . import ROOT, checks, containers, images, units
 from .build import LIBRARY, Paths
 from .catalogue import load as load_catalogue
 from .facts import facts_for
@@ -47,7 +52,10 @@ from .versions import Version
 TOOLS = Path(__file__).resolve().parent / "smoke_tools"
 TEMPLATES = ROOT / "templates" / "smoke"
 EXAMPLES = ROOT / "examples"
-CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
+#: The container's capabilities, for the test's own root tools. SYS_PTRACE: Kea, started as its
+#: unit's user with capabilities it did not have before, is not dumpable, and root needs it to
+#: read Kea's /proc/<pid>/fd and /proc/<pid>/environ.
+CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE"]
 
 # paths inside the container
 C_TOOLS = "/smoke/tools"
@@ -56,6 +64,9 @@ C_RECORDS = "/smoke/records"
 C_OUT = "/smoke/out"
 C_EXAMPLES = "/smoke/examples"
 C_LOGS = "/var/log/kea"  # Kea 2.6.3+ accepts log files only under its log directory
+#: What Kea writes, given to the user it runs as (the unit's): logs, leases, pid and lock files,
+#: the recorder's lines. Scripts and configurations stay root's (the hook's trust check).
+KEA_WRITES = (C_LOGS, C_RECORDS, "/var/lib/kea", "/run/kea")
 RECORDER = f"{C_TOOLS}/recorder.py"
 CLIENT = f"{C_TOOLS}/client.py"
 
@@ -222,6 +233,8 @@ class CellResult:
     problems: List[str] = field(default_factory=list)
     seconds: float = 0.0
     out_dir: Optional[Path] = None
+    #: start_kea tag -> who Kea ran as (Bench.identity, plus the unit it followed)
+    kea_as: Dict[str, dict] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -254,7 +267,21 @@ def table(result: CellResult) -> str:
         lines.append(f"  {point.name:<20}" + "".join(f" {c:>{width}}" for c in cells))
     for name, probs in result.examples.items():
         lines.append(f"  example {name:<12} {'ok' if not probs else 'FAIL'}")
+    lines += [f"  {line}" for line in kea_as_lines(result.kea_as)]
     return "\n".join(lines)
+
+
+def kea_as_lines(kea_as: Dict[str, dict]) -> List[str]:
+    """Who Kea ran as, read back from /proc/<pid>/status: one line per distinct identity,
+    with how many starts had it."""
+    groups: Dict[tuple, int] = {}
+    for ident in kea_as.values():
+        key = (ident["name"], ident["user"], ident["uid"], ident["gid"],
+               " ".join(ident["CapEff"]) or "none", " ".join(ident["CapAmb"]) or "none", ident.get("unit", ""))
+        groups[key] = groups.get(key, 0) + 1
+    return [f"{name} ran as {user} (uid {uid}, gid {gid}), CapEff {eff}, CapAmb {amb}: {unit} "
+            f"[{n} start{'s' if n > 1 else ''}]"
+            for (name, user, uid, gid, eff, amb, unit), n in sorted(groups.items())]
 
 
 def details(result: CellResult, log_tail: int = 8) -> str:
@@ -300,6 +327,10 @@ class Bench:
     def __init__(self, cell: Cell, c: containers.Container, out: Path, say: Callable[[str], None]):
         self.cell, self.c, self.out, self.say = cell, c, out, say
         self.cmd_log = out / "commands.log"
+        #: per family: the packaged unit Kea starts as (None: the cell has none, Kea runs as root)
+        self.units: Dict[int, Optional[units.ServiceUnit]] = {}
+        #: per start_kea tag+family: who Kea ran as, read back from /proc/<pid>/status
+        self.identities: Dict[str, dict] = {}
 
     def sh(self, script: str, check: bool = True) -> containers.CallResult:
         r = self.c.sh(script, log=self.cmd_log)
@@ -329,6 +360,7 @@ class Bench:
             ip -n cli addr add {n.relay_v4}/24 dev {n.client_if}
             ip -n srv route add 198.18.0.0/24 via {n.client_v4} dev {n.server_if}
         """)
+        self.read_units()
         # IPv6 link-local addresses must finish duplicate address detection.
         for _ in range(50):
             r = self.sh("ip -n srv -6 addr show tentative; ip -n cli -6 addr show tentative", check=False)
@@ -337,30 +369,122 @@ class Bench:
             time.sleep(0.2)
         raise SmokeError("IPv6 link-local addresses still tentative after 10 s")
 
+    def read_units(self) -> None:
+        """The cell's packaged kea-dhcp4/6 units; what Kea writes is given to their user."""
+        for fam, name in units.UNIT_NAMES.items():
+            paths = " ".join(f"{d}/{name}" for d in units.UNIT_DIRS)
+            r = self.sh(f"for f in {paths}; do [ -f $f ] && echo \"$f\" && cat \"$f\" && exit 0; done; exit 1",
+                        check=False)
+            if not r.ok:
+                self.units[fam] = None
+                continue
+            path, _, text = r.output.partition("\n")
+            self.units[fam] = units.parse_unit(text, path.strip())
+        owners = {self.owner(u) for u in self.units.values() if u is not None and u.user}
+        for user, group in owners:
+            dirs = list(KEA_WRITES) + [v for u in self.units.values() if u
+                                       for k, v in u.environment if k.endswith("_DIR")]
+            self.give(user, group, *dirs)
+
+    def owner(self, unit: Optional[units.ServiceUnit]) -> tuple:
+        """(user, group) a unit runs its process as; ("root", "root") without one."""
+        if unit is None or not unit.user:
+            return "root", "root"
+        group = unit.group
+        if not group:
+            r = self.sh(f"id -gn {shlex.quote(unit.user)}", check=False)
+            if not r.ok:
+                raise SmokeError(f"{unit.path}: User={unit.user} does not exist in the image: {r.output.strip()}")
+            group = r.output.strip().splitlines()[-1]
+        return unit.user, group
+
+    def give(self, user: str, group: str, *dirs: str) -> None:
+        """Make output directories Kea's (0750, as the unit's RuntimeDirectory=/LogsDirectory=)."""
+        q = " ".join(shlex.quote(d) for d in dirs)
+        self.sh(f"mkdir -p {q} && chown {shlex.quote(user)}:{shlex.quote(group)} {q} && chmod 0750 {q}")
+
+    def kea_user(self, family: int = 4) -> str:
+        return self.owner(self.units.get(family))[0]
+
+    def identity(self, pid: int) -> dict:
+        """Who a process runs as, from /proc/<pid>/status: name, user, uid, gid, capabilities."""
+        r = self.sh(f"cat /proc/{pid}/status; echo \"user=$(stat -c %U /proc/{pid})\"", check=False)
+        fields = {}
+        for line in r.output.splitlines():
+            k, sep, v = line.partition(":") if ":" in line else line.partition("=")
+            fields[k.strip()] = v.strip()
+        ident = {"name": fields.get("Name"), "user": fields.get("user"),
+                 "uid": int(fields.get("Uid", "-1").split()[0]), "gid": int(fields.get("Gid", "-1").split()[0])}
+        for k in ("CapEff", "CapAmb", "CapBnd"):
+            ident[k] = units.cap_names(int(fields.get(k, "0"), 16)) if k != "CapBnd" else fields.get(k)
+        return ident
+
     # Kea ------------------------------------------------------------------------------------
 
+    def kea_prefix(self, family: int, unit: Optional[units.ServiceUnit] = None,
+                   as_root: str = "") -> str:
+        """``ip netns exec srv [setpriv ...]``: Kea as its packaged unit (or ``unit``) runs it;
+        as root when the cell has no unit or when ``as_root`` (the reason) is given."""
+        unit = unit or self.units.get(family)
+        if as_root or unit is None:
+            return "ip netns exec srv"
+        # `env` (not shell assignments): the prefix also follows `timeout`; env execs, as do
+        # ip and setpriv, so the PID started is Kea's
+        env = "env " + " ".join(f"{k}={shlex.quote(v)}" for k, v in unit.environment) + " " \
+            if unit.environment else ""
+        setpriv = unit.setpriv(self.owner(unit)[1])
+        return f"{env}ip netns exec srv {setpriv}".rstrip()
+
     def start_kea(self, family: int, conf_text: str, tag: str, log_file: str,
-                  env: Optional[Dict[str, str]] = None) -> int:
-        """Start kea-dhcp<family> in the ``srv`` namespace; its PID once it logged STARTED.
-        ``env``: extra variables in Kea's environment."""
+                  env: Optional[Dict[str, str]] = None, unit: Optional[units.ServiceUnit] = None,
+                  as_root: str = "") -> int:
+        """Start kea-dhcp<family> in the ``srv`` namespace as the cell's packaged unit does
+        (``unit``: another one, e.g. with a drop-in; ``as_root``: why this run needs root);
+        its PID once it logged STARTED. ``env``: extra variables in Kea's environment.
+        Who it ran as is read back into :attr:`identities`."""
         conf = f"{C_CONF}/{tag}-dhcp{family}.json"
         self.c.write_file(conf, conf_text)
         self.sh(f"rm -f {log_file}")
         out = f"{C_OUT}/{tag}-kea-dhcp{family}.out"
         assign = "".join(f"{k}={shlex.quote(v)} " for k, v in (env or {}).items())
-        r = self.sh(f"{assign}ip netns exec srv kea-dhcp{family} -c {conf} >{out} 2>&1 </dev/null & echo $!")
+        prefix = self.kea_prefix(family, unit, as_root)
+        r = self.sh(f"{assign}{prefix} kea-dhcp{family} -c {conf} >{out} 2>&1 </dev/null & echo $!")
         pid = int(r.output.strip().splitlines()[-1])
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             r = self.sh(f"grep -q DHCP{family}_STARTED {log_file} 2>/dev/null && echo started; "
                         f"kill -0 {pid} 2>/dev/null || echo dead", check=False)
             if "started" in r.output:
+                self._check_identity(family, pid, f"{tag}-dhcp{family}", unit or self.units.get(family), as_root)
                 return pid
             if "dead" in r.output:
                 tail = self.sh(f"tail -n 20 {out} {log_file} 2>/dev/null", check=False).output
                 raise SmokeError(f"kea-dhcp{family} exited at start-up ({tag}):\n{tail}")
             time.sleep(0.2)
         raise SmokeError(f"kea-dhcp{family} did not log DHCP{family}_STARTED within 20 s ({tag})")
+
+    def _check_identity(self, family: int, pid: int, key: str, unit: Optional[units.ServiceUnit],
+                        as_root: str) -> None:
+        """The process behind ``pid`` is kea-dhcp<family> (setpriv and ip exec'd, no wrapper
+        left) with the unit's user and exactly its ambient capabilities."""
+        ident = {}
+        for _ in range(50):
+            ident = self.identity(pid)
+            if ident["name"] == f"kea-dhcp{family}":
+                break
+            time.sleep(0.05)
+        if unit is not None and not as_root:
+            ident["unit"] = unit.describe()
+            want_user = self.owner(unit)[0]
+            if ident["user"] != want_user or sorted(ident["CapAmb"]) != sorted(unit.ambient):
+                raise SmokeError(f"kea-dhcp{family} ({key}) runs as {ident}, the unit says "
+                                 f"{want_user} with {list(unit.ambient)}")
+        else:
+            ident["unit"] = f"root: {as_root}" if as_root else \
+                f"root: the cell has no packaged unit {units.UNIT_NAMES[family]}"
+        if ident["name"] != f"kea-dhcp{family}":
+            raise SmokeError(f"PID {pid} is {ident['name']!r}, not kea-dhcp{family} ({key})")
+        self.identities[key] = ident
 
     def stop(self, pid: int) -> None:
         self.sh(f"kill -TERM {pid} 2>/dev/null; for i in $(seq 100); do kill -0 {pid} 2>/dev/null || exit 0; "
@@ -562,21 +686,94 @@ def _wait_for(bench: Bench, script: str, want_output: bool, seconds: float) -> b
         time.sleep(0.3)
 
 
+#: The examples that change routes, per family; each ships the systemd drop-in that gives Kea
+#: CAP_NET_ADMIN (<example>/<unit>.d/runscript.conf).
+ROUTING_EXAMPLES = {4: "slash32_leases", 6: "ipv6_prefix_delegation"}
+#: What `ip route` says when Kea runs with the packaged unit's capabilities only (the READMEs
+#: quote it).
+PERMISSION_ERROR = "RTNETLINK answers: Operation not permitted"
+
+
+def dropin_path(family: int) -> Path:
+    return EXAMPLES / ROUTING_EXAMPLES[family] / f"{units.UNIT_NAMES[family]}.d" / "runscript.conf"
+
+
+def example_units(bench: Bench) -> Dict[int, Optional[units.ServiceUnit]]:
+    """The cell's packaged units with the examples' drop-ins applied (None: no unit, root)."""
+    out: Dict[int, Optional[units.ServiceUnit]] = {}
+    for fam in ROUTING_EXAMPLES:
+        base = bench.units.get(fam)
+        path = dropin_path(fam)
+        out[fam] = units.parse_unit(path.read_text(), str(path.relative_to(ROOT)), base=base) if base else None
+    return out
+
+
+def _example_configs(bench: Bench, tag: str) -> tuple:
+    logs = {4: f"{C_LOGS}/smoke-{tag}-dhcp4.log", 6: f"{C_LOGS}/smoke-{tag}-dhcp6.log"}
+    confs = {4: example_config(bench.cell, EXAMPLES / "slash32_leases" / "kea-dhcp4.json", 4, logs[4]),
+             6: example_config(bench.cell, EXAMPLES / "ipv6_prefix_delegation" / "kea-dhcp6.json", 6, logs[6])}
+    return logs, confs
+
+
+def run_examples_without_dropin(bench: Bench) -> Dict[str, List[str]]:
+    """The routing examples under the packaged units as they are (no drop-in): the route is
+    not added, and the script's `ip` says PERMISSION_ERROR on Kea's stderr (the journal
+    under systemd), as the examples' READMEs show. Skipped for a family without a unit
+    (Kea runs as root there)."""
+    results: Dict[str, List[str]] = {}
+    tag = "examples-stock"
+    logs, confs = _example_configs(bench, tag)
+    pids = {}
+    try:
+        for fam in ROUTING_EXAMPLES:
+            if bench.units.get(fam) is None:
+                continue
+            results[f"{ROUTING_EXAMPLES[fam]} without its drop-in"] = []
+            pids[fam] = bench.start_kea(fam, json.dumps(confs[fam], indent=2), tag, logs[fam])
+        if 4 in pids:
+            p = results[f"{ROUTING_EXAMPLES[4]} without its drop-in"]
+            a = bench.client("v4", "dora", "--mac", "02:00:00:00:32:11")
+            shown = bench.sh(f"ip -n srv route show {a['address']}/32", check=False).output.strip()
+            if shown:
+                p.append(f"a /32 route for {a['address']} appeared without CAP_NET_ADMIN: {shown!r}")
+        if 6 in pids:
+            p = results[f"{ROUTING_EXAMPLES[6]} without its drop-in"]
+            c = bench.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:11", "--iaid", "5611", "--pd-only")
+            shown = bench.sh(f"ip -n srv -6 route show {c['pd']['prefix']}", check=False).output.strip()
+            if shown:
+                p.append(f"a route for {c['pd']['prefix']} appeared without CAP_NET_ADMIN: {shown!r}")
+    finally:
+        for fam, pid in pids.items():
+            bench.stop(pid)
+            bench.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
+            bench.keep(f"{C_OUT}/{tag}-kea-dhcp{fam}.out", f"{tag}-kea-dhcp{fam}.out")
+    for fam in pids:
+        out = bench.out / f"{tag}-kea-dhcp{fam}.out"
+        text = out.read_text(errors="replace") if out.exists() else ""
+        if PERMISSION_ERROR not in text:
+            results[f"{ROUTING_EXAMPLES[fam]} without its drop-in"].append(
+                f"Kea's stderr ({out}) lacks {PERMISSION_ERROR!r}: {text.strip()[-300:]!r}")
+    return results
+
+
 def run_examples(bench: Bench) -> Dict[str, List[str]]:
-    """slash32_leases (v4) and ipv6_prefix_delegation (v6) at once, with debug.sh beside them."""
+    """slash32_leases (v4) and ipv6_prefix_delegation (v6): first under the packaged units as
+    they are (the routes fail, run_examples_without_dropin), then with the drop-ins the
+    examples ship, both at once, with debug.sh beside them."""
     cell = bench.cell
-    results: Dict[str, List[str]] = {"slash32_leases": [], "ipv6_prefix_delegation": [], "debug.sh": []}
+    results: Dict[str, List[str]] = run_examples_without_dropin(bench)
+    results.update({"slash32_leases": [], "ipv6_prefix_delegation": [], "debug.sh": []})
+    with_dropin = example_units(bench)
     p4, p6 = results["slash32_leases"], results["ipv6_prefix_delegation"]
     debug_log = f"{C_LOGS}/kea-hook-runscript-debug.log"  # debug.sh's default
     bench.sh(f"rm -f {debug_log}")
-    logs = {4: f"{C_LOGS}/smoke-examples-dhcp4.log", 6: f"{C_LOGS}/smoke-examples-dhcp6.log"}
-    confs = {4: example_config(cell, EXAMPLES / "slash32_leases" / "kea-dhcp4.json", 4, logs[4]),
-             6: example_config(cell, EXAMPLES / "ipv6_prefix_delegation" / "kea-dhcp6.json", 6, logs[6])}
+    logs, confs = _example_configs(bench, "examples")
     pids = {}
     expire_wait = TIMERS.valid + 6
     try:
         for fam in (4, 6):
-            pids[fam] = bench.start_kea(fam, json.dumps(confs[fam], indent=2), "examples", logs[fam])
+            pids[fam] = bench.start_kea(fam, json.dumps(confs[fam], indent=2), "examples", logs[fam],
+                                        unit=with_dropin[fam])
         route4 = "ip -n srv route show {}/32"
         route6 = "ip -n srv -6 route show {}"
 
@@ -658,6 +855,7 @@ def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MO
         image = images.ensure_image("runtime", cell, paths.logs(cell), say)
         with containers.Container(image.tag, f"{cell.id}-smoke", keep=keep, cap_add=CAPS) as c:
             bench = Bench(cell, c, out, say)
+            result.kea_as = bench.identities  # filled as Kea starts
             bench.setup(so)
             deadline = TIMERS.valid + TIMERS.probation + 10
             for mode in modes:

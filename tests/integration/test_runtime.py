@@ -38,6 +38,22 @@ def _show(o: scenarios.Outcome) -> str:
     return "\n" + o.summary()
 
 
+def test_kea_and_its_scripts_run_as_the_packaged_unit(rt):
+    """Issue 15: Kea runs with the user and ambient capabilities of the cell's packaged unit
+    (read from the unit file), and its scripts get exactly those."""
+    o = scenarios.kea_identity(rt)
+    msg = _show(o)
+    unit = rt.bench.units.get(4)
+    if unit is not None:
+        assert o.facts["kea"]["user"] == unit.user and unit.user != "root", msg
+        assert sorted(o.facts["kea"]["CapAmb"]) == sorted(unit.ambient), msg
+        assert "CAP_NET_ADMIN" not in o.facts["script"]["CapEff"], msg
+    else:
+        assert o.facts["kea"]["user"] == "root", msg
+    assert o.facts["script"]["CapEff"] == o.facts["kea"]["CapEff"], msg
+    assert o.ok, msg
+
+
 def test_script_sees_only_fds_0_1_2(rt):
     o = scenarios.fd_list(rt)
     msg = _show(o)

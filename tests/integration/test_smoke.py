@@ -72,3 +72,23 @@ def test_lease6_type_is_a_documented_value(smoked):
     documented = load_catalogue().variable("KEA_LEASE6_TYPE").values
     assert seen <= set(documented), \
         f"{smoked.cell.id}: KEA_LEASE6_TYPE values {sorted(seen)}, catalogue documents {documented}"
+
+
+def test_kea_ran_as_the_packaged_unit_and_the_report_says_so(smoked):
+    """Issue 15: every start of Kea had the user and ambient capabilities of the cell's
+    packaged unit (the routing examples: plus CAP_NET_ADMIN from their drop-in), read back
+    from /proc/<pid>/status; the report names them."""
+    assert smoked.kea_as, "no Kea start recorded"
+    report = smoke.table(smoked)
+    for tag, ident in smoked.kea_as.items():
+        if ident["unit"].startswith("root:"):
+            assert ident["user"] == "root", (tag, ident)
+            continue
+        assert ident["user"] != "root", (tag, ident)
+        assert f"{ident['name']} ran as {ident['user']} (uid {ident['uid']}" in report
+        with_dropin = tag.startswith("examples-dhcp")
+        assert ("CAP_NET_ADMIN" in ident["CapAmb"]) == with_dropin, (tag, ident)
+    stock = [t for t in smoked.kea_as if t.startswith("examples-stock")]
+    dropin = [t for t in smoked.kea_as if t.startswith("examples-dhcp")]
+    if any(not i["unit"].startswith("root:") for i in smoked.kea_as.values()):
+        assert stock and dropin, sorted(smoked.kea_as)
