@@ -1045,6 +1045,21 @@ FAILURE_KINDS = (
 )
 
 
+def _judge_failure(o: Outcome, results: dict, kind: str, action: Optional[str], message: str,
+                   logged: int, address: Optional[str], err: str) -> None:
+    """One failed run of :func:`on_failure`: the failure was logged, and the client got a
+    lease unless on-failure is drop, in which case it got no answer at all."""
+    results[kind] = {"lease": address, "client": err[-120:], message: logged}
+    if logged < 1:
+        o.problems.append(f"{kind}: no {message} in Kea's log: the failure did not happen")
+    if action != "drop" and not address:
+        o.problems.append(f"{kind}: on-failure {action or '(default)'}, but no lease: {err[-200:]!r}")
+    if action == "drop" and address:
+        o.problems.append(f"{kind}: on-failure drop, but the client got a lease ({address})")
+    if action == "drop" and not address and "no answer" not in err:
+        o.problems.append(f"{kind}: the client failed otherwise than by a missing answer: {err[-200:]!r}")
+
+
 @_timed
 def on_failure(rt: Runtime, action: Optional[str]) -> Outcome:
     """A script at pkt4_receive (timeout 0.5 s) with ``on-failure: action`` (None: the default,
@@ -1062,7 +1077,6 @@ def on_failure(rt: Runtime, action: Optional[str]) -> Outcome:
     params: dict = {"script": path, "hook-points": ["pkt4_receive"], "timeout": 0.5}
     if action:
         params["on-failure"] = action
-    want_lease = action != "drop"
     results = {}
     text, log, _ = rt.config4(tag, params, hook_debug_log=hook_log)
     with rt.kea4(tag, text, log):
@@ -1082,15 +1096,7 @@ def on_failure(rt: Runtime, action: Optional[str]) -> Outcome:
             before = rt.count_in(hook_log, message)
             address, err = _answered(rt, f"02:00:00:00:0f:{i:02x}")
             logged = rt.count_in(hook_log, message) - before
-            results[kind] = {"lease": address, "client": err[-120:], message: logged}
-            if logged < 1:
-                o.problems.append(f"{kind}: no {message} in Kea's log: the failure did not happen")
-            if want_lease and not address:
-                o.problems.append(f"{kind}: on-failure {action or '(default)'}, but no lease: {err[-200:]!r}")
-            if not want_lease and address:
-                o.problems.append(f"{kind}: on-failure drop, but the client got a lease ({address})")
-            if not want_lease and not address and "no answer" not in err:
-                o.problems.append(f"{kind}: the client failed otherwise than by a missing answer: {err[-200:]!r}")
+            _judge_failure(o, results, kind, action, message, logged, address, err)
         applied = rt.count_in(hook_log, "RUNSCRIPT_FAILURE_ACTION")
     # the async limit: the only slot is held by the same script started at load
     release = f"{C_RT}/{tag}-release"
@@ -1109,13 +1115,7 @@ def on_failure(rt: Runtime, action: Optional[str]) -> Outcome:
             logged = rt.count_in(log, message)
         finally:
             rt.sh(f"touch {release}")
-    results[kind] = {"lease": address, "client": err[-120:], message: logged}
-    if logged < 1:
-        o.problems.append(f"{kind}: no {message} in Kea's log: the failure did not happen")
-    if want_lease and not address:
-        o.problems.append(f"{kind}: on-failure {action or '(default)'}, but no lease: {err[-200:]!r}")
-    if not want_lease and address:
-        o.problems.append(f"{kind}: on-failure drop, but the client got a lease ({address})")
+    _judge_failure(o, results, kind, action, message, logged, address, err)
     o.facts["results"] = results
     o.facts["RUNSCRIPT_FAILURE_ACTION lines"] = applied
     if action == "drop" and applied < len(FAILURE_KINDS):
@@ -1723,9 +1723,9 @@ def debug_log_private(rt: Runtime) -> Outcome:
           f"chown {user}:{group} {victim}-existing")
     other = f"setpriv --reuid {PLANTER_UID} --regid {PLANTER_UID} --clear-groups"
     planted = {
-        "dangling link": f"/tmp/debug-planted-link",
-        "link to a file": f"/tmp/debug-planted-link2",
-        "file of another user": f"/tmp/debug-planted-file",
+        "dangling link": "/tmp/debug-planted-link",
+        "link to a file": "/tmp/debug-planted-link2",
+        "file of another user": "/tmp/debug-planted-file",
     }
     rt.sh(f"{other} ln -s {victim} {planted['dangling link']} && "
           f"{other} ln -s {victim}-existing {planted['link to a file']} && "
