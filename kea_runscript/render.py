@@ -70,6 +70,7 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
             "index": index,
             "available": available,
             "default": point.default,
+            "family": point.family,
             "since": str(kea.hook_points[point.name]),
             "emits": point.emits,
             "max_vars": sum(len(by_name[g]["variables"]) for g in point.emits),

@@ -532,7 +532,6 @@ std::string option_variable_name(int family, unsigned code, int sub) {
     return std::string();
 }
 
-// The family is the digit in the name, as in the catalogue (kea_runscript.catalogue).
 const HookPointInfo HOOK_POINTS[] = {
     {"pkt4_receive", true, true, "1.1.0", 4},
     {"pkt4_send", true, true, "1.1.0", 4},
