@@ -45,8 +45,12 @@ CACHE_SCHEMA = "3"
 Renderer = Callable[[str, Path], Path]
 
 
-def build_command(cell: Cell, jobs: int = 2) -> list:
-    return ["make", "-C", SRC, f"KEA_INCLUDE={cell.kea_include}", f"KEA_LIB={cell.kea_lib}", f"-j{jobs}"]
+def build_command(cell: Cell, host_arch: str, jobs: int = 2) -> list:
+    """``make`` in the builder; a cell of another architecture than ``host_arch`` is
+    cross-compiled (its builder image has that compiler, see templates/docker/builder)."""
+    cross = [f"CXX={cell.tool('g++', host_arch)}", f"NM={cell.tool('nm', host_arch)}"] \
+        if cell.foreign(host_arch) else []
+    return ["make", "-C", SRC, f"KEA_INCLUDE={cell.kea_include}", f"KEA_LIB={cell.kea_lib}", *cross, f"-j{jobs}"]
 
 
 @dataclass(frozen=True)
@@ -238,7 +242,8 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
     logs.mkdir(parents=True, exist_ok=True)
     src = render_cell(cell, paths, render)
     builder = images.ensure_image("builder", cell, logs, say)
-    cmd = build_command(cell)
+    host_arch = containers.engine_arch()
+    cmd = build_command(cell, host_arch)
     key = cache_key(src, builder.id, cmd)
     if is_cached(out, key):
         return {"_status": "cached", **read_info(out)}
@@ -252,7 +257,7 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
     env = {"SOURCE_DATE_EPOCH": str(git["source_date_epoch"])}
     with containers.Container(builder.tag, cell.id, keep=keep) as c:
         c.copy_into(src, SRC)
-        compiler = c.sh("g++ --version | head -n1").output.strip()
+        compiler = c.sh(f"{cell.tool('g++', host_arch)} --version | head -n1").output.strip()
         kea_facts = installed_kea_facts(c, cell)
         r = c.call(cmd, env=env, log=build_log)
         if not r.ok:

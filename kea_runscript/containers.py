@@ -23,6 +23,8 @@ from typing import Iterable, Optional, Sequence
 import docker
 import docker.errors
 
+from .matrix import MACHINE_ARCH
+
 _local = threading.local()
 
 START_HINT = ("start it as root with: apt-get install -y docker.io && (dockerd >/var/log/dockerd.log 2>&1 &) "
@@ -60,6 +62,14 @@ def client():
 
 # --------------------------------------------------------------------------------------------
 # images
+
+
+def engine_arch() -> str:
+    """Debian architecture of the machine the engine runs containers on natively (``amd64``)."""
+    if not hasattr(_local, "arch"):
+        machine = client().info().get("Architecture", "")
+        _local.arch = MACHINE_ARCH.get(machine, machine)
+    return _local.arch
 
 
 def image_id(ref: str) -> Optional[str]:

@@ -8,6 +8,10 @@ it bootstraps one with ``debootstrap --variant=minbase`` + ``docker import``.
 (``builder`` to compile and load-check the hook, ``runtime`` for the smoke tests), tagged
 ``kea-runscript/<kind>:<cell id>-<hash>`` where the hash covers the rendered Dockerfile and the
 base image id: an unchanged recipe reuses the image, a changed one builds a new one.
+
+Every image is of the machine's own architecture (base images too): a cell of another
+architecture (arm64 on an amd64 machine) adds its architecture with dpkg, so its Kea runs
+under qemu-user while compilers and test tools run natively.
 """
 
 from __future__ import annotations
@@ -100,12 +104,15 @@ def admin_package(cell: Cell) -> str:
     return {"debian": "kea-admin", "isc-repo": "isc-kea-admin"}.get(cell.source, "")
 
 
-def render_dockerfile(kind: str, cell: Cell, base_image: str) -> str:
-    """The Dockerfile text of image ``kind`` for ``cell`` (no Docker needed)."""
+def render_dockerfile(kind: str, cell: Cell, base_image: str, host_arch: str) -> str:
+    """The Dockerfile text of image ``kind`` for ``cell`` on a ``host_arch`` machine (no Docker
+    needed). A cell of another architecture gets the host's OS with the cell's architecture
+    added: Kea's packages (and the libraries the hook links) of the cell's architecture, a cross
+    compiler, and the test tools of the host."""
     template = f"{kind}.Dockerfile.j2"
     return _env().get_template(template).render(
-        cell=cell, kind=kind, template=template, base_image=base_image,
-        admin_package=admin_package(cell))
+        cell=cell, kind=kind, template=template, base_image=base_image, host_arch=host_arch,
+        foreign=cell.foreign(host_arch), admin_package=admin_package(cell))
 
 
 def recipe_hash(dockerfile: str, base_id: str) -> str:
@@ -115,7 +122,7 @@ def recipe_hash(dockerfile: str, base_id: str) -> str:
 def ensure_image(kind: str, cell: Cell, log_dir: Path, say: Callable[[str], None] = print) -> Image:
     """Build (or reuse) image ``kind`` of ``cell``; the build log goes to ``log_dir``."""
     base_id = ensure_base(cell, say)
-    text = render_dockerfile(kind, cell, base_ref(cell))
+    text = render_dockerfile(kind, cell, base_ref(cell), containers.engine_arch())
     h = recipe_hash(text, base_id)
     ref = f"kea-runscript/{kind}:{cell.id}-{h}"
     with _lock(ref):

@@ -25,6 +25,8 @@ SOURCES = ("debian", "isc-repo", "source")
 STATUSES = ("verified", "declared")
 #: Debian architecture -> multiarch triplet (library directory under /usr/lib).
 MULTIARCH = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
+#: Kernel machine name (uname -m, Docker's "Architecture") -> Debian architecture.
+MACHINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _ID_RE = re.compile(
@@ -35,7 +37,8 @@ _ID_RE = re.compile(
 _TOP_KEYS = ("os", "sources", "cells")
 _OS_KEYS = ("distro", "release", "suite", "mirror")
 _SOURCE_KEYS = ("dev", "servers")
-_CELL_KEYS = ("kea", "os", "source", "arch", "status", "apt_ignore_valid_until", "packages", "note")
+_CELL_KEYS = ("kea", "os", "source", "arch", "status", "backports", "apt_ignore_valid_until", "packages",
+              "note")
 _CELL_REQUIRED = ("kea", "os", "source", "status")
 
 
@@ -97,6 +100,7 @@ class Cell:
     dev_package: str = ""
     server_packages: tuple = ()
     apt_ignore_valid_until: bool = False
+    backports: bool = False
     note: str = ""
     line: int = 0
 
@@ -119,6 +123,25 @@ class Cell:
     @property
     def multiarch(self) -> str:
         return MULTIARCH.get(self.arch, f"{self.arch}-linux-gnu")
+
+    @property
+    def apt_suite(self) -> str:
+        """The archive suite Kea's packages come from: the OS's own, or its backports."""
+        return f"{self.os.suite}-backports" if self.backports else self.os.suite
+
+    def foreign(self, host_arch: str) -> bool:
+        """True when the cell's Kea is of another architecture than the machine building it:
+        its images are the host's OS with the cell's architecture added (dpkg multiarch), the
+        hook is cross-compiled and the cell's Kea runs under emulation (qemu-user, binfmt_misc)."""
+        return self.arch != host_arch
+
+    def package(self, name: str, host_arch: str) -> str:
+        """Package ``name`` of the cell's architecture, as apt-get install takes it."""
+        return f"{name}:{self.arch}" if self.foreign(host_arch) else name
+
+    def tool(self, name: str, host_arch: str) -> str:
+        """A compiler tool for the cell's architecture: ``g++`` or ``aarch64-linux-gnu-g++``."""
+        return f"{self.multiarch}-{name}" if self.foreign(host_arch) else name
 
     @property
     def prefix(self) -> str:
@@ -344,6 +367,12 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
         if not isinstance(ivu, bool):
             raise MatrixError(f"{where}:{raw.key_lines['apt_ignore_valid_until']}: "
                               f"apt_ignore_valid_until must be true or false")
+        bp = raw.get("backports", False)
+        if not isinstance(bp, bool):
+            raise MatrixError(f"{where}:{raw.key_lines['backports']}: backports must be true or false")
+        if bp and (source != "debian" or not oses[os_key].release.isdigit()):
+            raise MatrixError(f"{where}:{raw.key_lines['backports']}: backports needs source debian and a "
+                              f"numbered Debian release ({oses[os_key].suite} has no backports)")
         pk = dict(pkg_defaults[source])
         if "packages" in raw:
             over = _need_map(raw["packages"], "packages", where, raw.key_lines["packages"])
@@ -354,7 +383,7 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
                 pk["servers"] = tuple(over["servers"] or ())
         cell = Cell(kea=kea, os=oses[os_key], source=source, arch=arch, status=status,
                     dev_package=pk["dev"], server_packages=pk["servers"],
-                    apt_ignore_valid_until=ivu, note=raw.get("note") or "", line=raw.line)
+                    apt_ignore_valid_until=ivu, backports=bp, note=raw.get("note") or "", line=raw.line)
         if cell.id in seen:
             raise MatrixError(f"{where}:{raw.line}: duplicate cell id {cell.id} "
                               f"(first defined at line {seen[cell.id]})")

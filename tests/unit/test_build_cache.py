@@ -66,16 +66,46 @@ def test_check_config_loads_hook_from_hooks_dir():
 
 def test_build_command_uses_fixed_src_and_cell_paths():
     m = matrix.load()
-    assert build.build_command(m.by_id("kea2.6.3-debian13-amd64")) == [
+    assert build.build_command(m.by_id("kea2.6.3-debian13-amd64"), "amd64") == [
         "make", "-C", "/src", "KEA_INCLUDE=/usr/include/kea", "KEA_LIB=/usr/lib/x86_64-linux-gnu", "-j2"]
-    src = build.build_command(m.by_id("kea1.4.0-debian10-amd64"))
+    src = build.build_command(m.by_id("kea1.4.0-debian10-amd64"), "amd64")
     assert "KEA_INCLUDE=/usr/local/include/kea" in src and "KEA_LIB=/usr/local/lib" in src
+
+
+def test_an_arm64_cell_is_cross_compiled_on_amd64_and_native_on_arm64():
+    cell = matrix.load().by_id("kea2.6.3-debian13-arm64")
+    assert build.build_command(cell, "amd64") == [
+        "make", "-C", "/src", "KEA_INCLUDE=/usr/include/kea", "KEA_LIB=/usr/lib/aarch64-linux-gnu",
+        "CXX=aarch64-linux-gnu-g++", "NM=aarch64-linux-gnu-nm", "-j2"]
+    assert build.build_command(cell, "arm64") == [
+        "make", "-C", "/src", "KEA_INCLUDE=/usr/include/kea", "KEA_LIB=/usr/lib/aarch64-linux-gnu", "-j2"]
+    assert cell.hooks_dir == "/usr/lib/aarch64-linux-gnu/kea/hooks"
+    builder = images.render_dockerfile("builder", cell, images.base_ref(cell), "amd64")
+    assert "FROM kea-runscript/debian:trixie" in builder  # the machine's own OS image
+    assert "dpkg --add-architecture arm64" in builder
+    assert "g++-aarch64-linux-gnu make libboost-dev:arm64 kea-dev:arm64 kea-dhcp4-server:arm64 " \
+           "kea-dhcp6-server:arm64" in builder
+    runtime = images.render_dockerfile("runtime", cell, images.base_ref(cell), "amd64")
+    # the clients (scapy) are native: qemu-user cannot emulate their packet sockets
+    assert "python3 python3-scapy iproute2 kea-dhcp4-server:arm64 kea-dhcp6-server:arm64 kea-admin:arm64" in runtime
+    native = images.render_dockerfile("builder", cell, images.base_ref(cell), "arm64")
+    assert "add-architecture" not in native and ":arm64" not in native
+    assert "g++ make libboost-dev kea-dev kea-dhcp4-server kea-dhcp6-server" in native
+
+
+def test_a_backports_cell_installs_kea_from_backports():
+    cell = matrix.load().by_id("kea3.0.3-debian13-amd64")
+    assert cell.apt_suite == "trixie-backports"
+    for kind in ("builder", "runtime"):
+        text = images.render_dockerfile(kind, cell, images.base_ref(cell), "amd64")
+        assert "deb http://deb.debian.org/debian trixie-backports main" in text
+        assert "apt-get install -y --no-install-recommends -t trixie-backports " in text
 
 
 def test_every_cell_renders_its_dockerfiles():
     for cell in matrix.load().cells:
         for kind in ("builder", "runtime"):
-            text = images.render_dockerfile(kind, cell, images.base_ref(cell))
+            text = images.render_dockerfile(kind, cell, images.base_ref(cell), "amd64")
             assert text.count("FROM ") == 1 and cell.id in text
             assert ("Check-Valid-Until" in text) == cell.apt_ignore_valid_until
             if cell.source == "isc-repo":

@@ -29,7 +29,11 @@ def error_of(text):
 def test_real_matrix_loads_with_expected_verified_cells():
     m = matrix.load()
     assert [c.id for c in m.verified] == [
-        "kea2.2.0-debian12-amd64", "kea2.6.3-debian13-amd64", "kea3.0.4-debiansid-amd64"]
+        "kea2.2.0-debian12-amd64", "kea2.6.3-debian13-amd64", "kea3.0.4-debiansid-amd64",
+        "kea3.0.3-debian13-amd64",
+        "kea2.2.0-debian12-arm64", "kea2.6.3-debian13-arm64", "kea3.0.4-debiansid-arm64"]
+    assert m.by_id("kea3.0.3-debian13-amd64").backports
+    assert not any(c.backports for c in m.cells if c.kea != "3.0.3")
     sid = m.by_id("kea3.0.4-debiansid-amd64")
     assert sid.apt_ignore_valid_until and sid.os.suite == "sid"
     assert not m.by_id("kea2.6.3-debian13-amd64").apt_ignore_valid_until
@@ -132,6 +136,15 @@ def test_apt_option_must_be_bool():
     assert "apt_ignore_valid_until must be true or false" in msg
 
 
+def test_backports_must_be_bool_and_exist():
+    msg = error_of(doc('{kea: "2.2.0", os: debian12, source: debian, status: verified, backports: "yes"}'))
+    assert msg.startswith("matrix.yaml:6: ") and "backports must be true or false" in msg
+    msg = error_of(doc('{kea: "3.0.4", os: debiansid, source: debian, status: verified, backports: true}'))
+    assert msg.startswith("matrix.yaml:6: ") and "sid has no backports" in msg
+    assert parse(doc('{kea: "2.2.0", os: debian12, source: debian, status: verified, backports: true}')
+                 ).cells[0].apt_suite == "bookworm-backports"
+
+
 def test_invalid_yaml_has_line():
     msg = error_of(HEAD + "  - {kea: \"2.2.0\", os: [debian12\n")
     assert msg.startswith("matrix.yaml:") and "invalid YAML" in msg
@@ -142,7 +155,8 @@ def test_selection_globs_and_series():
     assert [c.id for c in m.select(["kea2.6*"])] == [c.id for c in m.cells if c.id.startswith("kea2.6")]
     assert [c.id for c in m.select(["kea2.6.3-debian13-amd64"])] == ["kea2.6.3-debian13-amd64"]
     assert all(c.series == "1.8" for c in m.select(series="1.8")) and m.select(series="1.8")
-    assert m.select(series="2.6", verified_only=True) == (m.by_id("kea2.6.3-debian13-amd64"),)
+    assert m.select(series="2.6", verified_only=True) == (m.by_id("kea2.6.3-debian13-amd64"),
+                                                          m.by_id("kea2.6.3-debian13-arm64"))
 
 
 def test_declared_cells_say_why():
@@ -209,9 +223,10 @@ def _ids(argv):
 def test_cli_selection_rules():
     m = matrix.load()
     assert _ids(["build"]) == [c.id for c in m.verified]
-    assert _ids(["build", "--only", "kea2.6*"]) == ["kea2.6.3-debian13-amd64"]
+    assert _ids(["build", "--only", "kea2.6*"]) == ["kea2.6.3-debian13-amd64", "kea2.6.3-debian13-arm64"]
     assert _ids(["build", "--all", "--only", "kea2.6*"]) == [c.id for c in m.cells if c.series == "2.6"]
     assert _ids(["build", "--series", "1.8"]) == [c.id for c in m.in_series("1.8")]
     assert _ids(["build", "--only", "kea1.8.2-debian10-amd64"]) == ["kea1.8.2-debian10-amd64"]
     assert _ids(["build", "--only", "kea2.2.0-debian12-amd64,kea3.0*"]) == [
-        "kea2.2.0-debian12-amd64", "kea3.0.4-debiansid-amd64"]
+        "kea2.2.0-debian12-amd64", "kea3.0.4-debiansid-amd64", "kea3.0.3-debian13-amd64",
+        "kea3.0.4-debiansid-arm64"]
