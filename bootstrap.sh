@@ -2,7 +2,8 @@
 # Set up a Debian machine to build and test kea-hook-runscript. Run as root from the checkout:
 #   sudo ./bootstrap.sh                      set up only
 #   sudo ./bootstrap.sh nox -s build         set up, then run the command (the README's way)
-# Installs docker.io, debootstrap, gnupg and apt-utils if missing, starts dockerd if it is not running, and
+# Installs docker.io, debootstrap, gnupg, apt-utils and (on amd64, for the arm64 cells) qemu-user-static
+# if missing, starts dockerd if it is not running, registers qemu-aarch64 with binfmt_misc, and
 # installs the toolkit (editable) with its test extras and nox into the current python3.
 # Safe to run again: every step checks first.
 set -euo pipefail
@@ -24,6 +25,9 @@ command -v gpg-agent >/dev/null || missing+=(gnupg)
 # apt-ftparchive indexes the release's apt repository.
 command -v apt-ftparchive >/dev/null || missing+=(apt-utils)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+# The arm64 cells: on an amd64 machine their Kea runs under qemu-user (binfmt_misc).
+host_arch=$(dpkg --print-architecture)
+[ "$host_arch" = arm64 ] || [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] || missing+=(qemu-user-static)
 if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
     apt-get update
@@ -44,6 +48,28 @@ if ! docker info >/dev/null 2>&1; then
     fi
 fi
 echo "docker engine: $(docker version --format '{{.Server.Version}}')"
+
+if [ "$host_arch" != arm64 ]; then
+    # Register qemu-aarch64 with the F flag (the kernel opens the interpreter now, so it also
+    # works inside containers, which have no qemu of their own). Debian's package ships the
+    # entry; systemd would register it at boot, a container or chroot has no systemd.
+    binfmt=/proc/sys/fs/binfmt_misc
+    if [ ! -e "$binfmt/status" ]; then
+        step "mounting binfmt_misc at $binfmt"
+        mount -t binfmt_misc binfmt_misc "$binfmt"
+    fi
+    if [ ! -e "$binfmt/qemu-aarch64" ]; then
+        step "registering qemu-aarch64 with binfmt_misc"
+        cat /usr/lib/binfmt.d/qemu-aarch64.conf > "$binfmt/register"
+    fi
+    grep -qx enabled "$binfmt/qemu-aarch64" || echo 1 > "$binfmt/qemu-aarch64"
+    if ! grep -q '^flags:.*F' "$binfmt/qemu-aarch64"; then
+        echo "bootstrap.sh: $binfmt/qemu-aarch64 is registered without the F flag, so containers cannot run arm64" \
+             "binaries; remove it (echo -1 > $binfmt/qemu-aarch64) and run this again" >&2
+        exit 1
+    fi
+    echo "arm64 emulation: $(sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64") ($(sed -n 's/^flags: //p' "$binfmt/qemu-aarch64"))"
+fi
 
 step "pip install -e '.[test]' nox"
 # Debian's python3 is "externally managed" (PEP 668); this machine is a build box, so install anyway.

@@ -24,10 +24,10 @@
 # by the release key pinned below (with sqv or gpgv, whichever apt uses here), then the
 # tarball against SHA256SUMS. Downloads go through curl over https only, redirects included
 # (--proto =https --proto-redir =https). It detects Kea's version (kea-dhcp4 -V), the
-# distribution (/etc/os-release) and the architecture (dpkg --print-architecture, else
-# uname -m), forms the cell id kea<X.Y.Z>-<distro><release>-<arch> and installs only the
+# distribution (/etc/os-release) and Kea's architecture (the ELF header of Kea's binary, else
+# dpkg --print-architecture, else uname -m), forms the cell id kea<X.Y.Z>-<distro><release>-<arch> and installs only the
 # tarball whose name ends in -<cell id>.tar.gz. Nothing matching exactly: it lists the builds
-# there are and exits 3. Needs sh, sed, grep, awk, tar, gzip, base64, sha256sum, sqv or
+# there are and exits 3. Needs sh, sed, grep, awk, od, tar, gzip, base64, sha256sum, sqv or
 # gpgv, and curl for a URL.
 #
 # Exit status: 0 installed (or listed), 2 usage, 3 no build for this machine, 4 download,
@@ -195,7 +195,23 @@ main() {
     fi
     [ -n "$distro" ] && [ -n "$release" ] || die 3 "cannot tell the distribution from /etc/os-release (ID='$distro' VERSION_ID='$release')"
 
-    if command -v dpkg >/dev/null 2>&1; then
+    # The hook is loaded by Kea, so it must be of Kea's architecture, which on a multiarch
+    # machine (an arm64 Kea on an amd64 system, say) is not the system's default: read it from
+    # the ELF header of Kea's binary (e_machine, 2 bytes at offset 18), else ask dpkg / uname.
+    kea_path=$(command -v "$kea_bin")
+    kea_path=$(readlink -f "$kea_path" 2>/dev/null || printf '%s' "$kea_path")
+    case $(od -An -tx1 -j18 -N2 "$kea_path" 2>/dev/null | tr -d ' \n') in
+        3e00) arch=amd64 ;;
+        b700) arch=arm64 ;;
+        0300) arch=i386 ;;
+        1500) arch=ppc64el ;;
+        0016) arch=s390x ;;
+        f300) arch=riscv64 ;;
+        *) arch= ;;   # 32-bit arm (armhf or armel) and the rest: ask the system
+    esac
+    if [ -n "$arch" ]; then
+        :
+    elif command -v dpkg >/dev/null 2>&1; then
         arch=$(dpkg --print-architecture)
     else
         case $(uname -m) in
@@ -220,7 +236,7 @@ main() {
     esac
 
     cell="kea$kea_version-$distro$release-$arch"
-    say "this machine: Kea $kea_version ($kea_bin), $distro $release, $arch -> build $cell"
+    say "this machine: Kea $kea_version ($kea_path, $arch), $distro $release -> build $cell"
 
     # --- pick the artifact --------------------------------------------------------------------
     matches=$(awk -v suf="-$cell.tar.gz" -v pre="$PACKAGE-" '{

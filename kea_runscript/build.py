@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from . import HOOK_VERSION, ROOT, WORK, containers, images
+from . import HOOK_VERSION, ROOT, WORK, containers, emulation, images
 from .matrix import Cell
 
 LIBRARY = "kea-hook-runscript.so"
@@ -228,6 +228,8 @@ def build_cell(cell: Cell, *, paths: Paths = Paths(), render: Optional[Renderer]
         return Result(cell, "failed", time.monotonic() - t0, str(e), e.log)
     except containers.ImageBuildError as e:
         return Result(cell, "failed", time.monotonic() - t0, str(e), e.log_path)
+    except emulation.EmulationMissing as e:
+        return Result(cell, "failed", time.monotonic() - t0, str(e))
     except containers.DockerUnavailable:
         raise
     except Exception as e:  # a bug or an unexpected Docker error: keep the other cells going

@@ -4,7 +4,7 @@
     kea-runscript render [--only GLOB] [--series X.Y] [--all]
     kea-runscript build  [--only GLOB] [--series X.Y] [--all] [--jobs N] [--keep-container]
                          [--allow-declared]
-    kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime)
+    kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime, install-test)
     kea-runscript release [make] [--version V] [--allow-dirty] [--no-python] [--test-key]
     kea-runscript release publish [--version V] [--repo OWNER/NAME] [--dry-run]
     kea-runscript pipelines [--check]
@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--keep-container", action="store_true", help="keep the container for debugging")
 
     sp = sub.add_parser("image", help="build (or reuse) a named image for cells")
-    sp.add_argument("kind", help="template templates/docker/<kind>.Dockerfile.j2 (builder, runtime)")
+    sp.add_argument("kind", help="template templates/docker/<kind>.Dockerfile.j2 (builder, runtime, install-test)")
     selection(sp)
     sp.add_argument("--allow-declared", action="store_true")
 

@@ -822,26 +822,11 @@ def _publish(files, repo, tag, api: _Api, say, prerelease) -> list:
 # clean test images (integration tests of install.sh and the .deb)
 
 
-def install_test_dockerfile(cell: Cell, base_image: str) -> str:
-    """A clean image of the cell's OS with only Kea's DHCPv4 server installed, plus curl (the
-    installer downloads with it) and python3 (the test serves the release on 127.0.0.1)."""
-    return render_template("install-test.Dockerfile.j2", cell=cell, base_image=base_image,
-                           packages=[p for p in cell.server_packages if "dhcp4" in p][:1])
-
-
 def ensure_install_test_image(cell: Cell, log_dir: Path, say: Callable[[str], None] = print) -> str:
-    """Build (or reuse) the clean image of ``cell``; returns its tag."""
-    from . import containers, images
-    base_id = images.ensure_base(cell, say)
-    text = install_test_dockerfile(cell, images.base_ref(cell))
-    ref = f"kea-runscript/install-test:{cell.id}-{images.recipe_hash(text, base_id)}"
-    if containers.image_id(ref):
-        return ref
-    say(f"{cell.id}: building clean install-test image {ref}")
-    with tempfile.TemporaryDirectory(prefix="kea-runscript-ctx-") as ctx:
-        (Path(ctx) / "Dockerfile").write_text(text, encoding="utf-8")
-        containers.build_image(Path(ctx), ref, log_dir / "install-test-image.log")
-    return ref
+    """Build (or reuse) the clean image of ``cell`` (templates/docker/install-test: the OS with
+    only Kea's DHCPv4 server, curl and python3); returns its tag."""
+    from . import images
+    return images.ensure_image("install-test", cell, log_dir, say).tag
 
 
 # --------------------------------------------------------------------------------------------

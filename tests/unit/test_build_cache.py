@@ -104,7 +104,7 @@ def test_a_backports_cell_installs_kea_from_backports():
 
 def test_every_cell_renders_its_dockerfiles():
     for cell in matrix.load().cells:
-        for kind in ("builder", "runtime"):
+        for kind in ("builder", "runtime", "install-test"):
             text = images.render_dockerfile(kind, cell, images.base_ref(cell), "amd64")
             assert text.count("FROM ") == 1 and cell.id in text
             assert ("Check-Valid-Until" in text) == cell.apt_ignore_valid_until
