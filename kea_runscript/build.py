@@ -6,7 +6,9 @@ Per cell (see :func:`build_cell`):
 2. get the cell's builder image (built once per recipe, see :mod:`kea_runscript.images`);
 3. cache key = sha256 over the rendered tree, the builder image id and the build command;
    if ``dist/<id>/build-info.json`` records that key and the ``.so`` still has the recorded
-   sha256, the cell is ``cached`` and nothing runs;
+   sha256, the cell is ``cached`` and nothing runs; the same if the machine's store
+   (``~/.cache/kea-runscript/builds/<key>/``, or ``$KEA_RUNSCRIPT_CACHE``) has that key: it is
+   copied into ``dist/<id>/`` (a fresh checkout reuses what another one built);
 4. otherwise ``make`` runs in a throwaway container (no network, fixed path ``/src``,
    ``SOURCE_DATE_EPOCH`` from the git commit), the ``.so`` is copied out;
 5. the ``.so`` is installed in Kea's hooks directory of a fresh container from the same image
@@ -53,12 +55,19 @@ def build_command(cell: Cell, host_arch: str, jobs: int = 2) -> list:
     return ["make", "-C", SRC, f"KEA_INCLUDE={cell.kea_include}", f"KEA_LIB={cell.kea_lib}", *cross, f"-j{jobs}"]
 
 
+#: The machine's store of built libraries, by cache key: a fresh checkout (CI's) reuses what an
+#: earlier checkout built from the same rendered sources in the same builder image.
+STORE = Path(os.environ.get("KEA_RUNSCRIPT_CACHE") or Path.home() / ".cache" / "kea-runscript") / "builds"
+
+
 @dataclass(frozen=True)
 class Paths:
-    """Where a run writes: ``build/<id>/{src,logs}`` and ``dist/<id>/``."""
+    """Where a run writes: ``build/<id>/{src,logs}`` and ``dist/<id>/``; ``store``: the
+    content-addressed store of built libraries it reads and fills (None: none)."""
 
     build: Path = WORK / "build"
     dist: Path = WORK / "dist"
+    store: Optional[Path] = None
 
     def src(self, cell: Cell) -> Path:
         return self.build / cell.id / "src"
@@ -210,7 +219,7 @@ def render_cell(cell: Cell, paths: Paths, render: Optional[Renderer] = None) -> 
     return src
 
 
-def build_cell(cell: Cell, *, paths: Paths = Paths(), render: Optional[Renderer] = None,
+def build_cell(cell: Cell, *, paths: Paths = Paths(store=STORE), render: Optional[Renderer] = None,
                keep: Optional[bool] = None, allow_declared: bool = False,
                verified_ids: Sequence[str] = ()) -> Result:
     t0 = time.monotonic()
@@ -248,6 +257,11 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
     cmd = build_command(cell, host_arch)
     key = cache_key(src, builder.id, cmd)
     if is_cached(out, key):
+        return {"_status": "cached", **read_info(out)}
+    if paths.store and is_cached(paths.store / key, key):
+        # Built before on this machine from the same sources, image and command: the same bytes
+        # (reproducible builds), so its build-info (and load check) stands as recorded.
+        _install(paths.store / key, out)
         return {"_status": "cached", **read_info(out)}
 
     git = git_facts()
@@ -295,7 +309,33 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
     }
     (out / "build-info.json.tmp").write_text(json.dumps(info, indent=2) + "\n")
     os.replace(out / "build-info.json.tmp", out / "build-info.json")
+    if paths.store:
+        _store(out, paths.store / key)
     return {"_status": "built", **info}
+
+
+def _install(entry: Path, out: Path) -> None:
+    """Copy a stored build into ``out``: the library first, build-info.json last (its presence
+    with a matching sha256 is what makes ``out`` current)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "build-info.json").unlink(missing_ok=True)
+    for name in (LIBRARY, "build-info.json"):
+        shutil.copyfile(entry / name, out / (name + ".tmp"))
+        os.replace(out / (name + ".tmp"), out / name)
+
+
+def _store(out: Path, entry: Path) -> None:
+    if entry.exists():
+        return
+    tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        for name in (LIBRARY, "build-info.json"):
+            shutil.copyfile(out / name, tmp / name)
+        os.replace(tmp, entry)
+    except OSError as e:  # a full or read-only store costs speed, never the build
+        say(f"note: could not store the build in {entry.parent} ({e})")
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def installed_kea_facts(c, cell: Cell) -> dict:
@@ -337,7 +377,7 @@ def status_line(r: Result) -> str:
     return f"{r.cell.id:<32} {r.status:<7} {r.seconds:7.1f}s"
 
 
-def build_cells(cells: Sequence[Cell], *, jobs: int = 1, paths: Paths = Paths(),
+def build_cells(cells: Sequence[Cell], *, jobs: int = 1, paths: Paths = Paths(store=STORE),
                 render: Optional[Renderer] = None, keep: Optional[bool] = None,
                 allow_declared: bool = False, verified_ids: Sequence[str] = ()) -> list:
     """Build ``cells`` (``jobs`` at a time); print one line per cell and a summary."""

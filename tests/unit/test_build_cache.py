@@ -124,3 +124,31 @@ def test_unit_tests_cannot_reach_docker():
     from kea_runscript import containers
     with pytest.raises(DockerForbidden):
         containers.client()
+
+
+def test_a_fresh_checkout_takes_a_build_from_the_machines_store(tmp_path, stub_render, monkeypatch):
+    """The store is read before any container runs; a tampered entry is not taken."""
+    cell = matrix.load().by_id("kea2.6.3-debian13-arm64")
+    builder = images.Image("builder", "kea-runscript/builder:x", "sha256:b1", "h", built=False)
+    monkeypatch.setattr(images, "ensure_image", lambda *a, **k: builder)
+    monkeypatch.setattr(build.containers, "engine_arch", lambda: "amd64")
+    store = tmp_path / "store"
+    key = build.cache_key(stub_render(cell.kea, tmp_path / "probe"), builder.id,
+                          build.build_command(cell, "amd64"))
+    entry = store / key
+    entry.mkdir(parents=True)
+    (entry / build.LIBRARY).write_bytes(b"\x7fELF built elsewhere")
+    info = {"id": cell.id, "cache_key": key, "sha256": build.sha256_file(entry / build.LIBRARY),
+            "git_commit": "c0ffee"}
+    (entry / "build-info.json").write_text(json.dumps(info))
+
+    paths = build.Paths(build=tmp_path / "build", dist=tmp_path / "dist", store=store)
+    r = build.build_cell(cell, paths=paths, render=stub_render)
+    assert r.status == "cached", r.message
+    assert (paths.out(cell) / build.LIBRARY).read_bytes() == b"\x7fELF built elsewhere"
+    assert build.read_info(paths.out(cell))["git_commit"] == "c0ffee"  # the build as it was made
+
+    (entry / build.LIBRARY).write_bytes(b"tampered")
+    paths2 = build.Paths(build=tmp_path / "build2", dist=tmp_path / "dist2", store=store)
+    with pytest.raises(DockerForbidden):  # it went on to build
+        build.build_cell(cell, paths=paths2, render=stub_render)
