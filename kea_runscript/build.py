@@ -82,7 +82,7 @@ class Paths:
 @dataclass
 class Result:
     cell: Cell
-    status: str  # built | cached | failed
+    status: str  # built | cached | failed | skipped (a declared cell nobody asked for by id)
     seconds: float = 0.0
     message: str = ""
     log: Optional[Path] = None
@@ -91,6 +91,10 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.status in ("built", "cached")
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
 
 class CellFailed(Exception):
@@ -373,15 +377,57 @@ def load_check(cell: Cell, image: str, so: Path, log: Path, keep: Optional[bool]
 # many cells
 
 
+SKIP_HINT = "--allow-declared tries them on a runner with the network they need"
+
+
+def skipped_result(cell: Cell) -> Result:
+    return Result(cell, "skipped", message=f"declared: {cell.why_not_buildable_here()}")
+
+
 def status_line(r: Result) -> str:
-    return f"{r.cell.id:<32} {r.status:<7} {r.seconds:7.1f}s"
+    line = f"{r.cell.id:<32} {r.status:<7} {r.seconds:7.1f}s"
+    # A skipped cell's reason belongs on its line: there is no log to point to.
+    return f"{line}  {r.message}" if r.status == "skipped" else line
+
+
+def nothing_to_build(cells: Sequence[Cell], series: Optional[str] = None, verb: str = "build",
+                     how: str = "run with --allow-declared on a runner with that network") -> str:
+    """The one line for a selection of declared cells only: what they need and how to get it.
+
+    Each cell's reason (Cell.why_not_buildable_here) may list several needs joined by ", and ";
+    a need shared by several cells is said once, naming them."""
+    needs = {}
+    for c in cells:
+        why = c.why_not_buildable_here()
+        why = why[len("it needs "):] if why.startswith("it needs ") else why
+        for need in why.split(", and "):
+            needs.setdefault(need, []).append(c.id)
+    whose = "its" if series else "the selected"
+    parts = []
+    for need, ids in needs.items():
+        if len(ids) == len(cells) > 1:
+            parts.append(f"{whose} cells ({', '.join(ids)}) need {need}")
+        elif len(ids) == len(cells):
+            parts.append(f"{whose} cell {ids[0]} needs {need}")
+        else:
+            parts.append(f"{', '.join(ids)} need{'s' if len(ids) == 1 else ''} {need}")
+    where = f" for Kea {series}" if series else ""
+    return f"kea-runscript: nothing to {verb}{where} here: {'; '.join(parts)}; {how}"
 
 
 def build_cells(cells: Sequence[Cell], *, jobs: int = 1, paths: Paths = Paths(store=STORE),
                 render: Optional[Renderer] = None, keep: Optional[bool] = None,
-                allow_declared: bool = False, verified_ids: Sequence[str] = ()) -> list:
-    """Build ``cells`` (``jobs`` at a time); print one line per cell and a summary."""
+                allow_declared: bool = False, verified_ids: Sequence[str] = (),
+                named_ids: Sequence[str] = ()) -> list:
+    """Build ``cells`` (``jobs`` at a time); print one line per cell and a summary.
+
+    A declared cell is ``skipped`` (with what it needs) unless ``allow_declared``, or unless it
+    is in ``named_ids`` (asked for by its exact id): then build_cell refuses it, a failure."""
     def one(cell: Cell) -> Result:
+        if not cell.verified and not allow_declared and cell.id not in named_ids:
+            r = skipped_result(cell)
+            say(status_line(r))
+            return r
         r = build_cell(cell, paths=paths, render=render, keep=keep, allow_declared=allow_declared,
                        verified_ids=verified_ids)
         say(status_line(r))
@@ -409,6 +455,8 @@ def summary(results: Sequence[Result]) -> str:
     for r in results:
         if r.ok:
             where = r.info.get("sha256", "")[:16]
+        elif r.status == "skipped":
+            where = r.message
         elif r.log:
             where = str(r.log)
         else:
@@ -418,4 +466,6 @@ def summary(results: Sequence[Result]) -> str:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     lines.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no cells selected")
+    if "skipped" in counts:
+        lines.append(f"skipped: declared cells, not buildable here; {SKIP_HINT}")
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """``kea-runscript``: the command line nox sessions and people call.
 
-    kea-runscript list   [--only GLOB] [--series X.Y] [--verified]
+    kea-runscript list   [--only GLOB] [--series X.Y] [--verified] [-v]
     kea-runscript render [--only GLOB] [--series X.Y] [--all]
     kea-runscript build  [--only GLOB] [--series X.Y] [--all] [--jobs N] [--keep-container]
                          [--allow-declared]
@@ -12,12 +12,19 @@
                          [--keep-container]
     kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--launcher-only] [--no-build]
 
-Selection: without --only/--series/--all, render/build take the verified cells; ``--series``
-takes every cell of a Kea series (declared ones fail fast saying why). ``--only`` (repeatable,
+Selection: without --only/--series/--all, render/build/smoke take the verified cells;
+``--series`` takes every cell of a Kea series, ``--all`` every cell. ``--only`` (repeatable,
 comma-separated) takes exact ids whatever their status, and globs among the verified cells
-(among all cells of the series with --series, or all cells with --all).
+(among all cells of the series with --series, or all cells with --all). build and smoke do
+what can be done here: a declared cell that --series, --all or a glob selected is reported
+``skipped`` with what it needs (build --allow-declared tries it, and its failure then counts);
+a declared cell named by its exact id is a request, so build fails fast saying why (smoke
+never tests declared cells). When nothing selected is buildable here they exit 1 with one
+line on stderr naming what is missing and how to get it. ``list`` shows every cell with its
+status (``--verified`` narrows, ``-v`` adds source, arch and note; ``--all`` is accepted).
 
-Exit status: 0 ok, 1 some cell failed, 2 bad matrix or usage, 3 Docker engine unreachable.
+Exit status: 0 ok (declared cells skipped included), 1 some cell failed or nothing buildable
+here, 2 bad matrix or usage, 3 Docker engine unreachable.
 """
 
 from __future__ import annotations
@@ -48,17 +55,35 @@ class SessionSpec:
 
 
 def session_plan(m: matrix_mod.Matrix) -> list:
-    """The matrix-derived nox sessions: ``build``, ``build-X.Y`` and ``render-X.Y`` per series."""
+    """The matrix-derived nox sessions: ``build``, ``smoke``, ``bench``, then ``build-X.Y``,
+    ``smoke-X.Y`` per series and ``render-X.Y`` per series the facts know.
+
+    ``build-X.Y``/``smoke-X.Y`` do the series' verified cells and report its declared ones as
+    skipped (exit 0 when everything buildable passed); a series with declared cells only exits 1
+    with one line naming what they need. Each session's doc says which case it is."""
     verified = ", ".join(c.id for c in m.verified)
     plan = [SessionSpec("build", ("build",), f"Build the verified cells ({verified})."),
             SessionSpec("smoke", ("smoke",), f"Build (cached) and smoke-test the verified cells ({verified})."),
             SessionSpec("bench", ("bench",), "Benchmarks: launcher cost, perfdhcp capacity per hook configuration (tables).")]
     for s in m.series:
         cells = m.in_series(s)
-        ids = ", ".join(c.id + ("" if c.verified else " [declared]") for c in cells)
-        plan.append(SessionSpec(f"build-{s}", ("build", "--series", s), f"Build Kea {s}: {ids}."))
-        plan.append(SessionSpec(f"smoke-{s}", ("smoke", "--series", s),
-                                f"Build (cached) and smoke-test Kea {s} with real Kea and clients: {ids}."))
+        here = ", ".join(c.id for c in cells if c.verified)
+        declared = ", ".join(c.id for c in cells if not c.verified)
+        if not here:
+            only = f"Kea {s} has declared cells only ({declared}): exits 1 naming what they need"
+            plan.append(SessionSpec(f"build-{s}", ("build", "--series", s),
+                                    f"{only} (-- --allow-declared tries them on a runner with that network)."))
+            plan.append(SessionSpec(f"smoke-{s}", ("smoke", "--series", s),
+                                    f"{only} (smoke tests verified cells only; build-{s} -- --allow-declared "
+                                    f"builds them on a runner with that network)."))
+            continue
+        if declared:
+            here += f"; declared {declared} reported as skipped with what they need"
+        build_doc = f"Build Kea {s}: {here}{' (-- --allow-declared tries them)' if declared else ''}."
+        smoke_doc = (f"Build (cached) and smoke-test Kea {s} with real Kea and clients: {here}"
+                     f"{' (smoke tests verified cells only)' if declared else ''}.")
+        plan.append(SessionSpec(f"build-{s}", ("build", "--series", s), build_doc))
+        plan.append(SessionSpec(f"smoke-{s}", ("smoke", "--series", s), smoke_doc))
     # Every Kea series the facts know renders, cells or not.
     for s in facts.supported_series():
         args = ("render", "--kea", s) + (("--series", s) if s in m.series else ())
@@ -83,10 +108,12 @@ def _parser() -> argparse.ArgumentParser:
         if all_flag:
             sp.add_argument("--all", action="store_true", help="every cell, declared ones too")
 
-    sp = sub.add_parser("list", help="print cell ids")
+    sp = sub.add_parser("list", help="print every cell id with its status")
     selection(sp, all_flag=False)
     sp.add_argument("--verified", action="store_true", help="verified cells only")
-    sp.add_argument("-v", "--verbose", action="store_true", help="with status, source, note")
+    sp.add_argument("-v", "--verbose", action="store_true", help="also source, arch and note")
+    # list always shows every cell (globs too); --all stays accepted for those who type it.
+    sp.add_argument("--all", action="store_true", default=True, help="every cell (the default)")
 
     sp = sub.add_parser("render", help="render the hook's C++ into build/<id>/src, or for any "
                                        "Kea version into build/render/<X.Y.Z>/")
@@ -147,6 +174,10 @@ def _patterns(values: Sequence[str]) -> list:
     return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
 
+def _exact(pats: Sequence[str]) -> list:
+    return [p for p in pats if not any(ch in p for ch in "*?[")]
+
+
 def select(m: matrix_mod.Matrix, args) -> tuple:
     pats = _patterns(args.only)
     if args.series and args.series not in m.series:
@@ -156,7 +187,7 @@ def select(m: matrix_mod.Matrix, args) -> tuple:
     # selects its cell (a declared one then fails fast, saying why).
     wide = getattr(args, "all", False) or bool(args.series)
     verified_only = getattr(args, "verified", False) or not wide
-    exact = [p for p in pats if not any(ch in p for ch in "*?[")]
+    exact = _exact(pats)
     globs = [p for p in pats if p not in exact]
     if not pats:
         cells = m.select(series=args.series, verified_only=verified_only)
@@ -200,9 +231,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "list":
         for c in cells:
             if args.verbose:
-                print(f"{c.id:<32} {c.status:<9} {c.source:<9} {c.note}")
+                print(f"{c.id:<32} {c.status:<9} {c.source:<9} {c.arch:<6} {c.note}".rstrip())
             else:
-                print(c.id)
+                print(f"{c.id:<32} {c.status}")
         return EXIT_OK
 
     from . import build, containers  # imported late: `list` and session generation need no Docker
@@ -250,13 +281,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"{c.id:<32} {'built' if img.built else 'reused':<7} {img.tag}")
             return EXIT_CELL_FAILED if failed else EXIT_OK
 
+        named = _exact(_patterns(args.only))
+        if not args.allow_declared and all(not c.verified and c.id not in named for c in cells):
+            print(build.nothing_to_build(cells, args.series), file=sys.stderr)
+            return EXIT_CELL_FAILED
         results = build.build_cells(
             cells, jobs=max(1, args.jobs), keep=True if args.keep_container else None,
-            allow_declared=args.allow_declared, verified_ids=[c.id for c in m.verified])
+            allow_declared=args.allow_declared, verified_ids=[c.id for c in m.verified],
+            named_ids=named)
     except containers.DockerUnavailable as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_DOCKER
-    return EXIT_OK if all(r.ok for r in results) else EXIT_CELL_FAILED
+    return EXIT_CELL_FAILED if any(r.failed for r in results) else EXIT_OK
 
 
 if __name__ == "__main__":

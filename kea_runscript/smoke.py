@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -916,12 +917,15 @@ def cli_main(args, cells: Sequence[Cell], m) -> int:
     keep = True if args.keep_container else None
     t0 = time.monotonic()
     declared = [c for c in cells if not c.verified]
+    if len(declared) == len(cells):
+        print(build.nothing_to_build(
+            declared, args.series, "smoke-test",
+            "smoke tests verified cells only; a declared cell builds with `kea-runscript build "
+            "--allow-declared` on a runner with that network"), file=sys.stderr)
+        return 1
     for c in declared:
         print(f"smoke: skipping {c.id} (declared, not verified here: {c.why_not_buildable_here()})")
     cells = [c for c in cells if c.verified]
-    if not cells:
-        print("smoke: no verified cell selected")
-        return 1
     if not args.no_build:
         built = build.build_cells(cells, keep=keep, verified_ids=[c.id for c in m.verified])
         failed = [r.cell.id for r in built if not r.ok]
