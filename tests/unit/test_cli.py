@@ -75,10 +75,10 @@ def test_build_exact_declared_id_in_a_series_still_fails_fast(fake_build, capsys
 
 
 def test_build_glob_in_a_series_skips_declared_but_exact_ids_are_requests(fake_build, capsys):
-    verified = next(c for c in M.in_series("2.6") if c.verified)
+    verified = [c.id for c in M.in_series("2.6") if c.verified]
     declared = [c for c in M.in_series("2.6") if not c.verified]
     assert cli.main(["build", "--series", "2.6", "--only", "kea2.6*"]) == cli.EXIT_OK
-    assert fake_build == [verified.id]
+    assert fake_build == verified
     out = capsys.readouterr().out
     assert all(_lines_of(out, c.id)[0].split()[1] == "skipped" for c in declared)
 
