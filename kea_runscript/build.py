@@ -20,6 +20,8 @@ Logs of every step are kept under ``build/<id>/logs/``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -234,7 +236,8 @@ def build_cell(cell: Cell, *, paths: Paths = Paths(store=STORE), render: Optiona
                 f"cell {cell.id} is declared, not verified: {cell.why_not_buildable_here()}; "
                 f"verified cells: {', '.join(verified_ids) or '(none)'} "
                 f"(--allow-declared tries anyway where the network allows)")
-        info = _build(cell, paths, render, keep)
+        with _cell_lock(paths, cell):
+            info = _build(cell, paths, render, keep)
         status = info.pop("_status")
         return Result(cell, status, time.monotonic() - t0, info=info)
     except CellFailed as e:
@@ -250,6 +253,19 @@ def build_cell(cell: Cell, *, paths: Paths = Paths(store=STORE), render: Optiona
         crash = logs / "crash.log"
         crash.write_text(traceback.format_exc())
         return Result(cell, "failed", time.monotonic() - t0, f"{type(e).__name__}: {e}", crash)
+
+
+@contextlib.contextmanager
+def _cell_lock(paths: Paths, cell: Cell):
+    """One build of a cell at a time per checkout, across processes (two nox sessions, test
+    workers): each renders into and copies out of the same build/<id>/ and dist/<id>/."""
+    paths.build.mkdir(parents=True, exist_ok=True)
+    with open(paths.build / f".{cell.id}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[bool]) -> dict:

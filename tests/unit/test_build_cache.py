@@ -152,3 +152,15 @@ def test_a_fresh_checkout_takes_a_build_from_the_machines_store(tmp_path, stub_r
     paths2 = build.Paths(build=tmp_path / "build2", dist=tmp_path / "dist2", store=store)
     with pytest.raises(DockerForbidden):  # it went on to build
         build.build_cell(cell, paths=paths2, render=stub_render)
+
+
+def test_one_build_of_a_cell_at_a_time(tmp_path):
+    import fcntl
+    cell = matrix.load().by_id("kea2.6.3-debian13-amd64")
+    paths = build.Paths(build=tmp_path / "build", dist=tmp_path / "dist")
+    with build._cell_lock(paths, cell):
+        with open(paths.build / f".{cell.id}.lock", "w") as other:  # another process's open
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(paths.build / f".{cell.id}.lock", "w") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
