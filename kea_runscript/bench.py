@@ -11,6 +11,7 @@ import json
 import math
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -519,16 +520,29 @@ def cli_main(args, m) -> int:
     """``kea-runscript bench``: the launcher microbenchmark, then the DHCP capacity tables of
     one cell (built first, cached). Prints tables; exit status 0 unless it could not run."""
     from . import build, containers
+    cell = None
+    if not args.launcher_only:  # the cell is checked before minutes of measuring, not after
+        cell = next((c for c in m.cells if c.id == args.cell), None)
+        if cell is None or not cell.verified:
+            print(f"bench: {args.cell} is not a verified cell (see `kea-runscript list --verified`)",
+                  file=sys.stderr)
+            return 2
+        try:
+            host_arch = containers.engine_arch()
+        except containers.DockerUnavailable as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 3
+        if cell.foreign(host_arch):
+            print(f"bench: {cell.id} runs under qemu-user emulation on this {host_arch} machine, whose "
+                  f"timings mean nothing; benchmark a {host_arch} cell here, or this cell on a "
+                  f"{cell.arch} machine", file=sys.stderr)
+            return 2
     quick = bool(args.quick)
     calls, heap = (400, 256) if quick else (2000, 512)
     costs = launcher_costs(calls=calls, heap_mb=heap)
     print(launcher_table(costs, calls, heap), flush=True)
     if args.launcher_only:
         return 0
-    cell = next((c for c in m.cells if c.id == args.cell), None)
-    if cell is None or not cell.verified:
-        print(f"bench: {args.cell} is not a verified cell (see `kea-runscript list --verified`)")
-        return 2
     try:
         if not args.no_build:
             built = build.build_cells([cell], keep=None, verified_ids=[c.id for c in m.verified])

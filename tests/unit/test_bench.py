@@ -29,3 +29,15 @@ def test_sync_floor_divides_the_bare_spawn_bound_by_isc_per_pass():
     [line] = sync_floor(results, {"#!/bin/sh exit 0": 625.0})
     assert "at most 200 DORA/s" in line and "= 0.25 / 0.20× ISC" in line
     assert sync_floor(results, {}) == []
+
+
+def test_bench_refuses_an_emulated_cell_before_measuring(monkeypatch, capsys):
+    """arm64 cells run under qemu-user on an amd64 machine: their timings mean nothing."""
+    from kea_runscript import bench, cli, containers
+    monkeypatch.setattr(containers, "engine_arch", lambda: "amd64")
+    monkeypatch.setattr(bench, "launcher_costs", lambda **_k: (_ for _ in ()).throw(AssertionError("measured")))
+    assert cli.main(["bench", "--cell", "kea2.6.3-debian13-arm64"]) == 2
+    err = capsys.readouterr().err
+    assert "kea2.6.3-debian13-arm64 runs under qemu-user emulation" in err and "mean nothing" in err
+    assert cli.main(["bench", "--cell", "kea9.9.9-debian13-amd64"]) == 2
+    assert "is not a verified cell" in capsys.readouterr().err
