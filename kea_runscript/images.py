@@ -25,6 +25,7 @@ from typing import Callable
 import jinja2
 
 from . import ROOT, containers
+from .facts import facts_for
 from .matrix import Cell
 
 TEMPLATES = ROOT / "templates" / "docker"
@@ -93,6 +94,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.globals["list"] = list
+    env.globals["facts_for"] = facts_for  # recipe details that differ by Kea release
     return env
 
 
