@@ -126,3 +126,13 @@ def test_tree_refuses_across_every_kind_of_boundary(rendered, headers, tmp_path)
     r = compile_features(tree, headers, tmp_path, facts_for(rendered).cxx_std)
     assert r.returncode != 0
     assert f"kea-runscript render --kea {headers}" in r.stderr
+
+
+def test_the_render_sees_only_the_facts_that_bound_its_tree():
+    # A template reading a toolkit fact would make the tree depend on a fact the guard's range
+    # ignores; the render's facts do not have them.
+    rendered = facts_for("2.7.5", rendered_only=True)
+    assert rendered.type_subnet4 == "ConstSubnet4Ptr"
+    with pytest.raises(AttributeError):
+        rendered.hooks_dir_restricted
+    assert facts_for("2.7.5").hooks_dir_restricted is False
