@@ -26,6 +26,10 @@ class KeaFacts:
     version: Version
     values: dict = field(compare=False)
     hook_points: dict = field(compare=False)  # name -> first Version
+    # Releases whose rendered facts and hook points equal this version's: valid_from <= V <
+    # valid_until (valid_until is at most the first series after the newest known one).
+    valid_from: Version = field(default=Version(1, 1, 0), compare=False)
+    valid_until: Version = field(default=Version(1, 1, 0), compare=False)
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -40,11 +44,33 @@ class KeaFacts:
 @lru_cache(maxsize=None)
 def _load(path: Path = FACTS_FILE) -> dict:
     data = yaml.safe_load(path.read_text())
-    for name, steps in data["facts"].items():
+    both = set(data["facts"]) & set(data["toolkit_facts"])
+    if both:
+        raise ValueError(f"{path}: facts listed both as rendered and as toolkit facts: {sorted(both)}")
+    for name, steps in {**data["facts"], **data["toolkit_facts"]}.items():
         versions = [Version.parse(step["since"]) for step in steps]
         if versions != sorted(versions) or versions[0] != Version(1, 1, 0):
             raise ValueError(f"{path}: fact {name}: steps must start at 1.1.0 and be sorted")
     return data
+
+
+def _resolve(steps: list, version: Version) -> Any:
+    current = None
+    for step in steps:
+        if Version.parse(step["since"]) <= version:
+            current = step["value"]
+    return current
+
+
+def _valid_range(data: dict, version: Version) -> tuple:
+    """[from, until) around `version` in which no rendered fact and no hook point changes."""
+    boundaries = {Version.parse(step["since"]) for steps in data["facts"].values() for step in steps}
+    boundaries |= {Version.parse(since) for since in data["hook_points"].values()}
+    newest = max(Version.parse(s) for s in data["series"])
+    # Facts are known up to the newest series: a later release is not vouched for.
+    boundaries.add(Version(newest.major, newest.minor + 1, 0))
+    return (max(b for b in boundaries if b <= version),
+            min(b for b in boundaries if b > version))
 
 
 def supported_series() -> list[str]:
@@ -68,15 +94,15 @@ def resolve_version(text: str) -> Version:
     return wanted
 
 
-def facts_for(text: str) -> KeaFacts:
+def facts_for(text: str, rendered_only: bool = False) -> KeaFacts:
+    """Every fact for Kea `text`; with `rendered_only`, only those the rendered tree may depend
+    on (the render asks for these, so a template cannot read a fact that the tree's validity
+    range ignores)."""
     version = resolve_version(text)
     data = _load()
-    values = {}
-    for name, steps in data["facts"].items():
-        current = None
-        for step in steps:
-            if Version.parse(step["since"]) <= version:
-                current = step["value"]
-        values[name] = current
+    sections = [data["facts"]] if rendered_only else [data["facts"], data["toolkit_facts"]]
+    values = {name: _resolve(steps, version) for section in sections for name, steps in section.items()}
     hook_points = {name: Version.parse(since) for name, since in data["hook_points"].items()}
-    return KeaFacts(version=version, values=values, hook_points=hook_points)
+    valid_from, valid_until = _valid_range(data, version)
+    return KeaFacts(version=version, values=values, hook_points=hook_points,
+                    valid_from=valid_from, valid_until=valid_until)

@@ -29,6 +29,7 @@ from typing import Callable
 import jinja2
 
 from . import ROOT, containers, emulation
+from .facts import facts_for
 from .matrix import Cell
 
 TEMPLATES = ROOT / "templates" / "docker"
@@ -97,6 +98,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.globals["list"] = list
+    env.globals["facts_for"] = facts_for  # recipe details that differ by Kea release
     return env
 
 

@@ -46,6 +46,11 @@ def _pattern_expression(pattern) -> str:
     return " + ".join(parts + ['"="'])
 
 
+def version_number(version) -> int:
+    """X.Y.Z as kea_features.h's version_number() reads config.h's VERSION."""
+    return version.major * 10000 + version.minor * 100 + version.patch
+
+
 def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
     groups = []
     for group in catalogue.groups.values():
@@ -77,20 +82,32 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
         })
     missing = kea.missing_headers
     shim = missing if missing and missing["remedy"] == "shim" else None
+    source_tree = missing if missing and missing["remedy"] == "source-tree" else None
     sources = list(STATIC_SOURCES) + ["callouts.cc"]
+    valid_from, valid_until = kea.valid_from, kea.valid_until
+    for variable in catalogue.variables():  # a variable's `since` is a boundary of the tree too
+        if variable.since <= kea.version:
+            valid_from = max(valid_from, variable.since)
+        else:
+            valid_until = min(valid_until, variable.since)
     return {
         "kea": kea,
         "hook_version": HOOK_VERSION,
         "groups": groups,
         "hook_points": points,
         "shim": shim,
+        "source_tree": source_tree,
         "sources": sorted(sources),
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "valid_from_number": version_number(valid_from),
+        "valid_until_number": version_number(valid_until),
     }
 
 
 def render_files(kea_version: str) -> dict[str, str]:
     """{relative path: content} of the complete tree, without writing anything."""
-    kea = facts_for(kea_version)
+    kea = facts_for(kea_version, rendered_only=True)
     context = template_context(kea, load_catalogue())
     env = _environment()
     files = {}

@@ -10,4 +10,31 @@
 #define RUNSCRIPT_HAS_MT_COMPATIBLE 0
 #define RUNSCRIPT_HAS_ISC_LOG_DBGLVLS 1
 
+// This tree holds for the Kea releases its facts hold for, Kea >= 1.4.0 and < 1.7.5.
+// Against the headers of another release it may still compile and then fail inside Kea (a
+// callout argument read with the wrong type throws boost::bad_any_cast), so refuse them here.
+// Every Kea release installs config.h, whose VERSION names the release as a string: #if
+// cannot compare strings, a static_assert can, and its message can quote the string.
+#include <config.h>
+
+#ifndef VERSION
+#error "kea-hook-runscript: the config.h found on the include path defines no VERSION: KEA_INCLUDE must be the directory of Kea's headers (holding config.h and hooks/hooks.h)"
+#endif
+
+namespace runscript_kea_headers {
+
+// "X.Y.Z" -> X * 10000 + Y * 100 + Z; a suffix such as "-P1" is ignored.
+constexpr long version_number(const char* text, long done = 0, long part = 0) {
+    return (*text >= '0' && *text <= '9') ? version_number(text + 1, done, part * 10 + (*text - '0'))
+         : *text == '.' ? version_number(text + 1, (done + part) * 100, 0)
+         : done + part;
+}
+
+}  // namespace runscript_kea_headers
+
+static_assert(runscript_kea_headers::version_number(VERSION) >= 10400 &&
+                  runscript_kea_headers::version_number(VERSION) < 10705,
+              "kea-hook-runscript: rendered for Kea 1.5.0 (its facts hold for Kea >= 1.4.0 and < 1.7.5); "
+              "these headers are Kea " VERSION ": run kea-runscript render --kea " VERSION);
+
 #endif
