@@ -17,7 +17,7 @@ SOURCE_TREE_INCLUDE = "/usr/src/kea/src/lib"
 
 def builder_dockerfile(cell_id: str) -> str:
     cell = matrix.load().by_id(cell_id)
-    return images.render_dockerfile("builder", cell, images.base_ref(cell))
+    return images.render_dockerfile("builder", cell, images.base_ref(cell), "amd64")
 
 
 @pytest.mark.parametrize("cell_id", ["kea1.1.0-debian9-amd64", "kea1.2.0-debian9-amd64"])
