@@ -460,7 +460,7 @@ def _ftparchive(root: Path, *args: str) -> str:
 
 def apt_repository(debs: Sequence, root: Path, signer, version: str, mtime: int) -> dict:
     """A signed apt repository of ``debs`` ([(cell, .deb path)]) in ``root``, one suite per
-    Debian suite of the cells (``dists/<suite>/``: ``Release``, ``InRelease``, ``Release.gpg``,
+    Debian suite the cells' Kea comes from (``Cell.apt_suite``; ``dists/<suite>/``: ``Release``, ``InRelease``, ``Release.gpg``,
     ``main/binary-<arch>/Packages``; the files in ``pool/<suite>/``), indexed by apt-ftparchive
     and signed by ``signer``. ``Date`` is ``mtime`` (the commit's), so only the signatures
     differ between two runs. Returns what the manifest says about it."""
@@ -468,7 +468,10 @@ def apt_repository(debs: Sequence, root: Path, signer, version: str, mtime: int)
         raise ReleaseError("apt-ftparchive is not installed (apt-get install apt-utils); it indexes the apt repository")
     by_suite: dict = {}
     for cell, deb in debs:
-        by_suite.setdefault(cell.os.suite, []).append((cell, deb))
+        # The suite Kea comes from: a Kea from trixie-backports gets its own suite, so trixie's
+        # keeps one kea-hook-runscript per architecture (apt would take the highest version,
+        # the one for the other Kea, and fail on its dependency).
+        by_suite.setdefault(cell.apt_suite, []).append((cell, deb))
     suites = {}
     for suite, items in sorted(by_suite.items()):
         pool = root / "pool" / suite

@@ -19,11 +19,24 @@ import pytest
 def pytest_collection_modifyitems(config, items):
     expr = config.getoption("-m") or ""
     if "integration" in expr and "not integration" not in expr:
+        _group_by_cell(items)
         return
     skip = pytest.mark.skip(reason="integration test: run with -m integration (nox -s integration)")
     for item in items:
         if "integration" in item.keywords:
             item.add_marker(skip)
+
+
+def _group_by_cell(items):
+    """With pytest-xdist (``-n N --dist loadgroup``), every test of one cell runs on one
+    worker, one after the other: the cell's module fixtures (its smoke or run-time container)
+    are set up once, and two workers never build or start the same cell's Kea at once."""
+    from kea_runscript.matrix import Cell
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        cell = next((v for v in params.values() if isinstance(v, Cell)), None)
+        if cell is not None:
+            item.add_marker(pytest.mark.xdist_group(cell.id))
 
 
 class DockerForbidden(BaseException):

@@ -305,7 +305,7 @@ def tampered_apt(apt, tmp_path, cell):
     """{name: apt tree}: ``packages``: this cell's Packages file changed after signing;
     ``deb``: its .deb changed (same size); ``otherkey``: Release signed anew by another key."""
     out = {}
-    suite = cell.os.suite
+    suite = cell.apt_suite
     for name in ("packages", "deb", "otherkey"):
         d = Path(shutil.copytree(apt, tmp_path / f"apt-{name}"))
         dist = d / "dists" / suite
@@ -326,7 +326,7 @@ def tampered_apt(apt, tmp_path, cell):
 
 
 def apt_source(c, cell, path):
-    c.write_file(SOURCES, f"deb [signed-by={KEYRING}] {URL}/{path} {cell.os.suite} {release.APT_COMPONENT}\n")
+    c.write_file(SOURCES, f"deb [signed-by={KEYRING}] {URL}/{path} {cell.apt_suite} {release.APT_COMPONENT}\n")
 
 
 @pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)

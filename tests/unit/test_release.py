@@ -310,7 +310,7 @@ def test_apt_repository(tmp_path):
     # One suite per verified Debian suite, each with every verified architecture of that suite.
     want = {}
     for c in M.verified:
-        want.setdefault(c.os.suite, set()).add(c.arch)
+        want.setdefault(c.apt_suite, set()).add(c.arch)
     assert sorted(p.name for p in (apt / "dists").iterdir()) == sorted(want)
     assert {s: set(v["architectures"]) for s, v in manifest["suites"].items()} == want
     for suite, archs in want.items():
@@ -327,7 +327,8 @@ def test_apt_repository(tmp_path):
         for arch in archs:
             packages = dist / "main" / f"binary-{arch}" / "Packages"
             assert hashed[f"main/binary-{arch}/Packages"] == release.sha256_file(packages)
-            cells = [c for c in M.verified if c.os.suite == suite and c.arch == arch]
+            cells = [c for c in M.verified if c.apt_suite == suite and c.arch == arch]
+            assert len(cells) == 1, (suite, arch)  # apt installs the one of its suite
             entries = paragraphs(packages.read_text())
             assert [(e["Package"], e["Version"], e["Architecture"]) for e in entries] == \
                 [(release.PACKAGE, release.deb_version(HOOK_VERSION, c), arch) for c in cells]
@@ -345,7 +346,7 @@ def test_apt_repository(tmp_path):
     out2 = make(tmp_path, "with-declared")
     assert (out2 / release.cell_artifact_name(HOOK_VERSION, declared, "deb")).is_file()
     assert sorted(p.name for p in (out2 / "apt" / "pool" / "bookworm").iterdir()) == \
-        sorted(release.pool_name(HOOK_VERSION, c) for c in M.verified if c.os.suite == "bookworm")
+        sorted(release.pool_name(HOOK_VERSION, c) for c in M.verified if c.apt_suite == "bookworm")
 
     # The same tree, as one archive to put on any web server.
     top = release.apt_archive_name(HOOK_VERSION)[: -len(".tar.gz")]
