@@ -181,7 +181,10 @@ def test_reconfiguration_under_load_reloads_the_hook_cleanly(rt):
     assert o.facts["load runs"] == 21 and o.facts["unload runs (before the stop)"] == 20, msg
     assert o.facts["DORA after the reloads"], msg
     assert o.facts["processes below Kea after"] == [], msg
-    assert o.facts["VmSize growth per reload (kB)"] <= scenarios.RELOAD_GROWTH_KB, msg
+    # RELOAD_GROWTH_KB; on an emulated cell plus what Kea's own hook grows there (side by side)
+    assert o.facts["VmSize growth per reload (kB)"] <= o.facts["VmSize growth allowed per reload (kB)"], msg
+    if not o.facts.get("VmSize growth per reload with Kea's lease_cmds hook instead (kB)"):
+        assert o.facts["VmSize growth allowed per reload (kB)"] == scenarios.RELOAD_GROWTH_KB, msg
     assert o.ok, msg
 
 
