@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import tarfile
 import threading
 import uuid
@@ -207,6 +208,8 @@ class Container:
                 network_mode=None if self.network else "none", cap_add=self.cap_add or None,
                 environment=self.env, labels=self.labels(),
             )
+        except DockerUnavailable:
+            raise
         except BaseException:
             # Interrupted while the engine was creating it: it may exist without our knowing.
             self._remove()
@@ -223,8 +226,12 @@ class Container:
         self._remove()
 
     def _remove(self) -> None:
-        with _signals_held():
-            _force_remove(self.name)
+        try:
+            with _signals_held():
+                _force_remove(self.name)
+        except Exception as e:  # the body's own exception, if any, matters more
+            print(f"  could not remove container {self.name} ({type(e).__name__}: {e}); "
+                  f"`kea-runscript clean` removes it", file=sys.stderr, flush=True)
         with _live_lock:
             _live.pop(self.name, None)
 

@@ -227,3 +227,18 @@ def test_the_clean_command_removes_leftovers_and_with_images_the_recipe_images(m
     assert cli.main(["clean"]) == 0
     assert cli.main(["clean", "--images"]) == 0
     assert calls[0]["kinds"] == () and "builder" in calls[1]["kinds"] and "runtime" in calls[1]["kinds"]
+
+
+def test_a_removal_that_fails_for_good_says_so_and_keeps_the_body_exception(monkeypatch, capsys):
+    down = FakeClient()
+
+    def refuse(name):
+        raise requests.exceptions.ConnectionError("engine gone")
+    down.api.on_remove = refuse
+    monkeypatch.setattr(containers, "client", lambda: down)
+    monkeypatch.setattr(containers, "fresh_client", lambda: down)
+    with pytest.raises(ValueError, match="the body's"):
+        with containers.Container("img", "cell-smoke", keep=False) as c:
+            raise ValueError("the body's")
+    err = capsys.readouterr().err
+    assert f"could not remove container {c.name}" in err and "kea-runscript clean" in err
