@@ -2,6 +2,7 @@
 # Set up a Debian machine to build and test kea-hook-runscript. Run as root from the checkout:
 #   sudo ./bootstrap.sh                      set up only
 #   sudo ./bootstrap.sh nox -s build         set up, then run the command (the README's way)
+#   ./bootstrap.sh --dry-run [COMMAND...]    only say what it would install and start (no root needed)
 # Installs docker.io, debootstrap, gnupg, apt-utils and (on amd64, for the arm64 cells) qemu-user-static
 # if missing, starts dockerd if it is not running, registers qemu-aarch64 with binfmt_misc, and
 # installs the toolkit (editable) with its test extras and nox into the current python3.
@@ -11,43 +12,90 @@ cd "$(dirname "$0")"
 
 step() { printf '\n== %s\n' "$*"; }
 
-if [ "$(id -u)" -ne 0 ]; then
+dry_run=false
+if [ "${1:-}" = --dry-run ]; then
+    dry_run=true
+    shift
+fi
+
+if ! $dry_run && [ "$(id -u)" -ne 0 ]; then
     echo "bootstrap.sh: run as root (sudo ./bootstrap.sh): it installs packages and starts dockerd" >&2
     exit 2
 fi
 
+# The engine the toolkit talks to: the Python SDK reads $DOCKER_HOST (else the local socket),
+# not the CLI's contexts, so a `docker info` that answers through a remote context proves nothing.
+engine=${DOCKER_HOST:-unix:///var/run/docker.sock}
+engine_up() { docker -H "$engine" info >/dev/null 2>&1; }
+
 missing=()
-# The engine, not just a client: a machine may have a Docker CLI and no dockerd.
-command -v dockerd >/dev/null || missing+=(docker.io)
-command -v debootstrap >/dev/null || missing+=(debootstrap)
+why=()
+need() { missing+=("$1"); why+=("$1: $2"); }
+# The engine, not just a client: a machine may have a Docker CLI (client-only install, podman's
+# shim, a remote context) and no dockerd.
+if ! command -v dockerd >/dev/null; then
+    if command -v docker >/dev/null; then
+        need docker.io "no dockerd on PATH (found only the Docker CLI $(command -v docker))"
+    else
+        need docker.io "no dockerd on PATH"
+    fi
+fi
+command -v debootstrap >/dev/null || need debootstrap "no debootstrap (base images without a registry)"
 # gpg (with its agent) signs releases and the tests' throwaway keys.
-command -v gpg-agent >/dev/null || missing+=(gnupg)
+command -v gpg-agent >/dev/null || need gnupg "no gpg-agent (release signing)"
 # apt-ftparchive indexes the release's apt repository.
-command -v apt-ftparchive >/dev/null || missing+=(apt-utils)
-python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+command -v apt-ftparchive >/dev/null || need apt-utils "no apt-ftparchive (the release's apt repository)"
+python3 -m pip --version >/dev/null 2>&1 || need python3-pip "no pip for python3"
 # The arm64 cells: on an amd64 machine their Kea runs under qemu-user (binfmt_misc).
 host_arch=$(dpkg --print-architecture)
-[ "$host_arch" = arm64 ] || [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] || missing+=(qemu-user-static)
+[ "$host_arch" = arm64 ] || [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] ||
+    need qemu-user-static "no qemu-aarch64 binfmt entry (arm64 cells on $host_arch)"
+
+start_dockerd=false
+if [ "$engine" != unix:///var/run/docker.sock ] && ! engine_up; then
+    echo "bootstrap.sh: DOCKER_HOST=$engine does not answer (docker -H $engine info); start that engine" \
+         "or unset DOCKER_HOST to use a local dockerd" >&2
+    exit 1
+fi
+engine_up || start_dockerd=true
+
+if $dry_run; then
+    if [ ${#missing[@]} -gt 0 ]; then
+        printf 'plan: install %s\n' "${why[@]}"
+        echo "plan: apt-get update && apt-get install ${missing[*]}"
+    fi
+    if $start_dockerd; then
+        echo "plan: start dockerd (the engine at $engine does not answer)"
+    else
+        echo "plan: docker engine answers at $engine: left as it is"
+    fi
+    echo "plan: then qemu-aarch64 binfmt_misc (on amd64), pip install -e '.[test]' nox"
+    [ $# -eq 0 ] || echo "plan: then would run: $*"
+    exit 0
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
+    printf '   because %s\n' "${why[@]}"
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-if ! docker info >/dev/null 2>&1; then
-    step "starting dockerd (log: /var/log/dockerd.log)"
+if $start_dockerd && ! engine_up; then
+    # Installing docker.io may have started it (a machine with systemd); otherwise start it here.
+    step "starting dockerd: no engine answers at $engine (log: /var/log/dockerd.log)"
     nohup dockerd >/var/log/dockerd.log 2>&1 &
     for _ in $(seq 60); do
-        docker info >/dev/null 2>&1 && break
+        engine_up && break
         sleep 1
     done
-    if ! docker info >/dev/null 2>&1; then
+    if ! engine_up; then
         echo "bootstrap.sh: dockerd did not come up in 60 s; see /var/log/dockerd.log" >&2
         tail -n 20 /var/log/dockerd.log >&2 || true
         exit 1
     fi
 fi
-echo "docker engine: $(docker version --format '{{.Server.Version}}')"
+echo "docker engine: $(docker -H "$engine" version --format '{{.Server.Version}}') at $engine"
 
 if [ "$host_arch" != arm64 ]; then
     # Register qemu-aarch64 with the F flag (the kernel opens the interpreter now, so it also

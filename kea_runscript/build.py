@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from . import HOOK_VERSION, ROOT, WORK, containers, emulation, images
+from . import HOOK_VERSION, ROOT, WORK, containers, emulation, images, progress
 from .matrix import Cell
 
 LIBRARY = "kea-hook-runscript.so"
@@ -295,7 +295,8 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
         c.copy_into(src, SRC)
         compiler = c.sh(f"{cell.tool('g++', host_arch)} --version | head -n1").output.strip()
         kea_facts = installed_kea_facts(c, cell)
-        r = c.call(cmd, env=env, log=build_log)
+        with progress.section(f"{cell.id}: make", say, prefix=cell.id) as line:
+            r = c.call(cmd, env=env, log=build_log, on_line=line)
         if not r.ok:
             tail = "\n".join(r.output.rstrip().splitlines()[-20:])
             raise CellFailed(f"make failed (exit {r.exit_code}):\n{tail}", build_log)

@@ -30,7 +30,9 @@ here, 2 bad matrix or usage, 3 Docker engine unreachable.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +169,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("pipelines", help="write the CI pipelines generated from the matrix")
     sp.add_argument("--check", action="store_true", help="only check the committed files are up to date")
+
+    sp = sub.add_parser("clean", help="remove the containers interrupted or killed runs left (labelled "
+                                      "kea-runscript=1; those of running commands stay)")
+    sp.add_argument("--images", action="store_true",
+                    help="also remove the builder, runtime and install-test images (not the base OS images)")
     return p
 
 
@@ -203,7 +210,32 @@ def select(m: matrix_mod.Matrix, args) -> tuple:
     return cells
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job) unwinds like Ctrl-C: every ``with Container`` removes its container."""
+
+
+def _on_signal(signum, _frame):
+    from . import containers
+    containers.interrupt()  # containers of worker threads go now; the main thread unwinds
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        return _main(argv)
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as e:
+        sig = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
+        print(f"kea-runscript: interrupted ({sig.name}); its containers are removed", file=sys.stderr)
+        return 128 + sig
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         m = matrix_mod.load(args.matrix)
@@ -222,6 +254,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "bench":
         from . import bench
         return bench.cli_main(args, m)
+    if args.command == "clean":
+        from . import containers, images
+        kinds = sorted(t.name.split(".")[0] for t in images.TEMPLATES.glob("*.Dockerfile.j2")) if args.images else ()
+        try:
+            containers.clean(kinds=kinds)
+        except containers.DockerUnavailable as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_DOCKER
+        return EXIT_OK
     try:
         cells = select(m, args)
     except SystemExit as e:

@@ -3,22 +3,31 @@
 * :func:`client` connects (or explains how to start the engine).
 * Image helpers: :func:`image_id`, :func:`pull`, :func:`tag`, :func:`import_tarball`,
   :func:`build_image`.
-* :class:`Container`: a throwaway container as a context manager with ``call``,
-  ``copy_into``, ``copy_out``; removed on exit unless asked to keep it
-  (``keep=True``, ``--keep-container`` or ``KEA_RUNSCRIPT_KEEP=1``).
+* :class:`Container`: a throwaway container as a context manager with ``call`` (which can
+  stream the output line by line), ``copy_into``, ``copy_out``; removed on exit, also when
+  interrupted, unless asked to keep it (``keep=True``, ``--keep-container`` or
+  ``KEA_RUNSCRIPT_KEEP=1``).
+* Interrupts: :func:`interrupt` (the CLI's SIGINT/SIGTERM handler) removes the containers
+  worker threads hold and refuses new ones; :func:`clean` removes what a killed run left
+  (every container carries the :data:`LABEL` labels).
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import io
 import json
 import os
+import signal
+import socket
+import sys
 import tarfile
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence
 
 import docker
 import docker.errors
@@ -31,8 +40,17 @@ START_HINT = ("start it as root with: apt-get install -y docker.io && (dockerd >
               "- or run ./bootstrap.sh")
 
 
+#: Every container the toolkit creates carries ``kea-runscript=1`` and ``kea-runscript.name``,
+#: ``.host`` and ``.pid`` (who created it): ``clean`` tells a live run's containers from leftovers.
+LABEL = "kea-runscript"
+
+
 class DockerUnavailable(RuntimeError):
     """The Docker engine cannot be reached."""
+
+
+class Interrupted(RuntimeError):
+    """A container was asked for after SIGINT/SIGTERM: the run is being torn down."""
 
 
 class ImageBuildError(RuntimeError):
@@ -58,6 +76,12 @@ def client():
                 f"cannot reach the Docker engine ({type(e).__name__}: {e}); {START_HINT}") from None
         _local.client = c
     return c
+
+
+def fresh_client():
+    """A new client with its own connections, for removals that must not depend on a connection
+    an interrupt may have left half-read (or that another thread is using)."""
+    return docker.from_env(timeout=60)
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,6 +185,7 @@ class Container:
     def __init__(self, image: str, name: str, *, keep: Optional[bool] = None, network: bool = False,
                  cap_add: Iterable[str] = (), env: Optional[dict] = None):
         self.image = image
+        self.label_name = name
         self.name = f"kea-runscript-{name}-{uuid.uuid4().hex[:8]}"
         self.keep = keep_requested() if keep is None else keep
         self.network = network
@@ -168,39 +193,70 @@ class Container:
         self.env = dict(env or {})
         self._c = None
 
+    def labels(self) -> dict:
+        return {LABEL: "1", f"{LABEL}.name": self.label_name, f"{LABEL}.host": socket.gethostname(),
+                f"{LABEL}.pid": str(os.getpid())}
+
     def __enter__(self) -> "Container":
-        self._c = client().containers.run(
-            self.image, ["sleep", "infinity"], name=self.name, detach=True, init=True,
-            network_mode=None if self.network else "none", cap_add=self.cap_add or None,
-            environment=self.env, labels={"kea-runscript": "1"},
-        )
+        with _live_lock:
+            if _interrupted.is_set():
+                raise Interrupted(f"not starting {self.name}: the run was interrupted")
+            _live[self.name] = (self, threading.current_thread())
+        try:
+            self._c = client().containers.run(
+                self.image, ["sleep", "infinity"], name=self.name, detach=True, init=True,
+                network_mode=None if self.network else "none", cap_add=self.cap_add or None,
+                environment=self.env, labels=self.labels(),
+            )
+        except DockerUnavailable:
+            raise
+        except BaseException:
+            # Interrupted while the engine was creating it: it may exist without our knowing.
+            self._remove()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._c is None:
-            return
-        if self.keep:
+        if self.keep and self._c is not None:
+            with _live_lock:
+                _live.pop(self.name, None)
             print(f"  keeping container {self.name} (docker exec -it {self.name} bash; "
                   f"docker rm -f {self.name})", flush=True)
             return
+        self._remove()
+
+    def _remove(self) -> None:
         try:
-            self._c.remove(force=True)
-        except docker.errors.APIError:
-            pass
+            with _signals_held():
+                _force_remove(self.name)
+        except Exception as e:  # the body's own exception, if any, matters more
+            print(f"  could not remove container {self.name} ({type(e).__name__}: {e}); "
+                  f"`kea-runscript clean` removes it", file=sys.stderr, flush=True)
+        with _live_lock:
+            _live.pop(self.name, None)
 
     def call(self, cmd: Sequence[str], *, env: Optional[dict] = None, workdir: Optional[str] = None,
-             log: Optional[Path] = None) -> CallResult:
-        """Run ``cmd`` (argv list); stdout+stderr together. Appends to ``log`` if given."""
-        res = self._c.exec_run(list(cmd), environment=env or {}, workdir=workdir, demux=False)
-        out = (res.output or b"").decode("utf-8", "replace")
+             log: Optional[Path] = None, on_line: Optional[Callable[[str], None]] = None) -> CallResult:
+        """Run ``cmd`` (argv list); stdout+stderr together. Appends to ``log`` if given, as the
+        output comes; ``on_line`` gets each line as it comes (a long ``make`` shows progress)."""
+        api = self._c.client.api
+        exec_id = api.exec_create(self._c.id, list(cmd), stdout=True, stderr=True,
+                                  environment=env or {}, workdir=workdir)["Id"]
+        f = None
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
-            with open(log, "a", encoding="utf-8") as f:
-                f.write(f"$ {' '.join(cmd)}\n{out}")
-                if out and not out.endswith("\n"):
-                    f.write("\n")
-                f.write(f"[exit status {res.exit_code}]\n")
-        return CallResult(res.exit_code, out)
+            f = open(log, "a", encoding="utf-8")
+        try:
+            if f:
+                f.write(f"$ {' '.join(cmd)}\n")
+            out = _lines(api.exec_start(exec_id, stream=True, demux=False), on_line, f)
+            exit_code = api.exec_inspect(exec_id)["ExitCode"]
+            if f:
+                f.write(("" if not out or out.endswith("\n") else "\n") + f"[exit status {exit_code}]\n")
+        finally:
+            if f:
+                f.close()
+        return CallResult(exit_code, out)
 
     def sh(self, script: str, **kw) -> CallResult:
         return self.call(["/bin/sh", "-c", script], **kw)
@@ -240,3 +296,156 @@ class Container:
     def debug_info(self) -> str:
         self._c.reload()
         return json.dumps({"name": self.name, "image": self.image, "status": self._c.status}, indent=1)
+
+
+def _lines(chunks: Iterable[bytes], on_line: Optional[Callable[[str], None]], log) -> str:
+    """Decode a stream of output chunks (cut anywhere, even inside a UTF-8 character); give each
+    complete line to ``on_line`` and the log; return the whole text."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    parts, pending = [], ""
+    for chunk in chunks:
+        text = decoder.decode(chunk)
+        parts.append(text)
+        if log:
+            log.write(text)
+            log.flush()
+        pending += text
+        *complete, pending = pending.split("\n")
+        if on_line:
+            for line in complete:
+                on_line(line.rstrip("\r"))
+    tail = decoder.decode(b"", final=True)
+    parts.append(tail)
+    pending += tail
+    if log and tail:
+        log.write(tail)
+    if on_line and pending:
+        on_line(pending.rstrip("\r"))
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# interrupts and leftovers
+
+_live: dict = {}  # name -> (Container, thread that entered it)
+_live_lock = threading.Lock()
+_interrupted = threading.Event()
+
+
+def _force_remove(name: str) -> None:
+    """``docker rm -f name``; gone already is fine. A failure on this thread's connection is
+    retried once on a fresh one."""
+    for attempt in range(2):
+        try:
+            (client() if attempt == 0 else fresh_client()).api.remove_container(name, force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as e:
+            if e.status_code == 409 and "in progress" in str(e.explanation):
+                return  # interrupt() and the container's own exit raced: one of them removes it
+            if attempt:
+                raise
+            _local.client = None
+        except Exception:
+            if attempt:
+                raise
+            _local.client = None
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """A second Ctrl-C (or a SIGTERM) while a container is being removed takes effect once it
+    is removed, instead of leaving it half-removed. Only the main thread has signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    old = {s: signal.signal(s, lambda n, _f: got.append(n)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        for n in got[:1]:
+            signal.raise_signal(n)
+
+
+def interrupt() -> List[str]:
+    """On SIGINT/SIGTERM, before the main thread unwinds: refuse new containers and remove the
+    ones other threads hold (``build --jobs``), so their commands end now and the main thread
+    does not wait for them. The main thread's own containers go as its ``with`` blocks exit."""
+    _interrupted.set()
+    with _live_lock:
+        others = [name for name, (c, t) in _live.items()
+                  if t is not threading.current_thread() and not c.keep]
+    removed = []
+    for name in others:
+        try:
+            fresh_client().api.remove_container(name, force=True)
+            removed.append(name)
+        except docker.errors.NotFound:
+            removed.append(name)
+        except Exception:
+            pass  # the worker's own exit tries again; clean is the last resort
+    return removed
+
+
+def _reset_interrupted() -> None:
+    _interrupted.clear()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def leftovers(found: Sequence[dict]) -> List[str]:
+    """Names among ``found`` (``{"name", "labels"}``) that no live run on this host owns."""
+    here = socket.gethostname()
+    out = []
+    for c in found:
+        labels = c["labels"]
+        pid = labels.get(f"{LABEL}.pid", "")
+        if labels.get(f"{LABEL}.host") == here and pid.isdigit() and _alive(int(pid)):
+            continue
+        out.append(c["name"])
+    return out
+
+
+def recipe_images(tags: Sequence[str], kinds: Sequence[str]) -> List[str]:
+    """The image tags built from the toolkit's recipes (``kea-runscript/<kind>:...``); base
+    images (``kea-runscript/<distro>:<suite>``, a debootstrap each without a registry) stay."""
+    repos = {f"kea-runscript/{k}" for k in kinds}
+    return [t for t in tags if t.rsplit(":", 1)[0] in repos]
+
+
+def clean(*, kinds: Sequence[str] = (), only: Optional[dict] = None,
+          say: Callable[[str], None] = print) -> List[str]:
+    """Remove the labelled containers no live run owns (``only``: extra label filters) and, for
+    ``kinds``, the recipe images of those kinds. Returns the names removed."""
+    filters = [f"{LABEL}=1"] + [f"{k}={v}" for k, v in (only or {}).items()]
+    found = [{"name": c.name, "labels": c.labels}
+             for c in client().containers.list(all=True, filters={"label": filters})]
+    removed = []
+    for name in leftovers(found):
+        _force_remove(name)
+        removed.append(name)
+        say(f"removed container {name}")
+    kept = len(found) - len(removed)
+    if kept:
+        say(f"left {kept} container(s) of running kea-runscript processes alone")
+    if kinds:
+        tags = [t for img in client().images.list(name="kea-runscript/*") for t in img.tags]
+        for t in recipe_images(tags, kinds):
+            try:
+                client().images.remove(t)
+                say(f"removed image {t}")
+            except docker.errors.APIError as e:  # in use by a container of a live run
+                say(f"kept image {t}: {e.explanation or e}")
+    return removed

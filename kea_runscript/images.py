@@ -28,7 +28,7 @@ from typing import Callable
 
 import jinja2
 
-from . import ROOT, containers, emulation
+from . import ROOT, containers, emulation, progress
 from .facts import facts_for
 from .matrix import Cell
 
@@ -84,10 +84,21 @@ def bootstrap(suite: str, mirror: str, repo: str, say: Callable[[str], None] = p
         root = Path(tmp) / "root"
         cmd = ["debootstrap", "--variant=minbase", suite, str(root), mirror]
         say("  $ " + " ".join(cmd))
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if proc.returncode != 0:
-            tail = "\n".join(proc.stdout.splitlines()[-20:])
-            raise RuntimeError(f"debootstrap {suite} failed (exit {proc.returncode}):\n{tail}")
+        # A few minutes of downloads and unpacking: its lines show it is moving.
+        tail = []
+        with progress.section(f"debootstrap {suite}", say, prefix=f"debootstrap {suite}") as line:
+            with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  errors="replace") as proc:
+                try:
+                    for text in proc.stdout:
+                        line(text.rstrip("\n"))
+                        tail = (tail + [text.rstrip("\n")])[-20:]
+                except BaseException:
+                    proc.terminate()  # SIGTERM reached this process only: debootstrap stops too
+                    raise
+            returncode = proc.returncode
+        if returncode != 0:
+            raise RuntimeError(f"debootstrap {suite} failed (exit {returncode}):\n" + "\n".join(tail))
         tarball = Path(tmp) / "rootfs.tar"
         say(f"  $ tar -C {root} -c . | docker import -c 'CMD [\"/bin/bash\"]' - {repo}:{suite}")
         subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
