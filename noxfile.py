@@ -2,7 +2,8 @@
 
 Sessions reuse the current Python environment (venv_backend="none"): run ./bootstrap.sh or
 `pip install -e '.[test]' nox` once; then they start fast and work offline.
-Matrix sessions (build-X.Y, render-X.Y) are generated from matrix.yaml.
+Matrix sessions (build-X.Y, render-X.Y) are generated from matrix.yaml ($KEA_RUNSCRIPT_MATRIX
+names another file); a broken one makes every nox command exit 2 with one `file:line:` line.
 """
 
 import sys
@@ -56,5 +57,12 @@ def _register(spec):
                 tags=[spec.name.split("-")[0]])(session)
 
 
-for _spec in cli.session_plan(matrix.load()):
+try:
+    _matrix = matrix.load()
+except matrix.MatrixError as _e:
+    # nox would print a traceback of this import; the one line names what to fix.
+    print(_e, file=sys.stderr)
+    sys.exit(cli.EXIT_USAGE)
+
+for _spec in cli.session_plan(_matrix):
     _register(_spec)

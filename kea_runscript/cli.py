@@ -239,11 +239,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         m = matrix_mod.load(args.matrix)
-    except matrix_mod.MatrixError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as e:
-        print(f"error: cannot read {args.matrix}: {e}", file=sys.stderr)
+    except matrix_mod.MatrixError as e:  # already `file:line: message`, also an unreadable file
+        print(e, file=sys.stderr)
         return EXIT_USAGE
     if args.command == "release":
         from . import release

@@ -2,13 +2,16 @@
 
 A *cell* is one Kea version on one OS image and architecture. Its id is computed by
 :func:`cell_id` from the fields and parsed back by :func:`parse_id`; nothing else spells ids.
-Errors name the file and line (``matrix.yaml:12: ...``) and suggest the key that was meant.
+Errors are one line naming the file and line (``matrix.yaml:12: ...``) and suggest the key that
+was meant. Every name that reaches a path (``build/<id>/``), a Dockerfile ``RUN`` line or a CI
+file is checked against a strict pattern here, so nothing downstream has to quote it.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +19,11 @@ from typing import Any, Iterable, Optional
 
 import yaml
 
-from . import ROOT
+from . import ROOT, facts
 
-MATRIX_PATH = ROOT / "matrix.yaml"
+#: Environment variable naming another matrix file (for the CLI's --matrix default and nox).
+MATRIX_ENV = "KEA_RUNSCRIPT_MATRIX"
+MATRIX_PATH = Path(os.environ.get(MATRIX_ENV) or ROOT / "matrix.yaml")
 
 DISTROS = ("debian", "ubuntu")
 SOURCES = ("debian", "isc-repo", "source")
@@ -29,6 +34,14 @@ MULTIARCH = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 MACHINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+# Debian policy 5.6.1 for package names; suites as the archives name them (trixie-backports).
+_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_SUITE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+_RELEASE_RE = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)*|[a-z]+)$")
+_ARCH_RE = re.compile(r"^[a-z0-9]+$")
+_MIRROR_RE = re.compile(r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?"
+                        r"(?:/[A-Za-z0-9._~%+/-]*)?$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ID_RE = re.compile(
     r"^kea(?P<kea>\d+\.\d+\.\d+)-(?P<distro>%s)(?P<release>\d+(?:\.\d+)*|[a-z]+)-(?P<arch>[a-z0-9_]+)$"
     % "|".join(DISTROS)
@@ -43,7 +56,8 @@ _CELL_REQUIRED = ("kea", "os", "source", "status")
 
 
 class MatrixError(ValueError):
-    """matrix.yaml is invalid; the message starts with ``file:line:``."""
+    """matrix.yaml is invalid or unreadable; the message is one line starting with ``file:line:``
+    (``file:`` alone when the file cannot be read)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,6 +249,12 @@ class _Map(dict):
     key_lines: dict
 
 
+class _Seq(list):
+    """A YAML sequence remembering the line of each item (1-based)."""
+
+    item_lines: list
+
+
 def _convert(node: yaml.Node, where: str) -> Any:
     if isinstance(node, yaml.MappingNode):
         out = _Map()
@@ -252,7 +272,9 @@ def _convert(node: yaml.Node, where: str) -> Any:
             out.key_lines[key] = kline
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(n, where) for n in node.value]
+        out = _Seq(_convert(n, where) for n in node.value)
+        out.item_lines = [n.start_mark.line + 1 for n in node.value]
+        return out
     # Scalars stay as the text written (so 20.04 is "20.04", not a float), except booleans/null.
     if node.tag == "tag:yaml.org,2002:bool":
         return node.value.lower() in ("true", "yes", "on")
@@ -267,7 +289,8 @@ def load_yaml(text: str, where: str) -> Any:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else 0
-        raise MatrixError(f"{where}:{line}: invalid YAML: {getattr(e, 'problem', e)}") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise MatrixError(f"{where}:{line}: invalid YAML: {problem}") from None
     return _convert(node, where) if node is not None else None
 
 
@@ -302,6 +325,68 @@ def _choice(m: _Map, key: str, choices: tuple, where: str, what: str) -> str:
     return v
 
 
+def _pattern(m: _Map, key: str, pattern: re.Pattern, where: str, what: str, expected: str) -> str:
+    v = _str(m, key, where, what)
+    if not pattern.fullmatch(v):
+        raise MatrixError(f"{where}:{m.key_lines[key]}: {what}: {key} {v!r} is not {expected}")
+    return v
+
+
+_PACKAGE_RULE = ("a Debian package name (lower-case letters, digits, '+', '-' and '.', "
+                 "at least two characters, the first a letter or digit)")
+
+
+def _package(v: Any, where: str, line: int, what: str) -> str:
+    if not isinstance(v, str):
+        raise MatrixError(f"{where}:{line}: {what} must be a package name, not {v!r}")
+    if not _PACKAGE_RE.fullmatch(v):
+        raise MatrixError(f"{where}:{line}: {what}: {v!r} is not {_PACKAGE_RULE}")
+    return v
+
+
+def _packages(spec: _Map, where: str, what: str) -> dict:
+    """The ``dev`` and ``servers`` keys of ``spec`` that are present, checked."""
+    out = {}
+    if "dev" in spec:
+        dev, line = spec["dev"], spec.key_lines["dev"]
+        # "" (or nothing) says the source has no dev package: Kea from a tarball.
+        if dev not in (None, ""):
+            if not isinstance(dev, str):
+                raise MatrixError(f'{where}:{line}: {what}: dev must be a package name or "", not {dev!r}')
+            _package(dev, where, line, f"{what}: dev")
+        out["dev"] = dev or ""
+    if "servers" in spec:
+        servers, line = spec["servers"], spec.key_lines["servers"]
+        if servers is None:
+            servers = _Seq()
+            servers.item_lines = []
+        if not isinstance(servers, _Seq):
+            raise MatrixError(f"{where}:{line}: {what}: servers must be a list of package names, "
+                              f"e.g. [kea-dhcp4-server], not {servers!r}")
+        out["servers"] = tuple(_package(v, where, item_line, f"{what}: servers")
+                               for v, item_line in zip(servers, servers.item_lines))
+    return out
+
+
+def _kea_version(raw: _Map, where: str) -> str:
+    kea, line = _str(raw, "kea", where, "cell"), raw.key_lines["kea"]
+    if not _VERSION_RE.fullmatch(kea):
+        raise MatrixError(f"{where}:{line}: kea version {kea!r} is not X.Y.Z "
+                          f"(quote it in YAML, e.g. kea: \"2.6.3\")")
+    # A version the facts do not know would fail only when rendered, minutes later.
+    try:
+        facts.resolve_version(kea)
+    except facts.UnsupportedVersion:
+        known = facts.supported_series()
+        try:
+            table = facts.FACTS_FILE.relative_to(ROOT)
+        except ValueError:
+            table = facts.FACTS_FILE
+        raise MatrixError(f"{where}:{line}: Kea {kea} is not a version the facts know "
+                          f"({table}: supported {known[0]}..{known[-1]})") from None
+    return kea
+
+
 def parse(text: str, where: str = "matrix.yaml") -> Matrix:
     """Parse and validate matrix text; ``where`` prefixes error messages."""
     doc = load_yaml(text, where)
@@ -319,13 +404,23 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
         for req in ("distro", "release", "suite"):
             if req not in spec:
                 raise MatrixError(f"{where}:{spec.line}: os {key}: missing key {req!r}")
-        distro = _choice(spec, "distro", DISTROS, where, f"os {key}")
-        release = _str(spec, "release", where, f"os {key}")
+        what = f"os {key}"
+        distro = _choice(spec, "distro", DISTROS, where, what)
+        # The release is part of cell ids, which name directories under build/.
+        release = _pattern(spec, "release", _RELEASE_RE, where, what,
+                           'a release name (numbers with dots, e.g. "12" or "22.04", or '
+                           'lower-case letters, e.g. sid)')
         if key != f"{distro}{release}":
             raise MatrixError(f"{where}:{os_table.key_lines[key]}: os key {key!r} must be "
                               f"<distro><release> = {distro + release!r}")
-        oses[key] = OS(key=key, distro=distro, release=release, suite=_str(spec, "suite", where, f"os {key}"),
-                       mirror=spec.get("mirror") or "")
+        suite = _pattern(spec, "suite", _SUITE_RE, where, what,
+                         "a suite name (lower-case letters, digits, '.' and '-', e.g. bookworm)")
+        mirror = ""
+        if spec.get("mirror") is not None:
+            mirror = _pattern(spec, "mirror", _MIRROR_RE, where, what,
+                              "an http:// or https:// URL of an archive (host and path, "
+                              "no spaces or quotes)")
+        oses[key] = OS(key=key, distro=distro, release=release, suite=suite, mirror=mirror)
 
     pkg_defaults = {s: {"dev": "", "servers": ()} for s in SOURCES}
     if "sources" in top:
@@ -337,7 +432,7 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
                 raise MatrixError(f"{where}:{src_table.key_lines[name]}: unknown source {name!r}{dym}")
             spec = _need_map(spec, f"sources {name}", where, src_table.key_lines[name])
             _check_keys(spec, _SOURCE_KEYS, f"sources {name}", where)
-            pkg_defaults[name] = {"dev": spec.get("dev") or "", "servers": tuple(spec.get("servers") or ())}
+            pkg_defaults[name] = {"dev": "", "servers": (), **_packages(spec, where, f"sources {name}")}
 
     cells_raw = top["cells"]
     if not isinstance(cells_raw, list):
@@ -349,10 +444,7 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
         for req in _CELL_REQUIRED:
             if req not in raw:
                 raise MatrixError(f"{where}:{raw.line}: cell is missing required key {req!r}")
-        kea = _str(raw, "kea", where, "cell")
-        if not _VERSION_RE.match(kea):
-            raise MatrixError(f"{where}:{raw.key_lines['kea']}: kea version {kea!r} is not X.Y.Z "
-                              f"(quote it in YAML, e.g. kea: \"2.6.3\")")
+        kea = _kea_version(raw, where)
         os_key = _str(raw, "os", where, "cell")
         if os_key not in oses:
             hint = difflib.get_close_matches(os_key, list(oses), n=1)
@@ -360,9 +452,10 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
             raise MatrixError(f"{where}:{raw.key_lines['os']}: unknown os {os_key!r}{dym}")
         source = _choice(raw, "source", SOURCES, where, "cell")
         status = _choice(raw, "status", STATUSES, where, "cell")
-        arch = _str(raw, "arch", where, "cell") if "arch" in raw else "amd64"
-        if not re.match(r"^[a-z0-9_]+$", arch):
-            raise MatrixError(f"{where}:{raw.key_lines['arch']}: bad arch {arch!r}")
+        arch = "amd64"
+        if "arch" in raw:
+            arch = _pattern(raw, "arch", _ARCH_RE, where, "cell",
+                            "a Debian architecture name (lower-case letters and digits, e.g. arm64)")
         ivu = raw.get("apt_ignore_valid_until", False)
         if not isinstance(ivu, bool):
             raise MatrixError(f"{where}:{raw.key_lines['apt_ignore_valid_until']}: "
@@ -377,13 +470,14 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
         if "packages" in raw:
             over = _need_map(raw["packages"], "packages", where, raw.key_lines["packages"])
             _check_keys(over, _SOURCE_KEYS, "packages", where)
-            if "dev" in over:
-                pk["dev"] = over["dev"] or ""
-            if "servers" in over:
-                pk["servers"] = tuple(over["servers"] or ())
+            pk.update(_packages(over, where, "packages"))
+        note = raw.get("note") or ""
+        if not isinstance(note, str) or _CONTROL_RE.search(note):
+            raise MatrixError(f"{where}:{raw.key_lines['note']}: note must be one line of text "
+                              f"without control characters, not {note!r}")
         cell = Cell(kea=kea, os=oses[os_key], source=source, arch=arch, status=status,
                     dev_package=pk["dev"], server_packages=pk["servers"],
-                    apt_ignore_valid_until=ivu, backports=bp, note=raw.get("note") or "", line=raw.line)
+                    apt_ignore_valid_until=ivu, backports=bp, note=note, line=raw.line)
         if cell.id in seen:
             raise MatrixError(f"{where}:{raw.line}: duplicate cell id {cell.id} "
                               f"(first defined at line {seen[cell.id]})")
@@ -393,10 +487,18 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
 
 
 def load(path: Path = MATRIX_PATH) -> Matrix:
+    """The matrix in ``path``; an unreadable file is a :class:`MatrixError` too, so callers
+    have one error to report."""
     path = Path(path)
     try:
         where = str(path.relative_to(ROOT))
     except ValueError:
         where = str(path)
-    m = parse(path.read_text(encoding="utf-8"), where)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise MatrixError(f"{where}: cannot read the matrix: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise MatrixError(f"{where}: not UTF-8 text (byte {e.start})") from None
+    m = parse(text, where)
     return Matrix(cells=m.cells, path=path)
