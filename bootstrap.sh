@@ -28,6 +28,13 @@ python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 # The arm64 cells: on an amd64 machine their Kea runs under qemu-user (binfmt_misc).
 host_arch=$(dpkg --print-architecture)
 [ "$host_arch" = arm64 ] || [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] || missing+=(qemu-user-static)
+# The launcher's arm64 tests: a cross-compiled driver under qemu-user, and on a real arm64
+# kernel in qemu-system-aarch64 with an initramfs made by cpio.
+if [ "$host_arch" != arm64 ]; then
+    command -v aarch64-linux-gnu-g++ >/dev/null || missing+=(g++-aarch64-linux-gnu)
+    command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
+    command -v cpio >/dev/null || missing+=(cpio)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     step "apt-get install ${missing[*]}"
     apt-get update
