@@ -40,10 +40,11 @@ class VmUnavailable(RuntimeError):
 
 @dataclass
 class Section:
-    """One command's output in the machine, and its exit status."""
+    """One command's output in the machine, its exit status and how long it took (s)."""
     name: str
     output: str
     rc: int
+    seconds: float
 
 
 def require_tools() -> None:
@@ -135,8 +136,8 @@ def build_initramfs(workdir: Path, busybox_deb: Path, commands: list[tuple[str, 
     for name, command in commands:
         # Each command in a subshell: a failing one neither stops /init nor leaks into the next.
         # The empty line keeps the end marker on a line of its own after output without one.
-        lines += [f"echo '{BEGIN}{name}'", f"( {command}\n) 2>&1", "rc=$?", "echo",
-                  f"echo \"{END}{name} $rc\""]
+        lines += [f"echo \"{BEGIN}{name} $(cut -d' ' -f1 /proc/uptime)\"", f"( {command}\n) 2>&1",
+                  "rc=$?", "echo", f"echo \"{END}{name} $rc $(cut -d' ' -f1 /proc/uptime)\""]
     # Gone without a clean power-off, the kernel panics, and -no-reboot ends qemu then too.
     lines += ["sync", "poweroff -f"]
     init = root / "init"
@@ -172,10 +173,12 @@ def run_vm(kernel: Path, initrd: Path, timeout: float = 600) -> str:
 def sections(console: str) -> dict[str, Section]:
     """{name: Section} of the markers /init printed."""
     found = {}
-    pattern = re.compile(rf"^{re.escape(BEGIN)}(\S+)\n(.*?)^{re.escape(END)}\1 (\d+)$", re.M | re.S)
+    pattern = re.compile(rf"^{re.escape(BEGIN)}(\S+) ([\d.]+)\n(.*?)^{re.escape(END)}\1 (\d+) ([\d.]+)$",
+                         re.M | re.S)
     for m in pattern.finditer(console):
-        output = m.group(2)[:-1] if m.group(2).endswith("\n") else m.group(2)
-        found[m.group(1)] = Section(m.group(1), output, int(m.group(3)))
+        name, began, output, rc, ended = m.groups()
+        output = output[:-1] if output.endswith("\n") else output
+        found[name] = Section(name, output, int(rc), round(float(ended) - float(began), 2))
     return found
 
 

@@ -445,18 +445,16 @@ def test_a_supervisor_that_dies_before_waking_the_caller_does_not_hang_it(tmp_pa
     assert out.split()[0] == "spawn_failed"
 
 
-def test_guard_pages_below_the_supervisor_stacks(driver, tmp_path):
-    out = subprocess.run([str(driver), "maps", str(script(tmp_path, "exit 0\n"))],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+def launch_mapping_found(out):
+    """True when the driver's `maps` output shows a launch mapping with its guard pages:
+    [block + call area][guard][script stack][guard][supervisor stack]."""
     maps = []
     for line in out.splitlines():
         if line.startswith("map "):
             fields = line.split()
             lo, hi = (int(x, 16) for x in fields[1].split("-"))
             maps.append((lo, hi, fields[2], len(fields) > 6))
-    # The launch mapping: [block + call area][guard][script stack][guard][supervisor stack].
     stack = 64 * 1024
-    found = False
     for i in range(len(maps) - 4):
         a, g1, s1, g2, s2 = maps[i:i + 5]
         if (all(m[0] == n[1] for n, m in zip(maps[i:i + 4], maps[i + 1:i + 5])) and
@@ -464,8 +462,14 @@ def test_guard_pages_below_the_supervisor_stacks(driver, tmp_path):
                 s1[2].startswith("rw") and s2[2].startswith("rw") and
                 s1[1] - s1[0] == stack and s2[1] - s2[0] >= stack and
                 g1[1] - g1[0] == 4096 and g2[1] - g2[0] == 4096):
-            found = True
-    assert found, out
+            return True
+    return False
+
+
+def test_guard_pages_below_the_supervisor_stacks(driver, tmp_path):
+    out = subprocess.run([str(driver), "maps", str(script(tmp_path, "exit 0\n"))],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert launch_mapping_found(out), out
 
 
 @pytest.mark.parametrize("build", ["default", "oldest"])
