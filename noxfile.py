@@ -25,10 +25,17 @@ def tests(session):
     session.run(sys.executable, "-m", "pytest", "-m", "not integration", "tests/unit", *session.posargs)
 
 
+#: Integration test workers: each takes one cell's tests at a time (their time is mostly Kea's
+#: and the scripts' waits, and an emulated cell's Kea); `-- -n N` overrides it.
+INTEGRATION_WORKERS = "3"
+
+
 @nox.session(venv_backend="none", tags=["test"], default=False)
 def integration(session):
-    """Integration tests: real Docker builds of the verified cells (minutes when cold)."""
-    session.run(sys.executable, "-m", "pytest", "-m", "integration", "tests/integration", *session.posargs)
+    """Integration tests: real Docker builds, smoke, run-time and release tests of the verified
+    cells, three cells at a time (about 45 minutes; minutes more when images are cold)."""
+    session.run(sys.executable, "-m", "pytest", "-m", "integration", "-n", INTEGRATION_WORKERS,
+                "--dist", "loadgroup", "tests/integration", *session.posargs)
 
 
 @nox.session(venv_backend="none", tags=["release"], default=False)

@@ -250,9 +250,11 @@ namespace {
 }
 
 // Runs in the child while it still shares Kea's memory (vfork semantics): no libc (section 2);
-// an exec failure is reported through *err. out_fd, when given, is >= 3.
+// an exec failure is reported through *err, and also written to report_fd (>= 3, close-on-exec)
+// when given: where vfork does not share memory (qemu-user runs it as a fork) *err is the
+// child's own copy. out_fd, when given, is >= 3.
 [[maybe_unused]] void exec_child(const char* path, char* const argv[], char* const envp[], int out_fd,
-                volatile int* err) {
+                volatile int* err, int report_fd = -1) {
     // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask, whatever
     // the architecture's field order. The last argument is the kernel's sigset size.
     unsigned long dfl[4] = {0, 0, 0, 0};
@@ -278,12 +280,16 @@ namespace {
             raw_syscall(SYS_close, null_fd);
         }
     }
-    close_from_3();
+    close_from_3(report_fd);
     unsigned long none = 0;
     raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, sigset_bytes);
     long r = raw_syscall(SYS_execve, reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
                          reinterpret_cast<long>(envp));
     *err = static_cast<int>(-r);
+    if (report_fd >= 0) {
+        const int e = static_cast<int>(-r);
+        raw_syscall(SYS_write, report_fd, reinterpret_cast<long>(&e), sizeof(e));
+    }
     raw_exit(127);
 }
 
@@ -661,8 +667,75 @@ int above_stdio(int fd) {
     return moved;
 }
 
+// Whether a vfork child shares our memory, as the kernel's vfork does. Under qemu-user it does
+// not (it runs vfork and posix_spawn's CLONE_VM|CLONE_VFORK as a fork): then neither
+// posix_spawn nor exec_child's *err can tell that an exec failed. Asked once, by a child that
+// only writes one variable and exits: never by running a script.
+bool vfork_shares_memory() {
+    static const bool shares = []() {
+        volatile int mark = 0;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        const pid_t pid = vfork();
+        if (pid == 0) {
+            mark = 1;
+            raw_exit(0);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, 0);
+        if (pid < 0) return true;  // no answer: keep the usual path
+        int status;
+        while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+        }
+        return mark == 1;
+    }();
+    return shares;
+}
+
+// The plain child where vfork is a fork (see vfork_shares_memory): an exec failure comes back
+// through a close-on-exec pipe, which the exec closes. The read waits for the child's exec, as
+// vfork would.
+Process spawn_plain_reported(const char* path, char* const argv[], char* const envp[], int out_fd) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return Process{-errno, -1, 0};
+    fds[0] = above_stdio(fds[0]);
+    fds[1] = above_stdio(fds[1]);
+    if (fds[0] < 0 || fds[1] < 0) {
+        if (fds[0] >= 0) close(fds[0]);
+        if (fds[1] >= 0) close(fds[1]);
+        return Process{-EMFILE, -1, 0};
+    }
+    volatile int err = 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    const pid_t pid = vfork();
+    if (pid == 0) {
+        exec_child(path, argv, envp, out_fd, &err, fds[1]);
+    }
+    const int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, 0);
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        return Process{-saved, -1, 0};
+    }
+    int reported = 0;
+    ssize_t n;
+    while ((n = read(fds[0], &reported, sizeof(reported))) < 0 && errno == EINTR) {
+    }
+    close(fds[0]);
+    if (n == static_cast<ssize_t>(sizeof(reported)) && reported != 0) {
+        int status;
+        reap(pid, &status, 0);
+        return Process{-reported, -1, 0};
+    }
+    return Process{pid, open_pidfd(pid), 0};
+}
+
 // A plain child that signals SIGCHLD as usual: kernels without pidfds, other architectures.
 Process spawn_plain(const char* path, char* const argv[], char* const envp[], int out_fd) {
+    if (!vfork_shares_memory()) return spawn_plain_reported(path, argv, envp, out_fd);
 #if RUNSCRIPT_SPAWN_CLOSEFROM
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;

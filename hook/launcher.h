@@ -19,7 +19,11 @@
 //   killing without the launcher's lock. Memory use does not grow with what scripts write.
 // - Supervised scripts are killed by a pid that cannot be reused meanwhile (the script is not
 //   reaped while a kill is under way). Plain children are killed by pid: Kea's waitpid(-1)
-//   may reap one under us, a residual race of kernels without pidfds.
+//   may reap one under us (its exit status is then lost), a residual race of kernels without
+//   pidfds and of emulators (qemu-user refuses the supervisor's clone).
+// - A script that cannot be executed (missing, not executable) is a spawn failure on every
+//   path, also where vfork is emulated by a fork (qemu-user): asked once whether a vfork
+//   child shares our memory; if not, the exec's error comes back through a pipe.
 // - The destructor (library unload) takes Limits::drain_ms plus at most 0.3 s plus the time
 //   SIGKILLed processes take to end: running asynchronous scripts (timeout 0 too) get drain_ms
 //   to end (their output still read, no SIGPIPE from us), then their process groups are

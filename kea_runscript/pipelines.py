@@ -31,6 +31,8 @@ OUTPUTS = {
 PYTHON = "3.12"
 #: GitHub-hosted runner per Debian architecture.
 GITHUB_RUNNERS = {"amd64": "ubuntu-24.04", "arm64": "ubuntu-24.04-arm"}
+#: GitLab.com hosted runner tag per Debian architecture (arm64 cells build natively there).
+GITLAB_RUNNERS = {"amd64": "saas-linux-small-amd64", "arm64": "saas-linux-small-arm64"}
 #: Every action the workflow uses, pinned by commit (a tag can be moved; a commit cannot).
 #: To update: the commit of the new tag, e.g. `git ls-remote https://github.com/actions/checkout v7.0.1`.
 ACTIONS = {
@@ -54,13 +56,15 @@ def _env() -> jinja2.Environment:
 
 
 def _job(c: Cell) -> dict:
-    return {"id": c.id, "status": c.status, "runs_on": GITHUB_RUNNERS.get(c.arch, "ubuntu-24.04")}
+    return {"id": c.id, "status": c.status, "runs_on": GITHUB_RUNNERS.get(c.arch, "ubuntu-24.04"),
+            "gitlab_tag": GITLAB_RUNNERS.get(c.arch, GITLAB_RUNNERS["amd64"])}
 
 
 def render(m: Matrix) -> dict:
     """{relative path: text} of every generated pipeline file."""
     jobs = [_job(c) for c in m.cells]
-    by_status = [(status, [j["id"] for j in jobs if j["status"] == status]) for status in ("verified", "declared")]
+    by_status = [((status, tag), [j["id"] for j in jobs if j["status"] == status and j["gitlab_tag"] == tag])
+                 for status in ("verified", "declared") for tag in dict.fromkeys(GITLAB_RUNNERS.values())]
     actions = {k: f"{repo}@{sha} # {tag}" for k, (repo, sha, tag) in ACTIONS.items()}
     out = {}
     for path, template in OUTPUTS.items():

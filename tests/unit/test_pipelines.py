@@ -120,8 +120,11 @@ def test_github_tag_reaches_scripts_through_env(rendered):
 def test_gitlab_cells_are_one_parallel_matrix_job(rendered, texts):
     gl = rendered[GITLAB]
     cell = gl["cell"]
-    pairs = [(cid, entry["CELL_STATUS"]) for entry in cell["parallel"]["matrix"] for cid in entry["CELL"]]
-    assert sorted(pairs) == sorted((c.id, c.status) for c in M.cells)
+    pairs = [(cid, entry["CELL_STATUS"], entry["RUNNER_TAG"]) for entry in cell["parallel"]["matrix"]
+             for cid in entry["CELL"]]
+    # each cell on a runner of its own architecture: arm64 cells build natively there
+    assert sorted(pairs) == sorted((c.id, c.status, pipelines.GITLAB_RUNNERS[c.arch]) for c in M.cells)
+    assert cell["tags"] == ["$RUNNER_TAG"]
     assert cell["allow_failure"] == {"exit_codes": [77]}
     assert cell["script"] == ['ci/cell.sh "$CELL" "$CELL_STATUS"']
     assert not any(c.id in gl for c in M.cells)  # no job per cell
