@@ -19,7 +19,8 @@ from kea_runscript import ROOT, qemu_system
 from kea_runscript.launcher_driver import build_driver
 from tests.unit.test_launcher import BUILDS, events_of, launch_mapping_found
 
-pytestmark = pytest.mark.integration
+# One worker under pytest-xdist (--dist loadgroup): the machine boots once, for all of them.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("launcher-aarch64")]
 
 #: Driver builds in the machine, by name: /d/<name>.
 DRIVERS = {
