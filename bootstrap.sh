@@ -50,6 +50,13 @@ python3 -m pip --version >/dev/null 2>&1 || need python3-pip "no pip for python3
 host_arch=$(dpkg --print-architecture)
 [ "$host_arch" = arm64 ] || [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] ||
     need qemu-user-static "no qemu-aarch64 binfmt entry (arm64 cells on $host_arch)"
+# The launcher's arm64 tests: a cross-compiled driver under qemu-user, and on a real arm64
+# kernel in qemu-system-aarch64 with an initramfs made by cpio.
+if [ "$host_arch" != arm64 ]; then
+    command -v aarch64-linux-gnu-g++ >/dev/null || need g++-aarch64-linux-gnu "the arm64 launcher tests cross-compile"
+    command -v qemu-system-aarch64 >/dev/null || need qemu-system-arm "the launcher test on a real arm64 kernel"
+    command -v cpio >/dev/null || need cpio "the arm64 test VM's initramfs"
+fi
 
 start_dockerd=false
 if [ "$engine" != unix:///var/run/docker.sock ] && ! engine_up; then

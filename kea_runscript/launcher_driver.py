@@ -1,9 +1,15 @@
 """Builds tests/launcher_driver.cc with hook/launcher.cc (no Kea needed): the launcher's
-unit tests and its microbenchmark run it."""
+unit tests and its microbenchmark run it.
+
+``arch="arm64"`` builds a static aarch64 driver (cross-compiled with aarch64-linux-gnu-g++ on
+other machines): static, so that it runs under qemu-user without an arm64 libc and as the only
+program, besides busybox, of the initramfs that tests/integration/test_launcher_aarch64.py boots.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,20 +17,46 @@ from pathlib import Path
 from kea_runscript import ROOT
 
 SOURCES = [ROOT / "hook" / "launcher.cc", ROOT / "tests" / "launcher_driver.cc"]
+CROSS_HINT = ("run ./bootstrap.sh as root (on amd64 it installs g++-aarch64-linux-gnu), "
+              "or apt-get install g++-aarch64-linux-gnu")
 
 
-def build_driver(out_dir: Path, defines: tuple = ()) -> Path:
-    """The driver binary, cached by the sources' content and `defines` (-D names)."""
-    compiler = shutil.which("g++") or shutil.which("c++")
+class CompilerMissing(RuntimeError):
+    """The compiler for the requested architecture is not installed."""
+
+
+def _compiler(arch: str | None) -> tuple[str, list[str]]:
+    """(compiler, extra flags) for `arch` (None: this machine's, dynamically linked)."""
+    if arch is None:
+        compiler = shutil.which("g++") or shutil.which("c++")
+        if not compiler:
+            raise CompilerMissing("a C++ compiler (g++) is needed to test the launcher")
+        return compiler, []
+    if arch != "arm64":
+        raise ValueError(f"build_driver: unknown arch {arch!r} (known: None for this machine, 'arm64')")
+    compiler = shutil.which("aarch64-linux-gnu-g++")
+    if not compiler and platform.machine() == "aarch64":
+        compiler = shutil.which("g++")
     if not compiler:
-        raise RuntimeError("a C++ compiler (g++) is needed to test the launcher")
-    flags = [f"-D{d}" for d in defines]
+        raise CompilerMissing("aarch64-linux-gnu-g++ (Debian package g++-aarch64-linux-gnu) is needed "
+                              f"to build the arm64 launcher driver; {CROSS_HINT}")
+    return compiler, ["-static"]
+
+
+def build_driver(out_dir: Path, defines: tuple = (), arch: str | None = None) -> Path:
+    """The driver binary, cached by the sources' content, `defines` (-D names) and `arch`."""
+    compiler, extra = _compiler(arch)
+    flags = [f"-D{d}" for d in defines] + extra
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in SOURCES) +
                             " ".join(flags).encode()).hexdigest()[:12]
-    binary = out_dir / f"launcher_driver-{digest}"
+    binary = out_dir / (f"launcher_driver-{digest}" if arch is None
+                        else f"launcher_driver-{arch}-{digest}")
     if not binary.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
+        # Built under a temporary name: an interrupted build never leaves a cached binary.
+        partial = binary.with_name(binary.name + ".partial")
         subprocess.run([compiler, "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
-                        *flags, "-I", str(ROOT / "hook"), *map(str, SOURCES), "-o", str(binary)],
+                        *flags, "-I", str(ROOT / "hook"), *map(str, SOURCES), "-o", str(partial)],
                        check=True)
+        partial.replace(binary)
     return binary

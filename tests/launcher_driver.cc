@@ -28,6 +28,9 @@
 //                                                            (RUNSCRIPT_FAULT_THROW_AFTER_SPAWN)
 //   launcher_driver eintr SCRIPT COUNT                       COUNT sync runs under a 20 us timer
 //                                                            whose handler interrupts system calls
+//   launcher_driver path SCRIPT                              which way the launcher started SCRIPT,
+//                                                            which prints its $PPID: the driver's
+//                                                            pid (plain) or a supervisor's
 //
 // DRIVER_SINK_US=N (flood): each captured line costs the line sink N us, as Kea's logger does.
 // DRIVER_CLOSE_STDIO=closed|cloexec: the driver starts with fds 0-2 closed (cloexec: then opens
@@ -442,6 +445,21 @@ int main(int argc, char** argv) {
         struct itimerval off = {{0, 0}, {0, 0}};
         setitimer(ITIMER_REAL, &off, 0);
         printf("failed %d other %d zombies %d\n", failed, other, count_zombies());
+        return 0;
+    }
+
+    if (mode == "path") {
+        // A plain child's parent is this process; a supervised script's is its supervisor.
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        std::vector<std::string> got;
+        Launcher launcher(0, Launcher::EventSink(),
+                          [&got](const std::string&, pid_t, const std::string& line) {
+                              got.push_back(line);
+                          });
+        Outcome o = launcher.run(script, args, envp.data(), true, 5000, true);
+        const char* path = got.empty() ? "unknown"
+                           : atoi(got[0].c_str()) == getpid() ? "plain" : "supervised";
+        printf("%s %d path %s\n", kind_name(o.kind), o.code, path);
         return 0;
     }
 

@@ -1,0 +1,196 @@
+"""Runs programs on a real arm64 Linux kernel under full-system emulation (qemu-system-aarch64).
+
+qemu-user (binfmt_misc) runs arm64 programs on this machine's kernel, and refuses some of what
+they ask of it: the launcher's supervisor is cloned with CLONE_VM but without CLONE_THREAD,
+which qemu-user answers with EINVAL, so there the launcher falls back to plain children. What
+arm64 users get on real hardware, the supervised path, only runs on an arm64 kernel: this module
+boots Debian's arm64 kernel in a virtual machine with an initramfs of busybox, the files given
+and an /init that runs the commands given, prints each one's output between markers and powers
+the machine off. The machine has no network.
+
+The kernel and busybox come from Debian's arm64 packages, fetched by apt through a private apt
+state (this machine's apt sources, arm64 only) under ~/.cache/kea-runscript/, so the machine's
+own dpkg architectures are left as they are; the .debs are kept there by file name and reused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kea-runscript"
+#: The cloud flavour: a kernel for virtual machines, a third of the generic one's download.
+KERNEL_PACKAGE = "linux-image-cloud-arm64"
+BUSYBOX_PACKAGE = "busybox-static"
+SETUP_HINT = "run ./bootstrap.sh as root (on amd64 it installs qemu-system-arm and cpio)"
+TOOLS = {"qemu-system-aarch64": "qemu-system-arm", "cpio": "cpio", "dpkg-deb": "dpkg",
+         "apt-get": "apt"}
+BEGIN = "@@@KEA-BEGIN "
+END = "@@@KEA-END "
+
+
+class VmUnavailable(RuntimeError):
+    """What the virtual machine needs is missing here (a tool, or Debian's arm64 packages)."""
+
+
+@dataclass
+class Section:
+    """One command's output in the machine, its exit status and how long it took (s)."""
+    name: str
+    output: str
+    rc: int
+    seconds: float
+
+
+def require_tools() -> None:
+    missing = [f"{tool} (Debian package {package})" for tool, package in TOOLS.items()
+               if not shutil.which(tool)]
+    if missing:
+        raise VmUnavailable(f"the arm64 virtual machine needs {', '.join(missing)}; {SETUP_HINT}")
+
+
+def _apt(cache: Path) -> list[str]:
+    """apt options for a private, arm64-only state with this machine's sources."""
+    state = cache / "apt-arm64"
+    for d in ("lists/partial", "archives/partial"):
+        (state / d).mkdir(parents=True, exist_ok=True)
+    (state / "status").touch()
+    return ["-o", f"Dir::State={state}", "-o", f"Dir::State::Lists={state / 'lists'}",
+            "-o", f"Dir::State::status={state / 'status'}", "-o", f"Dir::Cache={state}",
+            "-o", f"Dir::Cache::archives={state / 'archives'}",
+            "-o", "APT::Architecture=arm64", "-o", "APT::Architectures::=arm64"]
+
+
+def _run_apt(args: list[str], what: str, cwd: Path | None = None) -> str:
+    r = subprocess.run(args, capture_output=True, text=True, cwd=cwd)
+    if r.returncode != 0:
+        raise VmUnavailable(f"apt could not {what} (Debian's arm64 packages are needed for the "
+                            f"arm64 virtual machine): {' '.join(args[:1] + args[-2:])}: "
+                            f"{(r.stderr or r.stdout).strip()[-800:]}")
+    return r.stdout
+
+
+def arm64_debs(cache: Path = CACHE) -> tuple[Path, Path]:
+    """(kernel .deb, busybox-static .deb) for arm64: the cached ones, else fetched by apt."""
+    debs = cache / "arm64-debs"
+    kernels = sorted(debs.glob("linux-image-*-arm64_*_arm64.deb"))
+    busyboxes = sorted(debs.glob(f"{BUSYBOX_PACKAGE}_*_arm64.deb"))
+    if kernels and busyboxes:
+        return kernels[-1], busyboxes[-1]
+    require_tools()
+    debs.mkdir(parents=True, exist_ok=True)
+    opts = _apt(cache)
+    _run_apt(["apt-get", *opts, "update"], "read the arm64 package lists")
+    # The metapackage names the versioned kernel package, which holds the kernel itself.
+    shown = _run_apt(["apt-cache", *opts, "show", "--no-all-versions", KERNEL_PACKAGE],
+                     f"find {KERNEL_PACKAGE}")
+    m = re.search(r"^Depends:.*?\b(linux-image-[\w.+-]+-arm64)\b", shown, re.M)
+    if not m:
+        raise VmUnavailable(f"{KERNEL_PACKAGE} names no kernel package: {shown.strip()[:400]}")
+    with tempfile.TemporaryDirectory(dir=debs) as tmp:
+        # Downloaded aside first: an interrupted download never leaves a cached .deb.
+        _run_apt(["apt-get", *opts, "download", m.group(1), f"{BUSYBOX_PACKAGE}:arm64"],
+                 f"download {m.group(1)} and {BUSYBOX_PACKAGE}", cwd=Path(tmp))
+        for deb in Path(tmp).glob("*.deb"):
+            deb.replace(debs / deb.name)
+    return arm64_debs(cache)
+
+
+def _extract(deb: Path, member: str, dest: Path) -> Path:
+    """One file of a .deb (a path inside it, './' first), written to dest."""
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE) as tar:
+        data = subprocess.run(["tar", "-xO", "--wildcards", member], stdin=tar.stdout,
+                              capture_output=True, check=True).stdout
+    if not data:
+        raise VmUnavailable(f"{deb.name} holds no {member}")
+    dest.write_bytes(data)
+    return dest
+
+
+def build_initramfs(workdir: Path, busybox_deb: Path, commands: list[tuple[str, str]],
+                    files: dict[str, tuple[bytes, int]]) -> Path:
+    """An uncompressed newc initramfs: busybox, `files` ({path: (content, mode)}) and an /init
+    that runs each (name, shell command) of `commands` between markers, then powers off."""
+    root = workdir / "root"
+    for d in ("bin", "dev", "proc", "sys", "tmp"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    busybox = _extract(busybox_deb, "./bin/busybox", root / "bin" / "busybox")
+    busybox.chmod(0o755)
+    for path, (content, mode) in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        target.chmod(mode)
+    lines = ["#!/bin/busybox sh",
+             "/bin/busybox --install -s /bin",
+             "mount -t proc proc /proc",
+             "mount -t sysfs sysfs /sys",
+             "mount -t devtmpfs devtmpfs /dev",
+             "mount -t tmpfs tmpfs /tmp",
+             "export PATH=/bin"]
+    for name, command in commands:
+        # Each command in a subshell: a failing one neither stops /init nor leaks into the next.
+        # The empty line keeps the end marker on a line of its own after output without one.
+        lines += [f"echo \"{BEGIN}{name} $(cut -d' ' -f1 /proc/uptime)\"", f"( {command}\n) 2>&1",
+                  "rc=$?", "echo", f"echo \"{END}{name} $rc $(cut -d' ' -f1 /proc/uptime)\""]
+    # Gone without a clean power-off, the kernel panics, and -no-reboot ends qemu then too.
+    lines += ["sync", "poweroff -f"]
+    init = root / "init"
+    init.write_text("\n".join(lines) + "\n")
+    init.chmod(0o755)
+    initrd = workdir / "initrd.cpio"
+    listing = subprocess.run(["find", ".", "-mindepth", "1"], cwd=root, capture_output=True,
+                             check=True).stdout
+    with initrd.open("wb") as out:
+        subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"], cwd=root,
+                       input=listing, stdout=out, check=True)
+    return initrd
+
+
+def run_vm(kernel: Path, initrd: Path, timeout: float = 600) -> str:
+    """The machine's console output (the kernel's and /init's), once it has powered off."""
+    args = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-m", "512", "-smp", "2",
+            "-nographic", "-no-reboot", "-nic", "none", "-kernel", str(kernel),
+            "-initrd", str(initrd), "-append", "console=ttyAMA0 panic=-1 quiet"]
+    try:
+        r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        tail = (e.stdout or b"").decode(errors="replace")[-3000:]
+        raise TimeoutError(f"the arm64 virtual machine did not power off within {timeout} s; "
+                           f"console tail:\n{tail}") from None
+    console = r.stdout.decode(errors="replace").replace("\r\n", "\n")
+    if r.returncode != 0:
+        raise RuntimeError(f"qemu-system-aarch64 exited {r.returncode}: "
+                           f"{r.stderr.decode(errors='replace')[-2000:]}\n{console[-2000:]}")
+    return console
+
+
+def sections(console: str) -> dict[str, Section]:
+    """{name: Section} of the markers /init printed."""
+    found = {}
+    pattern = re.compile(rf"^{re.escape(BEGIN)}(\S+) ([\d.]+)\n(.*?)^{re.escape(END)}\1 (\d+) ([\d.]+)$",
+                         re.M | re.S)
+    for m in pattern.finditer(console):
+        name, began, output, rc, ended = m.groups()
+        output = output[:-1] if output.endswith("\n") else output
+        found[name] = Section(name, output, int(rc), round(float(ended) - float(began), 2))
+    return found
+
+
+def run_in_vm(commands: list[tuple[str, str]], files: dict[str, tuple[bytes, int]],
+              cache: Path = CACHE, timeout: float = 600) -> tuple[dict[str, Section], str]:
+    """Boots the arm64 machine once with `files`, runs `commands` there: ({name: Section},
+    the whole console)."""
+    require_tools()
+    kernel_deb, busybox_deb = arm64_debs(cache)
+    with tempfile.TemporaryDirectory(prefix="kea-arm64-vm-") as tmp:
+        work = Path(tmp)
+        kernel = _extract(kernel_deb, "./boot/vmlinuz-*", work / "vmlinuz")
+        initrd = build_initramfs(work, busybox_deb, commands, files)
+        console = run_vm(kernel, initrd, timeout)
+    return sections(console), console
