@@ -11,7 +11,6 @@ import json
 import math
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -520,22 +519,22 @@ def cli_main(args, m) -> int:
     """``kea-runscript bench``: the launcher microbenchmark, then the DHCP capacity tables of
     one cell (built first, cached). Prints tables; exit status 0 unless it could not run."""
     from . import build, containers
+    from .cli import error
     cell = None
     if not args.launcher_only:  # the cell is checked before minutes of measuring, not after
         cell = next((c for c in m.cells if c.id == args.cell), None)
         if cell is None or not cell.verified:
-            print(f"bench: {args.cell} is not a verified cell (see `kea-runscript list --verified`)",
-                  file=sys.stderr)
+            error(f"{args.cell} is not a verified cell (see `kea-runscript list --verified`)")
             return 2
         try:
             host_arch = containers.engine_arch()
         except containers.DockerUnavailable as e:
-            print(f"error: {e}", file=sys.stderr)
+            error(e)
             return 3
         if cell.foreign(host_arch):
-            print(f"bench: {cell.id} runs under qemu-user emulation on this {host_arch} machine, whose "
+            error(f"{cell.id} runs under qemu-user emulation on this {host_arch} machine, whose "
                   f"timings mean nothing; benchmark a {host_arch} cell here, or this cell on a "
-                  f"{cell.arch} machine", file=sys.stderr)
+                  f"{cell.arch} machine")
             return 2
     quick = bool(args.quick)
     calls, heap = (400, 256) if quick else (2000, 512)
@@ -553,10 +552,10 @@ def cli_main(args, m) -> int:
                            keep=True if args.keep_container else None, say=build.say,
                            spawn_us={k: v["posix_spawn_us"] for k, v in costs.items()})
     except containers.DockerUnavailable as e:
-        print(f"error: {e}")
+        error(e)
         return 3
     except (RuntimeError, OSError) as e:
-        print(f"bench: {e}")
+        error(f"bench could not run: {e}")
         return 1
     print("\n" + text)
     # the launcher again, after the DHCP runs: two samples of a noisy machine

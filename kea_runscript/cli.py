@@ -1,7 +1,7 @@
-"""``kea-runscript``: the command line nox sessions and people call.
+"""kea-runscript: the command line that nox sessions and people call.
 
     kea-runscript list   [--only GLOB] [--series X.Y] [--verified] [-v]
-    kea-runscript render [--only GLOB] [--series X.Y] [--all]
+    kea-runscript render [--only GLOB] [--series X.Y] [--all] [--kea X.Y[.Z]]
     kea-runscript build  [--only GLOB] [--series X.Y] [--all] [--jobs N] [--keep-container]
                          [--allow-declared]
     kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime, install-test)
@@ -11,20 +11,28 @@
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
                          [--keep-container]
     kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--launcher-only] [--no-build]
+    kea-runscript docs [--check]          (docs/variables.md from hook/variables.yaml)
+    kea-runscript golden [--update]       (tests/golden/ from the templates)
+    kea-runscript messages [--check]      (hook/messages.{h,cc} from hook/messages.mes)
 
 Selection: without --only/--series/--all, render/build/smoke take the verified cells;
-``--series`` takes every cell of a Kea series, ``--all`` every cell. ``--only`` (repeatable,
+--series takes every cell of a Kea series, --all every cell. --only (repeatable,
 comma-separated) takes exact ids whatever their status, and globs among the verified cells
 (among all cells of the series with --series, or all cells with --all). build and smoke do
 what can be done here: a declared cell that --series, --all or a glob selected is reported
-``skipped`` with what it needs (build --allow-declared tries it, and its failure then counts);
+"skipped" with what it needs (build --allow-declared tries it, and its failure then counts);
 a declared cell named by its exact id is a request, so build fails fast saying why (smoke
 never tests declared cells). When nothing selected is buildable here they exit 1 with one
-line on stderr naming what is missing and how to get it. ``list`` shows every cell with its
-status (``--verified`` narrows, ``-v`` adds source, arch and note; ``--all`` is accepted).
+line on stderr naming what is missing and how to get it. list shows every cell with its
+status (--verified narrows, -v adds source, arch and note; --all is accepted).
 
-Exit status: 0 ok (declared cells skipped included), 1 some cell failed or nothing buildable
-here, 2 bad matrix or usage, 3 Docker engine unreachable.
+Exit status:
+  0  ok (declared cells skipped included; docs/golden/messages: up to date or written)
+  1  some cell failed, nothing buildable here, a check found drift, or the output pipe
+     closed early (| head)
+  2  bad matrix or usage
+  3  Docker engine unreachable
+Errors go to stderr, each line starting with "kea-runscript: ".
 """
 
 from __future__ import annotations
@@ -98,10 +106,33 @@ def session_plan(m: matrix_mod.Matrix) -> list:
 # --------------------------------------------------------------------------------------------
 
 
+DESCRIPTION, _, EPILOG = __doc__.partition("\n\nSelection:")
+EPILOG = "Selection:" + EPILOG
+ERROR_PREFIX = "kea-runscript: "
+
+
+def error(message: str) -> None:
+    """One error line (or several) on stderr, with the one prefix every error has."""
+    print(ERROR_PREFIX + str(message), file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors too carry the one prefix (argparse's own is "<prog>: error:"); subparsers
+    are made of the same class."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{ERROR_PREFIX}{message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kea-runscript", description=__doc__.split("\n\n")[0])
+    from .smoke import MODES
+    # Raw: the synopsis, the rules and the exit codes are laid out by hand.
+    raw = argparse.RawDescriptionHelpFormatter
+    p = _Parser(prog="kea-runscript", description=DESCRIPTION, epilog=EPILOG, formatter_class=raw)
     p.add_argument("--matrix", type=Path, default=matrix_mod.MATRIX_PATH, help="matrix file")
     sub = p.add_subparsers(dest="command", required=True)
+    rules = {"epilog": EPILOG, "formatter_class": raw}
 
     def selection(sp, all_flag=True):
         sp.add_argument("--only", action="append", default=[], metavar="GLOB",
@@ -110,20 +141,20 @@ def _parser() -> argparse.ArgumentParser:
         if all_flag:
             sp.add_argument("--all", action="store_true", help="every cell, declared ones too")
 
-    sp = sub.add_parser("list", help="print every cell id with its status")
+    sp = sub.add_parser("list", **rules, help="print every cell id with its status")
     selection(sp, all_flag=False)
     sp.add_argument("--verified", action="store_true", help="verified cells only")
     sp.add_argument("-v", "--verbose", action="store_true", help="also source, arch and note")
     # list always shows every cell (globs too); --all stays accepted for those who type it.
     sp.add_argument("--all", action="store_true", default=True, help="every cell (the default)")
 
-    sp = sub.add_parser("render", help="render the hook's C++ into build/<id>/src, or for any "
+    sp = sub.add_parser("render", **rules, help="render the hook's C++ into build/<id>/src, or for any "
                                        "Kea version into build/render/<X.Y.Z>/")
     selection(sp)
     sp.add_argument("--kea", action="append", default=[], metavar="X.Y[.Z]",
                     help="render for this Kea version, with or without a matrix cell (repeatable)")
 
-    sp = sub.add_parser("build", help="build the hook for cells into dist/<id>/")
+    sp = sub.add_parser("build", **rules, help="build the hook for cells into dist/<id>/")
     selection(sp)
     sp.add_argument("--jobs", "-j", type=int, default=1, help="cells built in parallel")
     sp.add_argument("--keep-container", action="store_true",
@@ -131,10 +162,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-declared", action="store_true",
                     help="try declared cells anyway (needs ISC's repositories / downloads)")
 
-    sp = sub.add_parser("smoke", help="build (cached) then run the real Kea + clients smoke tests")
+    sp = sub.add_parser("smoke", **rules, help="build (cached) then run the real Kea + clients smoke tests")
     selection(sp)
-    sp.add_argument("--mode", action="append", default=[], metavar="NAME",
-                    help="only these modes (repeatable): wait+mt, async+mt, wait+st, async+st, 1.4-config")
+    sp.add_argument("--mode", action="append", default=[], choices=[m.name for m in MODES],
+                    help="only this mode (repeatable); default: all of them")
     sp.add_argument("--no-examples", action="store_true", help="skip the examples/ scenarios")
     sp.add_argument("--no-build", action="store_true", help="use dist/<id>/ as it is")
     sp.add_argument("--keep-container", action="store_true",
@@ -174,7 +205,51 @@ def _parser() -> argparse.ArgumentParser:
                                       "kea-runscript=1; those of running commands stay)")
     sp.add_argument("--images", action="store_true",
                     help="also remove the builder, runtime and install-test images (not the base OS images)")
+
+    # The generated files that tests compare with their sources; no matrix needed.
+    sp = sub.add_parser("docs", help="rewrite the variable tables of docs/variables.md from hook/variables.yaml")
+    sp.add_argument("--check", action="store_true", help="only check the page is up to date (exit 1 if not)")
+    sp = sub.add_parser("golden", help="compare tests/golden/ with what the templates render (exit 1 on drift)")
+    sp.add_argument("--update", action="store_true", help="rewrite tests/golden/ (review the diff)")
+    sp = sub.add_parser("messages", help="write hook/messages.h and .cc from hook/messages.mes")
+    sp.add_argument("--check", action="store_true", help="only check they are up to date (exit 1 if not)")
     return p
+
+
+def _generated(args) -> int:
+    """docs, golden, messages: write the generated files, or (check) say which drifted."""
+    if args.command == "docs":
+        from . import docs
+        if args.check:
+            if docs.section() == docs.variables_section():
+                return EXIT_OK
+            error(f"{docs.VARIABLES} differs from hook/variables.yaml: run `kea-runscript docs`")
+            return EXIT_CELL_FAILED
+        print(f"{docs.VARIABLES} {'written' if docs.write() else 'unchanged'}")
+        return EXIT_OK
+    if args.command == "golden":
+        from . import golden
+        if args.update:
+            for path in golden.update():
+                print(f"{path} written")
+            return EXIT_OK
+        problems = golden.differences()
+        for line in problems:
+            error(line)
+        if problems:
+            error("run `kea-runscript golden --update` and review the diff")
+            return EXIT_CELL_FAILED
+        return EXIT_OK
+    from . import messages
+    if args.check:
+        stale = messages.differences()
+        if stale:
+            error(f"{', '.join(stale)} differ from hook/messages.mes: run `kea-runscript messages`")
+            return EXIT_CELL_FAILED
+        return EXIT_OK
+    for path in messages.write():
+        print(f"{path} written")
+    return EXIT_OK
 
 
 def _patterns(values: Sequence[str]) -> list:
@@ -222,10 +297,10 @@ def _on_signal(signum, _frame):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     if threading.current_thread() is not threading.main_thread():  # only it may set handlers
-        return _main(argv)
+        return _guarded(argv)
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _main(argv)
+        return _guarded(argv)
     except KeyboardInterrupt as e:
         sig = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
         print(f"kea-runscript: interrupted ({sig.name}); its containers are removed", file=sys.stderr)
@@ -235,8 +310,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             signal.signal(s, h)
 
 
+def _guarded(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader left (`kea-runscript list | head -3`): stop quietly. stdout goes to
+        # /dev/null so that the interpreter's final flush does not raise again.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CELL_FAILED
+
+
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("docs", "golden", "messages"):
+        return _generated(args)
     try:
         m = matrix_mod.load(args.matrix)
     except matrix_mod.MatrixError as e:  # already `file:line: message`, also an unreadable file
@@ -263,7 +351,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         cells = select(m, args)
     except SystemExit as e:
-        print(e, file=sys.stderr)
+        print(e, file=sys.stderr)  # select() words it with the prefix already
         return EXIT_USAGE
 
     if args.command == "list":
@@ -282,7 +370,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             try:
                 resolved = facts.resolve_version(version)
             except facts.UnsupportedVersion as e:
-                print(f"kea-runscript: {e}", file=sys.stderr)
+                error(e)
                 return EXIT_USAGE
             dest = render.render_tree(str(resolved), WORK / "build" / "render" / str(resolved))
             print(f"{'kea' + str(resolved):<32} rendered         {dest}")
@@ -293,7 +381,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             try:
                 src = build.render_cell(c, build.Paths())
             except build.CellFailed as e:
-                print(f"{c.id:<32} failed: {e}", file=sys.stderr)
+                error(f"{c.id}: render failed: {e}")
                 return EXIT_CELL_FAILED
             print(f"{c.id:<32} rendered {time.monotonic() - t:5.1f}s  {src}")
         return EXIT_OK
@@ -307,13 +395,13 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             failed = 0
             for c in cells:
                 if not c.verified and not args.allow_declared:
-                    print(f"{c.id}: declared, not verified: {c.why_not_buildable_here()}", file=sys.stderr)
+                    error(f"{c.id}: declared, not verified: {c.why_not_buildable_here()}")
                     failed += 1
                     continue
                 try:
                     img = images.ensure_image(args.kind, c, build.Paths().logs(c), build.say)
                 except containers.ImageBuildError as e:
-                    print(f"{c.id}: {e}", file=sys.stderr)
+                    error(f"{c.id}: {e}")
                     failed += 1
                     continue
                 print(f"{c.id:<32} {'built' if img.built else 'reused':<7} {img.tag}")
@@ -328,7 +416,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             allow_declared=args.allow_declared, verified_ids=[c.id for c in m.verified],
             named_ids=named)
     except containers.DockerUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
+        error(e)
         return EXIT_DOCKER
     return EXIT_CELL_FAILED if any(r.failed for r in results) else EXIT_OK
 

@@ -1,7 +1,8 @@
-"""The README's variable reference, generated from the catalogue.
+"""The variable reference (docs/variables.md), generated from the catalogue.
 
-`kea-runscript docs` rewrites the block between the markers below in README.md; a unit test
-fails when the README and the catalogue drift apart.
+`kea-runscript docs` rewrites the block between the markers below in docs/variables.md
+(`kea-runscript docs --check` only compares); a unit test fails when the page and the
+catalogue drift apart.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from . import ROOT
 from .catalogue import Catalogue, load as load_catalogue
 from .facts import _load as load_facts
 
-README = ROOT / "README.md"
+VARIABLES = ROOT / "docs" / "variables.md"
 BEGIN = "<!-- BEGIN variables: generated from hook/variables.yaml by `kea-runscript docs` -->"
 END = "<!-- END variables -->"
 
@@ -68,18 +69,20 @@ def variables_section(catalogue: Catalogue | None = None) -> str:
 _BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
 
 
-def readme_section(readme: Path = README) -> str | None:
-    match = _BLOCK.search(readme.read_text())
+def section(page: Path | None = None) -> str | None:
+    """The generated block as the page has it (None without markers)."""
+    match = _BLOCK.search((page or VARIABLES).read_text())
     return match.group(0) if match else None
 
 
-def write(readme: Path = README) -> bool:
+def write(page: Path | None = None) -> bool:
     """Rewrite the generated block; returns True when the file changed."""
-    text = readme.read_text()
+    page = page or VARIABLES
+    text = page.read_text()
     if not _BLOCK.search(text):
-        raise ValueError(f"{readme}: markers {BEGIN!r} ... {END!r} not found")
+        raise ValueError(f"{page}: markers {BEGIN!r} ... {END!r} not found")
     new = _BLOCK.sub(lambda _: variables_section(), text)
     if new != text:
-        readme.write_text(new)
+        page.write_text(new)
         return True
     return False

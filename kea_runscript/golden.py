@@ -1,7 +1,8 @@
 """Golden copies of the rendered, version-dependent files, one directory per Kea series.
 
 They make every template or catalogue change show its effect per Kea version in review:
-`kea-runscript golden --update` rewrites them, tests/unit/test_render.py compares.
+`kea-runscript golden --update` rewrites them, `kea-runscript golden` and
+tests/unit/test_render.py compare.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def rendered_per_series() -> dict[str, dict[str, str]]:
     return result
 
 
-def differences(golden_dir: Path = GOLDEN_DIR) -> list[str]:
+def differences(golden_dir: Path | None = None) -> list[str]:
+    golden_dir = golden_dir or GOLDEN_DIR
     problems = []
     for series, files in rendered_per_series().items():
         for name, text in files.items():
@@ -38,7 +40,8 @@ def differences(golden_dir: Path = GOLDEN_DIR) -> list[str]:
     return problems
 
 
-def update(golden_dir: Path = GOLDEN_DIR) -> list[Path]:
+def update(golden_dir: Path | None = None) -> list[Path]:
+    golden_dir = golden_dir or GOLDEN_DIR
     written = []
     for series, files in rendered_per_series().items():
         for name, text in files.items():

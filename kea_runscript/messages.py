@@ -1,7 +1,8 @@
 """Generate the hook's message catalogue sources (messages.h / messages.cc) from messages.mes.
 
 Kea's own message compiler is rarely packaged, so the generated files are committed and a
-unit test checks they match the .mes file. The format of a .mes file: `$NAMESPACE name`,
+unit test checks they match the .mes file: `kea-runscript messages` writes them,
+`kea-runscript messages --check` only compares. The format of a .mes file: `$NAMESPACE name`,
 then `% ID text` lines, each followed by free explanation lines.
 """
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from . import ROOT
 
-MES_FILE = ROOT / "hook" / "messages.mes"
+HOOK_DIR = ROOT / "hook"
+MES_FILE = HOOK_DIR / "messages.mes"
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,15 @@ def generate(path: Path = MES_FILE) -> dict[str, str]:
     return {"messages.h": "\n".join(header), "messages.cc": "\n".join(source)}
 
 
-def write(directory: Path = ROOT / "hook") -> list[Path]:
+def differences(directory: Path | None = None) -> list[str]:
+    """The generated files that are missing or differ in ``directory`` (default: hook/)."""
+    directory = directory or HOOK_DIR
+    return [str(directory / name) for name, content in generate().items()
+            if not (directory / name).exists() or (directory / name).read_text() != content]
+
+
+def write(directory: Path | None = None) -> list[Path]:
+    directory = directory or HOOK_DIR
     written = []
     for name, content in generate().items():
         target = directory / name

@@ -100,6 +100,7 @@ def write(m: Matrix, root: Path = ROOT) -> list:
 
 def cli_main(args, m: Matrix) -> int:
     """``kea-runscript pipelines [--check]``: exit 0 in sync / written, 1 drift (with --check)."""
+    from .cli import error
     if args.check:
         diffs = drift(m)
         if not diffs:
@@ -107,8 +108,8 @@ def cli_main(args, m: Matrix) -> int:
             return 0
         for path, diff in diffs.items():
             sys.stdout.write(diff if diff.endswith("\n") else diff + "\n")
-        print(f"error: {', '.join(diffs)} differ from what matrix.yaml + templates/ci/ generate; "
-              f"run `kea-runscript pipelines` and commit the result", file=sys.stderr)
+        error(f"{', '.join(diffs)} differ from what matrix.yaml + templates/ci/ generate; "
+              f"run `kea-runscript pipelines` and commit the result")
         return 1
     changed = write(m)
     for path in OUTPUTS:

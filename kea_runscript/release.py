@@ -838,10 +838,11 @@ def ensure_install_test_image(cell: Cell, log_dir: Path, say: Callable[[str], No
 
 def cli_main(args, m: Matrix) -> int:
     """``kea-runscript release [make|publish]``. Exit 0 ok, 1 release failed, 2 usage."""
+    from .cli import error
     try:
         version = release_version(args.version)
     except ReleaseError as e:
-        print(f"error: {e}", file=sys.stderr)
+        error(e)
         return 2
     dist = args.dist or WORK / "dist"
     out = args.out or dist / "release" / version
@@ -853,7 +854,7 @@ def cli_main(args, m: Matrix) -> int:
                     prerelease=any(s in version for s in "-~"),
                     api=os.environ.get("GITHUB_API_URL", "").strip() or GITHUB_API)  # set on GHES runners
         except PublishError as e:
-            print(f"error: {redact(str(e), token)}", file=sys.stderr)
+            error(redact(str(e), token))
             return 1
         return 0
     try:
@@ -865,6 +866,6 @@ def cli_main(args, m: Matrix) -> int:
                                 python=not args.no_python, signing_key=secret, signing_passphrase=passphrase,
                                 test_key=args.test_key))
     except (ReleaseError, signing.SigningError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        error(e)
         return 1
     return 0

@@ -1,12 +1,21 @@
-"""The README's variable tables come from the catalogue and must not drift."""
+"""The documentation: the variable tables (docs/variables.md) come from the catalogue and must
+not drift; the README stays an operator's page of at most 15 KB that links to the rest, and
+every relative link of README.md and docs/*.md reaches a file that exists."""
 
-from kea_runscript import catalogue, docs
+import re
+from urllib.parse import unquote
+
+from kea_runscript import ROOT, catalogue, docs
+
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
-def test_readme_tables_match_the_catalogue():
-    section = docs.readme_section()
-    assert section is not None, "README.md lacks the generated variables block"
-    assert section == docs.variables_section(), "README drifted: run `kea-runscript docs`"
+def test_variable_tables_match_the_catalogue():
+    section = docs.section()
+    assert section is not None, f"{docs.VARIABLES} lacks the generated variables block"
+    assert section == docs.variables_section(), "docs/variables.md drifted: run `kea-runscript docs`"
 
 
 def test_every_variable_and_hook_point_is_documented():
@@ -16,3 +25,54 @@ def test_every_variable_and_hook_point_is_documented():
         assert f"| `{v.name}` |" in text
     for p in cat.hook_points:
         assert f"| `{p.name}` |" in text
+
+
+def test_readme_is_a_short_operators_page():
+    text = README.read_text()
+    size = len(text.encode())
+    assert size <= 15 * 1024, f"README.md is {size} bytes; move builder's material to docs/"
+    headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    # operator first, the maintainers' commands last
+    assert headings[0] == "Installing a prebuilt hook" and headings[-1] == "For maintainers", headings
+    for needed in ("Building from source", "Using the hook", "Variables", "Troubleshooting"):
+        assert needed in headings, headings
+    assert "### Parameters" in text  # the parameter table stays with the operator
+    assert docs.BEGIN not in text  # the generated tables live in docs/variables.md, linked
+    assert "(docs/variables.md)" in text
+
+
+def _anchors(page):
+    """GitHub's anchors of a page's headings."""
+    out = set()
+    for line in page.read_text().splitlines():
+        if line.startswith("#") and not line.startswith("#!"):
+            title = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return out
+
+
+def test_relative_links_resolve():
+    broken = []
+    checked = 0
+    for page in PAGES:
+        text = page.read_text()
+        # links inside code blocks are not links
+        text = re.sub(r"```.*?```", "", text, flags=re.S)
+        for target in LINK.findall(text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = unquote(target).partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            checked += 1
+            if not dest.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+            elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert checked > 20
+    assert not broken, broken
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    text = README.read_text()
+    for page in PAGES[1:]:
+        assert f"(docs/{page.name}" in text, page.name
