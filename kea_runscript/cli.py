@@ -328,7 +328,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         m = matrix_mod.load(args.matrix)
     except matrix_mod.MatrixError as e:  # already `file:line: message`, also an unreadable file
-        print(e, file=sys.stderr)
+        error(e)
         return EXIT_USAGE
     if args.command == "release":
         from . import release
@@ -345,7 +345,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             containers.clean(kinds=kinds)
         except containers.DockerUnavailable as e:
-            print(f"error: {e}", file=sys.stderr)
+            error(e)
             return EXIT_DOCKER
         return EXIT_OK
     try:

@@ -439,7 +439,7 @@ def clean(*, kinds: Sequence[str] = (), only: Optional[dict] = None,
         say(f"removed container {name}")
     kept = len(found) - len(removed)
     if kept:
-        say(f"left {kept} container(s) of running kea-runscript processes alone")
+        say(f"left {kept} container(s) alone: their commands still run")
     if kinds:
         tags = [t for img in client().images.list(name="kea-runscript/*") for t in img.tags]
         for t in recipe_images(tags, kinds):

@@ -338,12 +338,14 @@ def test_cli_matrix_error_is_one_line_with_file_and_line(tmp_path, capsys, text,
     broken.write_text(text)
     assert cli.main(["--matrix", str(broken), "list"]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
-    assert err.startswith(f"{broken}:{line}: ") and err.count("\n") == 1, err
+    # the command's one error prefix, then the compiler-style `file:line: message`
+    assert err.startswith(f"kea-runscript: {broken}:{line}: ") and err.count("\n") == 1, err
 
 
 def test_cli_unreadable_matrix_is_one_line(tmp_path, capsys):
     assert cli.main(["--matrix", str(tmp_path / "nope.yaml"), "list"]) == cli.EXIT_USAGE
-    assert capsys.readouterr().err == f"{tmp_path / 'nope.yaml'}: cannot read the matrix: No such file or directory\n"
+    assert capsys.readouterr().err == \
+        f"kea-runscript: {tmp_path / 'nope.yaml'}: cannot read the matrix: No such file or directory\n"
 
 
 def test_cli_default_matrix_follows_the_environment(tmp_path):
@@ -351,7 +353,7 @@ def test_cli_default_matrix_follows_the_environment(tmp_path):
     broken.write_text(BROKEN)
     r = _run([sys.executable, "-m", "kea_runscript.cli", "list"], broken)
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.startswith(f"{broken}:8: ") and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"kea-runscript: {broken}:8: ") and r.stderr.count("\n") == 1, r.stderr
 
 
 # string lists
