@@ -46,7 +46,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import jinja2
 
-from . import HOOK_VERSION, ROOT, WORK, signing
+from . import HOOK_VERSION, ROOT, WORK, signing, templating
 from .matrix import Cell, Matrix, cell_id
 
 PACKAGE = "kea-hook-runscript"
@@ -293,8 +293,7 @@ def write_tar_gz(dest: Path, files: dict, mtime: int) -> None:
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    return templating.environment(TEMPLATES, trim_blocks=True, lstrip_blocks=True)
 
 
 def readme_excerpt(text: str, sections: Sequence[str] = README_SECTIONS) -> str:

@@ -43,7 +43,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import jinja2
 
-from . import ROOT, checks, containers, images, units
+from . import ROOT, checks, containers, images, templating, units
 from .build import LIBRARY, Paths
 from .catalogue import load as load_catalogue
 from .facts import facts_for
@@ -180,8 +180,7 @@ def record_path(mode: Mode, family: int) -> str:
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return templating.environment(TEMPLATES)
 
 
 def kea_config(cell: Cell, family: int, parameters: dict, *, multi_threading: Optional[bool],
