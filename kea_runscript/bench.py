@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import WORK
+from . import WORK, testnet
 from .launcher_driver import build_driver
 
 
@@ -74,7 +74,7 @@ def launcher_table(costs: Dict[str, Dict[str, float]], calls: int, heap_mb: int)
 
 
 # --------------------------------------------------------------------------------------------
-# DHCP capacity: perfdhcp at saturation against the smoke set-up's Kea (kea_runscript.smoke)
+# DHCP capacity: perfdhcp at saturation against the test network's Kea (kea_runscript.testnet)
 #
 # One container of the cell's runtime image, namespaces srv (Kea) and cli (perfdhcp) as in
 # the smoke tests. A row is one Kea configuration (no hook, ISC's libdhcp_run_script.so, this
@@ -247,25 +247,25 @@ QUICK = Settings(trial_s=2.0, drop_s=0.25, pass1_trials=5, pass2_trials=0, laten
 
 
 class DhcpBench:
-    """Kea configurations and perfdhcp trials in one smoke container."""
+    """Kea configurations and perfdhcp trials on the test network (:class:`testnet.TestNet`)."""
 
-    def __init__(self, cell, bench, settings: Settings, out: Path, say: Callable[[str], None]):
+    def __init__(self, cell, tn: testnet.TestNet, settings: Settings, out: Path, say: Callable[[str], None]):
         from . import smoke
-        self.smoke, self.cell, self.b, self.s, self.out, self.say = smoke, cell, bench, settings, out, say
-        self.log = f"{smoke.C_LOGS}/bench.log"
+        self.smoke, self.cell, self.tn, self.s, self.out, self.say = smoke, cell, tn, settings, out, say
+        self.log = f"{testnet.C_LOGS}/bench.log"
 
     def setup(self, scripts: Dict[str, Path]) -> List[str]:
         """Scripts into /usr/share/kea/scripts; returns what is unavailable (ISC's hook...)."""
         missing = []
-        self.b.sh(f"mkdir -p {C_SCRIPTS}")
+        self.tn.sh(f"mkdir -p {C_SCRIPTS}")
         for kind, name in SCRIPT_FILES.items():
             src = scripts.get(SCRIPT_LABELS[kind])
             if src is None:
                 missing.append(kind)
                 continue
-            self.b.c.copy_into(src, f"{C_SCRIPTS}/{name}")
-            self.b.sh(f"chmod 755 {C_SCRIPTS}/{name}")
-        if not self.b.sh(f"test -f {self.cell.hooks_dir}/{ISC_LIBRARY}", check=False).ok:
+            self.tn.c.copy_into(src, f"{C_SCRIPTS}/{name}")
+            self.tn.sh(f"chmod 755 {C_SCRIPTS}/{name}")
+        if not self.tn.sh(f"test -f {self.cell.hooks_dir}/{ISC_LIBRARY}", check=False).ok:
             missing.append("isc")
         return missing
 
@@ -285,9 +285,9 @@ class DhcpBench:
         if fam == 4:
             # perfdhcp -4 relays (giaddr = its address, 192.0.2.2): a /15 selected by relay address.
             d["subnet4"] = [
-                {"id": 1, "subnet": "198.18.0.0/15", "relay": {"ip-addresses": [sm.NET.client_v4]},
+                {"id": 1, "subnet": "198.18.0.0/15", "relay": {"ip-addresses": [testnet.NET.client_v4]},
                  "pools": [{"pool": "198.18.0.10 - 198.19.255.250"}]},
-                {"id": 2, "subnet": "192.0.2.0/24", "interface": sm.NET.server_if,
+                {"id": 2, "subnet": "192.0.2.0/24", "interface": testnet.NET.server_if,
                  "pools": [{"pool": "192.0.2.100 - 192.0.2.199"}]}]
         else:
             d["preferred-lifetime"] = 5400
@@ -298,32 +298,31 @@ class DhcpBench:
         return json.dumps(cfg, indent=1)
 
     def trial(self, row: Row, rate: int, seconds: float) -> Trial:
-        sm = self.smoke
         t = Trial(row.key, rate, seconds)
         pid = None
         try:
-            pid = self.b.start_kea(row.family, self.config(row), "bench", self.log)
+            pid = self.tn.start_kea(row.family, self.config(row), "bench", self.log)
             if row.family == 4:
-                cmd = f"perfdhcp -4 -l {sm.NET.client_if} -B -b mac={sm.PERFDHCP_MAC}"
+                cmd = f"perfdhcp -4 -l {testnet.NET.client_if} -B -b mac={testnet.PERFDHCP_MAC}"
             else:
-                cmd = f"perfdhcp -6 -l {sm.NET.client_if} -b mac={sm.PERFDHCP_MAC6}"
+                cmd = f"perfdhcp -6 -l {testnet.NET.client_if} -b mac={testnet.PERFDHCP_MAC6}"
             period = max(1, int(round(seconds)))
             cmd += (f" -R 10000000 -r {rate} -p {period} -d {self.s.drop_s}"
                     f" -W {int(max(self.s.drop_s, 0.2) * 1e6 + 100000)}")
-            r = self.b.sh(f"ip netns exec cli timeout {period + 30} {cmd} 2>&1", check=False)
+            r = self.tn.sh(f"ip netns exec cli timeout {period + 30} {cmd} 2>&1", check=False)
             with open(self.out / "perfdhcp.txt", "a") as f:
                 f.write(f"### {row.key} rate {rate}\n{r.output}\n")
             p = parse_perfdhcp(r.output)
             t.sent, t.completed, t.delay_ms = p["sent"], p["completed"], p["delay_ms"]
             t.client_limited = t.sent < 0.95 * rate * period - 2
-            counts = self.b.sh(f"grep -c RUNSCRIPT_ASYNC_LIMIT {self.log}; grep -c ' ERROR ' {self.log}",
+            counts = self.tn.sh(f"grep -c RUNSCRIPT_ASYNC_LIMIT {self.log}; grep -c ' ERROR ' {self.log}",
                                check=False).output.split()
             t.skipped, t.errors = (int(x) if x.isdigit() else 0 for x in (counts + ["0", "0"])[:2])
-        except (sm.SmokeError, ValueError) as e:
+        except (testnet.SmokeError, ValueError) as e:
             t.error = str(e)[:500]
         finally:
             if pid is not None:
-                self.b.stop(pid)
+                self.tn.stop(pid)
         with open(self.out / "trials.jsonl", "a") as f:
             f.write(json.dumps({**t.__dict__, "lost": t.lost, "passed": t.passed}) + "\n")
         return t
@@ -469,7 +468,7 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                 settings: Optional[Settings] = None,
                 spawn_us: Optional[Dict[str, float]] = None) -> str:
     """Runs the capacity searches of the cell's rows; returns the tables (Markdown)."""
-    from . import containers, images, smoke
+    from . import containers, images
     from .build import LIBRARY, Paths
     paths = Paths()
     s = settings or (QUICK if quick else Settings())
@@ -485,10 +484,10 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
     t0 = time.monotonic()
     image = images.ensure_image("runtime", cell, paths.logs(cell), say)
     with tempfile.TemporaryDirectory() as tmp, \
-            containers.Container(image.tag, f"{cell.id}-bench", keep=keep, cap_add=smoke.CAPS) as c:
-        b = smoke.Bench(cell, c, out, say)
-        b.setup(so)
-        db = DhcpBench(cell, b, s, out, say)
+            containers.Container(image.tag, f"{cell.id}-bench", keep=keep, cap_add=testnet.CAPS) as c:
+        tn = testnet.TestNet(cell, c, out, say)
+        tn.setup(so)
+        db = DhcpBench(cell, tn, s, out, say)
         missing = db.setup(_scripts(Path(tmp)))
         for m in missing:
             say(f"  not available in {cell.id}: {m}; its rows are left out")

@@ -1,13 +1,13 @@
 """Run-time scenarios: what the hook guarantees inside the real Kea of a cell.
 
 Each scenario starts the cell's real kea-dhcp4 (with the built hook) in the smoke container of
-:mod:`kea_runscript.smoke` (:class:`smoke.Bench`: namespaces ``srv`` / ``cli`` joined by a veth
+:mod:`kea_runscript.smoke` (:class:`testnet.TestNet`: namespaces ``srv`` / ``cli`` joined by a veth
 pair, the scapy client, perfdhcp) with a configuration of its own, drives traffic, and returns
 an :class:`Outcome`: the facts it measured (``facts``) and what contradicts the guarantee
 (``problems``, empty when the scenario holds). tests/integration/test_runtime.py asserts on
 both.
 
-Kea runs as the cell's packaged unit runs it (:meth:`smoke.Bench.start_kea`: the unit's user
+Kea runs as the cell's packaged unit runs it (:meth:`testnet.TestNet.start_kea`: the unit's user
 and ambient capabilities through setpriv); the scripts live in :data:`C_RT` (root's, 0755)
 and write to :data:`C_RT_OUT` (Kea's user's).
 
@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from . import containers, images, smoke, units
+from . import containers, images, smoke, testnet, units
 from .build import LIBRARY, Paths
 from .catalogue import load as load_catalogue
 from .facts import facts_for
@@ -81,12 +81,12 @@ from .matrix import Cell
 from .versions import Version
 
 C_RT = "/smoke/rt"          # scripts: root's, 0755, as the hook's trust check wants them
-#: what the scripts write: Kea's user's (smoke.Bench.give), beside but not above the scripts
+#: what the scripts write: Kea's user's (testnet.TestNet.give), beside but not above the scripts
 C_RT_OUT = "/smoke/rt-out"
 LEASE_DIR = "/var/lib/kea"  # Kea 2.6.3+ accepts lease files only in its data directory
 PERF_RELAY = "198.18.0.1"   # perfdhcp's local address (giaddr): the big relayed subnet
 BIG_SUBNET = ("198.18.0.0/15", "198.18.1.0", "198.19.255.254")
-LONG = smoke.Timers(valid=7200, preferred=3600, renew=1800, rebind=3600, probation=3)
+LONG = testnet.Timers(valid=7200, preferred=3600, renew=1800, rebind=3600, probation=3)
 
 #: The most Kea's VmSize may grow per reload of its configuration (scenario 10).
 RELOAD_GROWTH_KB = 64
@@ -186,23 +186,23 @@ print(json.dumps(out))
 
 
 class Runtime:
-    """The scenarios' view of one cell's smoke container (a :class:`smoke.Bench`)."""
+    """The scenarios' view of one cell's smoke container (a :class:`testnet.TestNet`)."""
 
-    def __init__(self, bench: smoke.Bench):
-        self.bench = bench
-        self.cell = bench.cell
+    def __init__(self, tn: testnet.TestNet):
+        self.tn = tn
+        self.cell = tn.cell
         #: Kea runs under qemu-user (see EMULATION_SLOWDOWN): the launcher takes its plain path
         #: there, as qemu-user refuses the supervisor's clone.
-        self.emulated = bench.cell.foreign(containers.engine_arch())
-        self.kea = Version.parse(bench.cell.kea)
+        self.emulated = tn.cell.foreign(containers.engine_arch())
+        self.kea = Version.parse(tn.cell.kea)
         self.catalogue = load_catalogue()
-        self.sh = bench.sh
+        self.sh = tn.sh
 
     # files ----------------------------------------------------------------------------------
 
     def script(self, name: str, body: str, mode: int = 0o755) -> str:
         path = f"{C_RT}/{name}"
-        self.bench.c.write_file(path, body, mode=mode)
+        self.tn.c.write_file(path, body, mode=mode)
         return path
 
     def read(self, path: str) -> str:
@@ -268,11 +268,11 @@ class Runtime:
     def config4(self, tag: str, parameters: dict, *, multi_threading=None, persist: bool = False,
                 lfc_interval: Optional[int] = None, big_pool: bool = False,
                 interfaces: Optional[list] = None, extra: Optional[dict] = None,
-                timers: smoke.Timers = LONG, debug: bool = False,
+                timers: testnet.Timers = LONG, debug: bool = False,
                 hook_debug_log: Optional[str] = None) -> tuple:
         """kea-dhcp4's configuration (the smoke template, adapted): (JSON text, log file,
         lease file or None). ``multi_threading``: None (Kea's default), a bool or a map."""
-        log = f"{smoke.C_LOGS}/rt-{tag}-dhcp4.log"
+        log = f"{testnet.C_LOGS}/rt-{tag}-dhcp4.log"
         mt_flag = multi_threading if isinstance(multi_threading, (bool, type(None))) else True
         cfg = json.loads(smoke.kea_config(self.cell, 4, parameters, multi_threading=mt_flag,
                                           log_file=log, timers=timers,
@@ -308,41 +308,41 @@ class Runtime:
         keeps its log under build/<id>/smoke/."""
         if lease_file:
             self.sh(f"rm -f {lease_file} {lease_file}.*")
-        pid = self.bench.start_kea(4, text, f"rt-{tag}", log, env=env)
+        pid = self.tn.start_kea(4, text, f"rt-{tag}", log, env=env)
         try:
             yield pid
         finally:
-            self.bench.stop(pid)
-            self.bench.keep(log, f"rt-{tag}-kea-dhcp4.log")
-            self.bench.keep(f"{smoke.C_OUT}/rt-{tag}-kea-dhcp4.out", f"rt-{tag}-kea-dhcp4.out")
+            self.tn.stop(pid)
+            self.tn.keep(log, f"rt-{tag}-kea-dhcp4.log")
+            self.tn.keep(f"{testnet.C_OUT}/rt-{tag}-kea-dhcp4.out", f"rt-{tag}-kea-dhcp4.out")
 
     def dora(self, mac: str, *extra: str) -> dict:
         """The scapy client's DISCOVER/OFFER/REQUEST/ACK; {} when the server did not answer."""
-        return self.bench.client("v4", "dora", "--mac", mac, *extra, check=False)
+        return self.tn.client("v4", "dora", "--mac", mac, *extra, check=False)
 
     def perfdhcp4(self, *, rate: int, seconds: int, clients: int, tag: str,
                   wait_us: int = 2000000) -> Perf:
         """perfdhcp DORA as a relay from 198.18.0.1 (unique-ish clients from a random range)."""
         cmd = (f"ip netns exec cli perfdhcp -4 -l {PERF_RELAY} -r {rate} -p {seconds} "
-               f"-R {clients} -b mac={smoke.PERFDHCP_MAC} -W {wait_us} {smoke.NET.server_v4}")
+               f"-R {clients} -b mac={testnet.PERFDHCP_MAC} -W {wait_us} {testnet.NET.server_v4}")
         r = self.sh(cmd, check=False)
-        (self.bench.out / f"rt-{tag}-perfdhcp4.txt").write_text(f"$ {cmd}\n{r.output}")
+        (self.tn.out / f"rt-{tag}-perfdhcp4.txt").write_text(f"$ {cmd}\n{r.output}")
         perf = parse_perfdhcp(r.output)
         if not perf.stats:
-            raise smoke.SmokeError(f"perfdhcp gave no statistics (exit {r.exit_code}):\n{r.output[-1500:]}")
+            raise testnet.SmokeError(f"perfdhcp gave no statistics (exit {r.exit_code}):\n{r.output[-1500:]}")
         return perf
 
 
 def _timed(fn: Callable[..., Outcome]) -> Callable[..., Outcome]:
     def wrapper(rt: Runtime, *a, **kw) -> Outcome:
         t0 = time.monotonic()
-        rt.bench.identities.clear()
+        rt.tn.identities.clear()
         out = fn(rt, *a, **kw)
         out.seconds = time.monotonic() - t0
         # who Kea ran as in this scenario, read back from /proc/<pid>/status at each start
-        out.facts["Kea ran as"] = smoke.kea_as_lines(rt.bench.identities)
-        (rt.bench.out / f"rt-{out.name}.txt").write_text(out.summary() + "\n")
-        (rt.bench.out / f"rt-{out.name}.json").write_text(json.dumps(
+        out.facts["Kea ran as"] = smoke.kea_as_lines(rt.tn.identities)
+        (rt.tn.out / f"rt-{out.name}.txt").write_text(out.summary() + "\n")
+        (rt.tn.out / f"rt-{out.name}.json").write_text(json.dumps(
             {"ok": out.ok, "seconds": out.seconds, "problems": out.problems, "facts": out.facts},
             indent=1, default=str) + "\n")
         return out
@@ -426,7 +426,7 @@ def env_list(rt: Runtime) -> Outcome:
     o = Outcome("env-list")
     records = {"sync": f"{C_RT_OUT}/env-sync.jsonl", "async": f"{C_RT_OUT}/env-async.jsonl"}
     rt.sh(f"rm -f {C_RT_OUT}/env-*.jsonl")
-    scripts = [{"script": smoke.RECORDER, "wait": name == "sync", "hook-points": ["pkt4_receive"],
+    scripts = [{"script": testnet.RECORDER, "wait": name == "sync", "hook-points": ["pkt4_receive"],
                 "environment": dict(EXTRA_ENV, SMOKE_RECORD=path)} for name, path in records.items()]
     text, log, _ = rt.config4("env", {"scripts": scripts})
     with rt.kea4("env", text, log, env=LEAK) as pid:
@@ -439,7 +439,7 @@ def env_list(rt: Runtime) -> Outcome:
         o.problems.append(f"Kea was not started with LEAK_TEST=1 (its environment: {kea_keys})")
     for name, path in records.items():
         want = expected_env(rt, "pkt4_receive", dict(EXTRA_ENV, SMOKE_RECORD=path))
-        recs = rt.bench.read_records(path)
+        recs = rt.tn.read_records(path)
         o.facts[f"{name} calls"] = len(recs)
         if not recs:
             o.problems.append(f"{name}: the recorder was not called at pkt4_receive")
@@ -586,7 +586,7 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
     o = Outcome("lfc-with-async")
     sleeper = rt.script("sleep02.sh", "#!/bin/sh\nsleep 0.2\n")
     drops = f"{C_RT_OUT}/drop0-calls"
-    hook_log = f"{smoke.C_LOGS}/rt-lfc-hook.log"
+    hook_log = f"{testnet.C_LOGS}/rt-lfc-hook.log"
     rt.sh(f"rm -f {drops} {hook_log}")
     dropper = rt.script("drop0.sh", "#!/bin/sh\ncase \"$KEA_QUERY4_HWADDR\" in\n"
                                     f"  *0) printf '%s\\n' \"$KEA_QUERY4_HWADDR\" >> {drops}; exit 3;;\n"
@@ -597,7 +597,7 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
     ]}
     text, log, lease = rt.config4("lfc", params, persist=True, lfc_interval=1, big_pool=True,
                                   multi_threading=MT4, hook_debug_log=hook_log)
-    out = f"{smoke.C_OUT}/rt-lfc-kea-dhcp4.out"
+    out = f"{testnet.C_OUT}/rt-lfc-kea-dhcp4.out"
     with rt.kea4("lfc", text, log, lease_file=lease) as pid:
         samples: List[List[dict]] = []
 
@@ -632,7 +632,7 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
         lfc_zombie_samples = [p for s in samples for p in s if p["comm"] == "kea-lfc" and p["state"] == "Z"]
         zombies_after = rt.zombies(pid, procs)
         leases_text = rt.read(f"{lease}.2") + rt.read(lease)
-    rt.bench.keep(hook_log, "rt-lfc-hook.log")
+    rt.tn.keep(hook_log, "rt-lfc-hook.log")
     exits3 = len(rt.read(drops).split())
     applied = rt.count_in(hook_log, "RUNSCRIPT_EXIT_ACTION")
     o.facts["emulated"] = rt.emulated
@@ -738,7 +738,7 @@ def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
 def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
     """kea-dhcp4 <flag> <conf>: (exit status, the first RUNSCRIPT_LOAD_ERROR line or None)."""
     rt.sh(f"rm -f {log}")
-    r = rt.sh(f"timeout -s KILL 30 {rt.bench.kea_prefix(4)} kea-dhcp4 {flag} {conf} 2>&1; echo \"rc=$?\"",
+    r = rt.sh(f"timeout -s KILL 30 {rt.tn.kea_prefix(4)} kea-dhcp4 {flag} {conf} 2>&1; echo \"rc=$?\"",
               check=False)
     m = re.search(r"rc=(\d+)\s*$", r.output)
     text = r.output + rt.read(log)
@@ -761,13 +761,13 @@ def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
     for i, bad in enumerate(bad_configs_list(good, not_exec)):
         tag = f"bad{i}"
         text, log, _ = rt.config4(tag, bad.parameters, interfaces=[])
-        conf = f"{smoke.C_CONF}/rt-{tag}-dhcp4.json"
-        out = f"{smoke.C_OUT}/rt-{tag}-kea-dhcp4.out"
-        rt.bench.c.write_file(conf, text)
+        conf = f"{testnet.C_CONF}/rt-{tag}-dhcp4.json"
+        out = f"{testnet.C_OUT}/rt-{tag}-kea-dhcp4.out"
+        rt.tn.c.write_file(conf, text)
         rt.sh(f"rm -f {log}")
         t = time.monotonic()
         # `timeout` only guards against a server that would start: it is our own child.
-        r = rt.sh(f"timeout -s KILL {max_seconds + 5} {rt.bench.kea_prefix(4)} kea-dhcp4 -c {conf} "
+        r = rt.sh(f"timeout -s KILL {max_seconds + 5} {rt.tn.kea_prefix(4)} kea-dhcp4 -c {conf} "
                   f">{out} 2>&1 </dev/null; echo \"rc=$?\"", check=False)
         secs = round(time.monotonic() - t, 2)
         m = re.search(r"rc=(\d+)", r.output)
@@ -795,8 +795,8 @@ def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
     # the control: the same base configuration with good parameters starts (and passes -T)
     text, log, _ = rt.config4("good", {"script": good}, interfaces=[])
     if check_flag:
-        conf = f"{smoke.C_CONF}/rt-good-check-dhcp4.json"
-        rt.bench.c.write_file(conf, text)
+        conf = f"{testnet.C_CONF}/rt-good-check-dhcp4.json"
+        rt.tn.c.write_file(conf, text)
         rc, message = _config_check(rt, check_flag, conf, log)
         o.facts[f"control (good parameters), kea-dhcp4 {check_flag}"] = f"exit {rc}"
         if rc != 0:
@@ -805,7 +805,7 @@ def bad_configs(rt: Runtime, max_seconds: float = 10.0) -> Outcome:
         with rt.kea4("good", text, log):
             pass
         o.facts["control (good parameters)"] = "started"
-    except smoke.SmokeError as e:
+    except testnet.SmokeError as e:
         o.problems.append(f"the control configuration (good parameters) did not start: {e}")
     return o
 
@@ -823,7 +823,7 @@ def exit_code_drop(rt: Runtime) -> Outcome:
                                        "exit-codes": {"3": "drop"}}, debug=True)
     with rt.kea4("drop", text, log):
         blocked = rt.dora(MAC_BLOCKED)
-        blocked_err = rt.read(f"{smoke.C_OUT}/client.err").strip()
+        blocked_err = rt.read(f"{testnet.C_OUT}/client.err").strip()
         allowed = rt.dora(MAC_ALLOWED)
         actions = rt.count_in(log, "RUNSCRIPT_EXIT_ACTION")
     o.facts.update({"blocked MAC": blocked or blocked_err, "allowed MAC address": allowed.get("address"),
@@ -857,7 +857,7 @@ def hostname_bytes(rt: Runtime) -> Outcome:
 if [ "$1" = lease4_select ] && [ "$KEA_FAKE_ALLOCATION" = 0 ]; then
     printf '%s' "$KEA_LEASE4_HOSTNAME" > {raw}
 fi
-exec {smoke.RECORDER} "$@"
+exec {testnet.RECORDER} "$@"
 """)
     params = {"script": path, "hook-points": ["pkt4_receive", "lease4_select"], "options4": [12],
               "environment": {"SMOKE_RECORD": record}}
@@ -868,7 +868,7 @@ exec {smoke.RECORDER} "$@"
     with rt.kea4("hostname", text, log):
         ack = rt.dora("02:00:00:00:12:01", "--hostname-hex", HOSTNAME_BYTES.hex())
         time.sleep(0.3)
-    recs = rt.bench.read_records(record)
+    recs = rt.tn.read_records(record)
     sent_hex = "0x" + HOSTNAME_BYTES.hex().upper()
     opt12 = [r["env"].get("KEA_QUERY4_OPTION12") for r in recs if r["argv"][1:2] == ["pkt4_receive"]]
     commits = [r for r in recs if r["argv"][1:2] == ["lease4_select"]
@@ -1096,7 +1096,7 @@ def _reload_growth_control(rt: Runtime, rate: int, seconds: int, reloads: int,
 def _answered(rt: Runtime, mac: str) -> tuple:
     """(lease address or None, the client's error text when it got none)."""
     ack = rt.dora(mac)
-    return ack.get("address"), ("" if ack else rt.read(f"{smoke.C_OUT}/client.err").strip())
+    return ack.get("address"), ("" if ack else rt.read(f"{testnet.C_OUT}/client.err").strip())
 
 
 #: Each failure kind of a synchronous script at pkt4_receive that the real Kea can produce:
@@ -1135,7 +1135,7 @@ def on_failure(rt: Runtime, action: Optional[str]) -> Outcome:
     o = Outcome(f"on-failure-{name}")
     tag = f"of-{name}"
     path = f"{C_RT}/{tag}.sh"
-    hook_log = f"{smoke.C_LOGS}/rt-{tag}-hook.log"
+    hook_log = f"{testnet.C_LOGS}/rt-{tag}-hook.log"
     rt.sh(f"rm -f {hook_log}")
     rt.script(f"{tag}.sh", "#!/bin/sh\nexit 0\n")
     params: dict = {"script": path, "hook-points": ["pkt4_receive"], "timeout": 0.5}
@@ -1205,14 +1205,14 @@ def earlier_drop(rt: Runtime) -> Outcome:
                                           "exit-codes": {"3": "drop"}})
     cfg = json.loads(text)
     cfg["Dhcp4"]["hooks-libraries"].append(
-        {"library": second, "parameters": {"script": smoke.RECORDER, "hook-points": ["pkt4_receive"],
+        {"library": second, "parameters": {"script": testnet.RECORDER, "hook-points": ["pkt4_receive"],
                                            "environment": {"SMOKE_RECORD": record}}})
     with rt.kea4("earlier", json.dumps(cfg, indent=2), log):
         loaded = rt.count_in(log, "RUNSCRIPT_LOADED")
         blocked, blocked_err = _answered(rt, MAC_BLOCKED)
         allowed, _ = _answered(rt, MAC_ALLOWED)
         time.sleep(0.3)
-    recs = rt.bench.read_records(record)
+    recs = rt.tn.read_records(record)
     macs = [r["env"].get("KEA_QUERY4_HWADDR") for r in recs]
     o.facts.update({"libraries loaded": loaded, "blocked MAC": blocked or blocked_err[-120:],
                     "allowed MAC address": allowed,
@@ -1246,14 +1246,14 @@ def parameter_defaults(rt: Runtime) -> Outcome:
     slow = rt.script("defaults-slow.sh", "#!/bin/sh\nsleep 2\n")
     params = {"script": good, "hook-points": ["pkt4_receive", "lease6_select"], "timeout": 3,
               "environment": {"SMOKE_RECORD": record},
-              "scripts": [{"script": smoke.RECORDER}, {"script": slow, "timeout": 0.0004}]}
+              "scripts": [{"script": testnet.RECORDER}, {"script": slow, "timeout": 0.0004}]}
     text, log, _ = rt.config4("defaults", params)
     with rt.kea4("defaults", text, log):
         address, err = _answered(rt, "02:00:00:00:de:01")
         time.sleep(0.3)
         summary = rt.sh(f"grep -h RUNSCRIPT_LOADED {log}", check=False).output.strip()
         timeouts = rt.count_in(log, "RUNSCRIPT_TIMEOUT")
-    recs = rt.bench.read_records(record)
+    recs = rt.tn.read_records(record)
     points = sorted({r["argv"][1] for r in recs if len(r["argv"]) > 1})
     o.facts.update({"lease": address or err[-120:], "RUNSCRIPT_LOADED": summary[-700:],
                     "recorder calls (top-level environment)": len(recs),
@@ -1263,7 +1263,7 @@ def parameter_defaults(rt: Runtime) -> Outcome:
     if len(recs) < 2 or points != ["pkt4_receive"]:
         o.problems.append(f"scripts[0] did not take the top-level hook-points and environment: "
                           f"{len(recs)} calls recorded at {points}")
-    if f"{smoke.RECORDER} (wait, timeout 3000 ms" not in summary:
+    if f"{testnet.RECORDER} (wait, timeout 3000 ms" not in summary:
         o.problems.append(f"scripts[0] did not take the top-level timeout (3 s): {summary[-400:]!r}")
     if f"{slow} (wait, timeout 1 ms" not in summary:
         o.problems.append(f"'timeout': 0.0004 is not 1 ms: {summary[-400:]!r}")
@@ -1290,7 +1290,7 @@ def _trust_fixtures(rt: Runtime) -> None:
     for path, mode in ((TRUST_GROUP_WRITABLE, 0o775), (TRUST_OTHERS_WRITABLE, 0o757),
                        (TRUST_OTHER_OWNER, 0o755), (TRUST_IN_GROUP_DIR, 0o755),
                        (TRUST_IN_OTHER_DIR, 0o755), (TRUST_IN_TMP, 0o755)):
-        rt.bench.c.write_file(path, ok, mode=mode)
+        rt.tn.c.write_file(path, ok, mode=mode)
     rt.sh(f"chown {OTHER_UID} {TRUST_OTHER_OWNER}; chmod 0775 {C_RT}/trust-group-dir; "
           f"chown {OTHER_UID} {C_RT}/trust-other-dir; ln -sf {TRUST_IN_TMP} {TRUST_LINK_TO_TMP}")
 
@@ -1364,7 +1364,7 @@ def trust_checks(rt: Runtime) -> Outcome:
     try:
         with rt.kea4("trust-off", text, log):
             o.facts["check-permissions false"] = "started"
-    except smoke.SmokeError as e:
+    except testnet.SmokeError as e:
         o.facts["check-permissions false"] = str(e)[-300:]
         o.problems.append(f"check-permissions false: Kea did not start: {str(e)[-300:]}")
     user = rt.sh("id -u _kea", check=False)
@@ -1374,13 +1374,13 @@ def trust_checks(rt: Runtime) -> Outcome:
     uid = int(user.output.strip().splitlines()[-1])
     private = f"{C_RT}/trust-private"
     root_only = f"{C_RT}/trust-root-only.sh"
-    rt.bench.c.write_file(f"{private}/ok.sh", "#!/bin/sh\nexit 0\n", mode=0o755)
-    rt.bench.c.write_file(root_only, "#!/bin/sh\nexit 0\n", mode=0o700)
+    rt.tn.c.write_file(f"{private}/ok.sh", "#!/bin/sh\nexit 0\n", mode=0o755)
+    rt.tn.c.write_file(root_only, "#!/bin/sh\nexit 0\n", mode=0o700)
     rt.sh(f"chmod 0700 {private}")
     # Kea as _kea: its log, pid and lease directories must be its own for it to get as far
     # as loading hooks.
     kea_dirs = f"{C_RT}/kea-user"
-    rt.sh(f"rm -rf {kea_dirs}; mkdir -p {kea_dirs}; chown _kea {kea_dirs} {smoke.C_LOGS}")
+    rt.sh(f"rm -rf {kea_dirs}; mkdir -p {kea_dirs}; chown _kea {kea_dirs} {testnet.C_LOGS}")
     cases = (("not executable by Kea's user", root_only,
               f"script '{root_only}' is not executable by the user Kea runs as, _kea (uid {uid}): "
               "no execute (x) permission on the file"),
@@ -1392,7 +1392,7 @@ def trust_checks(rt: Runtime) -> Outcome:
         tag = f"trust-user{i}"
         text, log, _ = rt.config4(tag, {"script": path}, interfaces=[])
         conf = f"{kea_dirs}/{tag}.json"
-        rt.bench.c.write_file(conf, text, mode=0o644)
+        rt.tn.c.write_file(conf, text, mode=0o644)
         rt.sh(f"rm -f {log}")
         r = rt.sh(f"cd {kea_dirs} && KEA_PIDFILE_DIR={kea_dirs} KEA_LOCKFILE_DIR={kea_dirs} "
                   f"timeout -s KILL 20 ip netns exec srv setpriv --reuid=_kea --regid=_kea --clear-groups "
@@ -1404,7 +1404,7 @@ def trust_checks(rt: Runtime) -> Outcome:
             o.problems.append(f"{name}: no RUNSCRIPT_LOAD_ERROR from kea-dhcp4 as _kea: {out[-600:]!r}")
         elif want not in lines[0]:
             o.problems.append(f"{name}: RUNSCRIPT_LOAD_ERROR lacks {want!r}: {lines[0][-400:]!r}")
-    rt.bench.give(*rt.bench.owner(rt.bench.units.get(4)), smoke.C_LOGS)  # back to Kea's user (root without a unit)
+    rt.tn.give(*rt.tn.owner(rt.tn.units.get(4)), testnet.C_LOGS)  # back to Kea's user (root without a unit)
     o.facts["as _kea"] = results
     return o
 
@@ -1480,7 +1480,7 @@ class Lifetimes:
                    check=False)
         text = self.rt.read(self.out)
         if not text.strip():
-            raise smoke.SmokeError(f"the lifetime watcher wrote nothing: {self.rt.read(self.out + '.err')[-800:]}")
+            raise testnet.SmokeError(f"the lifetime watcher wrote nothing: {self.rt.read(self.out + '.err')[-800:]}")
         data = json.loads(text)
         self.runs = [dict(r, seconds=None if r["end"] is None else round(r["end"] - r["start"], 3))
                      for r in data["runs"]]
@@ -1524,9 +1524,9 @@ def _perfdhcp_slow(rt: Runtime, tag: str, seconds: int, wait_s: int) -> Perf:
     soon as it sent the last DISCOVER, and counts what is still in flight as dropped.)"""
     cmd = (f"timeout -s KILL {seconds + wait_s + 10} ip netns exec cli perfdhcp -4 -l {PERF_RELAY} "
            f"-r 1 -p {seconds} -R 1000 -d {wait_s} -W {wait_s * 1000000} "
-           f"-b mac={smoke.PERFDHCP_MAC} {smoke.NET.server_v4}")
+           f"-b mac={testnet.PERFDHCP_MAC} {testnet.NET.server_v4}")
     r = rt.sh(cmd, check=False)
-    (rt.bench.out / f"rt-{tag}-perfdhcp4.txt").write_text(f"$ {cmd}\n{r.output}")
+    (rt.tn.out / f"rt-{tag}-perfdhcp4.txt").write_text(f"$ {cmd}\n{r.output}")
     return parse_perfdhcp(r.output)
 
 
@@ -1755,7 +1755,7 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
 # 17. examples/debug.sh keeps its log private
 
 
-DEBUG_SH = f"{smoke.C_EXAMPLES}/debug.sh"
+DEBUG_SH = f"{testnet.C_EXAMPLES}/debug.sh"
 #: debug.sh's log when DEBUG_LOG is not set (examples/debug.sh)
 DEBUG_LOG_DEFAULT = "/var/log/kea/kea-hook-runscript-debug.log"
 #: Another local user (nobody), who plants files in /tmp before Kea's script writes there.
@@ -1781,7 +1781,7 @@ def debug_log_private(rt: Runtime) -> Outcome:
     # What a planted link points to: must stay untouched. Kea's user could write there (its
     # output directory, a file of its own), so only the script's care keeps it so.
     victim = f"{C_RT_OUT}/debug-victim"
-    user, group = rt.bench.owner(rt.bench.units.get(4))
+    user, group = rt.tn.owner(rt.tn.units.get(4))
     rt.sh(f"rm -rf {DEBUG_LOG_DEFAULT} {victim} {victim}-existing /tmp/debug-planted-*; "
           f"echo original > {victim}-existing; chmod 644 {victim}-existing; "
           f"chown {user}:{group} {victim}-existing")
@@ -1861,9 +1861,9 @@ def kea_identity(rt: Runtime) -> Outcome:
     rt.sh(f"rm -f {status}")
     path = rt.script("identity.sh", f"#!/bin/sh\nexec cat /proc/self/status > {status}\n")
     text, log, _ = rt.config4("identity", {"script": path, "hook-points": ["pkt4_receive"]})
-    unit = rt.bench.units.get(4)
+    unit = rt.tn.units.get(4)
     with rt.kea4("identity", text, log) as pid:
-        kea = rt.bench.identity(pid)
+        kea = rt.tn.identity(pid)
         ack = rt.dora("02:00:00:00:1d:01")
     fields = dict(line.partition(":")[::2] for line in rt.read(status).splitlines())
     script = {"uid": int(fields.get("Uid", "-1").split()[0]) if fields.get("Uid") else None,
@@ -1871,7 +1871,7 @@ def kea_identity(rt: Runtime) -> Outcome:
               "CapAmb": units.cap_names(int(fields.get("CapAmb", "0").strip() or "0", 16))}
     o.facts.update({"unit": unit.describe() if unit else None, "kea": kea, "script": script,
                     "DORA": ack.get("address")})
-    want_user = rt.bench.kea_user(4)
+    want_user = rt.tn.kea_user(4)
     if kea["user"] != want_user:
         o.problems.append(f"kea-dhcp4 runs as {kea['user']}, the unit says {want_user}")
     if unit is not None and sorted(kea["CapAmb"]) != sorted(unit.ambient):
@@ -1897,14 +1897,14 @@ def runtime(cell: Cell, *, paths: Paths = Paths(), keep: Optional[bool] = None,
         old.unlink()
     so = paths.out(cell) / LIBRARY
     if not so.is_file():
-        raise smoke.SmokeError(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
+        raise testnet.SmokeError(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
     image = images.ensure_image("runtime", cell, paths.logs(cell), say)
-    with containers.Container(image.tag, f"{cell.id}-runtime", keep=keep, cap_add=smoke.CAPS) as c:
-        bench = smoke.Bench(cell, c, out, say)
-        bench.setup(so)
-        bench.sh(f"mkdir -p {C_RT} && chmod 0755 {C_RT}")
-        bench.give(*bench.owner(bench.units.get(4)), C_RT_OUT)
-        yield Runtime(bench)
+    with containers.Container(image.tag, f"{cell.id}-runtime", keep=keep, cap_add=testnet.CAPS) as c:
+        tn = testnet.TestNet(cell, c, out, say)
+        tn.setup(so)
+        tn.sh(f"mkdir -p {C_RT} && chmod 0755 {C_RT}")
+        tn.give(*tn.owner(tn.units.get(4)), C_RT_OUT)
+        yield Runtime(tn)
 
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kea_runscript import checks, smoke
+from kea_runscript import checks, smoke, testnet
 from kea_runscript.catalogue import load
 from kea_runscript.versions import Version
 
@@ -366,7 +366,7 @@ def test_smoke_addresses_stay_in_documentation_prefixes():
         net = ipaddress.ip_network(text, strict=False)
         return any(net.version == a.version and net.subnet_of(a) for a in allowed)
 
-    n = smoke.NET
+    n = testnet.NET
     for a in (n.server_v4, n.client_v4, n.relay_v4, n.server_v6):
         assert inside(a)
     for s in n.subnets4 + n.subnets6:
