@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from .. import ROOT
-from ..matrix import Cell, cell_id
+from ..matrix import Cell, cell_id, parse_id
 
 PACKAGE = "kea-hook-runscript"
 #: Library package holding libkea-*.so of a Kea package source (the hook links against it).
@@ -44,16 +44,20 @@ def source_name(hook_version: str) -> str:
     return f"{PACKAGE}-{hook_version}-src.tar.gz"
 
 
-_NAME_RE = re.compile(r"^%s-(?P<hook>.+)-(?P<id>kea\d+\.\d+\.\d+-[a-z]+[0-9a-z.]*-[a-z0-9_]+)\.(?P<kind>tar\.gz|deb)$"
-                      % re.escape(PACKAGE))
-
-
 def parse_artifact_name(name: str) -> dict:
-    """Inverse of :func:`artifact_name`: ``{"hook_version", "cell_id", "kind"}``."""
-    m = _NAME_RE.match(name)
-    if not m:
+    """Inverse of :func:`artifact_name`: ``{"hook_version", "cell_id", "kind"}``. The cell id is
+    the name's last three ``-`` fields, as :func:`matrix.parse_id` reads it."""
+    prefix = f"{PACKAGE}-"
+    kind = next((k for k in ("tar.gz", "deb") if name.endswith(f".{k}")), None)
+    parts = name[len(prefix):-len(kind) - 1].rsplit("-", 3) if kind and name.startswith(prefix) else []
+    if len(parts) != 4 or not parts[0]:
         raise ValueError(f"{name!r} is not a {PACKAGE} binary artifact name")
-    return {"hook_version": m["hook"], "cell_id": m["id"], "kind": m["kind"]}
+    cell = "-".join(parts[1:])
+    try:
+        parse_id(cell)
+    except ValueError as e:
+        raise ValueError(f"{name!r} is not a {PACKAGE} binary artifact name: {e}") from None
+    return {"hook_version": parts[0], "cell_id": cell, "kind": kind}
 
 
 def deb_version(hook_version: str, cell: Cell) -> str:
