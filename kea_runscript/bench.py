@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import WORK, testnet
 from .launcher_driver import build_driver
+from .perfdhcp import parse_perfdhcp
 
 
 def _scripts(directory: Path) -> dict:
@@ -181,23 +181,6 @@ class Trial:
         return not self.error and not self.client_limited and self.lost <= LOSS_LIMIT
 
 
-def parse_perfdhcp(text: str) -> dict:
-    """perfdhcp's two exchange sections (DO + RA, or SA + RR): sent, received, avg delay."""
-    sections = re.split(r"\*\*\*Statistics for: ", text)[1:]
-    out = []
-    for s in sections[:2]:
-        def num(name):
-            m = re.search(rf"^{name}: ([0-9.]+)", s, re.M)
-            return float(m.group(1)) if m else None
-        out.append({"sent": num("sent packets"), "received": num("received packets"),
-                    "avg_ms": num("avg delay")})
-    if len(out) != 2 or any(v is None for o in out for v in (o["sent"], o["received"])):
-        raise ValueError(f"unexpected perfdhcp output: {text[-800:]!r}")
-    delays = [o["avg_ms"] for o in out]
-    return {"sent": int(out[0]["sent"]), "completed": int(out[1]["received"]),
-            "delay_ms": sum(delays) if all(d is not None for d in delays) else None}
-
-
 class Search:
     """Geometric binary search for the highest passing rate between lo (assumed to pass)
     and hi (assumed to fail)."""
@@ -312,7 +295,7 @@ class DhcpBench:
             r = self.tn.sh(f"ip netns exec cli timeout {period + 30} {cmd} 2>&1", check=False)
             with open(self.out / "perfdhcp.txt", "a") as f:
                 f.write(f"### {row.key} rate {rate}\n{r.output}\n")
-            p = parse_perfdhcp(r.output)
+            p = parse_perfdhcp(r.output).totals()
             t.sent, t.completed, t.delay_ms = p["sent"], p["completed"], p["delay_ms"]
             t.client_limited = t.sent < 0.95 * rate * period - 2
             counts = self.tn.sh(f"grep -c RUNSCRIPT_ASYNC_LIMIT {self.log}; grep -c ' ERROR ' {self.log}",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from .. import containers, images, smoke, testnet
 from ..build import LIBRARY, Paths
 from ..catalogue import load as load_catalogue
 from ..matrix import Cell
+from ..perfdhcp import Perf, parse_perfdhcp
 from ..versions import Version
 
 C_RT = "/smoke/rt"          # scripts: root's, 0755, as the hook's trust check wants them
@@ -57,44 +57,6 @@ class Outcome:
             text = json.dumps(v, default=str) if not isinstance(v, str) else v
             lines.append(f"  {k}: {text[:600]}")
         return "\n".join(lines)
-
-
-@dataclass
-class Perf:
-    """perfdhcp's final report, per exchange (DISCOVER-OFFER, REQUEST-ACK)."""
-
-    text: str
-    stats: Dict[str, Dict[str, int]] = field(default_factory=dict)
-
-    def get(self, exchange: str, what: str) -> int:
-        return self.stats.get(exchange, {}).get(what, 0)
-
-    @property
-    def acks(self) -> int:
-        return self.get("REQUEST-ACK", "received packets")
-
-    @property
-    def requests(self) -> int:
-        return self.get("REQUEST-ACK", "sent packets")
-
-    @property
-    def offers(self) -> int:
-        return self.get("DISCOVER-OFFER", "received packets")
-
-
-def parse_perfdhcp(text: str) -> Perf:
-    perf = Perf(text)
-    section = None
-    for line in text.splitlines():
-        m = re.match(r"\*+Statistics for: ([A-Z-]+)\*+", line.strip())
-        if m:
-            section = m.group(1)
-            perf.stats[section] = {}
-            continue
-        m = re.match(r"([a-z][a-z ]*[a-z]):\s+(\d+)\s*$", line.strip())
-        if section and m:
-            perf.stats[section][m.group(1)] = int(m.group(2))
-    return perf
 
 
 _PS = r"""
