@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kea_runscript import checks, smoke, testnet
+from kea_runscript import checks, smoke, testnet, value_types
 from kea_runscript.catalogue import load
 from kea_runscript.versions import Version
 
@@ -100,7 +100,7 @@ def call(point, env):
     ("list", ["", "192.0.2.1", "192.0.2.1 192.0.2.2"], [" 192.0.2.1", "a  b", "a\nb"]),
 ])
 def test_type_checkers(type_, good, bad):
-    check = checks.TYPE_CHECKS[type_]
+    check = value_types.TYPE_CHECKS[type_]
     for v in good:
         assert check(v), (type_, v)
     for v in bad:
@@ -108,7 +108,7 @@ def test_type_checkers(type_, good, bad):
 
 
 def test_every_catalogue_type_has_a_checker():
-    assert set(CAT.types) <= set(checks.TYPE_CHECKS)
+    assert set(CAT.types) <= set(value_types.TYPE_CHECKS)
 
 
 def test_every_conditional_variable_has_a_predicate():
