@@ -48,3 +48,15 @@ def test_perfdhcp_error_has_no_statistics():
     assert p.stats == {} and p.acks == 0
     with pytest.raises(ValueError, match="unexpected perfdhcp output"):
         p.totals()
+
+
+def test_v6_smoke_run():
+    p = parse("v6-smoke-wait-mt.txt")
+    assert list(p.stats) == ["SOLICIT-ADVERTISE", "REQUEST-REPLY"]
+    assert (p.get("SOLICIT-ADVERTISE", "sent packets"), p.get("SOLICIT-ADVERTISE", "received packets")) == (4, 3)
+    assert (p.get("REQUEST-REPLY", "sent packets"), p.get("REQUEST-REPLY", "received packets")) == (3, 1)
+    assert p.get("REQUEST-REPLY", "drops ratio") == pytest.approx(66.667)
+    assert p.acks == 0  # the v4 names: nothing of them in a -6 report
+    t = p.totals()
+    assert (t["sent"], t["completed"]) == (4, 1)
+    assert t["delay_ms"] == pytest.approx(884.771 + 791.349)
