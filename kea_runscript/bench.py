@@ -3,77 +3,28 @@
 * launcher: per-call cost of the hook's launcher against a bare posix_spawn+waitpid and a
   fork+exec of the same script, from a process with a large resident heap (what makes
   fork() expensive inside a Kea with many leases). Same run, same machine: read the ratios.
+  (:mod:`kea_runscript.bench_launcher`)
+* DHCP capacity: perfdhcp at saturation against Kea on the test network, per hook
+  configuration (below).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import WORK
-from .launcher_driver import build_driver
-
-
-def _scripts(directory: Path) -> dict:
-    shell = directory / "exit0.sh"
-    shell.write_text("#!/bin/sh\nexit 0\n")
-    shell.chmod(0o755)
-    scripts = {"#!/bin/sh exit 0": shell}
-    static = directory / "exit0-static"
-    source = directory / "exit0.c"
-    source.write_text("int main(void) { return 0; }\n")
-    built = subprocess.run(["cc", "-O2", "-static", "-o", str(static), str(source)],
-                           capture_output=True)
-    if built.returncode == 0:
-        scripts["static binary"] = static
-    return scripts
-
-
-LAUNCHER_KEYS = ("launcher_us", "posix_spawn_us", "fork_us",
-                 "async_launcher_us", "async_posix_spawn_us", "async_fork_us")
-
-
-def launcher_costs(calls: int = 2000, heap_mb: int = 512) -> Dict[str, Dict[str, float]]:
-    """{script label: {LAUNCHER_KEYS: µs}} measured by tests/launcher_driver.cc."""
-    driver = build_driver(WORK / "build" / "bench")
-    costs = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, script in _scripts(Path(tmp)).items():
-            out = subprocess.run([str(driver), "bench", str(script), str(calls), str(heap_mb)],
-                                 capture_output=True, text=True, check=True).stdout.split()
-            values = dict(zip(out[::2], out[1::2]))
-            costs[label] = {k: float(values[k]) for k in LAUNCHER_KEYS}
-    return costs
-
-
-def launcher_table(costs: Dict[str, Dict[str, float]], calls: int, heap_mb: int) -> str:
-    rows = [(label, *(v[k] for k in LAUNCHER_KEYS)) for label, v in costs.items()]
-    lines = [f"Launcher per-call cost ({calls} sync calls each, caller heap {heap_mb} MiB)",
-             "",
-             "| script | hook launcher µs | bare posix_spawn µs | fork+exec µs | launcher / bare | fork / launcher |",
-             "|---|---|---|---|---|---|"]
-    for label, hook, bare, fork, *_ in rows:
-        lines.append(f"| {label} | {hook:.1f} | {bare:.1f} | {fork:.1f} | {hook / bare:.2f} | {fork / hook:.1f} |")
-    lines += ["",
-              f"Asynchronous launch: time the calling (Kea) thread spends per launch ({calls} "
-              "calls each; fork is how Kea's ProcessSpawn starts ISC's run_script)",
-              "",
-              "| script | hook launcher µs | posix_spawn µs | fork µs | launcher / posix_spawn | fork / launcher |",
-              "|---|---|---|---|---|---|"]
-    for label, *_, hook, bare, fork in rows:
-        lines.append(f"| {label} | {hook:.1f} | {bare:.1f} | {fork:.1f} | {hook / bare:.2f} | {fork / hook:.1f} |")
-    return "\n".join(lines)
+from . import testnet
+from .bench_launcher import exit0_scripts, launcher_costs, launcher_table
+from .perfdhcp import parse_perfdhcp
 
 
 # --------------------------------------------------------------------------------------------
-# DHCP capacity: perfdhcp at saturation against the smoke set-up's Kea (kea_runscript.smoke)
+# DHCP capacity: perfdhcp at saturation against the test network's Kea (kea_runscript.testnet)
 #
 # One container of the cell's runtime image, namespaces srv (Kea) and cli (perfdhcp) as in
 # the smoke tests. A row is one Kea configuration (no hook, ISC's libdhcp_run_script.so, this
@@ -180,23 +131,6 @@ class Trial:
         return not self.error and not self.client_limited and self.lost <= LOSS_LIMIT
 
 
-def parse_perfdhcp(text: str) -> dict:
-    """perfdhcp's two exchange sections (DO + RA, or SA + RR): sent, received, avg delay."""
-    sections = re.split(r"\*\*\*Statistics for: ", text)[1:]
-    out = []
-    for s in sections[:2]:
-        def num(name):
-            m = re.search(rf"^{name}: ([0-9.]+)", s, re.M)
-            return float(m.group(1)) if m else None
-        out.append({"sent": num("sent packets"), "received": num("received packets"),
-                    "avg_ms": num("avg delay")})
-    if len(out) != 2 or any(v is None for o in out for v in (o["sent"], o["received"])):
-        raise ValueError(f"unexpected perfdhcp output: {text[-800:]!r}")
-    delays = [o["avg_ms"] for o in out]
-    return {"sent": int(out[0]["sent"]), "completed": int(out[1]["received"]),
-            "delay_ms": sum(delays) if all(d is not None for d in delays) else None}
-
-
 class Search:
     """Geometric binary search for the highest passing rate between lo (assumed to pass)
     and hi (assumed to fail)."""
@@ -246,25 +180,25 @@ QUICK = Settings(trial_s=2.0, drop_s=0.25, pass1_trials=5, pass2_trials=0, laten
 
 
 class DhcpBench:
-    """Kea configurations and perfdhcp trials in one smoke container."""
+    """Kea configurations and perfdhcp trials on the test network (:class:`testnet.TestNet`)."""
 
-    def __init__(self, cell, bench, settings: Settings, out: Path, say: Callable[[str], None]):
+    def __init__(self, cell, tn: testnet.TestNet, settings: Settings, out: Path, say: Callable[[str], None]):
         from . import smoke
-        self.smoke, self.cell, self.b, self.s, self.out, self.say = smoke, cell, bench, settings, out, say
-        self.log = f"{smoke.C_LOGS}/bench.log"
+        self.smoke, self.cell, self.tn, self.s, self.out, self.say = smoke, cell, tn, settings, out, say
+        self.log = f"{testnet.C_LOGS}/bench.log"
 
     def setup(self, scripts: Dict[str, Path]) -> List[str]:
         """Scripts into /usr/share/kea/scripts; returns what is unavailable (ISC's hook...)."""
         missing = []
-        self.b.sh(f"mkdir -p {C_SCRIPTS}")
+        self.tn.sh(f"mkdir -p {C_SCRIPTS}")
         for kind, name in SCRIPT_FILES.items():
             src = scripts.get(SCRIPT_LABELS[kind])
             if src is None:
                 missing.append(kind)
                 continue
-            self.b.c.copy_into(src, f"{C_SCRIPTS}/{name}")
-            self.b.sh(f"chmod 755 {C_SCRIPTS}/{name}")
-        if not self.b.sh(f"test -f {self.cell.hooks_dir}/{ISC_LIBRARY}", check=False).ok:
+            self.tn.c.copy_into(src, f"{C_SCRIPTS}/{name}")
+            self.tn.sh(f"chmod 755 {C_SCRIPTS}/{name}")
+        if not self.tn.sh(f"test -f {self.cell.hooks_dir}/{ISC_LIBRARY}", check=False).ok:
             missing.append("isc")
         return missing
 
@@ -284,9 +218,9 @@ class DhcpBench:
         if fam == 4:
             # perfdhcp -4 relays (giaddr = its address, 192.0.2.2): a /15 selected by relay address.
             d["subnet4"] = [
-                {"id": 1, "subnet": "198.18.0.0/15", "relay": {"ip-addresses": [sm.NET.client_v4]},
+                {"id": 1, "subnet": "198.18.0.0/15", "relay": {"ip-addresses": [testnet.NET.client_v4]},
                  "pools": [{"pool": "198.18.0.10 - 198.19.255.250"}]},
-                {"id": 2, "subnet": "192.0.2.0/24", "interface": sm.NET.server_if,
+                {"id": 2, "subnet": "192.0.2.0/24", "interface": testnet.NET.server_if,
                  "pools": [{"pool": "192.0.2.100 - 192.0.2.199"}]}]
         else:
             d["preferred-lifetime"] = 5400
@@ -297,32 +231,31 @@ class DhcpBench:
         return json.dumps(cfg, indent=1)
 
     def trial(self, row: Row, rate: int, seconds: float) -> Trial:
-        sm = self.smoke
         t = Trial(row.key, rate, seconds)
         pid = None
         try:
-            pid = self.b.start_kea(row.family, self.config(row), "bench", self.log)
+            pid = self.tn.start_kea(row.family, self.config(row), "bench", self.log)
             if row.family == 4:
-                cmd = f"perfdhcp -4 -l {sm.NET.client_if} -B -b mac={sm.PERFDHCP_MAC}"
+                cmd = f"perfdhcp -4 -l {testnet.NET.client_if} -B -b mac={testnet.PERFDHCP_MAC}"
             else:
-                cmd = f"perfdhcp -6 -l {sm.NET.client_if} -b mac={sm.PERFDHCP_MAC6}"
+                cmd = f"perfdhcp -6 -l {testnet.NET.client_if} -b mac={testnet.PERFDHCP_MAC6}"
             period = max(1, int(round(seconds)))
             cmd += (f" -R 10000000 -r {rate} -p {period} -d {self.s.drop_s}"
                     f" -W {int(max(self.s.drop_s, 0.2) * 1e6 + 100000)}")
-            r = self.b.sh(f"ip netns exec cli timeout {period + 30} {cmd} 2>&1", check=False)
+            r = self.tn.sh(f"ip netns exec cli timeout {period + 30} {cmd} 2>&1", check=False)
             with open(self.out / "perfdhcp.txt", "a") as f:
                 f.write(f"### {row.key} rate {rate}\n{r.output}\n")
-            p = parse_perfdhcp(r.output)
+            p = parse_perfdhcp(r.output).totals()
             t.sent, t.completed, t.delay_ms = p["sent"], p["completed"], p["delay_ms"]
             t.client_limited = t.sent < 0.95 * rate * period - 2
-            counts = self.b.sh(f"grep -c RUNSCRIPT_ASYNC_LIMIT {self.log}; grep -c ' ERROR ' {self.log}",
+            counts = self.tn.sh(f"grep -c RUNSCRIPT_ASYNC_LIMIT {self.log}; grep -c ' ERROR ' {self.log}",
                                check=False).output.split()
             t.skipped, t.errors = (int(x) if x.isdigit() else 0 for x in (counts + ["0", "0"])[:2])
-        except (sm.SmokeError, ValueError) as e:
+        except (testnet.SmokeError, ValueError) as e:
             t.error = str(e)[:500]
         finally:
             if pid is not None:
-                self.b.stop(pid)
+                self.tn.stop(pid)
         with open(self.out / "trials.jsonl", "a") as f:
             f.write(json.dumps({**t.__dict__, "lost": t.lost, "passed": t.passed}) + "\n")
         return t
@@ -468,7 +401,7 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                 settings: Optional[Settings] = None,
                 spawn_us: Optional[Dict[str, float]] = None) -> str:
     """Runs the capacity searches of the cell's rows; returns the tables (Markdown)."""
-    from . import containers, images, smoke
+    from . import containers, images
     from .build import LIBRARY, Paths
     paths = Paths()
     s = settings or (QUICK if quick else Settings())
@@ -484,11 +417,11 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
     t0 = time.monotonic()
     image = images.ensure_image("runtime", cell, paths.logs(cell), say)
     with tempfile.TemporaryDirectory() as tmp, \
-            containers.Container(image.tag, f"{cell.id}-bench", keep=keep, cap_add=smoke.CAPS) as c:
-        b = smoke.Bench(cell, c, out, say)
-        b.setup(so)
-        db = DhcpBench(cell, b, s, out, say)
-        missing = db.setup(_scripts(Path(tmp)))
+            containers.Container(image.tag, f"{cell.id}-bench", keep=keep, cap_add=testnet.CAPS) as c:
+        tn = testnet.TestNet(cell, c, out, say)
+        tn.setup(so)
+        db = DhcpBench(cell, tn, s, out, say)
+        missing = db.setup(exit0_scripts(Path(tmp)))
         for m in missing:
             say(f"  not available in {cell.id}: {m}; its rows are left out")
         rows = [r for r in rows if r.script not in missing and not (r.hook == "isc" and "isc" in missing)]

@@ -28,7 +28,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,7 @@ from typing import Callable, Optional, Sequence
 
 from . import HOOK_VERSION, ROOT, WORK, containers, emulation, images, progress
 from .matrix import Cell
+from .say import say  # noqa: F401  (build.say: the callers' printer)
 
 LIBRARY = "kea-hook-runscript.so"
 SRC = "/src"  # fixed path inside the builder container (reproducible builds)
@@ -192,19 +192,6 @@ def default_renderer() -> Renderer:
 
 # --------------------------------------------------------------------------------------------
 # one cell
-
-
-class _Say:
-    """Thread-safe printing, one line at a time, flushed (CI logs interleave otherwise)."""
-
-    lock = threading.Lock()
-
-    def __call__(self, text: str) -> None:
-        with self.lock:
-            print(text, flush=True)
-
-
-say = _Say()
 
 
 def render_cell(cell: Cell, paths: Paths, render: Optional[Renderer] = None) -> Path:

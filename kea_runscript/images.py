@@ -28,7 +28,7 @@ from typing import Callable
 
 import jinja2
 
-from . import ROOT, containers, emulation, progress
+from . import ROOT, containers, emulation, progress, templating
 from .facts import facts_for
 from .matrix import Cell
 
@@ -106,11 +106,8 @@ def bootstrap(suite: str, mirror: str, repo: str, say: Callable[[str], None] = p
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    env.globals["list"] = list
-    env.globals["facts_for"] = facts_for  # recipe details that differ by Kea release
-    return env
+    # facts_for: recipe details that differ by Kea release
+    return templating.environment(TEMPLATES, globals={"list": list, "facts_for": facts_for})
 
 
 def admin_package(cell: Cell) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import ROOT
+from . import ROOT, templating
 from .matrix import Cell, Matrix
 
 TEMPLATES = ROOT / "templates" / "ci"
@@ -47,9 +47,8 @@ ACTIONS = {
 
 def _env() -> jinja2.Environment:
     # [[ ]] / [% %] so that GitHub's ${{ }} expressions pass through untouched.
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    return templating.environment(
+        TEMPLATES, trim_blocks=True, lstrip_blocks=True,
         variable_start_string="[[", variable_end_string="]]",
         block_start_string="[%", block_end_string="%]",
         comment_start_string="[#", comment_end_string="#]")

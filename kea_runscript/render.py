@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import HOOK_VERSION, ROOT
+from . import HOOK_VERSION, ROOT, templating
 from .catalogue import Catalogue, load as load_catalogue
 from .facts import KeaFacts, facts_for
 
@@ -30,13 +30,7 @@ SKIP_WHEN_NULL = {"pkt4", "pkt6", "lease4", "lease6"}
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return templating.environment(TEMPLATE_DIR, trim_blocks=True, lstrip_blocks=True)
 
 
 def _pattern_expression(pattern) -> str:

@@ -21,10 +21,10 @@ kea-dhcp6-server, kea-admin for perfdhcp, python3-scapy, iproute2), without any 
   are recovered; Kea stops;
 * every recorded call is checked against the catalogue and the traffic
   (:mod:`kea_runscript.checks`); every hook point must fire (a silent one fails the run);
-* the examples (``examples/``) run as they are documented: the routing ones first under the
-  packaged unit as it is (their routes fail with the permission error their READMEs show),
-  then with the systemd drop-in each ships, and the routing table of the server shows their
-  routes appear and go away.
+* the examples (``examples/``, :mod:`kea_runscript.smoke_examples`) run as they are
+  documented: the routing ones first under the packaged unit as it is (their routes fail with
+  the permission error their READMEs show), then with the systemd drop-in each ships, and the
+  routing table of the server shows their routes appear and go away.
 
 The result is a table per cell (hook point x v4/v6 x mode); the Kea logs, the recorder's lines
 and the clients' reports are kept under ``build/<id>/smoke/``.
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -43,83 +42,16 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import jinja2
 
-from . import ROOT, checks, containers, images, units
+from . import ROOT, checks, containers, images, templating
 from .build import LIBRARY, Paths
 from .catalogue import load as load_catalogue
 from .facts import facts_for
 from .matrix import Cell
+from .testnet import (C_LOGS, C_RECORDS, CAPS, NET, PERFDHCP_MAC, PERFDHCP_MAC6, RECORDER, TIMERS, SmokeError,
+                      TestNet, Timers)
 from .versions import Version
 
-TOOLS = Path(__file__).resolve().parent / "smoke_tools"
 TEMPLATES = ROOT / "templates" / "smoke"
-EXAMPLES = ROOT / "examples"
-#: The container's capabilities, for the test's own root tools. SYS_PTRACE: Kea, started as its
-#: unit's user with capabilities it did not have before, is not dumpable, and root needs it to
-#: read Kea's /proc/<pid>/fd and /proc/<pid>/environ.
-CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE"]
-
-# paths inside the container
-C_TOOLS = "/smoke/tools"
-C_CONF = "/smoke/conf"
-C_RECORDS = "/smoke/records"
-C_OUT = "/smoke/out"
-C_EXAMPLES = "/smoke/examples"
-C_LOGS = "/var/log/kea"  # Kea 2.6.3+ accepts log files only under its log directory
-#: What Kea writes, given to the user it runs as (the unit's): logs, leases, pid and lock files,
-#: the recorder's lines. Scripts and configurations stay root's (the hook's trust check).
-KEA_WRITES = (C_LOGS, C_RECORDS, "/var/lib/kea", "/run/kea")
-RECORDER = f"{C_TOOLS}/recorder.py"
-CLIENT = f"{C_TOOLS}/client.py"
-
-
-# --------------------------------------------------------------------------------------------
-# the test network
-
-
-@dataclass(frozen=True)
-class Subnet:
-    subnet: str
-    interface: str
-    pools: tuple  # ((first, last), ...)
-    pd_pools: tuple = ()  # (("prefix/len", delegated_len), ...)
-
-
-@dataclass(frozen=True)
-class Net:
-    server_if: str = "srv0"
-    client_if: str = "cli0"
-    server_v4: str = "192.0.2.1"
-    client_v4: str = "192.0.2.2"
-    relay_v4: str = "198.18.0.1"
-    server_v6: str = "2001:db8:1::1"
-    subnets4: tuple = (
-        Subnet("192.0.2.0/24", "srv0", (("192.0.2.100", "192.0.2.199"),)),
-        Subnet("198.18.0.0/24", "", (("198.18.0.100", "198.18.0.199"),)),
-    )
-    subnets6: tuple = (
-        Subnet("2001:db8:1::/64", "srv0", (("2001:db8:1::100", "2001:db8:1::1ff"),),
-               (("2001:db8:100::/40", 56),)),
-    )
-
-
-NET = Net()
-
-#: perfdhcp's simulated clients: MAC / DUID bases (it counts up from them).
-PERFDHCP_MAC = "02:00:00:00:10:00"
-PERFDHCP_MAC6 = "02:00:00:00:16:00"  # perfdhcp -6 makes DUID-LLTs of it
-PERFDHCP_CLIENTS = 4
-
-
-@dataclass(frozen=True)
-class Timers:
-    valid: int = 8
-    preferred: int = 5
-    renew: int = 4
-    rebind: int = 6
-    probation: int = 3
-
-
-TIMERS = Timers()
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,8 +112,7 @@ def record_path(mode: Mode, family: int) -> str:
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return templating.environment(TEMPLATES)
 
 
 def kea_config(cell: Cell, family: int, parameters: dict, *, multi_threading: Optional[bool],
@@ -234,7 +165,7 @@ class CellResult:
     problems: List[str] = field(default_factory=list)
     seconds: float = 0.0
     out_dir: Optional[Path] = None
-    #: start_kea tag -> who Kea ran as (Bench.identity, plus the unit it followed)
+    #: start_kea tag -> who Kea ran as (TestNet.identity, plus the unit it followed)
     kea_as: Dict[str, dict] = field(default_factory=dict)
 
     @property
@@ -315,255 +246,35 @@ def details(result: CellResult, log_tail: int = 8) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# the container
-
-
-class SmokeError(RuntimeError):
-    pass
-
-
-class Bench:
-    """The smoke container of one cell: namespaces, Kea processes, clients."""
-
-    def __init__(self, cell: Cell, c: containers.Container, out: Path, say: Callable[[str], None]):
-        self.cell, self.c, self.out, self.say = cell, c, out, say
-        self.cmd_log = out / "commands.log"
-        #: per family: the packaged unit Kea starts as (None: the cell has none, Kea runs as root)
-        self.units: Dict[int, Optional[units.ServiceUnit]] = {}
-        #: per start_kea tag+family: who Kea ran as, read back from /proc/<pid>/status
-        self.identities: Dict[str, dict] = {}
-
-    def sh(self, script: str, check: bool = True) -> containers.CallResult:
-        r = self.c.sh(script, log=self.cmd_log)
-        if check and not r.ok:
-            raise SmokeError(f"command failed (exit {r.exit_code}): {script}\n{r.output[-2000:]}")
-        return r
-
-    def setup(self, so: Path) -> None:
-        n = NET
-        self.c.call(["mkdir", "-p", "/smoke", self.cell.hooks_dir])
-        self.c.copy_into(so, f"{self.cell.hooks_dir}/{LIBRARY}")
-        self.c.copy_into(TOOLS, C_TOOLS)
-        if EXAMPLES.is_dir():
-            self.c.copy_into(EXAMPLES, C_EXAMPLES)
-        self.sh(f"""set -e
-            chmod 755 {C_TOOLS}/*.py
-            mkdir -p {C_CONF} {C_RECORDS} {C_OUT} {C_LOGS} /run/kea /var/lib/kea
-            ip netns add srv
-            ip netns add cli
-            ip link add {n.server_if} netns srv type veth peer name {n.client_if} netns cli
-            for ns in srv cli; do ip -n $ns link set lo up; done
-            ip -n srv link set {n.server_if} up
-            ip -n cli link set {n.client_if} up
-            ip -n srv addr add {n.server_v4}/24 dev {n.server_if}
-            ip -n srv -6 addr add {n.server_v6}/64 dev {n.server_if} nodad
-            ip -n cli addr add {n.client_v4}/24 dev {n.client_if}
-            ip -n cli addr add {n.relay_v4}/24 dev {n.client_if}
-            ip -n srv route add 198.18.0.0/24 via {n.client_v4} dev {n.server_if}
-        """)
-        self.read_units()
-        # IPv6 link-local addresses must finish duplicate address detection.
-        for _ in range(50):
-            r = self.sh("ip -n srv -6 addr show tentative; ip -n cli -6 addr show tentative", check=False)
-            if not r.output.strip():
-                return
-            time.sleep(0.2)
-        raise SmokeError("IPv6 link-local addresses still tentative after 10 s")
-
-    def read_units(self) -> None:
-        """The cell's packaged kea-dhcp4/6 units; what Kea writes is given to their user."""
-        for fam, name in units.UNIT_NAMES.items():
-            paths = " ".join(f"{d}/{name}" for d in units.UNIT_DIRS)
-            r = self.sh(f"for f in {paths}; do [ -f $f ] && echo \"$f\" && cat \"$f\" && exit 0; done; exit 1",
-                        check=False)
-            if not r.ok:
-                self.units[fam] = None
-                continue
-            path, _, text = r.output.partition("\n")
-            self.units[fam] = units.parse_unit(text, path.strip())
-        owners = {self.owner(u) for u in self.units.values() if u is not None and u.user}
-        for user, group in owners:
-            dirs = list(KEA_WRITES) + [v for u in self.units.values() if u
-                                       for k, v in u.environment if k.endswith("_DIR")]
-            self.give(user, group, *dirs)
-
-    def owner(self, unit: Optional[units.ServiceUnit]) -> tuple:
-        """(user, group) a unit runs its process as; ("root", "root") without one."""
-        if unit is None or not unit.user:
-            return "root", "root"
-        group = unit.group
-        if not group:
-            r = self.sh(f"id -gn {shlex.quote(unit.user)}", check=False)
-            if not r.ok:
-                raise SmokeError(f"{unit.path}: User={unit.user} does not exist in the image: {r.output.strip()}")
-            group = r.output.strip().splitlines()[-1]
-        return unit.user, group
-
-    def give(self, user: str, group: str, *dirs: str) -> None:
-        """Make output directories Kea's (0750, as the unit's RuntimeDirectory=/LogsDirectory=)."""
-        q = " ".join(shlex.quote(d) for d in dirs)
-        self.sh(f"mkdir -p {q} && chown {shlex.quote(user)}:{shlex.quote(group)} {q} && chmod 0750 {q}")
-
-    def kea_user(self, family: int = 4) -> str:
-        return self.owner(self.units.get(family))[0]
-
-    def identity(self, pid: int) -> dict:
-        """Who a process runs as, from /proc/<pid>/status: name, user, uid, gid, capabilities."""
-        r = self.sh(f"cat /proc/{pid}/status; echo \"user=$(stat -c %U /proc/{pid})\"", check=False)
-        fields = {}
-        for line in r.output.splitlines():
-            k, sep, v = line.partition(":") if ":" in line else line.partition("=")
-            fields[k.strip()] = v.strip()
-        ident = {"name": fields.get("Name"), "user": fields.get("user"),
-                 "uid": int(fields.get("Uid", "-1").split()[0]), "gid": int(fields.get("Gid", "-1").split()[0])}
-        for k in ("CapEff", "CapAmb", "CapBnd"):
-            ident[k] = units.cap_names(int(fields.get(k, "0"), 16)) if k != "CapBnd" else fields.get(k)
-        return ident
-
-    # Kea ------------------------------------------------------------------------------------
-
-    def kea_prefix(self, family: int, unit: Optional[units.ServiceUnit] = None,
-                   as_root: str = "") -> str:
-        """``ip netns exec srv [setpriv ...]``: Kea as its packaged unit (or ``unit``) runs it;
-        as root when the cell has no unit or when ``as_root`` (the reason) is given."""
-        unit = unit or self.units.get(family)
-        if as_root or unit is None:
-            return "ip netns exec srv"
-        # `env` (not shell assignments): the prefix also follows `timeout`; env execs, as do
-        # ip and setpriv, so the PID started is Kea's
-        env = "env " + " ".join(f"{k}={shlex.quote(v)}" for k, v in unit.environment) + " " \
-            if unit.environment else ""
-        setpriv = unit.setpriv(self.owner(unit)[1])
-        return f"{env}ip netns exec srv {setpriv}".rstrip()
-
-    def start_kea(self, family: int, conf_text: str, tag: str, log_file: str,
-                  env: Optional[Dict[str, str]] = None, unit: Optional[units.ServiceUnit] = None,
-                  as_root: str = "") -> int:
-        """Start kea-dhcp<family> in the ``srv`` namespace as the cell's packaged unit does
-        (``unit``: another one, e.g. with a drop-in; ``as_root``: why this run needs root);
-        its PID once it logged STARTED. ``env``: extra variables in Kea's environment.
-        Who it ran as is read back into :attr:`identities`."""
-        conf = f"{C_CONF}/{tag}-dhcp{family}.json"
-        self.c.write_file(conf, conf_text)
-        self.sh(f"rm -f {log_file}")
-        out = f"{C_OUT}/{tag}-kea-dhcp{family}.out"
-        assign = "".join(f"{k}={shlex.quote(v)} " for k, v in (env or {}).items())
-        prefix = self.kea_prefix(family, unit, as_root)
-        r = self.sh(f"{assign}{prefix} kea-dhcp{family} -c {conf} >{out} 2>&1 </dev/null & echo $!")
-        pid = int(r.output.strip().splitlines()[-1])
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            r = self.sh(f"grep -q DHCP{family}_STARTED {log_file} 2>/dev/null && echo started; "
-                        f"kill -0 {pid} 2>/dev/null || echo dead", check=False)
-            if "started" in r.output:
-                self._check_identity(family, pid, f"{tag}-dhcp{family}", unit or self.units.get(family), as_root)
-                return pid
-            if "dead" in r.output:
-                tail = self.sh(f"tail -n 20 {out} {log_file} 2>/dev/null", check=False).output
-                raise SmokeError(f"kea-dhcp{family} exited at start-up ({tag}):\n{tail}")
-            time.sleep(0.2)
-        raise SmokeError(f"kea-dhcp{family} did not log DHCP{family}_STARTED within 20 s ({tag})")
-
-    def _check_identity(self, family: int, pid: int, key: str, unit: Optional[units.ServiceUnit],
-                        as_root: str) -> None:
-        """The process behind ``pid`` is kea-dhcp<family> (setpriv and ip exec'd, no wrapper
-        left) with the unit's user and exactly its ambient capabilities."""
-        ident = {}
-        for _ in range(50):
-            ident = self.identity(pid)
-            if ident["name"] == f"kea-dhcp{family}":
-                break
-            time.sleep(0.05)
-        if unit is not None and not as_root:
-            ident["unit"] = unit.describe()
-            want_user = self.owner(unit)[0]
-            if ident["user"] != want_user or sorted(ident["CapAmb"]) != sorted(unit.ambient):
-                raise SmokeError(f"kea-dhcp{family} ({key}) runs as {ident}, the unit says "
-                                 f"{want_user} with {list(unit.ambient)}")
-        else:
-            ident["unit"] = f"root: {as_root}" if as_root else \
-                f"root: the cell has no packaged unit {units.UNIT_NAMES[family]}"
-        if ident["name"] != f"kea-dhcp{family}":
-            raise SmokeError(f"PID {pid} is {ident['name']!r}, not kea-dhcp{family} ({key})")
-        self.identities[key] = ident
-
-    def stop(self, pid: int) -> None:
-        self.sh(f"kill -TERM {pid} 2>/dev/null; for i in $(seq 100); do kill -0 {pid} 2>/dev/null || exit 0; "
-                f"sleep 0.1; done; kill -KILL {pid}", check=False)
-
-    def read_records(self, path: str) -> List[dict]:
-        r = self.sh(f"cat {path} 2>/dev/null", check=False)
-        out = []
-        for line in r.output.splitlines():
-            line = line.strip()
-            if line:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    out.append({"argv": ["?", "?"], "env": {}, "error": f"bad JSON line {line[:200]!r}"})
-        return out
-
-    def keep(self, src: str, name: str) -> None:
-        """Copy a container file into build/<id>/smoke/ (missing files are skipped)."""
-        if self.sh(f"test -f {src}", check=False).ok:
-            self.c.copy_out(src, self.out / name)
-
-    # clients --------------------------------------------------------------------------------
-
-    def client(self, *args: str, check: bool = True) -> dict:
-        cmd = "ip netns exec cli python3 " + CLIENT + " " + " ".join(shlex.quote(a) for a in args)
-        r = self.c.sh(cmd + f" 2>{C_OUT}/client.err", log=None)
-        err = self.sh(f"cat {C_OUT}/client.err", check=False).output
-        with open(self.cmd_log, "a") as f:
-            f.write(f"$ {cmd}\n{err}[exit status {r.exit_code}]\n")
-        if not r.ok:
-            if check:
-                raise SmokeError(f"client.py {' '.join(args)} failed: {err.strip()[-1500:]}")
-            return {}
-        return json.loads(r.output)
-
-    def perfdhcp(self, family: int) -> str:
-        n = PERFDHCP_CLIENTS
-        if family == 4:
-            cmd = (f"perfdhcp -4 -l {NET.client_if} -B -b mac={PERFDHCP_MAC} -R {n} -n {n} -r {n} "
-                   f"-d 5 -W 1500000")
-        else:
-            cmd = (f"perfdhcp -6 -l {NET.client_if} -e address-and-prefix -b mac={PERFDHCP_MAC6} "
-                   f"-R {n} -n {n} -r {n} -d 5 -W 1500000")
-        r = self.sh(f"ip netns exec cli {cmd}", check=False)
-        return r.output
-
-
-# --------------------------------------------------------------------------------------------
 # one mode
 
 
-def run_mode(bench: Bench, mode: Mode, catalogue, deadline_s: float) -> List[checks.RunResult]:
-    cell, say = bench.cell, bench.say
+def run_mode(tn: TestNet, mode: Mode, catalogue, deadline_s: float) -> List[checks.RunResult]:
+    cell, say = tn.cell, tn.say
     kea = Version.parse(cell.kea)
     tag = mode.name.replace("+", "-").replace(".", "")
     pids, logs = {}, {}
-    bench.sh(f"rm -f {C_RECORDS}/*")
+    tn.sh(f"rm -f {C_RECORDS}/*")
     try:
         for fam in (4, 6):
             logs[fam] = f"{C_LOGS}/smoke-{tag}-dhcp{fam}.log"
             conf = kea_config(cell, fam, hook_parameters(cell, mode, fam),
                               multi_threading=mode.multi_threading, log_file=logs[fam])
-            pids[fam] = bench.start_kea(fam, conf, tag, logs[fam])
+            pids[fam] = tn.start_kea(fam, conf, tag, logs[fam])
         reports = {}
-        perf = {4: bench.perfdhcp(4)}
-        reports[4] = bench.client("v4", "scenario")
-        perf[6] = bench.perfdhcp(6)
-        reports[6] = bench.client("v6", "scenario")
+        perf = {4: tn.perfdhcp(4)}
+        reports[4] = tn.client("v4", "scenario")
+        perf[6] = tn.perfdhcp(6)
+        reports[6] = tn.client("v6", "scenario")
         for fam in (4, 6):
-            (bench.out / f"{tag}-perfdhcp{fam}.txt").write_text(perf[fam])
-            (bench.out / f"{tag}-client{fam}.json").write_text(json.dumps(reports[fam], indent=1))
+            (tn.out / f"{tag}-perfdhcp{fam}.txt").write_text(perf[fam])
+            (tn.out / f"{tag}-client{fam}.json").write_text(json.dumps(reports[fam], indent=1))
 
         # Leases expire, declined ones are recovered: wait until every hook point has fired.
         wanted = {f: set(hook_points(cell, f, defaults_only=mode.compat14)) for f in (4, 6)}
         end = time.monotonic() + deadline_s
         while True:
-            seen = _points_seen(bench, mode)
+            seen = _points_seen(tn, mode)
             missing = {f: wanted[f] - seen[f] for f in (4, 6)}
             if not any(missing.values()) or time.monotonic() > end:
                 break
@@ -572,24 +283,24 @@ def run_mode(bench: Bench, mode: Mode, catalogue, deadline_s: float) -> List[che
         time.sleep(1.5)
     finally:
         for fam, pid in pids.items():
-            bench.stop(pid)
+            tn.stop(pid)
     if mode.wait is False:
         time.sleep(1)  # asynchronous calls started just before the stop
 
     results = []
     for fam in (4, 6):
-        records = bench.read_records(record_path(mode, fam))
+        records = tn.read_records(record_path(mode, fam))
         if mode.compat14:
             records = [r for r in records if _family_of(r) == fam]
-        bench.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
-        with open(bench.out / f"{tag}-records-v{fam}.jsonl", "w") as f:
+        tn.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
+        with open(tn.out / f"{tag}-records-v{fam}.jsonl", "w") as f:
             for rec in records:
                 f.write(json.dumps(rec, sort_keys=True) + "\n")
         expected = hook_points(cell, fam, defaults_only=mode.compat14)
         forbidden = [p for p in hook_points(cell, fam) if p not in expected]
         run = checks.check_run(records, catalogue, kea, traffic_for(fam, reports[fam]), expected,
                                mode=mode.name, forbidden_points=forbidden)
-        errors = bench.sh(f"grep -E ' (ERROR|FATAL) ' {logs[fam]} | head -n 5", check=False).output.strip()
+        errors = tn.sh(f"grep -E ' (ERROR|FATAL) ' {logs[fam]} | head -n 5", check=False).output.strip()
         if errors:
             run.problems.append(f"Kea logged errors: {errors}")
         results.append(run)
@@ -601,11 +312,11 @@ def _family_of(record: dict) -> int:
     return 6 if len(argv) > 1 and "6" in argv[1] else 4
 
 
-def _points_seen(bench: Bench, mode: Mode) -> Dict[int, set]:
+def _points_seen(tn: TestNet, mode: Mode) -> Dict[int, set]:
     seen = {4: set(), 6: set()}
     paths = {record_path(mode, 4), record_path(mode, 6)}
     for path in paths:
-        for rec in bench.read_records(path):
+        for rec in tn.read_records(path):
             argv = rec.get("argv") or []
             if len(argv) > 1:
                 seen[_family_of(rec)].add(argv[1])
@@ -646,193 +357,6 @@ def compare_compat(runs: List[checks.RunResult], records_dir: Path) -> List[str]
 
 
 # --------------------------------------------------------------------------------------------
-# the examples (examples/): run as documented, the server's routing table is checked
-
-
-def example_config(cell: Cell, path: Path, family: int, log_file: str, timers: Timers = TIMERS) -> dict:
-    """An example's documented Kea config, adapted to the bench: interface, hooks directory,
-    script paths under /smoke/examples, short lifetimes, in-memory leases, a log file; and
-    debug.sh as a second script (through `scripts`) at every hook point."""
-    cfg = json.loads(path.read_text())
-    d = cfg[f"Dhcp{family}"]
-    d["interfaces-config"]["interfaces"] = [NET.server_if]
-    for s in d[f"subnet{family}"]:
-        if "interface" in s:
-            s["interface"] = NET.server_if
-    d["lease-database"] = {"type": "memfile", "persist": False}
-    d.update({"valid-lifetime": timers.valid, "renew-timer": timers.renew, "rebind-timer": timers.rebind})
-    if family == 6:
-        d["preferred-lifetime"] = timers.preferred
-    d["expired-leases-processing"] = {"reclaim-timer-wait-time": 1, "flush-reclaimed-timer-wait-time": 1,
-                                      "hold-reclaimed-time": 1, "max-reclaim-leases": 0, "max-reclaim-time": 0}
-    (lib,) = d["hooks-libraries"]
-    lib["library"] = f"{cell.hooks_dir}/{LIBRARY}"
-    params = dict(lib["parameters"])
-    params["script"] = f"{C_EXAMPLES}/{path.parent.name}/{Path(params['script']).name}"
-    lib["parameters"] = {"scripts": [params, {"script": f"{C_EXAMPLES}/debug.sh",
-                                              "hook-points": hook_points(cell, family)}]}
-    d["loggers"] = [{"name": f"kea-dhcp{family}", "severity": "INFO",
-                     "output_options": [{"output": log_file}]}]
-    return cfg
-
-
-def _wait_for(bench: Bench, script: str, want_output: bool, seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while True:
-        got = bool(bench.sh(script, check=False).output.strip())
-        if got == want_output:
-            return True
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.3)
-
-
-#: The examples that change routes, per family; each ships the systemd drop-in that gives Kea
-#: CAP_NET_ADMIN (<example>/<unit>.d/runscript.conf).
-ROUTING_EXAMPLES = {4: "slash32_leases", 6: "ipv6_prefix_delegation"}
-#: What `ip route` says when Kea runs with the packaged unit's capabilities only (the READMEs
-#: quote it).
-PERMISSION_ERROR = "RTNETLINK answers: Operation not permitted"
-
-
-def dropin_path(family: int) -> Path:
-    return EXAMPLES / ROUTING_EXAMPLES[family] / f"{units.UNIT_NAMES[family]}.d" / "runscript.conf"
-
-
-def example_units(bench: Bench) -> Dict[int, Optional[units.ServiceUnit]]:
-    """The cell's packaged units with the examples' drop-ins applied (None: no unit, root)."""
-    out: Dict[int, Optional[units.ServiceUnit]] = {}
-    for fam in ROUTING_EXAMPLES:
-        base = bench.units.get(fam)
-        path = dropin_path(fam)
-        out[fam] = units.parse_unit(path.read_text(), str(path.relative_to(ROOT)), base=base) if base else None
-    return out
-
-
-def _example_configs(bench: Bench, tag: str) -> tuple:
-    logs = {4: f"{C_LOGS}/smoke-{tag}-dhcp4.log", 6: f"{C_LOGS}/smoke-{tag}-dhcp6.log"}
-    confs = {4: example_config(bench.cell, EXAMPLES / "slash32_leases" / "kea-dhcp4.json", 4, logs[4]),
-             6: example_config(bench.cell, EXAMPLES / "ipv6_prefix_delegation" / "kea-dhcp6.json", 6, logs[6])}
-    return logs, confs
-
-
-def run_examples_without_dropin(bench: Bench) -> Dict[str, List[str]]:
-    """The routing examples under the packaged units as they are (no drop-in): the route is
-    not added, and the script's `ip` says PERMISSION_ERROR on Kea's stderr (the journal
-    under systemd), as the examples' READMEs show. Skipped for a family without a unit
-    (Kea runs as root there)."""
-    results: Dict[str, List[str]] = {}
-    tag = "examples-stock"
-    logs, confs = _example_configs(bench, tag)
-    pids = {}
-    try:
-        for fam in ROUTING_EXAMPLES:
-            if bench.units.get(fam) is None:
-                continue
-            results[f"{ROUTING_EXAMPLES[fam]} without its drop-in"] = []
-            pids[fam] = bench.start_kea(fam, json.dumps(confs[fam], indent=2), tag, logs[fam])
-        if 4 in pids:
-            p = results[f"{ROUTING_EXAMPLES[4]} without its drop-in"]
-            a = bench.client("v4", "dora", "--mac", "02:00:00:00:32:11")
-            shown = bench.sh(f"ip -n srv route show {a['address']}/32", check=False).output.strip()
-            if shown:
-                p.append(f"a /32 route for {a['address']} appeared without CAP_NET_ADMIN: {shown!r}")
-        if 6 in pids:
-            p = results[f"{ROUTING_EXAMPLES[6]} without its drop-in"]
-            c = bench.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:11", "--iaid", "5611", "--pd-only")
-            shown = bench.sh(f"ip -n srv -6 route show {c['pd']['prefix']}", check=False).output.strip()
-            if shown:
-                p.append(f"a route for {c['pd']['prefix']} appeared without CAP_NET_ADMIN: {shown!r}")
-    finally:
-        for fam, pid in pids.items():
-            bench.stop(pid)
-            bench.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
-            bench.keep(f"{C_OUT}/{tag}-kea-dhcp{fam}.out", f"{tag}-kea-dhcp{fam}.out")
-    for fam in pids:
-        out = bench.out / f"{tag}-kea-dhcp{fam}.out"
-        text = out.read_text(errors="replace") if out.exists() else ""
-        if PERMISSION_ERROR not in text:
-            results[f"{ROUTING_EXAMPLES[fam]} without its drop-in"].append(
-                f"Kea's stderr ({out}) lacks {PERMISSION_ERROR!r}: {text.strip()[-300:]!r}")
-    return results
-
-
-def run_examples(bench: Bench) -> Dict[str, List[str]]:
-    """slash32_leases (v4) and ipv6_prefix_delegation (v6): first under the packaged units as
-    they are (the routes fail, run_examples_without_dropin), then with the drop-ins the
-    examples ship, both at once, with debug.sh beside them."""
-    cell = bench.cell
-    results: Dict[str, List[str]] = run_examples_without_dropin(bench)
-    results.update({"slash32_leases": [], "ipv6_prefix_delegation": [], "debug.sh": []})
-    with_dropin = example_units(bench)
-    p4, p6 = results["slash32_leases"], results["ipv6_prefix_delegation"]
-    debug_log = f"{C_LOGS}/kea-hook-runscript-debug.log"  # debug.sh's default
-    bench.sh(f"rm -f {debug_log}")
-    logs, confs = _example_configs(bench, "examples")
-    pids = {}
-    expire_wait = TIMERS.valid + 6
-    try:
-        for fam in (4, 6):
-            pids[fam] = bench.start_kea(fam, json.dumps(confs[fam], indent=2), "examples", logs[fam],
-                                        unit=with_dropin[fam])
-        route4 = "ip -n srv route show {}/32"
-        route6 = "ip -n srv -6 route show {}"
-
-        # slash32: lease -> /32 route; RELEASE -> gone; another lease -> route; expiry -> gone.
-        a = bench.client("v4", "dora", "--mac", "02:00:00:00:32:01", "--opt121")
-        routes121 = a.get("ack_options", {}).get("classless_static_routes", "")
-        if "192.0.2.1/32:0.0.0.0" not in routes121 or "0.0.0.0/0:192.0.2.1" not in routes121:
-            p4.append(f"ACK lacks the option 121 routes of the example (got {routes121!r})")
-        shown = bench.sh(route4.format(a["address"]), check=False).output.strip()
-        if f"dev {NET.server_if}" not in shown:
-            p4.append(f"no /32 route for {a['address']} after the lease (ip route: {shown!r})")
-        bench.client("v4", "release", "--mac", a["mac"], "--addr", a["address"], "--server", a["server"])
-        if not _wait_for(bench, route4.format(a["address"]), False, 3):
-            p4.append(f"/32 route for {a['address']} still there after RELEASE")
-        b = bench.client("v4", "dora", "--mac", "02:00:00:00:32:02")
-        if not _wait_for(bench, route4.format(b["address"]), True, 2):
-            p4.append(f"no /32 route for {b['address']} after the lease")
-
-        # PD: delegated prefix -> route via the client's link-local; RELEASE / expiry -> gone.
-        c = bench.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:01", "--iaid", "5601", "--pd-only")
-        pfx = c["pd"]["prefix"]
-        shown = bench.sh(route6.format(pfx), check=False).output.strip()
-        if "via fe80::" not in shown:
-            p6.append(f"no route for the delegated prefix {pfx} (ip -6 route: {shown!r})")
-        bench.c.write_file(f"{C_OUT}/pd-client.json", json.dumps(c))
-        bench.client("v6", "release", "--state", f"{C_OUT}/pd-client.json")
-        if not _wait_for(bench, route6.format(pfx), False, 3):
-            p6.append(f"route for {pfx} still there after RELEASE")
-        d = bench.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:02", "--iaid", "5602", "--pd-only")
-        pfx2 = d["pd"]["prefix"]
-        if not _wait_for(bench, route6.format(pfx2), True, 2):
-            p6.append(f"no route for the delegated prefix {pfx2}")
-
-        # both expire
-        if not _wait_for(bench, route4.format(b["address"]), False, expire_wait):
-            p4.append(f"/32 route for {b['address']} still there {expire_wait}s after the lease (expiry)")
-        if not _wait_for(bench, route6.format(pfx2), False, expire_wait):
-            p6.append(f"route for {pfx2} still there {expire_wait}s after the lease (expiry)")
-    finally:
-        for fam, pid in pids.items():
-            bench.stop(pid)
-        for fam in (4, 6):
-            bench.keep(logs[fam], f"examples-kea-dhcp{fam}.log")
-        bench.keep(debug_log, "examples-debug.log")
-    # debug.sh logged every call, hook point and variables
-    text = (bench.out / "examples-debug.log").read_text(errors="replace") \
-        if (bench.out / "examples-debug.log").exists() else ""
-    for point in ("pkt4_receive", "lease4_select", "lease4_release", "lease4_expire",
-                  "pkt6_receive", "lease6_select", "lease6_release", "lease6_expire"):
-        if f" {point} (pid " not in text:
-            results["debug.sh"].append(f"{debug_log} has no entry for {point}")
-    for needle in (f"KEA_LEASE4_ADDRESS={a['address']}", f"KEA_LEASE6_DELEGATED_PREFIX={pfx}"):
-        if needle not in text:
-            results["debug.sh"].append(f"{debug_log} lacks {needle}")
-    return results
-
-
-# --------------------------------------------------------------------------------------------
 # one cell
 
 
@@ -852,16 +376,17 @@ def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MO
         result.problems.append(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
         return result
     catalogue = load_catalogue()
+    from .smoke_examples import run_examples  # built on this module's hook points
     try:
         image = images.ensure_image("runtime", cell, paths.logs(cell), say)
         with containers.Container(image.tag, f"{cell.id}-smoke", keep=keep, cap_add=CAPS) as c:
-            bench = Bench(cell, c, out, say)
-            result.kea_as = bench.identities  # filled as Kea starts
-            bench.setup(so)
+            tn = TestNet(cell, c, out, say)
+            result.kea_as = tn.identities  # filled as Kea starts
+            tn.setup(so)
             deadline = TIMERS.valid + TIMERS.probation + 10
             for mode in modes:
                 t = time.monotonic()
-                runs = run_mode(bench, mode, catalogue, deadline)
+                runs = run_mode(tn, mode, catalogue, deadline)
                 result.runs += runs
                 say(f"{cell.id}: mode {mode.name} ({mode.describe(Version.parse(cell.kea))}): "
                     f"{'ok' if all(r.ok for r in runs) else 'FAILED'} in {time.monotonic() - t:.0f}s")
@@ -869,7 +394,7 @@ def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MO
             if examples:
                 t = time.monotonic()
                 try:
-                    result.examples = run_examples(bench)
+                    result.examples = run_examples(tn)
                 except SmokeError as e:
                     result.examples = {"examples": [str(e)]}
                 ok = all(not p for p in result.examples.values())

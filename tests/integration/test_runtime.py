@@ -43,7 +43,7 @@ def test_kea_and_its_scripts_run_as_the_packaged_unit(rt):
     (read from the unit file), and its scripts get exactly those."""
     o = scenarios.kea_identity(rt)
     msg = _show(o)
-    unit = rt.bench.units.get(4)
+    unit = rt.tn.units.get(4)
     if unit is not None:
         assert o.facts["kea"]["user"] == unit.user and unit.user != "root", msg
         assert sorted(o.facts["kea"]["CapAmb"]) == sorted(unit.ambient), msg

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kea_runscript import checks, smoke
+from kea_runscript import checks, smoke, testnet, value_types
 from kea_runscript.catalogue import load
 from kea_runscript.versions import Version
 
@@ -100,7 +100,7 @@ def call(point, env):
     ("list", ["", "192.0.2.1", "192.0.2.1 192.0.2.2"], [" 192.0.2.1", "a  b", "a\nb"]),
 ])
 def test_type_checkers(type_, good, bad):
-    check = checks.TYPE_CHECKS[type_]
+    check = value_types.TYPE_CHECKS[type_]
     for v in good:
         assert check(v), (type_, v)
     for v in bad:
@@ -108,7 +108,7 @@ def test_type_checkers(type_, good, bad):
 
 
 def test_every_catalogue_type_has_a_checker():
-    assert set(CAT.types) <= set(checks.TYPE_CHECKS)
+    assert set(CAT.types) <= set(value_types.TYPE_CHECKS)
 
 
 def test_every_conditional_variable_has_a_predicate():
@@ -366,7 +366,7 @@ def test_smoke_addresses_stay_in_documentation_prefixes():
         net = ipaddress.ip_network(text, strict=False)
         return any(net.version == a.version and net.subnet_of(a) for a in allowed)
 
-    n = smoke.NET
+    n = testnet.NET
     for a in (n.server_v4, n.client_v4, n.relay_v4, n.server_v6):
         assert inside(a)
     for s in n.subnets4 + n.subnets6:

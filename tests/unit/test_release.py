@@ -53,6 +53,16 @@ def test_artifact_names_round_trip_and_are_unique(version):
         release.parse_artifact_name(release.source_name(version))
 
 
+@pytest.mark.parametrize("cell_part", ["kea2.6.3-fedora40-amd64", "kea2.6-debian13-amd64",
+                                       "kea2.6.3-debian13-amd64-x", "kea2.6.3.1-debian13-amd64"])
+def test_artifact_names_take_cell_ids_from_the_matrix_parser(cell_part):
+    """An artifact name carries a cell id as matrix.parse_id reads it, no second spelling."""
+    with pytest.raises(ValueError):
+        matrix.parse_id(cell_part)
+    with pytest.raises(ValueError):
+        release.parse_artifact_name(f"{release.PACKAGE}-2.0.0-{cell_part}.tar.gz")
+
+
 def test_deb_fields():
     assert release.deb_version("2.0.0", CELL) == "2.0.0+kea2.6.3+debian13"
     assert release.deb_version("2.0.0-rc1", CELL) == "2.0.0~rc1+kea2.6.3+debian13"

@@ -1,0 +1,350 @@
+"""Release archives: the built cells checked (:func:`collect`), reproducible tar.gz (sorted
+entries, owner root, mtimes clamped to SOURCE_DATE_EPOCH, gzip header without a time or name),
+the binary tarballs, the .deb packages, the source tarball, the Python dists and the signed apt
+repository."""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+import jinja2
+
+from .. import ROOT, signing, templating
+from ..build import LIBRARY, sha256_file
+from ..matrix import Cell, Matrix
+from .naming import (KEA_LIB_PACKAGE, PACKAGE, ReleaseError, cell_artifact_name, deb_depends, deb_version,
+                     is_debian_family, kea_version_range, pool_name, source_name, upstream_version)
+
+TEMPLATES = ROOT / "templates" / "release"
+LICENSE_FILE = ROOT / "LICENSE"
+README_FILE = ROOT / "README.md"
+#: README.md sections copied into every binary tarball (headings, level 2, with subsections).
+README_SECTIONS = ("Installing a prebuilt hook", "Using the hook")
+MAINTAINER = "kea-hook-runscript maintainers <kea-hook-runscript@users.noreply.github.com>"
+
+
+# --------------------------------------------------------------------------------------------
+# inputs: the built cells
+
+
+@dataclass(frozen=True)
+class BuiltCell:
+    cell: Cell
+    out: Path
+    info: dict
+
+    @property
+    def so(self) -> Path:
+        return self.out / LIBRARY
+
+
+def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False,
+            render: Optional[Callable[[str, Path], Path]] = None) -> list:
+    """The built cells of ``dist`` (every verified cell must be there), validated; each .so must
+    come from the sources this checkout renders for its cell (``source_sha256``)."""
+    from ..build import tree_digest
+    if render is None:
+        from ..render import render_tree as render
+    problems, found = [], []
+    for cell in m.cells:
+        out = dist / cell.id
+        info_path = out / "build-info.json"
+        if not info_path.is_file():
+            if cell.verified:
+                problems.append(f"{cell.id}: not built (no {info_path}); run `nox -s build`")
+            continue
+        try:
+            info = json.loads(info_path.read_text())
+        except ValueError as e:
+            problems.append(f"{cell.id}: {info_path} is not JSON ({e})")
+            continue
+        so = out / LIBRARY
+        if info.get("id") != cell.id or info.get("kea_version") != cell.kea:
+            problems.append(f"{cell.id}: {info_path} describes {info.get('id')!r} / Kea {info.get('kea_version')!r}")
+        elif not so.is_file() or sha256_file(so) != info.get("sha256"):
+            problems.append(f"{cell.id}: {so} is missing or does not match the sha256 in build-info.json; "
+                            f"rebuild it (nox -s build)")
+        elif set((info.get("load_check") or {}).values()) != {"passed"}:
+            problems.append(f"{cell.id}: the build's kea -t load check did not pass")
+        elif is_debian_family(cell) and not info.get("kea_package_version"):
+            problems.append(f"{cell.id}: build-info.json lacks kea_package_version (built by an older "
+                            f"toolkit); rebuild it (nox -s build)")
+        elif is_debian_family(cell) and upstream_version(info["kea_package_version"]) != cell.kea:
+            problems.append(f"{cell.id}: the builder had Kea package {info['kea_package_version']}, not Kea "
+                            f"{cell.kea} (the distribution moved on?); fix matrix.yaml or the image")
+        elif info.get("git_dirty") and not allow_dirty:
+            problems.append(f"{cell.id}: built from a modified work tree (git_dirty); rebuild from a "
+                            f"clean checkout or pass --allow-dirty")
+        elif info.get("source_sha256") != _rendered_digest(cell, render, tree_digest):
+            problems.append(f"{cell.id}: the .so was not built from the sources this checkout renders for "
+                            f"Kea {cell.kea} (source_sha256 {'missing' if not info.get('source_sha256') else 'differs'}); "
+                            f"rebuild it (nox -s build)")
+        else:
+            found.append(BuiltCell(cell, out, info))
+    if problems:
+        raise ReleaseError("cannot release:\n  " + "\n  ".join(problems))
+    if not found:
+        raise ReleaseError(f"no built cells in {dist}; run `nox -s build`")
+    return found
+
+
+def _rendered_digest(cell: Cell, render, tree_digest) -> str:
+    with tempfile.TemporaryDirectory(prefix="kea-runscript-check-") as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        render(cell.kea, src)
+        return tree_digest(src)
+
+
+# --------------------------------------------------------------------------------------------
+# reproducible archives
+
+
+def _tarinfo(name: str, size: int, mode: int, mtime: int, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(name)
+    ti.size, ti.mode, ti.mtime, ti.type = size, mode, mtime, kind
+    ti.uid = ti.gid = 0
+    ti.uname = ti.gname = "root"
+    return ti
+
+
+def write_tar_gz(dest: Path, files: dict, mtime: int) -> None:
+    """Write ``files`` ({archive path: bytes or (bytes, mode)}) as a reproducible .tar.gz.
+
+    Parent directories are added as entries; everything is sorted; owner root; one mtime."""
+    entries = {}
+    for name, data in files.items():
+        content, mode = data if isinstance(data, tuple) else (data, 0o644)
+        entries[name] = (content, mode)
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            entries.setdefault("/".join(parts[:i]) + "/", None)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in sorted(entries):
+            e = entries[name]
+            if e is None:
+                tar.addfile(_tarinfo(name.rstrip("/"), 0, 0o755, mtime, tarfile.DIRTYPE))
+            else:
+                content, mode = e
+                tar.addfile(_tarinfo(name, len(content), mode, mtime), io.BytesIO(content))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=9) as gz:
+        gz.write(raw.getvalue())
+
+
+# --------------------------------------------------------------------------------------------
+# content
+
+
+def _env() -> jinja2.Environment:
+    return templating.environment(TEMPLATES, trim_blocks=True, lstrip_blocks=True)
+
+
+def readme_excerpt(text: str, sections: Sequence[str] = README_SECTIONS) -> str:
+    """The level-2 sections of README.md named in ``sections`` (with their subsections), in order."""
+    out, keep = [], False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            keep = line[3:].strip() in sections
+        if keep:
+            out.append(line)
+    return "\n".join(out).strip() + "\n" if out else ""
+
+
+def render_template(name: str, **kw) -> str:
+    return _env().get_template(name).render(**kw)
+
+
+def cell_facts(bc: BuiltCell) -> dict:
+    c, info = bc.cell, bc.info
+    return {"id": c.id, "kea_version": c.kea, "kea_source": c.source,
+            "kea_package": info.get("kea_package", ""),
+            "kea_package_version": info.get("kea_package_version", ""),
+            "kea_hooks_version": info.get("kea_hooks_version"),
+            "os": {"distro": c.os.distro, "release": c.os.release, "suite": c.os.suite},
+            "arch": c.arch, "status": c.status, "hooks_dir": c.hooks_dir,
+            "library_sha256": info["sha256"], "build_git_commit": info.get("git_commit", ""),
+            "compiler": info.get("compiler", "")}
+
+
+def binary_tarball(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme: str) -> Path:
+    name = cell_artifact_name(version, bc.cell)
+    top = name[: -len(".tar.gz")]
+    text = render_template("README.txt.j2", version=version, cell=cell_facts(bc), excerpt=readme,
+                           deb=is_debian_family(bc.cell))
+    files = {
+        f"{top}/{LIBRARY}": bc.so.read_bytes(),
+        f"{top}/LICENSE": LICENSE_FILE.read_bytes(),
+        f"{top}/README.md": text.encode(),
+        f"{top}/build-info.json": (bc.out / "build-info.json").read_bytes(),
+    }
+    dest = dest_dir / name
+    write_tar_gz(dest, files, mtime)
+    return dest
+
+
+def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme: str) -> Path:
+    """``dpkg-deb --build --root-owner-group`` of a tree holding the .so in the hooks directory."""
+    if shutil.which("dpkg-deb") is None:
+        raise ReleaseError("dpkg-deb is not installed (apt-get install dpkg); it builds the .deb packages")
+    cell, info = bc.cell, bc.info
+    name = cell_artifact_name(version, cell, "deb")
+    with tempfile.TemporaryDirectory(prefix="kea-runscript-deb-") as tmp:
+        root = Path(tmp) / "root"
+        doc = root / "usr/share/doc" / PACKAGE
+        hooks = root / cell.hooks_dir.lstrip("/")
+        for d in (root / "DEBIAN", doc, hooks):
+            d.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bc.so, hooks / LIBRARY)
+        shutil.copyfile(LICENSE_FILE, doc / "copyright")
+        shutil.copyfile(bc.out / "build-info.json", doc / "build-info.json")
+        (doc / "README.md").write_text(render_template("README.txt.j2", version=version, cell=cell_facts(bc),
+                                                       excerpt=readme, deb=True))
+        size_kib = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) // 1024 + 1
+        (root / "DEBIAN/control").write_text(render_template(
+            "deb-control.j2", package=PACKAGE, version=deb_version(version, cell), arch=cell.arch,
+            maintainer=os.environ.get("KEA_RUNSCRIPT_MAINTAINER", "").strip() or MAINTAINER,
+            depends=deb_depends(cell, info["kea_package_version"]), installed_size=size_kib,
+            cell=cell_facts(bc), hook_version=version))
+        low, bound = kea_version_range(cell.kea, info["kea_package_version"])
+        (root / "DEBIAN/preinst").write_text(render_template(
+            "deb-preinst.j2", package=PACKAGE, version=deb_version(version, cell),
+            lib_package=KEA_LIB_PACKAGE[cell.source], low=low, bound=bound, kea_version=cell.kea))
+        for p in sorted(root.rglob("*"), reverse=True):
+            os.chmod(p, 0o755 if p.is_dir() or p.name == "preinst" else 0o644)
+            os.utime(p, (mtime, mtime), follow_symlinks=False)
+        os.chmod(root, 0o755)
+        dest = dest_dir / name
+        env = {**os.environ, "SOURCE_DATE_EPOCH": str(mtime)}
+        r = subprocess.run(["dpkg-deb", "--build", "--root-owner-group", "-Zxz", str(root), str(dest)],
+                           capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            raise ReleaseError(f"{cell.id}: dpkg-deb failed (exit {r.returncode}):\n{r.stderr.strip()}")
+    return dest
+
+
+def source_tarball(version: str, dest_dir: Path, mtime: int, series: Optional[Sequence[str]] = None,
+                   render: Optional[Callable[[str, Path], Path]] = None) -> Path:
+    """Pre-rendered C++ for every supported Kea series: ``<top>/kea-<X.Y>/`` each with a Makefile."""
+    from .. import facts
+    if render is None:
+        from ..render import render_tree as render
+    series = list(series if series is not None else facts.supported_series())
+    name = source_name(version)
+    top = name[: -len(".tar.gz")]
+    files = {f"{top}/LICENSE": LICENSE_FILE.read_bytes(),
+             f"{top}/README.md": render_template("SOURCE-README.txt.j2", version=version, series=series).encode()}
+    with tempfile.TemporaryDirectory(prefix="kea-runscript-src-") as tmp:
+        for s in series:
+            tree = render(s, Path(tmp) / f"kea-{s}")
+            for p in sorted(Path(tree).rglob("*")):
+                if p.is_file():
+                    mode = 0o755 if os.access(p, os.X_OK) else 0o644
+                    files[f"{top}/kea-{s}/{p.relative_to(tree).as_posix()}"] = (p.read_bytes(), mode)
+    dest = dest_dir / name
+    write_tar_gz(dest, files, mtime)
+    return dest
+
+
+def python_dists(dest_dir: Path, root: Path = ROOT) -> list:
+    """The toolkit's sdist and wheel, made with ``python -m build``."""
+    with tempfile.TemporaryDirectory(prefix="kea-runscript-pydist-") as tmp:
+        # Run from tmp: in the checkout, its build/ directory would shadow pypa/build.
+        probe = subprocess.run([sys.executable, "-c", "import build.__main__"], cwd=tmp, capture_output=True)
+        if probe.returncode:
+            raise ReleaseError("the Python package 'build' is missing: pip install -e '.[release]' "
+                               "(or --no-python to leave the toolkit's sdist and wheel out)")
+        # No --sdist/--wheel: the wheel is built from the sdist, so the sdist is known complete.
+        r = subprocess.run([sys.executable, "-m", "build", "--outdir", tmp, str(root)],
+                           capture_output=True, text=True, cwd=tmp)
+        if r.returncode != 0:
+            tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-20:])
+            raise ReleaseError(f"python -m build failed (exit {r.returncode}):\n{tail}")
+        out = []
+        for p in sorted(Path(tmp).iterdir()):
+            shutil.copyfile(p, dest_dir / p.name)
+            out.append(dest_dir / p.name)
+    return out
+
+
+def sha256sums(dest_dir: Path, names: Iterable[str]) -> str:
+    """``SHA256SUMS`` text (``sha256sum -c`` format), sorted by name."""
+    return "".join(f"{sha256_file(dest_dir / n)}  {n}\n" for n in sorted(names))
+
+
+def manifest_entry(path: Path) -> dict:
+    return {"name": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
+
+
+# --------------------------------------------------------------------------------------------
+# the apt repository
+
+
+APT_DIR = "apt"
+APT_COMPONENT = "main"
+
+
+def _ftparchive(root: Path, *args: str) -> str:
+    r = subprocess.run(["apt-ftparchive", *args], cwd=root, capture_output=True, text=True,
+                       env={**os.environ, "LC_ALL": "C"})
+    if r.returncode != 0 or "\nE: " in "\n" + r.stderr:
+        raise ReleaseError(f"apt-ftparchive {' '.join(args)} failed (exit {r.returncode}):\n{r.stderr.strip()}")
+    return r.stdout
+
+
+def apt_repository(debs: Sequence, root: Path, signer, version: str, mtime: int) -> dict:
+    """A signed apt repository of ``debs`` ([(cell, .deb path)]) in ``root``, one suite per
+    Debian suite the cells' Kea comes from (``Cell.apt_suite``; ``dists/<suite>/``: ``Release``, ``InRelease``, ``Release.gpg``,
+    ``main/binary-<arch>/Packages``; the files in ``pool/<suite>/``), indexed by apt-ftparchive
+    and signed by ``signer``. ``Date`` is ``mtime`` (the commit's), so only the signatures
+    differ between two runs. Returns what the manifest says about it."""
+    if shutil.which("apt-ftparchive") is None:
+        raise ReleaseError("apt-ftparchive is not installed (apt-get install apt-utils); it indexes the apt repository")
+    by_suite: dict = {}
+    for cell, deb in debs:
+        # The suite Kea comes from: a Kea from trixie-backports gets its own suite, so trixie's
+        # keeps one kea-hook-runscript per architecture (apt would take the highest version,
+        # the one for the other Kea, and fail on its dependency).
+        by_suite.setdefault(cell.apt_suite, []).append((cell, deb))
+    suites = {}
+    for suite, items in sorted(by_suite.items()):
+        pool = root / "pool" / suite
+        pool.mkdir(parents=True)
+        for cell, deb in items:
+            shutil.copyfile(deb, pool / pool_name(version, cell))
+        archs = sorted({cell.arch for cell, _ in items})
+        dist = root / "dists" / suite
+        for arch in archs:
+            text = _ftparchive(root, "--arch", arch, "packages", f"pool/{suite}")
+            # One paragraph per package file, in a fixed order whatever the directory order.
+            paragraphs = sorted(p.strip("\n") for p in text.split("\n\n") if p.strip())
+            (dist / APT_COMPONENT / f"binary-{arch}").mkdir(parents=True)
+            (dist / APT_COMPONENT / f"binary-{arch}" / "Packages").write_text("\n\n".join(paragraphs) + "\n")
+        fields = {"Origin": PACKAGE, "Label": PACKAGE, "Suite": suite, "Codename": suite,
+                  "Architectures": " ".join(archs), "Components": APT_COMPONENT,
+                  "Description": f"{PACKAGE} {version} for {items[0][0].os.distro} {suite}",
+                  "Date": email.utils.formatdate(mtime, usegmt=True),
+                  # apt >= 2.3 then takes later Release files only when signed by this key.
+                  "Signed-By": signer.fingerprint}
+        opts = [a for k, v in fields.items() for a in ("-o", f"APT::FTPArchive::Release::{k}={v}")]
+        release_text = _ftparchive(root, *opts, "release", f"dists/{suite}")
+        (dist / "Release").write_text(release_text)
+        signer.clearsign(dist / "Release", dist / "InRelease")
+        signer.detach_sign(dist / "Release", dist / "Release.gpg")
+        suites[suite] = {"architectures": archs,
+                         "packages": [f"pool/{suite}/{pool_name(version, c)}" for c, _ in items]}
+    (root / signing.KEY_NAME).write_text(signer.public_key() if signer.test else signing.KEY_FILE.read_text())
+    return suites
