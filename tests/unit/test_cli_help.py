@@ -216,10 +216,9 @@ def test_smoke_build_failure(monkeypatch, capsys):
 
 def test_no_error_print_without_prefix():
     """The error prints of the command's entry points all use the one prefix."""
-    for name in ("cli", "bench", "release", "pipelines", "smoke"):
-        text = (ROOT / "kea_runscript" / f"{name}.py").read_text()
-        bad = re.findall(r'print\(f?"(?:error|bench): .*', text)
-        assert not bad, f"{name}.py: {bad}"
+    for path in sorted((ROOT / "kea_runscript").rglob("*.py")):
+        bad = re.findall(r'print\(f?"(?:error|bench): .*', path.read_text())
+        assert not bad, f"{path.relative_to(ROOT)}: {bad}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -358,7 +358,7 @@ def test_flood_past_the_line_cap_is_not_read_at_full_speed(tmp_path, build, buil
 
 
 @pytest.mark.parametrize("build", ["default", "oldest"])
-def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_path, build, built):
+def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_path, build, built, arch):
     quick = script(tmp_path, "exit 0\n")
     report = flood(built(*BUILDS[build]), tmp_path, 0, 1000, quick)
     assert report["why"] == "started"
@@ -366,7 +366,9 @@ def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_
     # Other threads' launches meanwhile: the reaper never reads under the launcher's lock
     # (before: one launch waited as long as the flood lasted).
     assert int(report["launches"]) > 10
-    assert float(report["max_launch_ms"]) < 100
+    # Under qemu-user a launch is an emulated fork of the whole process: 500 ms, as on the
+    # arm64 VM (tests/integration/test_launcher_aarch64.py), still half the old blocking.
+    assert float(report["max_launch_ms"]) < (100 if arch is None else 500)
     assert int(report["lines"]) == 101 and "dropped" in report["last"]
     # Nothing queues up: lines go out after each bounded read.
     assert int(report["vmhwm_kb"]) < 64 * 1024
