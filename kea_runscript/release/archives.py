@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,9 @@ TEMPLATES = ROOT / "templates" / "release"
 LICENSE_FILE = ROOT / "LICENSE"
 README_FILE = ROOT / "README.md"
 #: README.md sections copied into every binary tarball (headings, level 2, with subsections).
-README_SECTIONS = ("Installing a prebuilt hook", "Using the hook")
+README_SECTIONS = ("Installing a prebuilt hook", "Using the hook", "Variables", "Troubleshooting")
+#: The README's links into docs/: the pages they name ship beside it (docs/<page>.md).
+_DOCS_LINK = re.compile(r"\]\((docs/[A-Za-z0-9_.-]+\.md)(?:#[^)]*)?\)")
 MAINTAINER = "kea-hook-runscript maintainers <kea-hook-runscript@users.noreply.github.com>"
 
 
@@ -164,6 +167,13 @@ def readme_excerpt(text: str, sections: Sequence[str] = README_SECTIONS) -> str:
     return "\n".join(out).strip() + "\n" if out else ""
 
 
+def linked_docs(excerpt: str) -> dict:
+    """{docs/<page>.md: bytes} of the docs pages ``excerpt`` links to, so that its links
+    resolve in a tarball or /usr/share/doc as they do in the repository."""
+    return {rel: (ROOT / rel).read_bytes() for rel in sorted(set(_DOCS_LINK.findall(excerpt)))
+            if (ROOT / rel).is_file()}
+
+
 def render_template(name: str, **kw) -> str:
     return _env().get_template(name).render(**kw)
 
@@ -190,6 +200,7 @@ def binary_tarball(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, read
         f"{top}/LICENSE": LICENSE_FILE.read_bytes(),
         f"{top}/README.md": text.encode(),
         f"{top}/build-info.json": (bc.out / "build-info.json").read_bytes(),
+        **{f"{top}/{rel}": data for rel, data in linked_docs(readme).items()},
     }
     dest = dest_dir / name
     write_tar_gz(dest, files, mtime)
@@ -213,6 +224,9 @@ def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme:
         shutil.copyfile(bc.out / "build-info.json", doc / "build-info.json")
         (doc / "README.md").write_text(render_template("README.txt.j2", version=version, cell=cell_facts(bc),
                                                        excerpt=readme, deb=True))
+        for rel, data in linked_docs(readme).items():
+            (doc / rel).parent.mkdir(parents=True, exist_ok=True)
+            (doc / rel).write_bytes(data)
         size_kib = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) // 1024 + 1
         (root / "DEBIAN/control").write_text(render_template(
             "deb-control.j2", package=PACKAGE, version=deb_version(version, cell), arch=cell.arch,

@@ -263,11 +263,18 @@ def test_make_release(tmp_path):
 
     top = tb.name[: -len(".tar.gz")]
     with tarfile.open(tb) as t:
-        assert sorted(t.getnames()) == [top] + [f"{top}/{n}" for n in
-                                                 ("LICENSE", "README.md", "build-info.json", release.LIBRARY)]
+        names = [n for n in t.getnames() if n != f"{top}/docs" and not n.startswith(f"{top}/docs/")]
+        assert sorted(names) == [top] + [f"{top}/{n}" for n in
+                                         ("LICENSE", "README.md", "build-info.json", release.LIBRARY)]
         assert t.extractfile(f"{top}/LICENSE").read().startswith(b"Mozilla Public License Version 2.0")
         readme = t.extractfile(f"{top}/README.md").read().decode()
+        # the README's links into docs/ resolve in the tarball: those pages ship beside it
+        linked = set(re.findall(r"\]\((docs/[^)#]+)", readme))
+        assert linked and {"docs/variables.md", "docs/hook.md"} <= linked
+        assert {f"{top}/{rel}" for rel in linked} <= set(t.getnames())
+        assert t.extractfile(f"{top}/docs/variables.md").read() == (ROOT / "docs/variables.md").read_bytes()
     assert "kea2.6.3-debian13-amd64" in readme and "2.6.3-1" in readme
+    assert "## Variables" in readme and "## Troubleshooting" in readme
 
     deb = out / release.cell_artifact_name(HOOK_VERSION, CELL, "deb")
     fields = subprocess.run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True).stdout
