@@ -3,8 +3,8 @@
 #   sudo ./bootstrap.sh                      set up only
 #   sudo ./bootstrap.sh nox -s build         set up, then run the command (the README's way)
 #   ./bootstrap.sh --dry-run [COMMAND...]    only say what it would install and start (no root needed)
-# Installs docker.io, debootstrap, gnupg, apt-utils and (on amd64, for the arm64 cells) qemu-user-static
-# if missing, starts dockerd if it is not running, registers qemu-aarch64 with binfmt_misc, and
+# Installs docker.io, debootstrap, gnupg, apt-utils and (on amd64, for the arm64 cells and the
+# arm64 launcher tests) qemu-user-static, g++-aarch64-linux-gnu, qemu-system-arm and cpio if missing, starts dockerd if it is not running, registers qemu-aarch64 with binfmt_misc, and
 # installs the toolkit (editable) with its test extras and nox into the current python3.
 # Safe to run again: every step checks first.
 set -euo pipefail

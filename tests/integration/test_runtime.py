@@ -126,7 +126,7 @@ def test_sync_exit_code_applied_while_kea_runs_lfc(lfc):
     if rt_emulated(lfc):
         # Under qemu-user the launcher has no supervisor (qemu refuses its clone): scripts are
         # Kea's plain children, and the SIGCHLD handler Kea runs for kea-lfc may reap one
-        # first (README: "arm64 under emulation"). The drops that were applied still hold.
+        # first (docs/hook.md: qemu-user emulation). The drops that were applied still hold.
         assert lfc.facts["RUNSCRIPT_EXIT_ACTION (drop applied)"] >= 1, msg
         return
     assert lfc.facts["exit statuses lost"] == 0, msg
