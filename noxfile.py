@@ -36,7 +36,7 @@ def integration(session):
     """Integration tests: real Docker builds, smoke, run-time and release tests of the verified
     cells, three cells at a time (about 45 minutes; minutes more when images are cold)."""
     session.run(sys.executable, "-m", "pytest", "-m", "integration", "-n", INTEGRATION_WORKERS,
-                "--dist", "loadgroup", "tests/integration", *session.posargs)
+                "--dist", "loadgroup", "--durations=25", "tests/integration", *session.posargs)
 
 
 @nox.session(venv_backend="none", tags=["release"], default=False)
