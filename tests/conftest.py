@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config, items):
     expr = config.getoption("-m") or ""
     if "integration" in expr and "not integration" not in expr:
