@@ -16,8 +16,25 @@ def tree(tmp_path, stub_render):
 CMD = ["make", "-C", "/src"]
 
 
-def test_cache_key_is_stable(tree):
-    assert build.cache_key(tree, "sha256:aa", CMD) == build.cache_key(tree, "sha256:aa", CMD)
+def test_cache_key_is_stable(tree, tmp_path, stub_render):
+    """The same inputs give the same key wherever the tree is; each input changes it."""
+    key = build.cache_key(tree, "sha256:aa", CMD)
+    elsewhere = stub_render("2.6.3", tmp_path / "another" / "checkout" / "src")
+    assert build.cache_key(elsewhere, "sha256:aa", list(CMD)) == key
+    changed = {
+        "image": build.cache_key(tree, "sha256:ab", CMD),
+        "command": build.cache_key(tree, "sha256:aa", [*CMD, "-j2"]),
+    }
+    (elsewhere / "Makefile").chmod(0o755)
+    changed["mode"] = build.cache_key(elsewhere, "sha256:aa", CMD)
+    (elsewhere / "Makefile").chmod(0o644)
+    assert build.cache_key(elsewhere, "sha256:aa", CMD) == key
+    (elsewhere / "stub.cc").write_text((elsewhere / "stub.cc").read_text().replace("load", "lOad"))
+    changed["content"] = build.cache_key(elsewhere, "sha256:aa", CMD)
+    (elsewhere / "stub.cc").rename(elsewhere / "stub2.cc")
+    changed["name"] = build.cache_key(elsewhere, "sha256:aa", CMD)
+    assert {what: k for what, k in changed.items() if k == key} == {}
+    assert len(set(changed.values())) == len(changed)
 
 
 def test_cache_key_changes_with_one_source_byte(tree):
