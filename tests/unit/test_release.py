@@ -681,13 +681,15 @@ class FakeGitHub(BaseHTTPRequestHandler):
 
     Class attributes (per server): ``releases`` (its state), ``calls`` (method, path,
     Authorization, body), ``fail_uploads``, ``list_redirect`` (answer the release list with a
-    302 to that URL), ``upload_base`` (origin of the upload URLs it hands out)."""
+    302 to that URL), ``upload_base`` (origin of the upload URLs it hands out),
+    ``published_meanwhile`` (a release another run publishes right after this one listed them).""" 
 
     releases: list = []
     calls: list = []
     fail_uploads = False
     list_redirect = ""
     upload_base = ""
+    published_meanwhile = None
 
     def log_message(self, *_a):
         pass
@@ -716,8 +718,15 @@ class FakeGitHub(BaseHTTPRequestHandler):
         if self.command == "GET" and path == "/repos/o/n/releases":
             if self.list_redirect:
                 return self._reply(302, {}, [("Location", self.list_redirect)])
-            return self._reply(200, self.releases if self.path.endswith("page=1") else [])
+            listed = list(self.releases) if self.path.endswith("page=1") else []
+            if self.published_meanwhile is not None:  # by another run, once this one has looked
+                self.releases.append(self.published_meanwhile)
+            return self._reply(200, listed)
         if self.command == "POST" and path == "/repos/o/n/releases":
+            tag = json.loads(body)["tag_name"]
+            if any(r["tag_name"] == tag for r in self.releases):  # as GitHub answers it
+                return self._reply(422, {"message": "Validation Failed", "errors": [
+                    {"resource": "Release", "code": "already_exists", "field": "tag_name"}]})
             rel = {**json.loads(body), "id": 7, "assets": [], "upload_url": f"{host}/uploads/7/assets{{?name,label}}"}
             self.releases.append(rel)
             return self._reply(201, rel)
@@ -833,6 +842,21 @@ def test_publish_never_changes_a_published_release(tmp_path):
         with pytest.raises(release.PublishError, match="new.txt: not in the published release"):
             release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lines.append)
     assert changes(h) == [] and published["assets"] == same
+
+
+def test_publish_refuses_a_release_published_by_another_run_meanwhile(tmp_path):
+    """Listed as absent, then created by another run before this one's create: GitHub refuses
+    the create; the error says the release already exists, and nothing is uploaded."""
+    rel = small_release(tmp_path)
+    theirs = {"id": 9, "tag_name": "v2.0.0", "draft": False, "upload_url": "",
+              "assets": [{"name": "other.tar.gz", "id": 5, "size": 1, "digest": "sha256:22"}]}
+    with fake_github(published_meanwhile=dict(theirs, assets=list(theirs["assets"]))) as (api, h):
+        with pytest.raises(release.PublishError) as e:
+            release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lambda _s: None)
+        assert h.releases == [theirs]
+    assert changes(h) == [("POST", "/repos/o/n/releases")]
+    msg = str(e.value)
+    assert "HTTP 422" in msg and "already_exists" in msg and "tag_name" in msg, msg
 
 
 def test_publish_sends_the_token_to_the_api_host_only(tmp_path):
