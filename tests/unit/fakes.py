@@ -16,8 +16,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from kea_runscript import containers, images, matrix
 
-#: A small matrix for behaviour tests (the real matrix.yaml changes with the project):
-#: two verified cells, one cross-compiled verified cell, one declared cell.
+#: A small matrix for behaviour tests (the real matrix.yaml changes with the project): series
+#: 2.6 mixes verified cells (two architectures) and a declared one, 1.8 and 1.4 are declared
+#: only (ISC's repository, a source build), 3.0.3 comes from backports.
 SMALL_MATRIX = textwrap.dedent("""\
     os:
       debian10: {distro: debian, release: "10", suite: buster, mirror: "http://archive.debian.org/debian"}
@@ -26,11 +27,15 @@ SMALL_MATRIX = textwrap.dedent("""\
     sources:
       debian: {dev: kea-dev, servers: [kea-dhcp4-server, kea-dhcp6-server]}
       isc-repo: {dev: isc-kea-dev, servers: [isc-kea-dhcp4, isc-kea-dhcp6]}
+      source: {dev: "", servers: []}
     cells:
       - {kea: "2.2.0", os: debian12, source: debian, status: verified}
-      - {kea: "2.6.3", os: debian13, source: debian, status: verified}
+      - {kea: "2.6.3", os: debian13, source: debian, status: verified, note: "Debian 13's own Kea"}
       - {kea: "2.6.3", os: debian13, source: debian, arch: arm64, status: verified}
+      - {kea: "2.6.1", os: debian12, source: isc-repo, status: declared}
+      - {kea: "3.0.3", os: debian13, source: debian, backports: true, status: verified}
       - {kea: "1.8.2", os: debian10, source: isc-repo, status: declared}
+      - {kea: "1.4.0", os: debian10, source: source, status: declared}
     """)
 
 
