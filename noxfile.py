@@ -6,6 +6,7 @@ Matrix sessions (build-X.Y, render-X.Y) are generated from matrix.yaml ($KEA_RUN
 names another file); a broken one makes every nox command exit 2 with one `file:line:` line.
 """
 
+import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +19,20 @@ nox.options.sessions = ["tests"]  # bare `nox` stays cheap
 nox.options.error_on_missing_interpreters = True
 
 KEA_RUNSCRIPT = (sys.executable, "-m", "kea_runscript.cli")
+
+#: How nox stops a toolkit command when it is interrupted: a SIGINT to nox alone reaches the
+#: command as nox's SIGTERM after INTERRUPT_S; the command then has TERMINATE_S to remove its
+#: containers before nox's SIGKILL (nox's defaults, 0.3 s and 0.2 s, cut that short).
+STOP = {"interrupt_timeout": 1.0, "terminate_timeout": 60.0}
+
+
+def _sigterm_as_ctrl_c(_signum, _frame):
+    # nox has no SIGTERM handler: a cancelled CI job that signals nox alone would kill it and
+    # leave its command running, containers and all. As KeyboardInterrupt, nox stops it.
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGTERM, _sigterm_as_ctrl_c)
 
 
 @nox.session(venv_backend="none", tags=["test"])
@@ -44,12 +59,12 @@ def release(session):
     """Signed release in dist/release/<version>/ (SHA256SUMS.asc, apt repository) from the built
     cells (version: git tag, or -- --version X.Y.Z; key: $KEA_RUNSCRIPT_SIGNING_KEY, or -- --test-key).
     Needs the `release` extra (pypa/build): pip install -e '.[release]'."""
-    session.run(*KEA_RUNSCRIPT, "release", *session.posargs)
+    session.run(*KEA_RUNSCRIPT, "release", *session.posargs, **STOP)
 
 
 def _register(spec):
     def session(session):
-        session.run(*KEA_RUNSCRIPT, *spec.args, *session.posargs)
+        session.run(*KEA_RUNSCRIPT, *spec.args, *session.posargs, **STOP)
 
     session.__doc__ = spec.doc
     session.__name__ = spec.name.replace("-", "_").replace(".", "_")

@@ -117,8 +117,15 @@ class _Api:
         except urllib.error.HTTPError as e:
             body = e.read().decode("utf-8", "replace")
             try:
-                detail = json.loads(body).get("message", body)
-            except ValueError:
+                answer = json.loads(body)
+                detail = answer.get("message", body)
+                # "Validation Failed" alone hides why: e.g. tag_name already_exists (a release
+                # of that tag published meanwhile by another run).
+                why = [f"{x.get('field', '?')} {x.get('code', '?')}" for x in answer.get("errors") or ()
+                       if isinstance(x, dict)]
+                if why:
+                    detail = f"{detail} ({', '.join(why)})"
+            except (ValueError, AttributeError):
                 detail = body
             path = urllib.parse.urlsplit(url).path
             raise PublishError(redact(f"GitHub API {method} {path}: HTTP {e.code}: {str(detail)[:300]}",

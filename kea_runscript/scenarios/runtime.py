@@ -78,6 +78,16 @@ print(json.dumps(out))
 """
 
 
+def parse_fd_links(text: str) -> Dict[int, str]:
+    """Lines ``<fd> <readlink target>`` (Runtime.fds' loop over /proc/<pid>/fd) -> {fd: target}."""
+    out = {}
+    for line in text.splitlines():
+        n, _, target = line.partition(" ")
+        if n.isdigit():
+            out[int(n)] = target
+    return out
+
+
 class Runtime:
     """The scenarios' view of one cell's smoke container (a :class:`testnet.TestNet`)."""
 
@@ -149,12 +159,7 @@ class Runtime:
     def fds(self, pid: int) -> Dict[int, str]:
         r = self.sh(f"for f in /proc/{pid}/fd/*; do echo \"${{f##*/}} $(readlink $f)\"; done",
                     check=False)
-        out = {}
-        for line in r.output.splitlines():
-            n, _, target = line.partition(" ")
-            if n.isdigit():
-                out[int(n)] = target
-        return out
+        return parse_fd_links(r.output)
 
     # Kea ------------------------------------------------------------------------------------
 

@@ -22,8 +22,11 @@ from pathlib import Path
 import pytest
 
 from kea_runscript import HOOK_VERSION, ROOT, matrix, release, signing
+from tests.unit.fakes import small_matrix
 
-M = matrix.load()
+#: Behaviour on the small fixture matrix; the artifact names' uniqueness is checked over the real one.
+M = small_matrix()
+REAL = matrix.load()
 CELL = M.by_id("kea2.6.3-debian13-amd64")
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb not installed")
 
@@ -43,12 +46,12 @@ def test_artifact_name_example():
 @pytest.mark.parametrize("version", ["2.0.0", "2.0.0-rc1", "10.1.2+x"])
 def test_artifact_names_round_trip_and_are_unique(version):
     names = set()
-    for c in M.cells:
+    for c in REAL.cells:
         for kind in ("tar.gz", "deb"):
             name = release.cell_artifact_name(version, c, kind)
             assert release.parse_artifact_name(name) == {"hook_version": version, "cell_id": c.id, "kind": kind}
             names.add(name)
-    assert len(names) == 2 * len(M.cells)
+    assert len(names) == 2 * len(REAL.cells)
     with pytest.raises(ValueError):
         release.parse_artifact_name(release.source_name(version))
 
@@ -69,10 +72,10 @@ def test_deb_fields():
     assert release.deb_depends(CELL, "2.6.3-1+deb13u1") == \
         "kea-common (>= 2.6.3), kea-common (<< 2.6.3.~), kea-dhcp4-server | kea-dhcp6-server"
     assert release.kea_version_range("2.6.3", "1:2.6.3-2") == ("1:2.6.3", "1:2.6.3.~")  # epoch kept
-    isc = M.by_id("kea2.4.1-debian12-amd64")
-    assert release.deb_depends(isc, "2.4.1-isc1") == \
-        "isc-kea-common (>= 2.4.1), isc-kea-common (<< 2.4.1.~), isc-kea-dhcp4 | isc-kea-dhcp6"
-    assert not release.is_debian_family(M.by_id("kea1.5.0-debian10-amd64"))  # built from source
+    isc = M.by_id("kea2.6.1-debian12-amd64")
+    assert release.deb_depends(isc, "2.6.1-isc1") == \
+        "isc-kea-common (>= 2.6.1), isc-kea-common (<< 2.6.1.~), isc-kea-dhcp4 | isc-kea-dhcp6"
+    assert not release.is_debian_family(M.by_id("kea1.4.0-debian10-amd64"))  # built from source
     assert release.upstream_version("1:2.6.3-1+deb13u1") == "2.6.3"
 
 
@@ -358,7 +361,7 @@ def test_apt_repository(tmp_path):
 
     # A declared cell built anyway (--allow-declared) ships its .deb, but not through apt:
     # its suite would get a second, untested kea-hook-runscript.
-    declared = M.by_id("kea2.4.1-debian12-amd64")
+    declared = M.by_id("kea2.6.1-debian12-amd64")
     fake_dist(tmp_path / "dist", cells=[declared])
     out2 = make(tmp_path, "with-declared")
     assert (out2 / release.cell_artifact_name(HOOK_VERSION, declared, "deb")).is_file()
@@ -681,13 +684,15 @@ class FakeGitHub(BaseHTTPRequestHandler):
 
     Class attributes (per server): ``releases`` (its state), ``calls`` (method, path,
     Authorization, body), ``fail_uploads``, ``list_redirect`` (answer the release list with a
-    302 to that URL), ``upload_base`` (origin of the upload URLs it hands out)."""
+    302 to that URL), ``upload_base`` (origin of the upload URLs it hands out),
+    ``published_meanwhile`` (a release another run publishes right after this one listed them).""" 
 
     releases: list = []
     calls: list = []
     fail_uploads = False
     list_redirect = ""
     upload_base = ""
+    published_meanwhile = None
 
     def log_message(self, *_a):
         pass
@@ -716,8 +721,15 @@ class FakeGitHub(BaseHTTPRequestHandler):
         if self.command == "GET" and path == "/repos/o/n/releases":
             if self.list_redirect:
                 return self._reply(302, {}, [("Location", self.list_redirect)])
-            return self._reply(200, self.releases if self.path.endswith("page=1") else [])
+            listed = list(self.releases) if self.path.endswith("page=1") else []
+            if self.published_meanwhile is not None:  # by another run, once this one has looked
+                self.releases.append(self.published_meanwhile)
+            return self._reply(200, listed)
         if self.command == "POST" and path == "/repos/o/n/releases":
+            tag = json.loads(body)["tag_name"]
+            if any(r["tag_name"] == tag for r in self.releases):  # as GitHub answers it
+                return self._reply(422, {"message": "Validation Failed", "errors": [
+                    {"resource": "Release", "code": "already_exists", "field": "tag_name"}]})
             rel = {**json.loads(body), "id": 7, "assets": [], "upload_url": f"{host}/uploads/7/assets{{?name,label}}"}
             self.releases.append(rel)
             return self._reply(201, rel)
@@ -833,6 +845,21 @@ def test_publish_never_changes_a_published_release(tmp_path):
         with pytest.raises(release.PublishError, match="new.txt: not in the published release"):
             release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lines.append)
     assert changes(h) == [] and published["assets"] == same
+
+
+def test_publish_refuses_a_release_published_by_another_run_meanwhile(tmp_path):
+    """Listed as absent, then created by another run before this one's create: GitHub refuses
+    the create; the error says the release already exists, and nothing is uploaded."""
+    rel = small_release(tmp_path)
+    theirs = {"id": 9, "tag_name": "v2.0.0", "draft": False, "upload_url": "",
+              "assets": [{"name": "other.tar.gz", "id": 5, "size": 1, "digest": "sha256:22"}]}
+    with fake_github(published_meanwhile=dict(theirs, assets=list(theirs["assets"]))) as (api, h):
+        with pytest.raises(release.PublishError) as e:
+            release.publish(rel, repo="o/n", tag="v2.0.0", token=TOKEN, api=api, say=lambda _s: None)
+        assert h.releases == [theirs]
+    assert changes(h) == [("POST", "/repos/o/n/releases")]
+    msg = str(e.value)
+    assert "HTTP 422" in msg and "already_exists" in msg and "tag_name" in msg, msg
 
 
 def test_publish_sends_the_token_to_the_api_host_only(tmp_path):
