@@ -153,7 +153,10 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
     params = {"script": path, "wait": wait, "timeout": timeout, "capture-output": True,
               "hook-points": ["pkt4_receive"]}
     text, log, _ = rt.config4(tag, params, multi_threading=MT4 if mt else False)
-    limit = timeout + 0.5
+    # An asynchronous run is killed by the reaper thread, which competes for the CPU with the
+    # floods of the other runs (several at once): on a busy 2-core CI machine it was seen up to
+    # 0.16 s past timeout + 0.5 s. The bug this guards against kept runs for 5-61 s.
+    limit = timeout + (0.5 if wait else 1.0)
     answered: Dict[str, Optional[str]] = {}
     with rt.kea4(tag, text, log) as pid:
         rss_start = _status_kb(rt, pid)
@@ -184,7 +187,8 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
     o.facts.update({
         "runs (markers)": n, "runs measured": len(runs),
         "lifetimes (s), longest first": lifetimes[::-1][:10],
-        "runs over timeout + 0.5 s": [(r["pid"], r["seconds"]) for r in late][:10],
+        "runs over the limit": [(r["pid"], r["seconds"]) for r in late][:10],
+        "limit (s)": limit,
         "scapy DORAs answered": f"{sum(1 for a in answered.values() if a)}/{clients}",
         "perfdhcp": f"{perf.get('DISCOVER-OFFER', 'sent packets')} DISCOVERs, {perf.offers} OFFERs, "
                     f"{perf.requests} REQUESTs, {perf.acks} ACKs",
@@ -198,7 +202,7 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
     if unmeasured:
         o.problems.append(f"runs the watcher did not see (their lifetime is unknown): {unmeasured[:5]}")
     if late:
-        o.problems.append(f"{len(late)} of {len(runs)} runs lived longer than timeout + 0.5 s = {limit} s: "
+        o.problems.append(f"{len(late)} of {len(runs)} runs lived longer than timeout + {limit - timeout:.1f} s = {limit} s: "
                           f"{[(r['pid'], r['seconds']) for r in late][:5]} (None: still running)")
     if not all(answered.values()):
         o.problems.append(f"scapy clients without a lease: {[m for m, a in answered.items() if not a]}")
