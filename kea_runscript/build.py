@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor

@@ -250,7 +250,7 @@ def details(result: CellResult, log_tail: int = 8) -> str:
 
 
 def run_mode(tn: TestNet, mode: Mode, catalogue, deadline_s: float) -> List[checks.RunResult]:
-    cell, say = tn.cell, tn.say
+    cell = tn.cell
     kea = Version.parse(cell.kea)
     tag = mode.name.replace("+", "-").replace(".", "")
     pids, logs = {}, {}

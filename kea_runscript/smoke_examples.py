@@ -134,7 +134,6 @@ def run_examples(tn: TestNet) -> Dict[str, List[str]]:
     """slash32_leases (v4) and ipv6_prefix_delegation (v6): first under the packaged units as
     they are (the routes fail, run_examples_without_dropin), then with the drop-ins the
     examples ship, both at once, with debug.sh beside them."""
-    cell = tn.cell
     results: Dict[str, List[str]] = run_examples_without_dropin(tn)
     results.update({"slash32_leases": [], "ipv6_prefix_delegation": [], "debug.sh": []})
     with_dropin = example_units(tn)
