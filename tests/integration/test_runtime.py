@@ -112,7 +112,8 @@ def test_lfc_completes_beside_async_scripts(lfc):
     msg = "\n" + lfc.summary()
     assert lfc.facts["DHCPSRV_MEMFILE_LFC_EXECUTE"] >= 3, msg
     assert lfc.facts["async scripts running at once (max seen)"] >= 2, msg
-    assert lfc.facts["kea-lfc zombie samples"] == 0 or lfc.ok, msg
+    # A kea-lfc zombie in one sample is a kea-lfc between its exit and Kea's reaping of it;
+    # one not reaped within a second is a problem of its own (scenarios.lfc_with_async).
     lfc_problems = [p for p in lfc.problems if not p.startswith(scenarios.EXIT_STATUS_LOST)]
     assert not lfc_problems, msg
 
