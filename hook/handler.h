@@ -134,6 +134,8 @@ private:
     void handle_exit(Worker& w, int result, int status);
     void report(const HandlerEvent& e) const;
     void report_line(Worker& w, const std::string& line);
+    void end_window(Worker& w, long long now);
+    long long flush_output(Worker& w, long long now);
     void read_stdout(Worker& w, bool discard_replies);
     bool write_queued(Worker& w, long long now);
     void stop_all();
