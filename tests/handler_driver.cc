@@ -5,7 +5,9 @@
 //
 // SETTINGs: wait=0|1 workers=N queue=N timeout=MS drain=MS lines=N env=NAME=VALUE (repeatable).
 // COMMANDs, run in order; each prints one line (t = ms since the pool was made):
-//   call KEY POINT [VAR...]      "call KIND CODE MS"         one synchronous round trip
+//   call KEY POINT [VAR...]      "call KIND CODE MS PID"     one synchronous round trip (PID:
+//                                 the handler that took it)
+//   parallel N KEY POINT [VAR...]  N calls at once from N threads, then their lines
 //   post KEY POINT [VAR...]      "post KIND CODE"            one asynchronous record
 //   posts N KEY POINT [VAR...]   "posts queued Q dropped D ms MS"   N records, VAR "SEQ=#"
 //                                 gets the record's number
@@ -39,6 +41,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 using runscript::HandlerEvent;
@@ -210,7 +213,26 @@ int main(int argc, char** argv) {
                 ? pool->call(key, args.at(1).c_str(), vars)
                 : pool->post(key, runscript::handler_record(args.at(1).c_str(), vars));
             say(cmd + " " + kind_name(o.kind) + " " + std::to_string(o.code) + " " +
-                std::to_string(runscript::monotonic_ms() - start));
+                std::to_string(runscript::monotonic_ms() - start) + " " + std::to_string(o.pid));
+        } else if (cmd == "parallel") {
+            const long n = std::stol(args.at(0));
+            const std::size_t key = std::stoul(args.at(1));
+            std::vector<std::string> vars;
+            for (std::size_t i = 3; i < args.size(); ++i) vars.push_back(var(args[i]));
+            std::vector<std::thread> threads;
+            std::vector<std::string> results(n);
+            for (long i = 0; i < n; ++i) {
+                threads.emplace_back([&, i]() {
+                    const long long start = runscript::monotonic_ms();
+                    Outcome o = pool->call(key, args.at(2).c_str(), vars);
+                    results[i] = std::string("call ") + kind_name(o.kind) + " " +
+                                 std::to_string(o.code) + " " +
+                                 std::to_string(runscript::monotonic_ms() - start) + " " +
+                                 std::to_string(o.pid);
+                });
+            }
+            for (std::thread& t : threads) t.join();
+            for (const std::string& r : results) say(r);
         } else if (cmd == "posts") {
             const long n = std::stol(args.at(0));
             const std::size_t key = std::stoul(args.at(1));
