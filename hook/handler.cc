@@ -609,8 +609,7 @@ Outcome HandlerPool::post(std::size_t key, std::string&& record) {
 
 // The pool's thread, with w.io held: reads what the handler wrote on its stdout, one
 // wake-up's share. Replies only count down `outstanding` (asynchronous: nobody waits for them).
-void HandlerPool::read_stdout(Worker& w, bool discard_replies) {
-    (void)discard_replies;
+void HandlerPool::read_stdout(Worker& w) {
     if (w.out_fd < 0) return;
     char buf[16 * 1024];
     std::size_t total = 0;
@@ -903,7 +902,7 @@ void HandlerPool::monitor_loop() {
                 } else {
                     if (async && w.out_ready) {
                         w.out_ready = false;
-                        read_stdout(w, true);
+                        read_stdout(w);
                     }
                     if (async) {
                         if (w.alive) write_queued(w, now);

@@ -136,7 +136,7 @@ private:
     void report_line(Worker& w, const std::string& line);
     void end_window(Worker& w, long long now);
     long long flush_output(Worker& w, long long now);
-    void read_stdout(Worker& w, bool discard_replies);
+    void read_stdout(Worker& w);
     bool write_queued(Worker& w, long long now);
     void stop_all();
 
