@@ -52,7 +52,7 @@ const char* values[] = {
     "RUNSCRIPT_HANDLER_STARTED", "handler %1 worker %2 started (pid %3)",
     "RUNSCRIPT_HANDLER_EXITED", "handler %1 worker %2 (pid %3) ended: %4",
     "RUNSCRIPT_HANDLER_RESTART", "handler %1 worker %2 will be restarted in %3 ms",
-    "RUNSCRIPT_HANDLER_TIMEOUT", "handler %1 worker %2 did not take or answer the %3 record within %4 ms: its process group was killed",
+    "RUNSCRIPT_HANDLER_TIMEOUT", "handler %1 worker %2 did not take or answer the %3 record within %4 ms",
     "RUNSCRIPT_HANDLER_QUEUE_FULL", "handler %1 worker %2: queue full, %3 events dropped",
     "RUNSCRIPT_HANDLER_OUTPUT", "handler %1 (pid %2): %3",
     "RUNSCRIPT_HANDLER_PROTOCOL", "handler %1 worker %2: %3",
