@@ -198,3 +198,12 @@ def test_the_scripts_are_executable_with_absolute_interpreters():
         assert os.access(path, os.X_OK), name
         first = path.read_text().splitlines()[0]
         assert first.startswith("#!/"), (name, first)
+
+
+def test_bootstrap_installs_what_these_tests_build_with(tmp_path):
+    """A fresh machine (CI's) gets go and a C compiler from bootstrap.sh, so nothing here is
+    skipped for want of them."""
+    from .test_containers_bootstrap import dry_run
+    p = dry_run(tmp_path, docker="exit 0", dockerd=True)  # stubs: no go, no cc on that PATH
+    assert p.returncode == 0, p.stderr
+    assert "install golang-go: no go" in p.stdout and "install gcc: no C compiler" in p.stdout, p.stdout
