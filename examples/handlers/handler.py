@@ -5,6 +5,7 @@ replies "exit 0". Records are bytes, never decoded: values need not be UTF-8. Py
 import os
 import sys
 
+os.umask(0o077)                                   # the log holds clients' data
 log = open(os.environ.get("HANDLER_LOG", "/dev/stderr"), "ab")
 buf = b""
 while True:

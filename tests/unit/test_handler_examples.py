@@ -124,6 +124,7 @@ def test_pipelined_records_get_one_reply_each_and_every_byte_reaches_the_log(pro
     assert h.close() == 0, h.stderr
     assert (tmp_path / "events.log").read_bytes() == _entries(records)
     assert h.stderr == b""
+    assert (tmp_path / "events.log").stat().st_mode & 0o777 == 0o600, "the log holds clients' data"
 
 
 @pytest.mark.parametrize("kind", LOGGING + ["c"])
