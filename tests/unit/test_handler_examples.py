@@ -208,3 +208,14 @@ def test_bootstrap_installs_what_these_tests_build_with(tmp_path):
     p = dry_run(tmp_path, docker="exit 0", dockerd=True)  # stubs: no go, no cc on that PATH
     assert p.returncode == 0, p.stderr
     assert "install golang-go: no go" in p.stdout and "install gcc: no C compiler" in p.stdout, p.stdout
+
+
+def test_bash_keeps_every_byte_under_a_utf8_locale(programs, tmp_path):
+    """An operator may give the handler LANG/LC_ALL in `environment`: bash's read then knows
+    multibyte characters, and invalid sequences must still pass unchanged."""
+    records = [("pkt4_receive", HOSTILE + [b"KEA_BAD_UTF8=\xc3\xa9\xff\xfe\xc3\xe2\x82"])]
+    h = Handler(programs["sh"], {"HANDLER_LOG": str(tmp_path / "events.log"), "LC_ALL": "C.UTF-8"})
+    h.send(b"".join(encode_record(p, v) for p, v in records))
+    assert h.replies(1) == [0]
+    assert h.close() == 0, h.stderr
+    assert (tmp_path / "events.log").read_bytes() == _entries(records)
