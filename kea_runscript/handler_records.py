@@ -10,8 +10,10 @@ field is otherwise empty and none holds a NUL, so a reader splits the stream on 
 empty field as the end of a record; every other byte (newline, ``=``, non-UTF-8) is data.
 
 A reply (handler stdout -> hook), one line per record, in order: ``exit <code>\\n`` with a plain
-decimal code 0-255 (no sign, no leading zero: the spelling of ``exit-codes`` keys). Any other
-line is outside the protocol.
+decimal code 0-255 (no sign, no leading zero: the spelling of ``exit-codes`` keys). A line that
+starts with ``exit`` but is not that is a malformed reply: it still answers its record (the hook
+logs RUNSCRIPT_HANDLER_PROTOCOL and the event fails). Any other line is outside the protocol:
+output, logged (RUNSCRIPT_HANDLER_OUTPUT), answering nothing.
 """
 
 from __future__ import annotations
@@ -123,6 +125,18 @@ def parse_reply(line: Union[str, Bytes]) -> int:
     if not m or int(m.group(1)) > 255:
         raise ProtocolError(f"not a reply 'exit <0-255>': {b[:60]!r}")
     return int(m.group(1))
+
+
+REPLY, MALFORMED, OUTPUT = "reply", "malformed reply", "output"
+
+
+def line_kind(line: Union[str, Bytes]) -> str:
+    """How the hook takes one stdout line: REPLY, MALFORMED (starts with ``exit``: answers its
+    record, as a failure) or OUTPUT (logged, answers nothing)."""
+    if try_reply(line) is not None:
+        return REPLY
+    b = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else bytes(line)
+    return MALFORMED if b.startswith(b"exit") else OUTPUT
 
 
 def try_reply(line: Union[str, Bytes]) -> Optional[int]:

@@ -9,8 +9,9 @@ import subprocess
 import pytest
 
 from kea_runscript import ROOT, catalogue
-from kea_runscript.handler_records import (ProtocolError, Record, RecordDecoder, decode_records,
-                                           encode_record, encode_reply, parse_reply, try_reply)
+from kea_runscript.handler_records import (MALFORMED, OUTPUT, REPLY, ProtocolError, Record,
+                                           RecordDecoder, decode_records, encode_record,
+                                           encode_reply, line_kind, parse_reply, try_reply)
 
 README = ROOT / "README.md"
 HANDLERS_DOC = ROOT / "docs" / "handlers.md"
@@ -101,6 +102,18 @@ def test_lines_outside_the_protocol(line):
     with pytest.raises(ProtocolError):
         parse_reply(line)
     assert try_reply(line) is None
+
+
+@pytest.mark.parametrize("line,kind", [
+    (b"exit 0\n", REPLY), ("exit 255", REPLY),
+    # what the hook takes as the record's reply, and a failure
+    (b"exit 256\n", MALFORMED), (b"exit", MALFORMED), (b"exit 0\r", MALFORMED),
+    (b"exited normally", MALFORMED), (b"exit 01", MALFORMED),
+    # logged, answering nothing
+    (b"hello\n", OUTPUT), (b"Exit 0", OUTPUT), (b" exit 0", OUTPUT), (b"", OUTPUT),
+])
+def test_how_the_hook_takes_a_stdout_line(line, kind):
+    assert line_kind(line) == kind
 
 
 def test_encode_reply():
