@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import select
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -54,11 +55,14 @@ def programs(tmp_path_factory):
 
 
 class Handler:
-    """One running handler: write bytes to its stdin, read reply lines from its stdout."""
+    """One running handler: write bytes to its stdin, read reply lines from its stdout. Its
+    stdin is one end of a UNIX stream socket pair, as the hook gives it (not a pipe)."""
 
     def __init__(self, program: str, env: dict):
-        self.p = subprocess.Popen([program], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=env, close_fds=True)
+        self.records, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with theirs:
+            self.p = subprocess.Popen([program], stdin=theirs.fileno(), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=env, close_fds=True)
         self._out = b""
         self.stderr = b""
         self._err = threading.Thread(target=self._drain_stderr, daemon=True)
@@ -68,8 +72,7 @@ class Handler:
         self.stderr = self.p.stderr.read()
 
     def send(self, data: bytes):
-        self.p.stdin.write(data)
-        self.p.stdin.flush()
+        self.records.sendall(data)
 
     def replies(self, n: int) -> list:
         """The next n reply lines, parsed; fails past BOUND."""
@@ -93,7 +96,7 @@ class Handler:
 
     def close(self) -> int:
         """Close stdin (what the hook does at unload) and wait for the exit."""
-        self.p.stdin.close()
+        self.records.close()
         rc = self.p.wait(timeout=BOUND)
         self._err.join(timeout=BOUND)
         assert os.read(self.p.stdout.fileno(), 65536) == b"" and not self._out, "replies left over"
