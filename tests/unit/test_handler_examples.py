@@ -222,3 +222,29 @@ def test_bash_keeps_every_byte_under_a_utf8_locale(programs, tmp_path):
     assert h.replies(1) == [0]
     assert h.close() == 0, h.stderr
     assert (tmp_path / "events.log").read_bytes() == _entries(records)
+
+
+def test_the_smokes_comparison_of_handler_and_debug_sh_logs(tmp_path):
+    """The smoke test runs the example handlers beside debug.sh in a real Kea and compares
+    their logs (smoke_examples.compare_handler_logs). Here: debug.sh run as the hook runs a
+    script, handler.sh fed the same events, a multi-line value; equal, then one event missing
+    and one byte changed are reported."""
+    from kea_runscript.smoke_examples import compare_handler_logs
+    events = [("lease4_select", LEASE + [b"KEA_LEASE4_DEBUG=Address: 192.0.2.10\nValid life: 3600\n"]),
+              ("pkt4_receive", LEASE[:2]), ("lease4_select", LEASE), ("lease6_renew", [b"KEA_X=1"])]
+    debug_log = tmp_path / "debug.log"
+    for point, vars in events:
+        env = dict(v.decode().split("=", 1) for v in vars)
+        subprocess.run([str(ROOT / "examples" / "debug.sh"), point], env={**env, "DEBUG_LOG": str(debug_log)},
+                       check=True, timeout=BOUND)
+    handler_log = tmp_path / "handler.log"  # a dhcp4 handler: no lease6_renew
+    subprocess.run([str(EXAMPLES / "handler.sh")], input=b"".join(encode_record(p, v) for p, v in events[:3]),
+                   env={"HANDLER_LOG": str(handler_log)}, check=True, capture_output=True, timeout=BOUND)
+    debug, handler = debug_log.read_text(), handler_log.read_text()
+    points = {4: ["pkt4_receive", "lease4_select"], 6: ["lease6_renew"]}
+    assert compare_handler_logs(debug, {("handler.sh", 4): handler}, points) == []
+    assert compare_handler_logs(debug, {("handler.sh", 4): handler.replace("== pkt4_receive\n", "== x\n")},
+                                points)
+    changed = handler.replace("Valid life: 3600", "Valid life: 3601")
+    [problem] = compare_handler_logs(debug, {("handler.sh", 4): changed}, points)
+    assert "missing 1" in problem and "extra 1" in problem and "3601" in problem
