@@ -3,7 +3,7 @@
 #   sudo ./bootstrap.sh                      set up only
 #   sudo ./bootstrap.sh nox -s build         set up, then run the command (the README's way)
 #   ./bootstrap.sh --dry-run [COMMAND...]    only say what it would install and start (no root needed)
-# Installs docker.io, debootstrap, gnupg, apt-utils and (on amd64, for the arm64 cells and the
+# Installs docker.io, debootstrap, gnupg, apt-utils, golang-go, gcc and (on amd64, for the arm64 cells and the
 # arm64 launcher tests) qemu-user-static, g++-aarch64-linux-gnu, qemu-system-arm and cpio if missing, starts dockerd if it is not running, registers qemu-aarch64 with binfmt_misc, and
 # installs the toolkit (editable) with its test extras and nox into the current python3.
 # Safe to run again: every step checks first.
@@ -46,6 +46,9 @@ command -v gpg-agent >/dev/null || need gnupg "no gpg-agent (release signing)"
 # apt-ftparchive indexes the release's apt repository.
 command -v apt-ftparchive >/dev/null || need apt-utils "no apt-ftparchive (the release's apt repository)"
 python3 -m pip --version >/dev/null 2>&1 || need python3-pip "no pip for python3"
+# The unit tests build and run the example handlers (examples/handlers/): the Go one and the C one.
+command -v go >/dev/null || need golang-go "no go (the tests build examples/handlers/handler.go)"
+command -v cc >/dev/null || need gcc "no C compiler (the tests build examples/handlers/handler.c)"
 # The arm64 cells: on an amd64 machine their Kea runs under qemu-user (binfmt_misc).
 host_arch=$(dpkg --print-architecture)
 [ "$host_arch" = arm64 ] || [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] ||

@@ -7,7 +7,12 @@ smoke test (:func:`kea_runscript.smoke.smoke_cell`)."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -130,17 +135,102 @@ def run_examples_without_dropin(tn: TestNet) -> Dict[str, List[str]]:
     return results
 
 
+# --------------------------------------------------------------------------------------------
+# the example handlers (examples/handlers/): beside debug.sh, they must log the same events
+
+#: The handlers that log, each in another mode, at every hook point of the family, each to
+#: its own file. handler-go is handler.go built here (the images have no Go).
+HANDLER_RUNS = (("handler.sh", {"wait": True}), ("handler.py", {"wait": False, "workers": 2}),
+                ("handler-go", {"wait": True, "workers": 2}))
+_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def handler_log(name: str, family: int) -> str:
+    return f"{C_LOGS}/examples-{name}-dhcp{family}.log"
+
+
+def install_go_handler(tn: TestNet) -> None:
+    """handler.go, built static for the cell's architecture, as handlers/handler-go."""
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "handler-go"
+        env = {**os.environ, "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": tn.cell.arch}
+        p = subprocess.run(["go", "build", "-o", str(out), "handler.go"], cwd=EXAMPLES / "handlers",
+                           env=env, capture_output=True, text=True, timeout=600)
+        if p.returncode != 0:
+            raise RuntimeError(f"go build examples/handlers/handler.go for {tn.cell.arch}: {p.stderr[-1000:]}")
+        tn.c.copy_into(out, f"{C_EXAMPLES}/handlers/handler-go")
+
+
+def add_handlers(cfg: dict, cell: Cell, family: int) -> None:
+    """The example handlers as more `scripts` entries of an example's config."""
+    (lib,) = cfg[f"Dhcp{family}"]["hooks-libraries"]
+    for name, mode in HANDLER_RUNS:
+        lib["parameters"]["scripts"].append(
+            {"script": f"{C_EXAMPLES}/handlers/{name}", "persistent": True, **mode,
+             "hook-points": hook_points(cell, family),
+             "environment": {"HANDLER_LOG": handler_log(name, family)}})
+
+
+def logged_events(text: str, header: str) -> Counter:
+    """The events of a debug.sh log (header "=== ") or an example handler's (header "== "):
+    (hook point, sorted KEA_* NAME=value strings). A line that does not start NAME= goes on the
+    value before it (multi-line values); debug.sh's entries are sorted and end with a blank
+    line, a handler's keep the hook's order: hence sorted."""
+    events: Counter = Counter()
+    for chunk in re.split(rf"^{re.escape(header)}", text, flags=re.M)[1:]:
+        first, _, body = chunk.partition("\n")
+        point = first.split()[-3] if header == "=== " else first  # "<date> <point> (pid N)"
+        lines: List[str] = []
+        for line in body.split("\n"):
+            if _VAR.match(line) or not lines:
+                lines.append(line)
+            else:
+                lines[-1] += "\n" + line
+        while lines and lines[-1].strip() == "":
+            lines.pop()
+        events[(point, tuple(sorted(v.rstrip("\n") for v in lines if v.startswith("KEA_"))))] += 1
+    return events
+
+
+def compare_handler_logs(debug_text: str, handler_texts: Dict[tuple, str],
+                         points: Dict[int, List[str]]) -> List[str]:
+    """Each handler's events against debug.sh's at the hook points of its family."""
+    problems = []
+    exec_events = logged_events(debug_text, "=== ")
+    for (name, fam), text in sorted(handler_texts.items()):
+        want = Counter({e: n for e, n in exec_events.items() if e[0] in points[fam]})
+        got = logged_events(text, "== ")
+        if not want:
+            problems.append(f"debug.sh logged no event of dhcp{fam}")
+        if got != want:
+            missing, extra = want - got, got - want
+            problems.append(f"{name} (dhcp{fam}, {sum(got.values())} events, debug.sh "
+                            f"{sum(want.values())}): missing {_first(missing)}; extra {_first(extra)}")
+    return problems
+
+
+def _first(events: Counter) -> str:
+    if not events:
+        return "none"
+    (point, variables), n = next(iter(events.items()))
+    return f"{sum(events.values())}, e.g. {point} x{n} {'; '.join(variables)[:300]!r}"
+
+
 def run_examples(tn: TestNet) -> Dict[str, List[str]]:
     """slash32_leases (v4) and ipv6_prefix_delegation (v6): first under the packaged units as
     they are (the routes fail, run_examples_without_dropin), then with the drop-ins the
-    examples ship, both at once, with debug.sh beside them."""
+    examples ship, both at once, with debug.sh and the example handlers beside them."""
     results: Dict[str, List[str]] = run_examples_without_dropin(tn)
-    results.update({"slash32_leases": [], "ipv6_prefix_delegation": [], "debug.sh": []})
+    results.update({"slash32_leases": [], "ipv6_prefix_delegation": [], "debug.sh": [], "handlers": []})
     with_dropin = example_units(tn)
     p4, p6 = results["slash32_leases"], results["ipv6_prefix_delegation"]
     debug_log = f"{C_LOGS}/kea-hook-runscript-debug.log"  # debug.sh's default
-    tn.sh(f"rm -f {debug_log}")
+    handler_logs = {(name, fam): handler_log(name, fam) for name, _ in HANDLER_RUNS for fam in (4, 6)}
+    tn.sh(f"rm -f {debug_log} {' '.join(handler_logs.values())}")
+    install_go_handler(tn)
     logs, confs = _example_configs(tn, "examples")
+    for fam in (4, 6):
+        add_handlers(confs[fam], tn.cell, fam)
     pids = {}
     expire_wait = TIMERS.valid + 6
     try:
@@ -191,6 +281,8 @@ def run_examples(tn: TestNet) -> Dict[str, List[str]]:
         for fam in (4, 6):
             tn.keep(logs[fam], f"examples-kea-dhcp{fam}.log")
         tn.keep(debug_log, "examples-debug.log")
+        for path in handler_logs.values():
+            tn.keep(path, Path(path).name)
     # debug.sh logged every call, hook point and variables
     text = (tn.out / "examples-debug.log").read_text(errors="replace") \
         if (tn.out / "examples-debug.log").exists() else ""
@@ -201,4 +293,11 @@ def run_examples(tn: TestNet) -> Dict[str, List[str]]:
     for needle in (f"KEA_LEASE4_ADDRESS={a['address']}", f"KEA_LEASE6_DELEGATED_PREFIX={pfx}"):
         if needle not in text:
             results["debug.sh"].append(f"{debug_log} lacks {needle}")
+    # after Kea's stop: the asynchronous handler has drained its queue
+    texts = {}
+    for key, path in handler_logs.items():
+        local = tn.out / Path(path).name
+        texts[key] = local.read_text(errors="replace") if local.exists() else ""
+    results["handlers"] = compare_handler_logs(
+        text, texts, {fam: hook_points(tn.cell, fam) for fam in (4, 6)})
     return results

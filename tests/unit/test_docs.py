@@ -76,3 +76,20 @@ def test_every_docs_page_is_linked_from_the_readme():
     text = README.read_text()
     for page in PAGES[1:]:
         assert f"(docs/{page.name}" in text, page.name
+
+
+def test_code_blocks_close_and_no_heading_repeats():
+    """An unclosed ``` turns the rest of a page into code on GitHub (its headings included)."""
+    for page in PAGES:
+        lines = page.read_text().splitlines()
+        fences = [i + 1 for i, line in enumerate(lines) if line.startswith("```")]
+        opened = fences[::2]
+        closers = fences[1::2]
+        assert len(fences) % 2 == 0, f"{page.name}: a ``` is never closed (fences at lines {fences})"
+        for start, end in zip(opened, closers):
+            assert lines[end - 1] == "```", f"{page.name}:{end}: ``` after line {start} opens instead of closing"
+        inside = {n for a, b in zip(opened, closers) for n in range(a, b + 1)}
+        headings = [line for n, line in enumerate(lines, 1) if line.startswith("#") and n not in inside]
+        # docs/ pages may repeat a sub-heading under different sections; the README may not
+        repeated = {h for h in headings if headings.count(h) > 1 and (page == README or h.startswith("## "))}
+        assert not repeated, f"{page.name}: {sorted(repeated)}"
