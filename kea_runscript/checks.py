@@ -430,17 +430,18 @@ def check_run(records: Sequence[dict], catalogue: Catalogue, kea: Version, traff
 # handler mode against exec mode
 
 
-def event_key(record: dict, own_names: Iterable[str] = ()) -> tuple:
+def event_key(record: dict, own_names: Iterable[str] = (), ordered: bool = True) -> tuple:
     """(hook point, the NAME=value strings in order): what one event gave a script or handler.
     ``own_names``: the entry's `environment`, which an exec script has in its environment and a
-    handler in its own (not in its records)."""
+    handler in its own (not in its records). ``ordered`` False: the strings sorted."""
     argv = record.get("argv") or []
     point = argv[1] if len(argv) > 1 else "?"
     own = set(own_names)
     fields = record.get("environ")
     if fields is None:  # a line without the ordered list: order unknown, sorted
         fields = [f"{k}={v}" for k, v in sorted((record.get("env") or {}).items())]
-    return (point, tuple(f for f in fields if f.partition("=")[0] not in own))
+    kept = [f for f in fields if f.partition("=")[0] not in own]
+    return (point, tuple(kept if ordered else sorted(kept)))
 
 
 def _difference(want: tuple, got: tuple) -> str:
@@ -453,16 +454,18 @@ def _difference(want: tuple, got: tuple) -> str:
 
 
 def compare_handler(exec_records: Sequence[dict], handler_records: Sequence[dict],
-                    own_names: Iterable[str] = (), max_examples: int = 3) -> List[str]:
+                    own_names: Iterable[str] = (), max_examples: int = 3, ordered: bool = True) -> List[str]:
     """Problems when the handler's records are not exactly the exec script's events (as a
-    multiset: the two run concurrently, so their order across events may differ)."""
+    multiset: the two run concurrently, so their order across events may differ). ``ordered``
+    False: the variables of an event may come in another order (an exec script behind a shell,
+    which passes on its environment in an order of its own)."""
     problems = []
     for i, rec in enumerate(handler_records):
         for e in rec.get("errors") or []:
             problems.append(f"handler record #{i} ({event_key(rec)[0]}): {e}")
     own = list(own_names)
-    want = Counter(event_key(r, own) for r in exec_records)
-    got = Counter(event_key(r) for r in handler_records)
+    want = Counter(event_key(r, own, ordered) for r in exec_records)
+    got = Counter(event_key(r, (), ordered) for r in handler_records)
     missing, extra = want - got, got - want
     for label, side, other in (("exec script got, the handler did not", missing, extra),
                                ("handler got, the exec script did not", extra, missing)):

@@ -206,3 +206,13 @@ def test_handler_mode_in_every_smoke_mode_but_the_14_one():
     for m in smoke.MODES:
         if m.handler:
             assert smoke.record_path(m, 4, handler=True) != smoke.record_path(m, 4)
+
+
+def test_unordered_comparison_is_for_an_exec_script_behind_a_shell():
+    """A shell passes its environment on in its own order and adds PWD: values still count."""
+    shell = exec_call("pkt4_receive", E1[::-1], own=("PWD=/", "SMOKE_RECORD=/x"))
+    assert checks.compare_handler([shell], [handled("pkt4_receive", E1)], ("SMOKE_RECORD", "PWD"), ordered=False) == []
+    changed = (E1[0], E1[1] + "x")
+    assert checks.compare_handler([shell], [handled("pkt4_receive", changed)], ("SMOKE_RECORD", "PWD"),
+                                  ordered=False)
+    assert checks.compare_handler([shell], [handled("pkt4_receive", E1)], ("SMOKE_RECORD", "PWD"))
