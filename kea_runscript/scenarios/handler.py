@@ -15,6 +15,8 @@ Three entries of ``scripts`` run side by side (multi-threaded Kea, 4 threads):
 Phases, each judged on its own (problems start with the phase's name):
 
 control        a client gets a lease; the sync handler recorded it.
+fds and output each handler has fds 0, 1 and 2 only (pipes); a line on its stderr and one on its
+               stdout that is no reply reach Kea's log (RUNSCRIPT_HANDLER_OUTPUT).
 hostile bytes  option 12 and option 60 with a newline, shell text and bytes 0x01-0xff: the
                handler's records for that client are the exec script's environment, byte for
                byte (checks.compare_handler; the order is the smoke test's), every event.
@@ -79,7 +81,7 @@ MAC_AFTER_GAP = "02:00:00:00:14:09"
 MAC_AFTER_RELOAD = "02:00:00:00:14:0a"
 
 HANDLER = "RUNSCRIPT_HANDLER_"
-PHASES = ("control", "hostile bytes", "exit codes", "hang (sync)", "queue full (async)", "crash",
+PHASES = ("control", "fds and output", "hostile bytes", "exit codes", "hang (sync)", "queue full (async)", "crash",
           "restart gap", "zombies", "reload", "stop")
 
 
@@ -180,7 +182,7 @@ def handler_faults(rt: Runtime) -> Outcome:
         {"script": wrapper, "persistent": True, "workers": WORKERS, "wait": True, "timeout": timeout,
          "on-failure": "drop", "exit-codes": {"3": "drop"}, "hook-points": ["load", "unload"] + points,
          "environment": {"SMOKE_RECORD": hnd_rec, "HANDLER_DROP_MAC": MAC_DROP, "HANDLER_HANG_MAC": MAC_HANG,
-                         "HANDLER_EXIT_MAC": MAC_CRASH}},
+                         "HANDLER_EXIT_MAC": MAC_CRASH, "HANDLER_HELLO": "1"}},
         {"script": never, "persistent": True, "wait": False, "queue": QUEUE, "timeout": 2,
          "hook-points": [p for p in smoke.hook_points(rt.cell, 4) if p.startswith(("pkt4", "subnet4", "lease4_select",
                                                                                    "leases4"))]},
@@ -265,6 +267,25 @@ def handler_faults(rt: Runtime) -> Outcome:
             o.facts["control: handler records"] = [r["argv"][1] for r in got]
             if len(got) < 4:  # DISCOVER and REQUEST at pkt4_receive and lease4_select
                 problem("control", f"{len(got)} handler records for {MAC_OK}, expected 4")
+
+            # fds and output ---------------------------------------------------------------
+            fds = {}
+            for p in handlers(kea):
+                if is_sync_handler(p) or p["cmdline"] == ["sleep", "100000"]:
+                    fds[p["pid"]] = rt.fds(p["pid"])
+            o.facts["fds and output: fds of the handlers"] = fds
+            for pid_, links in fds.items():
+                if sorted(links) != [0, 1, 2] or not all(t.startswith("pipe:") for t in links.values()):
+                    problem("fds and output", f"handler pid {pid_} has fds {links} (0-2, pipes, expected)")
+            if len(fds) < WORKERS + 1:
+                problem("fds and output", f"{len(fds)} handler processes to look at, expected {WORKERS + 1}")
+            hello = {what: len(lines(HANDLER + "OUTPUT", text_)) for what, text_ in
+                     (("stderr", "hello on stderr"), ("stdout", "hello on stdout"))}
+            o.facts["fds and output: RUNSCRIPT_HANDLER_OUTPUT lines of the start (stderr, stdout)"] = hello
+            for what, n in hello.items():
+                if n < WORKERS:
+                    problem("fds and output", f"{n} RUNSCRIPT_HANDLER_OUTPUT lines for the {WORKERS} handlers' "
+                                              f"{what} line at start")
 
             # hostile bytes ----------------------------------------------------------------
             lease("hostile bytes", MAC_HOSTILE, "--hostname-hex", HOSTNAME_BYTES.hex(),

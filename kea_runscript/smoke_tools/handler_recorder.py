@@ -24,6 +24,9 @@ $SMOKE_EXIT. For the run-time scenarios, variables of its environment name a cli
     HANDLER_HANG_MAC   record it, then neither read nor reply again (a hung handler)
     HANDLER_EXIT_MAC   record it, then exit with status 7 without replying (a crash)
 
+and HANDLER_HELLO (any value) makes it write one line to stderr and one to stdout (outside
+the protocol: not an "exit" reply) when it starts, which the hook logs.
+
 It exits 0 at the end of its input (the hook closed the record pipe: unload or reload).
 Several workers append to the same file: one write() per line under an exclusive lock.
 """
@@ -114,7 +117,14 @@ class Handler:
                        ["partial record at the end of the input"])
 
 
+HELLO_ERR = "handler_recorder: hello on stderr"
+HELLO_OUT = "handler_recorder: hello on stdout"
+
+
 def main():
+    if "HANDLER_HELLO" in os.environ:
+        os.write(2, (HELLO_ERR + " (pid %d)\n" % os.getpid()).encode())
+        os.write(1, (HELLO_OUT + " (pid %d)\n" % os.getpid()).encode())
     Handler().run(lambda: os.read(0, 65536))
     return 0
 

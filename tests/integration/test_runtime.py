@@ -329,6 +329,13 @@ def test_handler_serves_from_load_on(handler_run):
     assert not _phase(handler_run, "control"), msg
 
 
+def test_handler_has_fds_0_1_2_only_and_its_output_reaches_the_log(handler_run):
+    msg = "\n" + handler_run.summary()
+    fds = handler_run.facts["fds and output: fds of the handlers"]
+    assert fds and all(sorted(links) == [0, 1, 2] for links in fds.values()), msg
+    assert not _phase(handler_run, "fds and output"), msg
+
+
 def test_handler_gets_hostile_client_bytes_as_the_exec_script_does(handler_run):
     """Option 12 with a newline and shell text, option 60 with bytes 0x01-0xff: each event's
     record is the exec script's environment, byte for byte and in order."""

@@ -216,3 +216,10 @@ def test_unordered_comparison_is_for_an_exec_script_behind_a_shell():
     assert checks.compare_handler([shell], [handled("pkt4_receive", changed)], ("SMOKE_RECORD", "PWD"),
                                   ordered=False)
     assert checks.compare_handler([shell], [handled("pkt4_receive", E1)], ("SMOKE_RECORD", "PWD"))
+
+
+def test_handler_hello_writes_one_line_to_stderr_and_one_outside_the_protocol(tmp_path):
+    p, lines = run_handler(tmp_path, record(b"pkt4_receive", b"A=1"), HANDLER_HELLO="1")
+    out = p.stdout.decode().splitlines()
+    assert out[0].startswith("handler_recorder: hello on stdout") and out[1:] == ["exit 0"]
+    assert p.stderr.decode().startswith("handler_recorder: hello on stderr")
