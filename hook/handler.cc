@@ -164,6 +164,7 @@ struct HandlerPool::Worker {
     long long window_start = 0;
     std::size_t window_lines = 0;
     std::size_t window_dropped = 0;
+    std::atomic<bool> dropping{false};  // window_dropped > 0 (read without the lock)
 
     // The pool's thread only.
     int err_fd = -1;
@@ -256,25 +257,39 @@ void HandlerPool::report(const HandlerEvent& e) const {
     }
 }
 
+// With w.log_mutex held: once a window is over, says how many lines it dropped and opens the
+// next one. The pool's thread also calls it when no line comes (flush_output).
+void HandlerPool::end_window(Worker& w, long long now) {
+    if (now - w.window_start < OUTPUT_WINDOW_MS) return;
+    if (w.window_dropped > 0) {
+        report(HandlerEvent{HandlerEvent::OUTPUT, w.index, w.pid.load(), 0,
+                            "... " + std::to_string(w.window_dropped) +
+                                " more lines dropped (max-output-lines per second)"});
+    }
+    w.window_start = now;
+    w.window_lines = 0;
+    w.window_dropped = 0;
+    w.dropping = false;
+}
+
+// When the next window ends, if lines were dropped in this one (0: none dropped).
+long long HandlerPool::flush_output(Worker& w, long long now) {
+    if (!w.dropping.load(std::memory_order_relaxed)) return 0;
+    std::lock_guard<std::mutex> lock(w.log_mutex);
+    end_window(w, now);
+    return w.window_dropped > 0 ? w.window_start + OUTPUT_WINDOW_MS : 0;
+}
+
 // Called with w.io held (reply pipe) or from the pool's thread (fd 2).
 void HandlerPool::report_line(Worker& w, const std::string& line) {
     std::lock_guard<std::mutex> lock(w.log_mutex);
-    const long long now = monotonic_ms();
-    if (now - w.window_start >= OUTPUT_WINDOW_MS) {
-        if (w.window_dropped > 0) {
-            report(HandlerEvent{HandlerEvent::OUTPUT, w.index, w.pid.load(), 0,
-                                "... " + std::to_string(w.window_dropped) +
-                                    " more lines dropped (max-output-lines per second)"});
-        }
-        w.window_start = now;
-        w.window_lines = 0;
-        w.window_dropped = 0;
-    }
+    end_window(w, monotonic_ms());
     if (w.window_lines < settings_.max_lines) {
         ++w.window_lines;
         report(HandlerEvent{HandlerEvent::OUTPUT, w.index, w.pid.load(), 0, line});
     } else {
         ++w.window_dropped;
+        w.dropping = true;
     }
 }
 
@@ -594,8 +609,7 @@ Outcome HandlerPool::post(std::size_t key, std::string&& record) {
 
 // The pool's thread, with w.io held: reads what the handler wrote on its stdout, one
 // wake-up's share. Replies only count down `outstanding` (asynchronous: nobody waits for them).
-void HandlerPool::read_stdout(Worker& w, bool discard_replies) {
-    (void)discard_replies;
+void HandlerPool::read_stdout(Worker& w) {
     if (w.out_fd < 0) return;
     char buf[16 * 1024];
     std::size_t total = 0;
@@ -752,6 +766,7 @@ Outcome HandlerPool::lifecycle(const char* point) {
 void HandlerPool::monitor_loop() {
     const bool async = !settings_.wait;
     long long drain_deadline = 0;
+    long long next_flush = 0;  // when a window with dropped output lines ends
     std::vector<struct pollfd> fds;
     std::vector<std::pair<Worker*, int> > what;  // 0 pidfd, 1 err, 2 out, 3 in
     fds.reserve(workers_.size() * 4 + 1);
@@ -816,6 +831,8 @@ void HandlerPool::monitor_loop() {
                                                      0LL));
             }
         }
+        if (next_flush) wait_ms = std::min(wait_ms, std::max(next_flush - now, 0LL));
+        next_flush = 0;
         if (stopping) wait_ms = std::min(wait_ms, std::max(drain_deadline - now, 0LL));
         if (act_now) wait_ms = 0;
         const int r = poll(fds.data(), fds.size(), static_cast<int>(wait_ms));
@@ -885,7 +902,7 @@ void HandlerPool::monitor_loop() {
                 } else {
                     if (async && w.out_ready) {
                         w.out_ready = false;
-                        read_stdout(w, true);
+                        read_stdout(w);
                     }
                     if (async) {
                         if (w.alive) write_queued(w, now);
@@ -946,6 +963,10 @@ void HandlerPool::monitor_loop() {
                     w.restart_at = now + BUSY_RETRY_MS;
                 }
             }
+
+            // The dropped-lines line of a window in which the handler went quiet.
+            const long long flush_at = flush_output(w, now);
+            if (flush_at) next_flush = next_flush ? std::min(next_flush, flush_at) : flush_at;
 
             // Drops, at most once per second per worker.
             if (w.unreported_drops.load() > 0 && now - w.last_drop_report >= DROP_REPORT_MS) {

@@ -134,7 +134,9 @@ private:
     void handle_exit(Worker& w, int result, int status);
     void report(const HandlerEvent& e) const;
     void report_line(Worker& w, const std::string& line);
-    void read_stdout(Worker& w, bool discard_replies);
+    void end_window(Worker& w, long long now);
+    long long flush_output(Worker& w, long long now);
+    void read_stdout(Worker& w);
     bool write_queued(Worker& w, long long now);
     void stop_all();
 
