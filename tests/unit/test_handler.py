@@ -37,7 +37,7 @@ while True:
             raw.flush()
         env = dict(x.split(b"=", 1) for x in fields[1:])
         if seqs is not None and b"SEQ" in env:
-            seqs.write(env[b"SEQ"].decode() + "\n")
+            seqs.write("%d %s\n" % (os.getpid(), env[b"SEQ"].decode()))
             seqs.flush()
         os.write(1, b"exit " + env.get(b"CODE", b"0") + b"\n")
         fields = []
@@ -143,8 +143,35 @@ def test_async_records_of_one_worker_stay_in_order(driver, tmp_path):
                           [["posts", "3000", "1", "pkt4_receive", "SEQ=#"], ["destroy"]])
     assert lines[0].startswith("posts queued 3000 dropped 0")
     # The stop writes every queued record before closing the handler's stdin.
-    assert [int(x) for x in seqs.read_text().split()] == list(range(3000))
+    assert [int(x.split()[1]) for x in seqs.read_text().splitlines()] == list(range(3000))
     assert not kinds(events, "QUEUE_FULL")
+
+
+def test_async_order_holds_per_worker_with_several_workers(driver, tmp_path):
+    seqs = tmp_path / "seqs"
+    h = program(tmp_path, PY_HANDLER)
+    lines, _ = drive(driver, h, ["wait=0", "workers=2", "queue=65536", f"env=SEQS={seqs}"], [
+        ["pids"], ["posts", "500", "0", "p", "SEQ=#"], ["posts", "500", "1", "p", "SEQ=#"],
+        ["posts", "500", "2", "p", "SEQ=#"], ["destroy"]])
+    pid0, pid1 = (int(p) for p in lines[0].split()[1:])
+    got = {pid0: [], pid1: []}
+    for line in seqs.read_text().splitlines():
+        pid, seq = line.split()
+        got[int(pid)].append(int(seq))
+    # Keys 0 and 2 go to worker 0, key 1 to worker 1.
+    assert got[pid0] == list(range(500)) * 2
+    assert got[pid1] == list(range(500))
+
+
+def test_async_unload_record_comes_after_the_queued_records(driver, tmp_path):
+    raw = tmp_path / "raw"
+    h = program(tmp_path, PY_HANDLER)
+    lines, _ = drive(driver, h, ["wait=0", f"env=RAW={raw}"], [
+        ["posts", "200", "0", "p", "SEQ=#"], ["lifecycle", "unload"], ["destroy"]])
+    assert lines[1] == "lifecycle exited 0"
+    records = raw.read_bytes().split(b"\0\0")
+    assert records[:200] == [b"p\0SEQ=%d" % i for i in range(200)]
+    assert records[200:] == [b"unload", b""]
 
 
 def test_sync_events_take_any_idle_worker(driver, tmp_path):
