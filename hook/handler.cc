@@ -208,8 +208,7 @@ HandlerPool::HandlerPool(const HandlerSettings& settings, HandlerSink sink)
         if (start(*w)) ++started;
     }
     if (started == 0) {
-        stop_all();
-        if (wake_fd_ >= 0) close(wake_fd_);
+        release_all();
         throw std::runtime_error("handler " + settings_.path + " could not be started");
     }
     // Every signal blocked: Kea's handlers must not run in our thread.
@@ -220,8 +219,7 @@ HandlerPool::HandlerPool(const HandlerSettings& settings, HandlerSink sink)
         monitor_ = std::thread(&HandlerPool::monitor_loop, this);
     } catch (...) {
         pthread_sigmask(SIG_SETMASK, &old, 0);
-        stop_all();
-        if (wake_fd_ >= 0) close(wake_fd_);
+        release_all();
         throw;
     }
     pthread_sigmask(SIG_SETMASK, &old, 0);
@@ -232,13 +230,19 @@ HandlerPool::~HandlerPool() {
     stopping_ = true;
     wake(wake_fd_);
     if (monitor_.joinable()) monitor_.join();
+    release_all();
+}
+
+// Without the pool's thread: kills and reaps what still runs, closes every fd.
+void HandlerPool::release_all() {
+    stopping_ = true;
     stop_all();
     for (auto& w : workers_) {
         close_fd(w->in_fd);
         close_fd(w->out_fd);
         close_fd(w->err_fd);
     }
-    if (wake_fd_ >= 0) close(wake_fd_);
+    close_fd(wake_fd_);
     drop_kept_mappings();
 }
 

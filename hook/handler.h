@@ -139,6 +139,7 @@ private:
     void read_stdout(Worker& w);
     bool write_queued(Worker& w, long long now);
     void stop_all();
+    void release_all();
 
     const HandlerSettings settings_;
     HandlerSink sink_;

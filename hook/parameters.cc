@@ -411,22 +411,26 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
         throw ConfigError("parameter '" + codes + "' needs '" + wait +
                           "': true (an asynchronous script ends after Kea has moved on)");
     }
-    // Where a setting came from, for messages: this entry, or the top level it inherits.
+    // Where a setting came from, for messages: this entry, or the top level it inherits
+    // (then the message says which entry inherits it).
     auto named = [&get, &prefix](const char* key) {
         return get(key) ? prefix + key : std::string(key);
     };
+    auto inherited = [&get, &prefix, &s](const char* key) {
+        return prefix.empty() || get(key) ? std::string() : " (in " + s.where + ")";
+    };
     if (s.workers_given && !s.persistent) {
         throw ConfigError("parameter '" + named("workers") + "' needs '" + named("persistent") +
-                          "': true (only a persistent handler has workers)");
+                          "': true (only a persistent handler has workers)" + inherited("workers"));
     }
     if (s.queue_given && !s.persistent) {
         throw ConfigError("parameter '" + named("queue") + "' needs '" + named("persistent") +
-                          "': true (only a persistent handler has a queue)");
+                          "': true (only a persistent handler has a queue)" + inherited("queue"));
     }
     if (s.queue_given && s.wait) {
         throw ConfigError("parameter '" + named("queue") + "' needs '" + named("wait") +
                           "': false (a synchronous handler's events wait for their reply, "
-                          "they are never queued)");
+                          "they are never queued)" + inherited("queue"));
     }
     return s;
 }
