@@ -15,6 +15,10 @@ Per call (:func:`check_call`):
   prefix in the PD pool, lease and query agree, the message type fits the hook point.
 
 Per run (:func:`check_run`): every expected hook point fired, and each call is checked.
+
+Handler mode (:func:`compare_handler`): in the same Kea run, the persistent handler's records
+are exactly the exec script's calls (hook point, then its environment in order, without the
+entry's own ``environment``), as a multiset: no event missing, none extra, no byte changed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from collections import Counter
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from .catalogue import Catalogue, Variable
@@ -384,6 +389,8 @@ class RunResult:
     points: Dict[str, PointResult]
     expected: List[str]
     problems: List[str] = field(default_factory=list)  # run-level (unexpected hook points...)
+    #: the records of the persistent handler beside the exec script (same mode, same Kea run)
+    handler: bool = False
 
     @property
     def ok(self) -> bool:
@@ -417,3 +424,62 @@ def check_run(records: Sequence[dict], catalogue: Catalogue, kea: Version, traff
         if not points[p].fired:
             run.problems.append(f"{p} did not fire")
     return run
+
+
+# --------------------------------------------------------------------------------------------
+# handler mode against exec mode
+
+
+def event_key(record: dict, own_names: Iterable[str] = (), ordered: bool = True) -> tuple:
+    """(hook point, the NAME=value strings in order): what one event gave a script or handler.
+    ``own_names``: the entry's `environment`, which an exec script has in its environment and a
+    handler in its own (not in its records). ``ordered`` False: the strings sorted."""
+    argv = record.get("argv") or []
+    point = argv[1] if len(argv) > 1 else "?"
+    own = set(own_names)
+    fields = record.get("environ")
+    if fields is None:  # a line without the ordered list: order unknown, sorted
+        fields = [f"{k}={v}" for k, v in sorted((record.get("env") or {}).items())]
+    kept = [f for f in fields if f.partition("=")[0] not in own]
+    return (point, tuple(kept if ordered else sorted(kept)))
+
+
+def _difference(want: tuple, got: tuple) -> str:
+    """What differs between two events' fields, briefly."""
+    a, b = dict(f.partition("=")[::2] for f in want[1]), dict(f.partition("=")[::2] for f in got[1])
+    parts = [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    if not parts and want[1] != got[1]:
+        parts = ["same variables in another order"]
+    return "; ".join(parts[:4]) + (f" (+{len(parts) - 4} more)" if len(parts) > 4 else "")
+
+
+def compare_handler(exec_records: Sequence[dict], handler_records: Sequence[dict],
+                    own_names: Iterable[str] = (), max_examples: int = 3, ordered: bool = True) -> List[str]:
+    """Problems when the handler's records are not exactly the exec script's events (as a
+    multiset: the two run concurrently, so their order across events may differ). ``ordered``
+    False: the variables of an event may come in another order (an exec script behind a shell,
+    which passes on its environment in an order of its own)."""
+    problems = []
+    for i, rec in enumerate(handler_records):
+        for e in rec.get("errors") or []:
+            problems.append(f"handler record #{i} ({event_key(rec)[0]}): {e}")
+    own = list(own_names)
+    want = Counter(event_key(r, own, ordered) for r in exec_records)
+    got = Counter(event_key(r, (), ordered) for r in handler_records)
+    missing, extra = want - got, got - want
+    for label, side, other in (("exec script got, the handler did not", missing, extra),
+                               ("handler got, the exec script did not", extra, missing)):
+        if not side:
+            continue
+        n = sum(side.values())
+        points = Counter(k[0] for k in side.elements())
+        problems.append(f"{n} event{'s' if n > 1 else ''} the {label}: "
+                        + ", ".join(f"{p} x{c}" for p, c in sorted(points.items())))
+        for key in list(side)[:max_examples]:
+            near = [k for k in other if k[0] == key[0]]
+            if near:
+                best = max(near, key=lambda k: len(set(k[1]) & set(key[1])))
+                problems.append(f"  {key[0]}: closest other event differs in {_difference(key, best)}")
+            else:
+                problems.append(f"  {key[0]}: no event at this hook point on the other side")
+    return problems

@@ -9,7 +9,9 @@ kea-dhcp6-server, kea-admin for perfdhcp, python3-scapy, iproute2), without any 
   giaddr) on the client side. Nothing is routed anywhere else;
 * the cell's ``dist/<id>/kea-hook-runscript.so`` in Kea's hooks directory, configured with
   ``smoke_tools/recorder.py`` which writes each call's argv and complete environment as one
-  JSON line;
+  JSON line; beside it, at the same hook points with the same ``wait``, the persistent handler
+  ``smoke_tools/handler_recorder.py`` (``"persistent": true``, 2 workers when Kea is
+  multi-threaded) writes each record it reads as a line of the same format;
 * Kea runs as the cell's packaged systemd unit runs it (:mod:`kea_runscript.units`: its
   user, group, ambient capabilities and environment, through ``setpriv``); what it writes is
   given to that user; who it ran as is read back from /proc/<pid>/status after each start;
@@ -21,12 +23,15 @@ kea-dhcp6-server, kea-admin for perfdhcp, python3-scapy, iproute2), without any 
   are recovered; Kea stops;
 * every recorded call is checked against the catalogue and the traffic
   (:mod:`kea_runscript.checks`); every hook point must fire (a silent one fails the run);
+  the handler's records get the same checks, and must be exactly the exec script's events of
+  the same run, byte for byte (:func:`checks.compare_handler`);
 * the examples (``examples/``, :mod:`kea_runscript.smoke_examples`) run as they are
   documented: the routing ones first under the packaged unit as it is (their routes fail with
   the permission error their READMEs show), then with the systemd drop-in each ships, and the
   routing table of the server shows their routes appear and go away.
 
-The result is a table per cell (hook point x v4/v6 x mode); the Kea logs, the recorder's lines
+The result is a table per cell (hook point x v4/v6 x mode, the handler's columns marked
+``h``); the Kea logs, the recorder's lines
 and the clients' reports are kept under ``build/<id>/smoke/``.
 """
 
@@ -47,11 +52,15 @@ from .build import LIBRARY, Paths
 from .catalogue import load as load_catalogue
 from .facts import facts_for
 from .matrix import Cell
-from .testnet import (C_LOGS, C_RECORDS, CAPS, NET, PERFDHCP_MAC, PERFDHCP_MAC6, RECORDER, TIMERS, SmokeError,
-                      TestNet, Timers)
+from .testnet import (C_LOGS, C_RECORDS, C_TOOLS, CAPS, NET, PERFDHCP_MAC, PERFDHCP_MAC6, RECORDER, TIMERS,
+                      SmokeError, TestNet, Timers)
 from .versions import Version
 
 TEMPLATES = ROOT / "templates" / "smoke"
+#: The persistent handler beside the exec recorder (every mode but the 1.4-style one).
+HANDLER_RECORDER = f"{C_TOOLS}/handler_recorder.py"
+#: Handler processes per hook entry when Kea is multi-threaded (one otherwise).
+HANDLER_WORKERS_MT = 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -64,6 +73,11 @@ class Mode:
     wait: Optional[bool]
     multi_threading: Optional[bool]  # None: Kea's default for the version
     compat14: bool = False  # kea-hook-runscript 1.4 parameters only: script, wait
+
+    @property
+    def handler(self) -> bool:
+        """The run has the persistent handler beside the exec recorder."""
+        return not self.compat14
 
     def describe(self, kea: Version) -> str:
         mt = self.multi_threading
@@ -89,22 +103,36 @@ def hook_points(cell: Cell, family: int, defaults_only: bool = False) -> List[st
             if p.family == family and facts.has_hook_point(p.name) and (p.default or not defaults_only)]
 
 
+def exec_environment(mode: Mode, family: int) -> dict:
+    """The exec recorder's `environment` (which a handler's records do not carry)."""
+    return {"SMOKE_RECORD": record_path(mode, family), "SMOKE_MODE": mode.name}
+
+
 def hook_parameters(cell: Cell, mode: Mode, family: int) -> dict:
     if mode.compat14:
         return {"script": RECORDER, "wait": bool(mode.wait)}
-    return {
-        "script": RECORDER,
-        "wait": bool(mode.wait),
-        "timeout": 10,
-        "hook-points": hook_points(cell, family),
-        "environment": {"SMOKE_RECORD": record_path(mode, family), "SMOKE_MODE": mode.name},
-    }
+    points = hook_points(cell, family)
+    handler = {"script": HANDLER_RECORDER, "persistent": True, "wait": bool(mode.wait), "timeout": 10,
+               "hook-points": points,
+               "environment": {"SMOKE_RECORD": record_path(mode, family, handler=True), "SMOKE_MODE": mode.name}}
+    if mode.multi_threading:
+        handler["workers"] = HANDLER_WORKERS_MT
+    return {"scripts": [
+        {"script": RECORDER, "wait": bool(mode.wait), "timeout": 10, "hook-points": points,
+         "environment": exec_environment(mode, family)},
+        handler,
+    ]}
 
 
-def record_path(mode: Mode, family: int) -> str:
+def record_path(mode: Mode, family: int, handler: bool = False) -> str:
     if mode.compat14:
         return f"{C_RECORDS}/default.jsonl"  # the recorder's default: 1.4 configs have no `environment`
-    return f"{C_RECORDS}/{mode.name}-v{family}.jsonl"
+    return f"{C_RECORDS}/{mode.name}-v{family}{'-handler' if handler else ''}.jsonl"
+
+
+def kept_records(tag: str, family: int, handler: bool = False) -> str:
+    """The file name under build/<id>/smoke/ of a run's recorded calls."""
+    return f"{tag}-{'handler-' if handler else ''}records-v{family}.jsonl"
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,16 +207,17 @@ def table(result: CellResult) -> str:
     (fired, some call wrong), ``--`` (did not fire), or blank (not configured in that mode)."""
     modes = []
     for r in result.runs:
-        if r.mode not in modes:
-            modes.append(r.mode)
-    by = {(r.family, r.mode): r for r in result.runs}
-    width = max([len(m) for m in modes] + [6])
+        if (r.mode, r.handler) not in modes:
+            modes.append((r.mode, r.handler))
+    by = {(r.family, r.mode, r.handler): r for r in result.runs}
+    labels = [column(m, h) for m, h in modes]
+    width = max([len(m) for m in labels] + [6])
     lines = [f"{result.cell.id}: {'PASSED' if result.ok else 'FAILED'} ({result.seconds:.0f}s)",
-             f"  {'hook point':<20}" + "".join(f" {m:>{width}}" for m in modes)]
+             f"  {'hook point':<20}" + "".join(f" {m:>{width}}" for m in labels)]
     for point in load_catalogue().hook_points:
         cells = []
-        for m in modes:
-            r = by.get((point.family, m))
+        for m, h in modes:
+            r = by.get((point.family, m, h))
             pr = r.points.get(point.name) if r else None
             if r is None or (point.name not in r.expected and (pr is None or not pr.calls)):
                 cells.append("")
@@ -197,10 +226,16 @@ def table(result: CellResult) -> str:
             else:
                 cells.append(f"{'ok' if pr.ok and point.name in r.expected else 'FAIL'} {pr.calls}")
         lines.append(f"  {point.name:<20}" + "".join(f" {c:>{width}}" for c in cells))
+    if any(h for _, h in modes):
+        lines.append("  (columns '<mode> h': the persistent handler beside the exec script, same Kea run)")
     for name, probs in result.examples.items():
         lines.append(f"  example {name:<12} {'ok' if not probs else 'FAIL'}")
     lines += [f"  {line}" for line in kea_as_lines(result.kea_as)]
     return "\n".join(lines)
+
+
+def column(mode: str, handler: bool) -> str:
+    return f"{mode} h" if handler else mode
 
 
 def kea_as_lines(kea_as: Dict[str, dict]) -> List[str]:
@@ -222,14 +257,14 @@ def details(result: CellResult, log_tail: int = 8) -> str:
     lines = [f"  {p}" for p in result.problems]
     for r in result.runs:
         for p in r.problems:
-            lines.append(f"  [{r.mode} v{r.family}] {p}")
+            lines.append(f"  [{column(r.mode, r.handler)} v{r.family}] {p}")
     seen: Dict[tuple, list] = {}
     for r in result.runs:
         for pr in r.points.values():
             for msg, n in pr.counts.items():
                 entry = seen.setdefault((pr.hook_point, msg), [0, []])
                 entry[0] += n
-                entry[1].append(r.mode)
+                entry[1].append(column(r.mode, r.handler))
     for (point, msg), (n, modes) in seen.items():
         lines.append(f"  {point}: {msg}  [{n} call{'s' if n > 1 else ''}; {', '.join(dict.fromkeys(modes))}]")
     for r in result.runs:
@@ -237,7 +272,7 @@ def details(result: CellResult, log_tail: int = 8) -> str:
         log = result.out_dir / f"{tag}-kea-dhcp{r.family}.log" if result.out_dir else None
         if r.problems and log is not None and log.is_file():
             tail = log.read_text(errors="replace").splitlines()[-log_tail:]
-            lines.append(f"  [{r.mode} v{r.family}] last lines of {log}:")
+            lines.append(f"  [{column(r.mode, r.handler)} v{r.family}] last lines of {log}:")
             lines += [f"    {t}" for t in tail]
     for name, probs in result.examples.items():
         for p in probs:
@@ -293,18 +328,31 @@ def run_mode(tn: TestNet, mode: Mode, catalogue, deadline_s: float) -> List[chec
         if mode.compat14:
             records = [r for r in records if _family_of(r) == fam]
         tn.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
-        with open(tn.out / f"{tag}-records-v{fam}.jsonl", "w") as f:
-            for rec in records:
-                f.write(json.dumps(rec, sort_keys=True) + "\n")
+        _write_records(tn.out / kept_records(tag, fam), records)
         expected = hook_points(cell, fam, defaults_only=mode.compat14)
         forbidden = [p for p in hook_points(cell, fam) if p not in expected]
-        run = checks.check_run(records, catalogue, kea, traffic_for(fam, reports[fam]), expected,
+        traffic = traffic_for(fam, reports[fam])
+        run = checks.check_run(records, catalogue, kea, traffic, expected,
                                mode=mode.name, forbidden_points=forbidden)
         errors = tn.sh(f"grep -E ' (ERROR|FATAL) ' {logs[fam]} | head -n 5", check=False).output.strip()
         if errors:
             run.problems.append(f"Kea logged errors: {errors}")
         results.append(run)
+        if mode.handler:
+            handled = tn.read_records(record_path(mode, fam, handler=True))
+            _write_records(tn.out / kept_records(tag, fam, handler=True), handled)
+            hrun = checks.check_run(handled, catalogue, kea, traffic, expected, mode=mode.name,
+                                    forbidden_points=forbidden)
+            hrun.handler = True
+            hrun.problems += checks.compare_handler(records, handled, exec_environment(mode, fam))
+            results.append(hrun)
     return results
+
+
+def _write_records(path: Path, records: List[dict]) -> None:
+    with open(path, "w") as f:
+        for rec in records:
+            f.write(json.dumps(rec, sort_keys=True) + "\n")
 
 
 def _family_of(record: dict) -> int:
@@ -313,13 +361,20 @@ def _family_of(record: dict) -> int:
 
 
 def _points_seen(tn: TestNet, mode: Mode) -> Dict[int, set]:
+    """The hook points seen so far, per family: by the exec recorder and (when the mode has
+    one) by the handler, each."""
     seen = {4: set(), 6: set()}
-    paths = {record_path(mode, 4), record_path(mode, 6)}
-    for path in paths:
-        for rec in tn.read_records(path):
-            argv = rec.get("argv") or []
-            if len(argv) > 1:
-                seen[_family_of(rec)].add(argv[1])
+    sides = (False, True) if mode.handler else (False,)
+    for fam in (4, 6):
+        per_side = []
+        for handler in sides:
+            points = set()
+            for rec in tn.read_records(record_path(mode, fam, handler)):
+                argv = rec.get("argv") or []
+                if len(argv) > 1 and _family_of(rec) == fam:
+                    points.add(argv[1])
+            per_side.append(points)
+        seen[fam] = set.intersection(*per_side)
     return seen
 
 
@@ -335,7 +390,7 @@ def compare_compat(runs: List[checks.RunResult], records_dir: Path) -> List[str]
 
     def names(tag: str, fam: int) -> Dict[str, set]:
         out: Dict[str, set] = {}
-        p = records_dir / f"{tag}-records-v{fam}.jsonl"
+        p = records_dir / kept_records(tag, fam)
         if not p.exists():
             return out
         for line in p.read_text().splitlines():

@@ -56,11 +56,17 @@ and write to :data:`C_RT_OUT` (Kea's user's).
 17. :func:`debug_log_private`: examples/debug.sh writes a 0600 log of Kea's user in Kea's
     log directory, nothing in /tmp, and neither follows a link nor appends to a file another
     user planted at its DEBUG_LOG path.
+18. :func:`handler_faults`: persistent handlers (issue 14) in one kea-dhcp4 run: a handler's
+    records equal an exec script's environment byte for byte for hostile client bytes, its
+    ``exit 3`` drops, a hung synchronous handler fails each event within timeout + 0.5 s and is
+    replaced, an asynchronous one that never reads has its drops counted, crashed handlers are
+    restarted with backoff (sync events in the gap fail at once), reload and stop under
+    perfdhcp leave no handler and no zombie.
 
 The package by concern: :mod:`.runtime` (Runtime, Outcome, the container), :mod:`.processes`
 (0-4), :mod:`.load` (5, 9, 10), :mod:`.config` (6, 13, 14), :mod:`.failures` (7, 8, 11, 12),
-:mod:`.output` (15), :mod:`.teardown` (16), :mod:`.debug_log` (17). Everything is importable
-from the package itself (``scenarios.fd_list``), as the tests use it.
+:mod:`.output` (15), :mod:`.teardown` (16), :mod:`.debug_log` (17), :mod:`.handler` (18).
+Everything is importable from the package itself (``scenarios.fd_list``), as the tests use it.
 
 Addresses: 192.0.2.0/24 on the veth pair, perfdhcp as a relay from 198.18.0.1 into
 198.18.0.0/15 (a pool large enough for tens of thousands of clients).
@@ -88,10 +94,12 @@ from .output import (DROPPED_RE, FLOODS, FLOOD_RSS_GROWTH_KB, Lifetimes, MAX_OUT
                      output_flood)
 from .teardown import (TEARDOWN_BOUND_S, TEARDOWN_CAP_S, teardown)
 from .debug_log import (DEBUG_LOG_DEFAULT, DEBUG_SH, PLANTER_UID, debug_log_private)
+from .handler import (HANG_BOUND_EMULATED_S, HANG_BOUND_S, OPTION60_BYTES, PHASES, handler_faults,
+                      phase_problems)
 
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
     kea_identity, fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
     hostname_bytes, perfdhcp_no_lost_lease, reconfigure, on_failure, earlier_drop,
-    parameter_defaults, trust_checks, output_flood, teardown, debug_log_private,
+    parameter_defaults, trust_checks, output_flood, teardown, debug_log_private, handler_faults,
 )

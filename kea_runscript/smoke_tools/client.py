@@ -15,7 +15,7 @@ document on stdout, for the host to compare with what the hook passed to the scr
 
     client.py v4 scenario   [--iface cli0]         the full DHCPv4 scenario (see scenario4)
     client.py v6 scenario   [--iface cli0]         the full DHCPv6 scenario (see scenario6)
-    client.py v4 dora       --mac M [--opt121] [--hostname-hex H]
+    client.py v4 dora       --mac M [--opt121] [--hostname-hex H] [--option60-hex H]
                                                    one client: DISCOVER/OFFER/REQUEST/ACK
     client.py v4 release    --mac M --addr A --server S
     client.py v6 sarr       --duid-mac M [--pd]    one client: SOLICIT/ADVERTISE/REQUEST/REPLY
@@ -244,6 +244,10 @@ def cmd_v4(args):
             # option 12 with arbitrary bytes (shell metacharacters, newline, non-UTF-8)
             extra.append(("hostname", bytes.fromhex(args.hostname_hex)))
             c["hostname_hex"] = args.hostname_hex
+        if args.option60_hex is not None:
+            # option 60 (vendor class) with arbitrary bytes: Kea passes it on as text
+            extra.append(("vendor_class_id", bytes.fromhex(args.option60_hex)))
+            c["option60_hex"] = args.option60_hex
         v4.dora(c, request_options=extra)
         return c
     if args.action == "release":
@@ -403,6 +407,11 @@ def cmd_v6(args):
     raise SystemExit(f"unknown v6 action {args.action}")
 
 
+def set_timeout(seconds):
+    global TIMEOUT
+    TIMEOUT = seconds
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("family", choices=["v4", "v6"])
@@ -413,12 +422,17 @@ def main(argv=None):
     p.add_argument("--server", default=SERVER_V4)
     p.add_argument("--opt121", action="store_true", help="ask for option 121 (v4 dora)")
     p.add_argument("--hostname-hex", help="v4 dora: send option 12 (hostname) with these bytes (hex)")
+    p.add_argument("--timeout", type=float, help=f"seconds to wait for each answer (default {TIMEOUT})")
+    p.add_argument("--option60-hex", help="v4 dora: send option 60 (vendor class) with these bytes (hex)")
     p.add_argument("--duid-mac", help="v6: MAC of the client's DUID-LL")
     p.add_argument("--iaid", type=int, default=1)
     p.add_argument("--pd", action="store_true", help="v6 sarr: also ask for a prefix")
     p.add_argument("--pd-only", action="store_true", help="v6 sarr: only ask for a prefix")
     p.add_argument("--state", help="v6: JSON of an earlier sarr (its stdout)")
     args = p.parse_args(argv)
+    if args.timeout:
+        # an answer that must not come (a dropped query) is waited for this long only
+        set_timeout(args.timeout)
     random.seed(os.getpid() ^ int(time.time() * 1000))
     try:
         out = cmd_v4(args) if args.family == "v4" else cmd_v6(args)

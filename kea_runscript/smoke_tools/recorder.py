@@ -3,7 +3,10 @@
 
 Appends one JSON line per call to $SMOKE_RECORD (default /smoke/records/default.jsonl):
 
-    {"argv": [...], "env": {...}, "pid": N, "ppid": N, "time": T}
+    {"argv": [...], "env": {...}, "environ": ["NAME=value", ...], "pid": N, "ppid": N, "time": T}
+
+(``environ``: the environment in the order the hook passed it, which the persistent handler's
+records must follow, see handler_recorder.py.)
 
 argv and env are read from /proc/self/cmdline and /proc/self/environ: the exact bytes the hook
 passed to execve, before Python's start-up touched anything (it may add LC_CTYPE when it
@@ -29,16 +32,17 @@ def main():
         raw_env = f.read()
     with open("/proc/self/cmdline", "rb") as f:
         raw_argv = f.read()
-    env = {}
+    env, environ = {}, []
     for item in raw_env.split(b"\0"):
         if item:
             key, _, value = item.partition(b"=")
             env[text(key)] = text(value)
+            environ.append(text(item))
     # cmdline is the interpreter's: python3 <this file> <hook point>; keep from this file on.
     argv = [text(a) for a in raw_argv.split(b"\0")[:-1]]
     if len(argv) >= 2 and argv[1].endswith("recorder.py"):
         argv = argv[1:]
-    record = {"argv": argv, "env": env, "pid": os.getpid(), "ppid": os.getppid(),
+    record = {"argv": argv, "env": env, "environ": environ, "pid": os.getpid(), "ppid": os.getppid(),
               "time": time.time()}
     line = (json.dumps(record, sort_keys=True) + "\n").encode("ascii")
     path = env.get("SMOKE_RECORD", "/smoke/records/default.jsonl").encode("utf-8", "surrogateescape")

@@ -305,3 +305,89 @@ def test_debug_example_keeps_its_log_private(rt):
     assert o.facts["link targets, after the calls"] == {"dangling link target": None,
                                                          "linked file": "original"}, msg
     assert o.ok, msg
+
+
+# --------------------------------------------------------------------------------------------
+# issue 14: persistent handlers, one Kea run (scenarios.handler_faults), judged phase by phase
+
+
+@pytest.fixture(scope="module")
+def handler_run(rt):
+    o = scenarios.handler_faults(rt)
+    _show(o)
+    return o
+
+
+def _phase(o: scenarios.Outcome, phase: str) -> list:
+    return scenarios.phase_problems(o, phase)
+
+
+def test_handler_serves_from_load_on(handler_run):
+    msg = "\n" + handler_run.summary()
+    assert handler_run.facts["load records at start"] >= 1, msg
+    assert len(handler_run.facts["control: handler records"]) >= 4, msg
+    assert not _phase(handler_run, "control"), msg
+
+
+def test_handler_has_fds_0_1_2_only_and_its_output_reaches_the_log(handler_run):
+    msg = "\n" + handler_run.summary()
+    fds = handler_run.facts["fds and output: fds of the handlers"]
+    assert fds and all(sorted(links) == [0, 1, 2] for links in fds.values()), msg
+    assert not _phase(handler_run, "fds and output"), msg
+
+
+def test_handler_gets_hostile_client_bytes_as_the_exec_script_does(handler_run):
+    """Option 12 with a newline and shell text, option 60 with bytes 0x01-0xff: each event's
+    record is the exec script's environment, byte for byte and in order."""
+    msg = "\n" + handler_run.summary()
+    n_exec, n_handler = handler_run.facts["hostile bytes: events exec / handler"]
+    assert n_exec >= 4 and n_handler == n_exec, msg
+    assert handler_run.facts["hostile bytes: differences"] == [], msg
+    assert handler_run.facts["hostile bytes: handler's KEA_LEASE4_HOSTNAME"] and all(
+        h == repr(scenarios.HOSTNAME_BYTES) for h in handler_run.facts["hostile bytes: handler's KEA_LEASE4_HOSTNAME"]), msg
+    assert not _phase(handler_run, "hostile bytes"), msg
+
+
+def test_handler_exit_code_drops_the_packet(handler_run):
+    msg = "\n" + handler_run.summary()
+    assert handler_run.facts["exit codes: RUNSCRIPT_EXIT_ACTION lines"] >= 1, msg
+    assert not _phase(handler_run, "exit codes"), msg
+
+
+def test_hung_sync_handler_fails_each_event_within_its_timeout_and_is_replaced(handler_run):
+    msg = "\n" + handler_run.summary()
+    o = handler_run
+    waited = o.facts.get("hang (sync): record -> timeout logged (s)")
+    bound = (scenarios.HANG_BOUND_EMULATED_S if o.facts["emulated"] else scenarios.HANG_BOUND_S)
+    assert waited is not None and waited <= o.facts["timeout (s)"] + bound, msg
+    assert not _phase(o, "hang (sync)"), msg
+
+
+def test_async_handler_that_never_reads_drops_and_counts(handler_run):
+    msg = "\n" + handler_run.summary()
+    o = handler_run
+    assert o.facts["queue full (async): dropped (sum of the counts)"] >= 1, msg
+    assert o.facts["queue full (async): most lines in one second"] <= 1, msg
+    assert not _phase(o, "queue full (async)"), msg
+
+
+def test_crashed_handler_is_restarted_and_serves_again(handler_run):
+    msg = "\n" + handler_run.summary()
+    assert len(handler_run.facts["crash: EXITED lines"]) >= 2, msg
+    assert not _phase(handler_run, "crash"), msg
+
+
+def test_sync_events_fail_at_once_while_a_handler_cannot_start(handler_run):
+    msg = "\n" + handler_run.summary()
+    assert not _phase(handler_run, "restart gap"), msg
+
+
+def test_reload_and_stop_under_load_leave_no_handler_and_no_zombie(handler_run):
+    msg = "\n" + handler_run.summary()
+    o = handler_run
+    assert o.facts["reload: old handlers still running"] == [], msg
+    assert o.facts.get("stop: handlers left") == [], msg
+    for phase in ("reload", "stop", "zombies"):
+        assert not _phase(o, phase), msg
+    # every problem is one of a phase's, so that the tests above see them all
+    assert all(p.split(":")[0] in scenarios.PHASES for p in o.problems), msg

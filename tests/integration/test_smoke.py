@@ -45,6 +45,22 @@ def test_every_catalogue_hook_point_was_seen_in_every_mode(smoked):
     assert modes == {m.name for m in smoke.MODES}
 
 
+def test_handler_mode_gets_every_event_the_exec_script_gets(smoked):
+    """Issue 14: beside the exec recorder, in every mode but the 1.4-style one, a persistent
+    handler at the same hook points: every hook point fires for it too, its records pass the
+    same catalogue checks, and they are the exec calls of the same run byte for byte."""
+    handler_runs = [r for r in smoked.runs if r.handler]
+    assert {(r.mode, r.family) for r in handler_runs} == \
+        {(m.name, f) for m in smoke.MODES if m.handler for f in (4, 6)}
+    for run in handler_runs:
+        where = f"{smoked.cell.id} [{smoke.column(run.mode, True)} v{run.family}]"
+        silent = [p for p in run.expected if not run.points[p].fired]
+        assert not silent, f"{where}: did not fire: {silent}"
+        assert run.ok, f"{where}: {run.problems[:8]}\n" + smoke.details(smoked)
+        exec_run = next(r for r in smoked.runs if not r.handler and (r.mode, r.family) == (run.mode, run.family))
+        assert {p: pr.calls for p, pr in run.points.items()} == {p: pr.calls for p, pr in exec_run.points.items()}, where
+
+
 def test_compat_config_calls_only_the_14_hook_points(smoked):
     cat = load_catalogue()
     for run in smoked.runs:

@@ -348,7 +348,14 @@ def test_kea_configs_render_as_json_for_every_mode():
                     assert set(lib["parameters"]) == {"script", "wait"}
                     assert "multi-threading" not in cfg
                 else:
-                    assert set(lib["parameters"]["hook-points"]) == set(smoke.hook_points(cell, fam))
+                    exec_entry, handler = lib["parameters"]["scripts"]
+                    for entry in (exec_entry, handler):
+                        assert set(entry["hook-points"]) == set(smoke.hook_points(cell, fam))
+                        assert entry["wait"] is mode.wait
+                    assert exec_entry["script"] == testnet.RECORDER and "persistent" not in exec_entry
+                    assert handler["script"] == smoke.HANDLER_RECORDER and handler["persistent"] is True
+                    assert handler.get("workers", 1) == (smoke.HANDLER_WORKERS_MT if mode.multi_threading else 1)
+                    assert handler["environment"]["SMOKE_RECORD"] != exec_entry["environment"]["SMOKE_RECORD"]
                     assert cfg["multi-threading"]["enable-multi-threading"] is mode.multi_threading
 
 
