@@ -20,6 +20,14 @@ def arch():
 
 
 @pytest.fixture(scope="module")
+def kill_slack_ms(arch):
+    """What a flood's kill may take past its timeout: killing a group of three emulated
+    writers and reading their last output under qemu-user, on a loaded 2-core machine, took
+    up to 0.75 s more (1747 ms for a 1 s timeout), as in the emulated cells' run-time tests."""
+    return 500 if arch is None else 1000
+
+
+@pytest.fixture(scope="module")
 def built(arch):
     """built(*defines): the driver for `arch`, built with these -D names."""
     def build(*defines):
@@ -338,10 +346,10 @@ def flood(driver, tmp_path, wait, timeout_ms, quick):
 
 
 @pytest.mark.parametrize("build", ["default", "oldest"])
-def test_sync_flood_returns_on_time_with_bounded_lines(tmp_path, build, built):
+def test_sync_flood_returns_on_time_with_bounded_lines(tmp_path, build, built, kill_slack_ms):
     report = flood(built(*BUILDS[build]), tmp_path, 1, 1000, "/bin/true")
     assert report["why"] == "timed_out"
-    assert float(report["elapsed_ms"]) < 1000 + 500
+    assert float(report["elapsed_ms"]) < 1000 + kill_slack_ms
     # max-output-lines (100) lines, then one that says how many were dropped.
     assert int(report["lines"]) == 101
     dropped = report["last"].split()
@@ -358,11 +366,12 @@ def test_flood_past_the_line_cap_is_not_read_at_full_speed(tmp_path, build, buil
 
 
 @pytest.mark.parametrize("build", ["default", "oldest"])
-def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_path, build, built, arch):
+def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_path, build, built, arch,
+                                                                          kill_slack_ms):
     quick = script(tmp_path, "exit 0\n")
     report = flood(built(*BUILDS[build]), tmp_path, 0, 1000, quick)
     assert report["why"] == "started"
-    assert 0 < float(report["timed_out_ms"]) < 1000 + 500
+    assert 0 < float(report["timed_out_ms"]) < 1000 + kill_slack_ms
     # Other threads' launches meanwhile: the reaper never reads under the launcher's lock
     # (before: one launch waited as long as the flood lasted).
     assert int(report["launches"]) > 10

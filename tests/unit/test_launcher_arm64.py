@@ -28,7 +28,7 @@ import pytest
 
 from kea_runscript import emulation
 from tests.unit.test_launcher import (  # noqa: F401 (collected here with arch = "arm64")
-    BUILDS, built, driver, run, script,
+    BUILDS, built, driver, kill_slack_ms, run, script,
     test_an_environment_larger_than_the_copy_area_arrives_whole,
     test_an_exception_after_the_spawn_leaks_no_slot,
     test_async_flood_is_killed_on_time_without_blocking_launches_or_growing,
