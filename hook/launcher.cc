@@ -252,8 +252,8 @@ namespace {
 // Runs in the child while it still shares Kea's memory (vfork semantics): no libc (section 2);
 // an exec failure is reported through *err, and also written to report_fd (>= 3, close-on-exec)
 // when given: where vfork does not share memory (qemu-user runs it as a fork) *err is the
-// child's own copy. out_fd, when given, is >= 3.
-[[maybe_unused]] void exec_child(const char* path, char* const argv[], char* const envp[], int out_fd,
+// child's own copy. The fds of `io`, when given, are >= 3.
+[[maybe_unused]] void exec_child(const char* path, char* const argv[], char* const envp[], Stdio io,
                 volatile int* err, int report_fd = -1) {
     // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask, whatever
     // the architecture's field order. The last argument is the kernel's sigset size.
@@ -264,10 +264,9 @@ namespace {
         raw_syscall(SYS_rt_sigaction, sig, reinterpret_cast<long>(dfl), 0, sigset_bytes);
     }
     raw_syscall(SYS_setpgid, 0, 0);
-    if (out_fd >= 0) {
-        raw_syscall(SYS_dup3, out_fd, 1, 0);
-        raw_syscall(SYS_dup3, out_fd, 2, 0);
-    }
+    if (io.in >= 0) raw_syscall(SYS_dup3, io.in, 0, 0);
+    if (io.out >= 0) raw_syscall(SYS_dup3, io.out, 1, 0);
+    if (io.err >= 0) raw_syscall(SYS_dup3, io.err, 2, 0);
     // Kea may run with 0-2 closed, or with close-on-exec files there (opened after they were
     // closed): the script gets /dev/null instead, so that no file it opens becomes its stdout.
     for (int fd = 0; fd <= 2; ++fd) {
@@ -352,7 +351,8 @@ struct Supervision {
     const char* path;
     char* const* argv;
     char* const* envp;
-    int out_fd;
+    Stdio io;                         // the script's 0-2 (-1: Kea's own, or /dev/null)
+    int io_placed;                    // the supervisor has put io on its own 0-2 already
     char* script_stack_top;
     volatile int exec_err;            // errno of a failed execve, written by the script
     int script_pid;                   // written by the kernel when the script is cloned
@@ -396,7 +396,8 @@ namespace {
 #if RUNSCRIPT_SUPERVISED
 int script_entry(void* arg) {
     Supervision* s = static_cast<Supervision*>(arg);
-    exec_child(s->path, s->argv, s->envp, s->out_fd, &s->exec_err);
+    const Stdio none = {-1, -1, -1};
+    exec_child(s->path, s->argv, s->envp, s->io_placed ? none : s->io, &s->exec_err);
     return 127;
 }
 
@@ -416,7 +417,15 @@ int supervisor_entry(void* arg) {
 #endif
     // First of all, drop the copies of Kea's descriptors (sockets, lease files): Kea may
     // close and reopen them (a reconfiguration) while this still runs.
-    close_from_3(s->out_fd);
+    // A handler's three pipes cannot all be kept by close_from_3: they go on the supervisor's
+    // own 0-2 first (its fd table is its own), which the script then inherits.
+    s->io_placed = s->io.in >= 0 || s->io.err >= 0;
+    if (s->io_placed) {
+        if (s->io.in >= 0) raw_syscall(SYS_dup3, s->io.in, 0, 0);
+        if (s->io.out >= 0) raw_syscall(SYS_dup3, s->io.out, 1, 0);
+        if (s->io.err >= 0) raw_syscall(SYS_dup3, s->io.err, 2, 0);
+    }
+    close_from_3(s->io_placed ? -1 : s->io.out);
     // CLONE_VFORK: this returns once the script has exec'd (or failed to). The kernel writes
     // the script's pid into the block before the script runs, so the hook can kill it early.
     const long pid = runscript_clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD,
@@ -429,6 +438,9 @@ int supervisor_entry(void* arg) {
     wake_launcher(s);
     // The output pipe is the script's now: the hook must see its end when the script ends.
     close_from_3();
+    if (s->io_placed) {
+        for (long fd = 0; fd <= 2; ++fd) raw_syscall(SYS_close, fd);
+    }
     alignas(8) char info[128];  // siginfo_t, unread
     const long kernel_p_pid = 1;
     while (raw_syscall(SYS_waitid, kernel_p_pid, pid, reinterpret_cast<long>(info), WEXITED | WNOWAIT,
@@ -604,7 +616,7 @@ bool wait_launched(const Process& p) {
 // the script (async): when the call fits in the mapping, it is copied there and this returns
 // as soon as the supervisor exists, leaving the script's exec to the supervisor, on another
 // core if there is one. An exec failure then shows in Supervision::exec_err.
-Process spawn_supervised(const char* path, char* const argv[], char* const envp[], int out_fd,
+Process spawn_supervised(const char* path, char* const argv[], char* const envp[], Stdio io,
                          bool detach) {
     void* mem = take_mapping();
     if (!mem) return Process{-ENOMEM, -1, 0};
@@ -619,7 +631,8 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
     s->path = detach ? path_copy : path;
     s->argv = detach ? argv_copy : argv;
     s->envp = detach ? envp_copy : envp;
-    s->out_fd = out_fd;
+    s->io = io;
+    s->io_placed = 0;
     s->script_stack_top = base + SCRIPT_STACK_AT + STACK_SIZE;
     // No signal handler of Kea may run in the supervisor or the script before its execve.
     sigset_t all, old;
@@ -695,7 +708,7 @@ bool vfork_shares_memory() {
 // The plain child where vfork is a fork (see vfork_shares_memory): an exec failure comes back
 // through a close-on-exec pipe, which the exec closes. The read waits for the child's exec, as
 // vfork would.
-Process spawn_plain_reported(const char* path, char* const argv[], char* const envp[], int out_fd) {
+Process spawn_plain_reported(const char* path, char* const argv[], char* const envp[], Stdio io) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return Process{-errno, -1, 0};
     fds[0] = above_stdio(fds[0]);
@@ -711,7 +724,7 @@ Process spawn_plain_reported(const char* path, char* const argv[], char* const e
     pthread_sigmask(SIG_SETMASK, &all, &old);
     const pid_t pid = vfork();
     if (pid == 0) {
-        exec_child(path, argv, envp, out_fd, &err, fds[1]);
+        exec_child(path, argv, envp, io, &err, fds[1]);
     }
     const int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, 0);
@@ -734,19 +747,20 @@ Process spawn_plain_reported(const char* path, char* const argv[], char* const e
 }
 
 // A plain child that signals SIGCHLD as usual: kernels without pidfds, other architectures.
-Process spawn_plain(const char* path, char* const argv[], char* const envp[], int out_fd) {
-    if (!vfork_shares_memory()) return spawn_plain_reported(path, argv, envp, out_fd);
+Process spawn_plain(const char* path, char* const argv[], char* const envp[], Stdio io) {
+    if (!vfork_shares_memory()) return spawn_plain_reported(path, argv, envp, io);
 #if RUNSCRIPT_SPAWN_CLOSEFROM
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
-    if (out_fd >= 0) {
-        posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-        posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
+    const int given[3] = {io.in, io.out, io.err};
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (given[fd] >= 0) posix_spawn_file_actions_adddup2(&actions, given[fd], fd);
     }
     // As exec_child: /dev/null for any of 0-2 that is closed or close-on-exec in Kea.
-    for (int fd = 0; fd <= (out_fd >= 0 ? 0 : 2); ++fd) {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (given[fd] >= 0) continue;
         const int flags = fcntl(fd, F_GETFD);
         if (flags < 0 || (flags & FD_CLOEXEC)) {
             posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0);
@@ -774,7 +788,7 @@ Process spawn_plain(const char* path, char* const argv[], char* const envp[], in
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid = vfork();
     if (pid == 0) {
-        exec_child(path, argv, envp, out_fd, &err);
+        exec_child(path, argv, envp, io, &err);
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, 0);
@@ -1042,6 +1056,51 @@ const int KILL_RETRY_MS = 2;
 
 }  // namespace
 
+// ---- Long-running programs (handlers) ------------------------------------------------------
+
+namespace {
+std::atomic<int> programs_supervised(-1);  // -1: not asked yet
+}  // namespace
+
+Process start_program(const char* path, char* const argv[], char* const envp[], const Stdio& io) {
+#if RUNSCRIPT_SUPERVISED
+    int supervised = programs_supervised.load();
+    if (supervised < 0) {
+        supervised = pidfds_usable() ? 1 : 0;
+        programs_supervised = supervised;
+    }
+    if (supervised) {
+        Process p = spawn_supervised(path, argv, envp, io, false);
+        // The clone itself was refused (a seccomp filter, say): plain from now on.
+        if (p.pid != -EINVAL && p.pid != -ENOSYS && p.pid != -EPERM) return p;
+        programs_supervised = 0;
+    }
+#endif
+    return spawn_plain(path, argv, envp, io);
+}
+
+void kill_program(const Process& p) {
+    if (p.pid <= 0) return;
+    // Not detached: the supervisor told the script's pid before start_program returned.
+    if (!kill_script(p)) kill_waited(p);
+}
+
+int reap_program(Process& p, int* status, bool block) {
+    if (p.pid <= 0) return -1;
+    const int result = finish(p, status, block ? 0 : WNOHANG);
+    if (result != 0) {
+        release(p);
+        p.pid = -1;
+    }
+    return result;
+}
+
+void drop_kept_mappings() {
+#if RUNSCRIPT_SUPERVISED
+    drop_free_mappings();
+#endif
+}
+
 // ---- 9. The Launcher ------------------------------------------------------------------------
 
 Launcher::Launcher(std::size_t max_async, EventSink sink, LineSink lines)
@@ -1090,9 +1149,10 @@ std::size_t Launcher::running_async() const {
 
 Process Launcher::spawn(const char* path, char* const argv[], char* const envp[], int out_fd,
                         bool detach) {
+    const Stdio io = {-1, out_fd, out_fd};
 #if RUNSCRIPT_SUPERVISED
     if (supervised_.load(std::memory_order_relaxed)) {
-        Process p = spawn_supervised(path, argv, envp, out_fd, detach);
+        Process p = spawn_supervised(path, argv, envp, io, detach);
         // The clone itself was refused (a seccomp filter, say): nothing ran, plain from now on.
         if (p.pid != -EINVAL && p.pid != -ENOSYS && p.pid != -EPERM) return p;
         supervised_ = false;
@@ -1100,7 +1160,7 @@ Process Launcher::spawn(const char* path, char* const argv[], char* const envp[]
 #else
     (void)detach;
 #endif
-    return spawn_plain(path, argv, envp, out_fd);
+    return spawn_plain(path, argv, envp, io);
 }
 
 Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], bool wait,

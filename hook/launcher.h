@@ -62,7 +62,9 @@ struct Outcome {
         STARTED,       // async: launched, handed to the reaper
         SPAWN_FAILED,  // code = errno
         LIMIT,         // async: too many scripts already running, not started
-        UNKNOWN        // the child was reaped by someone else (status lost)
+        UNKNOWN,       // the child was reaped by someone else (status lost); a handler's
+                       // reply was malformed
+        HANDLER_DOWN   // persistent: no running handler, or it ended before replying
     };
     Kind kind;
     int code;
@@ -118,6 +120,27 @@ struct Process {
     Supervision* sup;   // shared with the supervisor; null for a plain child
     pid_t script() const;  // the script's pid; 0 while the supervisor has not started it
 };
+
+// The fds a started program gets as its 0, 1 and 2; -1: Kea's own (/dev/null where Kea's is
+// closed or close-on-exec). Given fds must be >= 3.
+struct Stdio {
+    int in;
+    int out;
+    int err;
+};
+
+// A long-running program (a handler, see handler.h), started as a script is (same guarantees:
+// only fds 0-2, here `io`; default signal dispositions, empty mask, its own process group;
+// supervised where scripts are) and never waited for by a Launcher. pid < 0: -errno, nothing
+// runs. argv and envp may go once this returns (it returns after the exec).
+Process start_program(const char* path, char* const argv[], char* const envp[], const Stdio& io);
+// SIGKILLs the program's process group (no pid-reuse race where supervised).
+void kill_program(const Process& p);
+// 1: ended, *status is its wait status; -1: ended, status lost; 0: still running (block
+// false). Releases `p` once it has ended (pidfd closed, launch memory given back).
+int reap_program(Process& p, int* status, bool block);
+// Unmaps the launch memory kept for reuse (at unload; safe at any time).
+void drop_kept_mappings();
 
 // Bounds on what scripts may cost Kea (see launcher.cc). Defaults are the hook's parameters'.
 struct Limits {

@@ -21,6 +21,13 @@ extern const isc::log::MessageID RUNSCRIPT_OUTPUT = "RUNSCRIPT_OUTPUT";
 extern const isc::log::MessageID RUNSCRIPT_EXIT_ACTION = "RUNSCRIPT_EXIT_ACTION";
 extern const isc::log::MessageID RUNSCRIPT_LIFECYCLE_FAILED = "RUNSCRIPT_LIFECYCLE_FAILED";
 extern const isc::log::MessageID RUNSCRIPT_FAILURE_ACTION = "RUNSCRIPT_FAILURE_ACTION";
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_STARTED = "RUNSCRIPT_HANDLER_STARTED";
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_EXITED = "RUNSCRIPT_HANDLER_EXITED";
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_RESTART = "RUNSCRIPT_HANDLER_RESTART";
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_TIMEOUT = "RUNSCRIPT_HANDLER_TIMEOUT";
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_QUEUE_FULL = "RUNSCRIPT_HANDLER_QUEUE_FULL";
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_OUTPUT = "RUNSCRIPT_HANDLER_OUTPUT";
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_PROTOCOL = "RUNSCRIPT_HANDLER_PROTOCOL";
 
 }  // namespace runscript
 
@@ -42,6 +49,13 @@ const char* values[] = {
     "RUNSCRIPT_EXIT_ACTION", "script %1 at %2 exited with status %3: callout status set to %4",
     "RUNSCRIPT_LIFECYCLE_FAILED", "script %1 at %2 failed: %3",
     "RUNSCRIPT_FAILURE_ACTION", "script %1 at %2 %3: on-failure sets the callout status to %4",
+    "RUNSCRIPT_HANDLER_STARTED", "handler %1 worker %2 started (pid %3)",
+    "RUNSCRIPT_HANDLER_EXITED", "handler %1 worker %2 (pid %3) ended: %4",
+    "RUNSCRIPT_HANDLER_RESTART", "handler %1 worker %2 will be restarted in %3 ms",
+    "RUNSCRIPT_HANDLER_TIMEOUT", "handler %1 worker %2 did not take or answer the %3 record within %4 ms: its process group was killed",
+    "RUNSCRIPT_HANDLER_QUEUE_FULL", "handler %1 worker %2: queue full, %3 events dropped",
+    "RUNSCRIPT_HANDLER_OUTPUT", "handler %1 (pid %2): %3",
+    "RUNSCRIPT_HANDLER_PROTOCOL", "handler %1 worker %2: %3",
     NULL
 };
 

@@ -22,6 +22,13 @@ extern const isc::log::MessageID RUNSCRIPT_OUTPUT;
 extern const isc::log::MessageID RUNSCRIPT_EXIT_ACTION;
 extern const isc::log::MessageID RUNSCRIPT_LIFECYCLE_FAILED;
 extern const isc::log::MessageID RUNSCRIPT_FAILURE_ACTION;
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_STARTED;
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_EXITED;
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_RESTART;
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_TIMEOUT;
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_QUEUE_FULL;
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_OUTPUT;
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_PROTOCOL;
 
 }  // namespace runscript
 

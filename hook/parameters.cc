@@ -23,7 +23,8 @@ namespace {
 // Keys allowed at the top level and in each `scripts` entry. Top-level script settings
 // double as defaults for the entries of `scripts`.
 const char* const SCRIPT_KEYS[] = {"script", "wait", "timeout", "hook-points", "environment",
-                                   "capture-output", "exit-codes", "on-failure"};
+                                   "capture-output", "exit-codes", "on-failure", "persistent",
+                                   "workers", "queue"};
 const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async", "options4", "options6",
                                         "max-output-lines", "drain-timeout", "check-permissions"};
 // Pseudo hook points: the script runs when the library is loaded / unloaded.
@@ -336,6 +337,15 @@ std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::strin
     return options;
 }
 
+// An integer 1..max.
+std::size_t parse_count(const ConstElementPtr& e, const std::string& name, std::size_t max) {
+    expect(e, Element::integer, name, "an integer");
+    if (e->intValue() < 1 || e->intValue() > static_cast<int64_t>(max)) {
+        throw ConfigError("parameter '" + name + "' must be between 1 and " + std::to_string(max));
+    }
+    return static_cast<std::size_t>(e->intValue());
+}
+
 // Reads the settings a script may have (all but `script`) from one scope into `s`: the top
 // level (defaults for every script) or an entry of `scripts`.
 void parse_settings(const std::function<ConstElementPtr(const std::string&)>& get,
@@ -365,6 +375,18 @@ void parse_settings(const std::function<ConstElementPtr(const std::string&)>& ge
     if (ConstElementPtr action = get("on-failure")) {
         s.on_failure = parse_action(action, prefix + "on-failure");
     }
+    if (ConstElementPtr persistent = expect(get("persistent"), Element::boolean,
+                                            prefix + "persistent", "a boolean (true or false)")) {
+        s.persistent = persistent->boolValue();
+    }
+    if (ConstElementPtr workers = get("workers")) {
+        s.workers = parse_count(workers, prefix + "workers", MAX_WORKERS);
+        s.workers_given = true;
+    }
+    if (ConstElementPtr queue = get("queue")) {
+        s.queue = parse_count(queue, prefix + "queue", MAX_QUEUE);
+        s.queue_given = true;
+    }
 }
 
 // One script: `defaults` (the top-level settings) overridden by those found with `get`.
@@ -388,6 +410,23 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
         const std::string wait = get("wait") ? prefix + "wait" : "wait";
         throw ConfigError("parameter '" + codes + "' needs '" + wait +
                           "': true (an asynchronous script ends after Kea has moved on)");
+    }
+    // Where a setting came from, for messages: this entry, or the top level it inherits.
+    auto named = [&get, &prefix](const char* key) {
+        return get(key) ? prefix + key : std::string(key);
+    };
+    if (s.workers_given && !s.persistent) {
+        throw ConfigError("parameter '" + named("workers") + "' needs '" + named("persistent") +
+                          "': true (only a persistent handler has workers)");
+    }
+    if (s.queue_given && !s.persistent) {
+        throw ConfigError("parameter '" + named("queue") + "' needs '" + named("persistent") +
+                          "': true (only a persistent handler has a queue)");
+    }
+    if (s.queue_given && s.wait) {
+        throw ConfigError("parameter '" + named("queue") + "' needs '" + named("wait") +
+                          "': false (a synchronous handler's events wait for their reply, "
+                          "they are never queued)");
     }
     return s;
 }
@@ -459,6 +498,11 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     defaults.at_unload = false;
     defaults.timeout_ms = DEFAULT_TIMEOUT_MS;
     defaults.on_failure = STEP_CONTINUE;
+    defaults.persistent = false;
+    defaults.workers = DEFAULT_WORKERS;
+    defaults.queue = DEFAULT_QUEUE;
+    defaults.workers_given = false;
+    defaults.queue_given = false;
     defaults.hook_points = parse_hook_points(ConstElementPtr(), "hook-points", hook_points,
                                              hook_point_count);
     parse_settings(lookup, defaults, "", hook_points, hook_point_count);

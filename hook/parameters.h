@@ -48,6 +48,11 @@ struct ScriptConfig {
     bool at_load;                        // also run at load (argv[1] = "load")
     bool at_unload;                      // also run at unload (argv[1] = "unload")
     std::string where;                   // "script" or "scripts[2]", for messages
+    bool persistent;                     // a handler (handler.h), not one exec per event
+    std::size_t workers;                 // persistent: handler processes
+    std::size_t queue;                   // persistent, wait false: records waiting per worker
+    bool workers_given;                  // set in the configuration (for its checks)
+    bool queue_given;
 };
 
 struct Config {
@@ -80,6 +85,10 @@ const int DEFAULT_TIMEOUT_MS = 10000;
 const std::size_t DEFAULT_MAX_ASYNC = 64;
 const std::size_t DEFAULT_MAX_OUTPUT_LINES = 100;
 const int DEFAULT_DRAIN_MS = 2000;
+const std::size_t DEFAULT_WORKERS = 1;
+const std::size_t MAX_WORKERS = 64;
+const std::size_t DEFAULT_QUEUE = 1024;
+const std::size_t MAX_QUEUE = 65536;
 
 }  // namespace runscript
 

@@ -34,6 +34,57 @@ void report_line(const std::string& script, pid_t pid, const std::string& line) 
     LOG_INFO(logger, RUNSCRIPT_OUTPUT).arg(script).arg(pid).arg(line);
 }
 
+// Handler events into Kea's log (from the pool's thread, or a callout's for a timeout).
+HandlerSink handler_sink(const std::string& path) {
+    return [path](const HandlerEvent& e) {
+        switch (e.kind) {
+        case HandlerEvent::STARTED:
+            LOG_INFO(logger, RUNSCRIPT_HANDLER_STARTED).arg(path).arg(e.worker).arg(e.pid);
+            break;
+        case HandlerEvent::EXITED:
+            // value 1: at unload, where ending is what was asked of it.
+            if (e.value) {
+                LOG_INFO(logger, RUNSCRIPT_HANDLER_EXITED).arg(path).arg(e.worker).arg(e.pid)
+                    .arg(e.text);
+            } else {
+                LOG_WARN(logger, RUNSCRIPT_HANDLER_EXITED).arg(path).arg(e.worker).arg(e.pid)
+                    .arg(e.text);
+            }
+            break;
+        case HandlerEvent::RESTART:
+            LOG_INFO(logger, RUNSCRIPT_HANDLER_RESTART).arg(path).arg(e.worker).arg(e.value);
+            break;
+        case HandlerEvent::TIMEOUT:
+            LOG_WARN(logger, RUNSCRIPT_HANDLER_TIMEOUT).arg(path).arg(e.worker).arg(e.text)
+                .arg(e.value);
+            break;
+        case HandlerEvent::QUEUE_FULL:
+            LOG_WARN(logger, RUNSCRIPT_HANDLER_QUEUE_FULL).arg(path).arg(e.worker).arg(e.value);
+            break;
+        case HandlerEvent::OUTPUT:
+            LOG_INFO(logger, RUNSCRIPT_HANDLER_OUTPUT).arg(path).arg(e.pid).arg(e.text);
+            break;
+        case HandlerEvent::PROTOCOL:
+            LOG_WARN(logger, RUNSCRIPT_HANDLER_PROTOCOL).arg(path).arg(e.worker).arg(e.text);
+            break;
+        }
+    };
+}
+
+HandlerSettings handler_settings(const ScriptConfig& s, const Config& config) {
+    HandlerSettings h;
+    h.path = s.path;
+    h.name = s.name;
+    h.env = s.extra_env;
+    h.workers = s.workers;
+    h.wait = s.wait;
+    h.queue = s.queue;
+    h.timeout_ms = s.timeout_ms;
+    h.max_lines = config.max_output_lines;
+    h.drain_ms = config.drain_ms;
+    return h;
+}
+
 const char* step_name(NextStep step) {
     return step == STEP_DROP ? "drop" : step == STEP_SKIP ? "skip" : "continue";
 }
@@ -59,6 +110,7 @@ bool failed(const Outcome& o) {
     case Outcome::SPAWN_FAILED:
     case Outcome::LIMIT:
     case Outcome::UNKNOWN:
+    case Outcome::HANDLER_DOWN:
         return true;
     case Outcome::EXITED:
     case Outcome::STARTED:
@@ -74,6 +126,7 @@ const char* failure_name(const Outcome& o) {
     case Outcome::SPAWN_FAILED: return "could not start";
     case Outcome::LIMIT: return "not started, max-async reached";
     case Outcome::UNKNOWN: return "exit status lost";
+    case Outcome::HANDLER_DOWN: return "no running handler";
     default: return "failed";
     }
 }
@@ -95,12 +148,19 @@ Runner::Runner(const Config& config)
       options6_(option_variables(6, config.options6)) {
     bool any_async = false;
     for (const ScriptConfig& s : config_.scripts) {
+        HandlerPool* pool = 0;
+        if (s.persistent) {
+            pools_.emplace_back(new HandlerPool(handler_settings(s, config_), handler_sink(s.path)));
+            pool = pools_.back().get();
+        } else {
+            pools_.emplace_back();
+            any_async = any_async || !s.wait;
+        }
         for (std::size_t i = 0; i < HOOK_POINT_COUNT; ++i) {
             if (!s.hook_points[i]) continue;
-            by_hook_point_[i].push_back(&s);
+            by_hook_point_[i].push_back(Entry{&s, pool});
             failure_step_[i] = std::max(failure_step_[i], s.on_failure);
         }
-        any_async = any_async || !s.wait;
     }
     launcher_.reset(new Launcher(limits_of(config_, any_async), report_async, report_line));
 }
@@ -114,7 +174,12 @@ std::string Runner::summary() const {
             if (s.hook_points[i]) points += (points.empty() ? "" : ",") + std::string(HOOK_POINTS[i].name);
         }
         if (s.at_unload) points += (points.empty() ? "" : ",") + std::string("unload");
-        text += (text.empty() ? "" : "; ") + s.path + (s.wait ? " (wait" : " (async") +
+        const std::string mode = s.persistent
+            ? std::string(s.wait ? " (persistent, wait" : " (persistent, async") + ", " +
+                  std::to_string(s.workers) + (s.workers == 1 ? " worker" : " workers") +
+                  (s.wait ? "" : ", queue " + std::to_string(s.queue))
+            : std::string(s.wait ? " (wait" : " (async");
+        text += (text.empty() ? "" : "; ") + s.path + mode +
                 ", timeout " + std::to_string(s.timeout_ms) + " ms, on-failure " +
                 step_name(s.on_failure) + ") at " + points;
     }
@@ -153,7 +218,22 @@ Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environme
         break;
     case Outcome::STARTED:
     case Outcome::UNKNOWN:
+    case Outcome::HANDLER_DOWN:
         break;
+    }
+    return o;
+}
+
+// The pool logs timeouts, drops and protocol errors itself (bounded); here only what exec
+// mode logs per event.
+Outcome Runner::hand_over(const ScriptConfig& s, HandlerPool& pool, const char* point,
+                          const Environment& env) const {
+    const std::size_t key = pool.workers() > 1 ? client_key(env.vars()) : 0;
+    const Outcome o = s.wait ? pool.call(key, point, env.vars())
+                             : pool.post(key, handler_record(point, env.vars()));
+    if (o.kind == Outcome::EXITED && o.code != 0) {
+        LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_SCRIPT_FAILED)
+            .arg(s.path).arg(point).arg(o.code);
     }
     return o;
 }
@@ -161,8 +241,9 @@ Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environme
 NextStep Runner::run(std::size_t index, const Environment& env) const {
     const char* point = HOOK_POINTS[index].name;
     NextStep verdict = STEP_CONTINUE;
-    for (const ScriptConfig* s : by_hook_point_[index]) {
-        Outcome o = launch(*s, point, env);
+    for (const Entry& entry : by_hook_point_[index]) {
+        const ScriptConfig* s = entry.script;
+        Outcome o = entry.pool ? hand_over(*s, *entry.pool, point, env) : launch(*s, point, env);
         if (failed(o)) {
             if (s->on_failure > verdict) {
                 verdict = s->on_failure;
@@ -185,9 +266,10 @@ std::string Runner::run_lifecycle(bool loading) const {
     const char* point = loading ? "load" : "unload";
     const Environment env(0);
     std::string failure;
-    for (const ScriptConfig& s : config_.scripts) {
+    for (std::size_t i = 0; i < config_.scripts.size(); ++i) {
+        const ScriptConfig& s = config_.scripts[i];
         if (!(loading ? s.at_load : s.at_unload)) continue;
-        Outcome o = launch(s, point, env);
+        Outcome o = pools_[i] ? pools_[i]->lifecycle(point) : launch(s, point, env);
         std::string problem;
         if (o.kind == Outcome::EXITED && o.code != 0) {
             problem = "exit status " + std::to_string(o.code);
@@ -197,6 +279,10 @@ std::string Runner::run_lifecycle(bool loading) const {
             problem = "timed out";
         } else if (o.kind == Outcome::SPAWN_FAILED) {
             problem = strerror(o.code);
+        } else if (o.kind == Outcome::HANDLER_DOWN) {
+            problem = "no running handler";
+        } else if (o.kind == Outcome::UNKNOWN && s.persistent) {
+            problem = "malformed reply";
         }
         if (!problem.empty()) {
             LOG_ERROR(logger, RUNSCRIPT_LIFECYCLE_FAILED).arg(s.path).arg(point).arg(problem);

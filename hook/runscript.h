@@ -7,6 +7,7 @@
 #include "parameters.h"
 #include "environment.h"
 #include "fields.h"
+#include "handler.h"
 #include "launcher.h"
 
 #include <hooks/hooks.h>
@@ -49,14 +50,25 @@ public:
     std::string summary() const;
 
 private:
+    // A script entry and, when it is persistent, its handlers.
+    struct Entry {
+        const ScriptConfig* script;
+        HandlerPool* pool;
+    };
+
     Outcome launch(const ScriptConfig& s, const char* point, const Environment& env) const;
+    Outcome hand_over(const ScriptConfig& s, HandlerPool& pool, const char* point,
+                      const Environment& env) const;
 
     Config config_;
-    std::vector<std::vector<const ScriptConfig*> > by_hook_point_;
+    std::vector<std::vector<Entry> > by_hook_point_;
     std::vector<NextStep> failure_step_;
     std::vector<fields::OptionVariable> options4_;
     std::vector<fields::OptionVariable> options6_;
     std::unique_ptr<Launcher> launcher_;
+    // One per script entry, null for exec-mode ones. Destroyed first: their stop is bounded
+    // by drain-timeout (handler.h).
+    std::vector<std::unique_ptr<HandlerPool> > pools_;
 };
 
 // Hands the scripts' verdict to Kea.

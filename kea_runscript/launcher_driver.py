@@ -17,6 +17,8 @@ from pathlib import Path
 from kea_runscript import ROOT
 
 SOURCES = [ROOT / "hook" / "launcher.cc", ROOT / "tests" / "launcher_driver.cc"]
+# Hashed with the sources: a header change rebuilds the driver.
+HEADERS = [ROOT / "hook" / "launcher.h"]
 CROSS_HINT = ("run ./bootstrap.sh as root (on amd64 it installs g++-aarch64-linux-gnu), "
               "or apt-get install g++-aarch64-linux-gnu")
 
@@ -47,7 +49,7 @@ def build_driver(out_dir: Path, defines: tuple = (), arch: str | None = None) ->
     """The driver binary, cached by the sources' content, `defines` (-D names) and `arch`."""
     compiler, extra = _compiler(arch)
     flags = [f"-D{d}" for d in defines] + extra
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in SOURCES) +
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in SOURCES + HEADERS) +
                             " ".join(flags).encode()).hexdigest()[:12]
     binary = out_dir / (f"launcher_driver-{digest}" if arch is None
                         else f"launcher_driver-{arch}-{digest}")

@@ -19,8 +19,8 @@ HOOK_DIR = ROOT / "hook"
 TEMPLATE_DIR = ROOT / "templates" / "hook"
 
 # Static files of hook/ that go into every tree (data files and helpers stay out).
-STATIC_SOURCES = ("parameters.cc", "launcher.cc", "load.cc", "logger.cc", "messages.cc", "runscript.cc")
-STATIC_HEADERS = ("parameters.h", "environment.h", "fields.h", "launcher.h", "logger.h", "messages.h",
+STATIC_SOURCES = ("parameters.cc", "launcher.cc", "handler.cc", "load.cc", "logger.cc", "messages.cc", "runscript.cc")
+STATIC_HEADERS = ("parameters.h", "environment.h", "fields.h", "launcher.h", "handler.h", "logger.h", "messages.h",
                   "runscript.h")
 SHIM_SCRIPT = "make-cfg-globals-shim.sh"
 

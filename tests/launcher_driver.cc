@@ -74,6 +74,7 @@ const char* kind_name(Outcome::Kind k) {
     case Outcome::SPAWN_FAILED: return "spawn_failed";
     case Outcome::LIMIT: return "limit";
     case Outcome::UNKNOWN: return "unknown";
+    case Outcome::HANDLER_DOWN: return "handler_down";
     }
     return "?";
 }

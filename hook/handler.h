@@ -1,0 +1,154 @@
+// Persistent handlers (`"persistent": true`): a pool of long-running programs, each fed one
+// record per event on its stdin and answering one "exit N" line per record on its stdout.
+// Independent of Kea so it can be tested on its own (tests/unit/test_handler.py through
+// tests/handler_driver.cc tests each guarantee below).
+//
+// Protocol (byte exact, see docs/hook.md):
+//   record (hook -> handler, fd 0):  <hook point>\0NAME=value\0...\0\0
+//   reply  (handler -> hook, fd 1):  exit <decimal 0-255>\n      one per record, in order
+// Any other line on fd 1 is outside the protocol and logged (a malformed "exit" line is a
+// PROTOCOL event and counts as the reply); fd 2's lines are logged.
+//
+// What it guarantees:
+// - Each handler is started by start_program (launcher.h): only fds 0-2 (0 = one end of a UNIX
+//   stream socket pair, so that writing to a handler that died raises no SIGPIPE in Kea;
+//   1 and 2 = pipes), default signal dispositions, empty mask, its own process group,
+//   argv = [base name], environment = the entry's `environment` only.
+// - call() (wait: true) returns within timeout_ms plus the time to SIGKILL a process group,
+//   whatever the handler does: the worker lock, the write and the reply share one deadline.
+//   On timeout the handler's group is killed and the worker restarted (TIMED_OUT). A worker
+//   without a running handler fails at once (HANDLER_DOWN). Nothing is allocated.
+// - post() (wait: false) never blocks beyond one short mutex (O(1) work under it): the record
+//   goes to its worker's bounded queue, or is dropped and counted (LIMIT) when the queue is
+//   full. Records of one worker are written in order. A handler that accepts no byte of a
+//   pending record for timeout_ms is killed and restarted. Drops are reported at most once per
+//   second per worker, with the count.
+// - Worker choice: call() takes an idle running worker, preferring `key % workers`, else waits
+//   (bounded) for that one; post() always uses `key % workers`: events with one key stay in
+//   order.
+// - A handler that exits is reaped, reported (EXITED), and restarted (RESTART) after 0 s, then
+//   0.1 s doubling up to 10 s; the delay starts again at 0 once a handler has run 10 s.
+// - Output (fd 2 lines, out-of-protocol fd 1 lines) is read at most Limits-like read_bytes per
+//   wake-up; at most max_lines lines per worker per second are reported, then one line saying
+//   how many were dropped. Memory does not grow with what handlers write.
+// - The pool's thread (named runscript-hdl) runs with every signal blocked: Kea's signal
+//   handlers never run there.
+// - The destructor is bounded by drain_ms plus the time SIGKILLed processes take to end: the
+//   queued records get written, each handler's stdin is closed once its queue is empty, those
+//   still running at drain_ms have their process groups SIGKILLed, all are reaped (no zombie).
+
+#ifndef RUNSCRIPT_HANDLER_H
+#define RUNSCRIPT_HANDLER_H
+
+#include "launcher.h"
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace runscript {
+
+struct HandlerSettings {
+    std::string path;                // absolute path of the program
+    std::string name;                // argv[0]
+    std::vector<std::string> env;    // its whole environment, NAME=value
+    std::size_t workers = 1;
+    bool wait = true;                // call() (true) or post() (false)
+    std::size_t queue = 1024;        // post(): records waiting per worker
+    int timeout_ms = 10000;          // <= 0: none
+    std::size_t max_lines = 100;     // output lines reported per worker per second
+    std::size_t read_bytes = 64 * 1024;  // output read per worker per wake-up
+    int drain_ms = 2000;             // at stop
+};
+
+// What the pool reports (from its thread, or from a call()'s thread for TIMEOUT, OUTPUT and
+// PROTOCOL lines read during a call). The sink must not call back into the pool.
+struct HandlerEvent {
+    enum Kind {
+        STARTED,     // pid = the handler
+        EXITED,      // text = how ("exit status 3", "killed by signal 9", "could not start: ...");
+                     // value = 1 when the pool is stopping (the end was asked for)
+        RESTART,     // value = delay in ms
+        TIMEOUT,     // text = hook point, value = ms
+        QUEUE_FULL,  // value = records dropped since the last report
+        OUTPUT,      // text = a line of fd 2, or of fd 1 outside the protocol
+        PROTOCOL     // text = what was wrong
+    } kind;
+    std::size_t worker;
+    pid_t pid;
+    long long value;
+    std::string text;
+};
+typedef std::function<void(const HandlerEvent&)> HandlerSink;
+
+// The record's bytes for an event (post() takes them): the hook point and the NAME=value
+// strings, each NUL-terminated, then one NUL.
+std::string handler_record(const char* point, const std::vector<std::string>& vars);
+
+// A key from the first non-empty variable whose name ends in _HWADDR or _DUID (the client's
+// identity in the catalogue's names); 0 when there is none.
+std::size_t client_key(const std::vector<std::string>& vars);
+
+class HandlerPool {
+public:
+    // Starts every worker's handler. A handler that cannot be started counts as one that
+    // exited (restarted with backoff); throws std::runtime_error only when none could start.
+    HandlerPool(const HandlerSettings& settings, HandlerSink sink);
+    ~HandlerPool();  // bounded, see above
+
+    HandlerPool(const HandlerPool&) = delete;
+    HandlerPool& operator=(const HandlerPool&) = delete;
+
+    // wait: true. One round trip: EXITED (code = the reply's), TIMED_OUT, HANDLER_DOWN
+    // (no running handler, or it ended before replying), UNKNOWN (a malformed reply).
+    Outcome call(std::size_t key, const char* point, const std::vector<std::string>& vars);
+
+    // wait: false. STARTED (queued) or LIMIT (queue full: dropped, code = drops so far).
+    Outcome post(std::size_t key, std::string&& record);
+
+    // "load" / "unload" records (no variables), to every worker in turn, each a round trip
+    // bounded by timeout_ms (an asynchronous pool's queue is written first). Returns the first
+    // outcome that is not EXITED 0, else EXITED 0.
+    Outcome lifecycle(const char* point);
+
+    std::size_t workers() const { return workers_.size(); }
+    // Records dropped (queue full) since start.
+    unsigned long long dropped() const { return dropped_.load(); }
+    // Running handlers' pids (tests).
+    std::vector<pid_t> pids() const;
+
+    struct Worker;
+
+private:
+    Outcome round_trip(Worker& w, const char* point, const std::vector<std::string>* vars,
+                       long long deadline);
+    void monitor_loop();
+    bool start(Worker& w);
+    void handle_exit(Worker& w, int result, int status);
+    void report(const HandlerEvent& e) const;
+    void report_line(Worker& w, const std::string& line);
+    void read_stdout(Worker& w, bool discard_replies);
+    bool write_queued(Worker& w, long long now);
+    void stop_all();
+
+    const HandlerSettings settings_;
+    HandlerSink sink_;
+    std::vector<std::unique_ptr<Worker> > workers_;
+    std::vector<char*> envp_;        // into settings_.env
+    char* argv_[2];
+    std::atomic<unsigned long long> dropped_;
+    std::atomic<bool> stopping_;
+    int wake_fd_;
+    std::thread monitor_;
+};
+
+}  // namespace runscript
+
+#endif
