@@ -665,7 +665,10 @@ def _bound(row: Row, res: RowResult, none: RowResult, cost: Dict[str, float], ex
     if c:
         rest = 1e6 / c - kea_us - pipe_us
         text += (f"; measured {1e6 / c:.0f} µs per {exch}, so the hook's own work (variables, "
-                 f"record, hand-over) is {rest / SYNC_RUNS_PER_DORA:.0f} µs per event")
+                 f"record, hand-over, its threads' wake-ups) is {rest / SYNC_RUNS_PER_DORA:.0f} µs "
+                 f"per event")
+        text += (": bounded by the pipe" if pipe_us >= rest else
+                 f": bounded by the hook's own work ({rest:.0f} µs per {exch}), not by the pipe")
     return text
 
 

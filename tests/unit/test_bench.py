@@ -132,7 +132,10 @@ def test_a_missed_target_names_the_measured_cost_that_bounds_it():
     # 500 µs per DORA: (500 - 200 - 200) / 8 = 12 µs per event left for the hook's own work.
     assert "8 records per DORA × 25.0 µs per round trip" in line
     assert "= 200 µs beside Kea's own 200 µs per DORA" in line and "at most 0.50× no hook" in line
-    assert "measured 500 µs per DORA" in line and "is 12 µs per event" in line
+    assert "measured 500 µs per DORA" in line and "is 12 µs per event: bounded by the pipe" in line
+    # 1000 DORA/s: 1000 - 200 - 200 = 600 µs per DORA of the hook's own work
+    [line] = bench.handler_targets(_handler_results((5000,), (500,), sync, (1000,)), costs)
+    assert "is 75 µs per event: bounded by the hook's own work (600 µs per DORA), not by the pipe" in line
     met = _handler_results((5000,), (500,), sync, (4000,))
     [line] = bench.handler_targets(met, costs)
     assert "Bound" not in line
