@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -19,7 +21,9 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import testnet
-from .bench_launcher import exit0_scripts, launcher_costs, launcher_table
+from . import bench_leases
+from .bench_launcher import (exit0_scripts, handler_costs, handler_programs, handler_table,
+                             launcher_costs, launcher_table)
 from .perfdhcp import parse_perfdhcp
 
 
@@ -37,9 +41,13 @@ from .perfdhcp import parse_perfdhcp
 
 LOSS_LIMIT = 0.01  # a trial passes with at most 1 % of the exchanges lost
 C_SCRIPTS = "/usr/share/kea/scripts"  # Kea 3.0's run_script accepts scripts only there
-SCRIPT_FILES = {"sh": "exit0.sh", "static": "exit0-static"}
-SCRIPT_LABELS = {"sh": "#!/bin/sh exit 0", "static": "static binary"}
+SCRIPT_FILES = {"sh": "exit0.sh", "static": "exit0-static", "hc": "handler-c", "hpy": "handler.py"}
+SCRIPT_LABELS = {"sh": "#!/bin/sh exit 0", "static": "static binary",
+                 "hc": "trivial C handler", "hpy": "trivial Python handler"}
+#: script kinds that are persistent handlers ("persistent": true), not scripts run per event
+HANDLERS = ("hc", "hpy")
 ISC_LIBRARY = "libdhcp_run_script.so"
+C_BENCH_LEASES = "/smoke/bench_leases.py"
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,14 @@ class Row:
     family: int
     hook: str  # "none" | "isc" | "runscript"
     mt: bool  # Kea multi-threading
-    script: str = "sh"  # "sh" | "static" (SCRIPT_FILES)
+    script: str = "sh"  # SCRIPT_FILES; HANDLERS are run as persistent handlers
     wait: bool = False
-    points: Optional[Tuple[str, ...]] = None  # runscript: None = 1.4 parameters (default points)
+    points: Optional[Tuple[str, ...]] = None  # runscript: None = the default points (1.4's)
+    leases: int = 0  # leases in the memfile Kea loads at start (0: empty, not persisted)
+
+    @property
+    def handler(self) -> bool:
+        return self.hook == "runscript" and self.script in HANDLERS
 
     @property
     def key(self) -> str:
@@ -59,7 +72,8 @@ class Row:
             ("default" if self.points is None else "+".join(self.points))
             + ("-wait" if self.wait else "-async"))
         return f"v{self.family}-{what}-{'mt' if self.mt else 'st'}" + (
-            "" if self.hook == "none" else f"-{self.script}")
+            "" if self.hook == "none" else f"-{self.script}") + (
+            f"-{self.leases}" if self.leases else "")
 
     @property
     def label(self) -> str:
@@ -67,16 +81,31 @@ class Row:
             return "no hook"
         if self.hook == "isc":
             return "ISC run_script, sync: false"
+        wait = f"wait: {'true' if self.wait else 'false'}"
+        if self.handler:
+            points = "default points" if self.points is None else ", ".join(self.points)
+            return f"this hook, handler, {points}, {wait}"
         if self.points is None:
-            return "this hook, 1.4 config (default points), wait: true"
-        return f"this hook, {', '.join(self.points)}, wait: {'true' if self.wait else 'false'}"
+            return f"this hook, 1.4 config (default points), {wait}"
+        return f"this hook, {', '.join(self.points)}, {wait}"
 
     def parameters(self, script: str) -> dict:
         if self.hook == "isc":
             return {"name": script, "sync": bool(self.wait)}
-        if self.points is None:
-            return {"script": script, "wait": bool(self.wait)}
-        return {"script": script, "wait": bool(self.wait), "hook-points": list(self.points)}
+        p = {"script": script, "wait": bool(self.wait)}
+        if self.points is not None:
+            p["hook-points"] = list(self.points)
+        if self.handler:
+            p["persistent"] = True
+            if self.mt:  # one handler per Kea packet thread (Kea's default: one per core, 2 here)
+                p["workers"] = HANDLER_WORKERS_MT
+            if self.script == "hpy":  # the example logs every record to $HANDLER_LOG
+                p["environment"] = {"HANDLER_LOG": "/dev/null"}
+        return p
+
+
+#: handler processes in the rows with Kea's multi-threading on
+HANDLER_WORKERS_MT = 2
 
 
 def _rows(family: int, full: bool) -> List[Row]:
@@ -99,14 +128,48 @@ def _rows(family: int, full: bool) -> List[Row]:
     ]
 
 
+def handler_rows(family: int, full: bool) -> List[Row]:
+    """Persistent handlers at every default point (issue 14): DHCPv4 the C and the Python
+    handler, wait true and false, MT off and on; DHCPv6 (and --quick) the C handler, MT off."""
+    if not full or family == 6:
+        return [Row(family, "runscript", False, script="hc", wait=w) for w in (True, False)]
+    return [Row(4, "runscript", mt, script=h, wait=w)
+            for h in HANDLERS for w in (True, False) for mt in (False, True)]
+
+
+#: the lease databases of the "Kea the size users run" rows: DHCPv6, because the DHCPv4
+#: ranges the tests may use (198.18.0.0/15, 192.0.2.0/24) hold 131k addresses in all
+LEASE_SIZES = {True: (200_000, 1_000_000), False: (200_000,)}
+
+
+def lease_rows(full: bool) -> List[Row]:
+    """Kea loading a memfile of N leases at start (issue 14, item 6), MT off: no hook, ISC,
+    this hook's 1.4 configuration (exec, every default point, wait: true), the C handler."""
+    rows = []
+    for n in LEASE_SIZES[full]:
+        rows += [Row(6, "none", False, leases=n), Row(6, "isc", False, leases=n)]
+        if full:
+            rows.append(Row(6, "runscript", False, wait=True, leases=n))
+        rows.append(Row(6, "runscript", False, script="hc", wait=True, leases=n))
+        if full and n < 1_000_000:  # each trial of a 1M row waits ~20 s for Kea's load
+            rows.append(Row(6, "runscript", False, script="hc", wait=False, leases=n))
+    return rows
+
+
 def references(row: Row, rows: Sequence[Row]) -> Tuple[Optional[Row], Optional[Row]]:
-    """The no-hook and ISC rows a row is compared with: same family, same multi-threading
-    setting (and, for ISC, the same script) when measured, else the closest one measured."""
+    """The no-hook and ISC rows a row is compared with: same family and lease database, same
+    multi-threading setting (and, for ISC, the same script) when measured, else the closest
+    one measured."""
     def pick(hook: str) -> Optional[Row]:
-        cands = [r for r in rows if r.family == row.family and r.hook == hook]
+        cands = [r for r in rows if r.family == row.family and r.hook == hook and r.leases == row.leases]
         cands.sort(key=lambda r: (r.mt != row.mt, hook == "isc" and r.script != row.script, r.mt, r.script))
         return cands[0] if cands else None
     return pick("none"), pick("isc")
+
+
+def empty_twin(row: Row) -> Row:
+    """The same configuration with an empty Kea (the lease rows' "÷ empty Kea")."""
+    return Row(row.family, row.hook, row.mt, row.script, row.wait, row.points)
 
 
 @dataclass
@@ -121,6 +184,8 @@ class Trial:
     client_limited: bool = False  # perfdhcp did not send at the offered rate
     errors: int = 0  # ERROR lines in Kea's log (shown, not judged)
     error: str = ""
+    rss_kb: Optional[int] = None  # Kea's VmRSS once it logged STARTED (its database loaded)
+    start_s: Optional[float] = None  # from starting Kea to its STARTED (polled every 0.2 s)
 
     @property
     def lost(self) -> float:
@@ -174,9 +239,11 @@ class Settings:
     pass2_width: float = 1.5  # the second search spans capacity/width .. capacity*width
     latency_s: float = 3.0
     passes: int = 2
+    lease_trials: int = 4  # the lease database rows: one pass of this many trials
 
 
-QUICK = Settings(trial_s=2.0, drop_s=0.25, pass1_trials=5, pass2_trials=0, latency_s=2.0, passes=1)
+QUICK = Settings(trial_s=2.0, drop_s=0.25, pass1_trials=5, pass2_trials=0, latency_s=2.0, passes=1,
+                 lease_trials=3)
 
 
 class DhcpBench:
@@ -198,6 +265,7 @@ class DhcpBench:
                 continue
             self.tn.c.copy_into(src, f"{C_SCRIPTS}/{name}")
             self.tn.sh(f"chmod 755 {C_SCRIPTS}/{name}")
+        self.tn.c.copy_into(Path(bench_leases.__file__), C_BENCH_LEASES)
         if not self.tn.sh(f"test -f {self.cell.hooks_dir}/{ISC_LIBRARY}", check=False).ok:
             missing.append("isc")
         return missing
@@ -215,26 +283,71 @@ class DhcpBench:
             d["hooks-libraries"][0]["library"] = f"{self.cell.hooks_dir}/{ISC_LIBRARY}"
         # Every exchange a new client and a new lease: large pools, long lifetimes.
         d.update({"valid-lifetime": 7200, "renew-timer": 1800, "rebind-timer": 3600})
+        # perfdhcp's clients are served from the trial pool; loaded leases sit in a pool of
+        # their own listed after it, so that the allocator never walks through them.
+        pools = [{"pool": bench_leases.trial_pool(fam, row.leases)}]
+        if row.leases:
+            pools.append({"pool": bench_leases.loaded_pool(fam, row.leases)})
+            d["lease-database"] = {"type": "memfile", "persist": True, "name": self.lease_file(fam),
+                                   "lfc-interval": 0}
+            # the smoke test's 1 s reclaim timer with no limit is for lease4_expire in seconds;
+            # with a database of this size a server runs Kea's defaults
+            d.pop("expired-leases-processing", None)
         if fam == 4:
             # perfdhcp -4 relays (giaddr = its address, 192.0.2.2): a /15 selected by relay address.
             d["subnet4"] = [
                 {"id": 1, "subnet": "198.18.0.0/15", "relay": {"ip-addresses": [testnet.NET.client_v4]},
-                 "pools": [{"pool": "198.18.0.10 - 198.19.255.250"}]},
+                 "pools": pools},
                 {"id": 2, "subnet": "192.0.2.0/24", "interface": testnet.NET.server_if,
                  "pools": [{"pool": "192.0.2.100 - 192.0.2.199"}]}]
         else:
             d["preferred-lifetime"] = 5400
-            d["subnet6"][0]["pools"] = [{"pool": "2001:db8:1::1:0 - 2001:db8:1::ffff:ffff"}]
+            d["subnet6"][0]["pools"] = pools
         # INFO would log two lines per exchange (lease offered / allocated): keep those off.
         d["loggers"].append({"name": f"kea-dhcp{fam}.leases", "severity": "WARN",
                              "output_options": [{"output": self.log}]})
         return json.dumps(cfg, indent=1)
 
+    @staticmethod
+    def lease_file(family: int) -> str:
+        return f"/var/lib/kea/bench-leases{family}.csv"  # Kea 2.6.3+: only in its data directory
+
+    @staticmethod
+    def pristine_file(family: int, count: int) -> str:
+        return f"/var/lib/kea/bench-pristine{family}-{count}.csv"
+
+    def prepare_leases(self, family: int, count: int) -> float:
+        """Writes the pristine lease file of COUNT leases (once); the seconds it took. The
+        header is the one the cell's Kea writes: Kea is started on a missing file first."""
+        pristine = self.pristine_file(family, count)
+        if self.tn.sh(f"test -s {pristine}", check=False).ok:
+            return 0.0
+        t0 = time.monotonic()
+        lease_file = self.lease_file(family)
+        self.tn.sh(f"rm -f {lease_file}")
+        empty = Row(family, "none", False, leases=1)
+        pid = self.tn.start_kea(family, self.config(empty), "bench-header", self.log)
+        self.tn.stop(pid)
+        user, group = self.tn.owner(self.tn.units.get(family))
+        self.tn.sh(f"set -e; head -n 1 {lease_file} > /tmp/header{family}; "
+                   f"python3 {C_BENCH_LEASES} {family} {count} /tmp/header{family} {pristine}; "
+                   f"chown {user}:{group} {pristine}")
+        return time.monotonic() - t0
+
     def trial(self, row: Row, rate: int, seconds: float) -> Trial:
         t = Trial(row.key, rate, seconds)
         pid = None
         try:
-            pid = self.tn.start_kea(row.family, self.config(row), "bench", self.log)
+            if row.leases:  # the same database every trial: what a trial added goes
+                user, group = self.tn.owner(self.tn.units.get(row.family))
+                self.tn.sh(f"cp {self.pristine_file(row.family, row.leases)} {self.lease_file(row.family)} && "
+                           f"chown {user}:{group} {self.lease_file(row.family)}")
+            t0 = time.monotonic()
+            pid = self.tn.start_kea(row.family, self.config(row), "bench", self.log,
+                                    start_s=20 + row.leases / 10000)
+            t.start_s = time.monotonic() - t0
+            rss = self.tn.sh(f"grep VmRSS /proc/{pid}/status", check=False).output.split()
+            t.rss_kb = int(rss[1]) if len(rss) > 1 and rss[1].isdigit() else None
             if row.family == 4:
                 cmd = f"perfdhcp -4 -l {testnet.NET.client_if} -B -b mac={testnet.PERFDHCP_MAC}"
             else:
@@ -248,17 +361,40 @@ class DhcpBench:
             p = parse_perfdhcp(r.output).totals()
             t.sent, t.completed, t.delay_ms = p["sent"], p["completed"], p["delay_ms"]
             t.client_limited = t.sent < 0.95 * rate * period - 2
-            counts = self.tn.sh(f"grep -c RUNSCRIPT_ASYNC_LIMIT {self.log}; grep -c ' ERROR ' {self.log}",
-                               check=False).output.split()
-            t.skipped, t.errors = (int(x) if x.isdigit() else 0 for x in (counts + ["0", "0"])[:2])
         except (testnet.SmokeError, ValueError) as e:
             t.error = str(e)[:500]
         finally:
             if pid is not None:
+                if row.handler and not row.wait:
+                    time.sleep(1.1)  # the pool logs drops at most once per second: the last ones
                 self.tn.stop(pid)
+        if pid is not None:  # after the stop: drops a handler's worker had not logged yet
+            lines = self.tn.sh(f"grep -E '{'|'.join(LOST_MESSAGES)}| ERROR ' {self.log}", check=False).output
+            t.skipped, t.errors = log_counts(lines)
         with open(self.out / "trials.jsonl", "a") as f:
             f.write(json.dumps({**t.__dict__, "lost": t.lost, "passed": t.passed}) + "\n")
         return t
+
+
+#: messages of this hook that mean an event's script run or record was lost
+LOST_MESSAGES = ("RUNSCRIPT_ASYNC_LIMIT", "RUNSCRIPT_HANDLER_QUEUE_FULL")
+_DROPPED = re.compile(r"RUNSCRIPT_HANDLER_QUEUE_FULL\b.*\b(\d+) events dropped")
+
+
+def log_counts(log: str) -> Tuple[int, int]:
+    """(events lost, ERROR lines) in Kea's log: one per RUNSCRIPT_ASYNC_LIMIT (a script run
+    not started), the count of each RUNSCRIPT_HANDLER_QUEUE_FULL (records dropped since the
+    previous one)."""
+    lost = errors = 0
+    for line in log.splitlines():
+        if "RUNSCRIPT_ASYNC_LIMIT" in line:
+            lost += 1
+        m = _DROPPED.search(line)
+        if m:
+            lost += int(m.group(1))
+        if " ERROR " in line:
+            errors += 1
+    return lost, errors
 
 
 @dataclass
@@ -270,16 +406,43 @@ class RowResult:
     def capacity(self, i: int) -> Optional[int]:
         return self.passes[i].best if i < len(self.passes) else None
 
+    def _trials(self) -> List[Trial]:
+        return [t for p in self.passes for t in p.trials] + ([self.latency] if self.latency else [])
+
+    @property
+    def rss_mib(self) -> Optional[float]:
+        """Median of Kea's VmRSS at STARTED over the row's trials."""
+        v = [t.rss_kb for t in self._trials() if t.rss_kb]
+        return statistics.median(v) / 1024 if v else None
+
+    @property
+    def start_s(self) -> Optional[float]:
+        v = [t.start_s for t in self._trials() if t.start_s is not None]
+        return statistics.median(v) if v else None
+
 
 def _describe(t: Trial) -> str:
     if t.error:
         return f"error: {t.error.splitlines()[0]}"
-    extra = f", {t.skipped} runs skipped" if t.skipped else ""
+    extra = f", {t.skipped} events lost (runs skipped / records dropped)" if t.skipped else ""
     extra += ", perfdhcp could not send at this rate" if t.client_limited else ""
     extra += f", {t.errors} ERROR lines in Kea's log" if t.errors else ""
     d = f", {t.delay_ms:.1f} ms" if t.delay_ms is not None else ""
-    return (f"{t.completed}/{t.sent} done, lost {100 * t.lost:.1f}%{extra}{d} -> "
+    rss = f", Kea {t.rss_kb / 1024:.0f} MiB after {t.start_s:.1f} s" if t.rss_kb and t.start_s else ""
+    return (f"{t.completed}/{t.sent} done, lost {100 * t.lost:.1f}%{extra}{d}{rss} -> "
             f"{'pass' if t.passed else 'fail'}")
+
+
+def _interleave(db: DhcpBench, rows: Sequence[Row], searches: Dict[str, Search], n: int,
+                seconds: float, what: str) -> None:
+    """n trials per row, the rows taking turns, so that a noisy neighbour hits them alike."""
+    for step in range(n):
+        for r in rows:
+            search = searches[r.key]
+            rate = search.next_rate()
+            t = db.trial(r, rate, seconds)
+            search.record(t)
+            db.say(f"  {what} trial {step + 1}/{n} {r.key:<40} {rate:>5}/s: {_describe(t)}")
 
 
 def run_capacity(db: DhcpBench, rows: Sequence[Row], s: Settings) -> Dict[str, RowResult]:
@@ -293,13 +456,7 @@ def run_capacity(db: DhcpBench, rows: Sequence[Row], s: Settings) -> Dict[str, R
                 c = res.capacity(0) or s.lo
                 res.passes.append(Search(c / s.pass2_width, c * s.pass2_width))
         n = s.pass1_trials if p == 0 else s.pass2_trials
-        for step in range(n):
-            for r in rows:
-                search = results[r.key].passes[p]
-                rate = search.next_rate()
-                t = db.trial(r, rate, s.trial_s)
-                search.record(t)
-                db.say(f"  pass {p + 1} trial {step + 1}/{n} {r.key:<34} {rate:>5}/s: {_describe(t)}")
+        _interleave(db, rows, {r.key: results[r.key].passes[p] for r in rows}, n, s.trial_s, f"pass {p + 1}")
     # latency: one trial per row at half its capacity
     for r in rows:
         res = results[r.key]
@@ -307,7 +464,34 @@ def run_capacity(db: DhcpBench, rows: Sequence[Row], s: Settings) -> Dict[str, R
         if caps:
             rate = max(1, int(min(caps) / 2))
             res.latency = db.trial(r, rate, s.latency_s)
-            db.say(f"  latency {r.key:<34} {rate:>5}/s: {_describe(res.latency)}")
+            db.say(f"  latency {r.key:<40} {rate:>5}/s: {_describe(res.latency)}")
+    return results
+
+
+def lease_search(row: Row, empty: Dict[str, RowResult], s: Settings) -> Search:
+    """A lease row's search range: around and mostly below its empty-Kea twin's capacity
+    (pass 1) when that was measured in this run, as a database slows Kea down; else the usual
+    one. Fewer trials then give the same precision."""
+    twin = empty.get(empty_twin(row).key)
+    cap = twin.capacity(0) if twin is not None else None
+    if not cap:
+        return Search(s.lo / 2.5, s.hi)
+    return Search(max(1.0, cap / LEASE_RANGE), cap * 2)
+
+
+#: a lease row searches cap/LEASE_RANGE .. cap*2 (cap: the same configuration, empty Kea; a
+#: noisy machine can measure a twin below the lease row)
+LEASE_RANGE = 40
+
+
+def run_leases(db: DhcpBench, rows: Sequence[Row], s: Settings, empty: Dict[str, RowResult],
+               trials: int) -> Dict[str, RowResult]:
+    """One pass over the lease rows, Kea loading the database afresh at each trial."""
+    for fam, n in sorted({(r.family, r.leases) for r in rows}):
+        took = db.prepare_leases(fam, n)
+        db.say(f"  lease file of {n} DHCPv{fam} leases written in {took:.1f} s")
+    results = {r.key: RowResult(r, [lease_search(r, empty, s)]) for r in rows}
+    _interleave(db, rows, {k: v.passes[0] for k, v in results.items()}, trials, s.trial_s, "leases")
     return results
 
 
@@ -321,15 +505,19 @@ def _pass_ratio(res: "RowResult", ref: "RowResult", i: int) -> str:
     return _ratio(res.capacity(i), ref.capacity(i), res.passes[i].at_edge or ref.passes[i].at_edge)
 
 
-def capacity_table(results: Dict[str, RowResult], family: int) -> str:
-    rows = [r.row for r in results.values() if r.row.family == family]
+def capacity_table(results: Dict[str, RowResult], family: int, leases: int = 0) -> str:
+    """One family's rows with one lease database (0: the empty Kea) as a Markdown table; the
+    lease tables also compare each row with its empty-Kea twin when that was measured."""
+    rows = [r.row for r in results.values() if r.row.family == family and r.row.leases == leases]
     if not rows:
         return ""
     npass = max(len(results[r.key].passes) for r in rows)
     exch = "DORA" if family == 4 else "SARR"
     head = ["Kea configuration", "MT", "script"]
     head += [f"capacity {exch}/s" + (f" pass {i + 1}" if npass > 1 else "") for i in range(npass)]
-    head += ["÷ no hook", "÷ ISC", f"{exch} latency ms at ½ capacity"]
+    head += ["÷ no hook", "÷ ISC"]
+    head += ["÷ empty Kea"] if leases else [f"{exch} latency ms at ½ capacity"]
+    head += ["Kea RSS MiB"] + (["Kea start s"] if leases else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         res = results[r.key]
@@ -339,11 +527,18 @@ def capacity_table(results: Dict[str, RowResult], family: int) -> str:
             if ref is None or ref == r:
                 return "1" if ref == r else "–"
             return " / ".join(_pass_ratio(res, results[ref.key], i) for i in range(npass))
-        lat = res.latency
-        lat_s = f"{lat.delay_ms:.2f}" if lat is not None and lat.delay_ms is not None else "–"
-        script = "" if r.hook == "none" else SCRIPT_LABELS[r.script]
-        lines.append("| " + " | ".join([r.label, "on" if r.mt else "off", script, *caps,
-                                          ratios(none), ratios(isc), lat_s]) + " |")
+        cells = [r.label, "on" if r.mt else "off", "" if r.hook == "none" else SCRIPT_LABELS[r.script],
+                 *caps, ratios(none), ratios(isc)]
+        if leases:
+            twin = results.get(empty_twin(r).key)
+            cells.append(_pass_ratio(res, twin, 0) if twin else "–")
+        else:
+            lat = res.latency
+            cells.append(f"{lat.delay_ms:.2f}" if lat is not None and lat.delay_ms is not None else "–")
+        cells.append(f"{res.rss_mib:.0f}" if res.rss_mib else "–")
+        if leases:
+            cells.append(f"{res.start_s:.1f}" if res.start_s is not None else "–")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -363,7 +558,8 @@ def targets(results: Dict[str, RowResult]) -> List[str]:
             continue
         res = results[row.key]
         vals = []
-        for isc in [r for r in rows if r.family == 4 and r.hook == "isc" and r.script == row.script]:
+        for isc in [r for r in rows if r.family == 4 and r.hook == "isc" and r.script == row.script
+                    and not r.leases]:
             ref = results[isc.key]
             ratios = " / ".join(_pass_ratio(res, ref, i) for i in range(len(res.passes)))
             vals.append(f"{ratios} (ISC with MT {'on' if isc.mt else 'off'})")
@@ -373,7 +569,8 @@ def targets(results: Dict[str, RowResult]) -> List[str]:
 
 
 #: Script runs per DORA with the 1.4 hook points: pkt4_receive, subnet4_select, lease4_select
-#: and pkt4_send, for the DISCOVER and for the REQUEST (the smoke tests count them).
+#: and pkt4_send, for the DISCOVER and for the REQUEST (the smoke tests count them); the same
+#: four points (pkt6_receive, subnet6_select, lease6_select, pkt6_send) twice per SARR.
 SYNC_RUNS_PER_DORA = 8
 
 
@@ -396,10 +593,91 @@ def sync_floor(results: Dict[str, RowResult], spawn_us: Dict[str, float]) -> Lis
     return out
 
 
+#: issue 14's targets for the handler rows at the default points: (reference, at least)
+HANDLER_TARGETS = {True: (("no hook", 0.5), ("ISC", 3.0)), False: (("no hook", 0.9),)}
+
+
+def _verdict(values: Sequence[Optional[float]], target: float) -> str:
+    got = [v for v in values if v is not None]
+    if not got:
+        return "not measured"
+    met = [v >= target for v in got]
+    if all(met):
+        return "met"
+    if not any(met):
+        return "missed"
+    return "met in pass " + ", ".join(str(i + 1) for i, m in enumerate(met) if m) + " only"
+
+
+def handler_targets(results: Dict[str, RowResult], costs: Dict[str, Dict[str, float]]) -> List[str]:
+    """Each handler row at the default points (empty Kea) against issue 14's targets, as
+    ratios within each pass; where a target is missed, what bounds it, from this run's
+    measurements: the records per exchange times a record's cost to the handler (costs:
+    bench_launcher.handler_costs) beside Kea's own time per exchange (1 / no-hook capacity)."""
+    rows = [r.row for r in results.values()]
+    out = []
+    for row in rows:
+        if not row.handler or row.points is not None or row.leases:
+            continue
+        res = results[row.key]
+        refs = dict(zip(("no hook", "ISC"), references(row, rows)))
+        exch = "DORA" if row.family == 4 else "SARR"
+        parts, missed = [], False
+        for name, target in HANDLER_TARGETS[row.wait]:
+            ref = refs.get(name)
+            if ref is None:
+                continue
+            ref_res = results[ref.key]
+            vals = [res.capacity(i) / ref_res.capacity(i) if res.capacity(i) and ref_res.capacity(i) else None
+                    for i in range(len(res.passes))]
+            verdict = _verdict(vals, target)
+            missed = missed or verdict != "met"
+            shown = " / ".join(_pass_ratio(res, ref_res, i) for i in range(len(res.passes)))
+            parts.append(f"{shown}× {name} (target {'>' if name == 'ISC' else '≥'} {target:g}×: {verdict})")
+        if not parts:
+            continue
+        line = (f"handler ({SCRIPT_LABELS[row.script]}), default points, DHCPv{row.family}, "
+                f"wait: {'true' if row.wait else 'false'}, MT {'on' if row.mt else 'off'}: " + "; ".join(parts))
+        cost = costs.get(SCRIPT_LABELS[row.script])
+        none = refs.get("no hook")
+        if missed and cost and none is not None:
+            line += ". " + _bound(row, res, results[none.key], cost, exch)
+        out.append(line)
+    return out
+
+
+def _bound(row: Row, res: RowResult, none: RowResult, cost: Dict[str, float], exch: str) -> str:
+    """What bounds a handler row, measured: per exchange, SYNC_RUNS_PER_DORA records at the
+    handler's round trip (wait: true: Kea's thread waits for each) or at its per-record cost
+    back to back (wait: false: the writer thread and the handler share the cores with Kea),
+    beside Kea's own time per exchange without the hook; the rest is the hook's own work."""
+    c0, c = none.capacity(0), res.capacity(0)
+    if not c0:
+        return ""
+    per = cost["roundtrip_us" if row.wait else "stream_us"]
+    kea_us = 1e6 / c0
+    pipe_us = SYNC_RUNS_PER_DORA * per
+    what = "round trip (write, wait for the reply)" if row.wait else "record written back to back"
+    text = (f"Bound (pass 1): {SYNC_RUNS_PER_DORA} records per {exch} × {per:.1f} µs per {what}, "
+            f"measured = {pipe_us:.0f} µs beside Kea's own {kea_us:.0f} µs per {exch} (1 / no-hook "
+            f"capacity): at most {kea_us / (kea_us + pipe_us):.2f}× no hook if Kea's thread paid "
+            f"all of it")
+    if c:
+        rest = 1e6 / c - kea_us - pipe_us
+        text += (f"; measured {1e6 / c:.0f} µs per {exch}, so the hook's own work (variables, "
+                 f"record, hand-over, its threads' wake-ups) is {rest / SYNC_RUNS_PER_DORA:.0f} µs "
+                 f"per event")
+        text += (": bounded by the pipe" if pipe_us >= rest else
+                 f": bounded by the hook's own work ({rest:.0f} µs per {exch}), not by the pipe")
+    return text
+
+
 def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                 keep: Optional[bool] = None, say: Callable[[str], None] = print,
                 settings: Optional[Settings] = None,
-                spawn_us: Optional[Dict[str, float]] = None) -> str:
+                spawn_us: Optional[Dict[str, float]] = None,
+                handler_us: Optional[Dict[str, Dict[str, float]]] = None,
+                leases: bool = True) -> str:
     """Runs the capacity searches of the cell's rows; returns the tables (Markdown)."""
     from . import containers, images
     from .build import LIBRARY, Paths
@@ -413,7 +691,8 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
     so = paths.out(cell) / LIBRARY
     if not so.is_file():
         raise RuntimeError(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
-    rows = [r for fam in families for r in _rows(fam, full=not quick)]
+    rows = [r for fam in families for r in _rows(fam, full=not quick) + handler_rows(fam, full=not quick)]
+    big = lease_rows(full=not quick) if leases and 6 in families else []
     t0 = time.monotonic()
     image = images.ensure_image("runtime", cell, paths.logs(cell), say)
     with tempfile.TemporaryDirectory() as tmp, \
@@ -421,28 +700,46 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
         tn = testnet.TestNet(cell, c, out, say)
         tn.setup(so)
         db = DhcpBench(cell, tn, s, out, say)
-        missing = db.setup(exit0_scripts(Path(tmp)))
+        missing = db.setup({**exit0_scripts(Path(tmp)), **handler_programs(Path(tmp))})
         for m in missing:
             say(f"  not available in {cell.id}: {m}; its rows are left out")
-        rows = [r for r in rows if r.script not in missing and not (r.hook == "isc" and "isc" in missing)]
+        def available(r: Row) -> bool:
+            return r.script not in missing and not (r.hook == "isc" and "isc" in missing)
+        rows, big = [r for r in rows if available(r)], [r for r in big if available(r)]
         say(f"{cell.id}: {len(rows)} Kea configurations, {s.passes} pass(es) of "
-            f"{s.pass1_trials}{'+' + str(s.pass2_trials) if s.passes > 1 else ''} trials of {s.trial_s:g} s")
+            f"{s.pass1_trials}{'+' + str(s.pass2_trials) if s.passes > 1 else ''} trials of {s.trial_s:g} s"
+            + (f"; then {len(big)} with a lease database, {s.lease_trials} trials each" if big else ""))
         results = run_capacity(db, rows, s)
-    minutes = (time.monotonic() - t0) / 60
+        t1 = time.monotonic()
+        if big:
+            results.update(run_leases(db, big, s, results, s.lease_trials))
+    minutes, lease_minutes = (time.monotonic() - t0) / 60, (time.monotonic() - t1) / 60
     kea = cell.kea
-    lines = [f"Capacity: Kea {kea} ({cell.id}), {time.strftime('%Y-%m-%d')}, {minutes:.0f} min; "
+    lines = [f"Capacity: Kea {kea} ({cell.id}), {time.strftime('%Y-%m-%d')}, {minutes:.0f} min"
+             + (f" ({lease_minutes:.0f} of them for the lease database rows)" if big else "") + "; "
              f"capacity = highest offered rate with ≤ {100 * LOSS_LIMIT:g} % of exchanges lost "
-             f"(answer later than {s.drop_s:g} s, or a script run skipped), {s.trial_s:g} s trials, "
-             f"Kea restarted per trial; ratios are within one pass, to the no-hook and ISC rows "
-             f"with the same multi-threading setting (ISC: same script); ≥N: no trial failed, "
-             f"so N is a lower bound, and a ratio with * involves such a bound."]
+             f"(answer later than {s.drop_s:g} s, or a script run skipped / a handler record dropped), "
+             f"{s.trial_s:g} s trials, Kea restarted per trial; ratios are within one pass, to the "
+             f"no-hook and ISC rows with the same multi-threading setting (ISC: same script) and "
+             f"lease database; ≥N: no trial failed, so N is a lower bound, and a ratio with * "
+             f"involves such a bound. Kea RSS: VmRSS once Kea logged STARTED, median over the trials."]
     for fam in families:
         table = capacity_table(results, fam)
         if table:
             lines += ["", f"DHCPv{fam} ({'DORA' if fam == 4 else 'SARR'}):", "", table]
+    for fam, n in sorted({(r.family, r.leases) for r in big}):
+        table = capacity_table(results, fam, n)
+        if table:
+            lines += ["", f"DHCPv{fam} ({'DORA' if fam == 4 else 'SARR'}), Kea loading {n:,} leases "
+                      f"from its memfile at start (persisted, one pass of {s.lease_trials} trials in "
+                      f"a range below the empty-Kea capacity; ÷ empty Kea: to the same configuration "
+                      f"in the table above, pass 1):", "", table]
     tg = targets(results) + sync_floor(results, spawn_us or {})
     if tg:
         lines += ["", "Ratios to ISC named in the issue (pass 1 / pass 2):", ""] + [f"* {x}" for x in tg]
+    ht = handler_targets(results, handler_us or {})
+    if ht:
+        lines += ["", "Handler rows against the targets of issue 14 (pass 1 / pass 2):", ""] + [f"* {x}" for x in ht]
     text = "\n".join(lines)
     (out / "result.md").write_text(text + "\n")
     return text
@@ -473,6 +770,9 @@ def cli_main(args, m) -> int:
     calls, heap = (400, 256) if quick else (2000, 512)
     costs = launcher_costs(calls=calls, heap_mb=heap)
     print(launcher_table(costs, calls, heap), flush=True)
+    records = 4000 if quick else 20000
+    handler_us = handler_costs(records)
+    print("\n" + handler_table(handler_us), flush=True)
     if args.launcher_only:
         return 0
     try:
@@ -483,7 +783,8 @@ def cli_main(args, m) -> int:
         families = (4,) if args.v4_only else (4, 6)
         text = dhcp_tables(cell, quick=quick, families=families,
                            keep=True if args.keep_container else None, say=build.say,
-                           spawn_us={k: v["posix_spawn_us"] for k, v in costs.items()})
+                           spawn_us={k: v["posix_spawn_us"] for k, v in costs.items()},
+                           handler_us=handler_us)
     except containers.DockerUnavailable as e:
         error(e)
         return 3
@@ -494,4 +795,5 @@ def cli_main(args, m) -> int:
     # the launcher again, after the DHCP runs: two samples of a noisy machine
     again = launcher_costs(calls=calls, heap_mb=heap)
     print("\n" + launcher_table(again, calls, heap).replace("\n", " (second run)\n", 1))
+    print("\n" + handler_table(handler_costs(records)).replace("\n", " (second run)\n", 1))
     return 0

@@ -1,7 +1,9 @@
 """The launcher benchmark: per-call cost of the hook's launcher against a bare
 posix_spawn+waitpid and a fork+exec of the same script, from a process with a large resident
 heap (what makes fork() expensive inside a Kea with many leases), measured by
-tests/launcher_driver.cc outside Kea. Part of ``kea-runscript bench`` (:mod:`kea_runscript.bench`)."""
+tests/launcher_driver.cc outside Kea; and the cost of one record to a persistent handler
+(bench_tools/handler_rtt.c), the floor of the handler rows. Part of ``kea-runscript bench``
+(:mod:`kea_runscript.bench`)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,14 @@ import tempfile
 from pathlib import Path
 from typing import Dict
 
-from . import WORK
+from . import ROOT, WORK
 from .launcher_driver import build_driver
+
+HANDLERS_DIR = ROOT / "examples" / "handlers"
+RTT_SOURCE = Path(__file__).resolve().parent / "bench_tools" / "handler_rtt.c"
+#: the bytes of the record handler_rtt sends: a hook point and ~30 variables, about what the
+#: default points of a DORA carry (15 to 40 KEA_* variables of 20 to 50 bytes)
+RECORD_BYTES = 1024
 
 
 def exit0_scripts(directory: Path) -> dict:
@@ -27,6 +35,58 @@ def exit0_scripts(directory: Path) -> dict:
     if built.returncode == 0:
         scripts["static binary"] = static
     return scripts
+
+
+def handler_programs(directory: Path) -> dict:
+    """{label: path} of the example handlers the bench runs (examples/handlers/): the C one
+    built static (it runs in the cell's container), the Python one as it is."""
+    programs = {}
+    source = HANDLERS_DIR / "handler.c"
+    if source.is_file():
+        binary = directory / "handler-c"
+        if subprocess.run(["cc", "-O2", "-static", "-o", str(binary), str(source)],
+                          capture_output=True).returncode == 0:
+            programs["trivial C handler"] = binary
+    if (HANDLERS_DIR / "handler.py").is_file():
+        programs["trivial Python handler"] = HANDLERS_DIR / "handler.py"
+    return programs
+
+
+#: the environment of the Python handler in every measurement: it logs each record there
+PY_HANDLER_ENV = {"HANDLER_LOG": "/dev/null"}
+
+
+def handler_costs(records: int = 20000) -> Dict[str, Dict[str, float]]:
+    """{handler label: {"roundtrip_us", "stream_us"}}: one record written and its reply read
+    (a synchronous event's floor), and records written back to back (per record), measured by
+    bench_tools/handler_rtt.c; the Python handler gets a tenth of the records."""
+    out_dir = WORK / "build" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tool = out_dir / "handler_rtt"
+    subprocess.run(["cc", "-O2", "-Wall", "-pthread", "-o", str(tool), str(RTT_SOURCE)], check=True)
+    costs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, program in handler_programs(Path(tmp)).items():
+            argv = [str(program)] if program.suffix != ".py" else ["/usr/bin/env", "python3", str(program)]
+            n = records if program.suffix != ".py" else max(1, records // 10)
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", **PY_HANDLER_ENV}
+            out = subprocess.run([str(tool), str(n), str(RECORD_BYTES), *argv], env=env,
+                                 capture_output=True, text=True, check=True).stdout.split()
+            values = dict(zip(out[::2], out[1::2]))
+            costs[label] = {k: float(values[k]) for k in ("roundtrip_us", "stream_us", "record_bytes")}
+    return costs
+
+
+def handler_table(costs: Dict[str, Dict[str, float]]) -> str:
+    size = max((v["record_bytes"] for v in costs.values()), default=RECORD_BYTES)
+    lines = [f"Handler record cost (a record of {size:.0f} bytes over a pipe, the reply line "
+             "back; bench_tools/handler_rtt.c, no Kea)",
+             "",
+             "| handler | round trip µs (write, wait for the reply) | per record µs, back to back |",
+             "|---|---|---|"]
+    for label, v in costs.items():
+        lines.append(f"| {label} | {v['roundtrip_us']:.1f} | {v['stream_us']:.1f} |")
+    return "\n".join(lines)
 
 
 LAUNCHER_KEYS = ("launcher_us", "posix_spawn_us", "fork_us",

@@ -217,10 +217,11 @@ class TestNet:
 
     def start_kea(self, family: int, conf_text: str, tag: str, log_file: str,
                   env: Optional[Dict[str, str]] = None, unit: Optional[units.ServiceUnit] = None,
-                  as_root: str = "") -> int:
+                  as_root: str = "", start_s: float = 20.0) -> int:
         """Start kea-dhcp<family> in the ``srv`` namespace as the cell's packaged unit does
         (``unit``: another one, e.g. with a drop-in; ``as_root``: why this run needs root);
-        its PID once it logged STARTED. ``env``: extra variables in Kea's environment.
+        its PID once it logged STARTED (within ``start_s``, else it is killed and SmokeError
+        raised). ``env``: extra variables in Kea's environment.
         Who it ran as is read back into :attr:`identities`."""
         conf = f"{C_CONF}/{tag}-dhcp{family}.json"
         self.c.write_file(conf, conf_text)
@@ -230,7 +231,7 @@ class TestNet:
         prefix = self.kea_prefix(family, unit, as_root)
         r = self.sh(f"{assign}{prefix} kea-dhcp{family} -c {conf} >{out} 2>&1 </dev/null & echo $!")
         pid = int(r.output.strip().splitlines()[-1])
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + start_s
         while time.monotonic() < deadline:
             r = self.sh(f"grep -q DHCP{family}_STARTED {log_file} 2>/dev/null && echo started; "
                         f"kill -0 {pid} 2>/dev/null || echo dead", check=False)
@@ -241,7 +242,8 @@ class TestNet:
                 tail = self.sh(f"tail -n 20 {out} {log_file} 2>/dev/null", check=False).output
                 raise SmokeError(f"kea-dhcp{family} exited at start-up ({tag}):\n{tail}")
             time.sleep(0.2)
-        raise SmokeError(f"kea-dhcp{family} did not log DHCP{family}_STARTED within 20 s ({tag})")
+        self.stop(pid)
+        raise SmokeError(f"kea-dhcp{family} did not log DHCP{family}_STARTED within {start_s:g} s ({tag})")
 
     def _check_identity(self, family: int, pid: int, key: str, unit: Optional[units.ServiceUnit],
                         as_root: str) -> None:
