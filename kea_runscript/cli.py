@@ -173,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("bench", help="benchmarks: launcher per-call cost, DHCP capacity tables (no assertions)")
     sp.add_argument("--cell", default="kea2.2.0-debian12-amd64", help="verified cell to measure")
-    sp.add_argument("--quick", action="store_true", help="fewer rows, one short pass (~2 minutes)")
+    sp.add_argument("--quick", action="store_true", help="fewer rows, one short pass, the 200k-lease rows (~10 minutes)")
     sp.add_argument("--v4-only", action="store_true", help="skip the DHCPv6 rows")
     sp.add_argument("--launcher-only", action="store_true", help="only the launcher microbenchmark")
     sp.add_argument("--no-build", action="store_true", help="use dist/<id>/ as it is")
