@@ -47,18 +47,24 @@ def _compiler(arch: str | None) -> tuple[str, list[str]]:
 
 def build_driver(out_dir: Path, defines: tuple = (), arch: str | None = None) -> Path:
     """The driver binary, cached by the sources' content, `defines` (-D names) and `arch`."""
+    return compile_cached("launcher_driver", SOURCES, HEADERS, out_dir, defines, arch, std="c++17")
+
+
+def compile_cached(name: str, sources: list, headers: list, out_dir: Path, defines: tuple = (),
+                   arch: str | None = None, std: str = "c++17") -> Path:
+    """A test program built from `sources` against hook/, cached by the content of `sources`
+    and `headers` (a header change rebuilds it), `defines` (-D names) and `arch`."""
     compiler, extra = _compiler(arch)
     flags = [f"-D{d}" for d in defines] + extra
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in SOURCES + HEADERS) +
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers) +
                             " ".join(flags).encode()).hexdigest()[:12]
-    binary = out_dir / (f"launcher_driver-{digest}" if arch is None
-                        else f"launcher_driver-{arch}-{digest}")
+    binary = out_dir / (f"{name}-{digest}" if arch is None else f"{name}-{arch}-{digest}")
     if not binary.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
         # Built under a temporary name: an interrupted build never leaves a cached binary.
         partial = binary.with_name(binary.name + ".partial")
-        subprocess.run([compiler, "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
-                        *flags, "-I", str(ROOT / "hook"), *map(str, SOURCES), "-o", str(partial)],
+        subprocess.run([compiler, f"-std={std}", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
+                        *flags, "-I", str(ROOT / "hook"), *map(str, sources), "-o", str(partial)],
                        check=True)
         partial.replace(binary)
     return binary
