@@ -18,7 +18,7 @@ from kea_runscript import ROOT
 
 SOURCES = [ROOT / "hook" / "launcher.cc", ROOT / "tests" / "launcher_driver.cc"]
 # Hashed with the sources: a header change rebuilds the driver.
-HEADERS = [ROOT / "hook" / "launcher.h"]
+HEADERS = [ROOT / "hook" / "launcher.h", ROOT / "tests" / "task_signals.h"]
 CROSS_HINT = ("run ./bootstrap.sh as root (on amd64 it installs g++-aarch64-linux-gnu), "
               "or apt-get install g++-aarch64-linux-gnu")
 

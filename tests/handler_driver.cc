@@ -27,6 +27,7 @@
 // not kill it).
 
 #include "handler.h"
+#include "task_signals.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -135,27 +136,7 @@ int count_zombies() {
 }
 
 void print_tasks() {
-    DIR* d = opendir("/proc/self/task");
-    while (struct dirent* e = d ? readdir(d) : 0) {
-        if (e->d_name[0] == '.') continue;
-        const std::string dir = std::string("/proc/self/task/") + e->d_name;
-        char comm[64] = "";
-        if (FILE* f = fopen((dir + "/comm").c_str(), "r")) {
-            if (!fgets(comm, sizeof(comm), f)) comm[0] = 0;
-            fclose(f);
-        }
-        comm[strcspn(comm, "\n")] = 0;
-        std::string blocked = "?";
-        if (FILE* f = fopen((dir + "/status").c_str(), "r")) {
-            char line[256];
-            while (fgets(line, sizeof(line), f)) {
-                if (strncmp(line, "SigBlk:", 7) == 0) blocked = std::string(line + 8, 16);
-            }
-            fclose(f);
-        }
-        say(std::string("task ") + comm + " " + blocked);
-    }
-    if (d) closedir(d);
+    for (const TaskSignals& t : task_signals()) say("task " + t.comm + " " + t.blocked);
 }
 
 }  // namespace

@@ -37,6 +37,7 @@
 // a close-on-exec fd, which lands on 0), as Kea may be started; its output goes to a copy of 1.
 
 #include "launcher.h"
+#include "task_signals.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -205,27 +206,9 @@ int main(int argc, char** argv) {
         // Kea's threads block SIGCHLD, SIGINT, SIGHUP and SIGTERM; this one blocks nothing.
         Launcher launcher(1, Launcher::EventSink());
         usleep(100 * 1000);
-        DIR* d = opendir("/proc/self/task");
-        while (struct dirent* e = d ? readdir(d) : 0) {
-            if (e->d_name[0] == '.') continue;
-            const std::string dir = std::string("/proc/self/task/") + e->d_name;
-            char comm[64] = "";
-            if (FILE* f = fopen((dir + "/comm").c_str(), "r")) {
-                if (!fgets(comm, sizeof(comm), f)) comm[0] = 0;
-                fclose(f);
-            }
-            comm[strcspn(comm, "\n")] = 0;
-            std::string blocked = "?";
-            if (FILE* f = fopen((dir + "/status").c_str(), "r")) {
-                char line[256];
-                while (fgets(line, sizeof(line), f)) {
-                    if (strncmp(line, "SigBlk:", 7) == 0) blocked = std::string(line + 8, 16);
-                }
-                fclose(f);
-            }
-            printf("task %s %s\n", comm, blocked.c_str());
+        for (const TaskSignals& t : task_signals()) {
+            printf("task %s %s\n", t.comm.c_str(), t.blocked.c_str());
         }
-        if (d) closedir(d);
         return 0;
     }
     if (argc < 3) {
