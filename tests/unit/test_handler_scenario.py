@@ -60,3 +60,21 @@ def test_problems_are_filed_by_phase():
 
 def test_option60_bytes_are_every_byte_but_nul():
     assert len(scenarios.OPTION60_BYTES) == 255 and b"\0" not in scenarios.OPTION60_BYTES
+
+
+def _rec(point, t):
+    return {"argv": ["/x", point], "env": {}, "time": t}
+
+
+def test_sync_records_alternate_exec_then_handler_at_each_event():
+    execs = [_rec("pkt4_receive", 1.0), _rec("lease4_select", 1.2)]
+    hands = [_rec("pkt4_receive", 1.1), _rec("lease4_select", 1.3)]
+    assert handler.alternates(execs, hands)
+    assert handler.interleaving(execs, hands) == ["e:pkt4_receive", "h:pkt4_receive",
+                                                  "e:lease4_select", "h:lease4_select"]
+    # the handler's record written after Kea went on to the next event: a stale reply let it go
+    late = [_rec("pkt4_receive", 1.25), _rec("lease4_select", 1.3)]
+    assert not handler.alternates(execs, late)
+    # one missing, or the same times but another hook point
+    assert not handler.alternates(execs, hands[:1])
+    assert not handler.alternates(execs, [_rec("pkt4_receive", 1.1), _rec("pkt4_send", 1.3)])
