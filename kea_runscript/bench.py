@@ -24,6 +24,9 @@ from . import testnet
 from . import bench_leases
 from .bench_launcher import (exit0_scripts, handler_costs, handler_programs, handler_table,
                              launcher_costs, launcher_table)
+from .bench_report import capacity_table, handler_targets, sync_floor, targets
+from .bench_rows import (SCRIPT_FILES, SCRIPT_LABELS, Row, capacity_rows, empty_twin, handler_rows,
+                         lease_rows)
 from .perfdhcp import parse_perfdhcp
 
 
@@ -41,135 +44,8 @@ from .perfdhcp import parse_perfdhcp
 
 LOSS_LIMIT = 0.01  # a trial passes with at most 1 % of the exchanges lost
 C_SCRIPTS = "/usr/share/kea/scripts"  # Kea 3.0's run_script accepts scripts only there
-SCRIPT_FILES = {"sh": "exit0.sh", "static": "exit0-static", "hc": "handler-c", "hpy": "handler.py"}
-SCRIPT_LABELS = {"sh": "#!/bin/sh exit 0", "static": "static binary",
-                 "hc": "trivial C handler", "hpy": "trivial Python handler"}
-#: script kinds that are persistent handlers ("persistent": true), not scripts run per event
-HANDLERS = ("hc", "hpy")
 ISC_LIBRARY = "libdhcp_run_script.so"
 C_BENCH_LEASES = "/smoke/bench_leases.py"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One Kea configuration measured."""
-
-    family: int
-    hook: str  # "none" | "isc" | "runscript"
-    mt: bool  # Kea multi-threading
-    script: str = "sh"  # SCRIPT_FILES; HANDLERS are run as persistent handlers
-    wait: bool = False
-    points: Optional[Tuple[str, ...]] = None  # runscript: None = the default points (1.4's)
-    leases: int = 0  # leases in the memfile Kea loads at start (0: empty, not persisted)
-
-    @property
-    def handler(self) -> bool:
-        return self.hook == "runscript" and self.script in HANDLERS
-
-    @property
-    def key(self) -> str:
-        what = {"none": "none", "isc": "isc"}.get(self.hook) or (
-            ("default" if self.points is None else "+".join(self.points))
-            + ("-wait" if self.wait else "-async"))
-        return f"v{self.family}-{what}-{'mt' if self.mt else 'st'}" + (
-            "" if self.hook == "none" else f"-{self.script}") + (
-            f"-{self.leases}" if self.leases else "")
-
-    @property
-    def label(self) -> str:
-        if self.hook == "none":
-            return "no hook"
-        if self.hook == "isc":
-            return "ISC run_script, sync: false"
-        wait = f"wait: {'true' if self.wait else 'false'}"
-        if self.handler:
-            points = "default points" if self.points is None else ", ".join(self.points)
-            return f"this hook, handler, {points}, {wait}"
-        if self.points is None:
-            return f"this hook, 1.4 config (default points), {wait}"
-        return f"this hook, {', '.join(self.points)}, {wait}"
-
-    def parameters(self, script: str) -> dict:
-        if self.hook == "isc":
-            return {"name": script, "sync": bool(self.wait)}
-        p = {"script": script, "wait": bool(self.wait)}
-        if self.points is not None:
-            p["hook-points"] = list(self.points)
-        if self.handler:
-            p["persistent"] = True
-            if self.mt:  # one handler per Kea packet thread (Kea's default: one per core, 2 here)
-                p["workers"] = HANDLER_WORKERS_MT
-            if self.script == "hpy":  # the example logs every record to $HANDLER_LOG
-                p["environment"] = {"HANDLER_LOG": "/dev/null"}
-        return p
-
-
-#: handler processes in the rows with Kea's multi-threading on
-HANDLER_WORKERS_MT = 2
-
-
-def _rows(family: int, full: bool) -> List[Row]:
-    lc = (f"leases{family}_committed",)
-    if not full:
-        return [Row(family, "none", False), Row(family, "isc", False),
-                Row(family, "runscript", True, points=lc), Row(family, "runscript", False, wait=True)]
-    if family == 6:
-        return [Row(6, "none", False), Row(6, "isc", False), Row(6, "runscript", True, points=lc),
-                Row(6, "runscript", False, wait=True)]
-    return [
-        Row(4, "none", False), Row(4, "none", True),
-        Row(4, "isc", False), Row(4, "isc", True),
-        Row(4, "runscript", True, points=lc), Row(4, "runscript", False, points=lc),
-        Row(4, "runscript", True, points=lc, wait=True),
-        Row(4, "runscript", False, wait=True), Row(4, "runscript", True, wait=True),
-        Row(4, "isc", False, script="static"),
-        Row(4, "runscript", True, script="static", points=lc),
-        Row(4, "runscript", False, script="static", wait=True),
-    ]
-
-
-def handler_rows(family: int, full: bool) -> List[Row]:
-    """Persistent handlers at every default point (issue 14): DHCPv4 the C and the Python
-    handler, wait true and false, MT off and on; DHCPv6 (and --quick) the C handler, MT off."""
-    if not full or family == 6:
-        return [Row(family, "runscript", False, script="hc", wait=w) for w in (True, False)]
-    return [Row(4, "runscript", mt, script=h, wait=w)
-            for h in HANDLERS for w in (True, False) for mt in (False, True)]
-
-
-#: the lease databases of the "Kea the size users run" rows: DHCPv6, because the DHCPv4
-#: ranges the tests may use (198.18.0.0/15, 192.0.2.0/24) hold 131k addresses in all
-LEASE_SIZES = {True: (200_000, 1_000_000), False: (200_000,)}
-
-
-def lease_rows(full: bool) -> List[Row]:
-    """Kea loading a memfile of N leases at start (issue 14, item 6), MT off: no hook, ISC,
-    this hook's 1.4 configuration (exec, every default point, wait: true), the C handler."""
-    rows = []
-    for n in LEASE_SIZES[full]:
-        rows += [Row(6, "none", False, leases=n), Row(6, "isc", False, leases=n)]
-        if full:
-            rows.append(Row(6, "runscript", False, wait=True, leases=n))
-        rows.append(Row(6, "runscript", False, script="hc", wait=True, leases=n))
-        if full and n < 1_000_000:  # each trial of a 1M row waits ~20 s for Kea's load
-            rows.append(Row(6, "runscript", False, script="hc", wait=False, leases=n))
-    return rows
-
-
-def references(row: Row, rows: Sequence[Row]) -> Tuple[Optional[Row], Optional[Row]]:
-    """The no-hook and ISC rows a row is compared with: same family and lease database, same
-    multi-threading setting (and, for ISC, the same script) when measured, else the closest
-    one measured."""
-    def pick(hook: str) -> Optional[Row]:
-        cands = [r for r in rows if r.family == row.family and r.hook == hook and r.leases == row.leases]
-        cands.sort(key=lambda r: (r.mt != row.mt, hook == "isc" and r.script != row.script, r.mt, r.script))
-        return cands[0] if cands else None
-    return pick("none"), pick("isc")
-
-
-def empty_twin(row: Row) -> Row:
-    """The same configuration with an empty Kea (the lease rows' "÷ empty Kea")."""
-    return Row(row.family, row.hook, row.mt, row.script, row.wait, row.points)
 
 
 @dataclass
@@ -495,183 +371,6 @@ def run_leases(db: DhcpBench, rows: Sequence[Row], s: Settings, empty: Dict[str,
     return results
 
 
-def _ratio(a: Optional[int], b: Optional[int], bound: bool = False) -> str:
-    return f"{a / b:.2f}{'*' if bound else ''}" if a and b else "–"
-
-
-def _pass_ratio(res: "RowResult", ref: "RowResult", i: int) -> str:
-    if i >= len(res.passes) or i >= len(ref.passes):
-        return "–"
-    return _ratio(res.capacity(i), ref.capacity(i), res.passes[i].at_edge or ref.passes[i].at_edge)
-
-
-def capacity_table(results: Dict[str, RowResult], family: int, leases: int = 0) -> str:
-    """One family's rows with one lease database (0: the empty Kea) as a Markdown table; the
-    lease tables also compare each row with its empty-Kea twin when that was measured."""
-    rows = [r.row for r in results.values() if r.row.family == family and r.row.leases == leases]
-    if not rows:
-        return ""
-    npass = max(len(results[r.key].passes) for r in rows)
-    exch = "DORA" if family == 4 else "SARR"
-    head = ["Kea configuration", "MT", "script"]
-    head += [f"capacity {exch}/s" + (f" pass {i + 1}" if npass > 1 else "") for i in range(npass)]
-    head += ["÷ no hook", "÷ ISC"]
-    head += ["÷ empty Kea"] if leases else [f"{exch} latency ms at ½ capacity"]
-    head += ["Kea RSS MiB"] + (["Kea start s"] if leases else [])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        res = results[r.key]
-        none, isc = references(r, rows)
-        caps = [res.passes[i].show() if i < len(res.passes) else "–" for i in range(npass)]
-        def ratios(ref):
-            if ref is None or ref == r:
-                return "1" if ref == r else "–"
-            return " / ".join(_pass_ratio(res, results[ref.key], i) for i in range(npass))
-        cells = [r.label, "on" if r.mt else "off", "" if r.hook == "none" else SCRIPT_LABELS[r.script],
-                 *caps, ratios(none), ratios(isc)]
-        if leases:
-            twin = results.get(empty_twin(r).key)
-            cells.append(_pass_ratio(res, twin, 0) if twin else "–")
-        else:
-            lat = res.latency
-            cells.append(f"{lat.delay_ms:.2f}" if lat is not None and lat.delay_ms is not None else "–")
-        cells.append(f"{res.rss_mib:.0f}" if res.rss_mib else "–")
-        if leases:
-            cells.append(f"{res.start_s:.1f}" if res.start_s is not None else "–")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def targets(results: Dict[str, RowResult]) -> List[str]:
-    """The issue's targets, as measured ratios (printed for reading; nothing is asserted)."""
-    rows = [r.row for r in results.values()]
-    out = []
-    picks = [
-        ("leases4_committed, wait: false, MT on (target ≥ 2× ISC)",
-         Row(4, "runscript", True, points=("leases4_committed",))),
-        ("1.4 default (every default point), wait: true, MT off (target ≥ 0.5× ISC)",
-         Row(4, "runscript", False, wait=True)),
-        ("1.4 default, wait: true, MT on (target ≥ 0.5× ISC)", Row(4, "runscript", True, wait=True)),
-    ]
-    for text, row in picks:
-        if row.key not in results:
-            continue
-        res = results[row.key]
-        vals = []
-        for isc in [r for r in rows if r.family == 4 and r.hook == "isc" and r.script == row.script
-                    and not r.leases]:
-            ref = results[isc.key]
-            ratios = " / ".join(_pass_ratio(res, ref, i) for i in range(len(res.passes)))
-            vals.append(f"{ratios} (ISC with MT {'on' if isc.mt else 'off'})")
-        if vals:
-            out.append(f"{text}: {'; '.join(vals)}")
-    return out
-
-
-#: Script runs per DORA with the 1.4 hook points: pkt4_receive, subnet4_select, lease4_select
-#: and pkt4_send, for the DISCOVER and for the REQUEST (the smoke tests count them); the same
-#: four points (pkt6_receive, subnet6_select, lease6_select, pkt6_send) twice per SARR.
-SYNC_RUNS_PER_DORA = 8
-
-
-def sync_floor(results: Dict[str, RowResult], spawn_us: Dict[str, float]) -> List[str]:
-    """What no launcher can beat for the 1.4 default with MT off: SYNC_RUNS_PER_DORA
-    synchronous runs per DORA, each at least a bare posix_spawn+waitpid of the script
-    (measured in the same run)."""
-    out = []
-    for script, label in SCRIPT_LABELS.items():
-        row, isc = Row(4, "runscript", False, script=script, wait=True), Row(4, "isc", False, script=script)
-        if label not in spawn_us or row.key not in results or isc.key not in results:
-            continue
-        bound = 1e6 / (SYNC_RUNS_PER_DORA * spawn_us[label])
-        ref = results[isc.key]
-        ratios = " / ".join(f"{bound / ref.capacity(i):.2f}" for i in range(len(ref.passes))
-                            if ref.capacity(i))
-        out.append(f"floor of the 1.4 default, MT off, {label}: {SYNC_RUNS_PER_DORA} × {spawn_us[label]:.0f} µs "
-                   f"(bare posix_spawn+waitpid) per DORA leave at most {bound:.0f} DORA/s, "
-                   f"whatever the launcher = {ratios}× ISC (MT off)")
-    return out
-
-
-#: issue 14's targets for the handler rows at the default points: (reference, at least)
-HANDLER_TARGETS = {True: (("no hook", 0.5), ("ISC", 3.0)), False: (("no hook", 0.9),)}
-
-
-def _verdict(values: Sequence[Optional[float]], target: float) -> str:
-    got = [v for v in values if v is not None]
-    if not got:
-        return "not measured"
-    met = [v >= target for v in got]
-    if all(met):
-        return "met"
-    if not any(met):
-        return "missed"
-    return "met in pass " + ", ".join(str(i + 1) for i, m in enumerate(met) if m) + " only"
-
-
-def handler_targets(results: Dict[str, RowResult], costs: Dict[str, Dict[str, float]]) -> List[str]:
-    """Each handler row at the default points (empty Kea) against issue 14's targets, as
-    ratios within each pass; where a target is missed, what bounds it, from this run's
-    measurements: the records per exchange times a record's cost to the handler (costs:
-    bench_launcher.handler_costs) beside Kea's own time per exchange (1 / no-hook capacity)."""
-    rows = [r.row for r in results.values()]
-    out = []
-    for row in rows:
-        if not row.handler or row.points is not None or row.leases:
-            continue
-        res = results[row.key]
-        refs = dict(zip(("no hook", "ISC"), references(row, rows)))
-        exch = "DORA" if row.family == 4 else "SARR"
-        parts, missed = [], False
-        for name, target in HANDLER_TARGETS[row.wait]:
-            ref = refs.get(name)
-            if ref is None:
-                continue
-            ref_res = results[ref.key]
-            vals = [res.capacity(i) / ref_res.capacity(i) if res.capacity(i) and ref_res.capacity(i) else None
-                    for i in range(len(res.passes))]
-            verdict = _verdict(vals, target)
-            missed = missed or verdict != "met"
-            shown = " / ".join(_pass_ratio(res, ref_res, i) for i in range(len(res.passes)))
-            parts.append(f"{shown}× {name} (target {'>' if name == 'ISC' else '≥'} {target:g}×: {verdict})")
-        if not parts:
-            continue
-        line = (f"handler ({SCRIPT_LABELS[row.script]}), default points, DHCPv{row.family}, "
-                f"wait: {'true' if row.wait else 'false'}, MT {'on' if row.mt else 'off'}: " + "; ".join(parts))
-        cost = costs.get(SCRIPT_LABELS[row.script])
-        none = refs.get("no hook")
-        if missed and cost and none is not None:
-            line += ". " + _bound(row, res, results[none.key], cost, exch)
-        out.append(line)
-    return out
-
-
-def _bound(row: Row, res: RowResult, none: RowResult, cost: Dict[str, float], exch: str) -> str:
-    """What bounds a handler row, measured: per exchange, SYNC_RUNS_PER_DORA records at the
-    handler's round trip (wait: true: Kea's thread waits for each) or at its per-record cost
-    back to back (wait: false: the writer thread and the handler share the cores with Kea),
-    beside Kea's own time per exchange without the hook; the rest is the hook's own work."""
-    c0, c = none.capacity(0), res.capacity(0)
-    if not c0:
-        return ""
-    per = cost["roundtrip_us" if row.wait else "stream_us"]
-    kea_us = 1e6 / c0
-    pipe_us = SYNC_RUNS_PER_DORA * per
-    what = "round trip (write, wait for the reply)" if row.wait else "record written back to back"
-    text = (f"Bound (pass 1): {SYNC_RUNS_PER_DORA} records per {exch} × {per:.1f} µs per {what}, "
-            f"measured = {pipe_us:.0f} µs beside Kea's own {kea_us:.0f} µs per {exch} (1 / no-hook "
-            f"capacity): at most {kea_us / (kea_us + pipe_us):.2f}× no hook if Kea's thread paid "
-            f"all of it")
-    if c:
-        rest = 1e6 / c - kea_us - pipe_us
-        text += (f"; measured {1e6 / c:.0f} µs per {exch}, so the hook's own work (variables, "
-                 f"record, hand-over, its threads' wake-ups) is {rest / SYNC_RUNS_PER_DORA:.0f} µs "
-                 f"per event")
-        text += (": bounded by the pipe" if pipe_us >= rest else
-                 f": bounded by the hook's own work ({rest:.0f} µs per {exch}), not by the pipe")
-    return text
-
-
 def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                 keep: Optional[bool] = None, say: Callable[[str], None] = print,
                 settings: Optional[Settings] = None,
@@ -691,7 +390,7 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
     so = paths.out(cell) / LIBRARY
     if not so.is_file():
         raise RuntimeError(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
-    rows = [r for fam in families for r in _rows(fam, full=not quick) + handler_rows(fam, full=not quick)]
+    rows = [r for fam in families for r in capacity_rows(fam, full=not quick) + handler_rows(fam, full=not quick)]
     big = lease_rows(full=not quick) if leases and 6 in families else []
     t0 = time.monotonic()
     image = images.ensure_image("runtime", cell, paths.logs(cell), say)

@@ -1,6 +1,9 @@
-"""The benchmark's arithmetic (kea_runscript/bench.py), without Kea or Docker."""
+"""The benchmark's arithmetic (kea_runscript/bench.py, bench_rows.py, bench_report.py), without
+Kea or Docker."""
 
-from kea_runscript.bench import Row, RowResult, Search, Trial, sync_floor
+from kea_runscript.bench import RowResult, Search, Trial
+from kea_runscript.bench_report import sync_floor
+from kea_runscript.bench_rows import Row
 
 
 def _searched(key: str, passes: list) -> Search:
@@ -51,8 +54,9 @@ import ipaddress
 
 import pytest
 
-from kea_runscript import bench, bench_leases
-from kea_runscript.bench import HANDLER_WORKERS_MT, Settings
+from kea_runscript import bench, bench_leases, bench_report, bench_rows
+from kea_runscript.bench import Settings
+from kea_runscript.bench_rows import HANDLER_WORKERS_MT
 
 
 def _result(row: Row, *caps) -> RowResult:
@@ -62,13 +66,13 @@ def _result(row: Row, *caps) -> RowResult:
 
 def test_every_row_of_a_run_has_its_own_key():
     for full in (True, False):
-        rows = [r for fam in (4, 6) for r in bench._rows(fam, full) + bench.handler_rows(fam, full)]
-        rows += bench.lease_rows(full)
+        rows = [r for fam in (4, 6) for r in bench_rows.capacity_rows(fam, full) + bench_rows.handler_rows(fam, full)]
+        rows += bench_rows.lease_rows(full)
         assert len({r.key for r in rows}) == len(rows)
 
 
 def test_full_run_has_both_handlers_sync_and_async_with_mt_off_and_on():
-    v4 = bench.handler_rows(4, full=True)
+    v4 = bench_rows.handler_rows(4, full=True)
     assert {(r.script, r.wait, r.mt) for r in v4} == {
         (h, w, mt) for h in ("hc", "hpy") for w in (True, False) for mt in (False, True)}
     assert all(r.points is None and r.handler for r in v4)
@@ -90,9 +94,9 @@ def test_rows_are_compared_with_references_of_the_same_lease_database():
     rows = [Row(6, "none", False), Row(6, "isc", False), Row(6, "none", False, leases=200000),
             Row(6, "isc", False, leases=200000)]
     big = Row(6, "runscript", False, script="hc", wait=True, leases=200000)
-    assert bench.references(big, rows) == (rows[2], rows[3])
-    assert bench.references(bench.empty_twin(big), rows) == (rows[0], rows[1])
-    assert bench.empty_twin(big) == Row(6, "runscript", False, script="hc", wait=True)
+    assert bench_rows.references(big, rows) == (rows[2], rows[3])
+    assert bench_rows.references(bench_rows.empty_twin(big), rows) == (rows[0], rows[1])
+    assert bench_rows.empty_twin(big) == Row(6, "runscript", False, script="hc", wait=True)
 
 
 def test_log_counts_add_the_dropped_records_of_each_queue_full_message():
@@ -114,11 +118,11 @@ def _handler_results(none_caps, isc_caps, row, caps):
 def test_handler_targets_say_met_and_missed_per_pass():
     sync = Row(4, "runscript", False, script="hc", wait=True)
     # ≥ 0.5x no hook (4000): 2400 and 1600 -> pass 1 only; > 3x ISC (500): 4.8, 3.2 -> met
-    [line] = bench.handler_targets(_handler_results((4000, 4000), (500, 500), sync, (2400, 1600)), {})
+    [line] = bench_report.handler_targets(_handler_results((4000, 4000), (500, 500), sync, (2400, 1600)), {})
     assert "0.60 / 0.40× no hook (target ≥ 0.5×: met in pass 1 only)" in line
     assert "4.80 / 3.20× ISC (target > 3×: met)" in line
     async_ = Row(4, "runscript", True, script="hpy", wait=False)
-    [line] = bench.handler_targets(_handler_results((4000,), (500,), async_, (3000,)), {})
+    [line] = bench_report.handler_targets(_handler_results((4000,), (500,), async_, (3000,)), {})
     assert "trivial Python handler" in line and "MT on" in line
     assert "0.75× no hook (target ≥ 0.9×: missed)" in line and "ISC" not in line
 
@@ -127,17 +131,17 @@ def test_a_missed_target_names_the_measured_cost_that_bounds_it():
     sync = Row(4, "runscript", False, script="hc", wait=True)
     results = _handler_results((5000,), (500,), sync, (2000,))
     costs = {"trivial C handler": {"roundtrip_us": 25.0, "stream_us": 2.0, "record_bytes": 1070}}
-    [line] = bench.handler_targets(results, costs)
+    [line] = bench_report.handler_targets(results, costs)
     # Kea alone: 200 µs per DORA; 8 round trips of 25 µs: 200 µs -> at most 0.50x; measured
     # 500 µs per DORA: (500 - 200 - 200) / 8 = 12 µs per event left for the hook's own work.
     assert "8 records per DORA × 25.0 µs per round trip" in line
     assert "= 200 µs beside Kea's own 200 µs per DORA" in line and "at most 0.50× no hook" in line
     assert "measured 500 µs per DORA" in line and "is 12 µs per event: bounded by the pipe" in line
     # 1000 DORA/s: 1000 - 200 - 200 = 600 µs per DORA of the hook's own work
-    [line] = bench.handler_targets(_handler_results((5000,), (500,), sync, (1000,)), costs)
+    [line] = bench_report.handler_targets(_handler_results((5000,), (500,), sync, (1000,)), costs)
     assert "is 75 µs per event: bounded by the hook's own work (600 µs per DORA), not by the pipe" in line
     met = _handler_results((5000,), (500,), sync, (4000,))
-    [line] = bench.handler_targets(met, costs)
+    [line] = bench_report.handler_targets(met, costs)
     assert "Bound" not in line
 
 
@@ -152,18 +156,18 @@ def test_lease_table_shows_rss_start_time_and_the_ratio_to_the_empty_kea():
         for t in res.passes[0].trials:
             t.rss_kb, t.start_s = (128 * 1024 if r.leases else 20 * 1024), (6.0 if r.leases else 1.0)
         results[r.key] = res
-    table = bench.capacity_table(results, 6, n).splitlines()
+    table = bench_report.capacity_table(results, 6, n).splitlines()
     assert "÷ empty Kea" in table[0] and "Kea RSS MiB" in table[0] and "Kea start s" in table[0]
     assert table[2].split(" | ")[1:] == ["off", "", "3000", "1", "30.00", "0.75", "128", "6.0 |"]
     assert table[3].split(" | ")[-4:] == ["1", "0.12", "128", "6.0 |"]
-    empty = bench.capacity_table(results, 6).splitlines()
+    empty = bench_report.capacity_table(results, 6).splitlines()
     assert len(empty) == 4 and "Kea start s" not in empty[0] and empty[2].endswith("| 20 |")
 
 
 def test_lease_rows_search_below_their_empty_twin_s_capacity():
     s = Settings()
     row = Row(6, "isc", False, leases=200000)
-    twin = bench.empty_twin(row)
+    twin = bench_rows.empty_twin(row)
     search = bench.lease_search(row, {twin.key: _result(twin, 800)}, s)
     assert (search.lo, search.hi) == (20, 1600)
     search = bench.lease_search(row, {}, s)
