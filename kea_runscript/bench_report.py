@@ -178,6 +178,9 @@ def _bound(row: Row, res: RowResult, none: RowResult, cost: Dict[str, float], ex
             f"measured = {pipe_us:.0f} µs beside Kea's own {kea_us:.0f} µs per {exch} (1 / no-hook "
             f"capacity): at most {kea_us / (kea_us + pipe_us):.2f}× no hook if Kea's thread paid "
             f"all of it")
+    if res.passes[0].at_edge or none.passes[0].at_edge:
+        # a capacity that is only a bound (no trial failed) gives no time per exchange
+        return text + "; the rest is not known: a capacity in pass 1 is only a bound"
     if c:
         rest = 1e6 / c - kea_us - pipe_us
         text += (f"; measured {1e6 / c:.0f} µs per {exch}, so the hook's own work (variables, "

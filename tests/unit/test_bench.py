@@ -140,6 +140,12 @@ def test_a_missed_target_names_the_measured_cost_that_bounds_it():
     # 1000 DORA/s: 1000 - 200 - 200 = 600 µs per DORA of the hook's own work
     [line] = bench_report.handler_targets(_handler_results((5000,), (500,), sync, (1000,)), costs)
     assert "is 75 µs per event: bounded by the hook's own work (600 µs per DORA), not by the pipe" in line
+    # a capacity that is only a bound (no trial failed) gives no time per exchange to split
+    at_edge = _handler_results((5000,), (500,), sync, (2000,))
+    none = Row(4, "none", False)
+    at_edge[none.key] = RowResult(none, [_searched(none.key, [(5000, True)])])
+    [line] = bench_report.handler_targets(at_edge, costs)
+    assert "at most" in line and "per event" not in line and "the rest is not known" in line
     met = _handler_results((5000,), (500,), sync, (4000,))
     [line] = bench_report.handler_targets(met, costs)
     assert "Bound" not in line
