@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Dict
 
 from . import ROOT, WORK
+from .bench_rows import PY_HANDLER_ENV, SCRIPT_LABELS
 from .launcher_driver import build_driver
 
 HANDLERS_DIR = ROOT / "examples" / "handlers"
@@ -26,14 +27,14 @@ def exit0_scripts(directory: Path) -> dict:
     shell = directory / "exit0.sh"
     shell.write_text("#!/bin/sh\nexit 0\n")
     shell.chmod(0o755)
-    scripts = {"#!/bin/sh exit 0": shell}
+    scripts = {SCRIPT_LABELS["sh"]: shell}
     static = directory / "exit0-static"
     source = directory / "exit0.c"
     source.write_text("int main(void) { return 0; }\n")
     built = subprocess.run(["cc", "-O2", "-static", "-o", str(static), str(source)],
                            capture_output=True)
     if built.returncode == 0:
-        scripts["static binary"] = static
+        scripts[SCRIPT_LABELS["static"]] = static
     return scripts
 
 
@@ -46,14 +47,10 @@ def handler_programs(directory: Path) -> dict:
         binary = directory / "handler-c"
         if subprocess.run(["cc", "-O2", "-static", "-o", str(binary), str(source)],
                           capture_output=True).returncode == 0:
-            programs["trivial C handler"] = binary
+            programs[SCRIPT_LABELS["hc"]] = binary
     if (HANDLERS_DIR / "handler.py").is_file():
-        programs["trivial Python handler"] = HANDLERS_DIR / "handler.py"
+        programs[SCRIPT_LABELS["hpy"]] = HANDLERS_DIR / "handler.py"
     return programs
-
-
-#: the environment of the Python handler in every measurement: it logs each record there
-PY_HANDLER_ENV = {"HANDLER_LOG": "/dev/null"}
 
 
 def handler_costs(records: int = 20000) -> Dict[str, Dict[str, float]]:

@@ -12,6 +12,9 @@ SCRIPT_LABELS = {"sh": "#!/bin/sh exit 0", "static": "static binary",
                  "hc": "trivial C handler", "hpy": "trivial Python handler"}
 #: script kinds that are persistent handlers ("persistent": true), not scripts run per event
 HANDLERS = ("hc", "hpy")
+#: the Python handler's environment wherever it is measured: the example logs every record
+#: to $HANDLER_LOG
+PY_HANDLER_ENV = {"HANDLER_LOG": "/dev/null"}
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ class Row:
             p["persistent"] = True
             if self.mt:  # one handler per Kea packet thread (Kea's default: one per core, 2 here)
                 p["workers"] = HANDLER_WORKERS_MT
-            if self.script == "hpy":  # the example logs every record to $HANDLER_LOG
-                p["environment"] = {"HANDLER_LOG": "/dev/null"}
+            if self.script == "hpy":
+                p["environment"] = dict(PY_HANDLER_ENV)
         return p
 
 
