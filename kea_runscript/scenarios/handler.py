@@ -59,10 +59,10 @@ from .teardown import _gone, _signal_and_time
 
 #: Bytes a client controls in option 60: everything but NUL (a value never holds one).
 OPTION60_BYTES = bytes(range(1, 256))
-#: A synchronous event of a hung handler fails within its timeout plus this (seconds).
-HANG_BOUND_S = 0.5
-#: ... on an emulated cell (qemu-user: the hook's own threads are slower to run).
-HANG_BOUND_EMULATED_S = 1.0
+#: A synchronous event of a hung handler fails within its timeout plus this (seconds): on a
+#: busy 2-core machine Kea's thread can wait most of a second for a CPU past its deadline
+#: (scenario 15 saw 0.73 s), and an emulated cell (qemu-user) runs the hook's threads slower.
+HANG_BOUND_S = 1.0
 #: Seconds between drain-timeout + timeout and Kea's reload or exit.
 TEARDOWN_SLACK_S = 1.0
 DRAIN_S = 1
@@ -194,7 +194,7 @@ def handler_faults(rt: Runtime) -> Outcome:
     o = Outcome("handler-faults")
     tag = "hnd"
     timeout = 4 if rt.emulated else 1  # an emulated Python handler takes seconds to start (load)
-    hang_bound = HANG_BOUND_EMULATED_S if rt.emulated else HANG_BOUND_S
+    hang_bound = HANG_BOUND_S
     teardown_bound = DRAIN_S + timeout + TEARDOWN_SLACK_S
     quiet = 6 if rt.emulated else 2  # how long a client waits for an answer that must not come
     rate = rt.rate(50)
