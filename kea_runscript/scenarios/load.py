@@ -197,17 +197,75 @@ def perfdhcp_no_lost_lease(rt: Runtime, seconds: int = 60, rate: int = 80) -> Ou
 # 10. reconfiguration under load
 
 
+#: The launcher's launch memory (hook/launcher.cc, "5. Launch memory"): one mapping per
+#: script run in flight, kept for reuse up to 64 of them, made of [the Supervision page and
+#: call area: 68 kB][guard page][script stack: 64 kB][guard page][supervisor stack: 64 kB].
+#: How many are kept depends on the peak of concurrent runs since the last load, so a VmSize
+#: read at one reload and at another differs by up to 64 of them without anything leaking.
+#: tests/unit/test_reload_memory.py checks these sizes against launcher.cc.
+LAUNCH_PAGE_KB = 4
+LAUNCH_STACK_KB = 64
+LAUNCH_CALL_AREA_KB = 64
+LAUNCH_MAPPING_KB = LAUNCH_PAGE_KB + LAUNCH_CALL_AREA_KB + LAUNCH_PAGE_KB + LAUNCH_STACK_KB + LAUNCH_PAGE_KB + LAUNCH_STACK_KB
+
+
+def launch_mappings(maps: str) -> int:
+    """How many of the launcher's launch mappings a /proc/<pid>/maps text holds. Adjacent
+    anonymous mappings with the same permissions merge into one line, so a launch mapping is
+    found by its guarded script stack: a guard page, exactly one stack of read-write memory,
+    a guard page, then read-write memory (the supervisor stack, maybe merged with what
+    follows), the first guard preceded by at least the Supervision page and call area (a
+    thread stack's guard page right after a supervisor stack is not taken for one)."""
+    regions = []
+    for line in maps.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or "-" not in fields[0]:
+            continue
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        regions.append((start, end, fields[1], len(fields) > 5))  # named: a file or [stack] ...
+    kb = lambda r: (r[1] - r[0]) // 1024
+    count = 0
+    for i in range(1, len(regions) - 3):
+        before, guard1, stack, guard2, after = regions[i - 1:i + 4]
+        chain = (before, guard1, stack, guard2, after)
+        if any(r[3] for r in chain) or any(a[1] != b[0] for a, b in zip(chain, chain[1:])):
+            continue
+        if (guard1[2] == guard2[2] == "---p" and kb(guard1) == kb(guard2) == LAUNCH_PAGE_KB
+                and stack[2] == "rw-p" and kb(stack) == LAUNCH_STACK_KB
+                and after[2] == "rw-p" and kb(after) >= LAUNCH_STACK_KB
+                and before[2] == "rw-p" and kb(before) >= LAUNCH_PAGE_KB + LAUNCH_CALL_AREA_KB):
+            count += 1
+    return count
+
+
+def mapped_kb(maps: str) -> int:
+    """The size of every mapping of a /proc/<pid>/maps text (kB): VmSize, read at the same
+    instant as the mappings themselves (script runs start and end between two reads)."""
+    total = 0
+    for line in maps.splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0]:
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            total += (end - start) // 1024
+    return total
+
+
 def _memory(rt: Runtime, pid: int) -> dict:
-    """Kea's VmSize / VmRSS (kB) and its number of mappings."""
-    r = rt.sh(f"grep -E '^(VmSize|VmRSS):' /proc/{pid}/status; wc -l < /proc/{pid}/maps", check=False)
-    lines = r.output.split("\n")
+    """Kea's VmSize / VmRSS (kB), its number of mappings, the launcher's launch mappings
+    among them and the size of the rest ("VmSize less launch memory", from the same read of
+    the mappings)."""
+    r = rt.sh(f"grep -E '^(VmSize|VmRSS):' /proc/{pid}/status; cat /proc/{pid}/maps", check=False)
     out = {}
-    for line in lines:
-        if ":" in line:
+    maps = []
+    for line in r.output.split("\n"):
+        if line.startswith(("VmSize:", "VmRSS:")):
             key, value = line.split(":", 1)
             out[key] = int(value.split()[0])
-        elif line.strip().isdigit():
-            out["maps"] = int(line.strip())
+        elif line.strip():
+            maps.append(line)
+    out["maps"] = len(maps)
+    out["launch mappings"] = launch_mappings("\n".join(maps))
+    out["VmSize less launch memory"] = mapped_kb("\n".join(maps)) - out["launch mappings"] * LAUNCH_MAPPING_KB
     return out
 
 
@@ -287,7 +345,7 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
     if errors:
         o.problems.append(f"Kea logged errors: {errors}")
     if warmup in memory and reloads in memory and done == reloads:
-        grown = memory[reloads]["VmSize"] - memory[warmup]["VmSize"]
+        grown = memory[reloads]["VmSize less launch memory"] - memory[warmup]["VmSize less launch memory"]
         per_reload = grown / (reloads - warmup)
         o.facts["VmSize growth per reload (kB)"] = round(per_reload, 1)
         # Kea keeps the library mapped across a reload (it opens the new configuration's
@@ -341,4 +399,5 @@ def _reload_growth_control(rt: Runtime, rate: int, seconds: int, reloads: int,
             load.join()
     if warmup not in memory or reloads not in memory:
         return None
-    return round((memory[reloads]["VmSize"] - memory[warmup]["VmSize"]) / (reloads - warmup), 1)
+    return round((memory[reloads]["VmSize less launch memory"] - memory[warmup]["VmSize less launch memory"])
+                 / (reloads - warmup), 1)
