@@ -55,7 +55,7 @@ from typing import Dict, List, Optional
 from .. import checks, smoke, testnet
 from .failures import HOSTNAME_BYTES
 from .runtime import C_RT_OUT, MT4, Outcome, Runtime, timed
-from .teardown import _gone, _signal_and_time
+from .teardown import _gone, _signal_and_time, stuck_state
 
 #: Bytes a client controls in option 60: everything but NUL (a value never holds one).
 OPTION60_BYTES = bytes(range(1, 256))
@@ -506,6 +506,8 @@ def handler_faults(rt: Runtime) -> Outcome:
                 n_loaded = len(lines("RUNSCRIPT_LOADED"))
                 secs = _signal_and_time(rt, kea, "HUP", f"[ $(grep -a -c RUNSCRIPT_LOADED {hook_log}) -gt {n_loaded} ]")
                 o.facts["reload: SIGHUP -> RUNSCRIPT_LOADED (s)"] = secs
+                if secs is None:
+                    o.facts["reload: Kea at the cap"] = stuck_state(rt, kea, log)
                 if secs is None or secs > teardown_bound:
                     problem("reload", f"RUNSCRIPT_LOADED {secs} s after SIGHUP (bound {teardown_bound} s)")
                 procs = rt.processes()
@@ -535,6 +537,8 @@ def handler_faults(rt: Runtime) -> Outcome:
                 secs = _signal_and_time(rt, kea, "TERM",
                                         f"[ $(grep -a -c HOOKS_LIBRARY_CLOSED {log}) -gt {n_closed} ]")
                 o.facts["stop: SIGTERM -> hook library closed (s)"] = secs
+                if secs is None:
+                    o.facts["stop: Kea at the cap"] = stuck_state(rt, kea, log)
                 o.facts["stop: perfdhcp still running at SIGTERM"] = stopped_under_load
                 if secs is None or secs > teardown_bound:
                     problem("stop", f"hook library closed {secs} s after SIGTERM (bound {teardown_bound} s)")

@@ -35,6 +35,16 @@ def _signal_and_time(rt: Runtime, pid: int, sig: str, until: str) -> Optional[fl
     return int(m.group(1)) / 1000 if m else None
 
 
+def stuck_state(rt: Runtime, pid: int, log: str) -> dict:
+    """What a Kea that missed its stop or reload bound was doing, for the report: each
+    thread's name and state (/proc/<pid>/task/*/stat) and the last lines of its log."""
+    threads = rt.sh(f"for t in /proc/{pid}/task/*; do echo \"$(cat $t/comm 2>/dev/null) "
+                    f"$(cut -d' ' -f3 $t/stat 2>/dev/null)\"; done | sort | uniq -c", check=False).output
+    tail = rt.sh(f"tail -n 12 {log}", check=False).output
+    return {"threads (count, name, state)": " | ".join(" ".join(x.split()) for x in threads.splitlines()),
+            "log tail": [ln[:300] for ln in tail.splitlines()]}
+
+
 def _gone(pid: int) -> str:
     """Shell condition: `pid` has exited (gone, or a zombie its new parent has not reaped)."""
     return f"! test -d /proc/{pid} || [ \"$(cut -d' ' -f3 /proc/{pid}/stat 2>/dev/null)\" = Z ]"
@@ -91,6 +101,8 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
         n_loaded = rt.count_in(log, loaded)
         secs = _signal_and_time(rt, pid, "HUP", f"[ $(grep -c {loaded} {log}) -gt {n_loaded} ]")
         o.facts["SIGHUP -> RUNSCRIPT_LOADED (s)"] = secs
+        if secs is None:
+            o.facts["SIGHUP: Kea at the cap"] = stuck_state(rt, pid, log)
         if secs is None or secs > bound_s:
             o.problems.append(f"SIGHUP: no new {loaded} within {bound_s} s "
                               f"({'none within ' + str(TEARDOWN_CAP_S) + ' s' if secs is None else f'{secs} s'})")
@@ -108,6 +120,8 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
         below = start_scripts(pid, "before SIGTERM", [f"02:00:00:00:d2:{i + 1:02x}" for i in range(clients)])
         secs = _signal_and_time(rt, pid, "TERM", _gone(pid))
         o.facts["SIGTERM -> kea-dhcp4 gone (s)"] = secs
+        if secs is None:
+            o.facts["SIGTERM: Kea at the cap"] = stuck_state(rt, pid, log)
         if secs is None or secs > bound_s:
             o.problems.append(f"SIGTERM: kea-dhcp4 still there {bound_s} s after the signal "
                               f"({'after ' + str(TEARDOWN_CAP_S) + ' s too' if secs is None else f'gone after {secs} s'})")
