@@ -17,10 +17,57 @@ import requests
 from kea_runscript import ROOT, containers
 
 
+class HijackedExec:
+    """The engine's side of an exec whose connection was hijacked, run on this machine: the
+    command (the gate and all) is a local process; what it writes comes back in the engine's
+    multiplexed frames, cut into pieces of ``piece`` bytes (anywhere: in a header, a UTF-8
+    character, the end mark); ``lose_end``: the engine stops copying the output after that
+    many bytes, as moby#27289's race does."""
+
+    def __init__(self, cmd, env, piece=3, lose_end=None):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env={"PATH": os.environ["PATH"], **env})
+        self.piece, self.lose_end, self.copied, self.frames = piece, lose_end, 0, b""
+
+    def settimeout(self, t):
+        pass
+
+    def sendall(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def shutdown(self, how):
+        assert how == socket.SHUT_WR
+        self.proc.stdin.close()
+
+    def recv(self, n):
+        if not self.frames:
+            lost = self.lose_end is not None and self.copied >= self.lose_end
+            data = b"" if lost else os.read(self.proc.stdout.fileno(), 4096)
+            if self.lose_end is not None:
+                data = data[:max(0, self.lose_end - self.copied)]
+            self.copied += len(data)
+            if not data:
+                self.proc.stdin.close()
+                self.proc.wait()
+                return b""
+            self.frames = b"\x01\x00\x00\x00" + len(data).to_bytes(4, "big") + data
+        out, self.frames = self.frames[:min(n, self.piece)], self.frames[min(n, self.piece):]
+        return out
+
+    def close(self):
+        pass
+
+
+class FakeResponse:
+    def close(self):
+        pass
+
+
 class FakeAPI:
-    def __init__(self, chunks=(), exit_code=0, on_remove=None):
-        self.removed, self.chunks, self.exit_code, self.on_remove = [], list(chunks), exit_code, on_remove
-        self.exec_args = None
+    def __init__(self, on_remove=None, **exec_kw):
+        self.removed, self.on_remove, self.exec_kw = [], on_remove, exec_kw
+        self.exec_args = self.hijacked = None
 
     def remove_container(self, name, force=False):
         if self.on_remove:
@@ -31,12 +78,20 @@ class FakeAPI:
         self.exec_args = (container, cmd, kw)
         return {"Id": "exec-1"}
 
-    def exec_start(self, exec_id, stream=False, demux=False):
-        assert stream and exec_id == "exec-1"
-        return iter(self.chunks)
+    def _url(self, path, *args):
+        return path.format(*args)
+
+    def _post_json(self, url, **kw):
+        assert url == "/exec/exec-1/start" and kw["stream"] and kw["data"] == {"Tty": False, "Detach": False}
+        return FakeResponse()
+
+    def _get_raw_response_socket(self, response):
+        _, cmd, kw = self.exec_args
+        self.hijacked = HijackedExec(cmd, kw["environment"], **self.exec_kw)
+        return self.hijacked
 
     def exec_inspect(self, exec_id):
-        return {"ExitCode": self.exit_code, "Running": False}
+        return {"ExitCode": self.hijacked.proc.wait(), "Running": False}
 
 
 class FakeModel:
@@ -142,17 +197,65 @@ def test_an_interrupt_removes_the_containers_of_worker_threads_and_refuses_new_o
     t.join(10)
 
 
-def test_call_streams_whole_lines_and_still_collects_the_output(tmp_path):
-    api = FakeAPI(chunks=[b"line one\nli", b"ne two\n\xc3", b"\xa9t\xc3\xa9\n", b"no newline"], exit_code=2)
+def _container(**exec_kw):
+    api = FakeAPI(**exec_kw)
     c = containers.Container("img", "cell", keep=False)
     c._c = FakeModel(type("C", (), {"api": api})(), c.name)
+    return c, api
+
+
+MAKE = ["sh", "-c", "printf 'line one\\nline two\\n\\303\\251t\\303\\251\\n' && echo warning >&2 && "
+                    "printf \"no newline $A\"; exit 2"]
+
+
+@pytest.mark.parametrize("piece", [1, 3, 4096])
+def test_call_streams_whole_lines_and_still_collects_the_output(tmp_path, piece):
+    c, api = _container(piece=piece)
     lines = []
     log = tmp_path / "build.log"
-    r = c.call(["make", "-j2"], env={"A": "1"}, log=log, on_line=lines.append)
-    assert lines == ["line one", "line two", "été", "no newline"]
-    assert r.exit_code == 2 and r.output == "line one\nline two\nété\nno newline"
-    assert log.read_text() == "$ make -j2\nline one\nline two\nété\nno newline\n[exit status 2]\n"
-    assert api.exec_args[1] == ["make", "-j2"] and api.exec_args[2]["environment"] == {"A": "1"}
+    r = c.call(MAKE, env={"A": "1"}, log=log, on_line=lines.append)
+    assert lines == ["line one", "line two", "été", "warning", "no newline 1"]
+    assert r.exit_code == 2 and r.output == "line one\nline two\nété\nwarning\nno newline 1"
+    assert log.read_text() == f"$ {' '.join(MAKE)}\nline one\nline two\nété\nwarning\nno newline 1\n[exit status 2]\n"
+    gate = api.exec_args[1]
+    assert gate[:4] == ["/bin/sh", "-c", containers._GATE, "gate"] and gate[5:] == MAKE
+    assert api.exec_args[2]["environment"] == {"A": "1"} and api.exec_args[2]["stdin"]
+
+
+def test_a_call_without_output_or_with_a_last_newline_is_returned_as_it_is():
+    c, _ = _container()
+    assert c.call(["true"]) == containers.CallResult(0, "")
+    assert c.sh("echo one; echo; exit 7") == containers.CallResult(7, "one\n\n")
+    assert c.sh("cat") == containers.CallResult(0, "")  # stdin is not the gate's
+
+
+def test_the_command_runs_only_once_the_caller_is_attached(tmp_path):
+    """The gate holds the command until the caller's line: nothing is written before."""
+    c, api = _container()
+    flag = tmp_path / "ran"
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=c.sh(f"touch {flag}; echo ran")))
+    original = HijackedExec.sendall
+    seen = []
+
+    def sendall(self, data):
+        seen.append(flag.exists())
+        original(self, data)
+    HijackedExec.sendall = sendall
+    try:
+        t.start()
+        t.join(10)
+    finally:
+        HijackedExec.sendall = original
+    assert seen and seen[0] is False and out["r"] == containers.CallResult(0, "ran\n")
+
+
+@pytest.mark.parametrize("lose_end", [0, 5, 40])
+def test_output_the_engine_lost_is_an_error_not_a_short_answer(lose_end):
+    """moby#27289: `grep -c` exited 0 with no output; now the missing end mark says so."""
+    c, _ = _container(lose_end=lose_end)
+    with pytest.raises(containers.OutputLost, match="ended without its end mark"):
+        c.sh("echo 12345678; echo done")
 
 
 def info(name, pid=None, host=None, old=False):
