@@ -5,8 +5,9 @@ path there), so what arm64 users get on real hardware (our aarch64 clone trampol
 system calls and futex protocol) runs here: Debian's arm64 kernel boots once under
 qemu-system-aarch64 (see kea_runscript/qemu_system.py) with static aarch64 drivers and the
 scripts below in its initramfs; /init runs the COMMANDS and the tests assert on each one's
-output as tests/unit/test_launcher.py does on x86_64. Bounds are the product's own (killed
-within timeout + 500 ms...); CPU costs are not asserted (emulated instructions).
+output as tests/unit/test_launcher.py does on x86_64. Bounds are the product's own with an
+allowance for the emulation (killed within timeout + VM_ALLOWANCE_MS...); CPU costs are not
+asserted (emulated instructions).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from tests.unit.test_launcher import BUILDS, events_of, launch_mapping_found
 
 # One worker under pytest-xdist (--dist loadgroup): the machine boots once, for all of them.
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("launcher-aarch64")]
+
+#: How late past its deadline a kill may come in the machine (ms). Natively the launcher kills
+#: within timeout + 500 ms (tests/unit/test_launcher.py); here every instruction is emulated
+#: (qemu-system, no KVM) beside CI's other workers on 2 cores: a 300 ms timeout once ended its
+#: run at 850 ms. The scripts these bounds watch run 300 s when nothing kills them.
+VM_ALLOWANCE_MS = 1500
 
 #: Driver builds in the machine, by name: /d/<name>.
 DRIVERS = {
@@ -232,10 +239,10 @@ def test_timeout_kills_the_script_and_its_group(vm, name):
     text = out(vm, name)
     if name.endswith("async"):
         assert [(k, c) for k, c, _ in events_of(text)] == [(2, 0)]  # TIMED_OUT
-        assert events_of(text)[0][2] < 300 + 500
+        assert events_of(text)[0][2] < 300 + VM_ALLOWANCE_MS
     else:
         kind, _, ms = text.split()[:3]
-        assert kind == "timed_out" and float(ms) < 300 + 500
+        assert kind == "timed_out" and float(ms) < 300 + VM_ALLOWANCE_MS
     child = text.split("child ", 1)[1].split()
     assert child == ["gone"] or child[0] == "Z", text
 
@@ -303,7 +310,7 @@ def flood_report(text):
 def test_sync_flood_returns_on_time_with_bounded_lines(vm):
     report = flood_report(out(vm, "flood_sync"))
     assert report["why"] == "timed_out"
-    assert float(report["elapsed_ms"]) < 1000 + 500
+    assert float(report["elapsed_ms"]) < 1000 + VM_ALLOWANCE_MS
     assert int(report["lines"]) == 101
     dropped = report["last"].split()
     assert dropped[0] == "..." and int(dropped[1]) > 0 and "dropped" in report["last"]
@@ -312,7 +319,7 @@ def test_sync_flood_returns_on_time_with_bounded_lines(vm):
 def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(vm):
     report = flood_report(out(vm, "flood_async"))
     assert report["why"] == "started"
-    assert 0 < float(report["timed_out_ms"]) < 1000 + 500
+    assert 0 < float(report["timed_out_ms"]) < 1000 + VM_ALLOWANCE_MS
     assert int(report["launches"]) > 10
     # Before the reaper read without the launcher's lock, a launch waited as long as the
     # flood lasted (> 1000 ms). Here two emulated cores run three writers besides the
@@ -356,7 +363,7 @@ def test_interrupted_waits_are_resumed(vm, name):
 def test_async_timeout_before_the_pid_is_known_still_kills(vm):
     text = out(vm, "slow_supervisor")
     assert [(k, c) for k, c, _ in events_of(text)] == [(2, 0)]  # TIMED_OUT
-    assert events_of(text)[0][2] < 10 + 500
+    assert events_of(text)[0][2] < 10 + 500  # late.sh lives 1 s when not killed
     assert text.split()[-1] == "killed"
 
 
