@@ -55,7 +55,7 @@ from typing import Dict, List, Optional
 from .. import checks, smoke, testnet
 from .failures import HOSTNAME_BYTES
 from .runtime import C_RT_OUT, MT4, Outcome, Runtime, timed
-from .teardown import _gone, _signal_and_time, stuck_state
+from .teardown import _gone, _signal_and_time
 
 #: Bytes a client controls in option 60: everything but NUL (a value never holds one).
 OPTION60_BYTES = bytes(range(1, 256))
@@ -194,7 +194,6 @@ def handler_faults(rt: Runtime) -> Outcome:
     o = Outcome("handler-faults")
     tag = "hnd"
     timeout = 4 if rt.emulated else 1  # an emulated Python handler takes seconds to start (load)
-    hang_bound = HANG_BOUND_S
     teardown_bound = DRAIN_S + timeout + TEARDOWN_SLACK_S
     quiet = 6 if rt.emulated else 2  # how long a client waits for an answer that must not come
     rate = rt.rate(50)
@@ -377,7 +376,7 @@ def handler_faults(rt: Runtime) -> Outcome:
             try:
                 time.sleep(1.5)
                 before_timeouts = len(lines(HANDLER + "TIMEOUT", "hnd-rt.sh"))
-                no_answer("hang (sync)", MAC_HANG, timeout + hang_bound + quiet)
+                no_answer("hang (sync)", MAC_HANG, timeout + HANG_BOUND_S + quiet)
                 hung = records(MAC_HANG)
                 wait_for(lambda: len(lines(HANDLER + "TIMEOUT", "hnd-rt.sh")) > before_timeouts, timeout + 2)
                 timeouts = lines(HANDLER + "TIMEOUT", "hnd-rt.sh")[before_timeouts:]
@@ -397,9 +396,9 @@ def handler_faults(rt: Runtime) -> Outcome:
                 t_logged = kea_time(timeouts[0], offset)
                 waited = None if t_logged is None else round(t_logged - hung[0]["time"], 3)
                 o.facts["hang (sync): record -> timeout logged (s)"] = waited
-                if waited is None or waited > timeout + hang_bound:
+                if waited is None or waited > timeout + HANG_BOUND_S:
                     problem("hang (sync)", f"the event failed {waited} s after the handler got it "
-                                           f"(timeout {timeout} s + {hang_bound} s)")
+                                           f"(timeout {timeout} s + {HANG_BOUND_S} s)")
             hung_pids = {r["pid"] for r in hung}
             if hung_pids & {q["pid"] for q in running}:
                 problem("hang (sync)", f"the hung handler (pid {sorted(hung_pids)}) still runs")
@@ -504,10 +503,9 @@ def handler_faults(rt: Runtime) -> Outcome:
                 unloads0 = sum(1 for r in records() if r["argv"][1:2] == ["unload"])
                 loads0 = sum(1 for r in records() if r["argv"][1:2] == ["load"])
                 n_loaded = len(lines("RUNSCRIPT_LOADED"))
-                secs = _signal_and_time(rt, kea, "HUP", f"[ $(grep -a -c RUNSCRIPT_LOADED {hook_log}) -gt {n_loaded} ]")
+                secs = _signal_and_time(rt, kea, "HUP", f"[ $(grep -a -c RUNSCRIPT_LOADED {hook_log}) -gt {n_loaded} ]",
+                                        log, o.facts)
                 o.facts["reload: SIGHUP -> RUNSCRIPT_LOADED (s)"] = secs
-                if secs is None:
-                    o.facts["reload: Kea at the cap"] = stuck_state(rt, kea, log)
                 if secs is None or secs > teardown_bound:
                     problem("reload", f"RUNSCRIPT_LOADED {secs} s after SIGHUP (bound {teardown_bound} s)")
                 procs = rt.processes()
@@ -535,10 +533,8 @@ def handler_faults(rt: Runtime) -> Outcome:
                 # its handlers gone: qemu-user ending its threads), bounded only on a real CPU.
                 n_closed = rt.count_in(log, "HOOKS_LIBRARY_CLOSED")
                 secs = _signal_and_time(rt, kea, "TERM",
-                                        f"[ $(grep -a -c HOOKS_LIBRARY_CLOSED {log}) -gt {n_closed} ]")
+                                        f"[ $(grep -a -c HOOKS_LIBRARY_CLOSED {log}) -gt {n_closed} ]", log, o.facts)
                 o.facts["stop: SIGTERM -> hook library closed (s)"] = secs
-                if secs is None:
-                    o.facts["stop: Kea at the cap"] = stuck_state(rt, kea, log)
                 o.facts["stop: perfdhcp still running at SIGTERM"] = stopped_under_load
                 if secs is None or secs > teardown_bound:
                     problem("stop", f"hook library closed {secs} s after SIGTERM (bound {teardown_bound} s)")

@@ -25,14 +25,18 @@ def _endless(procs: List[dict]) -> List[dict]:
     return [p for p in procs if p["cmdline"][:2] == ["sleep", "300"] or p["comm"] == "yes"]
 
 
-def _signal_and_time(rt: Runtime, pid: int, sig: str, until: str) -> Optional[float]:
+def _signal_and_time(rt: Runtime, pid: int, sig: str, until: str, log: str, facts: dict) -> Optional[float]:
     """Sends ``sig`` to ``pid`` and returns the seconds until the shell condition ``until``
-    held (measured in the container, polled every 50 ms), None after TEARDOWN_CAP_S."""
+    held (measured in the container, polled every 50 ms), None after TEARDOWN_CAP_S; then
+    ``facts["SIG<sig>: Kea at the cap"]`` says what Kea was doing (:func:`stuck_state`)."""
     r = rt.sh(f"""t0=$(date +%s%N); kill -{sig} {pid}
         i=0; while ! ( {until} ) && [ $i -lt {TEARDOWN_CAP_S * 20} ]; do sleep 0.05; i=$((i+1)); done
         t1=$(date +%s%N); ( {until} ) && echo "ms=$(( (t1 - t0) / 1000000 ))" || echo timeout""", check=False)
     m = re.search(r"ms=(\d+)", r.output)
-    return int(m.group(1)) / 1000 if m else None
+    if not m:
+        facts[f"SIG{sig}: Kea at the cap"] = stuck_state(rt, pid, log)
+        return None
+    return int(m.group(1)) / 1000
 
 
 def stuck_state(rt: Runtime, pid: int, log: str) -> dict:
@@ -99,10 +103,8 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
         """SIGHUP; False when Kea did not finish the reload within TEARDOWN_CAP_S."""
         before = start_scripts(pid, "before SIGHUP", [f"02:00:00:00:d0:{i + 1:02x}" for i in range(clients)])
         n_loaded = rt.count_in(log, loaded)
-        secs = _signal_and_time(rt, pid, "HUP", f"[ $(grep -c {loaded} {log}) -gt {n_loaded} ]")
+        secs = _signal_and_time(rt, pid, "HUP", f"[ $(grep -c {loaded} {log}) -gt {n_loaded} ]", log, o.facts)
         o.facts["SIGHUP -> RUNSCRIPT_LOADED (s)"] = secs
-        if secs is None:
-            o.facts["SIGHUP: Kea at the cap"] = stuck_state(rt, pid, log)
         if secs is None or secs > bound_s:
             o.problems.append(f"SIGHUP: no new {loaded} within {bound_s} s "
                               f"({'none within ' + str(TEARDOWN_CAP_S) + ' s' if secs is None else f'{secs} s'})")
@@ -118,10 +120,8 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
 
     def stop(pid: int) -> None:
         below = start_scripts(pid, "before SIGTERM", [f"02:00:00:00:d2:{i + 1:02x}" for i in range(clients)])
-        secs = _signal_and_time(rt, pid, "TERM", _gone(pid))
+        secs = _signal_and_time(rt, pid, "TERM", _gone(pid), log, o.facts)
         o.facts["SIGTERM -> kea-dhcp4 gone (s)"] = secs
-        if secs is None:
-            o.facts["SIGTERM: Kea at the cap"] = stuck_state(rt, pid, log)
         if secs is None or secs > bound_s:
             o.problems.append(f"SIGTERM: kea-dhcp4 still there {bound_s} s after the signal "
                               f"({'after ' + str(TEARDOWN_CAP_S) + ' s too' if secs is None else f'gone after {secs} s'})")
