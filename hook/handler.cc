@@ -106,13 +106,15 @@ long long remaining(long long deadline) {
 
 }  // namespace
 
+// A field is written up to its first NUL (strlen, not size()): Environment never makes a
+// variable holding one, and the record's framing must not depend on every maker of variables.
 std::string handler_record(const char* point, const std::vector<std::string>& vars) {
     std::size_t size = std::strlen(point) + 2;
-    for (const std::string& v : vars) size += v.size() + 1;
+    for (const std::string& v : vars) size += std::strlen(v.c_str()) + 1;
     std::string record;
     record.reserve(size);
     record.append(point, std::strlen(point) + 1);
-    for (const std::string& v : vars) record.append(v.c_str(), v.size() + 1);
+    for (const std::string& v : vars) record.append(v.c_str(), std::strlen(v.c_str()) + 1);
     record.push_back('\0');
     return record;
 }
@@ -469,7 +471,7 @@ Outcome HandlerPool::round_trip(Worker& w, const char* point,
         while (count < IOV_CHUNK - 1 && next_var + chunk_vars < nvars) {
             const std::string& v = (*vars)[next_var + chunk_vars];
             iov[count].iov_base = const_cast<char*>(v.c_str());
-            iov[count].iov_len = v.size() + 1;
+            iov[count].iov_len = std::strlen(v.c_str()) + 1;  // as handler_record()
             ++count;
             ++chunk_vars;
         }

@@ -247,6 +247,15 @@ std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string&
     return selected;
 }
 
+// JSON's "\u0000" gives a NUL byte, which no path or environment string can hold: it would
+// silently cut the text there.
+void refuse_nul(const std::string& text, const std::string& name) {
+    if (text.find('\0') != std::string::npos) {
+        throw ConfigError("parameter '" + name + "' holds a NUL byte (\\u0000), which a path or "
+                          "an environment variable cannot hold");
+    }
+}
+
 std::vector<std::string> parse_environment(const ConstElementPtr& e, const std::string& name) {
     std::vector<std::string> env;
     if (!e) return env;
@@ -260,6 +269,7 @@ std::vector<std::string> parse_environment(const ConstElementPtr& e, const std::
                               "with KEA_ (reserved for the hook)");
         }
         expect(kv.second, Element::string, item_name, "a string");
+        refuse_nul(var + kv.second->stringValue(), item_name);
         env.push_back(var + "=" + kv.second->stringValue());
     }
     return env;
@@ -402,6 +412,7 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
     }
     expect(script, Element::string, prefix + "script", "a string (absolute path)");
     s.path = script->stringValue();
+    refuse_nul(s.path, prefix + "script");
     check_executable(s.path, prefix + "script", check_permissions);
     s.name = s.path.substr(s.path.find_last_of('/') + 1);
     if (!prefix.empty()) parse_settings(get, s, prefix, table, count);

@@ -30,7 +30,7 @@ from collections import Counter
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from .catalogue import Catalogue, Variable
-from .value_types import check_type
+from .value_types import as_text, check_type
 from .versions import Version
 
 # --------------------------------------------------------------------------------------------
@@ -229,8 +229,9 @@ def _consistency4(point: str, env: dict, t: Traffic) -> List[str]:
         if client is None and not t.known_prefix(mac):
             out.append(f"KEA_QUERY4_HWADDR={mac} is no client's MAC")
     if client is not None:
-        if client.option60 is not None and g("KEA_QUERY4_OPTION60") not in (None, client.option60):
-            out.append(f"KEA_QUERY4_OPTION60={g('KEA_QUERY4_OPTION60')!r}, client sent {client.option60!r}")
+        if client.option60 is not None and g("KEA_QUERY4_OPTION60") not in (None, as_text(client.option60)):
+            out.append(f"KEA_QUERY4_OPTION60={g('KEA_QUERY4_OPTION60')!r}, client sent {client.option60!r} "
+                       f"(expected {as_text(client.option60)!r})")
         if client.giaddr:
             if g("KEA_QUERY4_GIADDR") != client.giaddr:
                 out.append(f"KEA_QUERY4_GIADDR={g('KEA_QUERY4_GIADDR')}, relay sent {client.giaddr}")

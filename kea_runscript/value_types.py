@@ -16,6 +16,12 @@ _HEXBYTES = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2})*\Z")
 _HEX = re.compile(r"0x([0-9a-fA-F]{2})*\Z")
 
 
+def as_text(data: str) -> str:
+    """The value a script gets for text data (any byte): up to its first NUL, the rule of
+    the catalogue's value types (hook/variables.yaml)."""
+    return data.split("\0", 1)[0]
+
+
 def is_int(v: str) -> bool:
     return v == "" or bool(_INT.match(v))
 

@@ -19,13 +19,15 @@
 //                                 ("started W -1" after MS)
 //   tasks                        "task NAME SIGBLK" per thread
 //   destroy                      "destroy MS zombies Z"      the pool's destructor
-// A VAR is NAME=VALUE, or NAME=@FILE: the value is FILE's bytes (any but NUL).
+// A VAR is NAME=VALUE, or NAME=@FILE: the value is FILE's bytes (any, NUL included), made
+// into a variable as the hook makes one (Environment::add).
 // Events print as "event T KIND worker W pid P value V text TEXT" (TEXT cut at 200 bytes).
 //
 // Like Kea, the driver holds extra fds open without close-on-exec, ignores SIGHUP (a handler
 // must get default dispositions) and keeps SIGPIPE's default (a write to a dead handler must
 // not kill it).
 
+#include "environment.h"
 #include "handler.h"
 #include "task_signals.h"
 
@@ -99,15 +101,21 @@ void on_event(const HandlerEvent& e) {
         std::to_string(e.value) + " text " + text);
 }
 
+// Made as the hook makes a variable (Environment::add), so that values of any bytes take
+// the hook's path into a record.
 std::string var(const std::string& spec) {
     const std::size_t eq = spec.find('=');
-    if (eq != std::string::npos && eq + 1 < spec.size() && spec[eq + 1] == '@') {
-        std::ifstream f(spec.substr(eq + 2), std::ios::binary);
+    if (eq == std::string::npos) return spec;
+    std::string value = spec.substr(eq + 1);
+    if (!value.empty() && value[0] == '@') {
+        std::ifstream f(value.substr(1), std::ios::binary);
         std::stringstream content;
         content << f.rdbuf();
-        return spec.substr(0, eq + 1) + content.str();
+        value = content.str();
     }
-    return spec;
+    runscript::Environment env(1);
+    env.add(spec.substr(0, eq + 1).c_str(), value);
+    return env.vars()[0];
 }
 
 int count_zombies() {

@@ -210,7 +210,10 @@ def scenario4(args):
     v4 = V4(args.iface)
     circuit, remote = b"eth0/1/7:vlan42", b"smoke-relay-\x01\xfe"
     clients = {
-        "direct": {"mac": "02:00:00:00:04:01", "option60": "smoke-vendor/1.0 (kea-runscript)"},
+        # Option 60 with NULs that would end a handler record early and forge one of the
+        # client's choosing (issue 20): every value ends at its first NUL instead.
+        "direct": {"mac": "02:00:00:00:04:01",
+                   "option60": "smoke-vendor/1.0\0\0lease4_release\0KEA_LEASE4_ADDRESS=192.0.2.99\0\0y"},
         "relayed": {"mac": "02:00:00:00:04:02",
                     "relay": {"giaddr": "198.18.0.1", "hops": 1, "circuit_id": circuit.hex(),
                               "remote_id": remote.hex(), "rai": rai(circuit, remote)}},

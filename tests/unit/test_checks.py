@@ -163,6 +163,17 @@ def test_option60_only_when_sent_and_with_the_sent_text():
                for p in checks.check_call(call("pkt4_receive", env), CAT, KEA, traffic4()))
 
 
+def test_option60_with_nul_bytes_is_expected_up_to_the_first_one():
+    nul = "vendor/1.0\0\0lease4_release\0KEA_LEASE4_ADDRESS=192.0.2.99\0\0y"
+    t = smoke.traffic_for(4, {"clients": {"direct": {"mac": MAC, "option60": nul}}})
+    assert value_types.as_text(nul) == "vendor/1.0"
+    assert not [p for p in checks.check_call(call("pkt4_receive", query4(KEA_QUERY4_OPTION60="vendor/1.0")),
+                                             CAT, KEA, t) if "OPTION60" in p]
+    for got in (nul, "vendor/1.0\0", "vendor/1.0y"):
+        assert any("expected 'vendor/1.0'" in p for p in
+                   checks.check_call(call("pkt4_receive", query4(KEA_QUERY4_OPTION60=got)), CAT, KEA, t))
+
+
 def relayed(**extra):
     fields = dict(KEA_QUERY4_RELAYED="1", KEA_QUERY4_RELAY_HOPS="1", KEA_QUERY4_GIADDR="198.18.0.1",
                   KEA_QUERY4_RAI="0x0102ABCD0201FF", KEA_QUERY4_RAI_CIRCUIT_ID="0xABCD",

@@ -129,6 +129,29 @@ def test_hostile_bytes_arrive_byte_for_byte(driver, tmp_path, wait):
     assert raw.read_bytes() == want
 
 
+#: What a client put in option 60 in the attack of issue 20: NULs that, copied into a record,
+#: end it early and make a record of the client's choosing out of the rest.
+FORGING = b"x\0\0lease4_release\0KEA_LEASE4_ADDRESS=192.0.2.99\0\0y"
+
+
+@pytest.mark.parametrize("wait", ["1", "0"], ids=["sync", "async"])
+def test_a_value_ends_at_its_first_nul_and_forges_no_record(driver, tmp_path, wait):
+    """The rule for NUL (docs/variables.md): a value ends at its first NUL byte, as execve()
+    cuts an exec script's; so a handler gets one record per event and each call its own reply."""
+    raw = tmp_path / "raw"
+    h = program(tmp_path, PY_HANDLER)
+    forging = tmp_path / "forging"
+    forging.write_bytes(FORGING)
+    cmd = "call" if wait == "1" else "post"
+    lines, _ = drive(driver, h, [f"wait={wait}", f"env=RAW={raw}"], [
+        [cmd, "0", "pkt4_receive", f"KEA_QUERY4_OPTION60=@{forging}", "CODE=0"],
+        [cmd, "0", "pkt4_receive", "KEA_QUERY4_OPTION60=z", "CODE=5"], ["destroy"]])
+    if wait == "1":
+        assert [l.split()[:3] for l in lines[:2]] == [["call", "exited", "0"], ["call", "exited", "5"]]
+    assert raw.read_bytes() == (b"pkt4_receive\0KEA_QUERY4_OPTION60=x\0CODE=0\0\0"
+                                b"pkt4_receive\0KEA_QUERY4_OPTION60=z\0CODE=5\0\0")
+
+
 def test_lifecycle_record_has_no_variables(driver, tmp_path):
     raw = tmp_path / "raw"
     h = program(tmp_path, PY_HANDLER)
