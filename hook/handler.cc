@@ -401,8 +401,6 @@ void HandlerPool::stop_all() {
 
 Outcome HandlerPool::call(std::size_t key, const char* point,
                           const std::vector<std::string>& vars) {
-    const long long deadline =
-        settings_.timeout_ms > 0 ? monotonic_ms() + settings_.timeout_ms : 0;
     const std::size_t n = workers_.size();
     const std::size_t first = key % n;
     Worker* w = 0;
@@ -415,12 +413,12 @@ Outcome HandlerPool::call(std::size_t key, const char* point,
         if (!c.alive.load(std::memory_order_acquire)) {
             return Outcome{Outcome::HANDLER_DOWN, 0, -1};
         }
-        if (deadline) {
+        if (settings_.timeout_ms > 0) {
             if (!c.io.try_lock_until(std::chrono::steady_clock::now() +
                                      std::chrono::milliseconds(settings_.timeout_ms))) {
-                report(HandlerEvent{HandlerEvent::TIMEOUT, c.index, c.pid.load(),
+                report(HandlerEvent{HandlerEvent::BUSY, c.index, c.pid.load(),
                                     settings_.timeout_ms, point});
-                return Outcome{Outcome::TIMED_OUT, 0, c.pid.load()};
+                return Outcome{Outcome::BUSY, 0, c.pid.load()};
             }
         } else {
             c.io.lock();
@@ -428,6 +426,10 @@ Outcome HandlerPool::call(std::size_t key, const char* point,
         w = &c;
     }
     std::lock_guard<std::timed_mutex> lock(w->io, std::adopt_lock);
+    // The kill clock starts here, with the record's first byte: the time this thread waited
+    // for the lock was other events' (issue 20: counting it killed healthy handlers).
+    const long long deadline =
+        settings_.timeout_ms > 0 ? monotonic_ms() + settings_.timeout_ms : 0;
     return round_trip(*w, point, &vars, deadline);
 }
 

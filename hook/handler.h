@@ -14,10 +14,13 @@
 //   stream socket pair, so that writing to a handler that died raises no SIGPIPE in Kea;
 //   1 and 2 = pipes), default signal dispositions, empty mask, its own process group,
 //   argv = [base name], environment = the entry's `environment` only.
-// - call() (wait: true) returns within timeout_ms plus the time to SIGKILL a process group,
-//   whatever the handler does: the worker lock, the write and the reply share one deadline.
-//   On timeout the handler's group is killed and the worker restarted (TIMED_OUT). A worker
-//   without a running handler fails at once (HANDLER_DOWN). Nothing is allocated.
+// - call() (wait: true) returns within 2 x timeout_ms plus the time to SIGKILL a process
+//   group, whatever the handler does: it waits at most timeout_ms for a worker's lock (else
+//   BUSY: other events held every worker, nobody is killed), then the kill clock starts when
+//   the record is written: a handler that takes longer than timeout_ms to take it and reply
+//   has its group killed and is restarted (TIMED_OUT). So a handler is only killed for its own
+//   slowness, never for time other threads spent before it. A worker without a running
+//   handler fails at once (HANDLER_DOWN). Nothing is allocated.
 // - post() (wait: false) never blocks beyond one short mutex (O(1) work under it): the record
 //   goes to its worker's bounded queue, or is dropped and counted (LIMIT) when the queue is
 //   full. Records of one worker are written in order. A handler that accepts no byte of a
@@ -76,7 +79,8 @@ struct HandlerEvent {
         EXITED,      // text = how ("exit status 3", "killed by signal 9", "could not start: ...");
                      // value = 1 when the pool is stopping (the end was asked for)
         RESTART,     // value = delay in ms
-        TIMEOUT,     // text = hook point, value = ms
+        TIMEOUT,     // text = hook point, value = ms; the handler was killed
+        BUSY,        // text = hook point, value = ms waited for a worker (nobody killed)
         QUEUE_FULL,  // value = records dropped since the last report
         OUTPUT,      // text = a line of fd 2, or of fd 1 outside the protocol
         PROTOCOL     // text = what was wrong
@@ -106,7 +110,7 @@ public:
     HandlerPool(const HandlerPool&) = delete;
     HandlerPool& operator=(const HandlerPool&) = delete;
 
-    // wait: true. One round trip: EXITED (code = the reply's), TIMED_OUT, HANDLER_DOWN
+    // wait: true. One round trip: EXITED (code = the reply's), TIMED_OUT, BUSY, HANDLER_DOWN
     // (no running handler, or it ended before replying), UNKNOWN (a malformed reply).
     Outcome call(std::size_t key, const char* point, const std::vector<std::string>& vars);
 

@@ -64,7 +64,9 @@ struct Outcome {
         LIMIT,         // async: too many scripts already running, not started
         UNKNOWN,       // the child was reaped by someone else (status lost); a handler's
                        // reply was malformed
-        HANDLER_DOWN   // persistent: no running handler, or it ended before replying
+        HANDLER_DOWN,  // persistent: no running handler, or it ended before replying
+        BUSY           // persistent, wait: true: every worker stayed busy with other events
+                       // for the whole timeout (no handler was killed)
     };
     Kind kind;
     int code;

@@ -25,6 +25,7 @@ extern const isc::log::MessageID RUNSCRIPT_HANDLER_STARTED = "RUNSCRIPT_HANDLER_
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_EXITED = "RUNSCRIPT_HANDLER_EXITED";
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_RESTART = "RUNSCRIPT_HANDLER_RESTART";
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_TIMEOUT = "RUNSCRIPT_HANDLER_TIMEOUT";
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_BUSY = "RUNSCRIPT_HANDLER_BUSY";
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_QUEUE_FULL = "RUNSCRIPT_HANDLER_QUEUE_FULL";
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_OUTPUT = "RUNSCRIPT_HANDLER_OUTPUT";
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_PROTOCOL = "RUNSCRIPT_HANDLER_PROTOCOL";
@@ -53,6 +54,7 @@ const char* values[] = {
     "RUNSCRIPT_HANDLER_EXITED", "handler %1 worker %2 (pid %3) ended: %4",
     "RUNSCRIPT_HANDLER_RESTART", "handler %1 worker %2 will be restarted in %3 ms",
     "RUNSCRIPT_HANDLER_TIMEOUT", "handler %1 worker %2 did not take or answer the %3 record within %4 ms",
+    "RUNSCRIPT_HANDLER_BUSY", "handler %1: the %2 event waited %3 ms for a worker, every one busy with other events (nothing killed)",
     "RUNSCRIPT_HANDLER_QUEUE_FULL", "handler %1 worker %2: queue full, %3 events dropped",
     "RUNSCRIPT_HANDLER_OUTPUT", "handler %1 (pid %2): %3",
     "RUNSCRIPT_HANDLER_PROTOCOL", "handler %1 worker %2: %3",

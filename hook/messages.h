@@ -26,6 +26,7 @@ extern const isc::log::MessageID RUNSCRIPT_HANDLER_STARTED;
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_EXITED;
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_RESTART;
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_TIMEOUT;
+extern const isc::log::MessageID RUNSCRIPT_HANDLER_BUSY;
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_QUEUE_FULL;
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_OUTPUT;
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_PROTOCOL;

@@ -58,6 +58,9 @@ HandlerSink handler_sink(const std::string& path) {
             LOG_WARN(logger, RUNSCRIPT_HANDLER_TIMEOUT).arg(path).arg(e.worker).arg(e.text)
                 .arg(e.value);
             break;
+        case HandlerEvent::BUSY:
+            LOG_WARN(logger, RUNSCRIPT_HANDLER_BUSY).arg(path).arg(e.text).arg(e.value);
+            break;
         case HandlerEvent::QUEUE_FULL:
             LOG_WARN(logger, RUNSCRIPT_HANDLER_QUEUE_FULL).arg(path).arg(e.worker).arg(e.value);
             break;
@@ -111,6 +114,7 @@ bool failed(const Outcome& o) {
     case Outcome::LIMIT:
     case Outcome::UNKNOWN:
     case Outcome::HANDLER_DOWN:
+    case Outcome::BUSY:
         return true;
     case Outcome::EXITED:
     case Outcome::STARTED:
@@ -127,6 +131,7 @@ const char* failure_name(const Outcome& o) {
     case Outcome::LIMIT: return "not started, max-async reached";
     case Outcome::UNKNOWN: return "exit status lost";
     case Outcome::HANDLER_DOWN: return "no running handler";
+    case Outcome::BUSY: return "every worker busy";
     default: return "failed";
     }
 }
@@ -219,6 +224,7 @@ Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environme
     case Outcome::STARTED:
     case Outcome::UNKNOWN:
     case Outcome::HANDLER_DOWN:
+    case Outcome::BUSY:
         break;
     }
     return o;
@@ -281,6 +287,8 @@ std::string Runner::run_lifecycle(bool loading) const {
             problem = strerror(o.code);
         } else if (o.kind == Outcome::HANDLER_DOWN) {
             problem = "no running handler";
+        } else if (o.kind == Outcome::BUSY) {
+            problem = "every worker busy";
         } else if (o.kind == Outcome::UNKNOWN && s.persistent) {
             problem = "malformed reply";
         }

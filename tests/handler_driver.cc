@@ -67,6 +67,7 @@ const char* kind_name(Outcome::Kind k) {
     case Outcome::LIMIT: return "limit";
     case Outcome::UNKNOWN: return "unknown";
     case Outcome::HANDLER_DOWN: return "handler_down";
+    case Outcome::BUSY: return "busy";
     }
     return "?";
 }
@@ -77,6 +78,7 @@ const char* event_name(HandlerEvent::Kind k) {
     case HandlerEvent::EXITED: return "EXITED";
     case HandlerEvent::RESTART: return "RESTART";
     case HandlerEvent::TIMEOUT: return "TIMEOUT";
+    case HandlerEvent::BUSY: return "BUSY";
     case HandlerEvent::QUEUE_FULL: return "QUEUE_FULL";
     case HandlerEvent::OUTPUT: return "OUTPUT";
     case HandlerEvent::PROTOCOL: return "PROTOCOL";

@@ -76,6 +76,7 @@ const char* kind_name(Outcome::Kind k) {
     case Outcome::LIMIT: return "limit";
     case Outcome::UNKNOWN: return "unknown";
     case Outcome::HANDLER_DOWN: return "handler_down";
+    case Outcome::BUSY: return "busy";
     }
     return "?";
 }

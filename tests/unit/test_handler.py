@@ -216,6 +216,30 @@ while True:
     assert sorted(c[4] for c in calls) == sorted(pids)
 
 
+def test_time_spent_waiting_for_a_busy_worker_kills_no_handler(driver, tmp_path):
+    """Issue 20: six Kea threads call one worker whose handler answers each record in 0.2 s,
+    timeout 1 s. A call that waited for the lock all its timeout fails as BUSY and kills
+    nobody; one that got the lock late still has its whole timeout for the reply."""
+    h = program(tmp_path, """#!/usr/bin/env python3
+import os, time
+while True:
+    data = os.read(0, 65536)
+    if not data:
+        break
+    time.sleep(0.2)
+    os.write(1, b"exit 0\\n")
+""", name="slow.py")
+    lines, events = drive(driver, h, ["workers=1", "timeout=1000"],
+                          [["pids"], ["parallel", "6", "0", "p"], ["pids"]])
+    calls = [l.split() for l in lines if l.startswith("call ")]
+    assert sorted({c[1] for c in calls}) == ["busy", "exited"], lines
+    assert lines[0] == lines[-1], "the handler was replaced"
+    # EXITED with value 1: the driver's own stop at the end
+    assert not [e for e in kinds(events, "EXITED") if e["value"] == 0] and not kinds(events, "TIMEOUT"), events
+    busy = kinds(events, "BUSY")
+    assert len(busy) == sum(c[1] == "busy" for c in calls) and all(e["value"] == 1000 for e in busy)
+
+
 def test_a_malformed_reply_is_a_protocol_error_and_a_failed_call(driver, tmp_path):
     h = program(tmp_path, "#!/bin/sh\nwhile :; do printf 'hello\\nexit x\\n'; sleep 0.05; done\n")
     lines, events = drive(driver, h, ["timeout=2000"], [["call", "0", "pkt4_receive"]])
