@@ -39,6 +39,10 @@ const long long OUTPUT_WINDOW_MS = 1000;        // max_lines per worker per wind
 const long long DROP_REPORT_MS = 1000;          // QUEUE_FULL at most this often per worker
 const long long EXIT_CHECK_MS = 100;            // exit checks without a pidfd
 const long long BUSY_RETRY_MS = 2;              // a worker held by a call(): look again
+// Past max_lines in a window, a worker's output is read at most this often (as the launcher
+// does for scripts): a handler writing without pause waits on its full pipe instead of
+// keeping the pool's thread busy reading what nobody logs.
+const long long DISCARD_INTERVAL_MS = 10;
 const int FIRST_BACKOFF_MS = 100;
 const int MAX_BACKOFF_MS = 10000;
 const long long STABLE_RUN_MS = 10000;          // a run this long resets the backoff
@@ -182,6 +186,7 @@ struct HandlerPool::Worker {
     long long busy_until = 0;
     bool err_ready = false;          // poll() said so in this wake-up
     bool out_ready = false;
+    long long next_read_at = 0;      // while dropping output lines: when to read again
 };
 
 HandlerPool::HandlerPool(const HandlerSettings& settings, HandlerSink sink)
@@ -286,13 +291,14 @@ long long HandlerPool::flush_output(Worker& w, long long now) {
     return w.window_dropped > 0 ? w.window_start + OUTPUT_WINDOW_MS : 0;
 }
 
-// Called with w.io held (reply pipe) or from the pool's thread (fd 2).
-void HandlerPool::report_line(Worker& w, const std::string& line) {
+// Called with w.io held (reply pipe) or from the pool's thread (fd 2). Output lines and
+// malformed replies share one budget: a handler printing either in a loop is one flood.
+void HandlerPool::report_line(Worker& w, const std::string& line, HandlerEvent::Kind kind) {
     std::lock_guard<std::mutex> lock(w.log_mutex);
     end_window(w, monotonic_ms());
     if (w.window_lines < settings_.max_lines) {
         ++w.window_lines;
-        report(HandlerEvent{HandlerEvent::OUTPUT, w.index, w.pid.load(), 0, line});
+        report(HandlerEvent{kind, w.index, w.pid.load(), 0, line});
     } else {
         ++w.window_dropped;
         w.dropping = true;
@@ -567,9 +573,8 @@ Outcome HandlerPool::round_trip(Worker& w, const char* point,
             if (kind == 0) {
                 report_line(w, std::string(line, len));
             } else if (kind == 2) {
-                report(HandlerEvent{HandlerEvent::PROTOCOL, w.index, pid, 0,
-                                    "reply '" + std::string(line, std::min<std::size_t>(len, 80)) +
-                                        "' is not 'exit <0-255>'"});
+                report_line(w, "reply '" + std::string(line, std::min<std::size_t>(len, 80)) +
+                                   "' is not 'exit <0-255>'", HandlerEvent::PROTOCOL);
             }
             w.out_partial.clear();
             w.out_cut = false;
@@ -651,9 +656,8 @@ void HandlerPool::read_stdout(Worker& w) {
                 report_line(w, w.out_partial);
             } else {
                 if (kind == 2) {
-                    report(HandlerEvent{HandlerEvent::PROTOCOL, w.index, w.pid.load(), 0,
-                                        "reply '" + w.out_partial.substr(0, 80) +
-                                            "' is not 'exit <0-255>'"});
+                    report_line(w, "reply '" + w.out_partial.substr(0, 80) +
+                                       "' is not 'exit <0-255>'", HandlerEvent::PROTOCOL);
                 }
                 if (w.outstanding > 0) --w.outstanding;
             }
@@ -812,7 +816,9 @@ void HandlerPool::monitor_loop() {
             } else if (!stopping) {
                 wait_ms = std::min(wait_ms, std::max(w.restart_at - now, 0LL));
             }
-            if (w.err_fd >= 0) {
+            const bool read_later = w.next_read_at > now && w.dropping.load();
+            if (read_later) wait_ms = std::min(wait_ms, w.next_read_at - now);
+            if (w.err_fd >= 0 && !read_later) {
                 fds.push_back(pollfd{w.err_fd, POLLIN, 0});
                 what.push_back(std::make_pair(&w, 1));
             }
@@ -820,7 +826,7 @@ void HandlerPool::monitor_loop() {
                 if (w.busy_until > now) {
                     wait_ms = std::min(wait_ms, w.busy_until - now);
                 } else {
-                    if (w.out_fd >= 0 && async) {
+                    if (w.out_fd >= 0 && async && !read_later) {
                         fds.push_back(pollfd{w.out_fd, POLLIN, 0});
                         what.push_back(std::make_pair(&w, 2));
                     }
@@ -866,6 +872,7 @@ void HandlerPool::monitor_loop() {
             // fd 2: every line is the handler's log.
             if (w.err_fd >= 0 && w.err_ready) {
                 w.err_ready = false;
+                if (w.dropping.load()) w.next_read_at = now + DISCARD_INTERVAL_MS;
                 char buf[16 * 1024];
                 std::size_t total = 0;
                 while (total < settings_.read_bytes) {
@@ -910,6 +917,7 @@ void HandlerPool::monitor_loop() {
                 } else {
                     if (async && w.out_ready) {
                         w.out_ready = false;
+                        if (w.dropping.load()) w.next_read_at = now + DISCARD_INTERVAL_MS;
                         read_stdout(w);
                     }
                     if (async) {

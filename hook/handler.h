@@ -137,7 +137,8 @@ private:
     bool start(Worker& w);
     void handle_exit(Worker& w, int result, int status);
     void report(const HandlerEvent& e) const;
-    void report_line(Worker& w, const std::string& line);
+    void report_line(Worker& w, const std::string& line,
+                     HandlerEvent::Kind kind = HandlerEvent::OUTPUT);
     void end_window(Worker& w, long long now);
     long long flush_output(Worker& w, long long now);
     void read_stdout(Worker& w);

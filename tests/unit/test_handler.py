@@ -433,6 +433,38 @@ def test_output_is_logged_with_a_rate_limit(driver, tmp_path):
     assert len(out) == 11
 
 
+def _cpu_seconds_of(run):
+    """CPU time (user + system) of the processes `run` starts and reaps, handlers included."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = run()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return result, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def test_a_handler_that_writes_without_pause_does_not_burn_a_core(driver, tmp_path):
+    """Issue 20: `yes >&2` cost the pool's thread 1.85 s of CPU in 3 s. Past max-output-lines
+    its output is read only now and then (the launcher's pace): the handler waits on its full
+    pipe. CPU time, not wall time: a loaded machine gives less of it, never more."""
+    h = program(tmp_path, "#!/bin/sh\nexec yes 'a line nobody reads' >&2\n", name="yes.sh")
+    (lines, events), cpu = _cpu_seconds_of(lambda: drive(
+        driver, h, ["lines=10", "drain=100"], [["sleep", "2000"], ["destroy"]]))
+    out = [e["text"] for e in kinds(events, "OUTPUT")]
+    assert out[:10] == ["a line nobody reads"] * 10 and "more lines dropped" in out[10], out[:12]
+    assert cpu < 0.5, f"{cpu:.2f} s of CPU in 2 s of a flooding handler"
+
+
+def test_malformed_replies_are_rate_limited_like_output(driver, tmp_path):
+    """A handler looping on `exitx` (a malformed reply) reached the log once per line."""
+    h = program(tmp_path, "#!/bin/sh\nwhile :; do echo exitx; done\n", name="exitx.sh")
+    lines, events = drive(driver, h, ["wait=0", "lines=10", "drain=100"],
+                          [["post", "0", "pkt4_receive"], ["sleep", "1500"], ["destroy"]])
+    logged = kinds(events, "PROTOCOL") + kinds(events, "OUTPUT")
+    # Two one-second windows at most: 10 lines and one 'dropped' line each.
+    assert 10 <= len(logged) <= 22, [e["text"] for e in logged[:30]]
+    assert any("more lines dropped" in e["text"] for e in logged)
+
+
 # --- the stop -------------------------------------------------------------------------------
 
 def test_stop_is_bounded_with_a_handler_ignoring_eof_and_sigterm(driver, tmp_path):
