@@ -190,7 +190,9 @@ struct HandlerPool::Worker {
 };
 
 HandlerPool::HandlerPool(const HandlerSettings& settings, HandlerSink sink)
-    : settings_(settings), sink_(sink), dropped_(0), stopping_(false), wake_fd_(-1) {
+    : settings_(settings), sink_(sink), dropped_(0), stopping_(false), unloading_(false),
+      stop_deadline_(0),
+      wake_fd_(-1) {
     argv_[0] = const_cast<char*>(settings_.name.c_str());
     argv_[1] = 0;
     for (const std::string& v : settings_.env) envp_.push_back(const_cast<char*>(v.c_str()));
@@ -234,8 +236,7 @@ HandlerPool::HandlerPool(const HandlerSettings& settings, HandlerSink sink)
 }
 
 HandlerPool::~HandlerPool() {
-    stopping_ = true;
-    wake(wake_fd_);
+    begin_stop(monotonic_ms() + std::max(settings_.drain_ms, 0));
     if (monitor_.joinable()) monitor_.join();
     release_all();
 }
@@ -380,7 +381,7 @@ void HandlerPool::handle_exit(Worker& w, int result, int status) {
         report(HandlerEvent{HandlerEvent::EXITED, w.index, w.pid.load(), stopping_ ? 1 : 0,
                             how_ended(result, status)});
     }
-    if (stopping_) return;
+    if (stopping_ || unloading_) return;
     if (now - w.started_at >= STABLE_RUN_MS) w.next_delay_ms = 0;
     const int delay = w.next_delay_ms;
     w.next_delay_ms = delay == 0 ? FIRST_BACKOFF_MS : std::min(delay * 2, MAX_BACKOFF_MS);
@@ -732,12 +733,22 @@ bool HandlerPool::write_queued(Worker& w, long long now) {
     }
 }
 
-Outcome HandlerPool::lifecycle(const char* point) {
+void HandlerPool::begin_stop(long long deadline) {
+    if (stopping_.load()) return;
+    stop_deadline_ = deadline;
+    stopping_ = true;
+    wake(wake_fd_);
+}
+
+// cap (0: none): no record waits past it, whatever `timeout` says (unload: the drain's end).
+Outcome HandlerPool::lifecycle(const char* point, long long cap) {
+    // The unload record is a handler's last: one killed for not answering it stays down.
+    if (std::strcmp(point, "unload") == 0) unloading_ = true;
     Outcome first_failure = Outcome{Outcome::EXITED, 0, -1};
     for (auto& wp : workers_) {
         Worker& w = *wp;
-        const long long deadline =
-            settings_.timeout_ms > 0 ? monotonic_ms() + settings_.timeout_ms : 0;
+        long long deadline = settings_.timeout_ms > 0 ? monotonic_ms() + settings_.timeout_ms : 0;
+        if (cap > 0 && (deadline == 0 || cap < deadline)) deadline = cap;
         // An asynchronous pool's queued records go first.
         for (;;) {
             {
@@ -788,7 +799,7 @@ void HandlerPool::monitor_loop() {
         const bool stopping = stopping_.load();
         bool act_now = false;  // the stop has just begun: close stdins before any wait
         if (stopping && !drain_deadline) {
-            drain_deadline = now + std::max(settings_.drain_ms, 0);
+            drain_deadline = std::max(stop_deadline_.load(), 1LL);
             act_now = true;
         }
         if (stopping) {
@@ -971,7 +982,7 @@ void HandlerPool::monitor_loop() {
             }
 
             // Restart when due.
-            if (!stopping && w.proc.pid <= 0 && now >= w.restart_at) {
+            if (!stopping && !unloading_ && w.proc.pid <= 0 && now >= w.restart_at) {
                 std::unique_lock<std::timed_mutex> io(w.io, std::try_to_lock);
                 if (io.owns_lock()) {
                     start(w);

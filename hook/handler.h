@@ -118,9 +118,15 @@ public:
     Outcome post(std::size_t key, std::string&& record);
 
     // "load" / "unload" records (no variables), to every worker in turn, each a round trip
-    // bounded by timeout_ms (an asynchronous pool's queue is written first). Returns the first
-    // outcome that is not EXITED 0, else EXITED 0.
-    Outcome lifecycle(const char* point);
+    // bounded by timeout_ms and by `cap` (monotonic ms, 0: none; at unload, the drain's end),
+    // an asynchronous pool's queue written first. After "unload" no handler is restarted.
+    // Returns the first outcome that is not EXITED 0, else EXITED 0.
+    Outcome lifecycle(const char* point, long long cap = 0);
+
+    // Unload: the stop begins now and ends by `deadline` (monotonic ms): queued records
+    // written, stdins closed, then what still runs is killed. The destructor waits for it
+    // (without begin_stop, it begins one with drain_ms itself).
+    void begin_stop(long long deadline);
 
     std::size_t workers() const { return workers_.size(); }
     // Records dropped (queue full) since start.
@@ -153,6 +159,8 @@ private:
     char* argv_[2];
     std::atomic<unsigned long long> dropped_;
     std::atomic<bool> stopping_;
+    std::atomic<bool> unloading_;           // the unload record went out: no more restarts
+    std::atomic<long long> stop_deadline_;  // monotonic ms, set before stopping_
     int wake_fd_;
     std::thread monitor_;
 };

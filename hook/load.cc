@@ -100,11 +100,11 @@ int load(LibraryHandle& handle) {
 }
 
 int unload() {
+    // Everything ends within `drain-timeout` (Runner::unload); what still runs then has its
+    // process group killed (the pools' and the Launcher's destructors).
     if (runscript::runner) {
-        runscript::runner->run_lifecycle(false);
+        runscript::runner->unload();
     }
-    // Asynchronous scripts still running get `drain-timeout`, then their process groups are
-    // killed (Launcher's destructor).
     runscript::runner.reset();
     return 0;
 }

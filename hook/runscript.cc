@@ -191,7 +191,8 @@ std::string Runner::summary() const {
     return text;
 }
 
-Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environment& env) const {
+Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environment& env,
+                       long long cap) const {
     // posix_spawn takes char* const[]: the strings are not modified.
     std::vector<char*> envp;
     envp.reserve(env.vars().size() + s.extra_env.size() + 1);
@@ -200,7 +201,13 @@ Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environme
     envp.push_back(0);
     char* argv[] = {const_cast<char*>(s.name.c_str()), const_cast<char*>(point), 0};
 
-    Outcome o = launcher_->run(s.path.c_str(), argv, envp.data(), s.wait, s.timeout_ms,
+    int timeout_ms = s.timeout_ms;
+    if (cap > 0 && s.wait) {
+        // At unload, a synchronous script is bounded by the drain's end too.
+        const long long left = std::max(cap - monotonic_ms(), 1LL);
+        if (timeout_ms <= 0 || left < timeout_ms) timeout_ms = static_cast<int>(left);
+    }
+    Outcome o = launcher_->run(s.path.c_str(), argv, envp.data(), s.wait, timeout_ms,
                                s.capture);
     switch (o.kind) {
     case Outcome::EXITED:
@@ -213,7 +220,7 @@ Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environme
         LOG_WARN(logger, RUNSCRIPT_SCRIPT_SIGNALED).arg(s.path).arg(point).arg(o.code);
         break;
     case Outcome::TIMED_OUT:
-        LOG_WARN(logger, RUNSCRIPT_TIMEOUT).arg(s.path).arg(point).arg(s.timeout_ms);
+        LOG_WARN(logger, RUNSCRIPT_TIMEOUT).arg(s.path).arg(point).arg(timeout_ms);
         break;
     case Outcome::SPAWN_FAILED:
         LOG_ERROR(logger, RUNSCRIPT_SPAWN_FAILED).arg(s.path).arg(point).arg(strerror(o.code));
@@ -268,14 +275,23 @@ NextStep Runner::run(std::size_t index, const Environment& env) const {
     return verdict;
 }
 
-std::string Runner::run_lifecycle(bool loading) const {
+void Runner::unload() {
+    const long long deadline = monotonic_ms() + std::max(config_.drain_ms, 0);
+    run_lifecycle(false, deadline);
+    // Every pool drains at once, to the same end (one after another, N pools took N drains).
+    for (const auto& pool : pools_) {
+        if (pool) pool->begin_stop(deadline);
+    }
+}
+
+std::string Runner::run_lifecycle(bool loading, long long cap) const {
     const char* point = loading ? "load" : "unload";
     const Environment env(0);
     std::string failure;
     for (std::size_t i = 0; i < config_.scripts.size(); ++i) {
         const ScriptConfig& s = config_.scripts[i];
         if (!(loading ? s.at_load : s.at_unload)) continue;
-        Outcome o = pools_[i] ? pools_[i]->lifecycle(point) : launch(s, point, env);
+        Outcome o = pools_[i] ? pools_[i]->lifecycle(point, cap) : launch(s, point, env, cap);
         std::string problem;
         if (o.kind == Outcome::EXITED && o.code != 0) {
             problem = "exit status " + std::to_string(o.code);

@@ -41,7 +41,13 @@ public:
 
     // Runs the scripts that asked for "load" / "unload" (argv[1]); returns a description of
     // the first synchronous failure, or "".
-    std::string run_lifecycle(bool loading) const;
+    // cap (monotonic ms, 0: none): synchronous runs end by then whatever their timeout.
+    std::string run_lifecycle(bool loading, long long cap = 0) const;
+
+    // Kea unloads the library (stop, reload): the unload scripts and records, the handlers'
+    // queues and their ends, all within drain-timeout from now; the destructor then waits
+    // for what is left of it and kills what still runs.
+    void unload();
 
     bool wanted(std::size_t index) const { return !by_hook_point_[index].empty(); }
     const std::vector<fields::OptionVariable>& options(int family) const {
@@ -56,7 +62,8 @@ private:
         HandlerPool* pool;
     };
 
-    Outcome launch(const ScriptConfig& s, const char* point, const Environment& env) const;
+    Outcome launch(const ScriptConfig& s, const char* point, const Environment& env,
+                   long long cap = 0) const;
     Outcome hand_over(const ScriptConfig& s, HandlerPool& pool, const char* point,
                       const Environment& env) const;
 

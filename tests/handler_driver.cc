@@ -3,7 +3,9 @@
 //
 //   handler_driver PROGRAM [SETTING...] -- COMMAND...
 //
-// SETTINGs: wait=0|1 workers=N queue=N timeout=MS drain=MS lines=N env=NAME=VALUE (repeatable).
+// SETTINGs: wait=0|1 workers=N queue=N timeout=MS drain=MS lines=N env=NAME=VALUE (repeatable)
+// pools=N (N pools of these settings, as N persistent entries; commands but `unload` use the
+// first).
 // COMMANDs, run in order; each prints one line (t = ms since the pool was made):
 //   call KEY POINT [VAR...]      "call KIND CODE MS PID"     one synchronous round trip (PID:
 //                                 the handler that took it)
@@ -19,6 +21,9 @@
 //                                 ("started W -1" after MS)
 //   tasks                        "task NAME SIGBLK" per thread
 //   destroy                      "destroy MS zombies Z"      the pool's destructor
+//   unload                       "unload MS zombies Z"       what the hook does at unload, to
+//                                 every pool: "unload" records and the stops by one deadline
+//                                 (drain), then the destructors
 // A VAR is NAME=VALUE, or NAME=@FILE: the value is FILE's bytes (any, NUL included), made
 // into a variable as the hook makes one (Environment::add).
 // Events print as "event T KIND worker W pid P value V text TEXT" (TEXT cut at 200 bytes).
@@ -41,6 +46,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -161,6 +167,7 @@ int main(int argc, char** argv) {
     signal(SIGHUP, SIG_IGN);
 
     HandlerSettings s;
+    std::size_t extra_pools = 0;
     s.path = argv[1];
     s.name = s.path.substr(s.path.find_last_of('/') + 1);
     int at = 2;
@@ -175,6 +182,7 @@ int main(int argc, char** argv) {
         else if (key == "drain") s.drain_ms = std::stoi(value);
         else if (key == "lines") s.max_lines = std::stoul(value);
         else if (key == "env") s.env.push_back(value);
+        else if (key == "pools") extra_pools = std::stoul(value) - 1;
         else {
             fprintf(stderr, "unknown setting %s\n", a.c_str());
             return 2;
@@ -183,9 +191,11 @@ int main(int argc, char** argv) {
     ++at;
     t0 = runscript::monotonic_ms();
     HandlerPool* pool = 0;
+    std::vector<std::unique_ptr<HandlerPool> > others;
     std::vector<pid_t> shown;  // handler pids, as last shown
     try {
         pool = new HandlerPool(s, on_event);
+        for (std::size_t i = 0; i < extra_pools; ++i) others.emplace_back(new HandlerPool(s, on_event));
     } catch (const std::exception& e) {
         say(std::string("error ") + e.what());
         return 1;
@@ -273,6 +283,20 @@ int main(int argc, char** argv) {
             const long long took = runscript::monotonic_ms() - start;
             usleep(50 * 1000);  // a SIGKILLed grandchild needs a moment to be reparented
             say("destroy " + std::to_string(took) + " zombies " + std::to_string(count_zombies()));
+            break;
+        } else if (cmd == "unload") {
+            const long long start = runscript::monotonic_ms();
+            const long long deadline = start + s.drain_ms;
+            std::vector<HandlerPool*> all{pool};
+            for (auto& p : others) all.push_back(p.get());
+            for (HandlerPool* p : all) p->lifecycle("unload", deadline);
+            for (HandlerPool* p : all) p->begin_stop(deadline);
+            others.clear();
+            delete pool;
+            pool = 0;
+            const long long took = runscript::monotonic_ms() - start;
+            usleep(50 * 1000);
+            say("unload " + std::to_string(took) + " zombies " + std::to_string(count_zombies()));
             break;
         } else {
             fprintf(stderr, "unknown command %s\n", cmd.c_str());

@@ -486,6 +486,34 @@ while True:
         assert not alive(pid)  # the handlers and their children (process groups killed)
 
 
+def test_unload_with_timeout_0_and_a_deaf_async_handler_ends_by_drain(driver, tmp_path):
+    """Issue 20: with `timeout: 0`, the unload record waited for a queue that a handler which
+    stopped reading never takes: Kea's stop spun forever."""
+    h = program(tmp_path, "#!/bin/sh\nexec sleep 1000\n", name="deaf.sh")
+    lines, _ = drive(driver, h, ["wait=0", "queue=100", "timeout=0", "drain=300"], [
+        ["posts", "100", "0", "pkt4_receive", "PAD=" + "z" * 20000], ["unload"]], timeout=20)
+    took = int(lines[-1].split()[1])
+    assert took < 300 + 500 and lines[-1].endswith("zombies 0"), lines
+
+
+def test_unload_of_several_pools_ends_by_one_drain_timeout(driver, tmp_path):
+    """Three pools of two workers whose handlers never answer and ignore EOF and SIGTERM:
+    unload records went worker by worker (each up to `timeout`), pools drained one after the
+    other. The whole unload ends within drain-timeout (and the kills)."""
+    h = program(tmp_path, """#!/usr/bin/env python3
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+while os.read(0, 4096):
+    pass
+time.sleep(1000)
+""", name="mute.py")
+    lines, events = drive(driver, h, ["pools=3", "workers=2", "timeout=1000", "drain=300"],
+                          [["sleep", "300"], ["unload"]], timeout=30)
+    took = int(lines[-1].split()[1])
+    assert took < 300 + 500 and lines[-1].endswith("zombies 0"), lines
+    assert len(kinds(events, "STARTED")) == 6
+
+
 def test_stop_waits_for_handlers_that_finish_within_drain(driver, tmp_path):
     h = program(tmp_path, PY_HANDLER)
     lines, events = drive(driver, h, ["workers=3", "drain=5000"], [["destroy"]])
