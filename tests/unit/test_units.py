@@ -34,6 +34,8 @@ def test_example_dropins_add_net_admin_to_the_unit(example, family):
     assert u.ambient == unit.ambient + ("CAP_NET_ADMIN",)
     assert u.user == "_kea" and u.bounding is None
     assert u.dropins == (str(dropin),)
+    # systemd's default control-group would SIGTERM scripts and handlers with Kea (issue 20).
+    assert "\nKillMode=mixed\n" in dropin.read_text()
 
 
 def test_systemd_list_rules_reset_bounding_and_continuation():
