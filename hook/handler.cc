@@ -245,6 +245,14 @@ HandlerPool::~HandlerPool() {
 void HandlerPool::release_all() {
     stopping_ = true;
     stop_all();
+    // Drops not yet reported (the report comes at most once a second) are not lost at stop.
+    for (auto& w : workers_) {
+        const unsigned long long n = w->unreported_drops.exchange(0);
+        if (n > 0) {
+            report(HandlerEvent{HandlerEvent::QUEUE_FULL, w->index, w->pid.load(),
+                                static_cast<long long>(n), ""});
+        }
+    }
     for (auto& w : workers_) {
         close_fd(w->in_fd);
         close_fd(w->out_fd);

@@ -411,6 +411,19 @@ def test_async_queue_full_drops_are_counted_and_never_block(driver, tmp_path):
     assert all(b - a >= 1000 for a, b in zip(times, times[1:]))
 
 
+def test_drops_of_the_last_second_are_reported_at_stop(driver, tmp_path):
+    """The drop report is rate-limited to one a second: drops just before a stop were never
+    logged (issue 20)."""
+    h = program(tmp_path, "#!/bin/sh\nexec sleep 1000\n", name="deaf.sh")
+    pad = "PAD=" + "z" * 20000
+    lines, events = drive(driver, h, ["wait=0", "queue=10", "timeout=0", "drain=100"], [
+        ["posts", "1000", "0", "pkt4_receive", pad], ["sleep", "1100"],
+        ["posts", "1000", "0", "pkt4_receive", pad], ["destroy"]])
+    dropped = sum(int(line.split()[4]) for line in lines if line.startswith("posts"))
+    assert dropped > 1000
+    assert sum(e["value"] for e in kinds(events, "QUEUE_FULL")) == dropped, kinds(events, "QUEUE_FULL")
+
+
 def test_async_handler_that_accepts_nothing_for_timeout_is_restarted(driver, tmp_path):
     h = program(tmp_path, "#!/bin/sh\nexec sleep 1000\n", name="deaf.sh")
     # 100 queued records of 20 kB: more than the socket's buffer takes.
