@@ -22,6 +22,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -471,9 +472,22 @@ int supervisor_entry(void* arg) {
 // turn a stack overflow into a crash of that process instead of a silent write into the other
 // stack or the call. Mappings are kept for reuse: an munmap in a multi-threaded Kea costs a TLB
 // shootdown on every core, per script run.
-const std::size_t PAGE = 4096;
-const std::size_t STACK_SIZE = 64 * 1024;
-const std::size_t CALL_AREA_SIZE = 64 * 1024;
+//
+// Pages are the kernel's, asked once when the library is loaded: arm64 kernels have 4, 16
+// (Raspberry Pi 5) or 64 KiB pages (Ubuntu's and RHEL's -64k kernels), and mprotect refuses a
+// guard page that does not start on a page boundary. Every part is a whole number of pages, so
+// that every offset is a page boundary.
+std::size_t kernel_page_size() {
+    long size = sysconf(_SC_PAGESIZE);
+    if (size <= 0) size = static_cast<long>(getauxval(AT_PAGESZ));
+    return size > 0 ? static_cast<std::size_t>(size) : 4096;
+}
+const std::size_t PAGE = kernel_page_size();
+std::size_t page_rounded(std::size_t bytes) {
+    return (bytes + PAGE - 1) / PAGE * PAGE;
+}
+const std::size_t STACK_SIZE = page_rounded(64 * 1024);
+const std::size_t CALL_AREA_SIZE = page_rounded(64 * 1024);
 const std::size_t SCRIPT_STACK_AT = PAGE + CALL_AREA_SIZE + PAGE;
 const std::size_t SUPERVISOR_STACK_AT = SCRIPT_STACK_AT + STACK_SIZE + PAGE;
 const std::size_t MAPPING_SIZE = SUPERVISOR_STACK_AT + STACK_SIZE;
