@@ -39,6 +39,7 @@
 #include <atomic>
 #include <cstring>
 #include <new>
+#include <utility>
 
 // ---- 1. Build switches ------------------------------------------------------------------------
 //
@@ -1068,6 +1069,21 @@ const int STOP_GRACE_MS = 300;
 // How soon a kill is tried again when the supervisor has not started the script yet.
 const int KILL_RETRY_MS = 2;
 
+// poll() refuses a set of more entries than the soft RLIMIT_NOFILE (EINVAL), ignored ones (-1)
+// included, and the limit may be lowered below the fds already open. A refused set must not
+// leave the caller blind (its children would never be reaped): it then waits at most 10 ms and
+// reports every entry ready, so that the caller looks at each one (a non-blocking reap, a
+// non-blocking read) as it does where there are no pidfds.
+int poll_or_look(struct pollfd* fds, nfds_t count, int timeout_ms) {
+    const int r = poll(fds, count, timeout_ms);
+    if (r >= 0 || errno != EINVAL) return r;
+    const int wait_ms = timeout_ms < 0 ? 10 : std::min(timeout_ms, 10);
+    struct timespec ts = {0, wait_ms * 1000000L};
+    nanosleep(&ts, 0);
+    for (nfds_t i = 0; i < count; ++i) fds[i].revents = fds[i].fd >= 0 ? POLLIN : 0;
+    return static_cast<int>(count);
+}
+
 }  // namespace
 
 // ---- Long-running programs (handlers) ------------------------------------------------------
@@ -1312,6 +1328,9 @@ void Launcher::reaper_loop() {
     std::vector<Child> mine;
     mine.reserve(max_async_);
     std::vector<struct pollfd> fds;
+    fds.reserve(1 + 2 * max_async_);
+    std::vector<std::pair<std::size_t, std::size_t> > at;
+    at.reserve(max_async_);
     std::vector<std::string> lines;
     long long drain_until = 0;
     for (;;) {
@@ -1329,22 +1348,28 @@ void Launcher::reaper_loop() {
                 return;
             }
         }
-        // Poll set: the wake-up fd, then per child its pidfd and its output (-1: ignored).
-        fds.resize(1 + 2 * mine.size());
-        fds[0].fd = wake_fd_;
-        fds[0].events = POLLIN;
-        fds[0].revents = 0;
+        // Poll set: the wake-up fd, then the fds each child has open (its pidfd, its output
+        // unless it rests), and no others: then the set is never larger than the fds we hold,
+        // as poll() wants (see poll_or_look). at[i]: child i's entries, 0 when it has none.
+        fds.clear();
+        at.clear();
+        auto add = [&fds](int fd) {
+            struct pollfd p;
+            p.fd = fd;
+            p.events = POLLIN;
+            p.revents = 0;
+            fds.push_back(p);
+            return fds.size() - 1;
+        };
+        add(wake_fd_);
         long long next = drain_until;
         bool need_polling = wake_fd_ < 0;
         for (std::size_t i = 0; i < mine.size(); ++i) {
             const Child& c = mine[i];
             const bool quiet = c.out_fd >= 0 && c.quiet_until > now;
-            for (int k = 0; k < 2; ++k) {
-                struct pollfd& p = fds[1 + 2 * i + k];
-                p.fd = k == 0 ? c.proc.pidfd : quiet ? -1 : c.out_fd;
-                p.events = POLLIN;
-                p.revents = 0;
-            }
+            const std::size_t ended = c.proc.pidfd >= 0 ? add(c.proc.pidfd) : 0;
+            const std::size_t output = c.out_fd >= 0 && !quiet ? add(c.out_fd) : 0;
+            at.push_back(std::make_pair(ended, output));
             if (c.proc.pidfd < 0) need_polling = true;
             if (c.deadline && !c.killed && (next == 0 || c.deadline < next)) next = c.deadline;
             if (quiet && (next == 0 || c.quiet_until < next)) next = c.quiet_until;
@@ -1355,7 +1380,7 @@ void Launcher::reaper_loop() {
             int until = left > 0 ? static_cast<int>(std::min(left, 60000LL)) : 0;
             wait_ms = wait_ms < 0 ? until : std::min(wait_ms, until);
         }
-        int r = poll(fds.data(), fds.size(), wait_ms);
+        int r = poll_or_look(fds.data(), fds.size(), wait_ms);
         if (r < 0 && errno != EINTR) {
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, 0);
@@ -1369,8 +1394,8 @@ void Launcher::reaper_loop() {
         std::size_t kept = 0;
         for (std::size_t i = 0; i < mine.size(); ++i) {
             Child& c = mine[i];
-            const short ended = fds[1 + 2 * i].revents;
-            const short output = fds[1 + 2 * i + 1].revents;
+            const short ended = at[i].first ? fds[at[i].first].revents : 0;
+            const short output = at[i].second ? fds[at[i].second].revents : 0;
             if (c.out_fd >= 0 && output) {
                 if (!c.buffer.read_from(c.out_fd, limits_.read_bytes, lines)) {
                     close(c.out_fd);
@@ -1419,7 +1444,8 @@ void Launcher::stop_all(std::vector<Child>& mine, std::vector<std::string>& line
             if (c.proc.pidfd < 0) need_polling = true;
         }
         const long long left = grace_until - monotonic_ms();
-        poll(fds.data(), fds.size(), need_polling ? 5 : static_cast<int>(std::max(0LL, left)));
+        poll_or_look(fds.data(), fds.size(),
+                     need_polling ? 5 : static_cast<int>(std::max(0LL, left)));
         std::size_t kept = 0;
         for (std::size_t i = 0; i < mine.size(); ++i) {
             Child& c = mine[i];

@@ -38,6 +38,7 @@
 //                                                            until the reaper has given every
 //                                                            slot back (at most 5 s): started,
 //                                                            limited, slots still taken
+//                                                            ($DRIVER_FD_LIMIT_DURING: see there)
 //
 // DRIVER_SINK_US=N (flood): each captured line costs the line sink N us, as Kea's logger does.
 // DRIVER_CLOSE_STDIO=closed|cloexec: the driver starts with fds 0-2 closed (cloexec: then opens
@@ -485,7 +486,17 @@ int main(int argc, char** argv) {
                 else if (o.kind == Outcome::LIMIT) ++limited;
                 else ++failed;
             }
+            // DRIVER_FD_LIMIT_DURING=N: the soft fd limit is N (below the fds open) while the
+            // wave's scripts run, as a limit lowered by someone else would be.
+            struct rlimit saved;
+            getrlimit(RLIMIT_NOFILE, &saved);
+            if (const char* during = getenv("DRIVER_FD_LIMIT_DURING")) {
+                struct rlimit lowered = saved;
+                lowered.rlim_cur = static_cast<rlim_t>(atoi(during));
+                setrlimit(RLIMIT_NOFILE, &lowered);
+            }
             for (int i = 0; i < 500 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
+            setrlimit(RLIMIT_NOFILE, &saved);
             printf("wave %d started %d limited %d failed %d running_after %zu\n", w, started,
                    limited, failed, launcher.running_async());
             fflush(stdout);

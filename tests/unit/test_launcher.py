@@ -577,10 +577,14 @@ def test_scripts_run_supervised_with_16_and_64_kib_pages(driver, page_shim, tmp_
 
 # --- 4. More scripts than one poll may watch --------------------------------------------------
 
-def test_the_reaper_keeps_reaping_when_its_poll_set_passes_the_fd_limit(any_driver, tmp_path):
+@pytest.mark.parametrize("lowered", [False, True], ids=["limit-64", "lowered-below-the-open-fds"])
+def test_the_reaper_keeps_reaping_when_its_poll_set_passes_the_fd_limit(any_driver, tmp_path,
+                                                                        lowered):
     # poll() refuses more entries than the soft RLIMIT_NOFILE (EINVAL), ignored ones (-1)
     # included. Before: the reaper polled 1 + 2 entries per script (limit 64, 40 scripts: 81),
-    # never reaped again, and every later async run hit max-async until a reload.
+    # never reaped again, and every later async run hit max-async until a reload. The limit
+    # may also be lowered below the fds open (to 8 here, while 40 scripts run): no set of
+    # them can be polled then, and the scripts must still be reaped.
     def low_fd_limit():
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         resource.setrlimit(resource.RLIMIT_NOFILE, (64 if hard < 0 else min(64, hard), hard))
@@ -588,7 +592,8 @@ def test_the_reaper_keeps_reaping_when_its_poll_set_passes_the_fd_limit(any_driv
     path = script(tmp_path, "sleep 0.2\n")
     out = subprocess.run([str(any_driver), "waves", str(path), "3", "40", "40"],
                          capture_output=True, text=True, timeout=120, check=True,
-                         preexec_fn=low_fd_limit).stdout
+                         preexec_fn=low_fd_limit,
+                         env={**os.environ, **({"DRIVER_FD_LIMIT_DURING": "8"} if lowered else {})}).stdout
     waves = [dict(zip(line.split()[2::2], line.split()[3::2])) for line in out.splitlines()]
     assert len(waves) == 3, out
     for wave in waves:
