@@ -631,8 +631,13 @@ bool wait_launched(const Process& p) {
 // the script (async): when the call fits in the mapping, it is copied there and this returns
 // as soon as the supervisor exists, leaving the script's exec to the supervisor, on another
 // core if there is one. An exec failure then shows in Supervision::exec_err.
+// *refused: the kernel refused the supervisor's own clone (EINVAL under qemu-user, EPERM or
+// ENOSYS from a seccomp filter): nothing ran, and no later launch can be supervised. Only
+// then: a script's exec fails with EPERM or EINVAL too (a file capability outside the
+// bounding set, a seccomp filter on one path), and that is the one run's failure.
 Process spawn_supervised(const char* path, char* const argv[], char* const envp[], Stdio io,
-                         bool detach) {
+                         bool detach, bool* refused) {
+    *refused = false;
     void* mem = take_mapping();
     if (!mem) return Process{-ENOMEM, -1, 0};
     Supervision* s = new (mem) Supervision();
@@ -665,6 +670,7 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
     pthread_sigmask(SIG_SETMASK, &old, 0);
     if (pid < 0) {
         give_mapping(mem);
+        *refused = pid == -EINVAL || pid == -ENOSYS || pid == -EPERM;
         return Process{static_cast<pid_t>(pid), -1, 0};
     }
     // A kernel that ignored CLONE_PIDFD although it has pidfd_open (none known) still gets a
@@ -1100,10 +1106,10 @@ Process start_program(const char* path, char* const argv[], char* const envp[], 
         programs_supervised = supervised;
     }
     if (supervised) {
-        Process p = spawn_supervised(path, argv, envp, io, false);
-        // The clone itself was refused (a seccomp filter, say): plain from now on.
-        if (p.pid != -EINVAL && p.pid != -ENOSYS && p.pid != -EPERM) return p;
-        programs_supervised = 0;
+        bool refused;
+        Process p = spawn_supervised(path, argv, envp, io, false, &refused);
+        if (!refused) return p;
+        programs_supervised = 0;  // nothing ran: plain from now on
     }
 #endif
     return spawn_plain(path, argv, envp, io);
@@ -1182,10 +1188,10 @@ Process Launcher::spawn(const char* path, char* const argv[], char* const envp[]
     const Stdio io = {-1, out_fd, out_fd};
 #if RUNSCRIPT_SUPERVISED
     if (supervised_.load(std::memory_order_relaxed)) {
-        Process p = spawn_supervised(path, argv, envp, io, detach);
-        // The clone itself was refused (a seccomp filter, say): nothing ran, plain from now on.
-        if (p.pid != -EINVAL && p.pid != -ENOSYS && p.pid != -EPERM) return p;
-        supervised_ = false;
+        bool refused;
+        Process p = spawn_supervised(path, argv, envp, io, detach, &refused);
+        if (!refused) return p;
+        supervised_ = false;  // nothing ran: plain from now on
     }
 #else
     (void)detach;

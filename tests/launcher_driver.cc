@@ -34,6 +34,9 @@
 //   launcher_driver paths SCRIPT...                          `path` for each SCRIPT in turn, with
 //                                                            one launcher (a failed run must not
 //                                                            change the next one's way)
+//   launcher_driver programs SCRIPT...                       the same with start_program (how
+//                                                            handlers are started), stdout read
+//                                                            from a pipe
 //   launcher_driver waves SCRIPT WAVES COUNT MAX             WAVES times: COUNT async runs, then
 //                                                            until the reaper has given every
 //                                                            slot back (at most 5 s): started,
@@ -468,6 +471,35 @@ int main(int argc, char** argv) {
             const char* path = got.empty() ? "unknown"
                                : atoi(got[0].c_str()) == getpid() ? "plain" : "supervised";
             printf("%s %d path %s\n", kind_name(o.kind), o.code, path);
+        }
+        return 0;
+    }
+
+    if (mode == "programs") {
+        char* args[] = {const_cast<char*>("program-name"), 0};
+        for (int i = 2; i < argc; ++i) {
+            int out[2];
+            if (pipe2(out, O_CLOEXEC) != 0) return 1;
+            const int w = fcntl(out[1], F_DUPFD_CLOEXEC, 3);  // given fds are >= 3
+            close(out[1]);
+            runscript::Process p = runscript::start_program(argv[i], args, envp.data(),
+                                                            runscript::Stdio{-1, w, -1});
+            close(w);
+            std::string got;
+            char buf[256];
+            ssize_t n;
+            while ((n = read(out[0], buf, sizeof(buf))) > 0) got.append(buf, n);
+            close(out[0]);
+            const char* path = got.empty() ? "unknown"
+                               : atoi(got.c_str()) == getpid() ? "plain" : "supervised";
+            if (p.pid < 0) {
+                printf("spawn_failed %d path %s\n", -p.pid, path);
+                continue;
+            }
+            int status = 0;
+            const int r = runscript::reap_program(p, &status, true);
+            printf("%s %d path %s\n", r == 1 && WIFEXITED(status) ? "exited" : "unknown",
+                   r == 1 && WIFEXITED(status) ? WEXITSTATUS(status) : 0, path);
         }
         return 0;
     }

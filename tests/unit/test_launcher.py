@@ -606,11 +606,13 @@ PR_CAPBSET_DROP = 24
 CAP_SYS_RESOURCE = 24
 
 
-def test_an_exec_refused_with_eperm_leaves_the_launcher_supervised(driver, tmp_path):
+@pytest.mark.parametrize("mode", ["paths", "programs"], ids=["scripts", "handlers"])
+def test_an_exec_refused_with_eperm_leaves_the_launcher_supervised(driver, tmp_path, mode):
     # A program with a file capability (+ep) outside the bounding set: the kernel refuses its
     # execve with EPERM (as for a binary with cap_net_admin+ep under a unit lacking it).
     # Before: the run's EPERM was taken for the kernel refusing the supervisor's clone, and
-    # every later script ran as a plain child (whose status Kea's waitpid(-1) can take).
+    # every later script (or handler: start_program) ran as a plain child, whose status Kea's
+    # waitpid(-1) can take.
     setcap = shutil.which("setcap") or shutil.which("setcap", path="/usr/sbin:/sbin")
     if os.geteuid() != 0 or not setcap:
         pytest.skip("a file-capability binary needs root and setcap (Debian package libcap2-bin)")
@@ -624,7 +626,7 @@ def test_an_exec_refused_with_eperm_leaves_the_launcher_supervised(driver, tmp_p
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
     ppid = script(tmp_path, "echo $PPID\n")
-    out = subprocess.run([str(driver), "paths", str(capable), str(ppid), str(capable), str(ppid)],
+    out = subprocess.run([str(driver), mode, str(capable), str(ppid), str(capable), str(ppid)],
                          capture_output=True, text=True, timeout=60, check=True,
                          preexec_fn=drop_from_bounding_set).stdout
     assert out.splitlines() == ["spawn_failed 1 path unknown", "exited 0 path supervised"] * 2
