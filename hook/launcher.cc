@@ -22,6 +22,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -38,6 +39,7 @@
 #include <atomic>
 #include <cstring>
 #include <new>
+#include <utility>
 
 // ---- 1. Build switches ------------------------------------------------------------------------
 //
@@ -471,9 +473,22 @@ int supervisor_entry(void* arg) {
 // turn a stack overflow into a crash of that process instead of a silent write into the other
 // stack or the call. Mappings are kept for reuse: an munmap in a multi-threaded Kea costs a TLB
 // shootdown on every core, per script run.
-const std::size_t PAGE = 4096;
-const std::size_t STACK_SIZE = 64 * 1024;
-const std::size_t CALL_AREA_SIZE = 64 * 1024;
+//
+// Pages are the kernel's, asked once when the library is loaded: arm64 kernels have 4, 16
+// (Raspberry Pi 5) or 64 KiB pages (Ubuntu's and RHEL's -64k kernels), and mprotect refuses a
+// guard page that does not start on a page boundary. Every part is a whole number of pages, so
+// that every offset is a page boundary.
+std::size_t kernel_page_size() {
+    long size = sysconf(_SC_PAGESIZE);
+    if (size <= 0) size = static_cast<long>(getauxval(AT_PAGESZ));
+    return size > 0 ? static_cast<std::size_t>(size) : 4096;
+}
+const std::size_t PAGE = kernel_page_size();
+std::size_t page_rounded(std::size_t bytes) {
+    return (bytes + PAGE - 1) / PAGE * PAGE;
+}
+const std::size_t STACK_SIZE = page_rounded(64 * 1024);
+const std::size_t CALL_AREA_SIZE = page_rounded(64 * 1024);
 const std::size_t SCRIPT_STACK_AT = PAGE + CALL_AREA_SIZE + PAGE;
 const std::size_t SUPERVISOR_STACK_AT = SCRIPT_STACK_AT + STACK_SIZE + PAGE;
 const std::size_t MAPPING_SIZE = SUPERVISOR_STACK_AT + STACK_SIZE;
@@ -616,8 +631,13 @@ bool wait_launched(const Process& p) {
 // the script (async): when the call fits in the mapping, it is copied there and this returns
 // as soon as the supervisor exists, leaving the script's exec to the supervisor, on another
 // core if there is one. An exec failure then shows in Supervision::exec_err.
+// *refused: the kernel refused the supervisor's own clone (EINVAL under qemu-user, EPERM or
+// ENOSYS from a seccomp filter): nothing ran, and no later launch can be supervised. Only
+// then: a script's exec fails with EPERM or EINVAL too (a file capability outside the
+// bounding set, a seccomp filter on one path), and that is the one run's failure.
 Process spawn_supervised(const char* path, char* const argv[], char* const envp[], Stdio io,
-                         bool detach) {
+                         bool detach, bool* refused) {
+    *refused = false;
     void* mem = take_mapping();
     if (!mem) return Process{-ENOMEM, -1, 0};
     Supervision* s = new (mem) Supervision();
@@ -650,6 +670,7 @@ Process spawn_supervised(const char* path, char* const argv[], char* const envp[
     pthread_sigmask(SIG_SETMASK, &old, 0);
     if (pid < 0) {
         give_mapping(mem);
+        *refused = pid == -EINVAL || pid == -ENOSYS || pid == -EPERM;
         return Process{static_cast<pid_t>(pid), -1, 0};
     }
     // A kernel that ignored CLONE_PIDFD although it has pidfd_open (none known) still gets a
@@ -1054,6 +1075,21 @@ const int STOP_GRACE_MS = 300;
 // How soon a kill is tried again when the supervisor has not started the script yet.
 const int KILL_RETRY_MS = 2;
 
+// poll() refuses a set of more entries than the soft RLIMIT_NOFILE (EINVAL), ignored ones (-1)
+// included, and the limit may be lowered below the fds already open. A refused set must not
+// leave the caller blind (its children would never be reaped): it then waits at most 10 ms and
+// reports every entry ready, so that the caller looks at each one (a non-blocking reap, a
+// non-blocking read) as it does where there are no pidfds.
+int poll_or_look(struct pollfd* fds, nfds_t count, int timeout_ms) {
+    const int r = poll(fds, count, timeout_ms);
+    if (r >= 0 || errno != EINVAL) return r;
+    const int wait_ms = timeout_ms < 0 ? 10 : std::min(timeout_ms, 10);
+    struct timespec ts = {0, wait_ms * 1000000L};
+    nanosleep(&ts, 0);
+    for (nfds_t i = 0; i < count; ++i) fds[i].revents = fds[i].fd >= 0 ? POLLIN : 0;
+    return static_cast<int>(count);
+}
+
 }  // namespace
 
 // ---- Long-running programs (handlers) ------------------------------------------------------
@@ -1070,10 +1106,10 @@ Process start_program(const char* path, char* const argv[], char* const envp[], 
         programs_supervised = supervised;
     }
     if (supervised) {
-        Process p = spawn_supervised(path, argv, envp, io, false);
-        // The clone itself was refused (a seccomp filter, say): plain from now on.
-        if (p.pid != -EINVAL && p.pid != -ENOSYS && p.pid != -EPERM) return p;
-        programs_supervised = 0;
+        bool refused;
+        Process p = spawn_supervised(path, argv, envp, io, false, &refused);
+        if (!refused) return p;
+        programs_supervised = 0;  // nothing ran: plain from now on
     }
 #endif
     return spawn_plain(path, argv, envp, io);
@@ -1152,10 +1188,10 @@ Process Launcher::spawn(const char* path, char* const argv[], char* const envp[]
     const Stdio io = {-1, out_fd, out_fd};
 #if RUNSCRIPT_SUPERVISED
     if (supervised_.load(std::memory_order_relaxed)) {
-        Process p = spawn_supervised(path, argv, envp, io, detach);
-        // The clone itself was refused (a seccomp filter, say): nothing ran, plain from now on.
-        if (p.pid != -EINVAL && p.pid != -ENOSYS && p.pid != -EPERM) return p;
-        supervised_ = false;
+        bool refused;
+        Process p = spawn_supervised(path, argv, envp, io, detach, &refused);
+        if (!refused) return p;
+        supervised_ = false;  // nothing ran: plain from now on
     }
 #else
     (void)detach;
@@ -1298,6 +1334,9 @@ void Launcher::reaper_loop() {
     std::vector<Child> mine;
     mine.reserve(max_async_);
     std::vector<struct pollfd> fds;
+    fds.reserve(1 + 2 * max_async_);
+    std::vector<std::pair<std::size_t, std::size_t> > at;
+    at.reserve(max_async_);
     std::vector<std::string> lines;
     long long drain_until = 0;
     for (;;) {
@@ -1315,22 +1354,28 @@ void Launcher::reaper_loop() {
                 return;
             }
         }
-        // Poll set: the wake-up fd, then per child its pidfd and its output (-1: ignored).
-        fds.resize(1 + 2 * mine.size());
-        fds[0].fd = wake_fd_;
-        fds[0].events = POLLIN;
-        fds[0].revents = 0;
+        // Poll set: the wake-up fd, then the fds each child has open (its pidfd, its output
+        // unless it rests), and no others: then the set is never larger than the fds we hold,
+        // as poll() wants (see poll_or_look). at[i]: child i's entries, 0 when it has none.
+        fds.clear();
+        at.clear();
+        auto add = [&fds](int fd) {
+            struct pollfd p;
+            p.fd = fd;
+            p.events = POLLIN;
+            p.revents = 0;
+            fds.push_back(p);
+            return fds.size() - 1;
+        };
+        add(wake_fd_);
         long long next = drain_until;
         bool need_polling = wake_fd_ < 0;
         for (std::size_t i = 0; i < mine.size(); ++i) {
             const Child& c = mine[i];
             const bool quiet = c.out_fd >= 0 && c.quiet_until > now;
-            for (int k = 0; k < 2; ++k) {
-                struct pollfd& p = fds[1 + 2 * i + k];
-                p.fd = k == 0 ? c.proc.pidfd : quiet ? -1 : c.out_fd;
-                p.events = POLLIN;
-                p.revents = 0;
-            }
+            const std::size_t ended = c.proc.pidfd >= 0 ? add(c.proc.pidfd) : 0;
+            const std::size_t output = c.out_fd >= 0 && !quiet ? add(c.out_fd) : 0;
+            at.push_back(std::make_pair(ended, output));
             if (c.proc.pidfd < 0) need_polling = true;
             if (c.deadline && !c.killed && (next == 0 || c.deadline < next)) next = c.deadline;
             if (quiet && (next == 0 || c.quiet_until < next)) next = c.quiet_until;
@@ -1341,7 +1386,7 @@ void Launcher::reaper_loop() {
             int until = left > 0 ? static_cast<int>(std::min(left, 60000LL)) : 0;
             wait_ms = wait_ms < 0 ? until : std::min(wait_ms, until);
         }
-        int r = poll(fds.data(), fds.size(), wait_ms);
+        int r = poll_or_look(fds.data(), fds.size(), wait_ms);
         if (r < 0 && errno != EINTR) {
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, 0);
@@ -1355,8 +1400,8 @@ void Launcher::reaper_loop() {
         std::size_t kept = 0;
         for (std::size_t i = 0; i < mine.size(); ++i) {
             Child& c = mine[i];
-            const short ended = fds[1 + 2 * i].revents;
-            const short output = fds[1 + 2 * i + 1].revents;
+            const short ended = at[i].first ? fds[at[i].first].revents : 0;
+            const short output = at[i].second ? fds[at[i].second].revents : 0;
             if (c.out_fd >= 0 && output) {
                 if (!c.buffer.read_from(c.out_fd, limits_.read_bytes, lines)) {
                     close(c.out_fd);
@@ -1405,7 +1450,8 @@ void Launcher::stop_all(std::vector<Child>& mine, std::vector<std::string>& line
             if (c.proc.pidfd < 0) need_polling = true;
         }
         const long long left = grace_until - monotonic_ms();
-        poll(fds.data(), fds.size(), need_polling ? 5 : static_cast<int>(std::max(0LL, left)));
+        poll_or_look(fds.data(), fds.size(),
+                     need_polling ? 5 : static_cast<int>(std::max(0LL, left)));
         std::size_t kept = 0;
         for (std::size_t i = 0; i < mine.size(); ++i) {
             Child& c = mine[i];

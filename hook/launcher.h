@@ -24,6 +24,11 @@
 // - A script that cannot be executed (missing, not executable) is a spawn failure on every
 //   path, also where vfork is emulated by a fork (qemu-user): asked once whether a vfork
 //   child shares our memory; if not, the exec's error comes back through a pipe.
+// - Only the kernel refusing the supervisor's own clone turns supervision off (nothing ran
+//   then); a script's exec failure, EPERM and EINVAL included, is that run's spawn failure.
+// - Launch memory is laid out in the kernel's page size (arm64: 4, 16 or 64 KiB).
+// - Slots always come back: the reaper's poll holds only the fds its children have open, and
+//   a poll the fd limit refuses (lowered below them) makes it look at each child every 10 ms.
 // - The destructor (library unload) takes Limits::drain_ms plus at most 0.3 s plus the time
 //   SIGKILLed processes take to end: running asynchronous scripts (timeout 0 too) get drain_ms
 //   to end (their output still read, no SIGPIPE from us), then their process groups are

@@ -68,3 +68,20 @@ def compile_cached(name: str, sources: list, headers: list, out_dir: Path, defin
                        check=True)
         partial.replace(binary)
     return binary
+
+
+def build_preload(source: Path, out_dir: Path) -> Path:
+    """A shared object for LD_PRELOAD from the C file `source`, for this machine (a test shim
+    such as tests/page_size_shim.c), cached by the source's content."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if not compiler:
+        raise CompilerMissing("a C compiler (gcc) is needed to build a test shim")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+    shared = out_dir / f"{source.stem}-{digest}.so"
+    if not shared.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        partial = shared.with_name(shared.name + ".partial")
+        subprocess.run([compiler, "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                        str(source), "-o", str(partial), "-ldl"], check=True)
+        partial.replace(shared)
+    return shared

@@ -31,6 +31,17 @@
 //   launcher_driver path SCRIPT                              which way the launcher started SCRIPT,
 //                                                            which prints its $PPID: the driver's
 //                                                            pid (plain) or a supervisor's
+//   launcher_driver paths SCRIPT...                          `path` for each SCRIPT in turn, with
+//                                                            one launcher (a failed run must not
+//                                                            change the next one's way)
+//   launcher_driver programs SCRIPT...                       the same with start_program (how
+//                                                            handlers are started), stdout read
+//                                                            from a pipe
+//   launcher_driver waves SCRIPT WAVES COUNT MAX             WAVES times: COUNT async runs, then
+//                                                            until the reaper has given every
+//                                                            slot back (at most 5 s): started,
+//                                                            limited, slots still taken
+//                                                            ($DRIVER_FD_LIMIT_DURING: see there)
 //
 // DRIVER_SINK_US=N (flood): each captured line costs the line sink N us, as Kea's logger does.
 // DRIVER_CLOSE_STDIO=closed|cloexec: the driver starts with fds 0-2 closed (cloexec: then opens
@@ -445,6 +456,84 @@ int main(int argc, char** argv) {
         const char* path = got.empty() ? "unknown"
                            : atoi(got[0].c_str()) == getpid() ? "plain" : "supervised";
         printf("%s %d path %s\n", kind_name(o.kind), o.code, path);
+        return 0;
+    }
+
+    if (mode == "paths") {
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        std::vector<std::string> got;
+        Launcher launcher(0, Launcher::EventSink(),
+                          [&got](const std::string&, pid_t, const std::string& line) {
+                              got.push_back(line);
+                          });
+        for (int i = 2; i < argc; ++i) {
+            got.clear();
+            Outcome o = launcher.run(argv[i], args, envp.data(), true, 5000, true);
+            const char* path = got.empty() ? "unknown"
+                               : atoi(got[0].c_str()) == getpid() ? "plain" : "supervised";
+            printf("%s %d path %s\n", kind_name(o.kind), o.code, path);
+        }
+        return 0;
+    }
+
+    if (mode == "programs") {
+        char* args[] = {const_cast<char*>("program-name"), 0};
+        for (int i = 2; i < argc; ++i) {
+            int out[2];
+            if (pipe2(out, O_CLOEXEC) != 0) return 1;
+            const int w = fcntl(out[1], F_DUPFD_CLOEXEC, 3);  // given fds are >= 3
+            close(out[1]);
+            runscript::Process p = runscript::start_program(argv[i], args, envp.data(),
+                                                            runscript::Stdio{-1, w, -1});
+            close(w);
+            std::string got;
+            char buf[256];
+            ssize_t n;
+            while ((n = read(out[0], buf, sizeof(buf))) > 0) got.append(buf, n);
+            close(out[0]);
+            const char* path = got.empty() ? "unknown"
+                               : atoi(got.c_str()) == getpid() ? "plain" : "supervised";
+            if (p.pid < 0) {
+                printf("spawn_failed %d path %s\n", -p.pid, path);
+                continue;
+            }
+            int status = 0;
+            const int r = runscript::reap_program(p, &status, true);
+            printf("%s %d path %s\n", r == 1 && WIFEXITED(status) ? "exited" : "unknown",
+                   r == 1 && WIFEXITED(status) ? WEXITSTATUS(status) : 0, path);
+        }
+        return 0;
+    }
+
+    if (mode == "waves") {
+        const int waves = atoi(argv[3]);
+        const int count = atoi(argv[4]);
+        const std::size_t max = static_cast<std::size_t>(atoi(argv[5]));
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
+        Launcher launcher(max, Launcher::EventSink());
+        for (int w = 0; w < waves; ++w) {
+            int started = 0, limited = 0, failed = 0;
+            for (int i = 0; i < count; ++i) {
+                Outcome o = launcher.run(script, args, envp.data(), false, 10000);
+                if (o.kind == Outcome::STARTED) ++started;
+                else if (o.kind == Outcome::LIMIT) ++limited;
+                else ++failed;
+            }
+            // DRIVER_FD_LIMIT_DURING=N: the soft fd limit is N (below the fds open) while the
+            // wave's scripts run, as a limit lowered by someone else would be.
+            struct rlimit saved;
+            getrlimit(RLIMIT_NOFILE, &saved);
+            if (const char* during = getenv("DRIVER_FD_LIMIT_DURING")) {
+                struct rlimit lowered = saved;
+                lowered.rlim_cur = static_cast<rlim_t>(atoi(during));
+                setrlimit(RLIMIT_NOFILE, &lowered);
+            }
+            for (int i = 0; i < 500 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
+            setrlimit(RLIMIT_NOFILE, &saved);
+            printf("wave %d started %d limited %d failed %d running_after %zu\n", w, started,
+                   limited, failed, launcher.running_async());
+            fflush(stdout);
+        }
         return 0;
     }
 

@@ -1,7 +1,10 @@
 """The process launcher (hook/launcher.cc) on its own: what the script inherits, timeouts,
 asynchronous runs without zombies and without stealing other children."""
 
+import ctypes
 import os
+import resource
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -9,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kea_runscript import ROOT
-from kea_runscript.launcher_driver import build_driver
+from kea_runscript.launcher_driver import build_driver, build_preload
 from kea_runscript.scenarios.load import launch_mappings
 
 
@@ -539,3 +542,91 @@ def test_supervisor_code_calls_no_plt_entry(driver):
                     calls.append((name, line.strip()))
     assert {"supervisor_entry", "close_from_3"} <= checked
     assert calls == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 20: the launcher at the edges of the machine it runs on.
+
+# --- 3. Kernels with 16 or 64 KiB pages -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def page_shim():
+    """LD_PRELOAD object: the driver's own calls see pages of $SHIM_PAGE_SIZE bytes."""
+    return build_preload(ROOT / "tests" / "page_size_shim.c", ROOT / "build" / "test-launcher")
+
+
+@pytest.mark.parametrize("page_kb", [16, 64])
+@pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
+def test_scripts_run_supervised_with_16_and_64_kib_pages(driver, page_shim, tmp_path, page_kb, wait):
+    # Raspberry Pi 5's kernel has 16 KiB pages, Ubuntu's and RHEL's arm64 -64k kernels 64 KiB.
+    # Before: the launch memory was laid out for 4 KiB pages, mprotect refused its guard pages
+    # (EINVAL) and every launch failed with ENOMEM ("spawn_failed 12").
+    env = {"LD_PRELOAD": str(page_shim), "SHIM_PAGE_SIZE": str(page_kb * 1024)}
+    out = run_full(driver, script(tmp_path, "exit 3\n"), wait, env=env)
+    if wait:
+        assert out.split()[:2] == ["exited", "3"], out
+    else:
+        assert out.splitlines()[0].split()[:2] == ["started", "0"], out
+        assert [e[:2] for e in events_of(out)] == [(0, 3)], out  # EXITED_NONZERO
+    # The supervised path itself, not a fallback.
+    out = subprocess.run([str(driver), "path", str(script(tmp_path, "echo $PPID\n", "ppid.sh"))],
+                         capture_output=True, text=True, timeout=60, check=True,
+                         env={**os.environ, **env}).stdout
+    assert out.split() == ["exited", "0", "path", "supervised"]
+
+
+# --- 4. More scripts than one poll may watch --------------------------------------------------
+
+@pytest.mark.parametrize("lowered", [False, True], ids=["limit-64", "lowered-below-the-open-fds"])
+def test_the_reaper_keeps_reaping_when_its_poll_set_passes_the_fd_limit(any_driver, tmp_path,
+                                                                        lowered):
+    # poll() refuses more entries than the soft RLIMIT_NOFILE (EINVAL), ignored ones (-1)
+    # included. Before: the reaper polled 1 + 2 entries per script (limit 64, 40 scripts: 81),
+    # never reaped again, and every later async run hit max-async until a reload. The limit
+    # may also be lowered below the fds open (to 8 here, while 40 scripts run): no set of
+    # them can be polled then, and the scripts must still be reaped.
+    def low_fd_limit():
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64 if hard < 0 else min(64, hard), hard))
+
+    path = script(tmp_path, "sleep 0.2\n")
+    out = subprocess.run([str(any_driver), "waves", str(path), "3", "40", "40"],
+                         capture_output=True, text=True, timeout=120, check=True,
+                         preexec_fn=low_fd_limit,
+                         env={**os.environ, **({"DRIVER_FD_LIMIT_DURING": "8"} if lowered else {})}).stdout
+    waves = [dict(zip(line.split()[2::2], line.split()[3::2])) for line in out.splitlines()]
+    assert len(waves) == 3, out
+    for wave in waves:
+        assert wave == {"started": "40", "limited": "0", "failed": "0", "running_after": "0"}, out
+
+
+# --- 5. A script's exec refused with EPERM ----------------------------------------------------
+
+PR_CAPBSET_DROP = 24
+CAP_SYS_RESOURCE = 24
+
+
+@pytest.mark.parametrize("mode", ["paths", "programs"], ids=["scripts", "handlers"])
+def test_an_exec_refused_with_eperm_leaves_the_launcher_supervised(driver, tmp_path, mode):
+    # A program with a file capability (+ep) outside the bounding set: the kernel refuses its
+    # execve with EPERM (as for a binary with cap_net_admin+ep under a unit lacking it).
+    # Before: the run's EPERM was taken for the kernel refusing the supervisor's clone, and
+    # every later script (or handler: start_program) ran as a plain child, whose status Kea's
+    # waitpid(-1) can take.
+    setcap = shutil.which("setcap") or shutil.which("setcap", path="/usr/sbin:/sbin")
+    if os.geteuid() != 0 or not setcap:
+        pytest.skip("a file-capability binary needs root and setcap (Debian package libcap2-bin)")
+    capable = tmp_path / "capable"
+    shutil.copy("/bin/true", capable)
+    subprocess.run([setcap, "cap_sys_resource+ep", str(capable)], check=True)
+
+    def drop_from_bounding_set():
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+    ppid = script(tmp_path, "echo $PPID\n")
+    out = subprocess.run([str(driver), mode, str(capable), str(ppid), str(capable), str(ppid)],
+                         capture_output=True, text=True, timeout=60, check=True,
+                         preexec_fn=drop_from_bounding_set).stdout
+    assert out.splitlines() == ["spawn_failed 1 path unknown", "exited 0 path supervised"] * 2

@@ -18,7 +18,10 @@ set to "arm64"); not here, because they do not apply under qemu-user:
     executed fails at once (asserted below) instead of being reported by the reaper;
   * the flood's CPU cost (emulated instructions cost what they cost here, not on arm64);
   * the disassembly test (objdump of this machine reads no aarch64 code; the static driver
-    has no PLT at all).
+    has no PLT at all);
+  * the launch memory with 16 and 64 KiB pages (an LD_PRELOAD shim, which a static driver
+    does not load; qemu-user refuses the supervisor anyway) and an exec refused with EPERM
+    (the question there is whether supervision stays on).
 """
 
 import platform
@@ -53,6 +56,7 @@ from tests.unit.test_launcher import (  # noqa: F401 (collected here with arch =
     test_signal_dispositions_and_mask_are_reset,
     test_stop_is_bounded_and_leaves_nothing_behind,
     test_sync_flood_returns_on_time_with_bounded_lines,
+    test_the_reaper_keeps_reaping_when_its_poll_set_passes_the_fd_limit,
     test_timeout_kills_the_script_and_its_group,
 )
 
