@@ -1167,10 +1167,16 @@ Launcher::Launcher(const Limits& limits, EventSink sink, LineSink lines)
     pthread_setname_np(reaper_.native_handle(), "runscript-reap");
 }
 
+void Launcher::begin_stop(long long deadline) {
+    if (stopping_.load()) return;
+    stop_deadline_ = deadline;
+    stopping_ = true;
+    wake(wake_fd_);
+}
+
 Launcher::~Launcher() {
     if (reaper_.joinable()) {
-        stopping_ = true;
-        wake(wake_fd_);
+        begin_stop(monotonic_ms() + limits_.drain_ms);
         reaper_.join();
     }
     if (wake_fd_ >= 0) close(wake_fd_);
@@ -1348,7 +1354,7 @@ void Launcher::reaper_loop() {
         long long now = monotonic_ms();
         if (stopping_) {
             if (mine.empty()) return;
-            if (drain_until == 0) drain_until = now + limits_.drain_ms;
+            if (drain_until == 0) drain_until = std::max(stop_deadline_.load(), 1LL);
             if (now >= drain_until) {
                 stop_all(mine, lines);
                 return;

@@ -166,7 +166,11 @@ public:
     // max_async: bound on concurrently running asynchronous scripts (0 = no async use).
     Launcher(std::size_t max_async, EventSink sink, LineSink lines = LineSink());
     Launcher(const Limits& limits, EventSink sink, LineSink lines = LineSink());
-    // Bounded (see above): running async scripts get limits.drain_ms, then are killed.
+    // Unload: running async scripts may run until `deadline` (monotonic ms), then their
+    // process groups are killed; the destructor waits for that.
+    void begin_stop(long long deadline);
+    // Bounded (see above): without begin_stop, running async scripts get limits.drain_ms,
+    // then are killed.
     ~Launcher();
 
     Launcher(const Launcher&) = delete;
@@ -210,6 +214,7 @@ private:
     std::atomic<std::size_t> slots_;   // async scripts launched and not yet reaped
     int wake_fd_;                      // eventfd waking the reaper
     std::atomic<bool> stopping_;
+    std::atomic<long long> stop_deadline_{0};  // monotonic ms, set before stopping_
     std::atomic<bool> supervised_;     // decided once, at construction (see launcher.cc)
     std::thread reaper_;
 };

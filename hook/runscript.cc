@@ -282,6 +282,7 @@ void Runner::unload() {
     for (const auto& pool : pools_) {
         if (pool) pool->begin_stop(deadline);
     }
+    launcher_->begin_stop(deadline);
 }
 
 std::string Runner::run_lifecycle(bool loading, long long cap) const {

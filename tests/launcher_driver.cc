@@ -368,6 +368,13 @@ int main(int argc, char** argv) {
             // Let every script start and write its pids.
             usleep(300 * 1000);
             destroy_started = now_precise_us();
+            if (const char* spent = getenv("DRIVER_UNLOAD_SPENT_MS")) {
+                // As Runner::unload: one deadline, drain_ms from the unload's start, of which
+                // the unload scripts and records spent this much before the launcher's turn.
+                const long long deadline = runscript::monotonic_ms() + drain_ms;
+                usleep(atoi(spent) * 1000);
+                launcher.begin_stop(deadline);
+            }
             watchdog(drain_ms / 1000 + 15, 0, report);
         }
         printf("destroy_ms %.0f zombies %d\n", (now_precise_us() - destroy_started) / 1000,

@@ -428,6 +428,22 @@ def test_stop_is_bounded_and_leaves_nothing_behind(tmp_path, build, drain_ms, bu
     assert ["0", "4"] in [e[:2] for e in events]
 
 
+def test_stop_ends_by_the_unload_deadline_not_a_drain_later(tmp_path, built):
+    """Issue 20: the unload spent part of drain-timeout (unload scripts, handler records) before
+    the launcher's drain began, which then took a whole drain-timeout more."""
+    pids = tmp_path / "pids"
+    pids.touch()
+    endless = script(tmp_path, f"echo $$ >> {pids}\nsleep 300 &\necho $! >> {pids}\nwait\n", "endless.sh")
+    out = subprocess.run([str(built()), "stop", "500", f"{endless}:60000:0"], capture_output=True, text=True,
+                         timeout=120, check=True,
+                         env={**os.environ, "DRIVER_PIDS": str(pids), "DRIVER_UNLOAD_SPENT_MS": "1500"}).stdout
+    destroy_ms = float(out.split("destroy_ms ")[1].split()[0])
+    # 1500 ms spent elsewhere, the deadline long past: the scripts are killed at once.
+    assert destroy_ms < 1500 + 500, out
+    assert out.split("zombies ")[1].split()[0] == "0"
+    assert {line.split()[2] for line in out.splitlines() if line.startswith("pid ")} <= {"-", "Z"}, out
+
+
 # --- 3. Old kernels: decided without running a script (see BUILDS above) -----------------------
 
 # --- 4. A timeout before the script's pid is known ----------------------------------------------
