@@ -108,7 +108,24 @@ namespace {
 //
 // On other architectures raw_syscall falls back to libc's syscall(): only the vfork child of
 // spawn_plain uses it there, while the thread that started it is suspended.
-long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) {
+//
+// RUNSCRIPT_NO_LIBC marks every function that runs there: a sanitizer's instrumentation would
+// call its runtime (which uses libc, locks and the thread's state) from such a process, and a
+// stack protector would read the canary of another thread's TLS; so sanitizer builds of the
+// tests (`nox -s sanitize`) leave these functions uninstrumented, and no build protects their
+// stack.
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize) && __has_attribute(no_stack_protector)
+#define RUNSCRIPT_NO_LIBC __attribute__((no_sanitize("address", "undefined", "thread"), no_stack_protector))
+#elif __has_attribute(no_sanitize)
+#define RUNSCRIPT_NO_LIBC __attribute__((no_sanitize("address", "undefined", "thread")))
+#endif
+#endif
+#ifndef RUNSCRIPT_NO_LIBC
+#define RUNSCRIPT_NO_LIBC
+#endif
+
+RUNSCRIPT_NO_LIBC long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) {
 #if defined(__x86_64__)
     long ret;
     register long r10 __asm__("r10") = d;
@@ -133,7 +150,7 @@ long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e 
 #endif
 }
 
-[[maybe_unused]] void raw_exit(int code) {
+[[maybe_unused]] RUNSCRIPT_NO_LIBC void raw_exit(int code) {
     for (;;) raw_syscall(SYS_exit, code);
 }
 
@@ -208,7 +225,7 @@ namespace runscript {
 namespace {
 
 // Closes fds 3 and up, but `keep` (when >= 3).
-[[maybe_unused]] void close_from_3(int keep = -1) {
+[[maybe_unused]] RUNSCRIPT_NO_LIBC void close_from_3(int keep = -1) {
 #if defined(SYS_close_range) && !defined(RUNSCRIPT_NO_CLOSE_RANGE)
     const bool ranges_ok = keep < 3
         ? raw_syscall(SYS_close_range, 3, ~0U, 0) == 0
@@ -255,7 +272,7 @@ namespace {
 // an exec failure is reported through *err, and also written to report_fd (>= 3, close-on-exec)
 // when given: where vfork does not share memory (qemu-user runs it as a fork) *err is the
 // child's own copy. The fds of `io`, when given, are >= 3.
-[[maybe_unused]] void exec_child(const char* path, char* const argv[], char* const envp[], Stdio io,
+[[maybe_unused]] RUNSCRIPT_NO_LIBC void exec_child(const char* path, char* const argv[], char* const envp[], Stdio io,
                 volatile int* err, int report_fd = -1) {
     // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask, whatever
     // the architecture's field order. The last argument is the kernel's sigset size.
@@ -396,19 +413,19 @@ namespace {
 }
 
 #if RUNSCRIPT_SUPERVISED
-int script_entry(void* arg) {
+RUNSCRIPT_NO_LIBC int script_entry(void* arg) {
     Supervision* s = static_cast<Supervision*>(arg);
     const Stdio none = {-1, -1, -1};
     exec_child(s->path, s->argv, s->envp, s->io_placed ? none : s->io, &s->exec_err);
     return 127;
 }
 
-void wake_launcher(Supervision* s) {
+RUNSCRIPT_NO_LIBC void wake_launcher(Supervision* s) {
     __atomic_store_n(&s->launched, 1, __ATOMIC_RELEASE);
     raw_syscall(SYS_futex, reinterpret_cast<long>(&s->launched), FUTEX_WAKE, 1);
 }
 
-int supervisor_entry(void* arg) {
+RUNSCRIPT_NO_LIBC int supervisor_entry(void* arg) {
     Supervision* s = static_cast<Supervision*>(arg);
 #ifdef RUNSCRIPT_FAULT_SUPERVISOR_DIES
     raw_exit(1);

@@ -9,6 +9,7 @@ program, besides busybox, of the initramfs that tests/integration/test_launcher_
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import shutil
 import subprocess
@@ -21,6 +22,20 @@ SOURCES = [ROOT / "hook" / "launcher.cc", ROOT / "tests" / "launcher_driver.cc"]
 HEADERS = [ROOT / "hook" / "launcher.h", ROOT / "tests" / "task_signals.h"]
 CROSS_HINT = ("run ./bootstrap.sh as root (on amd64 it installs g++-aarch64-linux-gnu), "
               "or apt-get install g++-aarch64-linux-gnu")
+
+
+#: Sanitizers the native test programs are built with, e.g. "address,undefined" or "thread"
+#: (`nox -s sanitize` sets it; empty: none). The supervisor's code without libc is never
+#: instrumented (RUNSCRIPT_NO_LIBC in hook/launcher.cc).
+SANITIZE_ENV = "KEA_RUNSCRIPT_SANITIZE"
+
+
+def sanitizer_flags(arch: str | None) -> list[str]:
+    """The compiler flags of $KEA_RUNSCRIPT_SANITIZE for a native build (none for arm64)."""
+    sanitize = os.environ.get(SANITIZE_ENV, "").strip()
+    if not sanitize or arch is not None:
+        return []
+    return [f"-fsanitize={sanitize}", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
 
 
 class CompilerMissing(RuntimeError):
@@ -55,7 +70,7 @@ def compile_cached(name: str, sources: list, headers: list, out_dir: Path, defin
     """A test program built from `sources` against hook/, cached by the content of `sources`
     and `headers` (a header change rebuilds it), `defines` (-D names) and `arch`."""
     compiler, extra = _compiler(arch)
-    flags = [f"-D{d}" for d in defines] + extra
+    flags = [f"-D{d}" for d in defines] + extra + sanitizer_flags(arch)
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers) +
                             " ".join(flags).encode()).hexdigest()[:12]
     binary = out_dir / (f"{name}-{digest}" if arch is None else f"{name}-{arch}-{digest}")
