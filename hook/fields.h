@@ -228,6 +228,16 @@ struct OptionVariable {
     std::string name;  // "KEA_QUERY4_OPTION12=" (see the catalogue's patterns)
 };
 
+// Whether the operator listed the option whose variable is `name` ("KEA_QUERY4_OPTION60="):
+// a catalogue variable of that name then gives way to the option's hex form, so that no name
+// appears twice in the environment.
+inline bool option_listed(const std::vector<OptionVariable>& wanted, const char* name) {
+    for (const OptionVariable& o : wanted) {
+        if (o.name == name) return true;
+    }
+    return false;
+}
+
 template <typename P>
 void pkt4_options(Environment& env, const P& p, const std::vector<OptionVariable>& wanted) {
     for (const OptionVariable& o : wanted) {

@@ -51,6 +51,11 @@ class Client:
     remote_id: str = ""
     iaids: tuple = ()
     name: str = ""
+    #: what the query carried of the options the checks look at, keyed like `options4` /
+    #: `options6` entries ("60", "82.1", "18"): the data bytes as hex (no 0x), NULs included
+    options: Dict[str, str] = field(default_factory=dict)
+    #: v6: the client talks through a relay (its query reaches Kea from the relay's port 547)
+    relayed: bool = False
 
 
 @dataclass
@@ -68,6 +73,8 @@ class Traffic:
     pd_pools: List[tuple] = field(default_factory=list)
     #: perfdhcp's v4 traffic comes through a relay without option 82
     perfdhcp_giaddr: str = ""
+    #: the hook's `options4` / `options6` entries, as configured: 60, "82.1", 18
+    options: List[str] = field(default_factory=list)
 
     def by_mac(self, mac: str) -> Optional[Client]:
         for c in self.clients:
@@ -148,6 +155,66 @@ HWADDR_SOURCE_DUID = "2"
 
 
 # --------------------------------------------------------------------------------------------
+# operator-chosen options (the catalogue's `patterns`)
+
+
+def option_variables(catalogue: Catalogue, hook_point: str, options: Iterable) -> Dict[str, tuple]:
+    """The variables the configured ``options`` (`options4` / `options6` entries: 12, "82.1")
+    give at ``hook_point``, named by the catalogue's patterns: {name: (Pattern, "82.1")}.
+    Empty where the hook point emits no group with patterns."""
+    out: Dict[str, tuple] = {}
+    patterns = catalogue.patterns_at(hook_point)
+    for entry in options:
+        code, _, sub = str(entry).partition(".")
+        for p in patterns:
+            if ("<sub>" in p.name) == bool(sub):
+                out[p.name.replace("<code>", code).replace("<sub>", sub)] = (p, str(entry))
+    return out
+
+
+def match_pattern(catalogue: Catalogue, hook_point: str, name: str):
+    """The catalogue pattern at ``hook_point`` a variable name is an instance of, or None."""
+    for p in catalogue.patterns_at(hook_point):
+        if re.match(p.regex, name):
+            return p
+    return None
+
+
+def _pattern_variable(p, name: str) -> Variable:
+    return Variable(name=name, type=p.type, field="", description=p.description, group=p.group,
+                    when=p.when)
+
+
+def _check_options(env: dict, configured: Dict[str, tuple], traffic: Traffic) -> List[str]:
+    """The option variables of one call against what the client (and its relay) sent."""
+    out = []
+    client = _query_client(env, traffic)
+    for name, (pattern, key) in configured.items():
+        value = env.get(name)
+        if value is not None:
+            why = check_type(_pattern_variable(pattern, name), value)
+            if why:
+                out.append(why)
+        if client is None:
+            continue  # perfdhcp's clients: what they send is not reported
+        sent = client.options.get(key)
+        if sent is None and value is not None:
+            out.append(f"{name}={value!r} present, but the query (and its relays) did not carry {key}")
+        elif sent is not None and value is None:
+            out.append(f"missing {name}: the query carried {key} (0x{sent.upper()})")
+        elif sent is not None and value != "0x" + sent.upper():
+            out.append(f"{name}={value!r}, the query carried {key} as 0x{sent.upper()}")
+    return out
+
+
+def duplicate_names(record: dict) -> List[str]:
+    """Names the environment holds more than once (``environ``, in order): a script reads one
+    of them, which one depends on the program."""
+    names = Counter(f.partition("=")[0] for f in record.get("environ") or [])
+    return [f"{n} appears {c} times in the environment" for n, c in sorted(names.items()) if c > 1]
+
+
+# --------------------------------------------------------------------------------------------
 # one call
 
 
@@ -170,9 +237,18 @@ def check_call(record: dict, catalogue: Catalogue, kea: Version, traffic: Traffi
         return [f"{point}: called by the DHCPv{traffic.family} server"]
     expected = expected_variables(catalogue, point, kea)
     names = {v.name for v in expected}
-    for name in sorted(k for k in env if k.startswith("KEA_") and k not in names):
-        problems.append(f"unknown variable {name}={env[name]!r} (not in the catalogue for {point})")
+    configured = option_variables(catalogue, point, traffic.options)
+    problems += duplicate_names(record)
+    for name in sorted(k for k in env if k.startswith("KEA_") and k not in names and k not in configured):
+        pattern = match_pattern(catalogue, point, name)
+        if pattern is not None:
+            problems.append(f"{name}={env[name]!r}: a {pattern.name} variable, but the configured "
+                            f"options are {traffic.options}")
+        else:
+            problems.append(f"unknown variable {name}={env[name]!r} (not in the catalogue for {point})")
     for var in expected:
+        if var.name in configured:
+            continue  # a listed option named like this variable: its hex form replaces it
         if var.conditional:
             cond = CONDITIONS.get(var.name)
             if cond is None:
@@ -193,7 +269,8 @@ def check_call(record: dict, catalogue: Catalogue, kea: Version, traffic: Traffi
         why = check_type(var, env[var.name])
         if why:
             problems.append(why)
-    problems += consistency(point, env, traffic)
+    problems += _check_options(env, configured, traffic)
+    problems += consistency(point, env, traffic, shadowed=set(configured))
     return problems
 
 
@@ -212,7 +289,9 @@ def _safe(fn):
 
 
 @_safe
-def consistency(point: str, env: dict, traffic: Traffic) -> List[str]:
+def consistency(point: str, env: dict, traffic: Traffic, shadowed: Iterable[str] = ()) -> List[str]:
+    """``shadowed``: names a configured option's hex form took over (not checked as text)."""
+    env = {k: v for k, v in env.items() if k not in set(shadowed)}
     return (_consistency4 if traffic.family == 4 else _consistency6)(point, env, traffic)
 
 
@@ -307,8 +386,10 @@ def _consistency6(point: str, env: dict, t: Traffic) -> List[str]:
         out.append(f"KEA_RESPONSE6_DUID={env['KEA_RESPONSE6_DUID']} != KEA_QUERY6_DUID={duid}")
     if "KEA_RESPONSE6_TRANSACTION_ID" in env and env.get("KEA_RESPONSE6_TRANSACTION_ID") != g("KEA_QUERY6_TRANSACTION_ID"):
         out.append("KEA_RESPONSE6_TRANSACTION_ID != KEA_QUERY6_TRANSACTION_ID")
-    if "KEA_QUERY6_REMOTE_PORT" in env and g("KEA_QUERY6_REMOTE_PORT") != "546":
-        out.append(f"KEA_QUERY6_REMOTE_PORT={g('KEA_QUERY6_REMOTE_PORT')}, clients send from port 546")
+    port = "547" if client is not None and client.relayed else "546"
+    if "KEA_QUERY6_REMOTE_PORT" in env and duid is not None and g("KEA_QUERY6_REMOTE_PORT") != port:
+        out.append(f"KEA_QUERY6_REMOTE_PORT={g('KEA_QUERY6_REMOTE_PORT')}, "
+                   f"{'the relay sends' if port == '547' else 'clients send'} from port {port}")
     subnet = g("KEA_SUBNET6")
     if subnet:
         if subnet not in t.pools:

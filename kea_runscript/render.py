@@ -6,6 +6,7 @@ templates in templates/hook/, fed with the catalogue and the facts for that vers
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -58,6 +59,10 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
             "family": 6 if group.object.endswith("6") else 4,
             "patterns": [{"name": p.name, "has_sub": "<sub>" in p.name,
                           "cxx": _pattern_expression(p)} for p in group.patterns],
+            # variables named like one of the group's patterns (KEA_QUERY4_OPTION60): when the
+            # operator lists that option, its hex form replaces the variable (one name, once)
+            "shadowed": sorted(v.name for v in variables
+                               if any(re.match(p.regex, v.name) for p in group.patterns)),
         })
     by_name = {g["name"]: g for g in groups}
     points = []

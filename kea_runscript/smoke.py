@@ -73,6 +73,8 @@ class Mode:
     wait: Optional[bool]
     multi_threading: Optional[bool]  # None: Kea's default for the version
     compat14: bool = False  # kea-hook-runscript 1.4 parameters only: script, wait
+    #: `options4` / `options6` (:data:`OPTIONS`) configured: the query's options as hex
+    options: bool = False
 
     @property
     def handler(self) -> bool:
@@ -87,10 +89,17 @@ class Mode:
             ", 1.4-style parameters" if self.compat14 else "")
 
 
+#: The options the smoke's `options4` / `options6` list (in the modes with ``options``), each
+#: checked against the bytes the clients sent (client.py reports them): option 60 whole (with
+#: NUL bytes: its hex form carries every byte; listing 60 makes KEA_QUERY4_OPTION60 that hex
+#: form), option 82 whole and its sub-options 1 and 2 (the relayed client); DHCPv6 option 1
+#: (in the client's message) and 18 / 37 (only in the relay's message of the relayed client).
+OPTIONS = {4: [60, 82, "82.1", "82.2"], 6: [1, 18, 37]}
+
 MODES = (
     Mode("wait+mt", wait=True, multi_threading=True),
-    Mode("async+mt", wait=False, multi_threading=True),
-    Mode("wait+st", wait=True, multi_threading=False),
+    Mode("async+mt", wait=False, multi_threading=True, options=True),
+    Mode("wait+st", wait=True, multi_threading=False, options=True),
     Mode("async+st", wait=False, multi_threading=False),
     Mode("1.4-config", wait=True, multi_threading=None, compat14=True),
 )
@@ -117,11 +126,14 @@ def hook_parameters(cell: Cell, mode: Mode, family: int) -> dict:
                "environment": {"SMOKE_RECORD": record_path(mode, family, handler=True), "SMOKE_MODE": mode.name}}
     if mode.multi_threading:
         handler["workers"] = HANDLER_WORKERS_MT
-    return {"scripts": [
+    parameters = {"scripts": [
         {"script": RECORDER, "wait": bool(mode.wait), "timeout": 10, "hook-points": points,
          "environment": exec_environment(mode, family)},
         handler,
     ]}
+    if mode.options:
+        parameters[f"options{family}"] = list(OPTIONS[family])
+    return parameters
 
 
 def record_path(mode: Mode, family: int, handler: bool = False) -> str:
@@ -155,9 +167,10 @@ def kea_config(cell: Cell, family: int, parameters: dict, *, multi_threading: Op
     return text
 
 
-def traffic_for(family: int, client_report: dict) -> checks.Traffic:
-    """What the checks know: clients' reports (client.py's JSON), perfdhcp's bases, pools."""
-    t = checks.Traffic(family=family)
+def traffic_for(family: int, client_report: dict, options: Sequence = ()) -> checks.Traffic:
+    """What the checks know: clients' reports (client.py's JSON), perfdhcp's bases, pools;
+    ``options``: the `options4` / `options6` configured."""
+    t = checks.Traffic(family=family, options=[str(o) for o in options])
     subnets = NET.subnets4 if family == 4 else NET.subnets6
     t.pools = {s.subnet: list(s.pools) for s in subnets}
     t.pd_pools = [pd for s in subnets for pd in s.pd_pools]
@@ -167,10 +180,12 @@ def traffic_for(family: int, client_report: dict) -> checks.Traffic:
             t.clients.append(checks.Client(
                 name=name, mac=c["mac"], option60=c.get("option60"), giaddr=relay.get("giaddr", ""),
                 hops=relay.get("hops", 0), rai=relay.get("rai", ""),
-                circuit_id=relay.get("circuit_id", ""), remote_id=relay.get("remote_id", "")))
+                circuit_id=relay.get("circuit_id", ""), remote_id=relay.get("remote_id", ""),
+                options=dict(c.get("options") or {})))
         else:
             iaids = tuple(c[k]["iaid"] for k in ("na", "pd") if k in c)
-            t.clients.append(checks.Client(name=name, mac=c["duid_mac"], duid=c["duid"], iaids=iaids))
+            t.clients.append(checks.Client(name=name, mac=c["duid_mac"], duid=c["duid"], iaids=iaids,
+                                           options=dict(c.get("options") or {}), relayed=bool(c.get("relay"))))
     if family == 4:
         t.patterns = [re.escape(PERFDHCP_MAC[:-2]) + "[0-9a-f]{2}"]
         t.perfdhcp_giaddr = NET.client_v4
@@ -331,7 +346,7 @@ def run_mode(tn: TestNet, mode: Mode, catalogue, deadline_s: float) -> List[chec
         _write_records(tn.out / kept_records(tag, fam), records)
         expected = hook_points(cell, fam, defaults_only=mode.compat14)
         forbidden = [p for p in hook_points(cell, fam) if p not in expected]
-        traffic = traffic_for(fam, reports[fam])
+        traffic = traffic_for(fam, reports[fam], OPTIONS[fam] if mode.options else ())
         run = checks.check_run(records, catalogue, kea, traffic, expected,
                                mode=mode.name, forbidden_points=forbidden)
         errors = tn.sh(f"grep -E ' (ERROR|FATAL) ' {logs[fam]} | head -n 5", check=False).output.strip()
@@ -386,7 +401,11 @@ def compare_compat(runs: List[checks.RunResult], records_dir: Path) -> List[str]
     every call's conditional variables are checked on their own, so they are left out here.
     """
     problems = []
-    conditional = {v.name for v in load_catalogue().variables() if v.conditional}
+    cat = load_catalogue()
+    conditional = {v.name for v in cat.variables() if v.conditional}
+
+    def configured_option(name: str) -> bool:  # a variable of `options4` / `options6`
+        return any(re.match(p.regex, name) for p in cat.patterns())
 
     def names(tag: str, fam: int) -> Dict[str, set]:
         out: Dict[str, set] = {}
@@ -396,7 +415,8 @@ def compare_compat(runs: List[checks.RunResult], records_dir: Path) -> List[str]
         for line in p.read_text().splitlines():
             rec = json.loads(line)
             out.setdefault(rec["argv"][1], set()).update(
-                k for k in rec["env"] if k.startswith("KEA_") and k not in conditional)
+                k for k in rec["env"] if k.startswith("KEA_") and k not in conditional
+                and not configured_option(k))
         return out
 
     for fam in (4, 6):

@@ -390,3 +390,58 @@ def test_reload_and_stop_under_load_leave_no_handler_and_no_zombie(handler_run):
         assert not _phase(o, phase), msg
     # every problem is one of a phase's, so that the tests above see them all
     assert all(p.split(":")[0] in scenarios.PHASES for p in o.problems), msg
+
+
+# --------------------------------------------------------------------------------------------
+# issue 20, item 10: skip, a small max-output-lines, the async failure messages, a failing load
+
+
+@pytest.fixture(scope="module")
+def actions_run(rt):
+    o = scenarios.skip_and_async_failures(rt)
+    _show(o)
+    return o
+
+
+def test_skip_at_lease4_select_by_exit_code_and_on_failure_naks_the_request(actions_run):
+    """exit-codes {"4": "skip"} and on-failure skip at lease4_select: Kea skips the lease
+    assignment, the client gets its OFFER and then a NAK; exit 0 and an unmapped exit 5 give
+    leases."""
+    o = actions_run
+    msg = "\n" + o.summary()
+    results = o.facts["results"]
+    for name in ("skip by exit code", "skip by on-failure"):
+        assert results[name]["lease"] is None, f"{name}{msg}"
+    assert results["continue"]["lease"] and results["unmapped exit code"]["lease"], msg
+    assert o.facts["RUNSCRIPT_EXIT_ACTION (skip)"] and o.facts["RUNSCRIPT_FAILURE_ACTION (skip)"], msg
+    assert o.facts["RUNSCRIPT_SCRIPT_FAILED (exit 5, unmapped)"], msg
+    assert not [p for p in o.problems if "skip" in p or "lease" in p or "SCRIPT_FAILED" in p], msg
+
+
+def test_a_small_max_output_lines_logs_that_many_lines_and_one_dropped_line(actions_run):
+    o = actions_run
+    msg = "\n" + o.summary()
+    assert o.facts["max-output-lines"] == scenarios.SMALL_MAX_OUTPUT_LINES, msg
+    assert o.facts["captured runs (pids)"] >= 8, msg
+    assert len(o.facts["a run's logged lines"]) == scenarios.SMALL_MAX_OUTPUT_LINES + 1, msg
+    assert o.facts["runs not logged as max-output-lines + 1 lines"] == {}, msg
+
+
+def test_async_failures_are_logged_in_a_real_kea(actions_run):
+    """RUNSCRIPT_ASYNC_FAILED (exit 5), RUNSCRIPT_ASYNC_TIMEOUT (sleep past timeout 1 s),
+    RUNSCRIPT_ASYNC_SPAWN_FAILED (script removed after load), each naming its script; a failing
+    asynchronous load script does not refuse the library."""
+    o = actions_run
+    msg = "\n" + o.summary()
+    for message in ("RUNSCRIPT_ASYNC_FAILED (exit 5)", "RUNSCRIPT_ASYNC_TIMEOUT", "RUNSCRIPT_ASYNC_SPAWN_FAILED"):
+        assert o.facts[message], f"{message}{msg}"
+    assert o.facts["library loaded despite the failing asynchronous load script"], msg
+    assert o.ok, msg
+
+
+def test_failing_sync_load_script_refuses_the_library(rt):
+    o = scenarios.failing_load_script(rt)
+    msg = _show(o)
+    assert o.facts["exit"] not in (0, 137), msg
+    assert o.facts["RUNSCRIPT_LIFECYCLE_FAILED"], msg
+    assert o.ok, msg

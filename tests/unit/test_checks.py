@@ -425,3 +425,102 @@ def test_compat_comparison_ignores_traffic_dependent_variables(tmp_path):
     write("14-config", [{k: v for k, v in na.items() if k != "KEA_REMOVE_LEASE"}])
     problems = smoke.compare_compat([], tmp_path)
     assert len(problems) == 1 and "KEA_REMOVE_LEASE" in problems[0]
+
+
+# --------------------------------------------------------------------------------------------
+# operator-chosen options (`options4` / `options6`): the catalogue's patterns
+
+
+NUL60 = "vendor/1.0\0\0x"
+
+
+def traffic4_options(options=smoke.OPTIONS[4]) -> checks.Traffic:
+    return smoke.traffic_for(4, {"clients": {
+        "direct": {"mac": MAC, "option60": NUL60, "options": {"60": NUL60.encode().hex()}},
+        "relayed": {"mac": RELAY_MAC, "relay": {"giaddr": "198.18.0.1", "hops": 1,
+                                                "rai": "0102abcd0201ff", "circuit_id": "abcd",
+                                                "remote_id": "ff"},
+                    "options": {"82": "0102abcd0201ff", "82.1": "abcd", "82.2": "ff"}},
+    }}, options)
+
+
+def test_option_variables_are_named_by_the_catalogue_patterns():
+    names = checks.option_variables(CAT, "pkt4_receive", [60, "82.1"])
+    assert sorted(names) == ["KEA_QUERY4_OPTION60", "KEA_QUERY4_OPTION82_SUB1"]
+    assert names["KEA_QUERY4_OPTION82_SUB1"][1] == "82.1"
+    assert checks.option_variables(CAT, "lease4_expire", [60]) == {}  # no query there
+    assert sorted(checks.option_variables(CAT, "pkt6_receive", [18])) == ["KEA_QUERY6_OPTION18"]
+
+
+def test_listed_option60_is_its_hex_form_with_every_byte():
+    hex60 = "0x" + NUL60.encode().hex().upper()
+    env = query4(KEA_QUERY4_OPTION60=hex60)
+    assert checks.check_call(call("pkt4_receive", env), CAT, KEA, traffic4_options()) == []
+    # the text (cut at the NUL) where the hex form is due, and a hex form missing its NULs
+    for got in ("vendor/1.0", "0x" + b"vendor/1.0x".hex().upper()):
+        problems = checks.check_call(call("pkt4_receive", query4(KEA_QUERY4_OPTION60=got)), CAT, KEA,
+                                     traffic4_options())
+        assert any("KEA_QUERY4_OPTION60=" in p and "the query carried 60" in p for p in problems), problems
+
+
+def test_sub_options_checked_against_what_the_relay_sent():
+    good = relayed(KEA_QUERY4_OPTION82="0x0102ABCD0201FF", KEA_QUERY4_OPTION82_SUB1="0xABCD",
+                   KEA_QUERY4_OPTION82_SUB2="0xFF")
+    assert checks.check_call(call("pkt4_receive", good), CAT, KEA, traffic4_options()) == []
+    bad = dict(good, KEA_QUERY4_OPTION82_SUB1="0xABCE")
+    del bad["KEA_QUERY4_OPTION82_SUB2"]
+    problems = checks.check_call(call("pkt4_receive", bad), CAT, KEA, traffic4_options())
+    assert any("KEA_QUERY4_OPTION82_SUB1='0xABCE', the query carried 82.1 as 0xABCD" in p for p in problems)
+    assert any("missing KEA_QUERY4_OPTION82_SUB2" in p for p in problems)
+    # an option variable the client's query did not carry, and one not configured at all
+    problems = checks.check_call(call("pkt4_receive", query4(KEA_QUERY4_OPTION60="0x" + NUL60.encode().hex().upper(),
+                                                             KEA_QUERY4_OPTION82_SUB1="0xABCD",
+                                                             KEA_QUERY4_OPTION12="0x41")),
+                                 CAT, KEA, traffic4_options())
+    assert any("KEA_QUERY4_OPTION82_SUB1='0xABCD' present, but" in p for p in problems)
+    assert any(p.startswith("KEA_QUERY4_OPTION12='0x41': a KEA_QUERY4_OPTION<code> variable") for p in problems)
+
+
+def test_option_values_must_be_uppercase_hex():
+    env = relayed(KEA_QUERY4_OPTION82="0x0102abcd0201ff", KEA_QUERY4_OPTION82_SUB1="0xABCD",
+                  KEA_QUERY4_OPTION82_SUB2="0xFF")
+    problems = checks.check_call(call("pkt4_receive", env), CAT, KEA, traffic4_options())
+    assert any("KEA_QUERY4_OPTION82='0x0102abcd0201ff', the query carried 82 as 0x0102ABCD0201FF" in p
+               for p in problems)
+
+
+def test_a_name_twice_in_the_environment_is_a_problem():
+    env = query4()
+    rec = call("pkt4_receive", env)
+    rec["environ"] = [f"{k}={v}" for k, v in env.items()] + ["KEA_QUERY4_OPTION60=0x00"]
+    assert "KEA_QUERY4_OPTION60 appears 2 times in the environment" in \
+        checks.check_call(rec, CAT, KEA, traffic4())
+
+
+def test_v6_relay_options_and_port():
+    relay = {"18": "6966", "37": "0000118b01"}
+    t = smoke.traffic_for(6, {"clients": {
+        "relayed": {"duid_mac": "02:00:00:00:06:01", "duid": DUID, "na": {"iaid": 601},
+                    "relay": {"link_addr": "2001:db8:1::2"},
+                    "options": {"1": DUID.replace(":", ""), **relay}},
+    }}, smoke.OPTIONS[6])
+    env = dict(query6(type_="SOLICIT"), KEA_QUERY6_REMOTE_PORT="547",
+               KEA_QUERY6_OPTION1="0x" + DUID.replace(":", "").upper(),
+               KEA_QUERY6_OPTION18="0x6966", KEA_QUERY6_OPTION37="0x0000118B01")
+    assert checks.check_call(call("pkt6_receive", env), CAT, KEA, t) == []
+    problems = checks.check_call(call("pkt6_receive", dict(env, KEA_QUERY6_REMOTE_PORT="546",
+                                                           KEA_QUERY6_OPTION37="0x00")), CAT, KEA, t)
+    assert any("KEA_QUERY6_REMOTE_PORT=546, the relay sends from port 547" in p for p in problems)
+    assert any("KEA_QUERY6_OPTION37='0x00', the query carried 37" in p for p in problems)
+    env.pop("KEA_QUERY6_OPTION18")
+    assert any("missing KEA_QUERY6_OPTION18" in p for p in checks.check_call(call("pkt6_receive", env), CAT, KEA, t))
+
+
+def test_smoke_modes_with_options_list_them_and_the_others_do_not():
+    cell = next(c for c in __import__("kea_runscript.matrix", fromlist=["load"]).load().verified)
+    for mode in smoke.MODES:
+        for fam in (4, 6):
+            params = smoke.hook_parameters(cell, mode, fam)
+            assert (f"options{fam}" in params) == mode.options
+    assert any(m.options for m in smoke.MODES) and not all(m.options for m in smoke.MODES)
+    assert not next(m for m in smoke.MODES if m.name == "wait+mt").options  # the 1.4 comparison's reference

@@ -34,7 +34,9 @@ void emit_query4(Environment& env, CalloutHandle& handle) {
     fields::pkt4_hwaddr_source(env, "KEA_QUERY4_HWADDR_SOURCE=", value);
     fields::pkt4_relayed(env, "KEA_QUERY4_RELAYED=", value);
     fields::pkt4_hops(env, "KEA_QUERY4_RELAY_HOPS=", value);
-    fields::pkt4_option60(env, "KEA_QUERY4_OPTION60=", value);
+    // listed in options4: the option's hex form takes this name instead
+    if (!fields::option_listed(runner->options(4), "KEA_QUERY4_OPTION60="))
+        fields::pkt4_option60(env, "KEA_QUERY4_OPTION60=", value);
     fields::pkt4_ciaddr(env, "KEA_QUERY4_CIADDR=", value);
     fields::pkt4_siaddr(env, "KEA_QUERY4_SIADDR=", value);
     fields::pkt4_yiaddr(env, "KEA_QUERY4_YIADDR=", value);
