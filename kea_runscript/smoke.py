@@ -95,6 +95,8 @@ class Mode:
 #: form), option 82 whole and its sub-options 1 and 2 (the relayed client); DHCPv6 option 1
 #: (in the client's message) and 18 / 37 (only in the relay's message of the relayed client).
 OPTIONS = {4: [60, 82, "82.1", "82.2"], 6: [1, 18, 37]}
+#: max-async of the asynchronous modes (the default is 64).
+SMOKE_MAX_ASYNC = 512
 
 MODES = (
     Mode("wait+mt", wait=True, multi_threading=True),
@@ -133,6 +135,11 @@ def hook_parameters(cell: Cell, mode: Mode, family: int) -> dict:
     ]}
     if mode.options:
         parameters[f"options{family}"] = list(OPTIONS[family])
+    if not mode.wait:
+        # Every event must reach the asynchronous recorder: a burst of Python recorders under
+        # qemu-user can outlast the default 64 slots (RUNSCRIPT_ASYNC_LIMIT is tested apart,
+        # in the run-time scenarios).
+        parameters["max-async"] = SMOKE_MAX_ASYNC
     return parameters
 
 
