@@ -197,17 +197,22 @@ def test_async_unload_record_comes_after_the_queued_records(driver, tmp_path):
     assert records[200:] == [b"unload", b""]
 
 
-def test_sync_events_take_any_idle_worker(driver, tmp_path):
-    # Each record takes 0.3 s: three calls at once with one key go to three handlers.
-    h = program(tmp_path, """#!/usr/bin/env python3
+def slow_handler(tmp_path, seconds):
+    """A handler that answers every read (one record at a time here) after `seconds`."""
+    return program(tmp_path, """#!/usr/bin/env python3
 import os, time
 while True:
     data = os.read(0, 65536)
     if not data:
         break
-    time.sleep(0.3)
+    time.sleep(%s)
     os.write(1, b"exit 0\\n")
-""", name="slow.py")
+""" % seconds, name="slow.py")
+
+
+def test_sync_events_take_any_idle_worker(driver, tmp_path):
+    # Each record takes 0.3 s: three calls at once with one key go to three handlers.
+    h = slow_handler(tmp_path, 0.3)
     lines, _ = drive(driver, h, ["workers=3", "timeout=5000"],
                      [["sleep", "300"], ["parallel", "3", "7", "p"], ["pids"]])
     calls = [l.split() for l in lines if l.startswith("call ")]
@@ -220,15 +225,7 @@ def test_time_spent_waiting_for_a_busy_worker_kills_no_handler(driver, tmp_path)
     """Issue 20: six Kea threads call one worker whose handler answers each record in 0.2 s,
     timeout 1 s. A call that waited for the lock all its timeout fails as BUSY and kills
     nobody; one that got the lock late still has its whole timeout for the reply."""
-    h = program(tmp_path, """#!/usr/bin/env python3
-import os, time
-while True:
-    data = os.read(0, 65536)
-    if not data:
-        break
-    time.sleep(0.2)
-    os.write(1, b"exit 0\\n")
-""", name="slow.py")
+    h = slow_handler(tmp_path, 0.2)
     lines, events = drive(driver, h, ["workers=1", "timeout=1000"],
                           [["pids"], ["parallel", "6", "0", "p"], ["pids"]])
     calls = [l.split() for l in lines if l.startswith("call ")]
