@@ -43,7 +43,7 @@ MAC_ASYNC_SLOW = MAC_UNMAPPED          # its asynchronous script outlives its ti
 
 #: Messages the hook logs at debug level go to a file of their own (Runtime.config4's
 #: hook_debug_log); these are counted there.
-ASYNC_MESSAGES = ("RUNSCRIPT_ASYNC_FAILED", "RUNSCRIPT_ASYNC_TIMEOUT", "RUNSCRIPT_ASYNC_SPAWN_FAILED")
+ASYNC_MESSAGES = ("RUNSCRIPT_ASYNC_FAILED", "RUNSCRIPT_ASYNC_TIMEOUT", "SPAWN_FAILED")
 
 
 def _nak(err: str) -> bool:
@@ -124,7 +124,11 @@ exit 0
     unmapped = grep(rf"RUNSCRIPT_SCRIPT_FAILED script {re.escape(skip)} at lease4_select exited with status 5")
     async_failed = grep(rf"RUNSCRIPT_ASYNC_FAILED asynchronous script {re.escape(async_fail)} \(pid [0-9]+\) exited with status 5")
     async_timeout = grep(rf"RUNSCRIPT_ASYNC_TIMEOUT asynchronous script {re.escape(async_fail)} \(pid [0-9]+\) did not finish")
-    async_spawn = grep(rf"RUNSCRIPT_ASYNC_SPAWN_FAILED cannot start asynchronous script {re.escape(gone)}: ")
+    # Where the exec's failure is known before Kea moves on (the plain path: qemu-user, no
+    # pidfd), the callout logs it (RUNSCRIPT_SPAWN_FAILED); a supervised launch learns it later,
+    # in the reaper (RUNSCRIPT_ASYNC_SPAWN_FAILED). Both are documented (README, on-failure).
+    async_spawn = grep(rf"RUNSCRIPT_ASYNC_SPAWN_FAILED cannot start asynchronous script {re.escape(gone)}: "
+                       rf"|RUNSCRIPT_SPAWN_FAILED cannot start script {re.escape(gone)} at ")
     loaded = grep("RUNSCRIPT_LOADED")
     runs = output_runs(both, skip)
     bad_runs = {pid: texts for pid, texts in runs.items()
@@ -165,7 +169,7 @@ exit 0
         o.problems.append("no RUNSCRIPT_SCRIPT_FAILED for the unmapped exit 5")
     for message, found in (("RUNSCRIPT_ASYNC_FAILED (exit 5)", async_failed),
                            ("RUNSCRIPT_ASYNC_TIMEOUT", async_timeout),
-                           ("RUNSCRIPT_ASYNC_SPAWN_FAILED", async_spawn)):
+                           ("RUNSCRIPT_ASYNC_SPAWN_FAILED or RUNSCRIPT_SPAWN_FAILED", async_spawn)):
         if not found:
             o.problems.append(f"no {message} naming its script in Kea's logs")
     if not loaded:

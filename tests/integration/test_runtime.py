@@ -429,7 +429,8 @@ def test_a_small_max_output_lines_logs_that_many_lines_and_one_dropped_line(acti
 
 def test_async_failures_are_logged_in_a_real_kea(actions_run):
     """RUNSCRIPT_ASYNC_FAILED (exit 5), RUNSCRIPT_ASYNC_TIMEOUT (sleep past timeout 1 s),
-    RUNSCRIPT_ASYNC_SPAWN_FAILED (script removed after load), each naming its script; a failing
+    RUNSCRIPT_ASYNC_SPAWN_FAILED (script removed after load; RUNSCRIPT_SPAWN_FAILED on the plain
+    path, where the exec's failure is known at once), each naming its script; a failing
     asynchronous load script does not refuse the library."""
     o = actions_run
     msg = "\n" + o.summary()
