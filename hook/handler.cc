@@ -39,10 +39,6 @@ const long long OUTPUT_WINDOW_MS = 1000;        // max_lines per worker per wind
 const long long DROP_REPORT_MS = 1000;          // QUEUE_FULL at most this often per worker
 const long long EXIT_CHECK_MS = 100;            // exit checks without a pidfd
 const long long BUSY_RETRY_MS = 2;              // a worker held by a call(): look again
-// Past max_lines in a window, a worker's output is read at most this often (as the launcher
-// does for scripts): a handler writing without pause waits on its full pipe instead of
-// keeping the pool's thread busy reading what nobody logs.
-const long long DISCARD_INTERVAL_MS = 10;
 const int FIRST_BACKOFF_MS = 100;
 const int MAX_BACKOFF_MS = 10000;
 const long long STABLE_RUN_MS = 10000;          // a run this long resets the backoff

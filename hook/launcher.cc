@@ -897,13 +897,6 @@ void kill_and_reap(Process& p) {
 
 // ---- 7. Captured output ---------------------------------------------------------------------
 
-namespace {
-// Once a run is past max-output-lines, its output is read (and thrown away) at most once per
-// this interval: a script that writes without pause would otherwise keep a core of Kea's busy
-// reading what nobody logs. The script blocks on the full pipe meanwhile, which costs nothing.
-const long long DISCARD_INTERVAL_MS = 10;
-}  // namespace
-
 LineBuffer::LineBuffer(std::size_t max_lines) : max_lines_(max_lines) {}
 
 void LineBuffer::end_line(std::vector<std::string>& lines) {

@@ -87,6 +87,12 @@ struct AsyncEvent {
     int code;
 };
 
+// Once a run (or a handler's second) is past max-output-lines, its output is read (and thrown
+// away) at most once per this interval: a program that writes without pause would otherwise
+// keep a core of Kea's busy reading what nobody logs. It blocks on its full pipe meanwhile,
+// which costs nothing.
+const long long DISCARD_INTERVAL_MS = 10;
+
 // Receives each line a script wrote to stdout/stderr when its output is captured.
 typedef std::function<void(const std::string& script, pid_t pid, const std::string& line)>
     LineSink;
