@@ -29,9 +29,15 @@ def _signal_and_time(rt: Runtime, pid: int, sig: str, until: str, log: str, fact
     """Sends ``sig`` to ``pid`` and returns the seconds until the shell condition ``until``
     held (measured in the container, polled every 50 ms), None after TEARDOWN_CAP_S; then
     ``facts["SIG<sig>: Kea at the cap"]`` says what Kea was doing (:func:`stuck_state`)."""
+    # ``until`` is evaluated once per round and its first success is the answer: evaluated
+    # again it may fail (a zombie Kea reaped between the two reads of _gone's condition).
     r = rt.sh(f"""t0=$(date +%s%N); kill -{sig} {pid}
-        i=0; while ! ( {until} ) && [ $i -lt {TEARDOWN_CAP_S * 20} ]; do sleep 0.05; i=$((i+1)); done
-        t1=$(date +%s%N); ( {until} ) && echo "ms=$(( (t1 - t0) / 1000000 ))" || echo timeout""", check=False)
+        i=0; held=0
+        while [ $i -lt {TEARDOWN_CAP_S * 20} ]; do
+            if ( {until} ); then held=1; break; fi
+            sleep 0.05; i=$((i+1))
+        done
+        t1=$(date +%s%N); [ $held = 1 ] && echo "ms=$(( (t1 - t0) / 1000000 ))" || echo timeout""", check=False)
     m = re.search(r"ms=(\d+)", r.output)
     if not m:
         facts[f"SIG{sig}: Kea at the cap"] = stuck_state(rt, pid, log)
@@ -50,8 +56,10 @@ def stuck_state(rt: Runtime, pid: int, log: str) -> dict:
 
 
 def _gone(pid: int) -> str:
-    """Shell condition: `pid` has exited (gone, or a zombie its new parent has not reaped)."""
-    return f"! test -d /proc/{pid} || [ \"$(cut -d' ' -f3 /proc/{pid}/stat 2>/dev/null)\" = Z ]"
+    """Shell condition: `pid` has exited (gone, or a zombie its new parent has not reaped).
+    One read of its state: no state (reaped, even between a test of the directory and the
+    read) counts as gone."""
+    return f"s=$(cut -d' ' -f3 /proc/{pid}/stat 2>/dev/null); [ -z \"$s\" ] || [ \"$s\" = Z ]"
 
 
 def _still_alive(before: List[dict], procs: List[dict]) -> List[dict]:
