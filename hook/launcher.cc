@@ -61,10 +61,18 @@
 #define RUNSCRIPT_SPAWN_CLOSEFROM 0
 #endif
 
+// Our own system call instruction exists for these two architectures only; elsewhere
+// raw_syscall is libc's syscall(). RUNSCRIPT_AS_OTHER_ARCH builds that other path here, so
+// that the tests reach it on x86_64 too.
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(RUNSCRIPT_AS_OTHER_ARCH)
+#define RUNSCRIPT_RAW_SYSCALL_ASM 1
+#else
+#define RUNSCRIPT_RAW_SYSCALL_ASM 0
+#endif
+
 // The supervisor needs our own clone trampoline and raw system calls (section 2), written for
-// these two architectures only; elsewhere every script is a plain child.
-#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__)) && \
-    !defined(RUNSCRIPT_NO_PIDFD)
+// these two architectures only; elsewhere every script is a plain child (with pidfd).
+#if defined(__linux__) && RUNSCRIPT_RAW_SYSCALL_ASM && !defined(RUNSCRIPT_NO_PIDFD)
 #define RUNSCRIPT_SUPERVISED 1
 #else
 #define RUNSCRIPT_SUPERVISED 0
@@ -126,7 +134,7 @@ namespace {
 #endif
 
 RUNSCRIPT_NO_LIBC long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) {
-#if defined(__x86_64__)
+#if RUNSCRIPT_RAW_SYSCALL_ASM && defined(__x86_64__)
     long ret;
     register long r10 __asm__("r10") = d;
     register long r8 __asm__("r8") = e;
@@ -135,7 +143,7 @@ RUNSCRIPT_NO_LIBC long raw_syscall(long n, long a = 0, long b = 0, long c = 0, l
                      : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
                      : "rcx", "r11", "memory");
     return ret;
-#elif defined(__aarch64__)
+#elif RUNSCRIPT_RAW_SYSCALL_ASM && defined(__aarch64__)
     register long x8 __asm__("x8") = n;
     register long x0 __asm__("x0") = a;
     register long x1 __asm__("x1") = b;

@@ -47,12 +47,15 @@ while True:
 """
 
 
-# "no-pidfd": handlers are plain children found ended by polling (kernels before 5.3, and
-# where the launcher's supervisor cannot run).
-@pytest.fixture(scope="module", params=["default", "no-pidfd"])
+#: "no-pidfd": handlers are plain children found ended by polling (kernels before 5.3);
+#: "other-arch": plain children with their pidfd, as on architectures without the launcher's
+#: supervisor (armhf, ppc64el, s390x, ...).
+BUILDS = {"default": (), "no-pidfd": ("RUNSCRIPT_NO_PIDFD",), "other-arch": ("RUNSCRIPT_AS_OTHER_ARCH",)}
+
+
+@pytest.fixture(scope="module", params=list(BUILDS))
 def driver(request):
-    defines = ("RUNSCRIPT_NO_PIDFD",) if request.param == "no-pidfd" else ()
-    return build_driver(ROOT / "build" / "test-handler", defines=defines)
+    return build_driver(ROOT / "build" / "test-handler", defines=BUILDS[request.param])
 
 
 def program(tmp_path, body, name="handler.py"):
