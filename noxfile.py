@@ -50,7 +50,7 @@ def sanitize(session):
 
 
 #: What `sanitize` runs, and how: the code without libc stays uninstrumented
-#: (RUNSCRIPT_NO_LIBC in hook/launcher.cc); the page-size shim is preloaded before ASan's
+#: (hook/supervisor.cc, kea_runscript/no_libc.py); the page-size shim is preloaded before ASan's
 #: runtime, which it tolerates.
 SANITIZED_TESTS = ("tests/unit/test_launcher.py", "tests/unit/test_handler.py")
 SANITIZED_ENV = {"KEA_RUNSCRIPT_SANITIZE": "address,undefined",

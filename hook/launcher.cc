@@ -1,7 +1,8 @@
 // The process launcher (see launcher.h for what it promises). Sections, each with the
 // invariant it relies on stated once:
 //   1. build switches: every kernel- or libc-dependent path can be forced off at build time;
-//   2. code without libc: what runs in the supervisor and in the script before its exec;
+//   2. code without libc: what runs in the supervisor and in the script before its exec, is
+//      supervisor.cc's (supervisor.h);
 //   3. the kernel's support for pidfds, decided once, without running a script;
 //   4. the supervisor, the script's pid and the kill protocol;
 //   5. launch memory (kept for reuse, with guard pages);
@@ -11,6 +12,7 @@
 //   9. the Launcher: asynchronous slots, the reaper, the bounded stop.
 
 #include "launcher.h"
+#include "supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,28 +63,6 @@
 #define RUNSCRIPT_SPAWN_CLOSEFROM 0
 #endif
 
-// Our own system call instruction exists for these two architectures only; elsewhere
-// raw_syscall is libc's syscall(). RUNSCRIPT_AS_OTHER_ARCH builds that other path here, so
-// that the tests reach it on x86_64 too.
-#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(RUNSCRIPT_AS_OTHER_ARCH)
-#define RUNSCRIPT_RAW_SYSCALL_ASM 1
-#else
-#define RUNSCRIPT_RAW_SYSCALL_ASM 0
-#endif
-
-// The supervisor needs our own clone trampoline and raw system calls (section 2), written for
-// these two architectures only; elsewhere every script is a plain child (with pidfd).
-#if defined(__linux__) && RUNSCRIPT_RAW_SYSCALL_ASM && !defined(RUNSCRIPT_NO_PIDFD)
-#define RUNSCRIPT_SUPERVISED 1
-#else
-#define RUNSCRIPT_SUPERVISED 0
-#endif
-
-#if defined(__linux__) && !defined(RUNSCRIPT_NO_PIDFD)
-#define RUNSCRIPT_PIDFD 1
-#else
-#define RUNSCRIPT_PIDFD 0
-#endif
 
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
@@ -103,221 +83,6 @@ long long monotonic_ms() {
 }
 
 namespace {
-
-// ---- 2. Code without libc -----------------------------------------------------------------------
-//
-// The supervisor and the script before its exec share Kea's memory and the thread block (TLS)
-// of the Kea thread that started them, and in async mode run alongside it and alongside each
-// other: libc's wrappers would write that thread's errno, touch its cancellation state or take
-// libc's locks (glibc's sigaction takes a lock that two such processes sharing one thread block
-// deadlock on), and a call through a lazily bound PLT entry would run the dynamic linker there.
-// So this code calls the kernel directly (raw_syscall, runscript_clone below), calls only
-// functions of this file, and gets -errno back as the result.
-//
-// On other architectures raw_syscall falls back to libc's syscall(): only the vfork child of
-// spawn_plain uses it there, while the thread that started it is suspended.
-//
-// RUNSCRIPT_NO_LIBC marks every function that runs there: a sanitizer's instrumentation would
-// call its runtime (which uses libc, locks and the thread's state) from such a process, and a
-// stack protector would read the canary of another thread's TLS; so sanitizer builds of the
-// tests (`nox -s sanitize`) leave these functions uninstrumented, and no build protects their
-// stack.
-#if defined(__has_attribute)
-#if __has_attribute(no_sanitize) && __has_attribute(no_stack_protector)
-#define RUNSCRIPT_NO_LIBC __attribute__((no_sanitize("address", "undefined", "thread"), no_stack_protector))
-#elif __has_attribute(no_sanitize)
-#define RUNSCRIPT_NO_LIBC __attribute__((no_sanitize("address", "undefined", "thread")))
-#endif
-#endif
-#ifndef RUNSCRIPT_NO_LIBC
-#define RUNSCRIPT_NO_LIBC
-#endif
-
-RUNSCRIPT_NO_LIBC long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) {
-#if RUNSCRIPT_RAW_SYSCALL_ASM && defined(__x86_64__)
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
-                     : "rcx", "r11", "memory");
-    return ret;
-#elif RUNSCRIPT_RAW_SYSCALL_ASM && defined(__aarch64__)
-    register long x8 __asm__("x8") = n;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    register long x3 __asm__("x3") = d;
-    register long x4 __asm__("x4") = e;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
-    return x0;
-#else
-    long ret = syscall(n, a, b, c, d, e);
-    return ret == -1 ? -errno : ret;
-#endif
-}
-
-[[maybe_unused]] RUNSCRIPT_NO_LIBC void raw_exit(int code) {
-    for (;;) raw_syscall(SYS_exit, code);
-}
-
-}  // namespace
-}  // namespace runscript
-
-#if RUNSCRIPT_SUPERVISED
-// runscript_clone(flags, stack_top, parent_tid, fn, arg): the clone system call; the child
-// runs fn(arg) on stack_top and exits with its result. Returns the child's pid or -errno.
-// A hidden symbol of this object: called directly, never through the PLT. The child starts
-// with a fresh frame on its own stack and never returns into the caller's.
-extern "C" long runscript_clone(unsigned long flags, void* stack_top, int* parent_tid,
-                                int (*fn)(void*), void* arg) __attribute__((visibility("hidden")));
-#if defined(__x86_64__)
-// clone(flags, newsp, parent_tid, child_tid, tls): rdi, rsi, rdx, r10, r8.
-__asm__(".pushsection .text\n"
-        ".globl runscript_clone\n"
-        ".hidden runscript_clone\n"
-        ".type runscript_clone,@function\n"
-        "runscript_clone:\n"
-        "  and $-16, %rsi\n"
-        "  sub $16, %rsi\n"
-        "  mov %rcx, 8(%rsi)\n"      // fn, popped by the child
-        "  mov %r8, (%rsi)\n"        // arg
-        "  xor %r10d, %r10d\n"
-        "  xor %r8d, %r8d\n"
-        "  mov $56, %eax\n"          // SYS_clone
-        "  syscall\n"
-        "  test %rax, %rax\n"
-        "  jz 1f\n"
-        "  ret\n"
-        "1:\n"
-        "  xor %ebp, %ebp\n"
-        "  pop %rdi\n"
-        "  pop %rax\n"               // the stack is 16-byte aligned again: call as the ABI wants
-        "  call *%rax\n"
-        "  mov %eax, %edi\n"
-        "  mov $60, %eax\n"          // SYS_exit
-        "  syscall\n"
-        "  hlt\n"
-        ".size runscript_clone, .-runscript_clone\n"
-        ".popsection\n");
-#elif defined(__aarch64__)
-// clone(flags, newsp, parent_tid, tls, child_tid): x0..x4.
-__asm__(".pushsection .text\n"
-        ".globl runscript_clone\n"
-        ".hidden runscript_clone\n"
-        ".type runscript_clone,%function\n"
-        "runscript_clone:\n"
-        "  and x1, x1, #-16\n"
-        "  stp x3, x4, [x1, #-16]!\n"  // fn, arg: loaded by the child from its new stack
-        "  mov x3, xzr\n"
-        "  mov x4, xzr\n"
-        "  mov x8, #220\n"             // SYS_clone
-        "  svc #0\n"
-        "  cbz x0, 1f\n"
-        "  ret\n"
-        "1:\n"
-        "  mov x29, xzr\n"
-        "  mov x30, xzr\n"
-        "  ldp x1, x0, [sp], #16\n"
-        "  blr x1\n"
-        "  mov x8, #93\n"              // SYS_exit
-        "  svc #0\n"
-        "  brk #0\n"
-        ".size runscript_clone, .-runscript_clone\n"
-        ".popsection\n");
-#endif
-#endif
-
-namespace runscript {
-namespace {
-
-// Closes fds 3 and up, but `keep` (when >= 3).
-[[maybe_unused]] RUNSCRIPT_NO_LIBC void close_from_3(int keep = -1) {
-#if defined(SYS_close_range) && !defined(RUNSCRIPT_NO_CLOSE_RANGE)
-    const bool ranges_ok = keep < 3
-        ? raw_syscall(SYS_close_range, 3, ~0U, 0) == 0
-        : (keep == 3 || raw_syscall(SYS_close_range, 3, keep - 1, 0) == 0) &&
-              raw_syscall(SYS_close_range, keep + 1, ~0U, 0) == 0;
-    if (ranges_ok) return;
-#endif
-    // Kernels before 5.9: close what /proc/self/fd lists (a loop over every possible fd up
-    // to the limit would cost milliseconds per script).
-    const long dir = raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/fd"),
-                                 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-        alignas(8) char buf[1024];
-        long n;
-        // /proc lists fds by number: closing some does not move the others.
-        while ((n = raw_syscall(SYS_getdents64, dir, reinterpret_cast<long>(buf), sizeof(buf))) > 0) {
-            for (long at = 0; at < n;) {
-                // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
-                const unsigned short reclen = *reinterpret_cast<unsigned short*>(buf + at + 16);
-                const char* name = buf + at + 19;
-                long fd = 0;
-                bool number = *name != 0;
-                for (; *name; ++name) {
-                    if (*name < '0' || *name > '9') number = false;
-                    fd = fd * 10 + (*name - '0');
-                }
-                if (number && fd >= 3 && fd != keep && fd != dir) raw_syscall(SYS_close, fd);
-                at += reclen;
-            }
-        }
-        raw_syscall(SYS_close, dir);
-        if (n == 0) return;
-    }
-    // No /proc: every fd up to the soft limit.
-    unsigned long long limit[2] = {0, 0};  // struct rlimit64: current, maximum
-    long top = raw_syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(limit)) == 0
-        ? static_cast<long>(std::min<unsigned long long>(limit[0], 65536)) : 65536;
-    for (int fd = 3; fd < top; ++fd) {
-        if (fd != keep) raw_syscall(SYS_close, fd);
-    }
-}
-
-// Runs in the child while it still shares Kea's memory (vfork semantics): no libc (section 2);
-// an exec failure is reported through *err, and also written to report_fd (>= 3, close-on-exec)
-// when given: where vfork does not share memory (qemu-user runs it as a fork) *err is the
-// child's own copy. The fds of `io`, when given, are >= 3.
-[[maybe_unused]] RUNSCRIPT_NO_LIBC void exec_child(const char* path, char* const argv[], char* const envp[], Stdio io,
-                volatile int* err, int report_fd = -1) {
-    // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask, whatever
-    // the architecture's field order. The last argument is the kernel's sigset size.
-    unsigned long dfl[4] = {0, 0, 0, 0};
-    const long sigset_bytes = 64 / 8;
-    for (int sig = 1; sig <= 64; ++sig) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        raw_syscall(SYS_rt_sigaction, sig, reinterpret_cast<long>(dfl), 0, sigset_bytes);
-    }
-    raw_syscall(SYS_setpgid, 0, 0);
-    if (io.in >= 0) raw_syscall(SYS_dup3, io.in, 0, 0);
-    if (io.out >= 0) raw_syscall(SYS_dup3, io.out, 1, 0);
-    if (io.err >= 0) raw_syscall(SYS_dup3, io.err, 2, 0);
-    // Kea may run with 0-2 closed, or with close-on-exec files there (opened after they were
-    // closed): the script gets /dev/null instead, so that no file it opens becomes its stdout.
-    for (int fd = 0; fd <= 2; ++fd) {
-        const long flags = raw_syscall(SYS_fcntl, fd, F_GETFD);
-        if (flags >= 0 && !(flags & FD_CLOEXEC)) continue;
-        const long null_fd = raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/dev/null"),
-                                         O_RDWR);
-        if (null_fd >= 0 && null_fd != fd) {
-            raw_syscall(SYS_dup3, null_fd, fd, 0);
-            raw_syscall(SYS_close, null_fd);
-        }
-    }
-    close_from_3(report_fd);
-    unsigned long none = 0;
-    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, sigset_bytes);
-    long r = raw_syscall(SYS_execve, reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
-                         reinterpret_cast<long>(envp));
-    *err = static_cast<int>(-r);
-    if (report_fd >= 0) {
-        const int e = static_cast<int>(-r);
-        raw_syscall(SYS_write, report_fd, reinterpret_cast<long>(&e), sizeof(e));
-    }
-    raw_exit(127);
-}
 
 // ---- 3. Kernel support for pidfds ------------------------------------------------------------
 
@@ -371,23 +136,7 @@ int open_pidfd(pid_t pid) {
 // script is unreaped, and only the supervisor reaps it. `state` decides who goes first: the
 // hook moves RUNNING -> KILLING, signals the script's group, moves back to RUNNING; the
 // supervisor, once waitid(WNOWAIT) says the script has ended, moves RUNNING -> REAPING (waiting
-// on the futex while the hook holds KILLING), and only then reaps.
-enum SupervisionState { RUNNING = 0, KILLING = 1, REAPING = 2 };
-
-struct Supervision {
-    const char* path;
-    char* const* argv;
-    char* const* envp;
-    Stdio io;                         // the script's 0-2 (-1: Kea's own, or /dev/null)
-    int io_placed;                    // the supervisor has put io on its own 0-2 already
-    char* script_stack_top;
-    volatile int exec_err;            // errno of a failed execve, written by the script
-    int script_pid;                   // written by the kernel when the script is cloned
-    int state;                        // SupervisionState; a futex
-    volatile int status;              // the script's wait status
-    volatile int done;                // 1 once status is valid
-    int launched;                     // futex: 1 once the script has exec'd (or failed)
-};
+// on the futex while the hook holds KILLING), and only then reaps. (supervisor.h)
 
 namespace {
 
@@ -421,76 +170,6 @@ namespace {
 }
 
 #if RUNSCRIPT_SUPERVISED
-RUNSCRIPT_NO_LIBC int script_entry(void* arg) {
-    Supervision* s = static_cast<Supervision*>(arg);
-    const Stdio none = {-1, -1, -1};
-    exec_child(s->path, s->argv, s->envp, s->io_placed ? none : s->io, &s->exec_err);
-    return 127;
-}
-
-RUNSCRIPT_NO_LIBC void wake_launcher(Supervision* s) {
-    __atomic_store_n(&s->launched, 1, __ATOMIC_RELEASE);
-    raw_syscall(SYS_futex, reinterpret_cast<long>(&s->launched), FUTEX_WAKE, 1);
-}
-
-RUNSCRIPT_NO_LIBC int supervisor_entry(void* arg) {
-    Supervision* s = static_cast<Supervision*>(arg);
-#ifdef RUNSCRIPT_FAULT_SUPERVISOR_DIES
-    raw_exit(1);
-#endif
-#ifdef RUNSCRIPT_FAULT_SLOW_SUPERVISOR
-    const long delay[2] = {0, 50 * 1000 * 1000};  // struct timespec
-    raw_syscall(SYS_nanosleep, reinterpret_cast<long>(delay), 0);
-#endif
-    // First of all, drop the copies of Kea's descriptors (sockets, lease files): Kea may
-    // close and reopen them (a reconfiguration) while this still runs.
-    // A handler's three pipes cannot all be kept by close_from_3: they go on the supervisor's
-    // own 0-2 first (its fd table is its own), which the script then inherits.
-    s->io_placed = s->io.in >= 0 || s->io.err >= 0;
-    if (s->io_placed) {
-        if (s->io.in >= 0) raw_syscall(SYS_dup3, s->io.in, 0, 0);
-        if (s->io.out >= 0) raw_syscall(SYS_dup3, s->io.out, 1, 0);
-        if (s->io.err >= 0) raw_syscall(SYS_dup3, s->io.err, 2, 0);
-    }
-    close_from_3(s->io_placed ? -1 : s->io.out);
-    // CLONE_VFORK: this returns once the script has exec'd (or failed to). The kernel writes
-    // the script's pid into the block before the script runs, so the hook can kill it early.
-    const long pid = runscript_clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD,
-                                     s->script_stack_top, &s->script_pid, script_entry, s);
-    if (pid < 0) {
-        s->exec_err = static_cast<int>(-pid);
-        wake_launcher(s);
-        raw_exit(1);
-    }
-    wake_launcher(s);
-    // The output pipe is the script's now: the hook must see its end when the script ends.
-    close_from_3();
-    if (s->io_placed) {
-        for (long fd = 0; fd <= 2; ++fd) raw_syscall(SYS_close, fd);
-    }
-    alignas(8) char info[128];  // siginfo_t, unread
-    const long kernel_p_pid = 1;
-    while (raw_syscall(SYS_waitid, kernel_p_pid, pid, reinterpret_cast<long>(info), WEXITED | WNOWAIT,
-                       0) == -EINTR) {
-    }
-    for (;;) {
-        int expected = RUNNING;
-        if (__atomic_compare_exchange_n(&s->state, &expected, static_cast<int>(REAPING), false,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            break;
-        }
-        raw_syscall(SYS_futex, reinterpret_cast<long>(&s->state), FUTEX_WAIT, KILLING, 0);
-    }
-    int status = 0;
-    while (raw_syscall(SYS_wait4, pid, reinterpret_cast<long>(&status), 0, 0) == -EINTR) {
-    }
-    if (s->exec_err != 0) raw_exit(1);
-    s->status = status;
-    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
-    raw_exit(0);
-    return 0;
-}
-
 // ---- 5. Launch memory -----------------------------------------------------------------------
 //
 // Layout: the Supervision block (one page), a copy of an asynchronous call's path, argv and

@@ -15,18 +15,18 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from kea_runscript import ROOT
+from kea_runscript import ROOT, no_libc
 
-SOURCES = [ROOT / "hook" / "launcher.cc", ROOT / "tests" / "launcher_driver.cc"]
+SOURCES = [ROOT / "hook" / "launcher.cc", ROOT / "hook" / "supervisor.cc", ROOT / "tests" / "launcher_driver.cc"]
 # Hashed with the sources: a header change rebuilds the driver.
-HEADERS = [ROOT / "hook" / "launcher.h", ROOT / "tests" / "task_signals.h"]
+HEADERS = [ROOT / "hook" / "launcher.h", ROOT / "hook" / "supervisor.h", ROOT / "tests" / "task_signals.h"]
 CROSS_HINT = ("run ./bootstrap.sh as root (on amd64 it installs g++-aarch64-linux-gnu), "
               "or apt-get install g++-aarch64-linux-gnu")
 
 
 #: Sanitizers the native test programs are built with, e.g. "address,undefined" or "thread"
 #: (`nox -s sanitize` sets it; empty: none). The supervisor's code without libc is never
-#: instrumented (RUNSCRIPT_NO_LIBC in hook/launcher.cc).
+#: instrumented (hook/supervisor.h, no_libc.FLAGS).
 SANITIZE_ENV = "KEA_RUNSCRIPT_SANITIZE"
 
 
@@ -78,11 +78,28 @@ def compile_cached(name: str, sources: list, headers: list, out_dir: Path, defin
         out_dir.mkdir(parents=True, exist_ok=True)
         # Built under a temporary name: an interrupted build never leaves a cached binary.
         partial = binary.with_name(binary.name + ".partial")
-        subprocess.run([compiler, f"-std={std}", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
-                        *flags, "-I", str(ROOT / "hook"), *map(str, sources), "-o", str(partial)],
-                       check=True)
+        common = [f"-std={std}", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", *flags,
+                  "-I", str(ROOT / "hook")]
+        inputs = [str(s) for s in sources if s.name != no_libc.SOURCE]
+        if any(s.name == no_libc.SOURCE for s in sources):
+            inputs.append(str(_no_libc_object(compiler, common, binary.with_name(binary.name + ".supervisor.o"))))
+        subprocess.run([compiler, *common, *inputs, "-o", str(partial)], check=True)
         partial.replace(binary)
     return binary
+
+
+def _no_libc_object(compiler: str, common: list, obj: Path) -> Path:
+    """hook/supervisor.cc as the hook's Makefile builds it, refused as it refuses it."""
+    subprocess.run([compiler, *common, "-c", str(ROOT / "hook" / no_libc.SOURCE), *no_libc.FLAGS,
+                    "-o", str(obj)], check=True)
+    # the compiler's binutils: aarch64-linux-gnu-g++ -> aarch64-linux-gnu-nm
+    name = Path(compiler).name
+    nm = shutil.which(name[:-3] + "nm" if name.endswith("g++") else "nm") or "nm"
+    bad = no_libc.violations(nm, obj)
+    if bad:
+        raise no_libc.LibcInSupervisor(f"hook/{no_libc.SOURCE} must reference no symbol (hook/supervisor.h); "
+                                       f"this build references: {', '.join(bad)}")
+    return obj
 
 
 def build_preload(source: Path, out_dir: Path) -> Path:

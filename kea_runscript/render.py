@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import HOOK_VERSION, ROOT, templating
+from . import HOOK_VERSION, ROOT, no_libc, templating
 from .catalogue import Catalogue, load as load_catalogue
 from .facts import KeaFacts, facts_for
 
@@ -20,9 +20,10 @@ HOOK_DIR = ROOT / "hook"
 TEMPLATE_DIR = ROOT / "templates" / "hook"
 
 # Static files of hook/ that go into every tree (data files and helpers stay out).
-STATIC_SOURCES = ("parameters.cc", "launcher.cc", "handler.cc", "load.cc", "logger.cc", "messages.cc", "runscript.cc")
-STATIC_HEADERS = ("parameters.h", "environment.h", "fields.h", "launcher.h", "handler.h", "logger.h", "messages.h",
-                  "runscript.h")
+STATIC_SOURCES = ("parameters.cc", "launcher.cc", "supervisor.cc", "handler.cc", "load.cc", "logger.cc",
+                  "messages.cc", "runscript.cc")
+STATIC_HEADERS = ("parameters.h", "environment.h", "fields.h", "launcher.h", "supervisor.h", "handler.h", "logger.h",
+                  "messages.h", "runscript.h")
 SHIM_SCRIPT = "make-cfg-globals-shim.sh"
 
 # Callout argument kinds that are smart pointers a callout skips when null. Subnets are
@@ -97,6 +98,8 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
         "shim": shim,
         "source_tree": source_tree,
         "sources": sorted(sources),
+        "no_libc": {"source": no_libc.SOURCE, "flags": " ".join(no_libc.FLAGS),
+                    "supervisor_symbol": no_libc.SUPERVISOR_SYMBOL},
         "valid_from": valid_from,
         "valid_until": valid_until,
         "valid_from_number": version_number(valid_from),

@@ -1,0 +1,274 @@
+// Code without libc (supervisor.h says why and how the build keeps it so).
+
+#include "supervisor.h"
+
+// GCC on arm64 makes atomics calls into libgcc (__aarch64_cas4_acq_rel) unless told not to:
+// here they must be the instructions themselves (LL/SC, which every arm64 CPU has).
+#if defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("no-outline-atomics")
+#endif
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#if !RUNSCRIPT_RAW_SYSCALL_ASM
+#include <errno.h>
+#include <unistd.h>
+#endif
+
+#if RUNSCRIPT_SUPERVISED
+#if defined(__x86_64__)
+// clone(flags, newsp, parent_tid, child_tid, tls): rdi, rsi, rdx, r10, r8.
+__asm__(".pushsection .text\n"
+        ".globl runscript_clone\n"
+        ".hidden runscript_clone\n"
+        ".type runscript_clone,@function\n"
+        "runscript_clone:\n"
+        "  and $-16, %rsi\n"
+        "  sub $16, %rsi\n"
+        "  mov %rcx, 8(%rsi)\n"      // fn, popped by the child
+        "  mov %r8, (%rsi)\n"        // arg
+        "  xor %r10d, %r10d\n"
+        "  xor %r8d, %r8d\n"
+        "  mov $56, %eax\n"          // SYS_clone
+        "  syscall\n"
+        "  test %rax, %rax\n"
+        "  jz 1f\n"
+        "  ret\n"
+        "1:\n"
+        "  xor %ebp, %ebp\n"
+        "  pop %rdi\n"
+        "  pop %rax\n"               // the stack is 16-byte aligned again: call as the ABI wants
+        "  call *%rax\n"
+        "  mov %eax, %edi\n"
+        "  mov $60, %eax\n"          // SYS_exit
+        "  syscall\n"
+        "  hlt\n"
+        ".size runscript_clone, .-runscript_clone\n"
+        ".popsection\n");
+#elif defined(__aarch64__)
+// clone(flags, newsp, parent_tid, tls, child_tid): x0..x4.
+__asm__(".pushsection .text\n"
+        ".globl runscript_clone\n"
+        ".hidden runscript_clone\n"
+        ".type runscript_clone,%function\n"
+        "runscript_clone:\n"
+        "  and x1, x1, #-16\n"
+        "  stp x3, x4, [x1, #-16]!\n"  // fn, arg: loaded by the child from its new stack
+        "  mov x3, xzr\n"
+        "  mov x4, xzr\n"
+        "  mov x8, #220\n"             // SYS_clone
+        "  svc #0\n"
+        "  cbz x0, 1f\n"
+        "  ret\n"
+        "1:\n"
+        "  mov x29, xzr\n"
+        "  mov x30, xzr\n"
+        "  ldp x1, x0, [sp], #16\n"
+        "  blr x1\n"
+        "  mov x8, #93\n"              // SYS_exit
+        "  svc #0\n"
+        "  brk #0\n"
+        ".size runscript_clone, .-runscript_clone\n"
+        ".popsection\n");
+#endif
+#endif  // RUNSCRIPT_SUPERVISED
+
+namespace runscript {
+
+long raw_syscall(long n, long a, long b, long c, long d, long e) {
+#if RUNSCRIPT_RAW_SYSCALL_ASM && defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif RUNSCRIPT_RAW_SYSCALL_ASM && defined(__aarch64__)
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    register long x4 __asm__("x4") = e;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
+    return x0;
+#else
+    long ret = syscall(n, a, b, c, d, e);
+    return ret == -1 ? -errno : ret;
+#endif
+}
+
+void raw_exit(int code) {
+    for (;;) raw_syscall(SYS_exit, code);
+}
+
+// Closes fds 3 and up, but `keep` (when >= 3).
+void close_from_3(int keep) {
+#if defined(SYS_close_range) && !defined(RUNSCRIPT_NO_CLOSE_RANGE)
+    const bool ranges_ok = keep < 3
+        ? raw_syscall(SYS_close_range, 3, ~0U, 0) == 0
+        : (keep == 3 || raw_syscall(SYS_close_range, 3, keep - 1, 0) == 0) &&
+              raw_syscall(SYS_close_range, keep + 1, ~0U, 0) == 0;
+    if (ranges_ok) return;
+#endif
+    // Kernels before 5.9: close what /proc/self/fd lists (a loop over every possible fd up
+    // to the limit would cost milliseconds per script).
+    const long dir = raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/fd"),
+                                 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+        alignas(8) char buf[1024];
+        long n;
+        // /proc lists fds by number: closing some does not move the others.
+        while ((n = raw_syscall(SYS_getdents64, dir, reinterpret_cast<long>(buf), sizeof(buf))) > 0) {
+            for (long at = 0; at < n;) {
+                // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
+                const unsigned short reclen = *reinterpret_cast<unsigned short*>(buf + at + 16);
+                const char* name = buf + at + 19;
+                long fd = 0;
+                bool number = *name != 0;
+                for (; *name; ++name) {
+                    if (*name < '0' || *name > '9') number = false;
+                    fd = fd * 10 + (*name - '0');
+                }
+                if (number && fd >= 3 && fd != keep && fd != dir) raw_syscall(SYS_close, fd);
+                at += reclen;
+            }
+        }
+        raw_syscall(SYS_close, dir);
+        if (n == 0) return;
+    }
+    // No /proc: every fd up to the soft limit.
+    unsigned long long limit[2] = {0, 0};  // struct rlimit64: current, maximum
+    long top = 65536;
+    if (raw_syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(limit)) == 0 &&
+        limit[0] < 65536) {
+        top = static_cast<long>(limit[0]);
+    }
+    for (int fd = 3; fd < top; ++fd) {
+        if (fd != keep) raw_syscall(SYS_close, fd);
+    }
+}
+
+void exec_child(const char* path, char* const argv[], char* const envp[], Stdio io,
+                volatile int* err, int report_fd) {
+    // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask, whatever
+    // the architecture's field order. The last argument is the kernel's sigset size.
+    unsigned long dfl[4] = {0, 0, 0, 0};
+    const long sigset_bytes = 64 / 8;
+    for (int sig = 1; sig <= 64; ++sig) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        raw_syscall(SYS_rt_sigaction, sig, reinterpret_cast<long>(dfl), 0, sigset_bytes);
+    }
+    raw_syscall(SYS_setpgid, 0, 0);
+    if (io.in >= 0) raw_syscall(SYS_dup3, io.in, 0, 0);
+    if (io.out >= 0) raw_syscall(SYS_dup3, io.out, 1, 0);
+    if (io.err >= 0) raw_syscall(SYS_dup3, io.err, 2, 0);
+    // Kea may run with 0-2 closed, or with close-on-exec files there (opened after they were
+    // closed): the script gets /dev/null instead, so that no file it opens becomes its stdout.
+    for (int fd = 0; fd <= 2; ++fd) {
+        const long flags = raw_syscall(SYS_fcntl, fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC)) continue;
+        const long null_fd = raw_syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/dev/null"),
+                                         O_RDWR);
+        if (null_fd >= 0 && null_fd != fd) {
+            raw_syscall(SYS_dup3, null_fd, fd, 0);
+            raw_syscall(SYS_close, null_fd);
+        }
+    }
+    close_from_3(report_fd);
+    unsigned long none = 0;
+    raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, sigset_bytes);
+    long r = raw_syscall(SYS_execve, reinterpret_cast<long>(path), reinterpret_cast<long>(argv),
+                         reinterpret_cast<long>(envp));
+    *err = static_cast<int>(-r);
+    if (report_fd >= 0) {
+        const int e = static_cast<int>(-r);
+        raw_syscall(SYS_write, report_fd, reinterpret_cast<long>(&e), sizeof(e));
+    }
+    raw_exit(127);
+}
+
+#if RUNSCRIPT_SUPERVISED
+namespace {
+
+int script_entry(void* arg) {
+    Supervision* s = static_cast<Supervision*>(arg);
+    const Stdio none = {-1, -1, -1};
+    exec_child(s->path, s->argv, s->envp, s->io_placed ? none : s->io, &s->exec_err);
+    return 127;
+}
+
+void wake_launcher(Supervision* s) {
+    __atomic_store_n(&s->launched, 1, __ATOMIC_RELEASE);
+    raw_syscall(SYS_futex, reinterpret_cast<long>(&s->launched), FUTEX_WAKE, 1);
+}
+
+}  // namespace
+
+int supervisor_entry(void* arg) {
+    Supervision* s = static_cast<Supervision*>(arg);
+#ifdef RUNSCRIPT_FAULT_SUPERVISOR_DIES
+    raw_exit(1);
+#endif
+#ifdef RUNSCRIPT_FAULT_SLOW_SUPERVISOR
+    const long delay[2] = {0, 50 * 1000 * 1000};  // struct timespec
+    raw_syscall(SYS_nanosleep, reinterpret_cast<long>(delay), 0);
+#endif
+    // First of all, drop the copies of Kea's descriptors (sockets, lease files): Kea may
+    // close and reopen them (a reconfiguration) while this still runs.
+    // A handler's three pipes cannot all be kept by close_from_3: they go on the supervisor's
+    // own 0-2 first (its fd table is its own), which the script then inherits.
+    s->io_placed = s->io.in >= 0 || s->io.err >= 0;
+    if (s->io_placed) {
+        if (s->io.in >= 0) raw_syscall(SYS_dup3, s->io.in, 0, 0);
+        if (s->io.out >= 0) raw_syscall(SYS_dup3, s->io.out, 1, 0);
+        if (s->io.err >= 0) raw_syscall(SYS_dup3, s->io.err, 2, 0);
+    }
+    close_from_3(s->io_placed ? -1 : s->io.out);
+    // CLONE_VFORK: this returns once the script has exec'd (or failed to). The kernel writes
+    // the script's pid into the block before the script runs, so the hook can kill it early.
+    const long pid = runscript_clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD,
+                                     s->script_stack_top, &s->script_pid, script_entry, s);
+    if (pid < 0) {
+        s->exec_err = static_cast<int>(-pid);
+        wake_launcher(s);
+        raw_exit(1);
+    }
+    wake_launcher(s);
+    // The output pipe is the script's now: the hook must see its end when the script ends.
+    close_from_3();
+    if (s->io_placed) {
+        for (long fd = 0; fd <= 2; ++fd) raw_syscall(SYS_close, fd);
+    }
+    alignas(8) char info[128];  // siginfo_t, unread
+    const long kernel_p_pid = 1;
+    while (raw_syscall(SYS_waitid, kernel_p_pid, pid, reinterpret_cast<long>(info), WEXITED | WNOWAIT,
+                       0) == -EINTR) {
+    }
+    for (;;) {
+        int expected = RUNNING;
+        if (__atomic_compare_exchange_n(&s->state, &expected, static_cast<int>(REAPING), false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            break;
+        }
+        raw_syscall(SYS_futex, reinterpret_cast<long>(&s->state), FUTEX_WAIT, KILLING, 0);
+    }
+    int status = 0;
+    while (raw_syscall(SYS_wait4, pid, reinterpret_cast<long>(&status), 0, 0) == -EINTR) {
+    }
+    if (s->exec_err != 0) raw_exit(1);
+    s->status = status;
+    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+    raw_exit(0);
+    return 0;
+}
+#endif
+
+}  // namespace runscript

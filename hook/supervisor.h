@@ -1,0 +1,106 @@
+// Code without libc: the supervisor (launcher.cc, section 4) and a script between its clone
+// and its exec.
+//
+// The supervisor and the script before its exec share Kea's memory and the thread block (TLS)
+// of the Kea thread that started them, and in async mode run alongside it and alongside each
+// other: libc's wrappers would write that thread's errno, touch its cancellation state or take
+// libc's locks (glibc's sigaction takes a lock that two such processes sharing one thread block
+// deadlock on), and a call through a lazily bound PLT entry would run the dynamic linker there.
+// So this code calls the kernel directly (raw_syscall, runscript_clone), calls only functions
+// of supervisor.cc, and gets -errno back as the result.
+//
+// The rule is kept by the build, not by care: supervisor.cc is its own object, compiled last
+// of all flags without stack protector (it would read the canary of another thread's TLS),
+// builtins, exceptions or sanitizers (their runtimes use libc, locks and the thread's state),
+// and the Makefile refuses that object if it references any symbol at all. Every symbol
+// declared here is hidden: a call is direct, never through the PLT.
+//
+// On other architectures raw_syscall falls back to libc's syscall() and there is no
+// supervisor: only the vfork child of spawn_plain uses this code there, while the thread that
+// started it is suspended.
+
+#ifndef RUNSCRIPT_SUPERVISOR_H
+#define RUNSCRIPT_SUPERVISOR_H
+
+#include "launcher.h"
+
+// Our own system call instruction exists for these two architectures only; elsewhere
+// raw_syscall is libc's syscall(). RUNSCRIPT_AS_OTHER_ARCH builds that other path here, so
+// that the tests reach it on x86_64 too.
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(RUNSCRIPT_AS_OTHER_ARCH)
+#define RUNSCRIPT_RAW_SYSCALL_ASM 1
+#else
+#define RUNSCRIPT_RAW_SYSCALL_ASM 0
+#endif
+
+// The supervisor needs our own clone trampoline and raw system calls (section 2), written for
+// these two architectures only; elsewhere every script is a plain child (with pidfd).
+#if defined(__linux__) && RUNSCRIPT_RAW_SYSCALL_ASM && !defined(RUNSCRIPT_NO_PIDFD)
+#define RUNSCRIPT_SUPERVISED 1
+#else
+#define RUNSCRIPT_SUPERVISED 0
+#endif
+
+#if defined(__linux__) && !defined(RUNSCRIPT_NO_PIDFD)
+#define RUNSCRIPT_PIDFD 1
+#else
+#define RUNSCRIPT_PIDFD 0
+#endif
+
+#pragma GCC visibility push(hidden)
+
+namespace runscript {
+
+// The system call `n`; -errno on failure.
+long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0);
+[[noreturn]] void raw_exit(int code);
+
+// Closes fds 3 and up, but `keep` (when >= 3).
+void close_from_3(int keep = -1);
+
+// Runs in the child while it still shares Kea's memory (vfork semantics): default signal
+// dispositions, an empty mask, its own process group, `io` on 0-2 (/dev/null for any of 0-2
+// that is closed or close-on-exec), only fds 0-2, then execve. An exec failure is reported
+// through *err, and also written to report_fd (>= 3, close-on-exec) when given: where vfork
+// does not share memory (qemu-user runs it as a fork) *err is the child's own copy. The fds of
+// `io`, when given, are >= 3. Never returns.
+void exec_child(const char* path, char* const argv[], char* const envp[], Stdio io,
+                volatile int* err, int report_fd = -1);
+
+// The block a supervisor shares with the hook (launcher.cc, section 4: who may kill and reap).
+enum SupervisionState { RUNNING = 0, KILLING = 1, REAPING = 2 };
+
+struct Supervision {
+    const char* path;
+    char* const* argv;
+    char* const* envp;
+    Stdio io;                         // the script's 0-2 (-1: Kea's own, or /dev/null)
+    int io_placed;                    // the supervisor has put io on its own 0-2 already
+    char* script_stack_top;
+    volatile int exec_err;            // errno of a failed execve, written by the script
+    int script_pid;                   // written by the kernel when the script is cloned
+    int state;                        // SupervisionState; a futex
+    volatile int status;              // the script's wait status
+    volatile int done;                // 1 once status is valid
+    int launched;                     // futex: 1 once the script has exec'd (or failed)
+};
+
+#if RUNSCRIPT_SUPERVISED
+// The supervisor's body, given its Supervision: starts the script (CLONE_VFORK), wakes the
+// hook through `launched`, waits for the script and leaves its status in the block.
+int supervisor_entry(void* arg);
+#endif
+
+}  // namespace runscript
+
+#if RUNSCRIPT_SUPERVISED
+// runscript_clone(flags, stack_top, parent_tid, fn, arg): the clone system call; the child
+// runs fn(arg) on stack_top and exits with its result. Returns the child's pid or -errno.
+// The child starts with a fresh frame on its own stack and never returns into the caller's.
+extern "C" long runscript_clone(unsigned long flags, void* stack_top, int* parent_tid,
+                                int (*fn)(void*), void* arg);
+#endif
+
+#pragma GCC visibility pop
+
+#endif  // RUNSCRIPT_SUPERVISOR_H

@@ -1,0 +1,39 @@
+"""The rule of hook/supervisor.cc (hook/supervisor.h says why): no libc, kept by the build.
+
+FLAGS come last when supervisor.cc is compiled, in the generated Makefile and in the test
+programs alike, so that no distribution's or sanitizer's flag brings a runtime back; and both
+refuse the object by :func:`violations`."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import List
+
+#: The file that holds the code without libc (hook/).
+SOURCE = "supervisor.cc"
+
+#: No stack protector (it reads the canary of another thread's TLS), no calls the compiler
+#: makes up (memcpy, memset), no exception tables' personality, no sanitizer runtime. (A
+#: coverage build keeps its __gcov_* calls whatever comes after --coverage: refused.)
+FLAGS = ("-fno-stack-protector", "-fno-builtin", "-fno-tree-loop-distribute-patterns",
+         "-fno-exceptions", "-fno-sanitize=all")
+
+#: Defined by the object where the supervisor exists (x86_64, aarch64). Elsewhere the object's
+#: only user is a vfork child whose parent thread is suspended, and raw_syscall is libc's.
+SUPERVISOR_SYMBOL = "runscript_clone"
+
+
+def violations(nm: str, obj: Path) -> List[str]:
+    """The symbols the object references although it must not: any at all, where it holds
+    the supervisor."""
+    def names(*flags: str) -> List[str]:
+        out = subprocess.run([nm, *flags, str(obj)], capture_output=True, text=True, check=True).stdout
+        return [line.split()[-1] for line in out.splitlines() if line.strip()]
+    if SUPERVISOR_SYMBOL not in names("--defined-only"):
+        return []
+    return names("--undefined-only")
+
+
+class LibcInSupervisor(RuntimeError):
+    """supervisor.cc compiled into an object that references symbols."""
