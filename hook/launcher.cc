@@ -282,9 +282,11 @@ void futex_wake_all(int* word) {
 
 void kill_group(pid_t pid) {
     if (pid <= 0) return;
-    // The script leads its own process group: take its children down with it. Before its
-    // setpgid, the group does not exist yet: the script alone then.
-    if (kill(-pid, SIGKILL) != 0) kill(pid, SIGKILL);
+    // The script leads its own process group: take its children down with it. The script
+    // itself by its pid too: before its setpgid the group does not exist yet, and it may have
+    // left the group (setpgid, setsid) with its children still there.
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
 }
 
 // Kills the script's process group. False when there is nothing to kill yet: the supervisor

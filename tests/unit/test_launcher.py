@@ -5,6 +5,7 @@ import ctypes
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -322,6 +323,46 @@ def test_timeout_kills_the_script_and_its_group(any_driver, tmp_path, wait):
     while not gone(child) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert gone(child)
+
+
+@pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
+def test_timeout_kills_a_script_that_left_its_group(any_driver, tmp_path, wait):
+    """A script that moves to another process group while its child stays in the first one
+    (issue 20, item 8): killing the group alone left the script running, and the run's end
+    waited for it (the driver hung until its 60 s timeout)."""
+    pids = tmp_path / "pids"
+    path = tmp_path / "leaves.py"
+    path.write_text(f"""#!/usr/bin/env python3
+import os, time
+null = os.open("/dev/null", os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(null, fd)
+child = os.fork()
+if child == 0:
+    time.sleep(300)
+    os._exit(0)
+os.setpgid(0, os.getpgid(os.getppid()))  # into its parent's group; the child stays behind
+with open("{pids}", "w") as f:
+    f.write(f"{{os.getpid()}} {{child}}")
+time.sleep(300)
+""")
+    path.chmod(0o755)
+    try:
+        out = run_full(any_driver, path, wait, 500)
+        if wait:
+            assert out.split()[0] == "timed_out"
+        else:
+            assert [(k, c) for k, c, _ in events_of(out)] == [(2, 0)]  # TIMED_OUT
+        deadline = time.monotonic() + 2
+        script_pid, child = (int(x) for x in pids.read_text().split())
+        while not (gone(script_pid) and gone(child)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gone(script_pid) and gone(child)
+    finally:
+        if pids.exists():
+            for pid in (int(x) for x in pids.read_text().split()):
+                if not gone(pid):
+                    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
