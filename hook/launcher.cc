@@ -51,6 +51,7 @@
 // Test-only fault injection: RUNSCRIPT_FAKE_OLD_CLONE (the kernel ignores CLONE_PIDFD and has
 // no pidfd_open, as before 5.2), RUNSCRIPT_FAKE_CLONE_IGNORES_PIDFD (only the clone ignores it),
 // RUNSCRIPT_FAULT_SUPERVISOR_DIES (the supervisor exits before waking the caller),
+// RUNSCRIPT_FAULT_SUPERVISOR_CRASHES (it dies of a core-dumping signal instead),
 // RUNSCRIPT_FAULT_SLOW_SUPERVISOR (it starts the script 50 ms late), RUNSCRIPT_FAULT_THROW_AFTER_SPAWN
 // (the first async launch throws once the script is started).
 

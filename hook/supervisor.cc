@@ -217,6 +217,9 @@ int supervisor_entry(void* arg) {
 #ifdef RUNSCRIPT_FAULT_SUPERVISOR_DIES
     raw_exit(1);
 #endif
+#ifdef RUNSCRIPT_FAULT_SUPERVISOR_CRASHES
+    __builtin_trap();  // a core-dumping signal, as a bug here would raise
+#endif
 #ifdef RUNSCRIPT_FAULT_SLOW_SUPERVISOR
     const long delay[2] = {0, 50 * 1000 * 1000};  // struct timespec
     raw_syscall(SYS_nanosleep, reinterpret_cast<long>(delay), 0);
