@@ -52,6 +52,7 @@
 // no pidfd_open, as before 5.2), RUNSCRIPT_FAKE_CLONE_IGNORES_PIDFD (only the clone ignores it),
 // RUNSCRIPT_FAULT_SUPERVISOR_DIES (the supervisor exits before waking the caller),
 // RUNSCRIPT_FAULT_SUPERVISOR_CRASHES (it dies of a core-dumping signal instead),
+// RUNSCRIPT_FAULT_SLOW_EXEC (the script's exec takes 1.5 s),
 // RUNSCRIPT_FAULT_SLOW_SUPERVISOR (it starts the script 50 ms late), RUNSCRIPT_FAULT_THROW_AFTER_SPAWN
 // (the first async launch throws once the script is started).
 
@@ -334,8 +335,8 @@ bool wait_launched(const Process& p) {
     return true;
 }
 
-// Returns the supervisor as a Process, or pid = -errno. detach: the caller will not wait for
-// the script (async): when the call fits in the mapping, it is copied there and this returns
+// Returns the supervisor as a Process, or pid = -errno. detach: the caller does not need the
+// script's exec done (Launcher::run, both modes): when the call fits in the mapping, it is copied there and this returns
 // as soon as the supervisor exists, leaving the script's exec to the supervisor, on another
 // core if there is one. An exec failure then shows in Supervision::exec_err.
 // *refused: the kernel refused the supervisor's own clone (EINVAL under qemu-user, EPERM or
@@ -648,14 +649,16 @@ namespace {
 
 // ---- 8. Synchronous waits -------------------------------------------------------------------
 
-// Waits for a started script for at most timeout_ms (<= 0: forever); kills its process
-// group on timeout. When out_fd >= 0 (non-blocking read end of the script's output), lines
-// go to on_line as they arrive, at most limits.read_bytes per wake-up and limits.max_lines per
-// run; out_fd is closed. Releases the Process, also when on_line throws (after killing the
-// script).
-Outcome wait_child(Process p, int timeout_ms, int out_fd, const Limits& limits,
+// Waits for a started script until `deadline` (monotonic_ms; 0: forever), which counts from
+// the call, before the spawn: a supervised script's exec may still be under way (stuck on a
+// hung filesystem, say) and is then killed on time like the script. Kills its process group
+// on timeout. When out_fd >= 0 (non-blocking read end of the script's output), lines go to
+// on_line as they arrive, at most limits.read_bytes per wake-up and limits.max_lines per run;
+// out_fd is closed. Releases the Process, also when on_line throws (after killing the script).
+// A script that could not be started (exec failure, found once its supervisor ended) gives
+// SPAWN_FAILED with its errno.
+Outcome wait_child(Process p, long long deadline, int out_fd, const Limits& limits,
                    const std::function<void(const std::string&)>& on_line) {
-    const long long deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
     LineBuffer buffer(limits.max_lines);
     std::vector<std::string> lines;
     // Past the deadline, the lines still to log are counted as dropped: killing comes first.
@@ -743,8 +746,10 @@ Outcome wait_child(Process p, int timeout_ms, int out_fd, const Limits& limits,
     }
     if (result == 0) result = finish(p, &status, 0);
     const pid_t script = p.script();
+    const int not_started = result < 0 && !timed_out ? start_error(p) : 0;
     release(p);
     if (timed_out) return Outcome{Outcome::TIMED_OUT, 0, script};
+    if (not_started) return Outcome{Outcome::SPAWN_FAILED, not_started, -1};
     if (result < 0) return Outcome{Outcome::UNKNOWN, 0, script};
     return from_status(script, status);
 }
@@ -889,24 +894,22 @@ std::size_t Launcher::running_async() const {
     return slots_.load();
 }
 
-Process Launcher::spawn(const char* path, char* const argv[], char* const envp[], int out_fd,
-                        bool detach) {
+Process Launcher::spawn(const char* path, char* const argv[], char* const envp[], int out_fd) {
     const Stdio io = {-1, out_fd, out_fd};
 #if RUNSCRIPT_SUPERVISED
     if (supervised_.load(std::memory_order_relaxed)) {
         bool refused;
-        Process p = spawn_supervised(path, argv, envp, io, detach, &refused);
+        Process p = spawn_supervised(path, argv, envp, io, true, &refused);
         if (!refused) return p;
         supervised_ = false;  // nothing ran: plain from now on
     }
-#else
-    (void)detach;
 #endif
     return spawn_plain(path, argv, envp, io);
 }
 
 Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], bool wait,
                       int timeout_ms, bool capture) {
+    const long long deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
     Child child;
     if (!wait) {
         std::size_t used = slots_.load();
@@ -937,7 +940,9 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
     } else {
         out[0] = out[1] = -1;
     }
-    Process proc = spawn(path, argv, envp, out[1], !wait);
+    // Detached in both modes: a supervised script's exec happens in its supervisor, from a
+    // copy of the call, and the timeout counts from here (wait_child).
+    Process proc = spawn(path, argv, envp, out[1]);
     if (out[1] >= 0) close(out[1]);
     if (out[0] >= 0) fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
     if (proc.pid < 0 && out[0] >= 0) {
@@ -947,10 +952,11 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
     if (wait) {
         if (proc.pid < 0) return Outcome{Outcome::SPAWN_FAILED, static_cast<int>(-proc.pid), -1};
         const LineSink& sink = lines_;
-        const pid_t shown = proc.script();
-        return wait_child(proc, timeout_ms, out[0], limits_,
-                          [&sink, path, shown](const std::string& line) {
-                              if (sink) sink(path, shown, line);
+        // Read at each line: the supervisor may not have started the script at the spawn.
+        const Process& shown = proc;
+        return wait_child(proc, deadline, out[0], limits_,
+                          [&sink, path, &shown](const std::string& line) {
+                              if (sink) sink(path, shown.script(), line);
                           });
     }
     if (proc.pid < 0) {
@@ -962,7 +968,7 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
     const pid_t script = proc.script();
     const pid_t shown = script > 0 ? script : -1;
     child.proc = proc;
-    child.deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
+    child.deadline = deadline;
     child.killed = false;
     child.out_fd = out[0];
     try {

@@ -203,8 +203,7 @@ private:
         LineBuffer buffer;
     };
 
-    Process spawn(const char* path, char* const argv[], char* const envp[], int out_fd,
-                  bool detach);
+    Process spawn(const char* path, char* const argv[], char* const envp[], int out_fd);
     void reaper_loop();
     void deliver(const Child& c, std::vector<std::string>& lines);
     void report(const AsyncEvent& e);

@@ -200,6 +200,10 @@ namespace {
 
 int script_entry(void* arg) {
     Supervision* s = static_cast<Supervision*>(arg);
+#ifdef RUNSCRIPT_FAULT_SLOW_EXEC
+    const long stuck[2] = {1, 500 * 1000 * 1000};  // an exec stuck for 1.5 s (a hung filesystem)
+    raw_syscall(SYS_nanosleep, reinterpret_cast<long>(stuck), 0);
+#endif
     const Stdio none = {-1, -1, -1};
     exec_child(s->path, s->argv, s->envp, s->io_placed ? none : s->io, &s->exec_err);
     return 127;

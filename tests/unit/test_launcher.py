@@ -2,6 +2,7 @@
 asynchronous runs without zombies and without stealing other children."""
 
 import ctypes
+import errno
 import os
 import re
 import resource
@@ -527,6 +528,37 @@ def test_a_supervisor_that_dies_before_waking_the_caller_does_not_hang_it(tmp_pa
                          text=True, timeout=30, check=True,
                          env={**os.environ, "DRIVER_BIG_ENV": "100000"}).stdout
     assert out.split()[0] == "spawn_failed"
+
+
+@pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
+def test_the_timeout_counts_from_the_call_not_from_the_exec(tmp_path, wait, built):
+    """An exec that takes 1.5 s (a script on a hung filesystem; fault injection) with a
+    300 ms timeout: the run times out and the script is killed (issue 20, item 8). The
+    synchronous run's clock started after the exec: it waited for it and then let the script
+    run to its end (`exited 0`)."""
+    drv = built("RUNSCRIPT_FAULT_SLOW_EXEC")
+    ran = tmp_path / "ran"
+    path = script(tmp_path, f"touch {ran}\n")
+    out = run_full(drv, path, wait, 300)
+    if wait:
+        assert out.split()[0] == "timed_out", out
+    else:
+        assert [(k, c) for k, c, _ in events_of(out)] == [(2, 0)], out  # TIMED_OUT
+    time.sleep(1.5)
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
+def test_an_exec_failure_is_a_start_failure_in_both_modes(any_driver, tmp_path, wait):
+    """The synchronous run no longer waits for the exec either: its failure is found when the
+    supervisor ends, and reported as before."""
+    out = run_full(any_driver, tmp_path / "missing.sh", wait)
+    if wait:
+        assert out.split()[:2] == ["spawn_failed", str(errno.ENOENT)], out
+    else:
+        # reported by the reaper (SPAWN_FAILED, where the supervisor execs), or at once
+        started_ok = [(k, c) for k, c, _ in events_of(out)] == [(3, errno.ENOENT)]
+        assert started_ok or out.split()[:2] == ["spawn_failed", str(errno.ENOENT)], out
 
 
 def kernel_release() -> tuple:
