@@ -76,15 +76,17 @@ def compile_cached(name: str, sources: list, headers: list, out_dir: Path, defin
     binary = out_dir / (f"{name}-{digest}" if arch is None else f"{name}-{arch}-{digest}")
     if not binary.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
-        # Built under a temporary name: an interrupted build never leaves a cached binary.
-        partial = binary.with_name(binary.name + ".partial")
+        # Built under a temporary name of this process: an interrupted build never leaves a
+        # cached binary, and test workers building the same one at once do not collide.
+        partial = binary.with_name(f"{binary.name}.{os.getpid()}.partial")
         common = [f"-std={std}", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", *flags,
                   "-I", str(ROOT / "hook")]
         inputs = [str(s) for s in sources if s.name != no_libc.SOURCE]
         if any(s.name == no_libc.SOURCE for s in sources):
-            inputs.append(str(_no_libc_object(compiler, common, binary.with_name(binary.name + ".supervisor.o"))))
+            inputs.append(str(_no_libc_object(compiler, common, partial.with_suffix(".supervisor.o"))))
         subprocess.run([compiler, *common, *inputs, "-o", str(partial)], check=True)
         partial.replace(binary)
+        partial.with_suffix(".supervisor.o").unlink(missing_ok=True)
     return binary
 
 
@@ -112,7 +114,7 @@ def build_preload(source: Path, out_dir: Path) -> Path:
     shared = out_dir / f"{source.stem}-{digest}.so"
     if not shared.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
-        partial = shared.with_name(shared.name + ".partial")
+        partial = shared.with_name(f"{shared.name}.{os.getpid()}.partial")
         subprocess.run([compiler, "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
                         str(source), "-o", str(partial), "-ldl"], check=True)
         partial.replace(shared)
