@@ -53,8 +53,8 @@
 // RUNSCRIPT_FAULT_SUPERVISOR_DIES (the supervisor exits before waking the caller),
 // RUNSCRIPT_FAULT_SUPERVISOR_CRASHES (it dies of a core-dumping signal instead),
 // RUNSCRIPT_FAULT_SLOW_EXEC (the script's exec takes 1.5 s),
-// RUNSCRIPT_FAULT_SLOW_SUPERVISOR (it starts the script 50 ms late), RUNSCRIPT_FAULT_THROW_AFTER_SPAWN
-// (the first async launch throws once the script is started).
+// RUNSCRIPT_FAULT_SLOW_SUPERVISOR=MS (it starts the script MS milliseconds late, MS < 1000),
+// RUNSCRIPT_FAULT_THROW_AFTER_SPAWN (the first async launch throws once the script is started).
 
 // glibc 2.34 added posix_spawn_file_actions_addclosefrom_np: with it posix_spawn alone gives
 // the child only fds 0-2. Older C libraries take the vfork() path below instead.
@@ -138,7 +138,12 @@ int open_pidfd(pid_t pid) {
 // script is unreaped, and only the supervisor reaps it. `state` decides who goes first: the
 // hook moves RUNNING -> KILLING, signals the script's group, moves back to RUNNING; the
 // supervisor, once waitid(WNOWAIT) says the script has ended, moves RUNNING -> REAPING (waiting
-// on the futex while the hook holds KILLING), and only then reaps. (supervisor.h)
+// on the futex while the hook holds KILLING), and only then reaps.
+//
+// Whether the script starts at all is decided the same way, before the clone: the supervisor
+// moves NOT_STARTED -> RUNNING and starts it, or finds CANCELLED (the hook gave up: timeout,
+// stop) and ends. So the hook never kills a supervisor that may still start a script: such a
+// script would run this library's code, before its exec, after the library is unmapped.
 
 namespace {
 
@@ -291,16 +296,24 @@ void kill_group(pid_t pid) {
     kill(pid, SIGKILL);
 }
 
-// Kills the script's process group. False when there is nothing to kill yet: the supervisor
-// has not started the script (try again shortly). Supervised scripts: see section 4 (no pid
-// reuse). Plain children (no supervisor): by pid; Kea's waitpid(-1) may reap such a child
-// under us, and its pid may then be reused: the residual race of kernels without pidfds.
+// Kills the script's process group, or makes sure a supervisor that has not started it never
+// will (it then ends on its own). False only while a supervisor is between deciding to start
+// the script and its clone, a few microseconds: try again shortly. Supervised scripts: see
+// section 4 (no pid reuse). Plain children (no supervisor): by pid; Kea's waitpid(-1) may reap
+// such a child under us, and its pid may then be reused: the residual race of kernels without
+// pidfds.
 bool kill_script(const Process& p) {
     if (!p.sup) {
         kill_group(p.pid);
         return true;
     }
     Supervision* s = p.sup;
+    int not_started = NOT_STARTED;
+    if (__atomic_compare_exchange_n(&s->state, &not_started, static_cast<int>(CANCELLED), false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+        not_started == CANCELLED) {
+        return true;
+    }
     const pid_t pid = __atomic_load_n(&s->script_pid, __ATOMIC_ACQUIRE);
     if (pid <= 0) return false;
     int expected = RUNNING;
@@ -315,7 +328,8 @@ bool kill_script(const Process& p) {
 }
 
 // Kills the process we wait for itself (a supervisor: through its pidfd when there is one;
-// its pid cannot be reused before we reap it either).
+// its pid cannot be reused before we reap it either). A supervisor only once kill_script has
+// succeeded: it must not leave a script behind that runs this library's code before its exec.
 void kill_waited(const Process& p) {
     if (p.pid <= 0) return;
     if (p.pidfd >= 0 && sys_pidfd_send_signal(p.pidfd, SIGKILL) == 0) return;
@@ -566,20 +580,22 @@ int finish(Process& p, int* status, int flags) {
 // was started).
 int start_error(const Process& p) {
     if (!p.sup) return 0;
+    // Not started because the hook said so (timeout, stop): the caller knows why.
+    if (__atomic_load_n(&p.sup->state, __ATOMIC_ACQUIRE) == CANCELLED) return 0;
     if (p.sup->exec_err != 0) return p.sup->exec_err;
     // A supervisor that ended without starting anything (killed, or a fault).
     return __atomic_load_n(&p.sup->script_pid, __ATOMIC_ACQUIRE) > 0 ? 0 : ECHILD;
 }
 
 // Kills the script, then waits for what we wait for: used when the caller cannot go on
-// (an exception) and at stop. Bounded: the script is gone, the supervisor follows at once.
+// (an exception). Bounded: the script is gone or will never start, the supervisor follows at
+// once.
 void kill_and_reap(Process& p) {
     int status;
     for (int i = 0; i < 1000 && !kill_script(p); ++i) {
         if (has_ended(p.pid)) break;
         usleep(1000);
     }
-    if (!kill_script(p)) kill_waited(p);  // the script never started: nothing of it to wait for
     finish(p, &status, 0);
     release(p);
 }
@@ -1181,6 +1197,8 @@ void Launcher::stop_all(std::vector<Child>& mine, std::vector<std::string>& line
         mine.resize(kept, Child());
     }
     for (Child& c : mine) {
+        // A supervisor may be a few microseconds from its script's clone: let it get there.
+        for (int i = 0; i < 100 && !kill_script(c.proc); ++i) usleep(1000);
         kill_waited(c.proc);
         int status = 0;
         const int result = finish(c.proc, &status, 0);

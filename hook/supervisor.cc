@@ -225,7 +225,7 @@ int supervisor_entry(void* arg) {
     __builtin_trap();  // a core-dumping signal, as a bug here would raise
 #endif
 #ifdef RUNSCRIPT_FAULT_SLOW_SUPERVISOR
-    const long delay[2] = {0, 50 * 1000 * 1000};  // struct timespec
+    const long delay[2] = {0, RUNSCRIPT_FAULT_SLOW_SUPERVISOR * 1000L * 1000L};  // struct timespec, < 1 s
     raw_syscall(SYS_nanosleep, reinterpret_cast<long>(delay), 0);
 #endif
     // First of all, drop the copies of Kea's descriptors (sockets, lease files): Kea may
@@ -239,6 +239,15 @@ int supervisor_entry(void* arg) {
         if (s->io.err >= 0) raw_syscall(SYS_dup3, s->io.err, 2, 0);
     }
     close_from_3(s->io_placed ? -1 : s->io.out);
+    // The hook may have given up on this run already (its timeout, a stop): then no script
+    // at all. Past this point it waits for the script's pid instead of killing us, so no
+    // script is ever left running this library's code without its supervisor.
+    int not_started = NOT_STARTED;
+    if (!__atomic_compare_exchange_n(&s->state, &not_started, static_cast<int>(RUNNING), false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        wake_launcher(s);
+        raw_exit(1);
+    }
     // CLONE_VFORK: this returns once the script has exec'd (or failed to). The kernel writes
     // the script's pid into the block before the script runs, so the hook can kill it early.
     const long pid = runscript_clone(CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD,

@@ -67,8 +67,9 @@ void close_from_3(int keep = -1);
 void exec_child(const char* path, char* const argv[], char* const envp[], Stdio io,
                 volatile int* err, int report_fd = -1);
 
-// The block a supervisor shares with the hook (launcher.cc, section 4: who may kill and reap).
-enum SupervisionState { RUNNING = 0, KILLING = 1, REAPING = 2 };
+// The block a supervisor shares with the hook (launcher.cc, section 4: who may kill and reap,
+// and who decides whether the script starts at all). A new block is all zero: NOT_STARTED.
+enum SupervisionState { NOT_STARTED = 0, RUNNING = 1, KILLING = 2, REAPING = 3, CANCELLED = 4 };
 
 struct Supervision {
     const char* path;

@@ -34,7 +34,7 @@ DRIVERS = {
     "default": BUILDS["default"],
     # vfork, no pidfd, fds closed through /proc: our aarch64 exec_child on a real kernel.
     "oldest": BUILDS["oldest"],
-    "slow": ("RUNSCRIPT_FAULT_SLOW_SUPERVISOR",),
+    "slow": ("RUNSCRIPT_FAULT_SLOW_SUPERVISOR=50",),
     "dies": ("RUNSCRIPT_FAULT_SUPERVISOR_DIES",),
     "throw": ("RUNSCRIPT_FAULT_THROW_AFTER_SPAWN",),
 }

@@ -497,7 +497,7 @@ def test_stop_ends_by_the_unload_deadline_not_a_drain_later(tmp_path, built):
 def test_async_timeout_before_the_pid_is_known_still_kills(tmp_path, built):
     # The supervisor starts the script 50 ms late; the timeout (10 ms) fires before that.
     # Before: `killed` was set without any kill, and the script ran to its end.
-    drv = built("RUNSCRIPT_FAULT_SLOW_SUPERVISOR")
+    drv = built("RUNSCRIPT_FAULT_SLOW_SUPERVISOR=50")
     marker = tmp_path / "survived"
     path = script(tmp_path, f"sleep 1\necho yes > {marker}\n")
     out = run_full(drv, path, 0, 10)
@@ -505,6 +505,23 @@ def test_async_timeout_before_the_pid_is_known_still_kills(tmp_path, built):
     assert events_of(out)[0][2] < 10 + 500
     time.sleep(1.5)
     assert not marker.exists()
+
+
+def test_a_script_its_supervisor_had_not_started_when_the_stop_began_never_starts(tmp_path, built):
+    """A supervisor 450 ms late to start its script (a busy machine; fault injection), and a
+    stop 300 ms after the launch: the supervisor is told not to start it, and it never runs
+    (issue 20, item 8). Before, the stop's kill found no pid, the script started during the
+    stop's grace (and could start between the last kill and the supervisor's, then run this
+    library's code before its exec from a mapping about to go)."""
+    drv = built("RUNSCRIPT_FAULT_SLOW_SUPERVISOR=450")
+    ran = tmp_path / "ran"
+    path = script(tmp_path, f"touch {ran}\nsleep 5\n")
+    out = subprocess.run([str(drv), "stop", "0", f"{path}:0:0"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert "launch started" in out
+    time.sleep(0.5)
+    assert not ran.exists(), out
+    assert out.split("zombies ")[1].split()[0] == "0", out
 
 
 # --- 5. Smaller defects -----------------------------------------------------------------------
