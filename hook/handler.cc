@@ -140,7 +140,7 @@ std::size_t client_key(const std::vector<std::string>& vars) {
 struct HandlerPool::Worker {
     std::size_t index = 0;
 
-    std::timed_mutex io;
+    DeadlineMutex io;
     int in_fd = -1;                  // our end of the record socket (non-blocking)
     int out_fd = -1;                 // read end of the reply pipe (non-blocking)
     std::string out_partial;         // an unterminated reply-pipe line (capacity reserved)
@@ -436,7 +436,7 @@ Outcome HandlerPool::call(std::size_t key, const char* point,
         }
         w = &c;
     }
-    std::lock_guard<std::timed_mutex> lock(w->io, std::adopt_lock);
+    std::lock_guard<DeadlineMutex> lock(w->io, std::adopt_lock);
     // The kill clock starts here, with the record's first byte: the time this thread waited
     // for the lock was other events' (issue 20: counting it killed healthy handlers).
     const long long deadline =
@@ -758,7 +758,7 @@ Outcome HandlerPool::lifecycle(const char* point, long long cap) {
             {
                 std::lock_guard<std::mutex> lock(w.queue_mutex);
                 if (w.count == 0) {
-                    std::unique_lock<std::timed_mutex> io(w.io, std::try_to_lock);
+                    std::unique_lock<DeadlineMutex> io(w.io, std::try_to_lock);
                     if (io.owns_lock() && w.sending_at == w.sending.size()) break;
                 }
             }
@@ -776,7 +776,7 @@ Outcome HandlerPool::lifecycle(const char* point, long long cap) {
                 w.io.lock();
             }
             if (locked) {
-                std::lock_guard<std::timed_mutex> lock(w.io, std::adopt_lock);
+                std::lock_guard<DeadlineMutex> lock(w.io, std::adopt_lock);
                 o = round_trip(w, point, 0, deadline);
             } else {
                 o = Outcome{Outcome::TIMED_OUT, 0, w.pid.load()};
@@ -926,7 +926,7 @@ void HandlerPool::monitor_loop() {
             // Asynchronous records and replies (and, at stop, closing stdin once the queue
             // is written).
             if ((async || stopping) && w.busy_until <= now) {
-                std::unique_lock<std::timed_mutex> io(w.io, std::try_to_lock);
+                std::unique_lock<DeadlineMutex> io(w.io, std::try_to_lock);
                 if (!io.owns_lock()) {
                     w.busy_until = now + BUSY_RETRY_MS;  // a call() or lifecycle() has it
                 } else {
@@ -987,7 +987,7 @@ void HandlerPool::monitor_loop() {
 
             // Restart when due.
             if (!stopping && !unloading_ && w.proc.pid <= 0 && now >= w.restart_at) {
-                std::unique_lock<std::timed_mutex> io(w.io, std::try_to_lock);
+                std::unique_lock<DeadlineMutex> io(w.io, std::try_to_lock);
                 if (io.owns_lock()) {
                     start(w);
                 } else {
