@@ -397,17 +397,18 @@ def test_async_queue_full_drops_are_counted_and_never_block(driver, tmp_path):
     lines, events = drive(driver, h, ["wait=0", "queue=10", "timeout=0", "drain=200"], [
         ["posts", "2000", "0", "pkt4_receive", pad], ["sleep", "1200"],
         ["posts", "1000", "0", "pkt4_receive", pad], ["sleep", "1200"], ["destroy"]])
+    # Never waited for the handler: it reads nothing, ever, and timeout=0 would wait forever;
+    # the driver's end is the proof (no time measured: the machine may be loaded).
     bursts = [[int(x) for x in line.split()[2::2]] for line in lines if line.startswith("posts")]
     dropped = 0
-    for (queued, lost, ms), n in zip(bursts, (2000, 1000)):
+    for (queued, lost, _ms), n in zip(bursts, (2000, 1000)):
         assert queued + lost == n and lost > 0
-        # Never waited for the handler (it reads nothing, ever).
-        assert ms < 1000
         dropped += lost
     reports = kinds(events, "QUEUE_FULL")
     assert sum(e["value"] for e in reports) == dropped
-    # At most one report per second.
-    times = [e["t"] for e in reports]
+    # At most one report per second, but for the stop's, which reports what is left at once
+    # (its spacing depends on how long a burst took on a loaded machine: once under 1 s).
+    times = [e["t"] for e in reports[:-1]]
     assert all(b - a >= 1000 for a, b in zip(times, times[1:]))
 
 
