@@ -337,8 +337,11 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
                           f"{lines.count('unload')} times")
     if not answer.get("address"):
         o.problems.append("no lease for a client after the reloads")
-    # an emulated Kea answers a few DORAs a second at best while it reloads (28 of 60 seen)
-    if perf_result is None or perf_result.acks < rate * seconds * (0.25 if rt.emulated else 0.5):
+    # A floor that tells "kept answering" from an outage (a hung reload answers nearly nothing),
+    # not a throughput target (those are benchmarks): an emulated Kea answers a few DORAs a
+    # second at best while it reloads (28 of 60 seen), and a real one on a CI machine running
+    # three cells at once on 2 cores answered 599 of 1200 (1100-1150 when alone).
+    if perf_result is None or perf_result.acks < rate * seconds * 0.25:
         o.problems.append("Kea did not keep answering perfdhcp during the reloads")
     if below:
         o.problems.append(f"left below Kea after the reloads: {below[:5]}")
