@@ -441,12 +441,14 @@ Outcome HandlerPool::call(std::size_t key, const char* point,
     // for the lock was other events' (issue 20: counting it killed healthy handlers).
     const long long deadline =
         settings_.timeout_ms > 0 ? monotonic_ms() + settings_.timeout_ms : 0;
-    return round_trip(*w, point, &vars, deadline);
+    return round_trip(*w, point, &vars, deadline, settings_.timeout_ms);
 }
 
-// With w.io held. vars null: a lifecycle record (no variables).
+// With w.io held. vars null: a lifecycle record (no variables). budget_ms: the time the
+// handler had until `deadline`, as the timeout message says it.
 Outcome HandlerPool::round_trip(Worker& w, const char* point,
-                                const std::vector<std::string>* vars, long long deadline) {
+                                const std::vector<std::string>* vars, long long deadline,
+                                int budget_ms) {
     const pid_t pid = w.pid.load();
     if (!w.alive.load(std::memory_order_acquire) || w.in_fd < 0 || w.in_closed) {
         return Outcome{Outcome::HANDLER_DOWN, 0, -1};
@@ -459,8 +461,7 @@ Outcome HandlerPool::round_trip(Worker& w, const char* point,
         w.alive = false;
         wake(wake_fd_);
         if (kind == Outcome::TIMED_OUT) {
-            report(HandlerEvent{HandlerEvent::TIMEOUT, w.index, pid, settings_.timeout_ms,
-                                point});
+            report(HandlerEvent{HandlerEvent::TIMEOUT, w.index, pid, budget_ms, point});
         }
         return Outcome{kind, 0, pid};
     };
@@ -751,8 +752,12 @@ Outcome HandlerPool::lifecycle(const char* point, long long cap) {
     Outcome first_failure = Outcome{Outcome::EXITED, 0, -1};
     for (auto& wp : workers_) {
         Worker& w = *wp;
-        long long deadline = settings_.timeout_ms > 0 ? monotonic_ms() + settings_.timeout_ms : 0;
+        const long long started = monotonic_ms();
+        long long deadline = settings_.timeout_ms > 0 ? started + settings_.timeout_ms : 0;
         if (cap > 0 && (deadline == 0 || cap < deadline)) deadline = cap;
+        // The timeout, or what was left of the drain when this worker's turn came.
+        const int budget_ms = deadline == 0 || deadline - started == settings_.timeout_ms
+            ? settings_.timeout_ms : static_cast<int>(std::max(0LL, deadline - started));
         // An asynchronous pool's queued records go first.
         for (;;) {
             {
@@ -777,7 +782,7 @@ Outcome HandlerPool::lifecycle(const char* point, long long cap) {
             }
             if (locked) {
                 std::lock_guard<DeadlineMutex> lock(w.io, std::adopt_lock);
-                o = round_trip(w, point, 0, deadline);
+                o = round_trip(w, point, 0, deadline, budget_ms);
             } else {
                 o = Outcome{Outcome::TIMED_OUT, 0, w.pid.load()};
             }

@@ -178,7 +178,7 @@ public:
 
 private:
     Outcome round_trip(Worker& w, const char* point, const std::vector<std::string>* vars,
-                       long long deadline);
+                       long long deadline, int budget_ms);
     void monitor_loop();
     bool start(Worker& w);
     void handle_exit(Worker& w, int result, int status);

@@ -528,6 +528,20 @@ time.sleep(1000)
     assert len(kinds(events, "STARTED")) == 6
 
 
+def test_the_unload_timeout_message_says_the_time_the_handler_had(driver, tmp_path):
+    """An unload record capped by drain-timeout (300 ms) with `timeout` 5 s: the timeout
+    message said "within 5000 ms" (issue 20)."""
+    h = program(tmp_path, """#!/usr/bin/env python3
+import os, time
+while os.read(0, 4096):
+    pass
+time.sleep(1000)
+""", name="mute.py")
+    _, events = drive(driver, h, ["timeout=5000", "drain=300"], [["sleep", "100"], ["unload"]], timeout=30)
+    timeouts = kinds(events, "TIMEOUT")
+    assert timeouts and all(0 <= e["value"] <= 300 for e in timeouts), events
+
+
 def test_stop_waits_for_handlers_that_finish_within_drain(driver, tmp_path):
     h = program(tmp_path, PY_HANDLER)
     lines, events = drive(driver, h, ["workers=3", "drain=5000"], [["destroy"]])
