@@ -756,8 +756,7 @@ Outcome HandlerPool::lifecycle(const char* point, long long cap) {
         long long deadline = settings_.timeout_ms > 0 ? started + settings_.timeout_ms : 0;
         if (cap > 0 && (deadline == 0 || cap < deadline)) deadline = cap;
         // The timeout, or what was left of the drain when this worker's turn came.
-        const int budget_ms = deadline == 0 || deadline - started == settings_.timeout_ms
-            ? settings_.timeout_ms : static_cast<int>(std::max(0LL, deadline - started));
+        const int budget_ms = static_cast<int>(std::max(0LL, deadline - started));
         // An asynchronous pool's queued records go first.
         for (;;) {
             {

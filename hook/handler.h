@@ -63,7 +63,7 @@ namespace runscript {
 // A mutex whose lock can wait until a deadline, as std::timed_mutex. Made of std::mutex and
 // std::condition_variable so that ThreadSanitizer sees it: its runtime (GCC 12, clang 14) does
 // not intercept pthread_mutex_clocklock, through which std::timed_mutex waits, and reported
-// every unlock after such a wait as the unlock of an unlocked mutex (`nox -s sanitize`).
+// every unlock after such a wait as the unlock of an unlocked mutex (`nox -s tsan`).
 class DeadlineMutex {
 public:
     void lock() {

@@ -596,6 +596,8 @@ void kill_and_reap(Process& p) {
         if (has_ended(p.pid)) break;
         usleep(1000);
     }
+    // A supervisor still short of its clone after a second is stuck: the wait stays bounded.
+    if (!kill_script(p)) kill_waited(p);
     finish(p, &status, 0);
     release(p);
 }
@@ -793,7 +795,7 @@ void wake(int fd) {
 // How long, at stop, the processes we wait for may take to end once their scripts are
 // killed, before the supervisors themselves are killed.
 const int STOP_GRACE_MS = 300;
-// How soon a kill is tried again when the supervisor has not started the script yet.
+// How soon a kill is tried again when a supervisor is about to start the script (kill_script).
 const int KILL_RETRY_MS = 2;
 
 // poll() refuses a set of more entries than the soft RLIMIT_NOFILE (EINVAL), ignored ones (-1)
