@@ -557,9 +557,13 @@ def compare_handler(exec_records: Sequence[dict], handler_records: Sequence[dict
         points = Counter(k[0] for k in side.elements())
         problems.append(f"{n} event{'s' if n > 1 else ''} the {label}: "
                         + ", ".join(f"{p} x{c}" for p, c in sorted(points.items())))
+        mine, theirs = (want, got) if side is missing else (got, want)
         for key in list(side)[:max_examples]:
             near = [k for k in other if k[0] == key[0]]
-            if near:
+            if theirs[key]:
+                # The same event on both sides, more often on this one: a duplicate, not a loss.
+                problems.append(f"  {key[0]}: the same event x{mine[key]} on this side, x{theirs[key]} on the other")
+            elif near:
                 best = max(near, key=lambda k: len(set(k[1]) & set(key[1])))
                 problems.append(f"  {key[0]}: closest other event differs in {_difference(key, best)}")
             else:

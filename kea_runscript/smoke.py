@@ -52,7 +52,7 @@ from .build import LIBRARY, Paths
 from .catalogue import load as load_catalogue
 from .facts import facts_for
 from .matrix import Cell
-from .testnet import (C_LOGS, C_RECORDS, C_TOOLS, CAPS, NET, PERFDHCP_MAC, PERFDHCP_MAC6, RECORDER, TIMERS,
+from .testnet import (C_LOGS, C_OUT, C_RECORDS, C_TOOLS, CAPS, NET, PERFDHCP_MAC, PERFDHCP_MAC6, RECORDER, TIMERS,
                       SmokeError, TestNet, Timers)
 from .versions import Version
 
@@ -296,6 +296,13 @@ def details(result: CellResult, log_tail: int = 8) -> str:
             tail = log.read_text(errors="replace").splitlines()[-log_tail:]
             lines.append(f"  [{column(r.mode, r.handler)} v{r.family}] last lines of {log}:")
             lines += [f"    {t}" for t in tail]
+        # Scripts without capture-output write to Kea's stdout/stderr: a recorder that failed
+        # (an event missing from its records) said why there.
+        out = log.with_suffix(".out") if log is not None else None
+        if r.problems and out is not None and out.is_file() and out.stat().st_size:
+            tail = out.read_text(errors="replace").splitlines()[-log_tail:]
+            lines.append(f"  [{column(r.mode, r.handler)} v{r.family}] last lines of {out} (Kea's stdout and stderr):")
+            lines += [f"    {t}" for t in tail]
     for name, probs in result.examples.items():
         for p in probs:
             lines.append(f"  [example {name}] {p}")
@@ -350,6 +357,7 @@ def run_mode(tn: TestNet, mode: Mode, catalogue, deadline_s: float) -> List[chec
         if mode.compat14:
             records = [r for r in records if _family_of(r) == fam]
         tn.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
+        tn.keep(f"{C_OUT}/{tag}-kea-dhcp{fam}.out", f"{tag}-kea-dhcp{fam}.out")
         _write_records(tn.out / kept_records(tag, fam), records)
         expected = hook_points(cell, fam, defaults_only=mode.compat14)
         forbidden = [p for p in hook_points(cell, fam) if p not in expected]

@@ -161,6 +161,17 @@ def test_a_missing_event_an_extra_one_and_a_changed_byte_are_each_reported():
     assert len(problems) == 4 and "KEA_LEASE4_HOSTNAME" in problems[1]
 
 
+def test_an_event_twice_on_one_side_is_told_from_a_lost_one():
+    """A duplicate delivery and a lost exec call both leave one extra handler event: the
+    report says which it was."""
+    execs = [exec_call("pkt4_send", E1)]
+    problems = checks.compare_handler(execs, [handled("pkt4_send", E1), handled("pkt4_send", E1)], OWN)
+    assert problems == ["1 event the handler got, the exec script did not: pkt4_send x1",
+                        "  pkt4_send: the same event x2 on this side, x1 on the other"]
+    problems = checks.compare_handler(execs, [handled("pkt4_send", E1), handled("pkt4_send", E2)], OWN)
+    assert problems[1] != "  pkt4_send: the same event x2 on this side, x1 on the other"
+
+
 def test_the_records_must_keep_the_exec_environment_order():
     problems = checks.compare_handler([exec_call("pkt4_receive", E1)], [handled("pkt4_receive", E1[::-1])], OWN)
     assert problems and "same variables in another order" in problems[1]
@@ -223,3 +234,18 @@ def test_handler_hello_writes_one_line_to_stderr_and_one_outside_the_protocol(tm
     out = p.stdout.decode().splitlines()
     assert out[0].startswith("handler_recorder: hello on stdout") and out[1:] == ["exit 0"]
     assert p.stderr.decode().startswith("handler_recorder: hello on stderr")
+
+
+def test_details_show_kea_s_stdout_where_scripts_without_capture_write(tmp_path):
+    """A recorder that failed said why on its stderr, which is Kea's: the details show it."""
+    from kea_runscript.matrix import load as load_matrix
+    from kea_runscript.versions import Version
+    cell = load_matrix().by_id("kea2.6.3-debian13-amd64")
+    r = checks.check_run([], load(), Version(2, 6, 3), checks.Traffic(family=4), ["pkt4_receive"],
+                         mode="async+st")
+    (tmp_path / "async-st-kea-dhcp4.log").write_text("INFO a log line\n")
+    (tmp_path / "async-st-kea-dhcp4.out").write_text("Traceback (most recent call last):\nOSError: boom\n")
+    text = smoke.details(smoke.CellResult(cell, runs=[r], out_dir=tmp_path))
+    assert "OSError: boom" in text and "INFO a log line" in text
+    (tmp_path / "async-st-kea-dhcp4.out").write_text("")
+    assert "stdout and stderr" not in smoke.details(smoke.CellResult(cell, runs=[r], out_dir=tmp_path))
