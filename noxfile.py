@@ -57,6 +57,13 @@ def tsan(session):
                 "-k", TSAN_SELECTION, *session.posargs, env=TSAN_ENV)
 
 
+@nox.session(venv_backend="none", default=False)
+def fuzz(session):
+    """libFuzzer on the handler records and replies for a bounded time (`-- --seconds N`, per
+    target; default 60); needs clang. Not in the test command: it replays what was found."""
+    session.run(*KEA_RUNSCRIPT, "fuzz", *session.posargs, **STOP)
+
+
 #: ThreadSanitizer: the default build only. Where scripts are plain children (no-pidfd,
 #: other-arch) TSan turns vfork into a fork, which hangs in a multi-threaded process under its
 #: runtime; and tests that measure CPU or time are left out (TSan slows the code 5-15x).

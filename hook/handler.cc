@@ -83,21 +83,6 @@ std::string how_ended(int result, int status) {
     return "ended";
 }
 
-// 1: "exit N" with N 0-255 in plain decimal (*code = N); 2: starts with "exit" but is not
-// that; 0: any other line.
-int parse_reply(const char* s, std::size_t n, int* code) {
-    if (n < 4 || std::memcmp(s, "exit", 4) != 0) return 0;
-    if (n < 6 || n > 8 || s[4] != ' ') return 2;
-    int value = 0;
-    for (std::size_t i = 5; i < n; ++i) {
-        if (s[i] < '0' || s[i] > '9') return 2;
-        value = value * 10 + (s[i] - '0');
-    }
-    if ((n > 6 && s[5] == '0') || value > 255) return 2;
-    *code = value;
-    return 1;
-}
-
 long long remaining(long long deadline) {
     if (!deadline) return -1;
     const long long left = deadline - monotonic_ms();
@@ -105,37 +90,6 @@ long long remaining(long long deadline) {
 }
 
 }  // namespace
-
-// A field is written up to its first NUL (strlen, not size()): Environment never makes a
-// variable holding one, and the record's framing must not depend on every maker of variables.
-std::string handler_record(const char* point, const std::vector<std::string>& vars) {
-    std::size_t size = std::strlen(point) + 2;
-    for (const std::string& v : vars) size += std::strlen(v.c_str()) + 1;
-    std::string record;
-    record.reserve(size);
-    record.append(point, std::strlen(point) + 1);
-    for (const std::string& v : vars) record.append(v.c_str(), std::strlen(v.c_str()) + 1);
-    record.push_back('\0');
-    return record;
-}
-
-std::size_t client_key(const std::vector<std::string>& vars) {
-    for (const std::string& v : vars) {
-        const std::size_t eq = v.find('=');
-        if (eq == std::string::npos || eq + 1 == v.size()) continue;
-        const bool hw = eq >= 7 && v.compare(eq - 7, 7, "_HWADDR") == 0;
-        const bool duid = eq >= 5 && v.compare(eq - 5, 5, "_DUID") == 0;
-        if (!hw && !duid) continue;
-        // FNV-1a over the value: the same client gives the same key at every hook point.
-        uint64_t h = 14695981039346656037ULL;
-        for (std::size_t i = eq + 1; i < v.size(); ++i) {
-            h ^= static_cast<unsigned char>(v[i]);
-            h *= 1099511628211ULL;
-        }
-        return static_cast<std::size_t>(h);
-    }
-    return 0;
-}
 
 struct HandlerPool::Worker {
     std::size_t index = 0;
@@ -485,7 +439,7 @@ Outcome HandlerPool::round_trip(Worker& w, const char* point,
         while (count < IOV_CHUNK - 1 && next_var + chunk_vars < nvars) {
             const std::string& v = (*vars)[next_var + chunk_vars];
             iov[count].iov_base = const_cast<char*>(v.c_str());
-            iov[count].iov_len = std::strlen(v.c_str()) + 1;  // as handler_record()
+            iov[count].iov_len = field_length(v) + 1;  // as handler_record()
             ++count;
             ++chunk_vars;
         }
@@ -575,10 +529,10 @@ Outcome HandlerPool::round_trip(Worker& w, const char* point,
                 len = w.out_partial.size();
             }
             int code = 0;
-            const int kind = parse_reply(line, len, &code);
-            if (kind == 0) {
+            const ReplyKind kind = parse_reply(line, len, &code);
+            if (kind == REPLY_OTHER) {
                 report_line(w, std::string(line, len));
-            } else if (kind == 2) {
+            } else if (kind == REPLY_MALFORMED) {
                 report_line(w, "reply '" + std::string(line, std::min<std::size_t>(len, 80)) +
                                    "' is not 'exit <0-255>'", HandlerEvent::PROTOCOL);
             }
@@ -599,7 +553,7 @@ Outcome HandlerPool::round_trip(Worker& w, const char* point,
                         tail = tnl + 1;
                     }
                 }
-                if (kind == 2) return Outcome{Outcome::UNKNOWN, 0, pid};
+                if (kind == REPLY_MALFORMED) return Outcome{Outcome::UNKNOWN, 0, pid};
                 return Outcome{Outcome::EXITED, code, pid};
             }
         }
@@ -657,11 +611,11 @@ void HandlerPool::read_stdout(Worker& w) {
             }
             if (!nl) break;
             int code = 0;
-            const int kind = parse_reply(w.out_partial.data(), w.out_partial.size(), &code);
-            if (kind == 0) {
+            const ReplyKind kind = parse_reply(w.out_partial.data(), w.out_partial.size(), &code);
+            if (kind == REPLY_OTHER) {
                 report_line(w, w.out_partial);
             } else {
-                if (kind == 2) {
+                if (kind == REPLY_MALFORMED) {
                     report_line(w, "reply '" + w.out_partial.substr(0, 80) +
                                        "' is not 'exit <0-255>'", HandlerEvent::PROTOCOL);
                 }

@@ -3,10 +3,8 @@
 // Independent of Kea so it can be tested on its own (tests/unit/test_handler.py through
 // tests/handler_driver.cc tests each guarantee below).
 //
-// Protocol (byte exact, see docs/hook.md):
-//   record (hook -> handler, fd 0):  <hook point>\0NAME=value\0...\0\0
-//   reply  (handler -> hook, fd 1):  exit <decimal 0-255>\n      one per record, in order
-// Any other line on fd 1 is outside the protocol and logged (a malformed "exit" line is a
+// Protocol (byte exact, see docs/hook.md and protocol.h): records on fd 0, one reply per
+// record, in order, on fd 1. Any other line on fd 1 is outside the protocol and logged (a malformed "exit" line is a
 // PROTOCOL event and counts as the reply); fd 2's lines are logged.
 //
 // What it guarantees:
@@ -44,6 +42,7 @@
 #define RUNSCRIPT_HANDLER_H
 
 #include "launcher.h"
+#include "protocol.h"
 
 #include <sys/types.h>
 
@@ -131,14 +130,6 @@ struct HandlerEvent {
     std::string text;
 };
 typedef std::function<void(const HandlerEvent&)> HandlerSink;
-
-// The record's bytes for an event (post() takes them): the hook point and the NAME=value
-// strings, each NUL-terminated, then one NUL.
-std::string handler_record(const char* point, const std::vector<std::string>& vars);
-
-// A key from the first non-empty variable whose name ends in _HWADDR or _DUID (the client's
-// identity in the catalogue's names); 0 when there is none.
-std::size_t client_key(const std::vector<std::string>& vars);
 
 class HandlerPool {
 public:

@@ -211,6 +211,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--check", action="store_true", help="only check the page is up to date (exit 1 if not)")
     sp = sub.add_parser("golden", help="compare tests/golden/ with what the templates render (exit 1 on drift)")
     sp.add_argument("--update", action="store_true", help="rewrite tests/golden/ (review the diff)")
+    sp = sub.add_parser("fuzz", help="fuzz the hook's record and reply code with libFuzzer (clang) for a "
+                                     "bounded time; print a table (exit 1 when an input made a target fail)")
+    sp.add_argument("--seconds", type=int, default=60, help="per target (default 60)")
+    sp.add_argument("--target", action="append", help="only this target (repeatable)")
     sp = sub.add_parser("messages", help="write hook/messages.h and .cc from hook/messages.mes")
     sp.add_argument("--check", action="store_true", help="only check they are up to date (exit 1 if not)")
     return p
@@ -325,6 +329,13 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("docs", "golden", "messages"):
         return _generated(args)
+    if args.command == "fuzz":
+        from . import fuzz
+        try:
+            return fuzz.fuzz(args.seconds, args.target)
+        except fuzz.FuzzError as e:
+            error(e)
+            return EXIT_CELL_FAILED
     try:
         m = matrix_mod.load(args.matrix)
     except matrix_mod.MatrixError as e:  # already `file:line: message`, also an unreadable file

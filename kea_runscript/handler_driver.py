@@ -8,11 +8,12 @@ from pathlib import Path
 from kea_runscript import ROOT
 from kea_runscript.launcher_driver import compile_cached
 
-SOURCES = [ROOT / "hook" / "handler.cc", ROOT / "hook" / "launcher.cc", ROOT / "hook" / "supervisor.cc",
+SOURCES = [ROOT / "hook" / "handler.cc", ROOT / "hook" / "protocol.cc", ROOT / "hook" / "launcher.cc",
+           ROOT / "hook" / "supervisor.cc",
            ROOT / "tests" / "handler_driver.cc"]
 # Hashed with the sources: a header change rebuilds the driver.
-HEADERS = [ROOT / "hook" / "environment.h", ROOT / "hook" / "handler.h", ROOT / "hook" / "launcher.h",
-           ROOT / "hook" / "supervisor.h", ROOT / "tests" / "task_signals.h"]
+HEADERS = [ROOT / "hook" / "environment.h", ROOT / "hook" / "handler.h", ROOT / "hook" / "protocol.h",
+           ROOT / "hook" / "launcher.h", ROOT / "hook" / "supervisor.h", ROOT / "tests" / "task_signals.h"]
 
 
 def build_driver(out_dir: Path, defines: tuple = ()) -> Path:

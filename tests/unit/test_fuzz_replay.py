@@ -1,0 +1,46 @@
+"""What fuzzing found stays fixed: every seed and regression input of tests/fuzz/ is run
+through its target (a plain g++ build, kea_runscript.fuzz.build_replay), whose invariants
+abort on a wrong framing or reply reading. `nox -s fuzz` looks for new inputs with libFuzzer."""
+
+import subprocess
+
+import pytest
+
+from kea_runscript import ROOT, fuzz
+
+
+@pytest.mark.parametrize("target", sorted(fuzz.TARGETS))
+def test_every_committed_input_passes_its_target(target, tmp_path):
+    inputs = fuzz.seeds(target)
+    assert inputs, f"no seeds for {target}"
+    binary = fuzz.build_replay(target, tmp_path)
+    r = subprocess.run([str(binary), *map(str, inputs)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stderr.count("\n") == len(inputs)  # each one ran
+
+
+def _broken_protocol(tmp_path, old, new):
+    text = (ROOT / "hook" / "protocol.cc").read_text()
+    assert old in text
+    path = tmp_path / "protocol.cc"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def _fails(target, tmp_path, broken, seed):
+    binary = fuzz.build_replay(target, tmp_path, [broken])
+    r = subprocess.run([str(binary), str(fuzz.FUZZ_DIR / "seeds" / target / seed)], capture_output=True,
+                       timeout=60)
+    return r.returncode != 0
+
+
+def test_the_forged_record_seed_fails_a_framing_that_keeps_nul_bytes(tmp_path):
+    """Issue 20 item 1 as the record target sees it: fields written with their NUL bytes let a
+    client's option 60 end the record and start a forged lease4_release."""
+    broken = _broken_protocol(tmp_path, "return std::strlen(s.c_str());", "return s.size();")
+    assert _fails("fuzz_record", tmp_path, broken, "forged-release")
+
+
+def test_the_reply_seeds_fail_a_reader_that_takes_leading_zeros(tmp_path):
+    broken = _broken_protocol(tmp_path, "if ((n > 6 && s[5] == '0') || value > 255)", "if (value > 255)")
+    assert _fails("fuzz_reply", tmp_path, broken, "exit-007")
