@@ -32,7 +32,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple
 
 from . import HOOK_VERSION, ROOT, WORK, containers, emulation, images, progress
 from .matrix import Cell
@@ -472,3 +472,65 @@ def summary(results: Sequence[Result]) -> str:
     if "skipped" in counts:
         lines.append(f"skipped: declared cells, not buildable here; {SKIP_HINT}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# the hook built with AddressSanitizer + UndefinedBehaviorSanitizer, for a smoke test in Kea
+
+#: The Makefile honours CXXFLAGS and LDFLAGS; hook/supervisor.cc's own flags come after these
+#: and turn every sanitizer off there (kea_runscript/no_libc.py).
+SANITIZED_MAKE_ARGS = ("CXXFLAGS=-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined "
+                       "-fno-sanitize-recover=all", "LDFLAGS=-fsanitize=address,undefined")
+
+
+@dataclass(frozen=True)
+class SanitizedBuild:
+    """build/<id>/asan/: the sanitized library and the sanitizer runtimes it needs, copied from
+    the builder (the runtime image has no compiler): ``preload`` must be Kea's first library
+    (Kea itself is not instrumented), ``libraries`` go on the loader's path."""
+
+    library: Path
+    preload: Path
+    libraries: Tuple[Path, ...]
+
+
+def build_sanitized(cell: Cell, paths: Paths = Paths()) -> SanitizedBuild:
+    """The cell's hook built with ASan + UBSan (cached in build/<id>/asan/ by sources, image and
+    command). Native cells only: the runtimes are the builder's."""
+    if cell.foreign(containers.engine_arch()):
+        raise CellFailed(f"{cell.id}: a sanitized build is made for this machine's architecture only")
+    out = paths.build / cell.id / "asan"
+    logs = paths.logs(cell)
+    logs.mkdir(parents=True, exist_ok=True)
+    with _cell_lock(paths, cell):
+        src = render_cell(cell, paths, None)
+        builder = images.ensure_image("builder", cell, logs, say)
+        cmd = build_command(cell, containers.engine_arch()) + list(SANITIZED_MAKE_ARGS)
+        key = cache_key(src, builder.id, cmd)
+        stamp = out / "cache-key"
+        if not (stamp.is_file() and stamp.read_text() == key):
+            if out.exists():
+                shutil.rmtree(out)
+            out.mkdir(parents=True)
+            with containers.Container(builder.tag, f"{cell.id}-asan") as c:
+                c.copy_into(src, SRC)
+                r = c.call(cmd, log=logs / "build-asan.log")
+                if not r.ok:
+                    tail = "\n".join(r.output.rstrip().splitlines()[-20:])
+                    raise CellFailed(f"sanitized make failed (exit {r.exit_code}):\n{tail}", logs / "build-asan.log")
+                c.copy_out(f"{SRC}/{LIBRARY}", out / LIBRARY)
+                # Each runtime under its SONAME, the name the loader looks for.
+                r = c.sh("set -e; mkdir -p /rt; for l in asan ubsan; do "
+                         "f=$(readlink -f \"$(g++ -print-file-name=lib$l.so)\"); "
+                         "s=$(objdump -p \"$f\" | awk '/SONAME/ {print $2}'); "
+                         "cp \"$f\" \"/rt/$s\"; echo \"$s\"; done")
+                if not r.ok:
+                    raise CellFailed(f"the sanitizer runtimes were not found in the builder:\n{r.output}")
+                for name in r.output.split():
+                    c.copy_out(f"/rt/{name}", out / name)
+            stamp.write_text(key)
+    asan = sorted(out.glob("libasan.so.*"))
+    ubsan = sorted(out.glob("libubsan.so.*"))
+    if not asan or not ubsan:
+        raise CellFailed(f"{out}: no libasan/libubsan copied from the builder")
+    return SanitizedBuild(out / LIBRARY, asan[0], (asan[0], ubsan[0]))

@@ -48,7 +48,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import jinja2
 
 from . import ROOT, checks, containers, images, templating
-from .build import LIBRARY, Paths
+from .build import LIBRARY, Paths, SanitizedBuild
 from .catalogue import load as load_catalogue
 from .facts import facts_for
 from .matrix import Cell
@@ -450,18 +450,34 @@ def compare_compat(runs: List[checks.RunResult], records_dir: Path) -> List[str]
 # one cell
 
 
+#: Where a sanitized hook's reports go (ASan's and UBSan's log_path; Kea runs as _kea).
+C_SANITIZER = f"{C_OUT}/sanitizer"
+
+
+def sanitizer_env(sanitized: SanitizedBuild, lib_dir: str) -> Dict[str, str]:
+    """Kea's environment for a sanitized hook: ASan's runtime first (Kea is not instrumented),
+    reports to files, the first error ends Kea. No leak check: Kea's own allocations at exit,
+    which ASan's malloc sees too, would be reported as the hook's."""
+    return {"LD_PRELOAD": f"{lib_dir}/{sanitized.preload.name}",
+            "ASAN_OPTIONS": f"log_path={C_SANITIZER}/asan:detect_leaks=0:abort_on_error=1:halt_on_error=1",
+            "UBSAN_OPTIONS": f"log_path={C_SANITIZER}/ubsan:print_stacktrace=1:halt_on_error=1"}
+
+
 def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MODES,
                examples: bool = True, keep: Optional[bool] = None,
-               say: Callable[[str], None] = print) -> CellResult:
+               say: Callable[[str], None] = print,
+               sanitized: Optional[SanitizedBuild] = None) -> CellResult:
+    """``sanitized``: test that build (build.build_sanitized) instead of dist/<id>/, with the
+    sanitizers' runtimes, and count any report they write as a problem."""
     t0 = time.monotonic()
     result = CellResult(cell)
-    out = paths.build / cell.id / "smoke"
+    out = paths.build / cell.id / ("smoke-asan" if sanitized else "smoke")
     out.mkdir(parents=True, exist_ok=True)
     for old in out.iterdir():
         if old.is_file():
             old.unlink()
     result.out_dir = out
-    so = paths.out(cell) / LIBRARY
+    so = sanitized.library if sanitized else paths.out(cell) / LIBRARY
     if not so.is_file():
         result.problems.append(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
         return result
@@ -473,23 +489,39 @@ def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MO
             tn = TestNet(cell, c, out, say)
             result.kea_as = tn.identities  # filled as Kea starts
             tn.setup(so)
-            deadline = TIMERS.valid + TIMERS.probation + 10
-            for mode in modes:
-                t = time.monotonic()
-                runs = run_mode(tn, mode, catalogue, deadline)
-                result.runs += runs
-                say(f"{cell.id}: mode {mode.name} ({mode.describe(Version.parse(cell.kea))}): "
-                    f"{'ok' if all(r.ok for r in runs) else 'FAILED'} in {time.monotonic() - t:.0f}s")
-            result.problems += compare_compat(result.runs, out)
-            if examples:
-                t = time.monotonic()
-                try:
-                    result.examples = run_examples(tn)
-                except SmokeError as e:
-                    result.examples = {"examples": [str(e)]}
-                ok = all(not p for p in result.examples.values())
-                say(f"{cell.id}: examples ({', '.join(result.examples)}): "
-                    f"{'ok' if ok else 'FAILED'} in {time.monotonic() - t:.0f}s")
+            if sanitized:
+                for lib in sanitized.libraries:
+                    c.copy_into(lib, f"{cell.kea_lib}/{lib.name}")
+                tn.sh(f"mkdir -p {C_SANITIZER} && chmod 1777 {C_SANITIZER}")
+                tn.kea_env = sanitizer_env(sanitized, cell.kea_lib)
+            try:
+                deadline = TIMERS.valid + TIMERS.probation + 10
+                for mode in modes:
+                    t = time.monotonic()
+                    runs = run_mode(tn, mode, catalogue, deadline)
+                    result.runs += runs
+                    say(f"{cell.id}: mode {mode.name} ({mode.describe(Version.parse(cell.kea))}): "
+                        f"{'ok' if all(r.ok for r in runs) else 'FAILED'} in {time.monotonic() - t:.0f}s")
+                result.problems += compare_compat(result.runs, out)
+                if examples:
+                    t = time.monotonic()
+                    try:
+                        result.examples = run_examples(tn)
+                    except SmokeError as e:
+                        result.examples = {"examples": [str(e)]}
+                    ok = all(not p for p in result.examples.values())
+                    say(f"{cell.id}: examples ({', '.join(result.examples)}): "
+                        f"{'ok' if ok else 'FAILED'} in {time.monotonic() - t:.0f}s")
+            finally:
+                # Read even when a run failed: a report ends Kea, which is how runs fail.
+                if sanitized:
+                    # Report files, and what reached Kea's stderr (UBSan writes there even
+                    # with its log_path when it runs inside ASan's runtime).
+                    reports = tn.sh(f"cat {C_SANITIZER}/* 2>/dev/null; grep -h -A14 -E "
+                                    f"'runtime error:|ERROR: [A-Za-z]+Sanitizer' {C_OUT}/*.out 2>/dev/null",
+                                    check=False).output.strip()
+                    if reports:
+                        result.problems.append("sanitizer reports:\n" + reports[-6000:])
     except (SmokeError, containers.ImageBuildError) as e:
         result.problems.append(str(e))
     result.seconds = time.monotonic() - t0

@@ -111,6 +111,8 @@ class TestNet:
         self.units: Dict[int, Optional[units.ServiceUnit]] = {}
         #: per start_kea tag+family: who Kea ran as, read back from /proc/<pid>/status
         self.identities: Dict[str, dict] = {}
+        #: variables every start_kea adds to Kea's environment (a sanitized hook's LD_PRELOAD)
+        self.kea_env: Dict[str, str] = {}
 
     def sh(self, script: str, check: bool = True) -> containers.CallResult:
         r = self.c.sh(script, log=self.cmd_log)
@@ -227,7 +229,8 @@ class TestNet:
         self.c.write_file(conf, conf_text)
         self.sh(f"rm -f {log_file}")
         out = f"{C_OUT}/{tag}-kea-dhcp{family}.out"
-        assign = "".join(f"{k}={shlex.quote(v)} " for k, v in (env or {}).items())
+        env = {**self.kea_env, **(env or {})}
+        assign = "".join(f"{k}={shlex.quote(v)} " for k, v in env.items())
         prefix = self.kea_prefix(family, unit, as_root)
         r = self.sh(f"{assign}{prefix} kea-dhcp{family} -c {conf} >{out} 2>&1 </dev/null & echo $!")
         pid = int(r.output.strip().splitlines()[-1])
@@ -236,6 +239,8 @@ class TestNet:
             r = self.sh(f"grep -q DHCP{family}_STARTED {log_file} 2>/dev/null && echo started; "
                         f"kill -0 {pid} 2>/dev/null || echo dead", check=False)
             if "started" in r.output:
+                if "LD_PRELOAD" in env:
+                    self._check_preloaded(pid, env["LD_PRELOAD"])
                 self._check_identity(family, pid, f"{tag}-dhcp{family}", unit or self.units.get(family), as_root)
                 return pid
             if "dead" in r.output:
@@ -244,6 +249,13 @@ class TestNet:
             time.sleep(0.2)
         self.stop(pid)
         raise SmokeError(f"kea-dhcp{family} did not log DHCP{family}_STARTED within {start_s:g} s ({tag})")
+
+    def _check_preloaded(self, pid: int, library: str) -> None:
+        """Kea really runs with ``library`` (a loader in secure-execution mode would drop it)."""
+        r = self.sh(f"grep -c {shlex.quote(library)} /proc/{pid}/maps", check=False)
+        if not r.output.strip().isdigit() or int(r.output.strip()) == 0:
+            self.stop(pid)
+            raise SmokeError(f"kea (pid {pid}) started without its LD_PRELOAD {library}")
 
     def _check_identity(self, family: int, pid: int, key: str, unit: Optional[units.ServiceUnit],
                         as_root: str) -> None:
