@@ -8,8 +8,11 @@ boots Debian's arm64 kernel in a virtual machine with an initramfs of busybox, t
 and an /init that runs the commands given, prints each one's output between markers and powers
 the machine off. The machine has no network.
 
+Two kernels (:data:`KERNELS`): Debian's cloud kernel with 4 KiB pages, and its 16 KiB-page
+kernel (from trixie), where a launcher that assumed 4 KiB pages could launch nothing.
+
 The kernel and busybox come from Debian's arm64 packages, fetched by apt through a private apt
-state (this machine's apt sources, arm64 only) under ~/.cache/kea-runscript/, so the machine's
+state (this machine's apt sources, or Debian's mirror for the kernel's suite; arm64 only) under ~/.cache/kea-runscript/, so the machine's
 own dpkg architectures are left as they are; the .debs are kept there by file name and reused.
 """
 
@@ -24,8 +27,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kea-runscript"
-#: The cloud flavour: a kernel for virtual machines, a third of the generic one's download.
-KERNEL_PACKAGE = "linux-image-cloud-arm64"
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A flavour of Debian's arm64 kernel: its metapackage, the suite it comes from (None: this
+    machine's apt sources), its deb's file name pattern, the CPU qemu emulates for it."""
+    name: str
+    package: str
+    suite: str | None
+    deb_glob: str
+    cpu: str
+    page_kib: int
+
+
+#: 4k: the cloud flavour, a kernel for virtual machines, a third of the generic one's download.
+#: 16k: 16 KiB pages, as Raspberry Pi 5's default kernel and Apple-silicon machines use; Debian
+#: ships it from trixie on (no 64 KiB flavour: tests/unit's page-size shim covers 64 KiB). A
+#: Cortex-A57 has no 16 KiB granule: the emulated CPU is qemu's "max" (pointer authentication
+#: with qemu's cheap algorithm, else every return costs an emulated QARMA).
+KERNELS = {
+    "4k": Kernel("4k", "linux-image-cloud-arm64", None, "linux-image-*-cloud-arm64_*_arm64.deb",
+                 "cortex-a57", 4),
+    "16k": Kernel("16k", "linux-image-arm64-16k", "trixie", "linux-image-*-arm64-16k_*_arm64.deb",
+                  "max,pauth-impdef=on", 16),
+}
+#: Where a kernel of another suite than this machine's comes from.
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BUSYBOX_PACKAGE = "busybox-static"
 SETUP_HINT = "run ./bootstrap.sh as root (on amd64 it installs qemu-system-arm and cpio)"
 TOOLS = {"qemu-system-aarch64": "qemu-system-arm", "cpio": "cpio", "dpkg-deb": "dpkg",
@@ -54,16 +82,22 @@ def require_tools() -> None:
         raise VmUnavailable(f"the arm64 virtual machine needs {', '.join(missing)}; {SETUP_HINT}")
 
 
-def _apt(cache: Path) -> list[str]:
-    """apt options for a private, arm64-only state with this machine's sources."""
-    state = cache / "apt-arm64"
+def _apt(cache: Path, suite: str | None = None) -> list[str]:
+    """apt options for a private, arm64-only state with this machine's sources, or (suite)
+    Debian's mirror for that suite only."""
+    state = cache / ("apt-arm64" if suite is None else f"apt-arm64-{suite}")
     for d in ("lists/partial", "archives/partial"):
         (state / d).mkdir(parents=True, exist_ok=True)
     (state / "status").touch()
-    return ["-o", f"Dir::State={state}", "-o", f"Dir::State::Lists={state / 'lists'}",
+    opts = ["-o", f"Dir::State={state}", "-o", f"Dir::State::Lists={state / 'lists'}",
             "-o", f"Dir::State::status={state / 'status'}", "-o", f"Dir::Cache={state}",
             "-o", f"Dir::Cache::archives={state / 'archives'}",
             "-o", "APT::Architecture=arm64", "-o", "APT::Architectures::=arm64"]
+    if suite is not None:
+        sources = state / "sources.list"
+        sources.write_text(f"deb {DEBIAN_MIRROR} {suite} main\n")
+        opts += ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-"]
+    return opts
 
 
 def _run_apt(args: list[str], what: str, cwd: Path | None = None) -> str:
@@ -75,30 +109,37 @@ def _run_apt(args: list[str], what: str, cwd: Path | None = None) -> str:
     return r.stdout
 
 
-def arm64_debs(cache: Path = CACHE) -> tuple[Path, Path]:
+def arm64_debs(cache: Path = CACHE, kernel: Kernel = KERNELS["4k"]) -> tuple[Path, Path]:
     """(kernel .deb, busybox-static .deb) for arm64: the cached ones, else fetched by apt."""
     debs = cache / "arm64-debs"
-    kernels = sorted(debs.glob("linux-image-*-arm64_*_arm64.deb"))
+    kernels = sorted(debs.glob(kernel.deb_glob))
     busyboxes = sorted(debs.glob(f"{BUSYBOX_PACKAGE}_*_arm64.deb"))
     if kernels and busyboxes:
         return kernels[-1], busyboxes[-1]
     require_tools()
     debs.mkdir(parents=True, exist_ok=True)
-    opts = _apt(cache)
-    _run_apt(["apt-get", *opts, "update"], "read the arm64 package lists")
-    # The metapackage names the versioned kernel package, which holds the kernel itself.
-    shown = _run_apt(["apt-cache", *opts, "show", "--no-all-versions", KERNEL_PACKAGE],
-                     f"find {KERNEL_PACKAGE}")
-    m = re.search(r"^Depends:.*?\b(linux-image-[\w.+-]+-arm64)\b", shown, re.M)
-    if not m:
-        raise VmUnavailable(f"{KERNEL_PACKAGE} names no kernel package: {shown.strip()[:400]}")
-    with tempfile.TemporaryDirectory(dir=debs) as tmp:
-        # Downloaded aside first: an interrupted download never leaves a cached .deb.
-        _run_apt(["apt-get", *opts, "download", m.group(1), f"{BUSYBOX_PACKAGE}:arm64"],
-                 f"download {m.group(1)} and {BUSYBOX_PACKAGE}", cwd=Path(tmp))
-        for deb in Path(tmp).glob("*.deb"):
-            deb.replace(debs / deb.name)
-    return arm64_debs(cache)
+    wanted = []
+    if not kernels:
+        opts = _apt(cache, kernel.suite)
+        _run_apt(["apt-get", *opts, "update"], "read the arm64 package lists")
+        # The metapackage names the versioned kernel package, which holds the kernel itself.
+        shown = _run_apt(["apt-cache", *opts, "show", "--no-all-versions", kernel.package],
+                         f"find {kernel.package}")
+        m = re.search(r"^Depends:.*?\b(linux-image-[\w.+-]+-arm64(?:-16k)?)\b", shown, re.M)
+        if not m:
+            raise VmUnavailable(f"{kernel.package} names no kernel package: {shown.strip()[:400]}")
+        wanted.append((opts, m.group(1)))
+    if not busyboxes:
+        opts = _apt(cache)
+        _run_apt(["apt-get", *opts, "update"], "read the arm64 package lists")
+        wanted.append((opts, f"{BUSYBOX_PACKAGE}:arm64"))
+    for opts, package in wanted:
+        with tempfile.TemporaryDirectory(dir=debs) as tmp:
+            # Downloaded aside first: an interrupted download never leaves a cached .deb.
+            _run_apt(["apt-get", *opts, "download", package], f"download {package}", cwd=Path(tmp))
+            for deb in Path(tmp).glob("*.deb"):
+                deb.replace(debs / deb.name)
+    return arm64_debs(cache, kernel)
 
 
 def _extract(deb: Path, member: str, dest: Path) -> Path:
@@ -152,9 +193,9 @@ def build_initramfs(workdir: Path, busybox_deb: Path, commands: list[tuple[str, 
     return initrd
 
 
-def run_vm(kernel: Path, initrd: Path, timeout: float = 600) -> str:
+def run_vm(kernel: Path, initrd: Path, timeout: float = 600, cpu: str = KERNELS["4k"].cpu) -> str:
     """The machine's console output (the kernel's and /init's), once it has powered off."""
-    args = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-m", "512", "-smp", "2",
+    args = ["qemu-system-aarch64", "-M", "virt", "-cpu", cpu, "-m", "512", "-smp", "2",
             "-nographic", "-no-reboot", "-nic", "none", "-kernel", str(kernel),
             "-initrd", str(initrd), "-append", "console=ttyAMA0 panic=-1 quiet"]
     try:
@@ -183,14 +224,15 @@ def sections(console: str) -> dict[str, Section]:
 
 
 def run_in_vm(commands: list[tuple[str, str]], files: dict[str, tuple[bytes, int]],
-              cache: Path = CACHE, timeout: float = 600) -> tuple[dict[str, Section], str]:
-    """Boots the arm64 machine once with `files`, runs `commands` there: ({name: Section},
-    the whole console)."""
+              cache: Path = CACHE, timeout: float = 600,
+              kernel: Kernel = KERNELS["4k"]) -> tuple[dict[str, Section], str]:
+    """Boots the arm64 machine once with `files` on ``kernel``, runs `commands` there:
+    ({name: Section}, the whole console)."""
     require_tools()
-    kernel_deb, busybox_deb = arm64_debs(cache)
+    kernel_deb, busybox_deb = arm64_debs(cache, kernel)
     with tempfile.TemporaryDirectory(prefix="kea-arm64-vm-") as tmp:
         work = Path(tmp)
-        kernel = _extract(kernel_deb, "./boot/vmlinuz-*", work / "vmlinuz")
+        image = _extract(kernel_deb, "./boot/vmlinuz-*", work / "vmlinuz")
         initrd = build_initramfs(work, busybox_deb, commands, files)
-        console = run_vm(kernel, initrd, timeout)
+        console = run_vm(image, initrd, timeout, kernel.cpu)
     return sections(console), console

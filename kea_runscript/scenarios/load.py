@@ -209,13 +209,14 @@ LAUNCH_CALL_AREA_KB = 64
 LAUNCH_MAPPING_KB = LAUNCH_PAGE_KB + LAUNCH_CALL_AREA_KB + LAUNCH_PAGE_KB + LAUNCH_STACK_KB + LAUNCH_PAGE_KB + LAUNCH_STACK_KB
 
 
-def launch_mappings(maps: str) -> int:
+def launch_mappings(maps: str, page_kb: int = LAUNCH_PAGE_KB) -> int:
     """How many of the launcher's launch mappings a /proc/<pid>/maps text holds. Adjacent
     anonymous mappings with the same permissions merge into one line, so a launch mapping is
     found by its guarded script stack: a guard page, exactly one stack of read-write memory,
     a guard page, then read-write memory (the supervisor stack, maybe merged with what
     follows), the first guard preceded by at least the Supervision page and call area (a
-    thread stack's guard page right after a supervisor stack is not taken for one)."""
+    thread stack's guard page right after a supervisor stack is not taken for one).
+    ``page_kb``: the kernel's page size (guards and the Supervision page are one page each)."""
     regions = []
     for line in maps.splitlines():
         fields = line.split()
@@ -230,10 +231,10 @@ def launch_mappings(maps: str) -> int:
         chain = (before, guard1, stack, guard2, after)
         if any(r[3] for r in chain) or any(a[1] != b[0] for a, b in zip(chain, chain[1:])):
             continue
-        if (guard1[2] == guard2[2] == "---p" and kb(guard1) == kb(guard2) == LAUNCH_PAGE_KB
+        if (guard1[2] == guard2[2] == "---p" and kb(guard1) == kb(guard2) == page_kb
                 and stack[2] == "rw-p" and kb(stack) == LAUNCH_STACK_KB
                 and after[2] == "rw-p" and kb(after) >= LAUNCH_STACK_KB
-                and before[2] == "rw-p" and kb(before) >= LAUNCH_PAGE_KB + LAUNCH_CALL_AREA_KB):
+                and before[2] == "rw-p" and kb(before) >= page_kb + LAUNCH_CALL_AREA_KB):
             count += 1
     return count
 

@@ -79,6 +79,7 @@ def _gone_check(marker):
 
 COMMANDS = [
     ("uname", "uname -rm"),
+    ("page", "grep -m1 KernelPageSize /proc/self/smaps"),
     ("path", f"{D} path /s/ppid.sh"),
     ("path_oldest", "/d/oldest path /s/ppid.sh"),
     ("exit_sync", f"{D} run /s/exit3.sh 1 5000"),
@@ -136,8 +137,10 @@ for _how in ("closed", "cloexec"):
                          "sleep 0.2; echo fds $(cat /tmp/stdio)"))
 
 
-@pytest.fixture(scope="module")
-def vm():
+@pytest.fixture(scope="module", params=sorted(qemu_system.KERNELS, key=lambda k: qemu_system.KERNELS[k].page_kib),
+                ids=lambda k: f"{k}-pages")
+def vm(request):
+    kernel = qemu_system.KERNELS[request.param]
     files = {}
     try:
         for name, defines in DRIVERS.items():
@@ -147,19 +150,19 @@ def vm():
             files[f"/s/{name}"] = (("#!/bin/sh\n" + body).encode(), 0o755)
         files["/s/noexec.sh"] = (b"#!/bin/sh\nexit 0\n", 0o644)
         started = time.monotonic()
-        found, console = qemu_system.run_in_vm(COMMANDS, files, timeout=900)
+        found, console = qemu_system.run_in_vm(COMMANDS, files, timeout=900, kernel=kernel)
     except qemu_system.VmUnavailable as e:
         pytest.fail(str(e))
-    kept = ROOT / "build" / "test-launcher" / "arm64-vm-console.txt"
+    kept = ROOT / "build" / "test-launcher" / f"arm64-vm-{kernel.name}-console.txt"
     kept.write_text(console)
     print(f"\narm64 virtual machine: booted, ran {len(found)} commands and powered off in "
           f"{time.monotonic() - started:.0f} s; console: {kept}; slowest commands (s): " +
           ", ".join(f"{s.name} {s.seconds}" for s in sorted(found.values(), key=lambda s: -s.seconds)[:6]))
-    return found, console
+    return found, console, kernel
 
 
 def out(vm, name):
-    found, console = vm
+    found, console, _ = vm
     assert name in found, f"no output of {name!r} from the machine; console tail:\n{console[-4000:]}"
     section = found[name]
     assert section.rc == 0, f"{name}: exit status {section.rc}:\n{section.output}"
@@ -174,6 +177,12 @@ def report_of(text):
 
 def test_the_machine_runs_an_arm64_kernel(vm):
     assert out(vm, "uname").split()[-1] == "aarch64"
+
+
+def test_the_machine_runs_with_its_kernel_s_page_size(vm):
+    """On 16 KiB pages a launcher that assumed 4 KiB failed every launch (issue 20 item 3):
+    the whole suite runs on each page size."""
+    assert out(vm, "page").split() == ["KernelPageSize:", str(vm[2].page_kib), "kB"]
 
 
 def test_the_supervised_path_is_taken(vm):
@@ -351,8 +360,9 @@ def test_reaper_thread_blocks_kea_signals(vm):
 
 
 def test_guard_pages_below_the_supervisor_stacks(vm):
+    """Guard pages of the kernel's page size (16 KiB ones on the 16k kernel)."""
     text = out(vm, "maps")
-    assert launch_mapping_found(text), text
+    assert launch_mapping_found(text, vm[2].page_kib), text
 
 
 @pytest.mark.parametrize("name", ["eintr", "eintr_oldest"])

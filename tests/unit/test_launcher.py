@@ -600,11 +600,11 @@ def test_a_crashing_supervisor_takes_down_only_itself_from_linux_5_16(tmp_path, 
         assert r.returncode < 0, "the caller was expected to die with its supervisor on this kernel"
 
 
-def launch_mapping_found(out):
+def launch_mapping_found(out, page_kb=4):
     """True when the driver's `maps` output (/proc/self/maps lines after "map ") shows a
-    launch mapping with its guard pages, as scenario 10 finds them in Kea's."""
+    launch mapping with its guard pages (one page each), as scenario 10 finds them in Kea's."""
     maps = "\n".join(line[4:] for line in out.splitlines() if line.startswith("map "))
-    return launch_mappings(maps) > 0
+    return launch_mappings(maps, page_kb) > 0
 
 
 def test_guard_pages_below_the_supervisor_stacks(driver, tmp_path):
