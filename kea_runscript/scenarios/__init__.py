@@ -69,10 +69,13 @@ and write to :data:`C_RT_OUT` (Kea's user's).
     an asynchronous `load` script that fails does not keep the library from loading.
 20. :func:`failing_load_script`: a synchronous `load` script that exits 1 refuses the library
     (RUNSCRIPT_LIFECYCLE_FAILED), kea-dhcp4 exits non-zero.
+21. :func:`busy_handler`: one slow synchronous handler worker behind Kea's 4 threads under
+    perfdhcp: events that waited the whole timeout for it fail as BUSY, the handler is never
+    killed for other events' waits, Kea answers.
 
 The package by concern: :mod:`.runtime` (Runtime, Outcome, the container), :mod:`.processes`
 (0-4), :mod:`.load` (5, 9, 10), :mod:`.config` (6, 13, 14), :mod:`.failures` (7, 8, 11, 12),
-:mod:`.output` (15), :mod:`.teardown` (16), :mod:`.debug_log` (17), :mod:`.handler` (18),
+:mod:`.output` (15), :mod:`.teardown` (16), :mod:`.debug_log` (17), :mod:`.handler` (18, 21),
 :mod:`.actions` (19, 20).
 Everything is importable from the package itself (``scenarios.fd_list``), as the tests use it.
 
@@ -102,7 +105,7 @@ from .output import (DROPPED_RE, FLOODS, FLOOD_KILL_ALLOWANCE, FLOOD_RSS_GROWTH_
                      MAX_OUTPUT_LINES, output_flood)
 from .teardown import (TEARDOWN_BOUND_S, TEARDOWN_CAP_S, teardown)
 from .debug_log import (DEBUG_LOG_DEFAULT, DEBUG_SH, PLANTER_UID, debug_log_private)
-from .handler import (HANG_BOUND_S, OPTION60_BYTES, PHASES, handler_faults, phase_problems)
+from .handler import (HANG_BOUND_S, OPTION60_BYTES, PHASES, busy_handler, handler_faults, phase_problems)
 from .actions import (ASYNC_MESSAGES, LINES_WRITTEN, SMALL_MAX_OUTPUT_LINES, failing_load_script,
                       output_runs, skip_and_async_failures)
 
@@ -111,5 +114,5 @@ SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
     kea_identity, fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
     hostname_bytes, perfdhcp_no_lost_lease, reconfigure, on_failure, earlier_drop,
     parameter_defaults, trust_checks, output_flood, teardown, debug_log_private, handler_faults,
-    skip_and_async_failures, failing_load_script,
+    skip_and_async_failures, failing_load_script, busy_handler,
 )

@@ -575,3 +575,74 @@ def phase_problems(o: Outcome, phase: str) -> List[str]:
     """The problems of one phase of :func:`handler_faults` (each starts with its name)."""
     assert phase in PHASES, phase
     return [p for p in o.problems if p.startswith(phase + ":")]
+
+
+# --------------------------------------------------------------------------------------------
+# 21. a busy pool: events wait for a slow worker; nobody is killed for it (issue 20 item 2)
+
+#: The slow handler takes this share of the timeout over each record: healthy, yet with Kea's
+#: 4 threads always holding events, each waits 3 records (1.5 x timeout) on average for the
+#: worker: BUSY is certain, not a matter of the lock's fairness.
+BUSY_DELAY_SHARE = 0.5
+MAC_AFTER_BUSY = "02:00:00:00:15:01"
+
+
+@timed
+def busy_handler(rt: Runtime) -> Outcome:
+    """One synchronous worker that takes 0.5 x timeout over each record, Kea's 4 threads and
+    perfdhcp: events that wait the whole timeout for the worker fail as BUSY
+    (RUNSCRIPT_HANDLER_BUSY, on-failure applies: continue), the handler is never killed for
+    time other events took (no RUNSCRIPT_HANDLER_TIMEOUT, the same process throughout), and
+    Kea answers."""
+    o = Outcome("busy-handler")
+    tag = "busy"
+    rec = f"{C_RT_OUT}/busy-handler.jsonl"
+    timeout = 4 if rt.emulated else 1
+    delay_ms = int(timeout * 1000 * BUSY_DELAY_SHARE)
+    rt.sh(f"rm -f {rec}")
+    params = {"scripts": [
+        {"script": f"{testnet.C_TOOLS}/handler_recorder.py", "persistent": True, "workers": 1, "wait": True,
+         "timeout": timeout, "hook-points": ["pkt4_receive"],
+         "environment": {"SMOKE_RECORD": rec, "HANDLER_DELAY_MS": str(delay_ms)}},
+    ]}
+    # A short packet queue (Kea drops the oldest): the backlog is gone soon after the load.
+    mt = {**MT4, "packet-queue-size": 4}
+    text, log, _ = rt.config4(tag, params, multi_threading=mt, big_pool=True)
+    o.facts.update({"timeout (s)": timeout, "handler's time per record (ms)": delay_ms})
+
+    def handler_pids(kea: int) -> List[int]:
+        return sorted(p["pid"] for p in alive(rt.descendants(kea, rt.processes()), is_sync_handler))
+
+    with rt.kea4(tag, text, log) as kea:
+        for _ in range(100):
+            before = handler_pids(kea)
+            if before:
+                break
+            time.sleep(0.1)
+        perf = rt.perfdhcp4(rate=rt.rate(40), seconds=3, clients=1000000, tag=tag)
+        # Kea's queues drain at the handler's pace; then a client is served, through the handler.
+        address, end = None, time.monotonic() + 10 * timeout
+        while not address and time.monotonic() < end:
+            address = rt.dora(MAC_AFTER_BUSY).get("address")
+        served = [r for r in rt.tn.read_records(rec) if r.get("env", {}).get("KEA_QUERY4_HWADDR") == MAC_AFTER_BUSY]
+        after = handler_pids(kea)
+        busy = rt.sh(f"grep -a -F RUNSCRIPT_HANDLER_BUSY {log}", check=False).output.splitlines()
+        timeouts = rt.count_in(log, "RUNSCRIPT_HANDLER_TIMEOUT")
+        exited = rt.count_in(log, "RUNSCRIPT_HANDLER_EXITED")
+    o.facts.update({"handler before": before, "handler after": after, "RUNSCRIPT_HANDLER_BUSY lines": len(busy),
+                    "a BUSY line": busy[0] if busy else "", "RUNSCRIPT_HANDLER_TIMEOUT lines": timeouts,
+                    "RUNSCRIPT_HANDLER_EXITED lines": exited, "records": len(rt.tn.read_records(rec)),
+                    "perfdhcp ACKs (answers come late: 4 threads wait for one slow worker)": perf.acks,
+                    "lease after the load": address, "its records at the handler": len(served)})
+    if len(before) != 1:
+        o.problems.append(f"not one handler running before the load: {before}")
+    if not busy:
+        o.problems.append("no RUNSCRIPT_HANDLER_BUSY: the load did not make events wait out the timeout "
+                          "(the scenario proved nothing)")
+    if timeouts or exited or after != before:
+        o.problems.append(f"the healthy handler was killed: {timeouts} RUNSCRIPT_HANDLER_TIMEOUT, {exited} "
+                          f"RUNSCRIPT_HANDLER_EXITED, handler {before} before the load, {after} after")
+    if not address or not served:
+        o.problems.append(f"after the load, {MAC_AFTER_BUSY} got lease {address} and the handler "
+                          f"{len(served)} of its records: Kea and the handler must serve again")
+    return o

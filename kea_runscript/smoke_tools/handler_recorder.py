@@ -24,6 +24,9 @@ $SMOKE_EXIT. For the run-time scenarios, variables of its environment name a cli
     HANDLER_HANG_MAC   record it, then neither read nor reply again (a hung handler)
     HANDLER_EXIT_MAC   record it, then exit with status 7 without replying (a crash)
 
+and HANDLER_DELAY_MS makes it take that long over each record before it replies (a slow,
+healthy handler: the hook must not kill it for other events' waits).
+
 and HANDLER_HELLO (any value) makes it write one line to stderr and one to stdout (outside
 the protocol: not an "exit" reply) when it starts, which the hook logs.
 
@@ -68,6 +71,7 @@ class Handler:
         self.drop = environ.get("HANDLER_DROP_MAC")
         self.hang = environ.get("HANDLER_HANG_MAC")
         self.crash = environ.get("HANDLER_EXIT_MAC")
+        self.delay = int(environ.get("HANDLER_DELAY_MS", "0")) / 1000.0
         self.out = out
 
     def write(self, point, environ, env, errors):
@@ -93,6 +97,8 @@ class Handler:
         if self.hang and self.hang in macs:
             while True:  # hung: the hook must time out, kill and restart this process
                 time.sleep(3600)
+        if self.delay:
+            time.sleep(self.delay)
         code = 3 if self.drop and self.drop in macs else self.code
         os.write(self.out, b"exit %d\n" % code)
         return True

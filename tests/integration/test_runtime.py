@@ -446,3 +446,13 @@ def test_failing_sync_load_script_refuses_the_library(rt):
     assert o.facts["exit"] not in (0, 137), msg
     assert o.facts["RUNSCRIPT_LIFECYCLE_FAILED"], msg
     assert o.ok, msg
+
+
+def test_a_busy_handler_pool_fails_events_without_killing_the_handler(rt):
+    """Issue 20 item 2: the lock wait used to eat the whole timeout, then the round trip
+    started with none left and SIGKILLed a healthy handler (TIMED_OUT, then HANDLER_DOWN)."""
+    o = scenarios.busy_handler(rt)
+    msg = _show(o)
+    assert o.facts["RUNSCRIPT_HANDLER_BUSY lines"] > 0, msg
+    assert o.facts["RUNSCRIPT_HANDLER_TIMEOUT lines"] == 0 and o.facts["handler after"] == o.facts["handler before"], msg
+    assert o.ok, msg
