@@ -1,4 +1,5 @@
 #include "runscript.h"
+#include "log_text.h"
 #include "logger.h"
 
 #include <string.h>
@@ -31,7 +32,7 @@ void report_async(const AsyncEvent& e) {
 }
 
 void report_line(const std::string& script, pid_t pid, const std::string& line) {
-    LOG_INFO(logger, RUNSCRIPT_OUTPUT).arg(script).arg(pid).arg(line);
+    LOG_INFO(logger, RUNSCRIPT_OUTPUT).arg(script).arg(pid).arg(log_safe(line));
 }
 
 // Handler events into Kea's log (from the pool's thread, or a callout's for a timeout).
@@ -65,10 +66,10 @@ HandlerSink handler_sink(const std::string& path) {
             LOG_WARN(logger, RUNSCRIPT_HANDLER_QUEUE_FULL).arg(path).arg(e.worker).arg(e.value);
             break;
         case HandlerEvent::OUTPUT:
-            LOG_INFO(logger, RUNSCRIPT_HANDLER_OUTPUT).arg(path).arg(e.pid).arg(e.text);
+            LOG_INFO(logger, RUNSCRIPT_HANDLER_OUTPUT).arg(path).arg(e.pid).arg(log_safe(e.text));
             break;
         case HandlerEvent::PROTOCOL:
-            LOG_WARN(logger, RUNSCRIPT_HANDLER_PROTOCOL).arg(path).arg(e.worker).arg(e.text);
+            LOG_WARN(logger, RUNSCRIPT_HANDLER_PROTOCOL).arg(path).arg(e.worker).arg(log_safe(e.text));
             break;
         }
     };

@@ -7,7 +7,8 @@ libFuzzer: clang's -fsanitize=fuzzer, under AddressSanitizer and UndefinedBehavi
   tests/fuzz/regressions/<target>/ and fix the code: the unit tests replay every seed and
   regression (tests/unit/test_fuzz_replay.py) with a plain g++ build (:func:`build_replay`).
 * Targets: ``fuzz_reply`` (a handler's reply line), ``fuzz_record`` (hostile values into a
-  handler record, read back).
+  handler record, read back), ``fuzz_log_text`` (a script's output bytes into log text, read
+  back).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ OUT_DIR = ROOT / "build" / "fuzz"
 TARGETS: Dict[str, List[Path]] = {
     "fuzz_reply": [ROOT / "hook" / "protocol.cc"],
     "fuzz_record": [ROOT / "hook" / "protocol.cc"],
+    "fuzz_log_text": [ROOT / "hook" / "log_text.cc"],
 }
-HEADERS = [ROOT / "hook" / "protocol.h", ROOT / "hook" / "environment.h"]
+HEADERS = [ROOT / "hook" / "protocol.h", ROOT / "hook" / "environment.h", ROOT / "hook" / "log_text.h"]
 #: Debian's clang with its libFuzzer runtime (packages clang-14 and libclang-rt-14-dev on
 #: bookworm); the first found is used.
 CLANGS = ("clang++", "clang++-19", "clang++-16", "clang++-14")

@@ -20,9 +20,9 @@ HOOK_DIR = ROOT / "hook"
 TEMPLATE_DIR = ROOT / "templates" / "hook"
 
 # Static files of hook/ that go into every tree (data files and helpers stay out).
-STATIC_SOURCES = ("parameters.cc", "launcher.cc", "supervisor.cc", "handler.cc", "protocol.cc", "load.cc", "logger.cc",
+STATIC_SOURCES = ("parameters.cc", "launcher.cc", "supervisor.cc", "handler.cc", "protocol.cc", "log_text.cc", "load.cc", "logger.cc",
                   "messages.cc", "runscript.cc")
-STATIC_HEADERS = ("parameters.h", "environment.h", "fields.h", "launcher.h", "supervisor.h", "handler.h", "protocol.h", "logger.h",
+STATIC_HEADERS = ("parameters.h", "environment.h", "fields.h", "launcher.h", "supervisor.h", "handler.h", "protocol.h", "log_text.h", "logger.h",
                   "messages.h", "runscript.h")
 SHIM_SCRIPT = "make-cfg-globals-shim.sh"
 

@@ -72,9 +72,12 @@ and write to :data:`C_RT_OUT` (Kea's user's).
 21. :func:`busy_handler`: one slow synchronous handler worker behind Kea's 4 threads under
     perfdhcp: events that waited the whole timeout for it fail as BUSY, the handler is never
     killed for other events' waits, Kea answers.
+22. :func:`log_bytes`: a client's option 60 with control characters, a backslash, non-UTF-8
+    bytes, a newline and a NUL, echoed by exec scripts (capture-output, sync and async) and by
+    a handler's stderr: Kea's log gets the escaped text, no raw control byte.
 
 The package by concern: :mod:`.runtime` (Runtime, Outcome, the container), :mod:`.processes`
-(0-4), :mod:`.load` (5, 9, 10), :mod:`.config` (6, 13, 14), :mod:`.failures` (7, 8, 11, 12),
+(0-4), :mod:`.load` (5, 9, 10), :mod:`.config` (6, 13, 14), :mod:`.failures` (7, 8, 11, 12, 22),
 :mod:`.output` (15), :mod:`.teardown` (16), :mod:`.debug_log` (17), :mod:`.handler` (18, 21),
 :mod:`.actions` (19, 20).
 Everything is importable from the package itself (``scenarios.fd_list``), as the tests use it.
@@ -99,7 +102,7 @@ from .config import (BadConfig, OTHER_UID, TRUST_GROUP_WRITABLE, TRUST_IN_GROUP_
                      TRUST_IN_OTHER_DIR, TRUST_IN_TMP, TRUST_LINK_TO_TMP, TRUST_OTHERS_WRITABLE,
                      TRUST_OTHER_OWNER, bad_configs, bad_configs_list, hardening_bad_configs,
                      parameter_defaults, trust_checks)
-from .failures import (FAILURE_KINDS, HOSTNAME_BYTES, PWNED, earlier_drop, exit_code_drop,
+from .failures import (FAILURE_KINDS, HOSTNAME_BYTES, LOG_EXPECTED, PWNED, earlier_drop, exit_code_drop, log_bytes,
                        hostname_bytes, on_failure)
 from .output import (DROPPED_RE, FLOODS, FLOOD_KILL_ALLOWANCE, FLOOD_RSS_GROWTH_KB, Lifetimes,
                      MAX_OUTPUT_LINES, output_flood)
@@ -114,5 +117,5 @@ SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
     kea_identity, fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
     hostname_bytes, perfdhcp_no_lost_lease, reconfigure, on_failure, earlier_drop,
     parameter_defaults, trust_checks, output_flood, teardown, debug_log_private, handler_faults,
-    skip_and_async_failures, failing_load_script, busy_handler,
+    skip_and_async_failures, failing_load_script, busy_handler, log_bytes,
 )

@@ -239,3 +239,65 @@ def earlier_drop(rt: Runtime) -> Outcome:
         o.problems.append(f"the second library recorded {macs.count(MAC_ALLOWED)} calls for the allowed "
                           "MAC (DISCOVER and REQUEST expected)")
     return o
+
+
+# --------------------------------------------------------------------------------------------
+# 22. what scripts and handlers echo from a client, in Kea's log (issue 20)
+
+#: Option 60 as a client sends it: CR, a terminal escape, a backslash, DEL, a C1 control (CSI),
+#: a byte that is no UTF-8, a newline, then a NUL (the value ends there: docs/variables.md).
+LOG_OPTION60 = b"x\r\x1b[2J\\y\x7f\xc2\x9b\xff\nnext\x00hidden"
+#: The log lines an echo of KEA_QUERY4_OPTION60 must give: one per line the program wrote, each
+#: byte that is no printable ASCII or well-formed UTF-8 (and the backslash) as \xHH.
+LOG_EXPECTED = ["x\\x0d\\x1b[2J\\x5cy\\x7f\\xc2\\x9b\\xff", "next"]
+
+
+@timed
+def log_bytes(rt: Runtime) -> Outcome:
+    """A client's option 60 with control characters, a backslash, bytes that are no UTF-8, a
+    newline and a NUL, echoed by an exec script (capture-output; sync and async) and by a
+    persistent handler (its stderr): each logged line is the escaped text (LOG_EXPECTED), no
+    line of the hook holds a control character or breaks UTF-8."""
+    o = Outcome("log-bytes")
+    echo = "#!/bin/sh\nprintf '%s\\n' \"$KEA_QUERY4_OPTION60\"\n"
+    sync_path = rt.script("log-echo-sync.sh", echo)
+    async_path = rt.script("log-echo-async.sh", echo)
+    params = {"scripts": [
+        {"script": sync_path, "wait": True, "capture-output": True, "hook-points": ["pkt4_receive"]},
+        {"script": async_path, "wait": False, "capture-output": True, "hook-points": ["pkt4_receive"]},
+        {"script": f"{testnet.C_TOOLS}/handler_recorder.py", "persistent": True, "wait": True,
+         "hook-points": ["pkt4_receive"],
+         "environment": {"SMOKE_RECORD": f"{C_RT_OUT}/log-bytes.jsonl", "HANDLER_ECHO": "KEA_QUERY4_OPTION60"}},
+    ]}
+    text, log, _ = rt.config4("logbytes", params)
+    with rt.kea4("logbytes", text, log):
+        ack = rt.dora("02:00:00:00:16:01", "--option60-hex", LOG_OPTION60.hex())
+        time.sleep(0.5)  # the asynchronous runs' output
+        raw = rt.read_bytes(log) or b""
+    ours = [line for line in raw.split(b"\n") if b"RUNSCRIPT_" in line]
+    got = {}
+    for name, needle in (("exec sync", b"RUNSCRIPT_OUTPUT " + sync_path.encode()),
+                         ("exec async", b"RUNSCRIPT_OUTPUT " + async_path.encode()),
+                         ("handler", b"RUNSCRIPT_HANDLER_OUTPUT ")):
+        got[name] = [line.split(b"): ", 1)[1].decode("utf-8", "replace") for line in ours
+                     if needle in line and b"): " in line]
+    bad = [line[:200] for line in ours if any(b < 0x20 for b in line) or not _utf8(line)]
+    o.facts.update({"sent": repr(LOG_OPTION60), "address": ack.get("address"), "logged": got,
+                    "hook lines with a control character or no UTF-8": [repr(b) for b in bad]})
+    if not ack:
+        o.problems.append("no DORA with option 60")
+    for name, lines in got.items():
+        # DISCOVER and REQUEST each give the two lines
+        if lines != LOG_EXPECTED * 2:
+            o.problems.append(f"{name}: logged {lines!r}, expected {LOG_EXPECTED * 2!r}")
+    if bad:
+        o.problems.append(f"{len(bad)} hook log lines with a control character or bytes that are no UTF-8")
+    return o
+
+
+def _utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False

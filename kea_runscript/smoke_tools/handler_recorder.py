@@ -26,6 +26,8 @@ $SMOKE_EXIT. For the run-time scenarios, variables of its environment name a cli
 
 and HANDLER_DELAY_MS makes it take that long over each record before it replies (a slow,
 healthy handler: the hook must not kill it for other events' waits).
+HANDLER_ECHO names a variable whose value (the record's bytes) it writes to stderr, with a
+newline, for each record that has it (what the hook logs of a handler's output).
 
 and HANDLER_HELLO (any value) makes it write one line to stderr and one to stdout (outside
 the protocol: not an "exit" reply) when it starts, which the hook logs.
@@ -72,6 +74,7 @@ class Handler:
         self.hang = environ.get("HANDLER_HANG_MAC")
         self.crash = environ.get("HANDLER_EXIT_MAC")
         self.delay = int(environ.get("HANDLER_DELAY_MS", "0")) / 1000.0
+        self.echo = environ.get("HANDLER_ECHO")
         self.out = out
 
     def write(self, point, environ, env, errors):
@@ -97,6 +100,8 @@ class Handler:
         if self.hang and self.hang in macs:
             while True:  # hung: the hook must time out, kill and restart this process
                 time.sleep(3600)
+        if self.echo and self.echo in env:
+            os.write(2, env[self.echo].encode("utf-8", "surrogateescape") + b"\n")
         if self.delay:
             time.sleep(self.delay)
         code = 3 if self.drop and self.drop in macs else self.code

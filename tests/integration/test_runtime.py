@@ -456,3 +456,12 @@ def test_a_busy_handler_pool_fails_events_without_killing_the_handler(rt):
     assert o.facts["RUNSCRIPT_HANDLER_BUSY lines"] > 0, msg
     assert o.facts["RUNSCRIPT_HANDLER_TIMEOUT lines"] == 0 and o.facts["handler after"] == o.facts["handler before"], msg
     assert o.ok, msg
+
+
+def test_what_scripts_and_handlers_echo_from_a_client_is_logged_escaped(rt):
+    """A client's control characters, backslash and non-UTF-8 bytes, echoed by exec scripts
+    (sync, async) and a handler, reach Kea's log as \\xHH, never raw."""
+    o = scenarios.log_bytes(rt)
+    msg = _show(o)
+    assert all(lines == scenarios.LOG_EXPECTED * 2 for lines in o.facts["logged"].values()), msg
+    assert o.ok, msg

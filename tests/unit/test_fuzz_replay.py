@@ -44,3 +44,13 @@ def test_the_forged_record_seed_fails_a_framing_that_keeps_nul_bytes(tmp_path):
 def test_the_reply_seeds_fail_a_reader_that_takes_leading_zeros(tmp_path):
     broken = _broken_protocol(tmp_path, "if ((n > 6 && s[5] == '0') || value > 255)", "if (value > 255)")
     assert _fails("fuzz_reply", tmp_path, broken, "exit-007")
+
+
+def test_the_log_seeds_fail_a_log_text_that_keeps_control_characters(tmp_path):
+    """A newline kept raw would let a client's hostname, echoed by a script, forge a log line."""
+    text = (ROOT / "hook" / "log_text.cc").read_text()
+    old = "if (c >= 0x20 && c < 0x7F && c != '\\\\') {"
+    assert old in text
+    broken = tmp_path / "log_text.cc"
+    broken.write_text(text.replace(old, "if ((c >= 0x20 || c == '\\n') && c < 0x7F && c != '\\\\') {"))
+    assert _fails("fuzz_log_text", tmp_path, broken, "forged-line")
