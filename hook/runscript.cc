@@ -151,7 +151,11 @@ Runner::Runner(const Config& config)
     : config_(config), by_hook_point_(HOOK_POINT_COUNT),
       failure_step_(HOOK_POINT_COUNT, STEP_CONTINUE),
       options4_(option_variables(4, config.options4)),
-      options6_(option_variables(6, config.options6)) {
+      options6_(option_variables(6, config.options6)), shadowed_(SHADOWABLE_COUNT) {
+    for (std::size_t i = 0; i < SHADOWABLE_COUNT; ++i) {
+        const char* name = SHADOWABLE_VARIABLES[i];
+        shadowed_[i] = fields::option_listed(options4_, name) || fields::option_listed(options6_, name);
+    }
     bool any_async = false;
     for (const ScriptConfig& s : config_.scripts) {
         HandlerPool* pool = 0;

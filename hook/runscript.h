@@ -26,6 +26,10 @@ extern const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[];
 extern const std::size_t HOOK_POINT_MAX_VARS[];
 // NAME= of an extra option variable (the catalogue's patterns); "" when there is none.
 std::string option_variable_name(int family, unsigned code, int sub);
+// Catalogue variables named like an option variable ("KEA_QUERY4_OPTION60="): when the
+// operator lists that option, its hex form takes the name instead (callouts.cc).
+extern const char* const SHADOWABLE_VARIABLES[];
+extern const std::size_t SHADOWABLE_COUNT;
 
 class Runner {
 public:
@@ -54,6 +58,9 @@ public:
         return family == 4 ? options4_ : options6_;
     }
     std::string summary() const;
+    // Whether SHADOWABLE_VARIABLES[i] gives way to a listed option: decided at load, so a
+    // callout compares no names.
+    bool shadowed(std::size_t i) const { return shadowed_[i]; }
 
 private:
     // A script entry and, when it is persistent, its handlers.
@@ -72,6 +79,7 @@ private:
     std::vector<NextStep> failure_step_;
     std::vector<fields::OptionVariable> options4_;
     std::vector<fields::OptionVariable> options6_;
+    std::vector<bool> shadowed_;
     std::unique_ptr<Launcher> launcher_;
     // One per script entry, null for exec-mode ones. Destroyed first: their stop is bounded
     // by drain-timeout (handler.h).

@@ -94,6 +94,8 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
         "kea": kea,
         "hook_version": HOOK_VERSION,
         "groups": groups,
+        # each shadowed name once, in a fixed order: the index of Runner::shadowed()
+        "shadowable": sorted({name for g in groups for name in g["shadowed"]}),
         "hook_points": points,
         "shim": shim,
         "source_tree": source_tree,

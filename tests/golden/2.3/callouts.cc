@@ -35,7 +35,7 @@ void emit_query4(Environment& env, CalloutHandle& handle) {
     fields::pkt4_relayed(env, "KEA_QUERY4_RELAYED=", value);
     fields::pkt4_hops(env, "KEA_QUERY4_RELAY_HOPS=", value);
     // listed in options4: the option's hex form takes this name instead
-    if (!fields::option_listed(runner->options(4), "KEA_QUERY4_OPTION60="))
+    if (!runner->shadowed(0))
         fields::pkt4_option60(env, "KEA_QUERY4_OPTION60=", value);
     fields::pkt4_ciaddr(env, "KEA_QUERY4_CIADDR=", value);
     fields::pkt4_siaddr(env, "KEA_QUERY4_SIADDR=", value);
@@ -533,6 +533,13 @@ std::string option_variable_name(int family, unsigned code, int sub) {
     }
     return std::string();
 }
+
+const char* const SHADOWABLE_VARIABLES[] = {
+    "KEA_QUERY4_OPTION60=",
+    0
+};
+
+const std::size_t SHADOWABLE_COUNT = 1;
 
 const HookPointInfo HOOK_POINTS[] = {
     {"pkt4_receive", true, true, "1.1.0", 4},
