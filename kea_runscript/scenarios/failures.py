@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Optional
+from typing import Dict, List, Optional
 
 from .. import testnet
 from ..build import LIBRARY
@@ -270,17 +270,27 @@ def log_bytes(rt: Runtime) -> Outcome:
          "environment": {"SMOKE_RECORD": f"{C_RT_OUT}/log-bytes.jsonl", "HANDLER_ECHO": "KEA_QUERY4_OPTION60"}},
     ]}
     text, log, _ = rt.config4("logbytes", params)
+    needles = (("exec sync", b"RUNSCRIPT_OUTPUT " + sync_path.encode()),
+               ("exec async", b"RUNSCRIPT_OUTPUT " + async_path.encode()),
+               ("handler", b"RUNSCRIPT_HANDLER_OUTPUT "))
+
+    def logged(raw: bytes) -> Dict[str, List[str]]:
+        ours = [line for line in raw.split(b"\n") if b"RUNSCRIPT_" in line]
+        return {name: [line.split(b"): ", 1)[1].decode("utf-8", "replace") for line in ours
+                       if needle in line and b"): " in line] for name, needle in needles}
+
     with rt.kea4("logbytes", text, log):
         ack = rt.dora("02:00:00:00:16:01", "--option60-hex", LOG_OPTION60.hex())
-        time.sleep(0.5)  # the asynchronous runs' output
-        raw = rt.read_bytes(log) or b""
+        # The asynchronous runs' and the handler's lines come from other threads: wait for
+        # them (bounded), as many as expected or more.
+        end = time.monotonic() + 20
+        while True:
+            raw = rt.read_bytes(log) or b""
+            got = logged(raw)
+            if all(len(v) >= 2 * len(LOG_EXPECTED) for v in got.values()) or time.monotonic() > end:
+                break
+            time.sleep(0.2)
     ours = [line for line in raw.split(b"\n") if b"RUNSCRIPT_" in line]
-    got = {}
-    for name, needle in (("exec sync", b"RUNSCRIPT_OUTPUT " + sync_path.encode()),
-                         ("exec async", b"RUNSCRIPT_OUTPUT " + async_path.encode()),
-                         ("handler", b"RUNSCRIPT_HANDLER_OUTPUT ")):
-        got[name] = [line.split(b"): ", 1)[1].decode("utf-8", "replace") for line in ours
-                     if needle in line and b"): " in line]
     bad = [line[:200] for line in ours if any(b < 0x20 for b in line) or not _utf8(line)]
     o.facts.update({"sent": repr(LOG_OPTION60), "address": ack.get("address"), "logged": got,
                     "hook lines with a control character or no UTF-8": [repr(b) for b in bad]})
