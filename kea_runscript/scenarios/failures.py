@@ -244,12 +244,12 @@ def earlier_drop(rt: Runtime) -> Outcome:
 # --------------------------------------------------------------------------------------------
 # 22. what scripts and handlers echo from a client, in Kea's log (issue 20)
 
-#: Option 60 as a client sends it: CR, a terminal escape, a backslash, DEL, a C1 control (CSI),
-#: a byte that is no UTF-8, a newline, then a NUL (the value ends there: docs/variables.md).
-LOG_OPTION60 = b"x\r\x1b[2J\\y\x7f\xc2\x9b\xff\nnext\x00hidden"
+#: Option 60 as a client sends it: '=', CR, a terminal escape, a backslash, DEL, a C1 control
+#: (CSI), a byte that is no UTF-8, a newline, then a NUL (the value ends there: docs/variables.md).
+LOG_OPTION60 = b"x=\r\x1b[2J\\y\x7f\xc2\x9b\xff\nnext\x00hidden"
 #: The log lines an echo of KEA_QUERY4_OPTION60 must give: one per line the program wrote, each
 #: byte that is no printable ASCII or well-formed UTF-8 (and the backslash) as \xHH.
-LOG_EXPECTED = ["x\\x0d\\x1b[2J\\x5cy\\x7f\\xc2\\x9b\\xff", "next"]
+LOG_EXPECTED = ["x=\\x0d\\x1b[2J\\x5cy\\x7f\\xc2\\x9b\\xff", "next"]
 
 
 @timed
