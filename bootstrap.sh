@@ -49,6 +49,10 @@ python3 -m pip --version >/dev/null 2>&1 || need python3-pip "no pip for python3
 # The unit tests build and run the example handlers (examples/handlers/): the Go one and the C one.
 command -v go >/dev/null || need golang-go "no go (the tests build examples/handlers/handler.go)"
 command -v cc >/dev/null || need gcc "no C compiler (the tests build examples/handlers/handler.c)"
+# The parameter parser's fuzz target is replayed by the unit tests against Kea's libkea-cc
+# (Kea's JSON elements), whose headers need Boost's.
+[ -e /usr/include/kea/cc/data.h ] || need kea-dev "no Kea headers (the parameter parser's fuzz replay)"
+[ -e /usr/include/boost/shared_ptr.hpp ] || need libboost-dev "no Boost headers (Kea's headers include them)"
 # The arm64 cells: on an amd64 machine their Kea runs under qemu-user (binfmt_misc).
 host_arch=$(dpkg --print-architecture)
 [ "$host_arch" = arm64 ] || [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] ||

@@ -1,5 +1,7 @@
 #include "parameters.h"
 
+#include "log_text.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -19,6 +21,11 @@ using isc::data::Element;
 namespace runscript {
 
 namespace {
+
+// A refusal goes to Kea's log and quotes what the configuration holds (keys, paths, names),
+// which may be any bytes: as log text, a NUL cannot cut the message short and no control
+// character reaches the log.
+[[noreturn]] void refuse(const std::string& message) { throw ConfigError(log_safe(message)); }
 
 // Keys allowed at the top level and in each `scripts` entry. Top-level script settings
 // double as defaults for the entries of `scripts`.
@@ -54,7 +61,7 @@ void check_unknown(const std::vector<std::string>& present,
             if (!guess.empty()) msg += " (did you mean '" + guess + "'?)";
             std::string list;
             for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
-            throw ConfigError(msg + "; known parameters: " + list);
+            refuse(msg + "; known parameters: " + list);
         }
     }
 }
@@ -62,7 +69,7 @@ void check_unknown(const std::vector<std::string>& present,
 ConstElementPtr expect(const ConstElementPtr& e, Element::types type, const std::string& name,
                        const char* what) {
     if (e && e->getType() != type) {
-        throw ConfigError("parameter '" + name + "' must be " + what + ", not " + type_name(e));
+        refuse("parameter '" + name + "' must be " + what + ", not " + type_name(e));
     }
     return e;
 }
@@ -77,11 +84,11 @@ int parse_seconds(const ConstElementPtr& e, const std::string& name, double max,
     } else if (e->getType() == Element::real) {
         seconds = e->doubleValue();
     } else {
-        throw ConfigError("parameter '" + name + "' must be a number of seconds, not " +
+        refuse("parameter '" + name + "' must be a number of seconds, not " +
                           type_name(e));
     }
     if (!(seconds >= 0) || seconds > max) {
-        throw ConfigError("parameter '" + name + "' must be between " + range);
+        refuse("parameter '" + name + "' must be between " + range);
     }
     long ms = std::lround(seconds * 1000);
     if (seconds > 0 && ms < 1) ms = 1;
@@ -140,7 +147,7 @@ void check_trusted(const std::string& path, const std::string& name) {
     if (stat(path.c_str(), &st) == 0) {
         std::string why = untrusted(st, kea_uid);
         if (!why.empty()) {
-            throw ConfigError("parameter '" + name + "': script '" + path + "' " + why + fix);
+            refuse("parameter '" + name + "': script '" + path + "' " + why + fix);
         }
     }
     std::vector<std::string> dirs = parent_directories(path);
@@ -158,7 +165,7 @@ void check_trusted(const std::string& path, const std::string& name) {
         seen.push_back(id);
         std::string why = untrusted(st, kea_uid);
         if (!why.empty()) {
-            throw ConfigError("parameter '" + name + "': script '" + path + "' lies under '" +
+            refuse("parameter '" + name + "': script '" + path + "' lies under '" +
                               dir + "', which " + why + fix);
         }
     }
@@ -170,19 +177,19 @@ void check_runnable(const std::string& path, const std::string& name) {
     const std::string who = "the user Kea runs as, " + user_text(geteuid());
     for (const std::string& dir : parent_directories(path)) {
         if (faccessat(AT_FDCWD, dir.c_str(), X_OK, AT_EACCESS) != 0 && errno == EACCES) {
-            throw ConfigError("parameter '" + name + "': script '" + path + "' is not executable by " +
+            refuse("parameter '" + name + "': script '" + path + "' is not executable by " +
                               who + ": no search (x) permission on directory '" + dir + "'");
         }
     }
     struct stat st;
     if (stat(path.c_str(), &st) != 0) {
-        throw ConfigError("parameter '" + name + "': script '" + path + "' does not exist");
+        refuse("parameter '" + name + "': script '" + path + "' does not exist");
     }
     if (!S_ISREG(st.st_mode)) {
-        throw ConfigError("parameter '" + name + "': '" + path + "' is not a regular file");
+        refuse("parameter '" + name + "': '" + path + "' is not a regular file");
     }
     if (faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) != 0) {
-        throw ConfigError("parameter '" + name + "': script '" + path + "' is not executable by " +
+        refuse("parameter '" + name + "': script '" + path + "' is not executable by " +
                           who + ": no execute (x) permission on the file for it (mode " +
                           mode_text(st.st_mode) + ", owner " + user_text(st.st_uid) + ")");
     }
@@ -190,7 +197,7 @@ void check_runnable(const std::string& path, const std::string& name) {
 
 void check_executable(const std::string& path, const std::string& name, bool check_permissions) {
     if (path.empty() || path[0] != '/') {
-        throw ConfigError("parameter '" + name + "' must be an absolute path, got '" + path + "'");
+        refuse("parameter '" + name + "' must be an absolute path, got '" + path + "'");
     }
     check_runnable(path, name);
     if (check_permissions) check_trusted(path, name);
@@ -210,7 +217,7 @@ std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string&
     }
     expect(e, Element::list, name, "a list of hook point names");
     if (e->size() == 0) {
-        throw ConfigError("parameter '" + name + "' is an empty list: name at least one hook "
+        refuse("parameter '" + name + "' is an empty list: name at least one hook "
                           "point, or leave the parameter out for the hook points of 1.4");
     }
     std::vector<std::string> known;
@@ -236,10 +243,10 @@ std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string&
             std::string msg = "parameter '" + item_name + "': unknown hook point '" + point + "'";
             std::string guess = did_you_mean(point, known);
             if (!guess.empty()) msg += " (did you mean '" + guess + "'?)";
-            throw ConfigError(msg);
+            refuse(msg);
         }
         if (!table[i].available) {
-            throw ConfigError("parameter '" + item_name + "': hook point '" + point +
+            refuse("parameter '" + item_name + "': hook point '" + point +
                               "' needs Kea " + table[i].since + " or later");
         }
         selected[i] = true;
@@ -251,7 +258,7 @@ std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string&
 // silently cut the text there.
 void refuse_nul(const std::string& text, const std::string& name) {
     if (text.find('\0') != std::string::npos) {
-        throw ConfigError("parameter '" + name + "' holds a NUL byte (\\u0000), which a path or "
+        refuse("parameter '" + name + "' holds a NUL byte (u0000 in JSON), which a path or "
                           "an environment variable cannot hold");
     }
 }
@@ -264,7 +271,7 @@ std::vector<std::string> parse_environment(const ConstElementPtr& e, const std::
         const std::string& var = kv.first;
         std::string item_name = name + "." + var;
         if (var.empty() || var.find('=') != std::string::npos || var.compare(0, 4, "KEA_") == 0) {
-            throw ConfigError("parameter '" + item_name +
+            refuse("parameter '" + item_name +
                               "': variable names must be non-empty, without '=' and not start "
                               "with KEA_ (reserved for the hook)");
         }
@@ -283,7 +290,7 @@ NextStep parse_action(const ConstElementPtr& e, const std::string& name) {
     if (action == "continue") return STEP_CONTINUE;
     if (action == "skip") return STEP_SKIP;
     if (action == "drop") return STEP_DROP;
-    throw ConfigError("parameter '" + name + "': unknown action '" + action + "' (use " +
+    refuse("parameter '" + name + "': unknown action '" + action + "' (use " +
                       ACTIONS + ")");
 }
 
@@ -298,7 +305,7 @@ std::map<int, NextStep> parse_exit_codes(const ConstElementPtr& e, const std::st
         bool plain = !key.empty() && key.size() <= 3 && (key == "0" || key[0] != '0') &&
                      key.find_first_not_of("0123456789") == std::string::npos;
         if (!plain || std::stoi(key) > 255) {
-            throw ConfigError("parameter '" + name + "': key '" + key + "' is not an exit code: "
+            refuse("parameter '" + name + "': key '" + key + "' is not an exit code: "
                               "keys are 0 to 255 in plain decimal digits (no sign, space or "
                               "leading zero)");
         }
@@ -338,7 +345,7 @@ std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::strin
             }
         }
         if (code < 1 || code > max_code) {
-            throw ConfigError("parameter '" + item_name + "' must be one of " + what);
+            refuse("parameter '" + item_name + "' must be one of " + what);
         }
         spec.code = static_cast<uint16_t>(code);
         spec.sub = static_cast<int>(sub);
@@ -351,7 +358,7 @@ std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::strin
 std::size_t parse_count(const ConstElementPtr& e, const std::string& name, std::size_t max) {
     expect(e, Element::integer, name, "an integer");
     if (e->intValue() < 1 || e->intValue() > static_cast<int64_t>(max)) {
-        throw ConfigError("parameter '" + name + "' must be between 1 and " + std::to_string(max));
+        refuse("parameter '" + name + "' must be between 1 and " + std::to_string(max));
     }
     return static_cast<std::size_t>(e->intValue());
 }
@@ -408,7 +415,7 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
     s.where = prefix.empty() ? "script" : prefix.substr(0, prefix.size() - 1);
     ConstElementPtr script = get("script");
     if (!script) {
-        throw ConfigError("required parameter '" + prefix + "script' is missing");
+        refuse("required parameter '" + prefix + "script' is missing");
     }
     expect(script, Element::string, prefix + "script", "a string (absolute path)");
     s.path = script->stringValue();
@@ -419,7 +426,7 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
     if (!s.exit_codes.empty() && !s.wait) {
         const std::string codes = get("exit-codes") ? prefix + "exit-codes" : "exit-codes";
         const std::string wait = get("wait") ? prefix + "wait" : "wait";
-        throw ConfigError("parameter '" + codes + "' needs '" + wait +
+        refuse("parameter '" + codes + "' needs '" + wait +
                           "': true (an asynchronous script ends after Kea has moved on)");
     }
     // Where a setting came from, for messages: this entry, or the top level it inherits
@@ -431,15 +438,15 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
         return prefix.empty() || get(key) ? std::string() : " (in " + s.where + ")";
     };
     if (s.workers_given && !s.persistent) {
-        throw ConfigError("parameter '" + named("workers") + "' needs '" + named("persistent") +
+        refuse("parameter '" + named("workers") + "' needs '" + named("persistent") +
                           "': true (only a persistent handler has workers)" + inherited("workers"));
     }
     if (s.queue_given && !s.persistent) {
-        throw ConfigError("parameter '" + named("queue") + "' needs '" + named("persistent") +
+        refuse("parameter '" + named("queue") + "' needs '" + named("persistent") +
                           "': true (only a persistent handler has a queue)" + inherited("queue"));
     }
     if (s.queue_given && s.wait) {
-        throw ConfigError("parameter '" + named("queue") + "' needs '" + named("wait") +
+        refuse("parameter '" + named("queue") + "' needs '" + named("wait") +
                           "': false (a synchronous handler's events wait for their reply, "
                           "they are never queued)" + inherited("queue"));
     }
@@ -480,7 +487,7 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     if (ConstElementPtr max = expect(lookup("max-async"), Element::integer, "max-async",
                                      "an integer")) {
         if (max->intValue() < 1 || max->intValue() > 100000) {
-            throw ConfigError("parameter 'max-async' must be between 1 and 100000");
+            refuse("parameter 'max-async' must be between 1 and 100000");
         }
         config.max_async = static_cast<std::size_t>(max->intValue());
     }
@@ -488,7 +495,7 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     if (ConstElementPtr lines = expect(lookup("max-output-lines"), Element::integer,
                                        "max-output-lines", "an integer")) {
         if (lines->intValue() < 1 || lines->intValue() > 100000) {
-            throw ConfigError("parameter 'max-output-lines' must be between 1 and 100000");
+            refuse("parameter 'max-output-lines' must be between 1 and 100000");
         }
         config.max_output_lines = static_cast<std::size_t>(lines->intValue());
     }
@@ -526,7 +533,7 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
                                      "a list of maps");
     ConstElementPtr top_script = lookup("script");
     if (!top_script && !scripts) {
-        throw ConfigError("required parameter 'script' is missing (or give 'scripts')");
+        refuse("required parameter 'script' is missing (or give 'scripts')");
     }
     if (top_script) {
         config.scripts.push_back(parse_script(lookup, defaults, "", hook_points,
@@ -534,7 +541,7 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     }
     if (scripts) {
         if (scripts->size() == 0 && !top_script) {
-            throw ConfigError("parameter 'scripts' is an empty list");
+            refuse("parameter 'scripts' is an empty list");
         }
         for (std::size_t i = 0; i < scripts->size(); ++i) {
             ConstElementPtr entry = scripts->get(static_cast<int>(i));

@@ -8,7 +8,8 @@ libFuzzer: clang's -fsanitize=fuzzer, under AddressSanitizer and UndefinedBehavi
   regression (tests/unit/test_fuzz_replay.py) with a plain g++ build (:func:`build_replay`).
 * Targets: ``fuzz_reply`` (a handler's reply line), ``fuzz_record`` (hostile values into a
   handler record, read back), ``fuzz_log_text`` (a script's output bytes into log text, read
-  back).
+  back), ``fuzz_parameters`` (any JSON as the hook's parameters; links Kea's libkea-cc, from
+  Debian's ``kea-dev``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,14 @@ TARGETS: Dict[str, List[Path]] = {
     "fuzz_reply": [ROOT / "hook" / "protocol.cc"],
     "fuzz_record": [ROOT / "hook" / "protocol.cc"],
     "fuzz_log_text": [ROOT / "hook" / "log_text.cc"],
+    "fuzz_parameters": [ROOT / "hook" / "parameters.cc", ROOT / "hook" / "log_text.cc"],
 }
-HEADERS = [ROOT / "hook" / "protocol.h", ROOT / "hook" / "environment.h", ROOT / "hook" / "log_text.h"]
+#: Kea's JSON elements (cc/data.h), as the hook gets its parameters: Debian's kea-dev.
+KEA_CC = ("-I", "/usr/include/kea", "-lkea-cc", "-lkea-exceptions")
+#: target -> compiler arguments for the libraries it needs besides the hook's sources
+LIBRARIES: Dict[str, tuple] = {"fuzz_parameters": KEA_CC}
+HEADERS = [ROOT / "hook" / "protocol.h", ROOT / "hook" / "environment.h", ROOT / "hook" / "log_text.h",
+           ROOT / "hook" / "parameters.h"]
 #: Debian's clang with its libFuzzer runtime (packages clang-14 and libclang-rt-14-dev on
 #: bookworm); the first found is used.
 CLANGS = ("clang++", "clang++-19", "clang++-16", "clang++-14")
@@ -70,7 +77,7 @@ def build_replay(target: str, out_dir: Path = OUT_DIR / "replay", hook_sources: 
     """``target`` with tests/fuzz/replay_main.cc instead of libFuzzer: runs each file it is
     given. ``hook_sources``: other files in place of the hook's (a test's broken copy)."""
     sources = [FUZZ_DIR / f"{target}.cc", FUZZ_DIR / "replay_main.cc", *(hook_sources or TARGETS[target])]
-    return compile_cached(target, sources, HEADERS, out_dir)
+    return compile_cached(target, sources, HEADERS, out_dir, libraries=LIBRARIES.get(target, ()))
 
 
 def clang() -> str:
@@ -86,7 +93,8 @@ def build_fuzzer(target: str, out_dir: Path = OUT_DIR / "bin") -> Path:
     binary = out_dir / target
     cmd = [clang(), "-std=c++17", "-g", "-O1", "-fsanitize=fuzzer,address,undefined",
            "-fno-sanitize-recover=all", "-I", str(ROOT / "hook"),
-           str(FUZZ_DIR / f"{target}.cc"), *map(str, TARGETS[target]), "-o", str(binary)]
+           str(FUZZ_DIR / f"{target}.cc"), *map(str, TARGETS[target]), *LIBRARIES.get(target, ()),
+           "-o", str(binary)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise FuzzError(f"building {target} failed: {' '.join(cmd)}\n{r.stderr[-3000:]}")

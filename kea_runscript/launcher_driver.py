@@ -66,13 +66,14 @@ def build_driver(out_dir: Path, defines: tuple = (), arch: str | None = None) ->
 
 
 def compile_cached(name: str, sources: list, headers: list, out_dir: Path, defines: tuple = (),
-                   arch: str | None = None, std: str = "c++17") -> Path:
+                   arch: str | None = None, std: str = "c++17", libraries: tuple = ()) -> Path:
     """A test program built from `sources` against hook/, cached by the content of `sources`
-    and `headers` (a header change rebuilds it), `defines` (-D names) and `arch`."""
+    and `headers` (a header change rebuilds it), `defines` (-D names), `arch` and `libraries`
+    (compiler arguments that find and link other libraries: -I, -l)."""
     compiler, extra = _compiler(arch)
     flags = [f"-D{d}" for d in defines] + extra + sanitizer_flags(arch)
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources + headers) +
-                            " ".join(flags).encode()).hexdigest()[:12]
+                            " ".join(flags + list(libraries)).encode()).hexdigest()[:12]
     binary = out_dir / (f"{name}-{digest}" if arch is None else f"{name}-{arch}-{digest}")
     if not binary.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,7 @@ def compile_cached(name: str, sources: list, headers: list, out_dir: Path, defin
         inputs = [str(s) for s in sources if s.name != no_libc.SOURCE]
         if any(s.name == no_libc.SOURCE for s in sources):
             inputs.append(str(_no_libc_object(compiler, common, partial.with_suffix(".supervisor.o"))))
-        subprocess.run([compiler, *common, *inputs, "-o", str(partial)], check=True)
+        subprocess.run([compiler, *common, *inputs, *libraries, "-o", str(partial)], check=True)
         partial.replace(binary)
         partial.with_suffix(".supervisor.o").unlink(missing_ok=True)
     return binary

@@ -234,6 +234,10 @@ def hardening_bad_configs(good: str) -> List[BadConfig]:
                   "parameter 'environment.A' holds a NUL byte"),
         BadConfig("script path with a NUL", {"scripts": [{"script": good + "\0.sh"}]},
                   "parameter 'scripts[0].script' holds a NUL byte"),
+        # Kea keeps a NUL and a newline that JSON escapes put in a key: the refusal must show
+        # them, not end at the NUL or start a new log line.
+        BadConfig("a key with a NUL and a newline", {"script": good, "x\0y\nz": 1},
+                  "unknown parameter 'x\\x00y\\x0az'"),
         BadConfig("on-failure unknown", {"script": good, "on-failure": "block"},
                   "parameter 'on-failure': unknown action 'block'"),
         BadConfig("on-failure not a string", {"scripts": [{"script": good, "on-failure": True}]},
