@@ -412,10 +412,13 @@ def test_async_queue_full_drops_are_counted_and_never_block(driver, tmp_path):
         dropped += lost
     reports = kinds(events, "QUEUE_FULL")
     assert sum(e["value"] for e in reports) == dropped
-    # At most one report per second, but for the stop's, which reports what is left at once
-    # (its spacing depends on how long a burst took on a loaded machine: once under 1 s).
+    # At most one report per second, but for the stop's, which reports what is left at once.
+    # The driver stamps a report when it gets it, a scheduling delay after the pool decided to
+    # make it, so one gap may look shorter than 1 s on a loaded machine (it did: CI flake);
+    # over the whole run the reports still fit one a second, plus one for such a delay.
+    # Unlimited, there would be one per drop (thousands).
     times = [e["t"] for e in reports[:-1]]
-    assert all(b - a >= 1000 for a, b in zip(times, times[1:]))
+    assert len(times) - 1 <= (times[-1] - times[0]) / 1000 + 1, times
 
 
 def test_drops_of_the_last_second_are_reported_at_stop(driver, tmp_path):
