@@ -20,6 +20,7 @@ import pytest
 def pytest_collection_modifyitems(config, items):
     expr = config.getoption("-m") or ""
     if "integration" in expr and "not integration" not in expr:
+        _only_code_path_cells(config, items)
         _group_by_cell(items)
         return
     skip = pytest.mark.skip(reason="integration test: run with -m integration (nox -s integration)")
@@ -28,14 +29,53 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def _cell_of(item):
+    from kea_runscript.matrix import Cell
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return next((v for v in params.values() if isinstance(v, Cell)), None)
+
+
+def _only_code_path_cells(config, items):
+    """Tests marked ``code_path`` share their module's fixture (one container per cell) with
+    the others but run on one cell per architecture only (tests/integration/cells.py)."""
+    from tests.integration.cells import CODE_PATH_MARKER, ONE_PER_ARCH
+    keep, drop = [], []
+    for item in items:
+        cell = _cell_of(item)
+        if cell is not None and item.get_closest_marker(CODE_PATH_MARKER) and cell not in ONE_PER_ARCH:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_collection_finish(session):
+    """With $KEA_RUNSCRIPT_COVERAGE_OUT set (tests/unit/test_coverage_table.py): each collected
+    test's file, function, cell and ``code_path`` marker, as JSON, for the coverage table."""
+    import json
+    import os
+    out = os.environ.get("KEA_RUNSCRIPT_COVERAGE_OUT")
+    if not out:
+        return
+    from tests.integration.cells import CODE_PATH_MARKER
+    rows = []
+    for item in session.items:
+        cell = _cell_of(item)
+        rows.append({"file": item.path.name, "function": item.originalname,
+                     "cell": cell.id if cell else None,
+                     "code_path": item.get_closest_marker(CODE_PATH_MARKER) is not None})
+    with open(out, "w") as f:
+        json.dump(rows, f)
+
+
 def _group_by_cell(items):
     """With pytest-xdist (``-n N --dist loadgroup``), every test of one cell runs on one
     worker, one after the other: the cell's module fixtures (its smoke or run-time container)
     are set up once, and two workers never build or start the same cell's Kea at once."""
-    from kea_runscript.matrix import Cell
     for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        cell = next((v for v in params.values() if isinstance(v, Cell)), None)
+        cell = _cell_of(item)
         if cell is not None:
             item.add_marker(pytest.mark.xdist_group(cell.id))
 

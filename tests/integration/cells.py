@@ -1,12 +1,16 @@
-"""Which verified cells each integration test runs on.
+"""Which verified cells each integration test runs on: the policies that docs/testing.md's
+coverage table names (tests/unit/test_coverage_table.py keeps the two in agreement).
 
-Every verified cell gets what users get from it: the build, the smoke and run-time tests with
-its real Kea, and its release artifacts installed by install.sh, dpkg and apt. Tests whose
-subject does not depend on the cell's Kea or architecture beyond the build recipe (the build
-pipeline with a stub hook, the refusals of install.sh, the .deb's dependencies across Kea
-updates, rebuilds from build-info.json, the source tarball) run on every cell of the
-machine's own architecture and on one cell of each other architecture: those cells run under
-qemu-user emulation, which costs minutes per test.
+Every verified cell gets what users get from it: the build, the smoke tests with its real Kea,
+and its release artifacts installed by install.sh, dpkg and apt. Tests whose subject is how
+the hook behaves inside a Kea version (run-time guarantees), or does not depend on the cell's
+Kea or architecture beyond the build recipe (the build pipeline with a stub hook, the refusals
+of install.sh, the .deb's dependencies across Kea updates, rebuilds from build-info.json, the
+source tarball), run on every cell of the machine's own architecture and on one cell of each
+other architecture: those cells run under qemu-user emulation, which costs minutes per test.
+Tests of the hook's own failure modes (launcher and handler: timeouts, floods, zombies, fds)
+protect a code path, not a Kea version: they run on one cell per architecture (marker
+``code_path``), the supervised launcher natively and the plain one under qemu-user.
 """
 
 import platform
@@ -28,4 +32,29 @@ def native_and_one_per_foreign_arch(cells=VERIFIED) -> list:
     return out
 
 
+def one_per_arch(cells=VERIFIED) -> list:
+    """The first cell of each architecture (as the foreign ones of the function above)."""
+    out, seen = [], set()
+    for c in cells:
+        if c.arch not in seen:
+            seen.add(c.arch)
+            out.append(c)
+    return out
+
+
 NATIVE_AND_ONE_PER_FOREIGN_ARCH = native_and_one_per_foreign_arch()
+ONE_PER_ARCH = one_per_arch()
+
+#: The coverage table's names for the sets of cells a test runs on.
+POLICIES = {
+    "every verified cell": VERIFIED,
+    "native, one per other arch": NATIVE_AND_ONE_PER_FOREIGN_ARCH,
+    "one per arch": ONE_PER_ARCH,
+    "the Kea 2.6 cells": [c for c in VERIFIED if c.series == "2.6"] or VERIFIED[:1],
+    "one cell": VERIFIED[:1],
+}
+#: Tests with no cell parameter (the arm64 VM, the wheel, interrupted commands).
+NO_CELL = "no cell"
+#: The marker of the tests that run on ONE_PER_ARCH only, among those of a module-wide
+#: parametrized fixture (tests/conftest.py deselects them on the other cells).
+CODE_PATH_MARKER = "code_path"

@@ -15,7 +15,7 @@ from kea_runscript import build, matrix
 
 pytestmark = pytest.mark.integration
 
-from tests.integration.cells import NATIVE_AND_ONE_PER_FOREIGN_ARCH, VERIFIED
+from tests.integration.cells import NATIVE_AND_ONE_PER_FOREIGN_ARCH, POLICIES, VERIFIED
 
 
 def assert_artifact(paths, cell):
@@ -49,7 +49,7 @@ def test_pipeline_with_stub_hook(cell, tmp_path, stub_render):
     assert assert_artifact(paths, cell)["cache_key"] != first["cache_key"]
 
 
-@pytest.mark.parametrize("cell", VERIFIED[:1], ids=lambda c: c.id)
+@pytest.mark.parametrize("cell", POLICIES["one cell"], ids=lambda c: c.id)
 def test_load_check_rejects_a_library_kea_cannot_use(cell, tmp_path, stub_render):
     def no_version(version, dest):
         stub_render(version, dest)

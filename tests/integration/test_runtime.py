@@ -1,5 +1,8 @@
-"""Run-time guarantees of the hook inside the real Kea of each verified cell
-(``pytest -m integration tests/integration/test_runtime.py``).
+"""Run-time guarantees of the hook inside the real Kea of each verified cell of the machine's
+architecture and one cell of each other architecture (``pytest -m integration
+tests/integration/test_runtime.py``): they protect the hook's code paths (the supervised
+launcher natively, the plain one under qemu-user) against each Kea version's behaviour, which
+the native cells cover; every cell gets the smoke tests (test_smoke.py).
 
 One smoke container per cell (module-scoped fixture, as in test_smoke.py); each test runs one
 scenario of :mod:`kea_runscript.scenarios` with kea-dhcp4 and asserts on what it measured.
@@ -16,15 +19,18 @@ import os
 import pytest
 
 from kea_runscript.facts import facts_for
-from kea_runscript import build, matrix, scenarios
+from kea_runscript import build, scenarios
+
+from tests.integration.cells import NATIVE_AND_ONE_PER_FOREIGN_ARCH
 
 pytestmark = pytest.mark.integration
 
-VERIFIED = matrix.load().verified
+#: The hook's own failure modes: one cell per architecture (tests/integration/cells.py).
+CODE_PATH = pytest.mark.code_path
 LOAD_SECONDS = int(os.environ.get("RUNTIME_LOAD_SECONDS", "60"))
 
 
-@pytest.fixture(scope="module", params=VERIFIED, ids=lambda c: c.id)
+@pytest.fixture(scope="module", params=NATIVE_AND_ONE_PER_FOREIGN_ARCH, ids=lambda c: c.id)
 def rt(request):
     cell = request.param
     b = build.build_cell(cell)
@@ -54,6 +60,7 @@ def test_kea_and_its_scripts_run_as_the_packaged_unit(rt):
     assert o.ok, msg
 
 
+@CODE_PATH
 def test_script_sees_only_fds_0_1_2(rt):
     o = scenarios.fd_list(rt)
     msg = _show(o)
@@ -79,6 +86,7 @@ def test_environment_is_catalogue_plus_configured(rt):
     assert o.ok, msg
 
 
+@CODE_PATH
 def test_hung_script_killed_on_time(rt):
     o = scenarios.hung_script(rt)
     msg = _show(o)
@@ -88,6 +96,7 @@ def test_hung_script_killed_on_time(rt):
     assert o.ok, msg
 
 
+@CODE_PATH
 def test_no_zombies_after_10k_async_calls(rt):
     o = scenarios.async_zombies(rt)
     msg = _show(o)
@@ -222,6 +231,7 @@ def test_packet_dropped_by_an_earlier_library_runs_no_script(rt):
     assert o.ok, msg
 
 
+@CODE_PATH
 def test_top_level_settings_are_defaults_and_tiny_timeouts_stay_timeouts(rt):
     o = scenarios.parameter_defaults(rt)
     msg = _show(o)
@@ -241,6 +251,7 @@ def test_script_trust_off_switch_and_kea_user_permissions(rt):
 # issue 10: a flooding script and the teardown while endless scripts run
 
 
+@CODE_PATH
 @pytest.mark.parametrize("mt", [False, True], ids=["mt-off", "mt-on"])
 @pytest.mark.parametrize("wait", [True, False], ids=["sync", "async"])
 def test_output_flood_is_cut_at_the_timeout_and_bounded(rt, wait, mt):
@@ -257,6 +268,7 @@ def test_output_flood_is_cut_at_the_timeout_and_bounded(rt, wait, mt):
     assert o.ok, msg
 
 
+@CODE_PATH
 def test_output_flood_without_newlines_is_bounded(rt):
     """A script that writes one endless line (no newline) with capture-output: the hook cuts
     it into bounded lines, and the flood's guarantees hold (synchronous, one thread)."""
@@ -322,6 +334,7 @@ def _phase(o: scenarios.Outcome, phase: str) -> list:
     return scenarios.phase_problems(o, phase)
 
 
+@CODE_PATH
 def test_handler_serves_from_load_on(handler_run):
     msg = "\n" + handler_run.summary()
     assert handler_run.facts["load records at start"] >= 1, msg
@@ -329,6 +342,7 @@ def test_handler_serves_from_load_on(handler_run):
     assert not _phase(handler_run, "control"), msg
 
 
+@CODE_PATH
 def test_handler_has_fds_0_1_2_only_and_its_output_reaches_the_log(handler_run):
     msg = "\n" + handler_run.summary()
     fds = handler_run.facts["fds and output: fds of the handlers"]
@@ -336,6 +350,7 @@ def test_handler_has_fds_0_1_2_only_and_its_output_reaches_the_log(handler_run):
     assert not _phase(handler_run, "fds and output"), msg
 
 
+@CODE_PATH
 def test_handler_gets_hostile_client_bytes_as_the_exec_script_does(handler_run):
     """Option 12 with a newline and shell text, option 60 with bytes 0x01-0xff: each event's
     record is the exec script's environment, byte for byte and in order."""
@@ -348,12 +363,14 @@ def test_handler_gets_hostile_client_bytes_as_the_exec_script_does(handler_run):
     assert not _phase(handler_run, "hostile bytes"), msg
 
 
+@CODE_PATH
 def test_handler_exit_code_drops_the_packet(handler_run):
     msg = "\n" + handler_run.summary()
     assert handler_run.facts["exit codes: RUNSCRIPT_EXIT_ACTION lines"] >= 1, msg
     assert not _phase(handler_run, "exit codes"), msg
 
 
+@CODE_PATH
 def test_hung_sync_handler_fails_each_event_within_its_timeout_and_is_replaced(handler_run):
     msg = "\n" + handler_run.summary()
     o = handler_run
@@ -362,6 +379,7 @@ def test_hung_sync_handler_fails_each_event_within_its_timeout_and_is_replaced(h
     assert not _phase(o, "hang (sync)"), msg
 
 
+@CODE_PATH
 def test_async_handler_that_never_reads_drops_and_counts(handler_run):
     msg = "\n" + handler_run.summary()
     o = handler_run
@@ -370,17 +388,20 @@ def test_async_handler_that_never_reads_drops_and_counts(handler_run):
     assert not _phase(o, "queue full (async)"), msg
 
 
+@CODE_PATH
 def test_crashed_handler_is_restarted_and_serves_again(handler_run):
     msg = "\n" + handler_run.summary()
     assert len(handler_run.facts["crash: EXITED lines"]) >= 2, msg
     assert not _phase(handler_run, "crash"), msg
 
 
+@CODE_PATH
 def test_sync_events_fail_at_once_while_a_handler_cannot_start(handler_run):
     msg = "\n" + handler_run.summary()
     assert not _phase(handler_run, "restart gap"), msg
 
 
+@CODE_PATH
 def test_reload_and_stop_under_load_leave_no_handler_and_no_zombie(handler_run):
     msg = "\n" + handler_run.summary()
     o = handler_run
@@ -448,6 +469,7 @@ def test_failing_sync_load_script_refuses_the_library(rt):
     assert o.ok, msg
 
 
+@CODE_PATH
 def test_a_busy_handler_pool_fails_events_without_killing_the_handler(rt):
     """Issue 20 item 2: the lock wait used to eat the whole timeout, then the round trip
     started with none left and SIGKILLed a healthy handler (TIMED_OUT, then HANDLER_DOWN)."""

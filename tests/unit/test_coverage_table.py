@@ -1,0 +1,92 @@
+"""docs/testing.md's coverage table says where each integration test runs; this keeps it true.
+The integration tests are collected (not run) as `nox -s integration` collects them, each one's
+cells are compared with its row's policy (tests/integration/cells.py), and a test without a
+row, or a row without a test, fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import defaultdict
+
+import pytest
+
+from kea_runscript import ROOT
+from tests.integration.cells import CODE_PATH_MARKER, NO_CELL, POLICIES
+
+DOC = ROOT / "docs" / "testing.md"
+
+
+def table_rows(text: str) -> list:
+    """(file, function or None, marked code_path, policy) per test named in the table."""
+    section = text.split("## Coverage: what runs where", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cols) != 3 or not cols[0].startswith("`test_"):
+            continue
+        marked = f"marked `{CODE_PATH_MARKER}`" in cols[0]
+        for name in re.findall(r"`([^`]+)`", cols[0]):
+            if name == CODE_PATH_MARKER:
+                continue
+            file, _, function = name.partition("::")
+            rows.append((file, function or None, marked, cols[1]))
+    return rows
+
+
+def collected(tmp_path) -> list:
+    out = tmp_path / "collected.json"
+    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "integration",
+                        "-p", "no:cacheprovider", "tests/integration"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, env={**os.environ, "KEA_RUNSCRIPT_COVERAGE_OUT": str(out)})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
+def row_for(rows, file, function, marked):
+    exact = [r for r in rows if r[0] == file and r[1] == function]
+    if exact:
+        return exact[0]
+    whole = [r for r in rows if r[0] == file and r[1] is None and r[2] == marked]
+    return whole[0] if whole else None
+
+
+def test_every_row_names_a_known_policy():
+    rows = table_rows(DOC.read_text())
+    assert rows
+    for file, function, _, policy in rows:
+        assert policy in POLICIES or policy == NO_CELL, f"{file}::{function}: unknown policy {policy!r}"
+
+
+def test_the_table_and_the_collected_integration_tests_agree(tmp_path):
+    rows = table_rows(DOC.read_text())
+    cells = defaultdict(set)  # (file, function, marked) -> cell ids it runs on
+    for t in collected(tmp_path):
+        cells[(t["file"], t["function"], t["code_path"])].add(t["cell"])
+    problems, used = [], set()
+    for (file, function, marked), ids in sorted(cells.items(), key=str):
+        row = row_for(rows, file, function, marked)
+        if row is None:
+            problems.append(f"{file}::{function} is not in docs/testing.md's coverage table")
+            continue
+        used.add(row)
+        policy = row[3]
+        want = {None} if policy == NO_CELL else {c.id for c in POLICIES[policy]}
+        if ids != want:
+            problems.append(f"{file}::{function} runs on {sorted(ids, key=str)}; its row says "
+                            f"{policy!r}: {sorted(want, key=str)}")
+    problems += [f"row {r[0]}::{r[1]} ({r[3]}) matches no collected test" for r in rows if r not in used]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("| `test_a.py` | one cell | x |", [("test_a.py", None, False, "one cell")]),
+    ("| `test_a.py` marked `code_path` | one per arch | x |", [("test_a.py", None, True, "one per arch")]),
+    ("| `test_a.py::f`, `test_b.py::g` | no cell | x |",
+     [("test_a.py", "f", False, "no cell"), ("test_b.py", "g", False, "no cell")]),
+])
+def test_rows_are_read_as_written(line, expected):
+    assert table_rows(f"## Coverage: what runs where\n\n| h | h | h |\n|---|---|---|\n{line}\n") == expected
