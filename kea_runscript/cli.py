@@ -215,6 +215,11 @@ def _parser() -> argparse.ArgumentParser:
                                      "bounded time; print a table (exit 1 when an input made a target fail)")
     sp.add_argument("--seconds", type=int, default=60, help="per target (default 60)")
     sp.add_argument("--target", action="append", help="only this target (repeatable)")
+    sp = sub.add_parser("tier", help="run a test tier as CI does: pytest, each failed test once more alone, "
+                                     "a summary (exit 0 when every test passed, at first or again)")
+    sp.add_argument("name", help="the tier's name (tests, sanitize, integration): build/tiers/<name>.json")
+    sp.add_argument("pytest_args", nargs=argparse.REMAINDER, help="pytest's arguments (after --)")
+    sub.add_parser("tiers", help="the table of the tiers run so far: tests, re-runs, time, slowest tests")
     sp = sub.add_parser("messages", help="write hook/messages.h and .cc from hook/messages.mes")
     sp.add_argument("--check", action="store_true", help="only check they are up to date (exit 1 if not)")
     return p
@@ -329,6 +334,13 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("docs", "golden", "messages"):
         return _generated(args)
+    if args.command in ("tier", "tiers"):
+        from . import tiers
+        if args.command == "tiers":
+            print(tiers.report(tiers.load()))
+            return EXIT_OK
+        pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+        return EXIT_OK if tiers.run_tier(args.name, pytest_args) == 0 else EXIT_CELL_FAILED
     if args.command == "fuzz":
         from . import fuzz
         try:

@@ -1,0 +1,68 @@
+"""A tier re-runs each failed test once on its own: a test that then passes is listed as a
+re-run and the tier passes; one that fails twice fails the tier (kea_runscript.tiers)."""
+
+import json
+import textwrap
+
+from kea_runscript import tiers
+
+SUITE = {
+    "test_ok.py": "def test_ok():\n    assert True\n",
+    # fails the first time only: what a test that lost a race under load looks like
+    "test_flaky.py": textwrap.dedent("""\
+        import pathlib
+        MARK = pathlib.Path(__file__).with_name("ran-once")
+        def test_flaky():
+            first = not MARK.exists()
+            MARK.write_text("x")
+            assert not first, "measured 1.54 s, bound 1.5 s"
+        """),
+    "test_broken.py": "import pytest\n@pytest.mark.parametrize('n', [1])\ndef test_broken(n):\n    assert n == 2\n",
+}
+
+
+def suite(tmp_path, names):
+    root = tmp_path / "root"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "__init__.py").write_text("")
+    for n in names:
+        (root / "tests" / n).write_text(SUITE[n])
+    return root
+
+
+def test_a_test_that_passes_alone_is_a_listed_rerun_and_the_tier_passes(tmp_path, capsys):
+    root = suite(tmp_path, ["test_ok.py", "test_flaky.py"])
+    assert tiers.run_tier("t", ["-q", "tests"], tmp_path / "out", root) == 0
+    result = json.loads((tmp_path / "out" / "t.json").read_text())
+    assert result["ok"] and result["tests"] == 2 and result["failed"] == 1
+    [rerun] = result["reruns"]
+    assert rerun["nodeid"] == "tests/test_flaky.py::test_flaky"
+    assert rerun["first"]["outcome"] == "failed" and "1.54 s" in rerun["first"]["message"]
+    assert rerun["again"]["outcome"] == "passed"
+    out = capsys.readouterr().out
+    assert "re-run (t) tests/test_flaky.py::test_flaky: failed in" in out and "then passed" in out
+
+
+def test_a_test_that_fails_twice_fails_the_tier(tmp_path):
+    root = suite(tmp_path, ["test_ok.py", "test_broken.py"])
+    assert tiers.run_tier("t", ["-q", "tests"], tmp_path / "out", root) != 0
+    result = json.loads((tmp_path / "out" / "t.json").read_text())
+    assert not result["ok"]
+    assert [r["again"]["outcome"] for r in result["reruns"]] == ["failed"]
+    assert result["reruns"][0]["nodeid"] == "tests/test_broken.py::test_broken[1]"
+
+
+def test_a_rerun_keeps_the_selection_but_not_the_paths_or_workers(tmp_path):
+    (tmp_path / "tests" / "unit").mkdir(parents=True)
+    args = ["-m", "not integration", "-n", "2", "--dist", "loadgroup", "tests/unit", "-k", "tests", "-x"]
+    assert tiers.selection_args(args, tmp_path) == ["-m", "not integration", "-k", "tests", "-x"]
+
+
+def test_the_report_has_each_tier_and_the_slowest_tests():
+    r = {"tier": "tests", "ok": True, "exit": 0, "seconds": 75.0, "tests": 3, "failed": 0, "skipped": 1,
+         "reruns": [], "slowest": [{"nodeid": "tests/unit/test_a.py::test_slow", "seconds": 9.5,
+                                    "outcome": "passed", "message": ""}]}
+    text = tiers.report([r, dict(r, tier="sanitize", seconds=30.0)])
+    assert "tests        pass         3       0        1  1 min 15.0 s" in text
+    assert "total" in text and "1 min 45.0 s" in text
+    assert "slowest 2 tests:" in text and "tests/unit/test_a.py::test_slow" in text
