@@ -49,6 +49,11 @@ python3 -m pip --version >/dev/null 2>&1 || need python3-pip "no pip for python3
 # The unit tests build and run the example handlers (examples/handlers/): the Go one and the C one.
 command -v go >/dev/null || need golang-go "no go (the tests build examples/handlers/handler.go)"
 command -v cc >/dev/null || need gcc "no C compiler (the tests build examples/handlers/handler.c)"
+# The launcher's and handlers' drivers and the rendered Makefiles (tests/unit/test_recipes.py).
+command -v g++ >/dev/null || need g++ "no C++ compiler (the unit tests build the hook's drivers)"
+command -v make >/dev/null || need make "no make (the unit tests run the rendered Makefiles)"
+# A program with a file capability (the launcher's EPERM test).
+command -v setcap >/dev/null || [ -x /usr/sbin/setcap ] || need libcap2-bin "no setcap (a file-capability test)"
 # The parameter parser's fuzz target is replayed by the unit tests against Kea's libkea-cc
 # (Kea's JSON elements), whose headers need Boost's.
 [ -e /usr/include/kea/cc/data.h ] || need kea-dev "no Kea headers (the parameter parser's fuzz replay)"

@@ -90,3 +90,16 @@ def test_the_table_and_the_collected_integration_tests_agree(tmp_path):
 ])
 def test_rows_are_read_as_written(line, expected):
     assert table_rows(f"## Coverage: what runs where\n\n| h | h | h |\n|---|---|---|\n{line}\n") == expected
+
+
+def test_a_matrix_without_verified_cells_fails_collection_instead_of_skipping(tmp_path):
+    """Every per-cell test parametrized over no cell would be one silent skip
+    (pytest's empty_parameter_set_mark, set to fail_at_collect in pyproject.toml)."""
+    text = (ROOT / "matrix.yaml").read_text().replace("status: verified", "status: declared")
+    (tmp_path / "matrix.yaml").write_text(text)
+    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "integration",
+                        "-p", "no:cacheprovider", "tests/integration/test_smoke.py"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "KEA_RUNSCRIPT_MATRIX": str(tmp_path / "matrix.yaml")})
+    assert r.returncode != 0, r.stdout[-2000:]
+    assert "Empty parameter set" in r.stdout + r.stderr, r.stdout[-2000:]

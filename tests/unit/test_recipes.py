@@ -3,7 +3,6 @@ refuses the headers of a Kea release its facts do not hold for. No Docker: Docke
 rendered as text, the Makefile is run with `make -n`, the guard is compiled with g++."""
 
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -50,7 +49,6 @@ def make_dry_run(tree, env_extra=None, *args):
                           capture_output=True, text=True, env=env)
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize("version", ["1.1.0", "1.2.0"])
 def test_source_tree_makefile_searches_kea_source_after_the_install_tree(version, tmp_path):
     tree = render_tree(version, tmp_path / version)
@@ -62,7 +60,6 @@ def test_source_tree_makefile_searches_kea_source_after_the_install_tree(version
         assert f"-isystem /inst/include/kea -isystem {SOURCE_TREE_INCLUDE}" in line
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_source_tree_makefile_without_the_source_tree_says_what_to_set(tmp_path):
     tree = render_tree("1.1.0", tmp_path / "t")
     r = make_dry_run(tree)
@@ -70,7 +67,6 @@ def test_source_tree_makefile_without_the_source_tree_says_what_to_set(tmp_path)
     assert "KEA_SOURCE_INCLUDE" in r.stderr and "1.1.0" in r.stderr
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_complete_install_tree_needs_no_source_tree(tmp_path):
     tree = render_tree("1.3.0", tmp_path / "t")
     r = make_dry_run(tree, {"KEA_SOURCE_INCLUDE": SOURCE_TREE_INCLUDE})
@@ -95,10 +91,8 @@ def compile_features(tree, headers_version, tmp_path, cxx_std):
                            "-isystem", str(include), str(tu)], capture_output=True, text=True)
 
 
-needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
 
 
-@needs_gxx
 def test_tree_refuses_headers_of_a_release_with_other_facts(tmp_path):
     tree = render_tree("2.7.5", tmp_path / "2.7.5")
     r = compile_features(tree, "2.7.3", tmp_path, facts_for("2.7.5").cxx_std)
@@ -108,7 +102,6 @@ def test_tree_refuses_headers_of_a_release_with_other_facts(tmp_path):
     assert "kea-runscript render --kea 2.7.3" in r.stderr
 
 
-@needs_gxx
 @pytest.mark.parametrize("rendered,headers", [("2.7.5", "2.7.8"), ("2.7.9", "2.7.5"),
                                               ("2.2.1", "2.2.0"), ("3.0.4", "3.0.3"),
                                               ("1.1.0", "1.1.0")])
@@ -118,7 +111,6 @@ def test_tree_accepts_headers_of_a_release_with_the_same_rendered_facts(rendered
     assert r.returncode == 0, r.stderr
 
 
-@needs_gxx
 @pytest.mark.parametrize("rendered,headers", [("1.1.0", "1.2.0"), ("2.6.3", "2.3.8"),
                                               ("2.7.9", "3.0.0"), ("3.3.0", "3.4.0")])
 def test_tree_refuses_across_every_kind_of_boundary(rendered, headers, tmp_path):
