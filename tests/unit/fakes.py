@@ -88,6 +88,9 @@ class FakeContainer:
             self.made = code == 0
         elif cmd[0] == "test":
             code = 0 if self.made else 1
+        elif cmd[0] in ("kea-dhcp4", "kea-dhcp6"):
+            code = self.docker.kea_check_exit.get(cmd[0], 0)
+            out = "" if code == 0 else f"{cmd[0]}: the library failed to load\n"
         elif cmd[0] == "/bin/sh":
             out = self._sh(cmd[2])
         if on_line:
@@ -129,6 +132,8 @@ class FakeDocker:
         self.host_arch = host_arch
         self.unavailable = False
         self.make_exit = 0
+        #: "kea-dhcp4" / "kea-dhcp6" -> exit status of its `-t` load check (0 when absent)
+        self.kea_check_exit: Dict[str, int] = {}
         #: container name (cell id, or "<id>-check") -> exception raised when it starts
         self.fail_on_start: Dict[str, BaseException] = {}
         #: called with the container's name when make runs (e.g. to meet another thread)

@@ -145,3 +145,15 @@ def test_the_arm64_cell_is_cross_compiled_on_an_amd64_engine(docker, paths, stub
     assert r.status == "built", r.message
     make = next(cmd for name, cmd in docker.calls if cmd[0] == "make")
     assert "CXX=aarch64-linux-gnu-g++" in make and r.info["build_command"] == make
+
+
+@pytest.mark.parametrize("server", ["kea-dhcp4", "kea-dhcp6"])
+def test_a_library_kea_refuses_to_load_is_a_failed_cell_with_nothing_in_dist(docker, paths, cells, stub_render,
+                                                                            said, server):
+    """The load check is the build's last gate: the fake engine answers kea-dhcpN -t as told."""
+    docker.kea_check_exit[server] = 1
+    r = build.build_cells(cells[:1], paths=paths, render=stub_render)[0]
+    assert r.status == "failed", r.message
+    assert f"{server} -t rejected the hook (exit 1)" in r.message and "failed to load" in r.message
+    assert not (paths.out(cells[0]) / build.LIBRARY).exists()
+    assert not any(paths.store.rglob(build.LIBRARY)) if paths.store.exists() else True
