@@ -1,10 +1,13 @@
-"""CI pipelines generated from ``matrix.yaml``: one job per cell, then release jobs on tags.
+"""CI pipelines generated from ``matrix.yaml``: the test tiers, one job per cell, then release
+jobs on tags.
 
 :func:`render` turns the matrix and ``templates/ci/*.j2`` into the files CI systems read
 (:data:`OUTPUTS`): a GitHub Actions workflow and a GitLab CI file. One job definition runs
 every cell through the CI's own matrix (``strategy.matrix.include``, ``parallel:matrix``).
 Verified cells build and smoke-test; declared cells only build (the hosted runners have the
-network they need) and may fail. Jobs call the helper scripts in ``ci/``, so the pipelines
+network they need) and may fail. The ``tests`` job runs the unit and sanitizer tiers and the
+run-time tests on one native cell (ci/tests.sh), so that a green pipeline says something about
+the launcher and the handlers too. Jobs call the helper scripts in ``ci/``, so the pipelines
 hold no logic of their own. GitHub actions are pinned by commit (:data:`ACTIONS`).
 
 ``kea-runscript pipelines`` writes them; ``--check`` fails when the committed files differ from
@@ -65,11 +68,14 @@ def render(m: Matrix) -> dict:
     by_status = [((status, tag), [j["id"] for j in jobs if j["status"] == status and j["gitlab_tag"] == tag])
                  for status in ("verified", "declared") for tag in dict.fromkeys(GITLAB_RUNNERS.values())]
     actions = {k: f"{repo}@{sha} # {tag}" for k, (repo, sha, tag) in ACTIONS.items()}
+    # The tests job's run-time cell: the first verified amd64 cell, as on this project's machine
+    # (tests/integration/cells.py ONE_PER_ARCH).
+    runtime = next(c for c in m.cells if c.status == "verified" and c.arch == "amd64")
     out = {}
     for path, template in OUTPUTS.items():
         out[path] = _env().get_template(template).render(
             jobs=jobs, by_status=[(s, ids) for s, ids in by_status if ids], python=PYTHON, template=template,
-            output=path, actions=actions)
+            output=path, actions=actions, runtime_cell=runtime.id, runtime_runner=GITLAB_RUNNERS["amd64"])
     return out
 
 

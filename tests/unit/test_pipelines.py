@@ -62,7 +62,7 @@ def steps(job):
 
 def test_github_cells_are_one_matrix_job(rendered):
     wf = rendered[GITHUB]
-    assert set(wf["jobs"]) == {"cell", "release", "publish", "pages"}
+    assert set(wf["jobs"]) == {"tests", "cell", "release", "publish", "pages"}
     cell = wf["jobs"]["cell"]
     assert cell["strategy"]["matrix"]["include"] == [
         {"id": c.id, "status": c.status, "runs_on": pipelines.GITHUB_RUNNERS[c.arch]} for c in M.cells]
@@ -77,11 +77,12 @@ def test_github_cells_are_one_matrix_job(rendered):
 def test_github_release_jobs(rendered):
     jobs = rendered[GITHUB]["jobs"]
     assert jobs["release"]["if"] == "startsWith(github.ref, 'refs/tags/v')"
-    assert jobs["release"]["needs"] == "cell" and jobs["publish"]["needs"] == "release"
+    assert jobs["release"]["needs"] == ["tests", "cell"] and jobs["publish"]["needs"] == "release"
     assert jobs["pages"]["needs"] == "publish"
     assert rendered[GITHUB]["permissions"] == {}
     assert {k: j["permissions"] for k, j in jobs.items()} == {
-        "cell": {"contents": "read"}, "release": {"contents": "read"}, "publish": {"contents": "write"},
+        "tests": {"contents": "read"}, "cell": {"contents": "read"}, "release": {"contents": "read"},
+        "publish": {"contents": "write"},
         "pages": {"pages": "write", "id-token": "write"}}
 
 
@@ -143,7 +144,7 @@ def test_gitlab_release_jobs(rendered, texts):
     gl = rendered[GITLAB]
     for name in ("release", "publish", "pages"):
         assert gl[name]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^v/"}], name
-    assert gl["release"]["needs"] == [{"job": "cell", "artifacts": True}]
+    assert gl["release"]["needs"] == [{"job": "tests", "artifacts": False}, {"job": "cell", "artifacts": True}]
     assert gl["release"]["script"] == ["ci/setup.sh --release", 'ci/release.sh "$CI_COMMIT_TAG"']
     assert gl["publish"]["environment"] == "publish" and gl["publish"]["script"][-1] == 'ci/publish.sh "$CI_COMMIT_TAG"'
     assert gl["pages"]["artifacts"] == {"paths": ["public"]}
@@ -152,8 +153,21 @@ def test_gitlab_release_jobs(rendered, texts):
     assert 'GITHUB_TOKEN               masked, environment scope "publish"' in texts[GITLAB]
 
 
+def test_both_pipelines_run_the_unit_tier_and_the_runtime_tests_of_a_native_cell(rendered):
+    """A green pipeline must say something about the launcher and the handlers: before, the
+    hosted pipelines ran no pytest at all (only build + smoke per cell)."""
+    native = next(c for c in M.cells if c.status == "verified" and c.arch == "amd64")
+    gh = rendered[GITHUB]["jobs"]["tests"]
+    assert gh["runs-on"] == "ubuntu-24.04"
+    assert [s["run"] for s in steps(gh) if "run" in s] == [f'ci/tests.sh "{native.id}"']
+    assert rendered[GITLAB]["tests"]["script"] == [f'ci/tests.sh "{native.id}"']
+    script = (ROOT / "ci" / "tests.sh").read_text()
+    assert "nox -s tests sanitize" in script
+    assert 'tier runtime -- -m integration tests/integration/test_runtime.py -k "$cell"' in script
+
+
 def test_helper_scripts_exist_and_are_executable():
-    for name in ("cell.sh", "release.sh", "publish.sh", "setup.sh"):
+    for name in ("cell.sh", "release.sh", "publish.sh", "setup.sh", "tests.sh"):
         assert os.access(ROOT / "ci" / name, os.X_OK), name
         subprocess.run(["bash", "-n", str(ROOT / "ci" / name)], check=True)
 
