@@ -502,6 +502,23 @@ def leftovers(found: Sequence[dict]) -> List[str]:
     return out
 
 
+def snapshot_of_mine(script: str, seconds: int = 20) -> str:
+    """``script``'s output in each running container this process started (what a test that
+    passed its time bound left running: processes, log tails). Never raises: it is a report."""
+    try:
+        mine = client().containers.list(filters={"label": [f"{LABEL}=1", f"{LABEL}.pid={os.getpid()}"]})
+    except Exception as e:  # noqa: BLE001 - the report says why there is no snapshot
+        return f"(no snapshot of the containers: {e})"
+    out = []
+    for c in mine:
+        try:
+            r = c.exec_run(["timeout", str(seconds), "sh", "-c", script])
+            out.append(f"--- container {c.name} (exit {r.exit_code}):\n{r.output.decode(errors='replace')}")
+        except Exception as e:  # noqa: BLE001
+            out.append(f"--- container {c.name}: no snapshot ({e})")
+    return "\n".join(out) or "(no container of this test process was running)"
+
+
 def recipe_images(tags: Sequence[str], kinds: Sequence[str]) -> List[str]:
     """The image tags built from the toolkit's recipes (``kea-runscript/<kind>:...``); base
     images (``kea-runscript/<distro>:<suite>``, a debootstrap each without a registry) stay."""

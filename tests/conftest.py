@@ -80,6 +80,46 @@ def _group_by_cell(items):
             item.add_marker(pytest.mark.xdist_group(cell.id))
 
 
+#: How long one integration test may take, its fixtures' set-up included (a cell's smoke run
+#: on an emulated cell takes 3-5 minutes, a cold builder image 10); $KEA_RUNSCRIPT_TEST_BOUND_S
+#: overrides it. Past it the test fails with what its containers were doing.
+TEST_BOUND_S = 25 * 60
+#: What a timed-out test reports from each of its containers.
+SNAPSHOT = ("echo '# processes'; ps -eo pid,ppid,stat,etime,args; "
+            "for f in /var/log/kea/*.log /smoke/out/*.out; do [ -f \"$f\" ] || continue; "
+            "echo \"# tail of $f\"; tail -n 15 \"$f\"; done")
+
+
+class TimeBoundPassed(Exception):
+    """An integration test passed TEST_BOUND_S."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Integration tests cannot hang: each one's set-up, call and teardown get TEST_BOUND_S
+    (SIGALRM in the test process's main thread, where pytest runs it)."""
+    import os
+    import signal
+    import threading
+    if "integration" not in item.keywords or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    bound = float(os.environ.get("KEA_RUNSCRIPT_TEST_BOUND_S", TEST_BOUND_S))
+
+    def expired(_signum, _frame):
+        from kea_runscript import containers
+        raise TimeBoundPassed(f"{item.nodeid} passed its {bound:g} s bound (tests/conftest.py TEST_BOUND_S); "
+                           f"what its containers were doing:\n{containers.snapshot_of_mine(SNAPSHOT)}")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, bound)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 class DockerForbidden(BaseException):
     """BaseException so that no ``except Exception`` in the toolkit can swallow it."""
 
