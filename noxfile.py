@@ -66,6 +66,18 @@ def tsan(session):
 
 
 @nox.session(venv_backend="none", default=False)
+def stress(session):
+    """The launcher's stress loops at full size (10 000 asynchronous launches, 3 000 interrupted
+    waits; a fifth in the test command); not in the test command."""
+    session.run(*TIER, "stress", "--", "-m", "not integration", "-n", UNIT_WORKERS, *STRESS_TESTS,
+                "-k", STRESS_SELECTION, *session.posargs, env={"KEA_RUNSCRIPT_STRESS": "full"}, **STOP)
+
+
+STRESS_TESTS = ("tests/unit/test_launcher.py", "tests/unit/test_launcher_arm64.py")
+STRESS_SELECTION = "many_async_runs or interrupted_waits"
+
+
+@nox.session(venv_backend="none", default=False)
 def fuzz(session):
     """libFuzzer on the handler records and replies for a bounded time (`-- --seconds N`, per
     target; default 60); needs clang. Not in the test command: it replays what was found."""

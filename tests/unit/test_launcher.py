@@ -47,10 +47,16 @@ def driver(built):
     return built()
 
 
+#: The stress loops at full size in `nox -s stress` ($KEA_RUNSCRIPT_STRESS=full), a fifth of it
+#: in the test command: still far past what they catch (a slot never given back leaves 64
+#: started runs of 2000, where more than a tenth must start; shown with that bug planted).
+STRESS_FULL = os.environ.get("KEA_RUNSCRIPT_STRESS") == "full"
+
+
 @pytest.fixture(scope="module")
 def runs():
     """How many launches the stress tests make (fewer where every one is emulated)."""
-    return {"async-many": 10000, "eintr": 3000}
+    return {"async-many": 10000, "eintr": 3000} if STRESS_FULL else {"async-many": 2000, "eintr": 600}
 
 
 def script(tmp_path, body, name="s.sh"):
