@@ -63,6 +63,8 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <fstream>
+#include <iterator>
 #include <new>
 #include <mutex>
 #include <thread>
@@ -623,18 +625,26 @@ int main(int argc, char** argv) {
 
     if (mode == "mappings") {
         // The launcher's memory goes with it (Kea unloads and reloads the library at every
-        // reconfiguration).
+        // reconfiguration). What is mapped is read from /proc/self/maps, not only from the
+        // launcher's own count of what it keeps: a mapping it lost track of counts too.
         auto count = []() { return static_cast<int>(runscript::kept_mappings()); };
+        auto maps = []() {
+            std::ifstream in("/proc/self/maps");
+            return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        };
         char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("pkt4_receive"), 0};
         int during = 0;
+        std::string maps_during;
         {
             Launcher launcher(8, Launcher::EventSink());
             for (int i = 0; i < 5; ++i) launcher.run(script, args, envp.data(), true, 5000);
             for (int i = 0; i < 5; ++i) launcher.run(script, args, envp.data(), false, 5000);
             for (int i = 0; i < 300 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
             during = count();
+            maps_during = maps();
         }
-        printf("during %d after %d\n", during, count());
+        printf("during %d after %d\n@@maps-during\n%s@@maps-after\n%s", during, count(),
+               maps_during.c_str(), maps().c_str());
         return 0;
     }
 

@@ -206,6 +206,11 @@ def perfdhcp_no_lost_lease(rt: Runtime, seconds: int = 60, rate: int = 80) -> Ou
 LAUNCH_PAGE_KB = 4
 LAUNCH_STACK_KB = 64
 LAUNCH_CALL_AREA_KB = 64
+#: How many launch mappings Kea may hold at a time: the launcher's kept pool (MAPPINGS_KEPT in
+#: hook/launcher.cc) plus one per run in flight (max-async's default 64 asynchronous runs, one
+#: synchronous run per Kea packet thread, 4 here). A mapping lost once per run or per reload
+#: passes it within a few hundred runs or a few reloads.
+LAUNCH_MAPPINGS_BOUND = 64 + 64 + 4
 LAUNCH_MAPPING_KB = LAUNCH_PAGE_KB + LAUNCH_CALL_AREA_KB + LAUNCH_PAGE_KB + LAUNCH_STACK_KB + LAUNCH_PAGE_KB + LAUNCH_STACK_KB
 
 
@@ -348,6 +353,10 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
         o.problems.append(f"left below Kea after the reloads: {below[:5]}")
     if errors:
         o.problems.append(f"Kea logged errors: {errors}")
+    for i, sample in sorted(memory.items()):
+        if sample["launch mappings"] > LAUNCH_MAPPINGS_BOUND:
+            o.problems.append(f"after reload {i}: {sample['launch mappings']} launch mappings in Kea, more than "
+                              f"{LAUNCH_MAPPINGS_BOUND} (kept pool + runs in flight): launch memory lost")
     if warmup in memory and reloads in memory and done == reloads:
         grown = memory[reloads]["VmSize less launch memory"] - memory[warmup]["VmSize less launch memory"]
         per_reload = grown / (reloads - warmup)

@@ -18,6 +18,7 @@ import pytest
 
 from kea_runscript import ROOT, qemu_system
 from kea_runscript.launcher_driver import build_driver
+from kea_runscript.scenarios.load import launch_mappings
 from tests.unit.test_launcher import BUILDS, events_of, launch_mapping_found
 
 # One worker under pytest-xdist (--dist loadgroup): the machine boots once, for all of them.
@@ -305,8 +306,13 @@ def test_exit_status_survives_a_process_wide_waitpid(vm):
 
 
 def test_launch_memory_is_freed_when_the_launcher_stops(vm):
-    words = out(vm, "mappings").split()
+    head, maps = out(vm, "mappings").split("\n@@maps-during\n")
+    maps_during, maps_after = maps.split("@@maps-after\n")
+    words = head.split()
     assert int(words[1]) >= 1 and int(words[3]) == 0
+    # what the process maps, not only what the launcher counts (test_launcher.py's twin)
+    assert launch_mappings(maps_during, vm[2].page_kib) == int(words[1]), maps_during
+    assert launch_mappings(maps_after, vm[2].page_kib) == 0, maps_after
 
 
 def flood_report(text):
