@@ -1,5 +1,5 @@
 """The test tiers as CI runs them (``nox -s tests sanitize integration``): pytest, then each
-failed test once more on its own, then a table.
+failed test once more without parallel workers, then a table.
 
 A test that fails once beside others and passes alone is a flake: the tier passes, and its
 summary lists the test with both runs (time and first line of the failure), so that a flake is
@@ -11,6 +11,7 @@ with the slowest tests (.ci/run ends with it).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,9 @@ from . import ROOT
 
 OUT_DIR = ROOT / "build" / "tiers"
 SLOWEST = 15
+#: More failures than this in one run is a break, not a flake: no re-run (a re-run of a cell's
+#: tests sets its containers up again, minutes each).
+MAX_RERUNS = 10
 
 
 @dataclass
@@ -34,7 +38,9 @@ class Case:
 
 
 def nodeid(classname: str, name: str, root: Path = ROOT) -> str:
-    """pytest's node id from a junit testcase (``tests.unit.test_x`` + ``test_y[p]``)."""
+    """pytest's node id from a junit testcase (``tests.unit.test_x`` + ``test_y[p]``), without
+    the ``@group`` pytest-xdist's loadgroup appends (it selects nothing)."""
+    name = re.sub(r"@[^\[\]@]*$", "", name)
     parts = classname.split(".")
     for i in range(len(parts), 0, -1):
         module = Path(*parts[:i]).with_suffix(".py")
@@ -96,13 +102,16 @@ def run_tier(name: str, args: Sequence[str], out_dir: Path = OUT_DIR, root: Path
     rc, cases = run_pytest(args, out_dir / f"{name}.xml", root)
     failed = [c for c in cases if c.outcome == "failed"]
     reruns = []
-    # Re-run only test failures: anything else (a collection error, no tests, an interrupt)
-    # is the tier's failure as it is.
-    if rc == 1 and failed:
+    # Re-run only test failures, all in one run without parallel workers (so alone, and sharing
+    # a cell's set-up): anything else (a collection error, no tests, an interrupt, a break of
+    # more than MAX_RERUNS tests) is the tier's failure as it is.
+    if rc == 1 and 0 < len(failed) <= MAX_RERUNS:
+        _, again = run_pytest([*selection_args(args, root), *(c.nodeid for c in failed)],
+                              out_dir / f"{name}-rerun.xml", root)
+        second = {c.nodeid: c for c in again}
         for c in failed:
-            _, again = run_pytest([*selection_args(args, root), c.nodeid], out_dir / f"{name}-rerun.xml", root)
-            second = again[0] if len(again) == 1 else Case(c.nodeid, 0.0, "failed", "not run again")
-            reruns.append({"nodeid": c.nodeid, "first": asdict(c), "again": asdict(second)})
+            other = second.get(c.nodeid, Case(c.nodeid, 0.0, "failed", "not run again"))
+            reruns.append({"nodeid": c.nodeid, "first": asdict(c), "again": asdict(other)})
         ok = all(r["again"]["outcome"] == "passed" for r in reruns)
     else:
         ok = rc == 0

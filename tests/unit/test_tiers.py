@@ -66,3 +66,20 @@ def test_the_report_has_each_tier_and_the_slowest_tests():
     assert "tests        pass         3       0        1  1 min 15.0 s" in text
     assert "total" in text and "1 min 45.0 s" in text
     assert "slowest 2 tests:" in text and "tests/unit/test_a.py::test_slow" in text
+
+
+def test_the_node_id_of_a_loadgroup_test_selects_it():
+    """pytest-xdist's --dist loadgroup names tests `...[cell]@cell`; that suffix selects nothing."""
+    name = "test_x[kea2.2.0-debian12-arm64]@kea2.2.0-debian12-arm64"
+    assert tiers.nodeid("tests.unit.test_tiers", name) == "tests/unit/test_tiers.py::test_x[kea2.2.0-debian12-arm64]"
+    assert tiers.nodeid("tests.unit.test_tiers", "test_y@sanitized-hook") == "tests/unit/test_tiers.py::test_y"
+
+
+def test_a_break_of_many_tests_is_not_re_run(tmp_path):
+    root = suite(tmp_path, ["test_broken.py"])
+    (root / "tests" / "test_broken.py").write_text(
+        "import pytest\n@pytest.mark.parametrize('n', range(tiers.MAX_RERUNS + 1))\ndef test_broken(n):\n    assert False\n"
+        .replace("tiers.MAX_RERUNS + 1", str(tiers.MAX_RERUNS + 1)))
+    assert tiers.run_tier("t", ["-q", "tests"], tmp_path / "out", root) != 0
+    result = json.loads((tmp_path / "out" / "t.json").read_text())
+    assert result["failed"] == tiers.MAX_RERUNS + 1 and result["reruns"] == []
