@@ -178,6 +178,36 @@ char process_state(pid_t pid) {
     return close_paren && close_paren[1] ? close_paren[2] : 0;
 }
 
+// True if `pid` is on its way out: SIGKILL pending (killed, not yet scheduled since) or in
+// the kernel's exit path (PF_EXITING). A killed grandchild of the launcher (a script's own
+// child, killed with the group) may still be so when the stop returns: only the script itself
+// is the launcher's to reap.
+bool dying(pid_t pid) {
+    const std::string dir = "/proc/" + std::to_string(pid);
+    FILE* f = fopen((dir + "/stat").c_str(), "r");
+    if (!f) return false;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char* p = strrchr(buf, ')');
+    unsigned long flags = 0;
+    // after ')': state ppid pgrp session tty_nr tpgid flags
+    if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & 0x4)) return true;
+    f = fopen((dir + "/status").c_str(), "r");
+    if (!f) return false;
+    char line[256];
+    bool pending = false;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long mask;
+        if ((sscanf(line, "SigPnd: %llx", &mask) == 1 || sscanf(line, "ShdPnd: %llx", &mask) == 1) &&
+            (mask & (1ULL << (SIGKILL - 1))))
+            pending = true;
+    }
+    fclose(f);
+    return pending;
+}
+
 // Stops the driver when the code under test hangs or grows without bound: reports what it
 // saw, then exits at once (the launcher's destructor would wait as well).
 void watchdog(int seconds, long max_rss_kb, std::function<void(const char*)> report) {
@@ -387,7 +417,8 @@ int main(int argc, char** argv) {
                 int pid;
                 while (fscanf(f, "%d", &pid) == 1) {
                     const char state = process_state(pid);
-                    printf("pid %d %c\n", pid, state ? state : '-');
+                    printf("pid %d %c%s\n", pid, state ? state : '-',
+                           state && state != 'Z' && dying(pid) ? " dying" : "");
                 }
                 fclose(f);
             }

@@ -12,6 +12,8 @@ import pytest
 from kea_runscript import ROOT
 from kea_runscript.handler_driver import build_driver
 
+from . import driver_run
+
 # A handler in Python: one record -> "exit $CODE" (CODE: the record's variable, else 0). It
 # appends the record's raw bytes to $RAW, the sequence of SEQ values to $SEQS, when set.
 PY_HANDLER = r"""#!/usr/bin/env python3
@@ -76,7 +78,7 @@ def drive(driver, handler, settings=(), commands=(), timeout=60, check=True):
     argv = [str(driver), str(handler), *settings, "--"]
     for c in commands:
         argv += [*c, ";"]
-    out = subprocess.run(argv, capture_output=True, timeout=timeout, check=check).stdout
+    out = driver_run.run(argv, capture_output=True, timeout=timeout, check=check).stdout
     lines, events = [], []
     for raw in out.split(b"\n"):
         line = raw.decode("utf-8", "replace")
@@ -325,7 +327,7 @@ def test_a_handler_that_never_reads_times_out_and_is_restarted(driver, tmp_path,
     big = tmp_path / "big"
     big.write_bytes(b"y" * (1 << 20))
     extra = [f"V1=@{big}", f"V2=@{big}", f"V3=@{big}"] if blocks == "write" else ["V=1"]
-    lines, events = drive(driver, h, ["timeout=500"], [
+    lines, events = drive(driver, h, ["timeout=500", "drain=100"], [
         ["pids"], ["call", "0", "pkt4_receive", *extra], ["wait-started", "0", "3000"],
         ["destroy"]])
     old = int(lines[0].split()[1])
@@ -389,7 +391,7 @@ def test_a_handler_that_cannot_be_started_fails_the_pool(driver, tmp_path):
 def test_writing_to_a_handler_that_closed_its_stdin_raises_no_sigpipe(driver, tmp_path):
     # The driver keeps SIGPIPE's default action, as Kea may.
     h = program(tmp_path, "#!/bin/sh\nexec 0<&-\nexec sleep 1000\n", name="closes.sh")
-    lines, _ = drive(driver, h, ["timeout=2000"], [["sleep", "200"], ["call", "0", "p"],
+    lines, _ = drive(driver, h, ["timeout=2000", "drain=100"], [["sleep", "200"], ["call", "0", "p"],
                                                   ["destroy"]])
     assert lines[0].split()[1] == "handler_down"
     assert lines[-1].endswith("zombies 0")
