@@ -45,7 +45,7 @@ and write to :data:`C_RT_OUT` (Kea's user's).
     refuses a script it cannot execute or reach, naming the user and the permission.
 15. :func:`output_flood`: a script that writes without pause (``exec yes``; or one endless
     line) with capture-output and ``timeout: 1`` at pkt4_receive, sync or async, MT on or
-    off: each run is killed within timeout + FLOOD_KILL_ALLOWANCE (measured by a pidfd watcher),
+    off: each run is killed within timeout + DEADLINE_ALLOWANCE_S (measured by a pidfd watcher),
     4 scapy DORAs and a low-rate perfdhcp run are all answered, no script is left, Kea logs
     at most max-output-lines + 1 lines per run (one says how many were dropped) and its peak
     RSS stays within FLOOD_RSS_GROWTH_KB of its RSS at start.
@@ -58,7 +58,7 @@ and write to :data:`C_RT_OUT` (Kea's user's).
     user planted at its DEBUG_LOG path.
 18. :func:`handler_faults`: persistent handlers (issue 14) in one kea-dhcp4 run: a handler's
     records equal an exec script's environment byte for byte for hostile client bytes, its
-    ``exit 3`` drops, a hung synchronous handler fails each event within timeout + HANG_BOUND_S and is
+    ``exit 3`` drops, a hung synchronous handler fails each event within timeout + DEADLINE_ALLOWANCE_S and is
     replaced, an asynchronous one that never reads has its drops counted, crashed handlers are
     restarted with backoff (sync events in the gap fail at once), reload and stop under
     perfdhcp leave no handler and no zombie.
@@ -91,7 +91,9 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 # Every public name of the package, as the tests and callers use it (scenarios.fd_list).
-from .runtime import (BIG_SUBNET, C_RT, C_RT_OUT, EMULATION_SLOWDOWN, LEASE_DIR, LONG, MAC_ALLOWED,
+from .bounds import (DEADLINE_ALLOWANCE_S, DEFAULT_DRAIN_S, EMULATION_SLOWDOWN, REFUSAL_BOUND_S,
+                     TEARDOWN_BOUND_S)
+from .runtime import (BIG_SUBNET, C_RT, C_RT_OUT, LEASE_DIR, LONG, MAC_ALLOWED,
                       MAC_BLOCKED, MT4, Outcome, PERF_RELAY, Perf, Runtime,
                       answered, parse_perfdhcp, runtime, timed)
 from .processes import (EXTRA_ENV, LEAK, async_zombies, env_list, expected_env, fd_list,
@@ -104,11 +106,11 @@ from .config import (BadConfig, OTHER_UID, TRUST_GROUP_WRITABLE, TRUST_IN_GROUP_
                      parameter_defaults, trust_checks)
 from .failures import (FAILURE_KINDS, HOSTNAME_BYTES, LOG_EXPECTED, PWNED, earlier_drop, exit_code_drop, log_bytes,
                        hostname_bytes, on_failure)
-from .output import (DROPPED_RE, FLOODS, FLOOD_KILL_ALLOWANCE, FLOOD_RSS_GROWTH_KB, Lifetimes,
+from .output import (DROPPED_RE, FLOODS, FLOOD_RSS_GROWTH_KB, Lifetimes,
                      MAX_OUTPUT_LINES, output_flood)
-from .teardown import (TEARDOWN_BOUND_S, TEARDOWN_CAP_S, teardown)
+from .teardown import (TEARDOWN_CAP_S, teardown)
 from .debug_log import (DEBUG_LOG_DEFAULT, DEBUG_SH, PLANTER_UID, debug_log_private)
-from .handler import (HANG_BOUND_S, OPTION60_BYTES, PHASES, busy_handler, handler_faults, phase_problems)
+from .handler import (OPTION60_BYTES, PHASES, busy_handler, handler_faults, phase_problems)
 from .actions import (ASYNC_MESSAGES, LINES_WRITTEN, SMALL_MAX_OUTPUT_LINES, failing_load_script,
                       output_runs, skip_and_async_failures)
 

@@ -10,6 +10,7 @@ from typing import List
 
 from .. import testnet
 from ..facts import facts_for
+from .bounds import REFUSAL_BOUND_S
 from .runtime import C_RT, C_RT_OUT, Outcome, Runtime, answered, timed
 
 
@@ -63,13 +64,6 @@ def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
     lines = [ln.strip() for ln in text.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
     # from the message id on: the id and the whole text, whatever the length of the text
     return (int(m.group(1)) if m else -1), (lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None)
-
-
-#: How long kea-dhcp4 may take to refuse a bad configuration, start to exit. A refusal runs no
-#: script and starts no handler, so it waits for nothing: 0.14-0.36 s measured natively, about
-#: 1.5 s on an emulated cell. A refusal that waited for a script or a handler would wait for
-#: its timeout, 10 s by default in these configurations, and fail this bound on any cell.
-REFUSAL_BOUND_S = 5.0
 
 
 @timed

@@ -22,7 +22,7 @@ hostile bytes  option 12 and option 60 with a newline, shell text and bytes 0x01
                byte (checks.compare_handler; the order is the smoke test's), every event.
 exit codes     the handler replies ``exit 3`` for a client: no OFFER (drop), logged.
 hang (sync)    under perfdhcp, the handler stops reading on a client's record: that event
-               fails within timeout + HANG_BOUND_S (RUNSCRIPT_HANDLER_TIMEOUT), the client is
+               fails within timeout + DEADLINE_ALLOWANCE_S (RUNSCRIPT_HANDLER_TIMEOUT), the client is
                dropped (on-failure), the hung process is killed, a new one serves; perfdhcp
                keeps getting ACKs.
 queue full     (async, the same perfdhcp run) the never-reading handler's queue fills: drops
@@ -53,20 +53,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Optional
 
 from .. import checks, smoke, testnet
+from .bounds import DEADLINE_ALLOWANCE_S, EMULATED_EXIT_CAP_S
 from .failures import HOSTNAME_BYTES
 from .runtime import C_RT_OUT, MT4, Outcome, Runtime, timed
 from .teardown import _gone, _signal_and_time
 
 #: Bytes a client controls in option 60: everything but NUL (a value never holds one).
 OPTION60_BYTES = bytes(range(1, 256))
-#: A synchronous event of a hung handler fails within its timeout plus this (seconds): on a
-#: busy 2-core machine Kea's thread can wait most of a second for a CPU past its deadline
-#: (scenario 15 saw 0.73 s), and an emulated cell (qemu-user) runs the hook's threads slower.
-HANG_BOUND_S = 1.0
-#: Seconds between drain-timeout + timeout and Kea's reload or exit.
-TEARDOWN_SLACK_S = 1.0
 DRAIN_S = 1
-EMULATED_EXIT_CAP_S = 60  # an emulated Kea's own exit, after the hook's part (see the stop phase)
 QUEUE = 4
 WORKERS = 2
 
@@ -194,7 +188,7 @@ def handler_faults(rt: Runtime) -> Outcome:
     o = Outcome("handler-faults")
     tag = "hnd"
     timeout = 4 if rt.emulated else 1  # an emulated Python handler takes seconds to start (load)
-    teardown_bound = DRAIN_S + timeout + TEARDOWN_SLACK_S
+    teardown_bound = DRAIN_S + timeout + DEADLINE_ALLOWANCE_S
     quiet = 6 if rt.emulated else 2  # how long a client waits for an answer that must not come
     rate = rt.rate(50)
     exec_rec, hnd_rec = f"{C_RT_OUT}/hnd-exec.jsonl", f"{C_RT_OUT}/hnd-handler.jsonl"
@@ -376,7 +370,7 @@ def handler_faults(rt: Runtime) -> Outcome:
             try:
                 time.sleep(1.5)
                 before_timeouts = len(lines(HANDLER + "TIMEOUT", "hnd-rt.sh"))
-                no_answer("hang (sync)", MAC_HANG, timeout + HANG_BOUND_S + quiet)
+                no_answer("hang (sync)", MAC_HANG, timeout + DEADLINE_ALLOWANCE_S + quiet)
                 hung = records(MAC_HANG)
                 wait_for(lambda: len(lines(HANDLER + "TIMEOUT", "hnd-rt.sh")) > before_timeouts, timeout + 2)
                 timeouts = lines(HANDLER + "TIMEOUT", "hnd-rt.sh")[before_timeouts:]
@@ -396,9 +390,9 @@ def handler_faults(rt: Runtime) -> Outcome:
                 t_logged = kea_time(timeouts[0], offset)
                 waited = None if t_logged is None else round(t_logged - hung[0]["time"], 3)
                 o.facts["hang (sync): record -> timeout logged (s)"] = waited
-                if waited is None or waited > timeout + HANG_BOUND_S:
+                if waited is None or waited > timeout + DEADLINE_ALLOWANCE_S:
                     problem("hang (sync)", f"the event failed {waited} s after the handler got it "
-                                           f"(timeout {timeout} s + {HANG_BOUND_S} s)")
+                                           f"(timeout {timeout} s + {DEADLINE_ALLOWANCE_S} s)")
             hung_pids = {r["pid"] for r in hung}
             if hung_pids & {q["pid"] for q in running}:
                 problem("hang (sync)", f"the hung handler (pid {sorted(hung_pids)}) still runs")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from .. import testnet
+from .bounds import DEADLINE_ALLOWANCE_S
 from .runtime import C_RT, C_RT_OUT, MT4, Outcome, PERF_RELAY, Perf, Runtime, parse_perfdhcp, timed
 
 
@@ -123,9 +124,6 @@ FLOODS = {
     "long-lines": ("exec tr '\\000' x < /dev/zero", "tr", 4096, False),  # one line, never ended
 }
 
-#: How long past its timeout a flooding run may live, as measured by the watcher (s).
-FLOOD_KILL_ALLOWANCE = 1.0
-
 #: How much Kea's peak RSS may exceed its RSS right after start-up during the flood (kB).
 #: The hook holds at most one read (64 KiB) and one cut line (4 KiB) per running script and
 #: at most max-async (64) asynchronous scripts run: ~4.5 MB. Kea's own growth from a dozen
@@ -155,7 +153,7 @@ def _perfdhcp_slow(rt: Runtime, tag: str, seconds: int, wait_s: int) -> Perf:
 def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str = "yes",
                  timeout: float = 1.0, clients: int = 4, perf_seconds: int = 4) -> Outcome:
     """A script that writes without pause (``exec yes``) with capture-output and ``timeout``
-    at pkt4_receive: each run is killed within timeout + FLOOD_KILL_ALLOWANCE (its lifetime
+    at pkt4_receive: each run is killed within timeout + DEADLINE_ALLOWANCE_S (its lifetime
     measured by a watcher, not by the hook), ``clients`` scapy DORAs and a perfdhcp run (a DORA a second for
     ``perf_seconds``) are all answered, no script runs afterwards, Kea's log holds at
     most max-output-lines + 1 lines per run with one "dropped" line per run, and its peak
@@ -176,7 +174,7 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
     # to 0.73 s past the timeout (a native synchronous run: Kea's thread waits for a CPU too);
     # an asynchronous run's reaper thread competes with the other runs' floods, and an emulated
     # Kea (qemu-user) runs its kill path slower.
-    limit = timeout + FLOOD_KILL_ALLOWANCE
+    limit = timeout + DEADLINE_ALLOWANCE_S
     answered: Dict[str, Optional[str]] = {}
     with rt.kea4(tag, text, log) as pid:
         rss_start = _status_kb(rt, pid)

@@ -9,7 +9,8 @@ import time
 from typing import Dict, List
 
 from .. import testnet, units
-from .output import FLOOD_KILL_ALLOWANCE, Lifetimes
+from .bounds import DEADLINE_ALLOWANCE_S
+from .output import Lifetimes
 from .runtime import C_RT_OUT, MT4, Outcome, Runtime, timed
 
 
@@ -163,8 +164,8 @@ def _sleepers(procs: List[dict]) -> List[dict]:
 
 @timed
 def hung_script(rt: Runtime) -> Outcome:
-    """`sleep 300` with timeout 1 at pkt4_receive: killed (group) within the flood scenarios'
-    kill allowance (each run's lifetime measured by a watcher, not by the DORA's time, which an
+    """`sleep 300` with timeout 1 at pkt4_receive: killed (group) within the deadline
+    allowance (each run's lifetime measured by a watcher, not by the DORA's time, which an
     emulated Kea's own packet handling stretches), logged, Kea answers."""
     o = Outcome("hung-script")
     hang = rt.script("hang.sh", "#!/bin/sh\n# sleep is a child of the shell: the process group must go\nsleep 300\necho never\n")
@@ -187,7 +188,7 @@ def hung_script(rt: Runtime) -> Outcome:
     o.facts["RUNSCRIPT_TIMEOUT lines"] = timeouts
     o.facts["sleep 300 left"] = left
     o.facts["Kea's children after the DORA"] = kids
-    limit = 1 + FLOOD_KILL_ALLOWANCE
+    limit = 1 + DEADLINE_ALLOWANCE_S
     # judged on what a run surely lived, as in the flood scenarios
     late = [(r["pid"], r["at_least"], r["seconds"]) for r in runs if r["seconds"] is None or r["at_least"] > limit]
     o.facts["run lifetimes (s)"] = [r["seconds"] for r in runs]
@@ -199,7 +200,7 @@ def hung_script(rt: Runtime) -> Outcome:
     if len(runs) < 2:
         o.problems.append(f"the watcher saw {len(runs)} runs of hang.sh, expected one per DISCOVER and REQUEST")
     if late:
-        o.problems.append(f"runs outlived their 1 s timeout by more than {FLOOD_KILL_ALLOWANCE} s (killed late; "
+        o.problems.append(f"runs outlived their 1 s timeout by more than {DEADLINE_ALLOWANCE_S} s (killed late; "
                           f"pid, lived at least, at most): {late}")
     if timeouts < 2:
         o.problems.append(f"{timeouts} RUNSCRIPT_TIMEOUT lines in Kea's log, expected one per DISCOVER and REQUEST")

@@ -16,6 +16,7 @@ from ..catalogue import load as load_catalogue
 from ..matrix import Cell
 from ..perfdhcp import Perf, parse_perfdhcp
 from ..versions import Version
+from .bounds import EMULATION_SLOWDOWN
 
 C_RT = "/smoke/rt"          # scripts: root's, 0755, as the hook's trust check wants them
 #: what the scripts write: Kea's user's (testnet.TestNet.give), beside but not above the scripts
@@ -24,12 +25,6 @@ LEASE_DIR = "/var/lib/kea"  # Kea 2.6.3+ accepts lease files only in its data di
 PERF_RELAY = "198.18.0.1"   # perfdhcp's local address (giaddr): the big relayed subnet
 BIG_SUBNET = ("198.18.0.0/15", "198.18.1.0", "198.19.255.254")
 LONG = testnet.Timers(valid=7200, preferred=3600, renew=1800, rebind=3600, probation=3)
-
-#: How much slower an emulated Kea (an arm64 cell on an amd64 machine, under qemu-user) answers:
-#: load scenarios divide their perfdhcp rates by it (Kea 2.2.0 arm64 with the 1.4 hook points
-#: in sync mode sustained about 6 DORA/s here, against 80 asked). Only rates, never bounds the
-#: hook promises (timeouts, drain, kill).
-EMULATION_SLOWDOWN = 16
 
 #: Kea's multi-threading for the load scenarios (4, 9 and 10).
 MT4 = {"enable-multi-threading": True, "thread-pool-size": 4, "packet-queue-size": 64}

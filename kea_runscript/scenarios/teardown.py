@@ -6,6 +6,7 @@ import re
 import time
 from typing import List, Optional
 
+from .bounds import TEARDOWN_BOUND_S
 from .runtime import MT4, Outcome, Runtime, timed
 
 
@@ -14,8 +15,6 @@ from .runtime import MT4, Outcome, Runtime, timed
 # 16. stop and reload while endless asynchronous scripts run
 
 
-#: With the default drain (2 s), Kea stops or reloads within this many seconds of the signal.
-TEARDOWN_BOUND_S = 3.0
 #: How long the scenario itself waits for Kea before it gives up (and kills Kea by PID).
 TEARDOWN_CAP_S = 20
 

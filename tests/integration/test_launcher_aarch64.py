@@ -19,16 +19,14 @@ import pytest
 from kea_runscript import ROOT, qemu_system
 from kea_runscript.launcher_driver import build_driver
 from kea_runscript.scenarios.load import launch_mappings
+from tests.deadlines import kill_allowance_ms
 from tests.unit.test_launcher import BUILDS, events_of, launch_mapping_found
 
 # One worker under pytest-xdist (--dist loadgroup): the machine boots once, for all of them.
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("launcher-aarch64")]
 
-#: How late past its deadline a kill may come in the machine (ms). Natively the launcher kills
-#: within timeout + 500 ms (tests/unit/test_launcher.py); here every instruction is emulated
-#: (qemu-system, no KVM) beside CI's other workers on 2 cores: a 300 ms timeout once ended its
-#: run at 850 ms. The scripts these bounds watch run 300 s when nothing kills them.
-VM_ALLOWANCE_MS = 1500
+#: How late past its deadline a kill may come in the machine (ms): tests/deadlines.py.
+VM_ALLOWANCE_MS = kill_allowance_ms("vm")
 
 #: Driver builds in the machine, by name: /d/<name>.
 DRIVERS = {
