@@ -109,7 +109,7 @@ def pytest_runtest_protocol(item, nextitem):
     def expired(_signum, _frame):
         from kea_runscript import containers
         raise TimeBoundPassed(f"{item.nodeid} passed its {bound:g} s bound (tests/conftest.py TEST_BOUND_S); "
-                           f"what its containers were doing:\n{containers.snapshot_of_mine(SNAPSHOT)}")
+                              f"what its containers were doing:\n{containers.snapshot_of_mine(SNAPSHOT)}")
 
     old = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, bound)
