@@ -16,6 +16,8 @@ under qemu-user while compilers and test tools run natively.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -24,7 +26,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import jinja2
 
@@ -37,11 +39,26 @@ BASE_REPO = "kea-runscript/{distro}"
 
 _locks = defaultdict(threading.Lock)
 _locks_guard = threading.Lock()
+#: Lock files of the images being made: images are the machine's, and test workers are
+#: processes, so a thread lock alone let two of them bootstrap one base image at once (the
+#: second import moved its tag, and with it every recipe hash built on it).
+LOCK_DIR = Path(tempfile.gettempdir()) / "kea-runscript-image-locks"
 
 
-def _lock(key: str) -> threading.Lock:
+@contextlib.contextmanager
+def _lock(key: str) -> Iterator[None]:
+    """Held by one thread of one process of the machine at a time, per image `key`."""
     with _locks_guard:
-        return _locks[key]
+        thread_lock = _locks[key]
+    with thread_lock:
+        LOCK_DIR.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(key.encode()).hexdigest()[:16]
+        with open(LOCK_DIR / f"{name}.lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
