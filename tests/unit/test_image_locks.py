@@ -22,33 +22,29 @@ def _hold(key: str, log: str, name: str, hold_s: float) -> None:
             f.write(f"{name}-out\n")
 
 
-def test_an_image_lock_holds_across_processes(tmp_path):
+def _order(tmp_path, first_key: str, second_key: str) -> list:
+    """The log of two processes: the first holds `first_key` for 1 s; the second asks for
+    `second_key` once the first is in."""
     log = tmp_path / "log"
     log.touch()
     ctx = multiprocessing.get_context("spawn")
-    first = ctx.Process(target=_hold, args=("kea-runscript/debian:test-lock", str(log), "a", 1.0))
+    first = ctx.Process(target=_hold, args=(first_key, str(log), "a", 1.0))
     first.start()
     deadline = time.monotonic() + 30
     while "a-in" not in log.read_text() and time.monotonic() < deadline:
         time.sleep(0.02)
-    second = ctx.Process(target=_hold, args=("kea-runscript/debian:test-lock", str(log), "b", 0))
+    second = ctx.Process(target=_hold, args=(second_key, str(log), "b", 0))
     second.start()
-    first.join(30)
-    second.join(30)
-    assert log.read_text().split() == ["a-in", "a-out", "b-in", "b-out"]
+    for p in (first, second):
+        p.join(30)
+    return log.read_text().split()
+
+
+def test_an_image_lock_holds_across_processes(tmp_path):
+    key = "kea-runscript/debian:test-lock"
+    assert _order(tmp_path, key, key) == ["a-in", "a-out", "b-in", "b-out"]
 
 
 def test_other_images_do_not_wait(tmp_path):
-    log = tmp_path / "log"
-    log.touch()
-    ctx = multiprocessing.get_context("spawn")
-    first = ctx.Process(target=_hold, args=("kea-runscript/debian:lock-one", str(log), "a", 2.0))
-    first.start()
-    deadline = time.monotonic() + 30
-    while "a-in" not in log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    second = ctx.Process(target=_hold, args=("kea-runscript/debian:lock-two", str(log), "b", 0))
-    second.start()
-    second.join(30)
-    first.join(30)
-    assert log.read_text().split() == ["a-in", "b-in", "b-out", "a-out"]
+    assert _order(tmp_path, "kea-runscript/debian:lock-one", "kea-runscript/debian:lock-two") == \
+        ["a-in", "b-in", "b-out", "a-out"]
