@@ -139,7 +139,7 @@ try:
 except matrix.MatrixError as _e:
     # nox would print a traceback of this import; the one line names what to fix.
     print(_e, file=sys.stderr)
-    sys.exit(cli.EXIT_USAGE)
+    sys.exit(_e.exit_code)
 
 for _spec in cli.session_plan(_matrix):
     _register(_spec)

@@ -11,22 +11,22 @@
 from __future__ import annotations
 
 import json
-import math
 import re
-import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import testnet
+from . import output, testnet
 from . import bench_leases
 from .bench_launcher import (exit0_scripts, handler_costs, handler_programs, handler_table,
                              launcher_costs, launcher_table)
 from .bench_report import capacity_table, handler_targets, sync_floor, targets
 from .bench_rows import (SCRIPT_FILES, SCRIPT_LABELS, Row, capacity_rows, empty_twin, handler_rows,
                          lease_rows)
+from .errors import ExitCode, ToolkitError, UsageError
+from .bench_trials import LOSS_LIMIT, RowResult, Search, Trial
 from .perfdhcp import parse_perfdhcp
 
 
@@ -42,66 +42,9 @@ from .perfdhcp import parse_perfdhcp
 # interleaved trial by trial and the search runs twice (a wide first pass, a narrow second
 # one around the first result) so that a noisy neighbour hits every row alike.
 
-LOSS_LIMIT = 0.01  # a trial passes with at most 1 % of the exchanges lost
 C_SCRIPTS = "/usr/share/kea/scripts"  # Kea 3.0's run_script accepts scripts only there
 ISC_LIBRARY = "libdhcp_run_script.so"
 C_BENCH_LEASES = "/smoke/bench_leases.py"
-
-
-@dataclass
-class Trial:
-    row: str
-    rate: int
-    seconds: float
-    sent: int = 0  # exchanges started (DISCOVER / SOLICIT)
-    completed: int = 0  # ACK / REPLY received
-    skipped: int = 0  # this hook's RUNSCRIPT_ASYNC_LIMIT (script runs not started)
-    delay_ms: Optional[float] = None  # avg DISCOVER-OFFER + avg REQUEST-ACK (or SARR)
-    client_limited: bool = False  # perfdhcp did not send at the offered rate
-    errors: int = 0  # ERROR lines in Kea's log (shown, not judged)
-    error: str = ""
-    rss_kb: Optional[int] = None  # Kea's VmRSS once it logged STARTED (its database loaded)
-    start_s: Optional[float] = None  # from starting Kea to its STARTED (polled every 0.2 s)
-
-    @property
-    def lost(self) -> float:
-        return 1.0 if self.sent <= 0 else (self.sent - self.completed + self.skipped) / self.sent
-
-    @property
-    def passed(self) -> bool:
-        return not self.error and not self.client_limited and self.lost <= LOSS_LIMIT
-
-
-class Search:
-    """Geometric binary search for the highest passing rate between lo (assumed to pass)
-    and hi (assumed to fail)."""
-
-    def __init__(self, lo: float, hi: float):
-        self.lo0, self.hi0 = lo, hi
-        self.lo, self.hi = lo, hi
-        self.best: Optional[int] = None  # highest rate that passed
-        self.trials: List[Trial] = []
-
-    def next_rate(self) -> int:
-        return max(1, int(round(math.sqrt(self.lo * self.hi))))
-
-    def record(self, t: Trial) -> None:
-        self.trials.append(t)
-        if t.passed:
-            self.lo = max(self.lo, t.rate)
-            self.best = max(self.best or 0, t.rate)
-        else:
-            self.hi = min(self.hi, t.rate)
-
-    @property
-    def at_edge(self) -> bool:
-        """No trial failed (or none passed): the capacity is only a bound."""
-        return self.best is None or self.hi >= self.hi0
-
-    def show(self) -> str:
-        if self.best is None:
-            return f"<{int(self.lo0)}"
-        return f"≥{self.best}" if self.hi >= self.hi0 else str(self.best)
 
 
 @dataclass
@@ -273,30 +216,6 @@ def log_counts(log: str) -> Tuple[int, int]:
     return lost, errors
 
 
-@dataclass
-class RowResult:
-    row: Row
-    passes: List[Search] = field(default_factory=list)
-    latency: Optional[Trial] = None
-
-    def capacity(self, i: int) -> Optional[int]:
-        return self.passes[i].best if i < len(self.passes) else None
-
-    def _trials(self) -> List[Trial]:
-        return [t for p in self.passes for t in p.trials] + ([self.latency] if self.latency else [])
-
-    @property
-    def rss_mib(self) -> Optional[float]:
-        """Median of Kea's VmRSS at STARTED over the row's trials."""
-        v = [t.rss_kb for t in self._trials() if t.rss_kb]
-        return statistics.median(v) / 1024 if v else None
-
-    @property
-    def start_s(self) -> Optional[float]:
-        v = [t.start_s for t in self._trials() if t.start_s is not None]
-        return statistics.median(v) if v else None
-
-
 def _describe(t: Trial) -> str:
     if t.error:
         return f"error: {t.error.splitlines()[0]}"
@@ -444,55 +363,51 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
     return text
 
 
-def cli_main(args, m) -> int:
+def cli_main(args, m) -> ExitCode:
     """``kea-runscript bench``: the launcher microbenchmark, then the DHCP capacity tables of
-    one cell (built first, cached). Prints tables; exit status 0 unless it could not run."""
+    one cell (built first, cached). Prints tables; OK unless it could not run."""
     from . import build, containers
-    from .cli import error
-    cell = None
-    if not args.launcher_only:  # the cell is checked before minutes of measuring, not after
-        cell = next((c for c in m.cells if c.id == args.cell), None)
-        if cell is None or not cell.verified:
-            error(f"{args.cell} is not a verified cell (see `kea-runscript list --verified`)")
-            return 2
-        try:
-            host_arch = containers.engine_arch()
-        except containers.DockerUnavailable as e:
-            error(e)
-            return 3
-        if cell.foreign(host_arch):
-            error(f"{cell.id} runs under qemu-user emulation on this {host_arch} machine, whose "
-                  f"timings mean nothing; benchmark a {host_arch} cell here, or this cell on a "
-                  f"{cell.arch} machine")
-            return 2
+    cell = None if args.launcher_only else _bench_cell(args, m)  # checked before minutes of measuring
     quick = bool(args.quick)
     calls, heap = (400, 256) if quick else (2000, 512)
-    costs = launcher_costs(calls=calls, heap_mb=heap)
-    print(launcher_table(costs, calls, heap), flush=True)
     records = 4000 if quick else 20000
-    handler_us = handler_costs(records)
-    print("\n" + handler_table(handler_us), flush=True)
-    if args.launcher_only:
-        return 0
     try:
+        costs = launcher_costs(calls=calls, heap_mb=heap)
+        print(launcher_table(costs, calls, heap), flush=True)
+        handler_us = handler_costs(records)
+        print("\n" + handler_table(handler_us), flush=True)
+        if cell is None:
+            return ExitCode.OK
         if not args.no_build:
             built = build.build_cells([cell], keep=None, verified_ids=[c.id for c in m.verified])
             if not all(r.ok for r in built):
-                return 1
+                return ExitCode.FAILED
         families = (4,) if args.v4_only else (4, 6)
         text = dhcp_tables(cell, quick=quick, families=families,
-                           keep=True if args.keep_container else None, say=build.say,
+                           keep=True if args.keep_container else None, say=output.say,
                            spawn_us={k: v["posix_spawn_us"] for k, v in costs.items()},
                            handler_us=handler_us)
-    except containers.DockerUnavailable as e:
-        error(e)
-        return 3
+        print("\n" + text)
+        # the launcher again, after the DHCP runs: two samples of a noisy machine
+        again = launcher_costs(calls=calls, heap_mb=heap)
+        print("\n" + launcher_table(again, calls, heap).replace("\n", " (second run)\n", 1))
+        print("\n" + handler_table(handler_costs(records)).replace("\n", " (second run)\n", 1))
+    except containers.DockerUnavailable:
+        raise
     except (RuntimeError, OSError) as e:
-        error(f"bench could not run: {e}")
-        return 1
-    print("\n" + text)
-    # the launcher again, after the DHCP runs: two samples of a noisy machine
-    again = launcher_costs(calls=calls, heap_mb=heap)
-    print("\n" + launcher_table(again, calls, heap).replace("\n", " (second run)\n", 1))
-    print("\n" + handler_table(handler_costs(records)).replace("\n", " (second run)\n", 1))
-    return 0
+        raise ToolkitError(f"bench could not run: {e}") from e
+    return ExitCode.OK
+
+
+def _bench_cell(args, m):
+    """The verified cell to measure, native to this machine (emulated timings mean nothing)."""
+    from . import containers
+    cell = next((c for c in m.cells if c.id == args.cell), None)
+    if cell is None or not cell.verified:
+        raise UsageError(f"{args.cell} is not a verified cell (see `kea-runscript list --verified`)")
+    host_arch = containers.engine_arch()
+    if cell.foreign(host_arch):
+        raise UsageError(f"{cell.id} runs under qemu-user emulation on this {host_arch} machine, whose "
+                         f"timings mean nothing; benchmark a {host_arch} cell here, or this cell on a "
+                         f"{cell.arch} machine")
+    return cell

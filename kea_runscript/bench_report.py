@@ -3,19 +3,17 @@ targets the issues name, from the measured results (:mod:`kea_runscript.bench`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from .bench_rows import SCRIPT_LABELS, Row, empty_twin, references
-
-if TYPE_CHECKING:
-    from .bench import RowResult
+from .bench_trials import RowResult
 
 
 def _ratio(a: Optional[int], b: Optional[int], bound: bool = False) -> str:
     return f"{a / b:.2f}{'*' if bound else ''}" if a and b else "–"
 
 
-def _pass_ratio(res: "RowResult", ref: "RowResult", i: int) -> str:
+def _pass_ratio(res: RowResult, ref: RowResult, i: int) -> str:
     if i >= len(res.passes) or i >= len(ref.passes):
         return "–"
     return _ratio(res.capacity(i), ref.capacity(i), res.passes[i].at_edge or ref.passes[i].at_edge)

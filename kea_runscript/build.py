@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple
 
-from . import HOOK_VERSION, ROOT, WORK, containers, emulation, images, progress
+from . import HOOK_VERSION, ROOT, WORK, containers, emulation, images, output
+from .errors import ToolkitError
 from .matrix import Cell
-from .say import say  # noqa: F401  (build.say: the callers' printer)
+from .output import say
 
 LIBRARY = "kea-hook-runscript.so"
 SRC = "/src"  # fixed path inside the builder container (reproducible builds)
@@ -98,7 +99,7 @@ class Result:
         return self.status == "failed"
 
 
-class CellFailed(Exception):
+class CellFailed(ToolkitError):
     def __init__(self, message: str, log: Optional[Path] = None):
         super().__init__(message)
         self.log = log
@@ -281,7 +282,7 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
         c.copy_into(src, SRC)
         compiler = c.sh(f"{cell.tool('g++', host_arch)} --version | head -n1").output.strip()
         kea_facts = installed_kea_facts(c, cell)
-        with progress.section(f"{cell.id}: make", say, prefix=cell.id) as line:
+        with output.section(f"{cell.id}: make", say, prefix=cell.id) as line:
             r = c.call(cmd, env=env, log=build_log, on_line=line)
         if not r.ok:
             tail = "\n".join(r.output.rstrip().splitlines()[-20:])
@@ -415,7 +416,7 @@ def nothing_to_build(cells: Sequence[Cell], series: Optional[str] = None, verb: 
         else:
             parts.append(f"{', '.join(ids)} need{'s' if len(ids) == 1 else ''} {need}")
     where = f" for Kea {series}" if series else ""
-    return f"kea-runscript: nothing to {verb}{where} here: {'; '.join(parts)}; {how}"
+    return f"nothing to {verb}{where} here: {'; '.join(parts)}; {how}"
 
 
 def build_cells(cells: Sequence[Cell], *, jobs: int = 1, paths: Paths = Paths(store=STORE),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import List
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import yaml
 
 from . import ROOT
+from .errors import ToolkitError
+from .facts import facts_for
 from .versions import Version
 
 CATALOGUE_FILE = ROOT / "hook" / "variables.yaml"
@@ -111,7 +114,7 @@ class Catalogue:
         return [p.name for p in self.hook_points if group in p.emits]
 
 
-class CatalogueError(ValueError):
+class CatalogueError(ToolkitError, ValueError):
     pass
 
 
@@ -168,3 +171,11 @@ def parse(data: dict, source: str = "variables.yaml") -> Catalogue:
 @lru_cache(maxsize=None)
 def load(path: Path = CATALOGUE_FILE) -> Catalogue:
     return parse(yaml.safe_load(path.read_text()), source=str(path))
+
+
+def hook_points(kea: Version, family: int, defaults_only: bool = False) -> List[str]:
+    """The catalogue's hook points of ``family`` that Kea ``kea`` has (1.4's defaults only, with
+    ``defaults_only``)."""
+    has = facts_for(kea).has_hook_point
+    return [p.name for p in load().hook_points
+            if p.family == family and has(p.name) and (p.default or not defaults_only)]

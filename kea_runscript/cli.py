@@ -46,10 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import WORK, facts
+from . import WORK, facts, output
 from . import matrix as matrix_mod
-
-EXIT_OK, EXIT_CELL_FAILED, EXIT_USAGE, EXIT_DOCKER = 0, 1, 2, 3
+from .errors import ExitCode, ToolkitError, UsageError
+from .output import ERROR_PREFIX, error
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,13 +108,6 @@ def session_plan(m: matrix_mod.Matrix) -> list:
 
 DESCRIPTION, _, EPILOG = __doc__.partition("\n\nSelection:")
 EPILOG = "Selection:" + EPILOG
-ERROR_PREFIX = "kea-runscript: "
-
-
-def error(message: str) -> None:
-    """One error line (or several) on stderr, with the one prefix every error has."""
-    print(ERROR_PREFIX + str(message), file=sys.stderr)
-
 
 class _Parser(argparse.ArgumentParser):
     """Usage errors too carry the one prefix (argparse's own is "<prog>: error:"); subparsers
@@ -122,7 +115,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{ERROR_PREFIX}{message}\n")
+        self.exit(ExitCode.USAGE, f"{ERROR_PREFIX}{message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -225,40 +218,35 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _generated(args) -> int:
-    """docs, golden, messages: write the generated files, or (check) say which drifted."""
+def _generated(args) -> ExitCode:
+    """docs, golden, messages: write the generated files, or (check) fail naming what drifted."""
     if args.command == "docs":
         from . import docs
         if args.check:
-            if docs.section() == docs.variables_section():
-                return EXIT_OK
-            error(f"{docs.VARIABLES} differs from hook/variables.yaml: run `kea-runscript docs`")
-            return EXIT_CELL_FAILED
+            if docs.section() != docs.variables_section():
+                raise ToolkitError(f"{docs.VARIABLES} differs from hook/variables.yaml: run `kea-runscript docs`")
+            return ExitCode.OK
         print(f"{docs.VARIABLES} {'written' if docs.write() else 'unchanged'}")
-        return EXIT_OK
+        return ExitCode.OK
     if args.command == "golden":
         from . import golden
         if args.update:
             for path in golden.update():
                 print(f"{path} written")
-            return EXIT_OK
+            return ExitCode.OK
         problems = golden.differences()
-        for line in problems:
-            error(line)
         if problems:
-            error("run `kea-runscript golden --update` and review the diff")
-            return EXIT_CELL_FAILED
-        return EXIT_OK
+            raise ToolkitError("\n".join(problems + ["run `kea-runscript golden --update` and review the diff"]))
+        return ExitCode.OK
     from . import messages
     if args.check:
         stale = messages.differences()
         if stale:
-            error(f"{', '.join(stale)} differ from hook/messages.mes: run `kea-runscript messages`")
-            return EXIT_CELL_FAILED
-        return EXIT_OK
+            raise ToolkitError(f"{', '.join(stale)} differ from hook/messages.mes: run `kea-runscript messages`")
+        return ExitCode.OK
     for path in messages.write():
         print(f"{path} written")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _patterns(values: Sequence[str]) -> list:
@@ -272,7 +260,7 @@ def _exact(pats: Sequence[str]) -> list:
 def select(m: matrix_mod.Matrix, args) -> tuple:
     pats = _patterns(args.only)
     if args.series and args.series not in m.series:
-        raise SystemExit(f"kea-runscript: no cells for Kea series {args.series!r}; "
+        raise UsageError(f"no cells for Kea series {args.series!r}; "
                          f"series in {m.path.name}: {', '.join(m.series)}")
     # Globs pick among verified cells unless --all/--series widen the set; an exact id always
     # selects its cell (a declared one then fails fast, saying why).
@@ -288,7 +276,7 @@ def select(m: matrix_mod.Matrix, args) -> tuple:
             chosen |= {c.id for c in m.select(globs, series=args.series, verified_only=verified_only)}
         cells = tuple(c for c in m.cells if c.id in chosen)
     if not cells:
-        raise SystemExit(f"kea-runscript: no cell matches --only {' '.join(pats)!r}"
+        raise UsageError(f"no cell matches --only {' '.join(pats)!r}"
                          f"{' in series ' + args.series if args.series else ''}; "
                          f"see `kea-runscript list`")
     return cells
@@ -312,7 +300,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _guarded(argv)
     except KeyboardInterrupt as e:
         sig = signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT
-        print(f"kea-runscript: interrupted ({sig.name}); its containers are removed", file=sys.stderr)
+        error(f"interrupted ({sig.name}); its containers are removed")
         return 128 + sig
     finally:
         for s, h in old.items():
@@ -320,17 +308,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _guarded(argv: Optional[Sequence[str]] = None) -> int:
+    """The one place where errors become exit statuses."""
     try:
-        return _main(argv)
+        return int(_main(argv))
+    except ToolkitError as e:
+        error(e)
+        return int(e.exit_code)
     except BrokenPipeError:
         # The reader left (`kea-runscript list | head -3`): stop quietly. stdout goes to
         # /dev/null so that the interpreter's final flush does not raise again.
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_CELL_FAILED
+        return int(ExitCode.FAILED)
 
 
-def _main(argv: Optional[Sequence[str]] = None) -> int:
+def _main(argv: Optional[Sequence[str]] = None) -> ExitCode:
     args = _parser().parse_args(argv)
     if args.command in ("docs", "golden", "messages"):
         return _generated(args)
@@ -338,21 +330,13 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         from . import tiers
         if args.command == "tiers":
             print(tiers.report(tiers.load()))
-            return EXIT_OK
+            return ExitCode.OK
         pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
-        return EXIT_OK if tiers.run_tier(args.name, pytest_args) == 0 else EXIT_CELL_FAILED
+        return ExitCode.OK if tiers.run_tier(args.name, pytest_args) == 0 else ExitCode.FAILED
     if args.command == "fuzz":
         from . import fuzz
-        try:
-            return fuzz.fuzz(args.seconds, args.target)
-        except fuzz.FuzzError as e:
-            error(e)
-            return EXIT_CELL_FAILED
-    try:
-        m = matrix_mod.load(args.matrix)
-    except matrix_mod.MatrixError as e:  # already `file:line: message`, also an unreadable file
-        error(e)
-        return EXIT_USAGE
+        return fuzz.cli_main(args)
+    m = matrix_mod.load(args.matrix)
     if args.command == "release":
         from . import release
         return release.cli_main(args, m)
@@ -365,83 +349,73 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "clean":
         from . import containers, images
         kinds = sorted(t.name.split(".")[0] for t in images.TEMPLATES.glob("*.Dockerfile.j2")) if args.images else ()
-        try:
-            containers.clean(kinds=kinds)
-        except containers.DockerUnavailable as e:
-            error(e)
-            return EXIT_DOCKER
-        return EXIT_OK
-    try:
-        cells = select(m, args)
-    except SystemExit as e:
-        print(e, file=sys.stderr)  # select() words it with the prefix already
-        return EXIT_USAGE
-
+        containers.clean(kinds=kinds)
+        return ExitCode.OK
+    cells = select(m, args)
     if args.command == "list":
         for c in cells:
             if args.verbose:
                 print(f"{c.id:<32} {c.status:<9} {c.source:<9} {c.arch:<6} {c.note}".rstrip())
             else:
                 print(f"{c.id:<32} {c.status}")
-        return EXIT_OK
-
-    from . import build, containers  # imported late: `list` and session generation need no Docker
-
+        return ExitCode.OK
     if args.command == "render":
-        from . import render
-        for version in args.kea:
-            try:
-                resolved = facts.resolve_version(version)
-            except facts.UnsupportedVersion as e:
-                error(e)
-                return EXIT_USAGE
-            dest = render.render_tree(str(resolved), WORK / "build" / "render" / str(resolved))
-            print(f"{'kea' + str(resolved):<32} rendered         {dest}")
-        if args.kea and not (args.only or args.series or getattr(args, "all", False)):
-            return EXIT_OK
-        for c in cells:
-            t = time.monotonic()
-            try:
-                src = build.render_cell(c, build.Paths())
-            except build.CellFailed as e:
-                error(f"{c.id}: render failed: {e}")
-                return EXIT_CELL_FAILED
-            print(f"{c.id:<32} rendered {time.monotonic() - t:5.1f}s  {src}")
-        return EXIT_OK
+        return _render(args, cells)
+    if args.command == "smoke":
+        from . import smoke
+        return smoke.cli_main(args, cells, m)
+    if args.command == "image":
+        return _image(args, cells)
+    return _build(args, cells, m)
 
-    try:
-        if args.command == "smoke":
-            from . import smoke
-            return smoke.cli_main(args, cells, m)
-        if args.command == "image":
-            from . import images
-            failed = 0
-            for c in cells:
-                if not c.verified and not args.allow_declared:
-                    error(f"{c.id}: declared, not verified: {c.why_not_buildable_here()}")
-                    failed += 1
-                    continue
-                try:
-                    img = images.ensure_image(args.kind, c, build.Paths().logs(c), build.say)
-                except containers.ImageBuildError as e:
-                    error(f"{c.id}: {e}")
-                    failed += 1
-                    continue
-                print(f"{c.id:<32} {'built' if img.built else 'reused':<7} {img.tag}")
-            return EXIT_CELL_FAILED if failed else EXIT_OK
 
-        named = _exact(_patterns(args.only))
-        if not args.allow_declared and all(not c.verified and c.id not in named for c in cells):
-            print(build.nothing_to_build(cells, args.series), file=sys.stderr)
-            return EXIT_CELL_FAILED
-        results = build.build_cells(
-            cells, jobs=max(1, args.jobs), keep=True if args.keep_container else None,
-            allow_declared=args.allow_declared, verified_ids=[c.id for c in m.verified],
-            named_ids=named)
-    except containers.DockerUnavailable as e:
-        error(e)
-        return EXIT_DOCKER
-    return EXIT_CELL_FAILED if any(r.failed for r in results) else EXIT_OK
+def _render(args, cells) -> ExitCode:
+    from . import build, render
+    for version in args.kea:
+        resolved = facts.resolve_version(version)
+        dest = render.render_tree(str(resolved), WORK / "build" / "render" / str(resolved))
+        print(f"{'kea' + str(resolved):<32} rendered         {dest}")
+    if args.kea and not (args.only or args.series or getattr(args, "all", False)):
+        return ExitCode.OK
+    for c in cells:
+        t = time.monotonic()
+        try:
+            src = build.render_cell(c, build.Paths())
+        except build.CellFailed as e:
+            raise ToolkitError(f"{c.id}: render failed: {e}") from e
+        print(f"{c.id:<32} rendered {time.monotonic() - t:5.1f}s  {src}")
+    return ExitCode.OK
+
+
+def _image(args, cells) -> ExitCode:
+    """Each cell's image, or an error line for it; the other cells go on."""
+    from . import build, containers, images
+    failed = 0
+    for c in cells:
+        if not c.verified and not args.allow_declared:
+            error(f"{c.id}: declared, not verified: {c.why_not_buildable_here()}")
+            failed += 1
+            continue
+        try:
+            img = images.ensure_image(args.kind, c, build.Paths().logs(c), output.say)
+        except containers.ImageBuildError as e:
+            error(f"{c.id}: {e}")
+            failed += 1
+            continue
+        print(f"{c.id:<32} {'built' if img.built else 'reused':<7} {img.tag}")
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def _build(args, cells, m: matrix_mod.Matrix) -> ExitCode:
+    from . import build  # imported late: `list` and session generation need no Docker
+    named = _exact(_patterns(args.only))
+    if not args.allow_declared and all(not c.verified and c.id not in named for c in cells):
+        raise ToolkitError(build.nothing_to_build(cells, args.series))
+    results = build.build_cells(
+        cells, jobs=max(1, args.jobs), keep=True if args.keep_container else None,
+        allow_declared=args.allow_declared, verified_ids=[c.id for c in m.verified],
+        named_ids=named)
+    return ExitCode.FAILED if any(r.failed for r in results) else ExitCode.OK
 
 
 if __name__ == "__main__":

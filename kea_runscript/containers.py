@@ -32,6 +32,7 @@ from typing import Callable, Iterable, List, Optional, Sequence
 import docker
 import docker.errors
 
+from .errors import ExitCode, ToolkitError
 from .matrix import MACHINE_ARCH
 
 _local = threading.local()
@@ -45,15 +46,17 @@ START_HINT = ("start it as root with: apt-get install -y docker.io && (dockerd >
 LABEL = "kea-runscript"
 
 
-class DockerUnavailable(RuntimeError):
+class DockerUnavailable(ToolkitError, RuntimeError):
     """The Docker engine cannot be reached."""
+
+    exit_code = ExitCode.DOCKER
 
 
 class Interrupted(RuntimeError):
     """A container was asked for after SIGINT/SIGTERM: the run is being torn down."""
 
 
-class ImageBuildError(RuntimeError):
+class ImageBuildError(ToolkitError, RuntimeError):
     def __init__(self, tag: str, log_path: Path, tail: str):
         super().__init__(f"building image {tag} failed; full log: {log_path}\n{tail}")
         self.tag, self.log_path, self.tail = tag, log_path, tail

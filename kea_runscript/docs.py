@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import ROOT
 from .catalogue import Catalogue, load as load_catalogue
-from .facts import _load as load_facts
+from .facts import load_table as load_facts
 
 VARIABLES = ROOT / "docs" / "variables.md"
 BEGIN = "<!-- BEGIN variables: generated from hook/variables.yaml by `kea-runscript docs` -->"

@@ -10,12 +10,13 @@ from typing import Any
 import yaml
 
 from . import ROOT
+from .errors import UsageError
 from .versions import Version
 
 FACTS_FILE = ROOT / "hook" / "kea_facts.yaml"
 
 
-class UnsupportedVersion(ValueError):
+class UnsupportedVersion(UsageError, ValueError):
     pass
 
 
@@ -42,7 +43,8 @@ class KeaFacts:
 
 
 @lru_cache(maxsize=None)
-def _load(path: Path = FACTS_FILE) -> dict:
+def load_table(path: Path = FACTS_FILE) -> dict:
+    """The table of Kea version facts as the file holds it (checked, not yet per version)."""
     data = yaml.safe_load(path.read_text())
     both = set(data["facts"]) & set(data["toolkit_facts"])
     if both:
@@ -74,12 +76,12 @@ def _valid_range(data: dict, version: Version) -> tuple:
 
 
 def supported_series() -> list[str]:
-    return list(_load()["series"])
+    return list(load_table()["series"])
 
 
 def resolve_version(text: str) -> Version:
     """`X.Y` -> the series' reference release; `X.Y.Z` -> itself. Unknown series fail."""
-    data = _load()
+    data = load_table()
     series = data["series"]
     try:
         wanted = Version.parse(text)
@@ -99,7 +101,7 @@ def facts_for(text: str, rendered_only: bool = False) -> KeaFacts:
     on (the render asks for these, so a template cannot read a fact that the tree's validity
     range ignores)."""
     version = resolve_version(text)
-    data = _load()
+    data = load_table()
     sections = [data["facts"]] if rendered_only else [data["facts"], data["toolkit_facts"]]
     values = {name: _resolve(steps, version) for section in sections for name, steps in section.items()}
     hook_points = {name: Version.parse(since) for name, since in data["hook_points"].items()}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from . import ROOT
+from .errors import ExitCode, ToolkitError
 from .launcher_driver import compile_cached
 
 FUZZ_DIR = ROOT / "tests" / "fuzz"
@@ -46,7 +47,7 @@ CLANGS = ("clang++", "clang++-19", "clang++-16", "clang++-14")
 CLANG_PACKAGES = "clang libclang-rt-14-dev (bookworm; libclang-rt-19-dev on trixie)"
 
 
-class FuzzError(RuntimeError):
+class FuzzError(ToolkitError, RuntimeError):
     """A fuzzer could not be built or run (not: it found something)."""
 
 
@@ -134,8 +135,8 @@ def table(results: Sequence[FuzzResult]) -> str:
     return "\n".join(lines)
 
 
-def fuzz(seconds: int, targets: Optional[Sequence[str]] = None) -> int:
-    """Each target in turn for ``seconds``; the table; 1 when an input made a target fail."""
+def fuzz(seconds: int, targets: Optional[Sequence[str]] = None) -> ExitCode:
+    """Each target in turn for ``seconds``; the table; FAILED when an input made a target fail."""
     results = []
     for t in targets or list(TARGETS):
         if t not in TARGETS:
@@ -145,5 +146,10 @@ def fuzz(seconds: int, targets: Optional[Sequence[str]] = None) -> int:
     print(table(results))
     if not all(r.ok for r in results):
         print("copy each input found into tests/fuzz/regressions/<target>/ and fix the code")
-        return 1
-    return 0
+        return ExitCode.FAILED
+    return ExitCode.OK
+
+
+def cli_main(args) -> ExitCode:
+    """``kea-runscript fuzz``."""
+    return fuzz(args.seconds, args.target)

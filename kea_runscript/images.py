@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 
 import jinja2
 
-from . import ROOT, containers, emulation, progress, templating
+from . import ROOT, containers, emulation, output, templating
 from .facts import facts_for
 from .matrix import Cell
 
@@ -103,7 +103,7 @@ def bootstrap(suite: str, mirror: str, repo: str, say: Callable[[str], None] = p
         say("  $ " + " ".join(cmd))
         # A few minutes of downloads and unpacking: its lines show it is moving.
         tail = []
-        with progress.section(f"debootstrap {suite}", say, prefix=f"debootstrap {suite}") as line:
+        with output.section(f"debootstrap {suite}", say, prefix=f"debootstrap {suite}") as line:
             with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   errors="replace") as proc:
                 try:

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Optional
 import yaml
 
 from . import ROOT, facts
+from .errors import UsageError
 
 #: Environment variable naming another matrix file (for the CLI's --matrix default and nox).
 MATRIX_ENV = "KEA_RUNSCRIPT_MATRIX"
@@ -55,7 +56,7 @@ _CELL_KEYS = ("kea", "os", "source", "arch", "status", "backports", "apt_ignore_
 _CELL_REQUIRED = ("kea", "os", "source", "status")
 
 
-class MatrixError(ValueError):
+class MatrixError(UsageError, ValueError):
     """matrix.yaml is invalid or unreadable; the message is one line starting with ``file:line:``
     (``file:`` alone when the file cannot be read)."""
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import jinja2
 
 from . import ROOT, templating
+from .errors import ExitCode, ToolkitError
 from .matrix import Cell, Matrix
 
 TEMPLATES = ROOT / "templates" / "ci"
@@ -103,20 +104,18 @@ def write(m: Matrix, root: Path = ROOT) -> list:
     return changed
 
 
-def cli_main(args, m: Matrix) -> int:
-    """``kea-runscript pipelines [--check]``: exit 0 in sync / written, 1 drift (with --check)."""
-    from .cli import error
+def cli_main(args, m: Matrix) -> ExitCode:
+    """``kea-runscript pipelines [--check]``: OK in sync / written; a drift (with --check) fails."""
     if args.check:
         diffs = drift(m)
         if not diffs:
             print(f"pipelines in sync with {m.path.name}: {', '.join(OUTPUTS)}")
-            return 0
+            return ExitCode.OK
         for path, diff in diffs.items():
             sys.stdout.write(diff if diff.endswith("\n") else diff + "\n")
-        error(f"{', '.join(diffs)} differ from what matrix.yaml + templates/ci/ generate; "
-              f"run `kea-runscript pipelines` and commit the result")
-        return 1
+        raise ToolkitError(f"{', '.join(diffs)} differ from what matrix.yaml + templates/ci/ generate; "
+                           f"run `kea-runscript pipelines` and commit the result")
     changed = write(m)
     for path in OUTPUTS:
         print(f"{path:<28} {'written' if path in changed else 'unchanged'}")
-    return 0
+    return ExitCode.OK

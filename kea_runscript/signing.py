@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from . import ROOT
+from .errors import ToolkitError
 
 KEY_NAME = "kea-hook-runscript.asc"
 #: The release key's public part, committed; install.sh pins its fingerprint.
@@ -29,7 +30,7 @@ PASSPHRASE_ENV = "KEA_RUNSCRIPT_SIGNING_PASSPHRASE"
 TEST_KEY_UID = "kea-hook-runscript TEST release key, throwaway <test@example.invalid>"
 
 
-class SigningError(RuntimeError):
+class SigningError(ToolkitError, RuntimeError):
     """No signature can be made; the message says why and what to do."""
 
 

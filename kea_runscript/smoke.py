@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,9 +46,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import jinja2
 
-from . import ROOT, checks, containers, images, templating
+from . import ROOT, checks, containers, images, output, templating
 from .build import LIBRARY, Paths, SanitizedBuild
+from .catalogue import hook_points
 from .catalogue import load as load_catalogue
+from .errors import ExitCode, ToolkitError
 from .facts import facts_for
 from .matrix import Cell
 from .testnet import (C_LOGS, C_OUT, C_RECORDS, C_TOOLS, CAPS, NET, PERFDHCP_MAC, PERFDHCP_MAC6, RECORDER, TIMERS,
@@ -107,13 +108,6 @@ MODES = (
 )
 
 
-def hook_points(cell: Cell, family: int, defaults_only: bool = False) -> List[str]:
-    """The catalogue's hook points of ``family`` that the cell's Kea has."""
-    facts = facts_for(cell.kea)
-    return [p.name for p in load_catalogue().hook_points
-            if p.family == family and facts.has_hook_point(p.name) and (p.default or not defaults_only)]
-
-
 def exec_environment(mode: Mode, family: int) -> dict:
     """The exec recorder's `environment` (which a handler's records do not carry)."""
     return {"SMOKE_RECORD": record_path(mode, family), "SMOKE_MODE": mode.name}
@@ -122,7 +116,7 @@ def exec_environment(mode: Mode, family: int) -> dict:
 def hook_parameters(cell: Cell, mode: Mode, family: int) -> dict:
     if mode.compat14:
         return {"script": RECORDER, "wait": bool(mode.wait)}
-    points = hook_points(cell, family)
+    points = hook_points(cell.kea, family)
     handler = {"script": HANDLER_RECORDER, "persistent": True, "wait": bool(mode.wait), "timeout": 10,
                "hook-points": points,
                "environment": {"SMOKE_RECORD": record_path(mode, family, handler=True), "SMOKE_MODE": mode.name}}
@@ -335,7 +329,7 @@ def run_mode(tn: TestNet, mode: Mode, catalogue, deadline_s: float) -> List[chec
             (tn.out / f"{tag}-client{fam}.json").write_text(json.dumps(reports[fam], indent=1))
 
         # Leases expire, declined ones are recovered: wait until every hook point has fired.
-        wanted = {f: set(hook_points(cell, f, defaults_only=mode.compat14)) for f in (4, 6)}
+        wanted = {f: set(hook_points(cell.kea, f, defaults_only=mode.compat14)) for f in (4, 6)}
         end = time.monotonic() + deadline_s
         while True:
             seen = _points_seen(tn, mode)
@@ -359,8 +353,8 @@ def run_mode(tn: TestNet, mode: Mode, catalogue, deadline_s: float) -> List[chec
         tn.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
         tn.keep(f"{C_OUT}/{tag}-kea-dhcp{fam}.out", f"{tag}-kea-dhcp{fam}.out")
         _write_records(tn.out / kept_records(tag, fam), records)
-        expected = hook_points(cell, fam, defaults_only=mode.compat14)
-        forbidden = [p for p in hook_points(cell, fam) if p not in expected]
+        expected = hook_points(cell.kea, fam, defaults_only=mode.compat14)
+        forbidden = [p for p in hook_points(cell.kea, fam) if p not in expected]
         traffic = traffic_for(fam, reports[fam], OPTIONS[fam] if mode.options else ())
         run = checks.check_run(records, catalogue, kea, traffic, expected,
                                mode=mode.name, forbidden_points=forbidden)
@@ -549,22 +543,20 @@ def smoke_cells(cells: Sequence[Cell], *, modes: Sequence[Mode] = MODES, example
     return results
 
 
-def cli_main(args, cells: Sequence[Cell], m) -> int:
+def cli_main(args, cells: Sequence[Cell], m) -> ExitCode:
     """``kea-runscript smoke``: build the cells (cached: a no-op when dist/ is current), then
-    smoke-test them. Exit status 0 when every cell passed, 1 otherwise."""
+    smoke-test them. OK when every cell passed, FAILED otherwise."""
     from . import build
-    from .cli import error
     # argparse's choices took only names of MODES
     modes = [x for x in MODES if x.name in args.mode] if args.mode else list(MODES)
     keep = True if args.keep_container else None
     t0 = time.monotonic()
     declared = [c for c in cells if not c.verified]
     if len(declared) == len(cells):
-        print(build.nothing_to_build(
+        raise ToolkitError(build.nothing_to_build(
             declared, args.series, "smoke-test",
             "smoke tests verified cells only; a declared cell builds with `kea-runscript build "
-            "--allow-declared` on a runner with that network"), file=sys.stderr)
-        return 1
+            "--allow-declared` on a runner with that network"))
     for c in declared:
         print(f"smoke: skipping {c.id} (declared, not verified here: {c.why_not_buildable_here()})")
     cells = [c for c in cells if c.verified]
@@ -572,11 +564,11 @@ def cli_main(args, cells: Sequence[Cell], m) -> int:
         built = build.build_cells(cells, keep=keep, verified_ids=[c.id for c in m.verified])
         failed = [r.cell.id for r in built if not r.ok]
         if failed:
-            error(f"not smoke-testing {', '.join(failed)}: the build failed")
+            output.error(f"not smoke-testing {', '.join(failed)}: the build failed")
         cells = [r.cell for r in built if r.ok]
         if not cells:
-            return 1
-    results = smoke_cells(cells, modes=modes, examples=not args.no_examples, keep=keep, say=build.say)
+            return ExitCode.FAILED
+    results = smoke_cells(cells, modes=modes, examples=not args.no_examples, keep=keep, say=output.say)
     print(f"\nsmoke: {sum(r.ok for r in results)}/{len(results)} cells passed in "
           f"{time.monotonic() - t0:.0f}s")
-    return 0 if results and all(r.ok for r in results) else 1
+    return ExitCode.OK if results and all(r.ok for r in results) else ExitCode.FAILED

@@ -18,8 +18,8 @@ from typing import Dict, List, Optional
 
 from . import ROOT, units
 from .build import LIBRARY
+from .catalogue import hook_points
 from .matrix import Cell
-from .smoke import hook_points
 from .testnet import C_EXAMPLES, C_LOGS, C_OUT, EXAMPLES, NET, TIMERS, TestNet, Timers
 
 
@@ -48,7 +48,7 @@ def example_config(cell: Cell, path: Path, family: int, log_file: str, timers: T
     params = dict(lib["parameters"])
     params["script"] = f"{C_EXAMPLES}/{path.parent.name}/{Path(params['script']).name}"
     lib["parameters"] = {"scripts": [params, {"script": f"{C_EXAMPLES}/debug.sh",
-                                              "hook-points": hook_points(cell, family)}]}
+                                              "hook-points": hook_points(cell.kea, family)}]}
     d["loggers"] = [{"name": f"kea-dhcp{family}", "severity": "INFO",
                      "output_options": [{"output": log_file}]}]
     return cfg
@@ -167,7 +167,7 @@ def add_handlers(cfg: dict, cell: Cell, family: int) -> None:
     for name, mode in HANDLER_RUNS:
         lib["parameters"]["scripts"].append(
             {"script": f"{C_EXAMPLES}/handlers/{name}", "persistent": True, **mode,
-             "hook-points": hook_points(cell, family),
+             "hook-points": hook_points(cell.kea, family),
              "environment": {"HANDLER_LOG": handler_log(name, family)}})
 
 
@@ -299,5 +299,5 @@ def run_examples(tn: TestNet) -> Dict[str, List[str]]:
         local = tn.out / Path(path).name
         texts[key] = local.read_text(errors="replace") if local.exists() else ""
     results["handlers"] = compare_handler_logs(
-        text, texts, {fam: hook_points(tn.cell, fam) for fam in (4, 6)})
+        text, texts, {fam: hook_points(tn.cell.kea, fam) for fam in (4, 6)})
     return results

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .. import ROOT, WORK, signing
+from ..errors import ExitCode, UsageError
 from ..matrix import Cell, Matrix
 
 # Every public name of the package, as the tests and callers use it (release.artifact_name).
@@ -220,14 +221,13 @@ def ensure_install_test_image(cell: Cell, log_dir: Path, say: Callable[[str], No
 # command line (kea-runscript release ...)
 
 
-def cli_main(args, m: Matrix) -> int:
-    """``kea-runscript release [make|publish]``. Exit 0 ok, 1 release failed, 2 usage."""
-    from ..cli import error
+def cli_main(args, m: Matrix) -> ExitCode:
+    """``kea-runscript release [make|publish]``: OK, or an error (a version that cannot be is a
+    usage error)."""
     try:
         version = release_version(args.version)
     except ReleaseError as e:
-        error(e)
-        return 2
+        raise UsageError(str(e)) from e
     dist = args.dist or WORK / "dist"
     out = args.out or dist / "release" / version
     if args.action == "publish":
@@ -238,18 +238,13 @@ def cli_main(args, m: Matrix) -> int:
                     prerelease=any(s in version for s in "-~"),
                     api=os.environ.get("GITHUB_API_URL", "").strip() or GITHUB_API)  # set on GHES runners
         except PublishError as e:
-            error(redact(str(e), token))
-            return 1
-        return 0
-    try:
-        # Read once and dropped from the environment: nothing this process runs (python -m
-        # build and its backends, dpkg-deb) inherits the secret key.
-        secret = signing.secret_from_environment()
-        passphrase = os.environ.pop(signing.PASSPHRASE_ENV, "")
-        make_release(m, Options(version=version, dist=dist, out=out, allow_dirty=args.allow_dirty,
-                                python=not args.no_python, signing_key=secret, signing_passphrase=passphrase,
-                                test_key=args.test_key))
-    except (ReleaseError, signing.SigningError) as e:
-        error(e)
-        return 1
-    return 0
+            raise PublishError(redact(str(e), token)) from None  # the token never reaches a log
+        return ExitCode.OK
+    # Read once and dropped from the environment: nothing this process runs (python -m
+    # build and its backends, dpkg-deb) inherits the secret key.
+    secret = signing.secret_from_environment()
+    passphrase = os.environ.pop(signing.PASSPHRASE_ENV, "")
+    make_release(m, Options(version=version, dist=dist, out=out, allow_dirty=args.allow_dirty,
+                            python=not args.no_python, signing_key=secret, signing_passphrase=passphrase,
+                            test_key=args.test_key))
+    return ExitCode.OK

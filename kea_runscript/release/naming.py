@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from .. import ROOT
+from ..errors import ToolkitError
 from ..matrix import Cell, cell_id, parse_id
 
 PACKAGE = "kea-hook-runscript"
@@ -17,7 +18,7 @@ PACKAGE = "kea-hook-runscript"
 KEA_LIB_PACKAGE = {"debian": "kea-common", "isc-repo": "isc-kea-common"}
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(ToolkitError, RuntimeError):
     """The release cannot be made; the message says why and what to do."""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..build import sha256_file
+from ..errors import ToolkitError
 from .naming import PACKAGE
 
 # --------------------------------------------------------------------------------------------
@@ -22,7 +23,7 @@ from .naming import PACKAGE
 GITHUB_API = "https://api.github.com"
 
 
-class PublishError(RuntimeError):
+class PublishError(ToolkitError, RuntimeError):
     pass
 
 

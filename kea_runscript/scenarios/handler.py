@@ -56,7 +56,7 @@ from .. import checks, smoke, testnet
 from .bounds import DEADLINE_ALLOWANCE_S, EMULATED_EXIT_CAP_S
 from .failures import HOSTNAME_BYTES
 from .runtime import C_RT_OUT, MT4, Outcome, Runtime, timed
-from .teardown import _gone, _signal_and_time
+from .teardown import gone, signal_and_time
 
 #: Bytes a client controls in option 60: everything but NUL (a value never holds one).
 OPTION60_BYTES = bytes(range(1, 256))
@@ -497,7 +497,7 @@ def handler_faults(rt: Runtime) -> Outcome:
                 unloads0 = sum(1 for r in records() if r["argv"][1:2] == ["unload"])
                 loads0 = sum(1 for r in records() if r["argv"][1:2] == ["load"])
                 n_loaded = len(lines("RUNSCRIPT_LOADED"))
-                secs = _signal_and_time(rt, kea, "HUP", f"[ $(grep -a -c RUNSCRIPT_LOADED {hook_log}) -gt {n_loaded} ]",
+                secs = signal_and_time(rt, kea, "HUP", f"[ $(grep -a -c RUNSCRIPT_LOADED {hook_log}) -gt {n_loaded} ]",
                                         log, o.facts)
                 o.facts["reload: SIGHUP -> RUNSCRIPT_LOADED (s)"] = secs
                 if secs is None or secs > teardown_bound:
@@ -526,14 +526,14 @@ def handler_faults(rt: Runtime) -> Outcome:
                 # that is Kea's (an emulated kea-dhcp4 once took > 20 s to exit after closing it,
                 # its handlers gone: qemu-user ending its threads), bounded only on a real CPU.
                 n_closed = rt.count_in(log, "HOOKS_LIBRARY_CLOSED")
-                secs = _signal_and_time(rt, kea, "TERM",
+                secs = signal_and_time(rt, kea, "TERM",
                                         f"[ $(grep -a -c HOOKS_LIBRARY_CLOSED {log}) -gt {n_closed} ]", log, o.facts)
                 o.facts["stop: SIGTERM -> hook library closed (s)"] = secs
                 o.facts["stop: perfdhcp still running at SIGTERM"] = stopped_under_load
                 if secs is None or secs > teardown_bound:
                     problem("stop", f"hook library closed {secs} s after SIGTERM (bound {teardown_bound} s)")
                 gone_bound = EMULATED_EXIT_CAP_S if rt.emulated else teardown_bound
-                gone = wait_for(lambda: rt.sh(_gone(kea), check=False).ok, gone_bound, 0.2)
+                gone = wait_for(lambda: rt.sh(gone(kea), check=False).ok, gone_bound, 0.2)
                 o.facts["stop: kea-dhcp4 gone within (s)"] = gone_bound if gone else None
                 if not gone:
                     problem("stop", f"kea-dhcp4 still there {gone_bound} s after its hook library closed")

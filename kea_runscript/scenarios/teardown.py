@@ -24,12 +24,12 @@ def _endless(procs: List[dict]) -> List[dict]:
     return [p for p in procs if p["cmdline"][:2] == ["sleep", "300"] or p["comm"] == "yes"]
 
 
-def _signal_and_time(rt: Runtime, pid: int, sig: str, until: str, log: str, facts: dict) -> Optional[float]:
+def signal_and_time(rt: Runtime, pid: int, sig: str, until: str, log: str, facts: dict) -> Optional[float]:
     """Sends ``sig`` to ``pid`` and returns the seconds until the shell condition ``until``
     held (measured in the container, polled every 50 ms), None after TEARDOWN_CAP_S; then
     ``facts["SIG<sig>: Kea at the cap"]`` says what Kea was doing (:func:`stuck_state`)."""
     # ``until`` is evaluated once per round and its first success is the answer: evaluated
-    # again it may fail (a zombie Kea reaped between the two reads of _gone's condition).
+    # again it may fail (a zombie Kea reaped between the two reads of gone's condition).
     r = rt.sh(f"""t0=$(date +%s%N); kill -{sig} {pid}
         i=0; held=0
         while [ $i -lt {TEARDOWN_CAP_S * 20} ]; do
@@ -54,7 +54,7 @@ def stuck_state(rt: Runtime, pid: int, log: str) -> dict:
             "log tail": [ln[:300] for ln in tail.splitlines()]}
 
 
-def _gone(pid: int) -> str:
+def gone(pid: int) -> str:
     """Shell condition: `pid` has exited (gone, or a zombie its new parent has not reaped).
     One read of its state: no state (reaped, even between a test of the directory and the
     read) counts as gone."""
@@ -110,7 +110,7 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
         """SIGHUP; False when Kea did not finish the reload within TEARDOWN_CAP_S."""
         before = start_scripts(pid, "before SIGHUP", [f"02:00:00:00:d0:{i + 1:02x}" for i in range(clients)])
         n_loaded = rt.count_in(log, loaded)
-        secs = _signal_and_time(rt, pid, "HUP", f"[ $(grep -c {loaded} {log}) -gt {n_loaded} ]", log, o.facts)
+        secs = signal_and_time(rt, pid, "HUP", f"[ $(grep -c {loaded} {log}) -gt {n_loaded} ]", log, o.facts)
         o.facts["SIGHUP -> RUNSCRIPT_LOADED (s)"] = secs
         if secs is None or secs > bound_s:
             o.problems.append(f"SIGHUP: no new {loaded} within {bound_s} s "
@@ -127,7 +127,7 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
 
     def stop(pid: int) -> None:
         below = start_scripts(pid, "before SIGTERM", [f"02:00:00:00:d2:{i + 1:02x}" for i in range(clients)])
-        secs = _signal_and_time(rt, pid, "TERM", _gone(pid), log, o.facts)
+        secs = signal_and_time(rt, pid, "TERM", gone(pid), log, o.facts)
         o.facts["SIGTERM -> kea-dhcp4 gone (s)"] = secs
         if secs is None or secs > bound_s:
             o.problems.append(f"SIGTERM: kea-dhcp4 still there {bound_s} s after the signal "

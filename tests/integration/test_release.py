@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from kea_runscript import HOOK_VERSION, build, containers, matrix, release, signing
+from kea_runscript import HOOK_VERSION, build, containers, matrix, output, release, signing
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ def rc_release_dir(built, test_key, tmp_path_factory):
 
 
 def clean_container(cell, tmp_path):
-    image = release.ensure_install_test_image(cell, build.Paths().logs(cell), build.say)
+    image = release.ensure_install_test_image(cell, build.Paths().logs(cell), output.say)
     return containers.Container(image, f"{cell.id}-release")  # network_mode none
 
 
@@ -416,7 +416,7 @@ def test_rebuild_in_the_recorded_builder_image(cell, built, tmp_path):
 def test_source_tarball_builds_with_make_alone(cell, release_dir):
     from kea_runscript import images
     name = release.source_name(HOOK_VERSION)
-    builder = images.ensure_image("builder", cell, build.Paths().logs(cell), build.say)
+    builder = images.ensure_image("builder", cell, build.Paths().logs(cell), output.say)
     # an arm64 cell on an amd64 machine: the same make, with its cross compiler
     cross = " ".join(a for a in build.build_command(cell, containers.engine_arch()) if a.startswith(("CXX=", "NM=")))
     with containers.Container(builder.tag, f"{cell.id}-srctar") as c:

@@ -1,7 +1,7 @@
 """The benchmark's arithmetic (kea_runscript/bench.py, bench_rows.py, bench_report.py), without
 Kea or Docker."""
 
-from kea_runscript.bench import RowResult, Search, Trial
+from kea_runscript.bench_trials import RowResult, Search, Trial
 from kea_runscript.bench_report import sync_floor
 from kea_runscript.bench_rows import Row
 

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from kea_runscript import build, cli, containers
+from kea_runscript.errors import ExitCode
 from tests.unit.fakes import FakeDocker, small_matrix, write_small_matrix
 
 A, B = "kea2.2.0-debian12-amd64", "kea2.6.3-debian13-amd64"
@@ -106,7 +107,7 @@ def test_docker_unavailable_is_exit_3_from_the_cli(docker, paths, stub_render, t
     monkeypatch.setattr(build, "build_cells",
                         lambda cells, **kw: real(cells, **{**kw, "paths": paths, "render": stub_render}))
     code = cli.main(["--matrix", str(write_small_matrix(tmp_path / "m.yaml")), "build", "--only", A])
-    assert code == cli.EXIT_DOCKER == 3
+    assert code == ExitCode.DOCKER == 3
     assert "Docker daemon is not reachable" in capsys.readouterr().err
 
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from kea_runscript import ROOT, catalogue
-from kea_runscript.facts import _load as load_facts
+from kea_runscript.facts import load_table as load_facts
 
 # The original project's README, shipped beside the checkout as ../shared/seed.
 SEED = ROOT.parent / "shared" / "seed" / "000_2ea8bd2f90537978.txt"

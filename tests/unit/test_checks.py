@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kea_runscript import checks, smoke, testnet, value_types
+from kea_runscript import catalogue, checks, smoke, testnet, value_types
 from kea_runscript.catalogue import load
 from kea_runscript.versions import Version
 
@@ -361,7 +361,7 @@ def test_kea_configs_render_as_json_for_every_mode():
                 else:
                     exec_entry, handler = lib["parameters"]["scripts"]
                     for entry in (exec_entry, handler):
-                        assert set(entry["hook-points"]) == set(smoke.hook_points(cell, fam))
+                        assert set(entry["hook-points"]) == set(catalogue.hook_points(cell.kea, fam))
                         assert entry["wait"] is mode.wait
                     assert exec_entry["script"] == testnet.RECORDER and "persistent" not in exec_entry
                     assert handler["script"] == smoke.HANDLER_RECORDER and handler["persistent"] is True

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from kea_runscript import ROOT, build, cli, matrix, smoke
+from kea_runscript import ROOT, build, cli, containers, errors, matrix, smoke
+from kea_runscript.errors import ExitCode
 from tests.unit.fakes import small_matrix, write_small_matrix
 
 M = small_matrix()
@@ -55,7 +56,7 @@ def _lines_of(out, ident):
 def test_build_series_builds_verified_and_reports_declared_as_skipped(fake_build, capsys, kr):
     cells = M.in_series("2.6")
     assert any(c.verified for c in cells) and any(not c.verified for c in cells)
-    assert kr(["build", "--series", "2.6"]) == cli.EXIT_OK
+    assert kr(["build", "--series", "2.6"]) == ExitCode.OK
     out = capsys.readouterr().out
     assert fake_build == [c.id for c in cells if c.verified]  # declared ones never reach build_cell
     for c in cells:
@@ -73,7 +74,7 @@ def test_build_series_builds_verified_and_reports_declared_as_skipped(fake_build
 
 def test_build_series_allow_declared_tries_declared_and_their_failure_counts(fake_build, capsys, kr):
     cells = M.in_series("2.6")
-    assert kr(["build", "--series", "2.6", "--allow-declared"]) == cli.EXIT_CELL_FAILED
+    assert kr(["build", "--series", "2.6", "--allow-declared"]) == ExitCode.FAILED
     assert fake_build == [c.id for c in cells]
     out = capsys.readouterr().out
     for c in cells:
@@ -82,7 +83,7 @@ def test_build_series_allow_declared_tries_declared_and_their_failure_counts(fak
 
 def test_build_exact_declared_id_in_a_series_still_fails_fast(fake_build, capsys, kr):
     declared = next(c for c in M.in_series("2.6") if not c.verified)
-    assert kr(["build", "--series", "2.6", "--only", declared.id]) == cli.EXIT_CELL_FAILED
+    assert kr(["build", "--series", "2.6", "--only", declared.id]) == ExitCode.FAILED
     out = capsys.readouterr().out
     assert f"cell {declared.id} is declared, not verified" in out and "cloudsmith" in out
     assert "skipped" not in out
@@ -91,7 +92,7 @@ def test_build_exact_declared_id_in_a_series_still_fails_fast(fake_build, capsys
 def test_build_glob_in_a_series_skips_declared_but_exact_ids_are_requests(fake_build, capsys, kr):
     verified = [c.id for c in M.in_series("2.6") if c.verified]
     declared = [c for c in M.in_series("2.6") if not c.verified]
-    assert kr(["build", "--series", "2.6", "--only", "kea2.6*"]) == cli.EXIT_OK
+    assert kr(["build", "--series", "2.6", "--only", "kea2.6*"]) == ExitCode.OK
     assert fake_build == verified
     out = capsys.readouterr().out
     assert all(_lines_of(out, c.id)[0].split()[1] == "skipped" for c in declared)
@@ -219,3 +220,26 @@ def test_session_docs_say_what_build_and_smoke_of_a_series_do():
         assert ("--allow-declared" in mixed) == (kind == "build"), mixed  # smoke has no such flag
         only_declared = plan[f"{kind}-1.8"].doc
         assert "exits 1" in only_declared and "--allow-declared" in only_declared, only_declared
+
+
+@pytest.mark.parametrize("error, status", [
+    (errors.ToolkitError("the release failed\nsee its log"), ExitCode.FAILED),
+    (errors.UsageError("--version 1..2 cannot be"), ExitCode.USAGE),
+    (containers.DockerUnavailable("no engine at unix:///var/run/docker.sock"), ExitCode.DOCKER),
+])
+def test_an_error_a_command_raises_is_its_exit_status_and_prefixed_lines(monkeypatch, capsys, kr, error, status):
+    from kea_runscript import pipelines
+
+    def command(args, m):
+        raise error
+    monkeypatch.setattr(pipelines, "cli_main", command)
+    assert kr(["pipelines"]) == status
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == ["kea-runscript: " + line for line in str(error).splitlines()]
+
+
+def test_an_unknown_series_is_a_usage_error_naming_it(capsys, kr):
+    assert kr(["build", "--series", "9.9"]) == ExitCode.USAGE
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("kea-runscript: no cells for Kea series '9.9'"), line

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from kea_runscript import ROOT, cli, facts, matrix
+from kea_runscript.errors import ExitCode
 from kea_runscript.matrix import MatrixError, cell_id, parse, parse_id
 
 HEAD = textwrap.dedent("""\
@@ -336,14 +337,14 @@ def test_nox_reports_an_unreadable_matrix_in_one_line(tmp_path):
 def test_cli_matrix_error_is_one_line_with_file_and_line(tmp_path, capsys, text, line):
     broken = tmp_path / "matrix.yaml"
     broken.write_text(text)
-    assert cli.main(["--matrix", str(broken), "list"]) == cli.EXIT_USAGE
+    assert cli.main(["--matrix", str(broken), "list"]) == ExitCode.USAGE
     err = capsys.readouterr().err
     # the command's one error prefix, then the compiler-style `file:line: message`
     assert err.startswith(f"kea-runscript: {broken}:{line}: ") and err.count("\n") == 1, err
 
 
 def test_cli_unreadable_matrix_is_one_line(tmp_path, capsys):
-    assert cli.main(["--matrix", str(tmp_path / "nope.yaml"), "list"]) == cli.EXIT_USAGE
+    assert cli.main(["--matrix", str(tmp_path / "nope.yaml"), "list"]) == ExitCode.USAGE
     assert capsys.readouterr().err == \
         f"kea-runscript: {tmp_path / 'nope.yaml'}: cannot read the matrix: No such file or directory\n"
 

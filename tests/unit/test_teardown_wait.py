@@ -32,7 +32,7 @@ def test_a_condition_that_held_once_is_the_answer(tmp_path):
     facts: dict = {}
     try:
         t0 = time.monotonic()
-        secs = teardown._signal_and_time(LocalShell(), target.pid, "TERM", once, str(tmp_path / "log"), facts)
+        secs = teardown.signal_and_time(LocalShell(), target.pid, "TERM", once, str(tmp_path / "log"), facts)
     finally:
         target.kill()
         target.wait()
@@ -47,7 +47,7 @@ def test_a_condition_never_met_gives_none_and_what_the_process_did(tmp_path, mon
     log.write_text("a line of the log\n")
     facts: dict = {}
     try:
-        secs = teardown._signal_and_time(LocalShell(), target.pid, "CONT", "false", str(log), facts)
+        secs = teardown.signal_and_time(LocalShell(), target.pid, "CONT", "false", str(log), facts)
     finally:
         target.kill()
         target.wait()
@@ -58,11 +58,11 @@ def test_a_condition_never_met_gives_none_and_what_the_process_did(tmp_path, mon
 
 def test_gone_is_true_for_an_exited_process_and_a_zombie_only():
     sh = LocalShell()
-    assert not sh.sh(teardown._gone(os.getpid())).ok
+    assert not sh.sh(teardown.gone(os.getpid())).ok
     zombie = subprocess.Popen(["true"])
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and open(f"/proc/{zombie.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
         time.sleep(0.01)
-    assert sh.sh(teardown._gone(zombie.pid)).ok
+    assert sh.sh(teardown.gone(zombie.pid)).ok
     zombie.wait()
-    assert sh.sh(teardown._gone(zombie.pid)).ok
+    assert sh.sh(teardown.gone(zombie.pid)).ok

@@ -1,8 +1,8 @@
-"""Progress of long steps (``make``, debootstrap): their lines as they come, prefixed by the cell
-id, folded in CI logs so that a failing job's log stays readable.
+"""The toolkit's one printer: progress lines (``say``) from any thread, folded sections of long
+steps' output (``section``: ``make``, debootstrap), and error lines (``error``) on stderr.
 
-:func:`section` opens a fold (``::group::`` on GitHub Actions, a collapsed ``section_start`` on
-GitLab CI, nothing elsewhere) and gives a callback for each line of output.
+Sections fold in CI logs (``::group::`` on GitHub Actions, a collapsed ``section_start`` on
+GitLab CI, nothing elsewhere) so that a failing job's log stays readable.
 """
 
 from __future__ import annotations
@@ -10,10 +10,35 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
+import threading
 import time
 from typing import Callable, Iterator, Mapping, Optional
 
+#: Every error line starts with it, whoever raised the error.
+ERROR_PREFIX = "kea-runscript: "
 ESC = "\x1b[0K"  # GitLab's marker lines erase themselves in its log viewer
+
+
+class _Say:
+    """Thread-safe printing, one line at a time, flushed (CI logs interleave otherwise)."""
+
+    lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        with self.lock:
+            print(text, flush=True)
+
+
+say = _Say()
+
+
+def error(message: object) -> None:
+    """The message on stderr, each of its lines with the one prefix every error has."""
+    lines = str(message).splitlines() or [""]
+    with say.lock:
+        for line in lines:
+            print(ERROR_PREFIX + line, file=sys.stderr, flush=True)
 
 
 def ci_style(env: Optional[Mapping[str, str]] = None) -> str:

@@ -1,15 +1,15 @@
-"""Long steps stream their lines, folded in CI logs (kea_runscript.progress)."""
+"""Long steps stream their lines, folded in CI logs (kea_runscript.output)."""
 
 from __future__ import annotations
 
 import pytest
 
-from kea_runscript import progress
+from kea_runscript import output
 
 
 def run_section(env, lines=("g++ -c a.cc", "g++ -c b.cc")):
     said = []
-    with progress.section("kea2.6.3-debian13-amd64: make", said.append,
+    with output.section("kea2.6.3-debian13-amd64: make", said.append,
                           prefix="kea2.6.3-debian13-amd64", env=env, clock=lambda: 1700000000) as line:
         for text in lines:
             line(text)
@@ -43,7 +43,7 @@ def test_elsewhere_plain_prefixed_lines_only(env):
 def test_the_section_is_closed_when_the_step_fails():
     said = []
     with pytest.raises(RuntimeError):
-        with progress.section("make", said.append, prefix="c", env={"GITHUB_ACTIONS": "true"}) as line:
+        with output.section("make", said.append, prefix="c", env={"GITHUB_ACTIONS": "true"}) as line:
             line("boom")
             raise RuntimeError("make failed")
     assert said[-1] == "::endgroup::"
@@ -55,3 +55,9 @@ def test_a_line_that_looks_like_a_workflow_command_is_not_one():
     said = run_section({"GITHUB_ACTIONS": "true"}, lines=("::endgroup::", "::error::x"))
     assert [s for s in said if s.startswith("::")] == ["::group::kea2.6.3-debian13-amd64: make", "::endgroup::"]
 
+
+
+def test_each_error_line_carries_the_prefix(capsys):
+    output.error("first problem\nsecond problem")
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["kea-runscript: first problem", "kea-runscript: second problem"]
