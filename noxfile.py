@@ -13,7 +13,8 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kea_runscript import cli, matrix  # noqa: E402
+from kea_runscript import cli
+from kea_runscript.model import matrix  # noqa: E402
 
 nox.options.sessions = ["tests"]  # bare `nox` stays cheap
 nox.options.error_on_missing_interpreters = True
@@ -35,7 +36,7 @@ def _sigterm_as_ctrl_c(_signum, _frame):
 signal.signal(signal.SIGTERM, _sigterm_as_ctrl_c)
 
 
-#: The test tiers run through `kea-runscript tier` (kea_runscript/tiers.py): a failed test is
+#: The test tiers run through `kea-runscript tier` (kea_runscript/verify/tiers.py): a failed test is
 #: run once more on its own, and each tier prints its summary (`kea-runscript tiers`: all).
 TIER = (*KEA_RUNSCRIPT, "tier")
 #: Unit test workers: one more than the machine's 2 cores, as the unit tests wait (for
@@ -95,7 +96,7 @@ TSAN_ENV = {"KEA_RUNSCRIPT_SANITIZE": "thread", "TSAN_OPTIONS": "halt_on_error=1
 
 
 #: What `sanitize` runs, and how: the code without libc stays uninstrumented
-#: (hook/supervisor.cc, kea_runscript/no_libc.py); the page-size shim is preloaded before ASan's
+#: (hook/supervisor.cc, kea_runscript/model/no_libc.py); the page-size shim is preloaded before ASan's
 #: runtime, which it tolerates.
 SANITIZED_TESTS = ("tests/unit/test_launcher.py", "tests/unit/test_handler.py")
 SANITIZED_ENV = {"KEA_RUNSCRIPT_SANITIZE": "address,undefined",

@@ -1,7 +1,7 @@
 // Persistent handlers (`"persistent": true`): a pool of long-running programs, each fed one
 // record per event on its stdin and answering one "exit N" line per record on its stdout.
 // Independent of Kea so it can be tested on its own (tests/unit/test_handler.py through
-// tests/handler_driver.cc tests each guarantee below).
+// tests/support/handler_driver.cc tests each guarantee below).
 //
 // Protocol (byte exact, see docs/hook.md and protocol.h): records on fd 0, one reply per
 // record, in order, on fd 1. Any other line on fd 1 is outside the protocol and logged (a malformed "exit" line is a

@@ -1,4 +1,4 @@
-// Generated from messages.mes by kea_runscript/messages.py. Do not edit.
+// Generated from messages.mes by kea_runscript/generate/messages.py. Do not edit.
 
 #include <cstddef>
 #include <log/message_types.h>

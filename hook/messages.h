@@ -1,4 +1,4 @@
-// Generated from messages.mes by kea_runscript/messages.py. Do not edit.
+// Generated from messages.mes by kea_runscript/generate/messages.py. Do not edit.
 
 #ifndef RUNSCRIPT_MESSAGES_H
 #define RUNSCRIPT_MESSAGES_H

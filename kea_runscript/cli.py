@@ -46,8 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import WORK, facts, output
-from . import matrix as matrix_mod
+from . import WORK, output
+from .model import facts
+from .model import matrix as matrix_mod
 from .errors import ExitCode, ToolkitError, UsageError
 from .output import ERROR_PREFIX, error
 
@@ -119,7 +120,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .smoke import MODES
+    from .verify.smoke import MODES
     # Raw: the synopsis, the rules and the exit codes are laid out by hand.
     raw = argparse.RawDescriptionHelpFormatter
     p = _Parser(prog="kea-runscript", description=DESCRIPTION, epilog=EPILOG, formatter_class=raw)
@@ -221,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
 def _generated(args) -> ExitCode:
     """docs, golden, messages: write the generated files, or (check) fail naming what drifted."""
     if args.command == "docs":
-        from . import docs
+        from .generate import docs
         if args.check:
             if docs.section() != docs.variables_section():
                 raise ToolkitError(f"{docs.VARIABLES} differs from hook/variables.yaml: run `kea-runscript docs`")
@@ -229,7 +230,7 @@ def _generated(args) -> ExitCode:
         print(f"{docs.VARIABLES} {'written' if docs.write() else 'unchanged'}")
         return ExitCode.OK
     if args.command == "golden":
-        from . import golden
+        from .generate import golden
         if args.update:
             for path in golden.update():
                 print(f"{path} written")
@@ -238,7 +239,7 @@ def _generated(args) -> ExitCode:
         if problems:
             raise ToolkitError("\n".join(problems + ["run `kea-runscript golden --update` and review the diff"]))
         return ExitCode.OK
-    from . import messages
+    from .generate import messages
     if args.check:
         stale = messages.differences()
         if stale:
@@ -287,7 +288,7 @@ class Terminated(KeyboardInterrupt):
 
 
 def _on_signal(signum, _frame):
-    from . import containers
+    from .engine import containers
     containers.interrupt()  # containers of worker threads go now; the main thread unwinds
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
@@ -327,27 +328,27 @@ def _main(argv: Optional[Sequence[str]] = None) -> ExitCode:
     if args.command in ("docs", "golden", "messages"):
         return _generated(args)
     if args.command in ("tier", "tiers"):
-        from . import tiers
+        from .verify import tiers
         if args.command == "tiers":
             print(tiers.report(tiers.load()))
             return ExitCode.OK
         pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
         return ExitCode.OK if tiers.run_tier(args.name, pytest_args) == 0 else ExitCode.FAILED
     if args.command == "fuzz":
-        from . import fuzz
+        from .verify import fuzz
         return fuzz.cli_main(args)
     m = matrix_mod.load(args.matrix)
     if args.command == "release":
         from . import release
         return release.cli_main(args, m)
     if args.command == "pipelines":
-        from . import pipelines
+        from .generate import pipelines
         return pipelines.cli_main(args, m)
     if args.command == "bench":
-        from . import bench
-        return bench.cli_main(args, m)
+        from .bench import dhcp
+        return dhcp.cli_main(args, m)
     if args.command == "clean":
-        from . import containers, images
+        from .engine import containers, images
         kinds = sorted(t.name.split(".")[0] for t in images.TEMPLATES.glob("*.Dockerfile.j2")) if args.images else ()
         containers.clean(kinds=kinds)
         return ExitCode.OK
@@ -362,7 +363,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> ExitCode:
     if args.command == "render":
         return _render(args, cells)
     if args.command == "smoke":
-        from . import smoke
+        from .verify import smoke
         return smoke.cli_main(args, cells, m)
     if args.command == "image":
         return _image(args, cells)
@@ -370,7 +371,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> ExitCode:
 
 
 def _render(args, cells) -> ExitCode:
-    from . import build, render
+    from .builder import hook
+    from .generate import render
     for version in args.kea:
         resolved = facts.resolve_version(version)
         dest = render.render_tree(str(resolved), WORK / "build" / "render" / str(resolved))
@@ -380,8 +382,8 @@ def _render(args, cells) -> ExitCode:
     for c in cells:
         t = time.monotonic()
         try:
-            src = build.render_cell(c, build.Paths())
-        except build.CellFailed as e:
+            src = hook.render_cell(c, hook.Paths())
+        except hook.CellFailed as e:
             raise ToolkitError(f"{c.id}: render failed: {e}") from e
         print(f"{c.id:<32} rendered {time.monotonic() - t:5.1f}s  {src}")
     return ExitCode.OK
@@ -389,7 +391,8 @@ def _render(args, cells) -> ExitCode:
 
 def _image(args, cells) -> ExitCode:
     """Each cell's image, or an error line for it; the other cells go on."""
-    from . import build, containers, images
+    from .builder import hook
+    from .engine import containers, images
     failed = 0
     for c in cells:
         if not c.verified and not args.allow_declared:
@@ -397,7 +400,7 @@ def _image(args, cells) -> ExitCode:
             failed += 1
             continue
         try:
-            img = images.ensure_image(args.kind, c, build.Paths().logs(c), output.say)
+            img = images.ensure_image(args.kind, c, hook.Paths().logs(c), output.say)
         except containers.ImageBuildError as e:
             error(f"{c.id}: {e}")
             failed += 1
@@ -407,11 +410,11 @@ def _image(args, cells) -> ExitCode:
 
 
 def _build(args, cells, m: matrix_mod.Matrix) -> ExitCode:
-    from . import build  # imported late: `list` and session generation need no Docker
+    from .builder import hook  # imported late: `list` and session generation need no Docker
     named = _exact(_patterns(args.only))
     if not args.allow_declared and all(not c.verified and c.id not in named for c in cells):
-        raise ToolkitError(build.nothing_to_build(cells, args.series))
-    results = build.build_cells(
+        raise ToolkitError(hook.nothing_to_build(cells, args.series))
+    results = hook.build_cells(
         cells, jobs=max(1, args.jobs), keep=True if args.keep_container else None,
         allow_declared=args.allow_declared, verified_ids=[c.id for c in m.verified],
         named_ids=named)

@@ -1,4 +1,7 @@
-"""The handler mode's wire format, the one Python copy of it (tests of every kind use this).
+"""The handler mode's wire format, the one Python copy of it: a public module of the toolkit
+(``pip install kea-runscript``; docs/handlers.md, "Testing a handler") for whoever tests a
+handler, and what the toolkit's own tests of every kind use. Its names are those of
+``__all__``; they keep their meaning for the life of the hook's protocol.
 
 A record (hook -> handler stdin), one per event:
 
@@ -20,6 +23,9 @@ from __future__ import annotations
 
 import re
 from typing import Iterable, List, NamedTuple, Optional, Union
+
+__all__ = ["Record", "ProtocolError", "encode_record", "RecordDecoder", "decode_records",
+           "encode_reply", "parse_reply", "line_kind", "try_reply", "REPLY", "MALFORMED", "OUTPUT"]
 
 Bytes = Union[bytes, bytearray, memoryview]
 

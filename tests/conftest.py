@@ -4,7 +4,7 @@
   integration marker).
 * Integration tests (``@pytest.mark.integration``) run only when selected with
   ``-m integration`` (``nox -s integration``).
-* ``stub_render`` is a tiny stand-in for ``kea_runscript.render.render_tree``: a one-file
+* ``stub_render`` is a tiny stand-in for ``kea_runscript.generate.render.render_tree``: a one-file
   hook library with a Makefile, enough to exercise the build pipeline without the real hook.
 """
 
@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _cell_of(item):
-    from kea_runscript.matrix import Cell
+    from kea_runscript.model.matrix import Cell
     params = getattr(getattr(item, "callspec", None), "params", {})
     return next((v for v in params.values() if isinstance(v, Cell)), None)
 
@@ -107,7 +107,7 @@ def pytest_runtest_protocol(item, nextitem):
     bound = float(os.environ.get("KEA_RUNSCRIPT_TEST_BOUND_S", TEST_BOUND_S))
 
     def expired(_signum, _frame):
-        from kea_runscript import containers
+        from kea_runscript.engine import containers
         raise TimeBoundPassed(f"{item.nodeid} passed its {bound:g} s bound (tests/conftest.py TEST_BOUND_S); "
                               f"what its containers were doing:\n{containers.snapshot_of_mine(SNAPSHOT)}")
 
@@ -138,7 +138,7 @@ def no_docker(request, monkeypatch):
 
     monkeypatch.setattr(docker.api.client.APIClient, "__init__", forbidden)
     monkeypatch.setattr(docker, "from_env", forbidden)
-    from kea_runscript import containers
+    from kea_runscript.engine import containers
     monkeypatch.setattr(containers._local, "client", None, raising=False)
     monkeypatch.setattr(containers, "client", forbidden)
     yield

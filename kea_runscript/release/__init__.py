@@ -39,12 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .. import ROOT, WORK, signing
+from .. import ROOT, WORK
+from . import signing
 from ..errors import ExitCode, UsageError
-from ..matrix import Cell, Matrix
+from ..model.matrix import Cell, Matrix
 
 # Every public name of the package, as the tests and callers use it (release.artifact_name).
-from ..build import LIBRARY, sha256_file
+from ..builder.hook import LIBRARY, sha256_file
 from .naming import (KEA_LIB_PACKAGE, PACKAGE, ReleaseError, apt_archive_name, artifact_name,
                      cell_artifact_name, check_version_matches, deb_depends, deb_version,
                      is_debian_family, kea_version_range, parse_artifact_name, pool_name,
@@ -104,7 +105,7 @@ def installer_text(fingerprint: str, test_note: str = "") -> str:
 def make_release(m: Matrix, opts: Options, say: Callable[[str], None] = print,
                  render: Optional[Callable[[str, Path], Path]] = None) -> Path:
     """Write the release directory; return its path."""
-    from ..build import git_facts
+    from ..builder.hook import git_facts
     cells = collect(m, opts.dist, allow_dirty=opts.allow_dirty, render=render)
     for bc in cells:
         check_version_matches(opts.version, bc.info.get("hook_version", ""))
@@ -202,7 +203,7 @@ def _write_release(cells, opts: Options, git: dict, signer, say, render) -> Path
 
 
 def _all_series() -> list:
-    from .. import facts
+    from ..model import facts
     return facts.supported_series()
 
 
@@ -213,7 +214,7 @@ def _all_series() -> list:
 def ensure_install_test_image(cell: Cell, log_dir: Path, say: Callable[[str], None] = print) -> str:
     """Build (or reuse) the clean image of ``cell`` (templates/docker/install-test: the OS with
     only Kea's DHCPv4 server, curl and python3); returns its tag."""
-    from .. import images
+    from ..engine import images
     return images.ensure_image("install-test", cell, log_dir, say).tag
 
 

@@ -22,9 +22,11 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import jinja2
 
-from .. import ROOT, signing, templating
-from ..build import LIBRARY, sha256_file
-from ..matrix import Cell, Matrix
+from .. import ROOT
+from . import signing
+from ..generate import templating
+from ..builder.hook import LIBRARY, sha256_file
+from ..model.matrix import Cell, Matrix
 from .naming import (KEA_LIB_PACKAGE, PACKAGE, ReleaseError, cell_artifact_name, deb_depends, deb_version,
                      is_debian_family, kea_version_range, pool_name, source_name, upstream_version)
 
@@ -57,9 +59,9 @@ def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False,
             render: Optional[Callable[[str, Path], Path]] = None) -> list:
     """The built cells of ``dist`` (every verified cell must be there), validated; each .so must
     come from the sources this checkout renders for its cell (``source_sha256``)."""
-    from ..build import tree_digest
+    from ..builder.hook import tree_digest
     if render is None:
-        from ..render import render_tree as render
+        from ..generate.render import render_tree as render
     problems, found = [], []
     for cell in m.cells:
         out = dist / cell.id
@@ -253,9 +255,9 @@ def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme:
 def source_tarball(version: str, dest_dir: Path, mtime: int, series: Optional[Sequence[str]] = None,
                    render: Optional[Callable[[str, Path], Path]] = None) -> Path:
     """Pre-rendered C++ for every supported Kea series: ``<top>/kea-<X.Y>/`` each with a Makefile."""
-    from .. import facts
+    from ..model import facts
     if render is None:
-        from ..render import render_tree as render
+        from ..generate.render import render_tree as render
     series = list(series if series is not None else facts.supported_series())
     name = source_name(version)
     top = name[: -len(".tar.gz")]

@@ -11,7 +11,7 @@ from typing import Optional
 
 from .. import ROOT
 from ..errors import ToolkitError
-from ..matrix import Cell, cell_id, parse_id
+from ..model.matrix import Cell, cell_id, parse_id
 
 PACKAGE = "kea-hook-runscript"
 #: Library package holding libkea-*.so of a Kea package source (the hook links against it).

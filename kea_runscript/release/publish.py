@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..build import sha256_file
+from ..builder.hook import sha256_file
 from ..errors import ToolkitError
 from .naming import PACKAGE
 

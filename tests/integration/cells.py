@@ -15,7 +15,7 @@ protect a code path, not a Kea version: they run on one cell per architecture (m
 
 import platform
 
-from kea_runscript import matrix
+from kea_runscript.model import matrix
 
 VERIFIED = matrix.load().verified
 HOST_ARCH = matrix.MACHINE_ARCH.get(platform.machine(), platform.machine())

@@ -19,7 +19,10 @@ import time
 
 import pytest
 
-from kea_runscript import ROOT, build, containers, matrix
+from kea_runscript import ROOT
+from kea_runscript.builder import hook
+from kea_runscript.engine import containers
+from kea_runscript.model import matrix
 
 CELL = "kea2.6.3-debian13-amd64"
 # With the other tests of this cell on one xdist worker: never two of its Kea runs at once.
@@ -39,7 +42,7 @@ def labelled(pid: int) -> list:
 @pytest.fixture(scope="module")
 def built():
     cell = matrix.load().by_id(CELL)
-    r = build.build_cell(cell)
+    r = hook.build_cell(cell)
     assert r.ok, f"{CELL}: build failed: {r.message} (log {r.log})"
     return cell
 
@@ -155,7 +158,7 @@ def _alive(pid: int) -> bool:
 def test_clean_removes_what_a_killed_run_left(built, tmp_path):
     """SIGKILL leaves no chance to clean up: ``kea-runscript clean`` is the way out. Only this
     test's own leftover is asked about (other runs share the machine's engine)."""
-    script = ("import sys, time; from kea_runscript import containers\n"
+    script = ("import sys, time; from kea_runscript.engine import containers\n"
               "with containers.Container(sys.argv[1], 'clean-test', keep=False) as c:\n"
               "    print(c.name, flush=True); time.sleep(120)\n")
     image = containers.client().images.list(name="kea-runscript/debian")[0].tags[0]

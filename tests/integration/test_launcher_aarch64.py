@@ -3,7 +3,7 @@
 qemu-user refuses the supervisor's clone (tests/unit/test_launcher_arm64.py covers the plain
 path there), so what arm64 users get on real hardware (our aarch64 clone trampoline, raw
 system calls and futex protocol) runs here: Debian's arm64 kernel boots once under
-qemu-system-aarch64 (see kea_runscript/qemu_system.py) with static aarch64 drivers and the
+qemu-system-aarch64 (see tests/support/qemu_system.py) with static aarch64 drivers and the
 scripts below in its initramfs; /init runs the COMMANDS and the tests assert on each one's
 output as tests/unit/test_launcher.py does on x86_64. Bounds are the product's own with an
 allowance for the emulation (killed within timeout + VM_ALLOWANCE_MS...); CPU costs are not
@@ -16,11 +16,12 @@ import time
 
 import pytest
 
-from kea_runscript import ROOT, qemu_system
-from kea_runscript.launcher_driver import build_driver
-from kea_runscript.scenarios.load import launch_mappings
+from kea_runscript import ROOT
+from ..support import qemu_system
+from kea_runscript.builder.launcher_driver import build_driver
+from tests.support.scenarios.load import launch_mappings
 from tests.deadlines import kill_allowance_ms
-from tests.unit.test_launcher import BUILDS, events_of, launch_mapping_found
+from tests.support.launcher import BUILDS, events_of, launch_mapping_found
 
 # One worker under pytest-xdist (--dist loadgroup): the machine boots once, for all of them.
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("launcher-aarch64")]

@@ -35,7 +35,11 @@ from pathlib import Path
 
 import pytest
 
-from kea_runscript import HOOK_VERSION, build, containers, matrix, output, release, signing
+from kea_runscript import HOOK_VERSION, output, release
+from kea_runscript.builder import hook as build
+from kea_runscript.engine import containers
+from kea_runscript.model import matrix
+from kea_runscript.release import signing
 
 pytestmark = pytest.mark.integration
 
@@ -397,7 +401,7 @@ def test_rebuild_in_the_recorded_builder_image(cell, built, tmp_path):
     """What build-info.json records is enough to rebuild the same bytes: the sources this
     checkout renders (source_sha256), the builder image by id, the build command and
     SOURCE_DATE_EPOCH, in a fresh container, outside the build cache."""
-    from kea_runscript import render
+    from kea_runscript.generate import render
     info = json.loads((build.Paths().out(cell) / "build-info.json").read_text())
     image = info["builder_image"]["id"]
     assert containers.image_id(image) == image, f"{cell.id}: the recorded builder image {image} is gone"
@@ -414,7 +418,7 @@ def test_rebuild_in_the_recorded_builder_image(cell, built, tmp_path):
 
 @pytest.mark.parametrize("cell", NATIVE_AND_ONE_PER_FOREIGN_ARCH, ids=lambda c: c.id)
 def test_source_tarball_builds_with_make_alone(cell, release_dir):
-    from kea_runscript import images
+    from kea_runscript.engine import images
     name = release.source_name(HOOK_VERSION)
     builder = images.ensure_image("builder", cell, build.Paths().logs(cell), output.say)
     # an arm64 cell on an amd64 machine: the same make, with its cross compiler

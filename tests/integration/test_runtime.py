@@ -5,7 +5,7 @@ launcher natively, the plain one under qemu-user) against each Kea version's beh
 the native cells cover; every cell gets the smoke tests (test_smoke.py).
 
 One smoke container per cell (module-scoped fixture, as in test_smoke.py); each test runs one
-scenario of :mod:`kea_runscript.scenarios` with kea-dhcp4 and asserts on what it measured.
+scenario of :mod:`tests.support.scenarios` with kea-dhcp4 and asserts on what it measured.
 Each scenario's facts are kept in build/<id>/smoke/rt-<scenario>.txt, Kea's logs and
 perfdhcp's reports beside them (rt-*).
 
@@ -18,8 +18,9 @@ import os
 
 import pytest
 
-from kea_runscript.facts import facts_for
-from kea_runscript import build, scenarios
+from kea_runscript.model.facts import facts_for
+from kea_runscript.builder import hook
+from ..support import scenarios
 
 from tests.integration.cells import NATIVE_AND_ONE_PER_FOREIGN_ARCH
 
@@ -33,7 +34,7 @@ LOAD_SECONDS = int(os.environ.get("RUNTIME_LOAD_SECONDS", "60"))
 @pytest.fixture(scope="module", params=NATIVE_AND_ONE_PER_FOREIGN_ARCH, ids=lambda c: c.id)
 def rt(request):
     cell = request.param
-    b = build.build_cell(cell)
+    b = hook.build_cell(cell)
     assert b.ok, f"{cell.id}: build failed: {b.message} (log {b.log})"
     with scenarios.runtime(cell) as runtime:
         yield runtime

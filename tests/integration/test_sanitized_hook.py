@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from kea_runscript import build, matrix, smoke
+from kea_runscript.builder import hook
+from kea_runscript.model import matrix
+from kea_runscript.verify import smoke
 
 from .cells import HOST_ARCH
 
@@ -23,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("sanitized-hook")
 
 @pytest.mark.skipif(CELL is None, reason="no verified cell of this machine's architecture")
 def test_the_sanitized_hook_runs_clean_in_real_kea():
-    sanitized = build.build_sanitized(CELL)
+    sanitized = hook.build_sanitized(CELL)
     result = smoke.smoke_cell(CELL, modes=MODES, examples=False, sanitized=sanitized)
     print("\n" + smoke.table(result))
     assert result.ok, "\n" + smoke.table(result) + "\n" + smoke.details(result) + \

@@ -1,7 +1,7 @@
 """Smoke tests of the verified cells (``pytest -m integration`` / ``nox -s integration``).
 
 Per cell (test ids carry the cell id): the hook is built (cached when dist/<id>/ is current),
-then :func:`kea_runscript.smoke.smoke_cell` runs the real kea-dhcp4 / kea-dhcp6 of the cell's
+then :func:`kea_runscript.verify.smoke.smoke_cell` runs the real kea-dhcp4 / kea-dhcp6 of the cell's
 OS with real clients in every mode and the examples. The whole run happens once per cell
 (module-scoped fixture); the tests below read its result and what it kept in
 build/<id>/smoke/.
@@ -13,8 +13,10 @@ import json
 
 import pytest
 
-from kea_runscript import build, checks, matrix, smoke
-from kea_runscript.catalogue import load as load_catalogue
+from kea_runscript.builder import hook
+from kea_runscript.verify import checks, smoke
+from kea_runscript.model import matrix
+from kea_runscript.model.catalogue import load as load_catalogue
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +26,7 @@ VERIFIED = matrix.load().verified
 @pytest.fixture(scope="module", params=VERIFIED, ids=lambda c: c.id)
 def smoked(request):
     cell = request.param
-    b = build.build_cell(cell)
+    b = hook.build_cell(cell)
     assert b.ok, f"{cell.id}: build failed: {b.message} (log {b.log})"
     result = smoke.smoke_cell(cell)
     print("\n" + smoke.table(result))

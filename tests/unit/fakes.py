@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from kea_runscript import containers, images, matrix
+from kea_runscript.engine import containers, images
+from kea_runscript.model import matrix
 
 #: A small matrix for behaviour tests (the real matrix.yaml changes with the project): series
 #: 2.6 mixes verified cells (two architectures) and a declared one, 1.8 and 1.4 are declared

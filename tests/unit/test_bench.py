@@ -1,9 +1,9 @@
-"""The benchmark's arithmetic (kea_runscript/bench.py, bench_rows.py, bench_report.py), without
+"""The benchmark's arithmetic (kea_runscript/bench/dhcp.py, bench_rows.py, bench_report.py), without
 Kea or Docker."""
 
-from kea_runscript.bench_trials import RowResult, Search, Trial
-from kea_runscript.bench_report import sync_floor
-from kea_runscript.bench_rows import Row
+from kea_runscript.bench.trials import RowResult, Search, Trial
+from kea_runscript.bench.report import sync_floor
+from kea_runscript.bench.rows import Row
 
 
 def _searched(key: str, passes: list) -> Search:
@@ -36,9 +36,11 @@ def test_sync_floor_divides_the_bare_spawn_bound_by_isc_per_pass():
 
 def test_bench_refuses_an_emulated_cell_before_measuring(monkeypatch, capsys):
     """arm64 cells run under qemu-user on an amd64 machine: their timings mean nothing."""
-    from kea_runscript import bench, cli, containers
+    from kea_runscript.bench import dhcp
+    from kea_runscript import cli
+    from kea_runscript.engine import containers
     monkeypatch.setattr(containers, "engine_arch", lambda: "amd64")
-    monkeypatch.setattr(bench, "launcher_costs", lambda **_k: (_ for _ in ()).throw(AssertionError("measured")))
+    monkeypatch.setattr(dhcp, "launcher_costs", lambda **_k: (_ for _ in ()).throw(AssertionError("measured")))
     assert cli.main(["bench", "--cell", "kea2.6.3-debian13-arm64"]) == 2
     err = capsys.readouterr().err
     assert "kea2.6.3-debian13-arm64 runs under qemu-user emulation" in err and "mean nothing" in err
@@ -54,9 +56,9 @@ import ipaddress
 
 import pytest
 
-from kea_runscript import bench, bench_leases, bench_report, bench_rows
-from kea_runscript.bench import Settings
-from kea_runscript.bench_rows import HANDLER_WORKERS_MT
+from kea_runscript.bench import dhcp, leases as bench_leases, report, rows as bench_rows
+from kea_runscript.bench.dhcp import Settings
+from kea_runscript.bench.rows import HANDLER_WORKERS_MT
 
 
 def _result(row: Row, *caps) -> RowResult:
@@ -106,8 +108,8 @@ def test_log_counts_add_the_dropped_records_of_each_queue_full_message():
         "2026-11-30 INFO  [kea-dhcp4.runscript/1] RUNSCRIPT_HANDLER_QUEUE_FULL handler /x/h2 worker 0: queue full, 3 events dropped",
         "2026-11-30 ERROR [kea-dhcp4.runscript/1] RUNSCRIPT_HANDLER_TIMEOUT handler /x/h2 worker 0 ...",
     ])
-    assert bench.log_counts(log) == (21, 1)
-    assert bench.log_counts("") == (0, 0)
+    assert dhcp.log_counts(log) == (21, 1)
+    assert dhcp.log_counts("") == (0, 0)
 
 
 def _handler_results(none_caps, isc_caps, row, caps):
@@ -118,11 +120,11 @@ def _handler_results(none_caps, isc_caps, row, caps):
 def test_handler_targets_say_met_and_missed_per_pass():
     sync = Row(4, "runscript", False, script="hc", wait=True)
     # ≥ 0.5x no hook (4000): 2400 and 1600 -> pass 1 only; > 3x ISC (500): 4.8, 3.2 -> met
-    [line] = bench_report.handler_targets(_handler_results((4000, 4000), (500, 500), sync, (2400, 1600)), {})
+    [line] = report.handler_targets(_handler_results((4000, 4000), (500, 500), sync, (2400, 1600)), {})
     assert "0.60 / 0.40× no hook (target ≥ 0.5×: met in pass 1 only)" in line
     assert "4.80 / 3.20× ISC (target > 3×: met)" in line
     async_ = Row(4, "runscript", True, script="hpy", wait=False)
-    [line] = bench_report.handler_targets(_handler_results((4000,), (500,), async_, (3000,)), {})
+    [line] = report.handler_targets(_handler_results((4000,), (500,), async_, (3000,)), {})
     assert "trivial Python handler" in line and "MT on" in line
     assert "0.75× no hook (target ≥ 0.9×: missed)" in line and "ISC" not in line
 
@@ -131,23 +133,23 @@ def test_a_missed_target_names_the_measured_cost_that_bounds_it():
     sync = Row(4, "runscript", False, script="hc", wait=True)
     results = _handler_results((5000,), (500,), sync, (2000,))
     costs = {"trivial C handler": {"roundtrip_us": 25.0, "stream_us": 2.0, "record_bytes": 1070}}
-    [line] = bench_report.handler_targets(results, costs)
+    [line] = report.handler_targets(results, costs)
     # Kea alone: 200 µs per DORA; 8 round trips of 25 µs: 200 µs -> at most 0.50x; measured
     # 500 µs per DORA: (500 - 200 - 200) / 8 = 12 µs per event left for the hook's own work.
     assert "8 records per DORA × 25.0 µs per round trip" in line
     assert "= 200 µs beside Kea's own 200 µs per DORA" in line and "at most 0.50× no hook" in line
     assert "measured 500 µs per DORA" in line and "is 12 µs per event: bounded by the pipe" in line
     # 1000 DORA/s: 1000 - 200 - 200 = 600 µs per DORA of the hook's own work
-    [line] = bench_report.handler_targets(_handler_results((5000,), (500,), sync, (1000,)), costs)
+    [line] = report.handler_targets(_handler_results((5000,), (500,), sync, (1000,)), costs)
     assert "is 75 µs per event: bounded by the hook's own work (600 µs per DORA), not by the pipe" in line
     # a capacity that is only a bound (no trial failed) gives no time per exchange to split
     at_edge = _handler_results((5000,), (500,), sync, (2000,))
     none = Row(4, "none", False)
     at_edge[none.key] = RowResult(none, [_searched(none.key, [(5000, True)])])
-    [line] = bench_report.handler_targets(at_edge, costs)
+    [line] = report.handler_targets(at_edge, costs)
     assert "at most" in line and "per event" not in line and "the rest is not known" in line
     met = _handler_results((5000,), (500,), sync, (4000,))
-    [line] = bench_report.handler_targets(met, costs)
+    [line] = report.handler_targets(met, costs)
     assert "Bound" not in line
 
 
@@ -162,11 +164,11 @@ def test_lease_table_shows_rss_start_time_and_the_ratio_to_the_empty_kea():
         for t in res.passes[0].trials:
             t.rss_kb, t.start_s = (128 * 1024 if r.leases else 20 * 1024), (6.0 if r.leases else 1.0)
         results[r.key] = res
-    table = bench_report.capacity_table(results, 6, n).splitlines()
+    table = report.capacity_table(results, 6, n).splitlines()
     assert "÷ empty Kea" in table[0] and "Kea RSS MiB" in table[0] and "Kea start s" in table[0]
     assert table[2].split(" | ")[1:] == ["off", "", "3000", "1", "30.00", "0.75", "128", "6.0 |"]
     assert table[3].split(" | ")[-4:] == ["1", "0.12", "128", "6.0 |"]
-    empty = bench_report.capacity_table(results, 6).splitlines()
+    empty = report.capacity_table(results, 6).splitlines()
     assert len(empty) == 4 and "Kea start s" not in empty[0] and empty[2].endswith("| 20 |")
 
 
@@ -174,9 +176,9 @@ def test_lease_rows_search_below_their_empty_twin_s_capacity():
     s = Settings()
     row = Row(6, "isc", False, leases=200000)
     twin = bench_rows.empty_twin(row)
-    search = bench.lease_search(row, {twin.key: _result(twin, 800)}, s)
+    search = dhcp.lease_search(row, {twin.key: _result(twin, 800)}, s)
     assert (search.lo, search.hi) == (20, 1600)
-    search = bench.lease_search(row, {}, s)
+    search = dhcp.lease_search(row, {}, s)
     assert (search.lo, search.hi) == (s.lo / 2.5, s.hi)
 
 
@@ -224,10 +226,10 @@ def test_loaded_and_trial_pools_do_not_overlap():
 
 def test_lease_row_config_loads_the_persisted_file_and_serves_from_the_trial_pool():
     import json
-    from kea_runscript import matrix
+    from kea_runscript.model import matrix
     m = matrix.load(matrix.MATRIX_PATH)
     cell = next(c for c in m.cells if c.id == "kea2.6.3-debian13-amd64")
-    db = bench.DhcpBench(cell, None, Settings(), None, print)
+    db = dhcp.DhcpBench(cell, None, Settings(), None, print)
     d = json.loads(db.config(Row(6, "runscript", False, script="hc", wait=True, leases=200000)))["Dhcp6"]
     assert d["lease-database"] == {"type": "memfile", "persist": True, "lfc-interval": 0,
                                    "name": "/var/lib/kea/bench-leases6.csv"}

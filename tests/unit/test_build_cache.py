@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from kea_runscript import build, images, matrix
+from kea_runscript.builder import hook
+from kea_runscript.engine import images
+from kea_runscript.model import matrix
 from tests.conftest import DockerForbidden
 from tests.unit.fakes import small_matrix
 
@@ -22,64 +24,64 @@ CMD = ["make", "-C", "/src"]
 
 def test_cache_key_is_stable(tree, tmp_path, stub_render):
     """The same inputs give the same key wherever the tree is; each input changes it."""
-    key = build.cache_key(tree, "sha256:aa", CMD)
+    key = hook.cache_key(tree, "sha256:aa", CMD)
     elsewhere = stub_render("2.6.3", tmp_path / "another" / "checkout" / "src")
-    assert build.cache_key(elsewhere, "sha256:aa", list(CMD)) == key
+    assert hook.cache_key(elsewhere, "sha256:aa", list(CMD)) == key
     changed = {
-        "image": build.cache_key(tree, "sha256:ab", CMD),
-        "command": build.cache_key(tree, "sha256:aa", [*CMD, "-j2"]),
+        "image": hook.cache_key(tree, "sha256:ab", CMD),
+        "command": hook.cache_key(tree, "sha256:aa", [*CMD, "-j2"]),
     }
     (elsewhere / "Makefile").chmod(0o755)
-    changed["mode"] = build.cache_key(elsewhere, "sha256:aa", CMD)
+    changed["mode"] = hook.cache_key(elsewhere, "sha256:aa", CMD)
     (elsewhere / "Makefile").chmod(0o644)
-    assert build.cache_key(elsewhere, "sha256:aa", CMD) == key
+    assert hook.cache_key(elsewhere, "sha256:aa", CMD) == key
     (elsewhere / "stub.cc").write_text((elsewhere / "stub.cc").read_text().replace("load", "lOad"))
-    changed["content"] = build.cache_key(elsewhere, "sha256:aa", CMD)
+    changed["content"] = hook.cache_key(elsewhere, "sha256:aa", CMD)
     (elsewhere / "stub.cc").rename(elsewhere / "stub2.cc")
-    changed["name"] = build.cache_key(elsewhere, "sha256:aa", CMD)
+    changed["name"] = hook.cache_key(elsewhere, "sha256:aa", CMD)
     assert {what: k for what, k in changed.items() if k == key} == {}
     assert len(set(changed.values())) == len(changed)
 
 
 def test_cache_key_changes_with_one_source_byte(tree):
-    before = build.cache_key(tree, "sha256:aa", CMD)
+    before = hook.cache_key(tree, "sha256:aa", CMD)
     f = tree / "stub.cc"
     data = bytearray(f.read_bytes())
     data[-2] ^= 1
     f.write_bytes(bytes(data))
-    assert build.cache_key(tree, "sha256:aa", CMD) != before
+    assert hook.cache_key(tree, "sha256:aa", CMD) != before
 
 
 def test_cache_key_changes_with_new_file_mode_image_command(tree):
-    base = build.cache_key(tree, "sha256:aa", CMD)
-    assert build.cache_key(tree, "sha256:bb", CMD) != base
-    assert build.cache_key(tree, "sha256:aa", CMD + ["-j2"]) != base
+    base = hook.cache_key(tree, "sha256:aa", CMD)
+    assert hook.cache_key(tree, "sha256:bb", CMD) != base
+    assert hook.cache_key(tree, "sha256:aa", CMD + ["-j2"]) != base
     (tree / "Makefile").chmod(0o755)
-    k2 = build.cache_key(tree, "sha256:aa", CMD)
+    k2 = hook.cache_key(tree, "sha256:aa", CMD)
     assert k2 != base
     (tree / "extra.h").write_text("")
-    assert build.cache_key(tree, "sha256:aa", CMD) != k2
+    assert hook.cache_key(tree, "sha256:aa", CMD) != k2
 
 
 def test_is_cached_needs_matching_key_and_so(tmp_path):
     out = tmp_path / "dist"
     out.mkdir()
-    so = out / build.LIBRARY
+    so = out / hook.LIBRARY
     so.write_bytes(b"\x7fELF fake")
-    info = {"cache_key": "k1", "sha256": build.sha256_file(so)}
+    info = {"cache_key": "k1", "sha256": hook.sha256_file(so)}
     (out / "build-info.json").write_text(json.dumps(info))
-    assert build.is_cached(out, "k1")
-    assert not build.is_cached(out, "k2")
+    assert hook.is_cached(out, "k1")
+    assert not hook.is_cached(out, "k2")
     so.write_bytes(b"tampered")
-    assert not build.is_cached(out, "k1")
+    assert not hook.is_cached(out, "k1")
     so.unlink()
-    assert not build.is_cached(out, "k1")
+    assert not hook.is_cached(out, "k1")
 
 
 def test_check_config_loads_hook_from_hooks_dir():
     cell = SMALL.by_id("kea2.6.3-debian13-amd64")
     for fam in (4, 6):
-        cfg = json.loads(build.check_config(fam, cell))[f"Dhcp{fam}"]
+        cfg = json.loads(hook.check_config(fam, cell))[f"Dhcp{fam}"]
         lib = cfg["hooks-libraries"][0]
         assert lib["library"] == "/usr/lib/x86_64-linux-gnu/kea/hooks/kea-hook-runscript.so"
         assert lib["parameters"] == {"script": "/usr/local/bin/true-script"}
@@ -87,18 +89,18 @@ def test_check_config_loads_hook_from_hooks_dir():
 
 def test_build_command_uses_fixed_src_and_cell_paths():
     m = SMALL
-    assert build.build_command(m.by_id("kea2.6.3-debian13-amd64"), "amd64") == [
+    assert hook.build_command(m.by_id("kea2.6.3-debian13-amd64"), "amd64") == [
         "make", "-C", "/src", "KEA_INCLUDE=/usr/include/kea", "KEA_LIB=/usr/lib/x86_64-linux-gnu", "-j2"]
-    src = build.build_command(m.by_id("kea1.4.0-debian10-amd64"), "amd64")
+    src = hook.build_command(m.by_id("kea1.4.0-debian10-amd64"), "amd64")
     assert "KEA_INCLUDE=/usr/local/include/kea" in src and "KEA_LIB=/usr/local/lib" in src
 
 
 def test_an_arm64_cell_is_cross_compiled_on_amd64_and_native_on_arm64():
     cell = SMALL.by_id("kea2.6.3-debian13-arm64")
-    assert build.build_command(cell, "amd64") == [
+    assert hook.build_command(cell, "amd64") == [
         "make", "-C", "/src", "KEA_INCLUDE=/usr/include/kea", "KEA_LIB=/usr/lib/aarch64-linux-gnu",
         "CXX=aarch64-linux-gnu-g++", "NM=aarch64-linux-gnu-nm", "-j2"]
-    assert build.build_command(cell, "arm64") == [
+    assert hook.build_command(cell, "arm64") == [
         "make", "-C", "/src", "KEA_INCLUDE=/usr/include/kea", "KEA_LIB=/usr/lib/aarch64-linux-gnu", "-j2"]
     assert cell.hooks_dir == "/usr/lib/aarch64-linux-gnu/kea/hooks"
     builder = images.render_dockerfile("builder", cell, images.base_ref(cell), "amd64")
@@ -142,7 +144,7 @@ def test_recipe_hash_changes_with_base_or_text():
 
 
 def test_unit_tests_cannot_reach_docker():
-    from kea_runscript import containers
+    from kea_runscript.engine import containers
     with pytest.raises(DockerForbidden):
         containers.client()
 
@@ -152,34 +154,34 @@ def test_a_fresh_checkout_takes_a_build_from_the_machines_store(tmp_path, stub_r
     cell = SMALL.by_id("kea2.6.3-debian13-arm64")
     builder = images.Image("builder", "kea-runscript/builder:x", "sha256:b1", "h", built=False)
     monkeypatch.setattr(images, "ensure_image", lambda *a, **k: builder)
-    monkeypatch.setattr(build.containers, "engine_arch", lambda: "amd64")
+    monkeypatch.setattr(hook.containers, "engine_arch", lambda: "amd64")
     store = tmp_path / "store"
-    key = build.cache_key(stub_render(cell.kea, tmp_path / "probe"), builder.id,
-                          build.build_command(cell, "amd64"))
+    key = hook.cache_key(stub_render(cell.kea, tmp_path / "probe"), builder.id,
+                          hook.build_command(cell, "amd64"))
     entry = store / key
     entry.mkdir(parents=True)
-    (entry / build.LIBRARY).write_bytes(b"\x7fELF built elsewhere")
-    info = {"id": cell.id, "cache_key": key, "sha256": build.sha256_file(entry / build.LIBRARY),
+    (entry / hook.LIBRARY).write_bytes(b"\x7fELF built elsewhere")
+    info = {"id": cell.id, "cache_key": key, "sha256": hook.sha256_file(entry / hook.LIBRARY),
             "git_commit": "c0ffee"}
     (entry / "build-info.json").write_text(json.dumps(info))
 
-    paths = build.Paths(build=tmp_path / "build", dist=tmp_path / "dist", store=store)
-    r = build.build_cell(cell, paths=paths, render=stub_render)
+    paths = hook.Paths(build=tmp_path / "build", dist=tmp_path / "dist", store=store)
+    r = hook.build_cell(cell, paths=paths, render=stub_render)
     assert r.status == "cached", r.message
-    assert (paths.out(cell) / build.LIBRARY).read_bytes() == b"\x7fELF built elsewhere"
-    assert build.read_info(paths.out(cell))["git_commit"] == "c0ffee"  # the build as it was made
+    assert (paths.out(cell) / hook.LIBRARY).read_bytes() == b"\x7fELF built elsewhere"
+    assert hook.read_info(paths.out(cell))["git_commit"] == "c0ffee"  # the build as it was made
 
-    (entry / build.LIBRARY).write_bytes(b"tampered")
-    paths2 = build.Paths(build=tmp_path / "build2", dist=tmp_path / "dist2", store=store)
+    (entry / hook.LIBRARY).write_bytes(b"tampered")
+    paths2 = hook.Paths(build=tmp_path / "build2", dist=tmp_path / "dist2", store=store)
     with pytest.raises(DockerForbidden):  # it went on to build
-        build.build_cell(cell, paths=paths2, render=stub_render)
+        hook.build_cell(cell, paths=paths2, render=stub_render)
 
 
 def test_one_build_of_a_cell_at_a_time(tmp_path):
     import fcntl
     cell = SMALL.by_id("kea2.6.3-debian13-amd64")
-    paths = build.Paths(build=tmp_path / "build", dist=tmp_path / "dist")
-    with build._cell_lock(paths, cell):
+    paths = hook.Paths(build=tmp_path / "build", dist=tmp_path / "dist")
+    with hook._cell_lock(paths, cell):
         with open(paths.build / f".{cell.id}.lock", "w") as other:  # another process's open
             with pytest.raises(BlockingIOError):
                 fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -5,8 +5,9 @@ import re
 import pytest
 import yaml
 
-from kea_runscript import ROOT, catalogue
-from kea_runscript.facts import load_table as load_facts
+from kea_runscript import ROOT
+from kea_runscript.model import catalogue
+from kea_runscript.model.facts import load_table as load_facts
 
 # The original project's README, shipped beside the checkout as ../shared/seed.
 SEED = ROOT.parent / "shared" / "seed" / "000_2ea8bd2f90537978.txt"

@@ -1,12 +1,13 @@
-"""Unit tests of kea_runscript.checks (no Docker): type checkers, per-call and per-run checks."""
+"""Unit tests of kea_runscript.verify.checks (no Docker): type checkers, per-call and per-run checks."""
 
 from __future__ import annotations
 
 import pytest
 
-from kea_runscript import catalogue, checks, smoke, testnet, value_types
-from kea_runscript.catalogue import load
-from kea_runscript.versions import Version
+from kea_runscript.model import catalogue, value_types
+from kea_runscript.verify import checks, smoke, testnet
+from kea_runscript.model.catalogue import load
+from kea_runscript.model.versions import Version
 
 CAT = load()
 KEA = Version(2, 6, 3)
@@ -113,7 +114,7 @@ def test_every_catalogue_type_has_a_checker():
 
 def test_every_conditional_variable_has_a_predicate():
     missing = [v.name for v in CAT.variables() if v.conditional and v.name not in checks.CONDITIONS]
-    assert not missing, f"add predicates to kea_runscript.checks.CONDITIONS for {missing}"
+    assert not missing, f"add predicates to kea_runscript.verify.checks.CONDITIONS for {missing}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,7 +329,7 @@ def test_run_fails_on_a_bad_call_and_on_a_forbidden_point():
 
 
 def test_table_marks_fired_failed_and_silent():
-    from kea_runscript.matrix import load as load_matrix
+    from kea_runscript.model.matrix import load as load_matrix
     cell = load_matrix().by_id("kea2.6.3-debian13-amd64")
     run = checks.check_run([call("pkt4_receive", query4())], CAT, KEA, traffic4(),
                            ["pkt4_receive", "pkt4_send"], mode="wait+mt")
@@ -345,7 +346,7 @@ def test_table_marks_fired_failed_and_silent():
 
 def test_kea_configs_render_as_json_for_every_mode():
     import json
-    from kea_runscript.matrix import load as load_matrix
+    from kea_runscript.model.matrix import load as load_matrix
     for cell in load_matrix().verified:
         for mode in smoke.MODES:
             for fam in (4, 6):
@@ -396,7 +397,7 @@ def test_smoke_addresses_stay_in_documentation_prefixes():
 
 
 def test_details_show_each_problem_once_with_counts_and_modes():
-    from kea_runscript.matrix import load as load_matrix
+    from kea_runscript.model.matrix import load as load_matrix
     cell = load_matrix().by_id("kea2.6.3-debian13-amd64")
     bad = {**query6(), **lease6(type_="NA")}
     runs = [checks.check_run([call("lease6_renew", bad)] * 3, CAT, KEA, traffic6(), ["lease6_renew"], mode=m)
@@ -517,7 +518,7 @@ def test_v6_relay_options_and_port():
 
 
 def test_smoke_modes_with_options_list_them_and_the_others_do_not():
-    cell = next(c for c in __import__("kea_runscript.matrix", fromlist=["load"]).load().verified)
+    cell = next(c for c in __import__("kea_runscript.model.matrix", fromlist=["load"]).load().verified)
     for mode in smoke.MODES:
         for fam in (4, 6):
             params = smoke.hook_parameters(cell, mode, fam)

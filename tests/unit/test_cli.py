@@ -11,7 +11,11 @@ import sys
 
 import pytest
 
-from kea_runscript import ROOT, build, cli, containers, errors, matrix, smoke
+from kea_runscript import ROOT, cli, errors
+from kea_runscript.builder import hook
+from kea_runscript.engine import containers
+from kea_runscript.model import matrix
+from kea_runscript.verify import smoke
 from kea_runscript.errors import ExitCode
 from tests.unit.fakes import small_matrix, write_small_matrix
 
@@ -34,18 +38,18 @@ def fake_build(monkeypatch):
     """Verified cells "build" instantly; declared ones go through the real build_cell (which
     refuses them before any Docker call unless allow_declared, and then a fake failure stands
     for the unreachable network). Returns the list of cells build_cell was called for."""
-    real = build.build_cell
+    real = hook.build_cell
     called = []
 
     def fake(cell, **kw):
         called.append(cell.id)
         if cell.verified:
-            return build.Result(cell, "built", 0.1, info={"sha256": "ab" * 32})
+            return hook.Result(cell, "built", 0.1, info={"sha256": "ab" * 32})
         if kw.get("allow_declared"):
-            return build.Result(cell, "failed", 0.1, "could not reach the network (fake)")
+            return hook.Result(cell, "failed", 0.1, "could not reach the network (fake)")
         return real(cell, **kw)
 
-    monkeypatch.setattr(build, "build_cell", fake)
+    monkeypatch.setattr(hook, "build_cell", fake)
     return called
 
 
@@ -139,13 +143,13 @@ def test_smoke_series_skips_declared_and_tests_verified(monkeypatch, capsys, kr)
 
     def fake_build_cells(cells, **kw):
         seen["built"] = [c.id for c in cells]
-        return [build.Result(c, "cached") for c in cells]
+        return [hook.Result(c, "cached") for c in cells]
 
     def fake_smoke_cells(cells, **kw):
         seen["smoked"] = [c.id for c in cells]
         return []
 
-    monkeypatch.setattr(build, "build_cells", fake_build_cells)
+    monkeypatch.setattr(hook, "build_cells", fake_build_cells)
     monkeypatch.setattr(smoke, "smoke_cells", fake_smoke_cells)
     kr(["smoke", "--series", "2.6"])
     verified = [c.id for c in M.in_series("2.6") if c.verified]
@@ -228,7 +232,7 @@ def test_session_docs_say_what_build_and_smoke_of_a_series_do():
     (containers.DockerUnavailable("no engine at unix:///var/run/docker.sock"), ExitCode.DOCKER),
 ])
 def test_an_error_a_command_raises_is_its_exit_status_and_prefixed_lines(monkeypatch, capsys, kr, error, status):
-    from kea_runscript import pipelines
+    from kea_runscript.generate import pipelines
 
     def command(args, m):
         raise error

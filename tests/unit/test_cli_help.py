@@ -10,7 +10,12 @@ import sys
 
 import pytest
 
-from kea_runscript import ROOT, bench, build, cli, containers, docs, golden, messages, pipelines, smoke
+from kea_runscript import ROOT, cli
+from kea_runscript.bench import dhcp
+from kea_runscript.builder import hook
+from kea_runscript.engine import containers
+from kea_runscript.generate import docs, golden, messages, pipelines
+from kea_runscript.verify import smoke
 
 PREFIX = "kea-runscript: "
 NAMED = re.compile(r"(?<![\w/-])kea-runscript ([a-z][\w-]*)")
@@ -174,12 +179,12 @@ def test_bench_docker_unavailable_early(monkeypatch, capsys):
                                        (RuntimeError("perfdhcp vanished"), 1)])
 def test_bench_errors_during_the_run(monkeypatch, capsys, exc, code):
     monkeypatch.setattr(containers, "engine_arch", lambda: "amd64")
-    monkeypatch.setattr(bench, "launcher_costs", lambda **kw: {})
-    monkeypatch.setattr(bench, "launcher_table", lambda *a: "launcher table")
+    monkeypatch.setattr(dhcp, "launcher_costs", lambda **kw: {})
+    monkeypatch.setattr(dhcp, "launcher_table", lambda *a: "launcher table")
 
     def fail(*a, **kw):
         raise exc
-    monkeypatch.setattr(bench, "dhcp_tables", fail)
+    monkeypatch.setattr(dhcp, "dhcp_tables", fail)
     assert cli.main(["bench", "--no-build", "--cell", "kea2.2.0-debian12-amd64"]) == code
     out, err = _error(capsys)
     assert str(exc) in err and str(exc) not in out
@@ -188,7 +193,7 @@ def test_bench_errors_during_the_run(monkeypatch, capsys, exc, code):
 def test_build_docker_unavailable(monkeypatch, capsys):
     def unavailable(*a, **kw):
         raise containers.DockerUnavailable("no engine here")
-    monkeypatch.setattr(build, "build_cells", unavailable)
+    monkeypatch.setattr(hook, "build_cells", unavailable)
     assert cli.main(["build"]) == 3
     _error(capsys)
 
@@ -207,8 +212,8 @@ def test_pipelines_drift(monkeypatch, capsys):
 
 def test_smoke_build_failure(monkeypatch, capsys):
     def failed(cells, **kw):
-        return [build.Result(c, "failed", 0.1, "compiler exploded") for c in cells]
-    monkeypatch.setattr(build, "build_cells", failed)
+        return [hook.Result(c, "failed", 0.1, "compiler exploded") for c in cells]
+    monkeypatch.setattr(hook, "build_cells", failed)
     assert cli.main(["smoke", "--only", "kea2.6.3-debian13-amd64"]) == 1
     out, err = _error(capsys)
     assert "kea2.6.3-debian13-amd64" in err and "build failed" in err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kea_runscript import images
+from kea_runscript.engine import images
 
 # Waits (bounded) for the flag file the progress callback creates on seeing the first line:
 # "saw the flag" proves that line was shown while debootstrap was still running.

@@ -1,5 +1,5 @@
 """Containers are labelled, removed whatever interrupts a run, and stream long commands
-(kea_runscript.containers, without Docker: a fake engine records what is asked of it)."""
+(kea_runscript.engine.containers, without Docker: a fake engine records what is asked of it)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import threading
 import pytest
 import requests
 
-from kea_runscript import ROOT, containers
+from kea_runscript import ROOT
+from kea_runscript.engine import containers
 
 
 class HijackedExec:
@@ -282,7 +283,9 @@ def test_clean_images_spares_the_base_images():
 SIGNAL_SCRIPT = textwrap.dedent("""\
     import os, signal, sys, time
     sys.path.insert(0, {root!r})
-    from kea_runscript import cli, containers, smoke
+    from kea_runscript import cli
+    from kea_runscript.engine import containers
+    from kea_runscript.verify import smoke
 
     class API:
         def remove_container(self, name, force=False):

@@ -5,7 +5,9 @@ every relative link of README.md and docs/*.md reaches a file that exists."""
 import re
 from urllib.parse import unquote
 
-from kea_runscript import ROOT, catalogue, docs
+from kea_runscript import ROOT
+from kea_runscript.model import catalogue
+from kea_runscript.generate import docs
 
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]

@@ -1,11 +1,11 @@
 """The test programs' builds: one object per source, each given only the RUNSCRIPT_* defines
-it can see (kea_runscript/launcher_driver.py compile_cached)."""
+it can see (kea_runscript/builder/launcher_driver.py compile_cached)."""
 
 from __future__ import annotations
 
 import subprocess
 
-from kea_runscript.launcher_driver import compile_cached
+from kea_runscript.builder.launcher_driver import compile_cached
 
 HEADER = """#pragma once
 #ifdef RUNSCRIPT_IN_HEADER

@@ -1,6 +1,6 @@
 """emulation.problem: what a machine lacks to run a foreign cell's Kea (a fake binfmt_misc)."""
 
-from kea_runscript import emulation
+from kea_runscript.engine import emulation
 
 ENTRY = "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: {flags}\noffset 0\n"
 

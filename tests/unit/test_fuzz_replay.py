@@ -1,12 +1,13 @@
 """What fuzzing found stays fixed: every seed and regression input of tests/fuzz/ is run
-through its target (a plain g++ build, kea_runscript.fuzz.build_replay), whose invariants
+through its target (a plain g++ build, kea_runscript.verify.fuzz.build_replay), whose invariants
 abort on a wrong framing or reply reading. `nox -s fuzz` looks for new inputs with libFuzzer."""
 
 import subprocess
 
 import pytest
 
-from kea_runscript import ROOT, fuzz
+from kea_runscript import ROOT
+from kea_runscript.verify import fuzz
 
 
 @pytest.mark.parametrize("target", sorted(fuzz.TARGETS))

@@ -229,7 +229,7 @@ def test_the_smokes_comparison_of_handler_and_debug_sh_logs(tmp_path):
     their logs (smoke_examples.compare_handler_logs). Here: debug.sh run as the hook runs a
     script, handler.sh fed the same events, a multi-line value; equal, then one event missing
     and one byte changed are reported."""
-    from kea_runscript.smoke_examples import compare_handler_logs
+    from kea_runscript.verify.examples import compare_handler_logs
     events = [("lease4_select", LEASE + [b"KEA_LEASE4_DEBUG=Address: 192.0.2.10\nValid life: 3600\n"]),
               ("pkt4_receive", LEASE[:2]), ("lease4_select", LEASE), ("lease6_renew", [b"KEA_X=1"])]
     debug_log = tmp_path / "debug.log"

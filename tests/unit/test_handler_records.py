@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from kea_runscript import ROOT, catalogue
+from kea_runscript import ROOT
+from kea_runscript.model import catalogue
 from kea_runscript.handler_records import (MALFORMED, OUTPUT, REPLY, ProtocolError, Record,
                                            RecordDecoder, decode_records, encode_record,
                                            encode_reply, line_kind, parse_reply, try_reply)
@@ -165,3 +166,17 @@ def test_the_readmes_worked_example_runs_as_shown(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"exit 0\n"
     assert p.stderr.decode() in text, f"the README does not show what the handler logs:\n{p.stderr.decode()}"
+
+
+def test_the_public_names_exist_and_the_docs_example_runs(tmp_path):
+    """docs/handlers.md's example, run as written against the example Python handler."""
+    from kea_runscript import handler_records
+    assert all(hasattr(handler_records, name) for name in handler_records.__all__)
+    text = HANDLERS_DOC.read_text().split("## Testing a handler", 1)[1]
+    (example,) = re.findall(r"```python\n(.*?)```", text, re.S)[:1]
+    handler = ROOT / "examples" / "handlers" / "handler.py"
+    assert '"./my-handler"' in example
+    code = example.replace('"./my-handler"', repr(str(handler)))
+    r = subprocess.run(["python3", "-c", code], capture_output=True, text=True, timeout=60,
+                       env={"PATH": "/usr/bin:/bin", "HANDLER_LOG": str(tmp_path / "log")})
+    assert r.returncode == 0, r.stderr

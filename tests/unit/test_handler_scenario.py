@@ -1,4 +1,4 @@
-"""Unit tests (no Docker) of the pure parts of scenario 18 (kea_runscript.scenarios.handler):
+"""Unit tests (no Docker) of the pure parts of scenario 18 (tests.support.scenarios.handler):
 reading Kea's log times and the queue-full counts, the once-a-second rule, the backoff bound."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from kea_runscript import scenarios
-from kea_runscript.scenarios import handler
+from ..support import scenarios
+from tests.support.scenarios import handler
 
 
 def test_kea_log_time_is_read_in_the_container_s_local_time():

@@ -10,8 +10,8 @@ import os
 import subprocess
 import sys
 
-from kea_runscript import checks, smoke, testnet
-from kea_runscript.catalogue import load
+from kea_runscript.verify import checks, smoke, testnet
+from kea_runscript.model.catalogue import load
 
 TOOLS = testnet.TOOLS
 HANDLER = str(TOOLS / "handler_recorder.py")
@@ -186,7 +186,7 @@ def test_own_environment_counts_when_it_is_not_the_entry_s():
 
 def test_handler_records_pass_the_catalogue_checks_as_exec_calls_do():
     """The handler's lines have the recorder's shape: check_run reads them unchanged."""
-    from kea_runscript.versions import Version
+    from kea_runscript.model.versions import Version
     fields = ["KEA_REMOVE_LEASE=1"]
     run = checks.check_run([handled("lease4_expire", fields)], load(), Version(2, 6, 3),
                            checks.Traffic(family=4), ["lease4_expire"])
@@ -195,8 +195,8 @@ def test_handler_records_pass_the_catalogue_checks_as_exec_calls_do():
 
 
 def test_table_has_a_handler_column_per_mode():
-    from kea_runscript.matrix import load as load_matrix
-    from kea_runscript.versions import Version
+    from kea_runscript.model.matrix import load as load_matrix
+    from kea_runscript.model.versions import Version
     cell = load_matrix().by_id("kea2.6.3-debian13-amd64")
     runs = []
     for handler in (False, True):
@@ -238,8 +238,8 @@ def test_handler_hello_writes_one_line_to_stderr_and_one_outside_the_protocol(tm
 
 def test_details_show_kea_s_stdout_where_scripts_without_capture_write(tmp_path):
     """A recorder that failed said why on its stderr, which is Kea's: the details show it."""
-    from kea_runscript.matrix import load as load_matrix
-    from kea_runscript.versions import Version
+    from kea_runscript.model.matrix import load as load_matrix
+    from kea_runscript.model.versions import Version
     cell = load_matrix().by_id("kea2.6.3-debian13-amd64")
     r = checks.check_run([], load(), Version(2, 6, 3), checks.Traffic(family=4), ["pkt4_receive"],
                          mode="async+st")

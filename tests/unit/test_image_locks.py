@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 
-from kea_runscript import images
+from kea_runscript.engine import images
 
 
 def _hold(key: str, log: str, name: str, hold_s: float) -> None:

@@ -4,9 +4,9 @@ The fixtures in data/kea/ are real outputs, copied from smoke runs' commands.log
 
 from pathlib import Path
 
-from kea_runscript.scenarios.load import lease_file_stats
-from kea_runscript.scenarios.processes import parse_ls_fd
-from kea_runscript.scenarios.runtime import parse_fd_links
+from tests.support.scenarios.load import lease_file_stats
+from tests.support.scenarios.processes import parse_ls_fd
+from tests.support.scenarios.runtime import parse_fd_links
 
 DATA = Path(__file__).parent / "data" / "kea"
 

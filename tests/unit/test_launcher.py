@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from kea_runscript import ROOT
-from kea_runscript.launcher_driver import build_driver, build_preload
-from kea_runscript.scenarios.load import launch_mappings
+from kea_runscript.builder.launcher_driver import build_driver
+from tests.support.preload import build_preload
+from tests.support.launcher import BUILDS, events_of, launch_mapping_found
+from tests.support.scenarios.load import launch_mappings
 
 from tests.deadlines import kill_allowance_ms
 
@@ -255,36 +257,11 @@ def test_launch_memory_is_freed_when_the_launcher_stops(driver, tmp_path):
 # Issue 10: the launcher never stalls Kea. Every kernel- or libc-dependent path can be forced at
 # build time; the same guarantees are tested on each.
 
-BUILDS = {
-    "default": (),
-    # Kernels before 5.9 (Debian 10, Ubuntu 20.04): no close_range.
-    "no-close-range": ("RUNSCRIPT_NO_CLOSE_RANGE",),
-    # Kernels before 5.3 (Debian 10, RHEL 8, Ubuntu 18.04), decided at build time.
-    "no-pidfd": ("RUNSCRIPT_NO_PIDFD",),
-    # The same, found at run time: clone() ignores CLONE_PIDFD and pidfd_open does not exist.
-    "old-kernel": ("RUNSCRIPT_FAKE_OLD_CLONE",),
-    # A clone that ignores CLONE_PIDFD on a kernel with pidfd_open (none known): the supervisor
-    # is then waited for by polling, never started twice.
-    "clone-ignores-pidfd": ("RUNSCRIPT_FAKE_CLONE_IGNORES_PIDFD",),
-    # glibc before 2.34 (no posix_spawn_file_actions_addclosefrom_np): vfork.
-    "no-spawn-closefrom": ("RUNSCRIPT_NO_SPAWN_CLOSEFROM",),
-    # Architectures other than x86_64 and arm64 (armhf, ppc64el, s390x, ...): no supervisor,
-    # every script a plain child with its pidfd, libc's syscall() for raw system calls.
-    "other-arch": ("RUNSCRIPT_AS_OTHER_ARCH",),
-    # RHEL 8 / Debian 10 altogether.
-    "oldest": ("RUNSCRIPT_NO_PIDFD", "RUNSCRIPT_NO_SPAWN_CLOSEFROM", "RUNSCRIPT_NO_CLOSE_RANGE"),
-}
 
 
 @pytest.fixture(params=list(BUILDS), scope="module")
 def any_driver(request, built):
     return built(*BUILDS[request.param])
-
-
-def events_of(out):
-    """[(kind, code, ms since the launch)] from the driver's `run` output."""
-    return [tuple(int(float(x)) for x in line.split()[1:4])
-            for line in out.splitlines() if line.startswith("event ")]
 
 
 def run_full(driver, path, wait, timeout_ms=5000, env=None):
@@ -633,13 +610,6 @@ def test_a_crashing_supervisor_takes_down_only_itself_from_linux_5_16(tmp_path, 
         assert r.returncode < 0, "the caller was expected to die with its supervisor on this kernel"
 
 
-def launch_mapping_found(out, page_kb=4):
-    """True when the driver's `maps` output (/proc/self/maps lines after "map ") shows a
-    launch mapping with its guard pages (one page each), as scenario 10 finds them in Kea's."""
-    maps = "\n".join(line[4:] for line in out.splitlines() if line.startswith("map "))
-    return launch_mappings(maps, page_kb) > 0
-
-
 def test_guard_pages_below_the_supervisor_stacks(driver, tmp_path):
     out = driver_run.run([str(driver), "maps", str(script(tmp_path, "exit 0\n"))],
                          capture_output=True, text=True, timeout=60, check=True).stdout
@@ -717,7 +687,7 @@ def test_supervisor_code_calls_no_plt_entry(driver):
 @pytest.fixture(scope="module")
 def page_shim():
     """LD_PRELOAD object: the driver's own calls see pages of $SHIM_PAGE_SIZE bytes."""
-    return build_preload(ROOT / "tests" / "page_size_shim.c", ROOT / "build" / "test-launcher")
+    return build_preload(ROOT / "tests" / "support" / "page_size_shim.c", ROOT / "build" / "test-launcher")
 
 
 @pytest.mark.parametrize("page_kb", [16, 64])

@@ -29,9 +29,10 @@ import subprocess
 
 import pytest
 
-from kea_runscript import emulation
+from kea_runscript.engine import emulation
+from tests.support.launcher import BUILDS
 from tests.unit.test_launcher import (  # noqa: F401 (collected here with arch = "arm64")
-    BUILDS, STRESS_FULL, built, driver, kill_slack_ms, run, script,
+    STRESS_FULL, built, driver, kill_slack_ms, run, script,
     test_an_environment_larger_than_the_copy_area_arrives_whole,
     test_an_exception_after_the_spawn_leaks_no_slot,
     test_async_flood_is_killed_on_time_without_blocking_launches_or_growing,
@@ -119,7 +120,7 @@ def test_a_script_that_cannot_be_executed_is_a_spawn_failure_under_qemu_user(dri
 # --- The tools these tests and the arm64 virtual machine need: a clear error when missing ---
 
 def test_a_missing_cross_compiler_is_named_with_its_package(monkeypatch, tmp_path):
-    from kea_runscript import launcher_driver
+    from kea_runscript.builder import launcher_driver
     monkeypatch.setattr(launcher_driver.shutil, "which", lambda name: None)
     monkeypatch.setattr(launcher_driver.platform, "machine", lambda: "x86_64")
     with pytest.raises(launcher_driver.CompilerMissing) as e:
@@ -128,7 +129,7 @@ def test_a_missing_cross_compiler_is_named_with_its_package(monkeypatch, tmp_pat
 
 
 def test_missing_virtual_machine_tools_are_named_with_their_packages(monkeypatch):
-    from kea_runscript import qemu_system
+    from ..support import qemu_system
     monkeypatch.setattr(qemu_system.shutil, "which", lambda name: None if name in ("cpio", "qemu-system-aarch64") else "/x")
     with pytest.raises(qemu_system.VmUnavailable) as e:
         qemu_system.run_in_vm([("x", "true")], {})
@@ -138,7 +139,7 @@ def test_missing_virtual_machine_tools_are_named_with_their_packages(monkeypatch
 
 
 def test_the_machines_console_is_cut_into_sections():
-    from kea_runscript import qemu_system
+    from ..support import qemu_system
     console = ("[    1.0] kernel noise\n@@@KEA-BEGIN a 1.50\nexited 3 1\n\n@@@KEA-END a 0 1.75\n"
                "@@@KEA-BEGIN b 2.00\nno newline\n@@@KEA-END b 2 2.10\n@@@KEA-BEGIN lost 3.00\n")
     found = qemu_system.sections(console)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from kea_runscript.scenarios.output import _LIFETIMES
+from tests.support.scenarios.output import _LIFETIMES
 
 COMM = "sleep"
 

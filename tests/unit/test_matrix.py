@@ -7,9 +7,10 @@ import textwrap
 
 import pytest
 
-from kea_runscript import ROOT, cli, facts, matrix
+from kea_runscript import ROOT, cli
+from kea_runscript.model import facts, matrix
 from kea_runscript.errors import ExitCode
-from kea_runscript.matrix import MatrixError, cell_id, parse, parse_id
+from kea_runscript.model.matrix import MatrixError, cell_id, parse, parse_id
 
 HEAD = textwrap.dedent("""\
     os:
@@ -236,7 +237,7 @@ def test_cli_list_needs_no_docker(capsys, small_file):
 
 
 def test_declared_cell_fails_fast_without_docker(capsys, small_file, monkeypatch):
-    from kea_runscript import containers
+    from kea_runscript.engine import containers
 
     def no_docker(*args, **kwargs):
         raise AssertionError("a declared cell must fail before any Docker call")

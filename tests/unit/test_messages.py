@@ -1,6 +1,7 @@
 """The committed message sources are exactly what messages.mes generates."""
 
-from kea_runscript import ROOT, messages
+from kea_runscript import ROOT
+from kea_runscript.generate import messages
 
 
 def test_generated_message_sources_are_up_to_date():

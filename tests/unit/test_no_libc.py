@@ -9,7 +9,10 @@ import subprocess
 
 import pytest
 
-from kea_runscript import ROOT, launcher_driver, no_libc, render
+from kea_runscript import ROOT
+from kea_runscript.builder import launcher_driver
+from kea_runscript.model import no_libc
+from kea_runscript.generate import render
 
 # A libc call in the supervisor's code: what the rule is there to refuse.
 LIBC_CALL = """
@@ -61,5 +64,5 @@ def test_the_test_programs_refuse_it_too(tmp_path, monkeypatch):
     monkeypatch.setattr(launcher_driver, "ROOT", tmp_path)
     with pytest.raises(no_libc.LibcInSupervisor, match="strlen"):
         launcher_driver.compile_cached("launcher_driver", [hook / "launcher.cc", hook / no_libc.SOURCE,
-                                                           ROOT / "tests" / "launcher_driver.cc"],
+                                                           launcher_driver.DRIVERS / "launcher_driver.cc"],
                                        [], tmp_path / "out")

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kea_runscript import bench, perfdhcp, scenarios
+from kea_runscript.bench import dhcp
+from kea_runscript.verify import perfdhcp
+from ..support import scenarios
 
 DATA = Path(__file__).parent / "data" / "perfdhcp"
 
@@ -19,7 +21,7 @@ def parse(name: str) -> perfdhcp.Perf:
 
 def test_one_parser_for_the_scenarios_and_the_benchmark():
     assert scenarios.parse_perfdhcp is perfdhcp.parse_perfdhcp
-    assert bench.parse_perfdhcp is perfdhcp.parse_perfdhcp
+    assert dhcp.parse_perfdhcp is perfdhcp.parse_perfdhcp
 
 
 def test_v4_load_run():

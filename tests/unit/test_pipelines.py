@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kea_runscript import ROOT, cli, matrix, pipelines
+from kea_runscript import ROOT, cli
+from kea_runscript.model import matrix
+from kea_runscript.generate import pipelines
 from tests.unit.fakes import small_matrix
 
 #: The real matrix: these tests are about the committed CI files, which it generates (the drift

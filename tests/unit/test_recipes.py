@@ -7,9 +7,10 @@ import subprocess
 
 import pytest
 
-from kea_runscript import images, matrix
-from kea_runscript.facts import facts_for
-from kea_runscript.render import render_tree
+from kea_runscript.engine import images
+from kea_runscript.model import matrix
+from kea_runscript.model.facts import facts_for
+from kea_runscript.generate.render import render_tree
 
 SOURCE_TREE_INCLUDE = "/usr/src/kea/src/lib"
 

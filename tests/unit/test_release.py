@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from kea_runscript import HOOK_VERSION, ROOT, matrix, release, signing
+from kea_runscript import HOOK_VERSION, ROOT, release
+from kea_runscript.model import matrix
+from kea_runscript.release import signing
 from tests.unit.fakes import small_matrix
 
 #: Behaviour on the small fixture matrix; the artifact names' uniqueness is checked over the real one.
@@ -171,7 +173,7 @@ def test_tarball_is_reproducible(tmp_path):
 
 def stub_digest(kea: str) -> str:
     import tempfile
-    from kea_runscript.build import tree_digest
+    from kea_runscript.builder.hook import tree_digest
     with tempfile.TemporaryDirectory() as tmp:
         return tree_digest(stub_render(kea, Path(tmp) / "src"))
 

@@ -5,7 +5,7 @@ that their number cannot pass for growth (CI once saw +165 kB a reload from 11 m
 import re
 from pathlib import Path
 
-from kea_runscript.scenarios import load
+from tests.support.scenarios import load
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data" / "maps"

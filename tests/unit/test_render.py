@@ -4,9 +4,10 @@ import re
 
 import pytest
 
-from kea_runscript import catalogue, golden
-from kea_runscript.facts import UnsupportedVersion, facts_for, resolve_version, supported_series
-from kea_runscript.render import render_files, render_tree
+from kea_runscript.model import catalogue
+from kea_runscript.generate import golden
+from kea_runscript.model.facts import UnsupportedVersion, facts_for, resolve_version, supported_series
+from kea_runscript.generate.render import render_files, render_tree
 
 
 def test_golden_files_match_every_series():

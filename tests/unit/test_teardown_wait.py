@@ -1,4 +1,4 @@
-"""How the stop and reload scenarios wait for Kea (kea_runscript.scenarios.teardown), run
+"""How the stop and reload scenarios wait for Kea (tests.support.scenarios.teardown), run
 with this machine's /bin/sh and /proc instead of a container's."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import os
 import subprocess
 import time
 
-from kea_runscript.containers import CallResult
+from kea_runscript.engine.containers import CallResult
 # the module, not the scenario function the package exports under the same name
-teardown = importlib.import_module("kea_runscript.scenarios.teardown")
+teardown = importlib.import_module("tests.support.scenarios.teardown")
 
 
 class LocalShell:

@@ -1,10 +1,10 @@
 """A tier re-runs each failed test once on its own: a test that then passes is listed as a
-re-run and the tier passes; one that fails twice fails the tier (kea_runscript.tiers)."""
+re-run and the tier passes; one that fails twice fails the tier (kea_runscript.verify.tiers)."""
 
 import json
 import textwrap
 
-from kea_runscript import tiers
+from kea_runscript.verify import tiers
 
 SUITE = {
     "test_ok.py": "def test_ok():\n    assert True\n",

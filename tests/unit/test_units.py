@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kea_runscript import ROOT, units
+from kea_runscript import ROOT
+from kea_runscript.model import units
 
 DATA = Path(__file__).parent / "data" / "units"
 

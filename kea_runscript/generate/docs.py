@@ -1,0 +1,88 @@
+"""The variable reference (docs/variables.md), generated from the catalogue.
+
+`kea-runscript docs` rewrites the block between the markers below in docs/variables.md
+(`kea-runscript docs --check` only compares); a unit test fails when the page and the
+catalogue drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .. import ROOT
+from ..model.catalogue import Catalogue, load as load_catalogue
+from ..model.facts import load_table as load_facts
+
+VARIABLES = ROOT / "docs" / "variables.md"
+BEGIN = "<!-- BEGIN variables: generated from hook/variables.yaml by `kea-runscript docs` -->"
+END = "<!-- END variables -->"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def variables_section(catalogue: Catalogue | None = None) -> str:
+    catalogue = catalogue or load_catalogue()
+    first_version = {name: since for name, since in load_facts()["hook_points"].items()}
+    lines = [BEGIN, ""]
+    lines.append("Value formats by type:")
+    lines.append("")
+    lines.append("| Type | Format |")
+    lines.append("|---|---|")
+    for name, spec in catalogue.types.items():
+        lines.append(f"| `{name}` | {_cell(spec['format'])} |")
+    for family, title in ((4, "DHCPv4"), (6, "DHCPv6")):
+        points = [p for p in catalogue.hook_points if p.family == family]
+        groups = []
+        for point in points:
+            for g in point.emits:
+                if g not in groups:
+                    groups.append(g)
+        lines += ["", f"### {title} variables", ""]
+        lines.append("| Variable | Type | Description | Present | Kea | Reference |")
+        lines.append("|---|---|---|---|---|---|")
+        for g in groups:
+            for v in catalogue.groups[g].variables:
+                present = v.when or "always"
+                if v.values:
+                    present += "; one of " + ", ".join(f"`{x}`" for x in v.values)
+                lines.append(
+                    f"| `{v.name}` | {v.type} | {_cell(v.description)} | {_cell(present)} "
+                    f"| {v.since.series}+ | {_cell(v.reference)} |")
+            for p in catalogue.groups[g].patterns:
+                lines.append(f"| `{p.name}` | {p.type} | {_cell(p.description)} "
+                             f"| {_cell(p.when)} | 1.1+ |  |")
+        lines += ["", f"### {title} hook points", ""]
+        lines.append("| Hook point (`argv[1]`) | Called by default | Kea | Variables |")
+        lines.append("|---|---|---|---|")
+        for point in points:
+            names = " ".join(f"`{v.name}`" for v in catalogue.variables_at(point.name))
+            default = "yes" if point.default else "no (list it in `hook-points`)"
+            since = ".".join(first_version[point.name].split(".")[:2])
+            lines.append(f"| `{point.name}` | {default} | {since}+ | {names} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+_BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+
+
+def section(page: Path | None = None) -> str | None:
+    """The generated block as the page has it (None without markers)."""
+    match = _BLOCK.search((page or VARIABLES).read_text())
+    return match.group(0) if match else None
+
+
+def write(page: Path | None = None) -> bool:
+    """Rewrite the generated block; returns True when the file changed."""
+    page = page or VARIABLES
+    text = page.read_text()
+    if not _BLOCK.search(text):
+        raise ValueError(f"{page}: markers {BEGIN!r} ... {END!r} not found")
+    new = _BLOCK.sub(lambda _: variables_section(), text)
+    if new != text:
+        page.write_text(new)
+        return True
+    return False

@@ -1,0 +1,140 @@
+"""Render the hook's complete C++ source tree for one Kea version.
+
+Static sources come from hook/ as they are; the Kea-version-dependent files come from the
+templates in templates/hook/, fed with the catalogue and the facts for that version.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import jinja2
+
+from .. import HOOK_VERSION, ROOT
+from ..model import no_libc
+from . import templating
+from ..model.catalogue import Catalogue, load as load_catalogue
+from ..model.facts import KeaFacts, facts_for
+
+HOOK_DIR = ROOT / "hook"
+TEMPLATE_DIR = ROOT / "templates" / "hook"
+
+# Static files of hook/ that go into every tree (data files and helpers stay out).
+STATIC_SOURCES = ("parameters.cc", "launcher.cc", "supervisor.cc", "handler.cc", "protocol.cc", "log_text.cc", "load.cc", "logger.cc",
+                  "messages.cc", "runscript.cc")
+STATIC_HEADERS = ("parameters.h", "environment.h", "fields.h", "launcher.h", "supervisor.h", "handler.h", "protocol.h", "log_text.h", "logger.h",
+                  "messages.h", "runscript.h")
+SHIM_SCRIPT = "make-cfg-globals-shim.sh"
+
+# Callout argument kinds that are smart pointers a callout skips when null. Subnets are
+# handled by their fields (1.4 sends empty values when no subnet was selected).
+SKIP_WHEN_NULL = {"pkt4", "pkt6", "lease4", "lease6"}
+
+
+def _environment() -> jinja2.Environment:
+    return templating.environment(TEMPLATE_DIR, trim_blocks=True, lstrip_blocks=True)
+
+
+def _pattern_expression(pattern) -> str:
+    """C++ expression building a pattern's NAME= from `code_text` and `sub_text`."""
+    pieces = {"<code>": "code_text", "<sub>": "sub_text"}
+    parts = [pieces.get(part, f'std::string("{part}")') for part in pattern.cxx_parts()]
+    return " + ".join(parts + ['"="'])
+
+
+def version_number(version) -> int:
+    """X.Y.Z as kea_features.h's version_number() reads config.h's VERSION."""
+    return version.major * 10000 + version.minor * 100 + version.patch
+
+
+def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
+    groups = []
+    for group in catalogue.groups.values():
+        variables = [v for v in group.variables if v.since <= kea.version]
+        groups.append({
+            "name": group.name,
+            "argument": group.argument,
+            "cxx_type": kea.values[f"type_{group.object}"],
+            "skip_when_null": group.object in SKIP_WHEN_NULL,
+            "variables": variables,
+            "family": 6 if group.object.endswith("6") else 4,
+            "patterns": [{"name": p.name, "has_sub": "<sub>" in p.name,
+                          "cxx": _pattern_expression(p)} for p in group.patterns],
+            # variables named like one of the group's patterns (KEA_QUERY4_OPTION60): when the
+            # operator lists that option, its hex form replaces the variable (one name, once)
+            "shadowed": sorted(v.name for v in variables
+                               if any(re.match(p.regex, v.name) for p in group.patterns)),
+        })
+    by_name = {g["name"]: g for g in groups}
+    points = []
+    for index, point in enumerate(catalogue.hook_points):
+        available = kea.has_hook_point(point.name) and all(
+            by_name[g]["cxx_type"] for g in point.emits)
+        points.append({
+            "name": point.name,
+            "index": index,
+            "available": available,
+            "default": point.default,
+            "family": point.family,
+            "since": str(kea.hook_points[point.name]),
+            "emits": point.emits,
+            "max_vars": sum(len(by_name[g]["variables"]) for g in point.emits),
+        })
+    missing = kea.missing_headers
+    shim = missing if missing and missing["remedy"] == "shim" else None
+    source_tree = missing if missing and missing["remedy"] == "source-tree" else None
+    sources = list(STATIC_SOURCES) + ["callouts.cc"]
+    valid_from, valid_until = kea.valid_from, kea.valid_until
+    for variable in catalogue.variables():  # a variable's `since` is a boundary of the tree too
+        if variable.since <= kea.version:
+            valid_from = max(valid_from, variable.since)
+        else:
+            valid_until = min(valid_until, variable.since)
+    return {
+        "kea": kea,
+        "hook_version": HOOK_VERSION,
+        "groups": groups,
+        # each shadowed name once, in a fixed order: the index of Runner::shadowed()
+        "shadowable": sorted({name for g in groups for name in g["shadowed"]}),
+        "hook_points": points,
+        "shim": shim,
+        "source_tree": source_tree,
+        "sources": sorted(sources),
+        "no_libc": {"source": no_libc.SOURCE, "flags": " ".join(no_libc.FLAGS),
+                    "supervisor_symbol": no_libc.SUPERVISOR_SYMBOL},
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "valid_from_number": version_number(valid_from),
+        "valid_until_number": version_number(valid_until),
+    }
+
+
+def render_files(kea_version: str) -> dict[str, str]:
+    """{relative path: content} of the complete tree, without writing anything."""
+    kea = facts_for(kea_version, rendered_only=True)
+    context = template_context(kea, load_catalogue())
+    env = _environment()
+    files = {}
+    for name in STATIC_SOURCES + STATIC_HEADERS:
+        files[name] = (HOOK_DIR / name).read_text()
+    if context["shim"]:
+        files[SHIM_SCRIPT] = (HOOK_DIR / SHIM_SCRIPT).read_text()
+    for template, target in (("callouts.cc.j2", "callouts.cc"),
+                             ("kea_features.h.j2", "kea_features.h"),
+                             ("Makefile.j2", "Makefile")):
+        files[target] = env.get_template(template).render(**context)
+    return files
+
+
+def render_tree(kea_version: str, dest: Path) -> Path:
+    """Write the tree for `kea_version` (X.Y or X.Y.Z) into `dest`, replacing its contents."""
+    dest = Path(dest)
+    files = render_files(kea_version)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name, content in sorted(files.items()):
+        (dest / name).write_text(content)
+    return dest
