@@ -3,6 +3,8 @@
 #ifndef RUNSCRIPT_ENVIRONMENT_H
 #define RUNSCRIPT_ENVIRONMENT_H
 
+#include <stdint.h>
+
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -27,10 +29,33 @@ public:
         vars_.back() += value;
     }
 
+    // The variable just added identifies the client (its type says so in the catalogue: the
+    // generated callouts call this after each such variable). The first of them with a value
+    // is the client's: client_key() hashes it.
+    void identifies_client() {
+        if (client_ < 0 && !vars_.empty() && vars_.back().back() != '=') {
+            client_ = static_cast<long>(vars_.size()) - 1;
+        }
+    }
+
+    // FNV-1a over the client's value: the same client gives the same key at every hook point,
+    // so its events go to one handler, in order. 0 when no variable identifies the client.
+    std::size_t client_key() const {
+        if (client_ < 0) return 0;
+        const std::string& v = vars_[static_cast<std::size_t>(client_)];
+        uint64_t h = 14695981039346656037ULL;
+        for (std::size_t i = v.find('=') + 1; i < v.size(); ++i) {
+            h ^= static_cast<unsigned char>(v[i]);
+            h *= 1099511628211ULL;
+        }
+        return static_cast<std::size_t>(h);
+    }
+
     const std::vector<std::string>& vars() const { return vars_; }
 
 private:
     std::vector<std::string> vars_;
+    long client_ = -1;  // index of the client's variable in vars_
 };
 
 }  // namespace runscript

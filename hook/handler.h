@@ -168,20 +168,36 @@ public:
     struct Worker;
 
 private:
-    Outcome round_trip(Worker& w, const char* point, const std::vector<std::string>* vars,
-                       long long deadline, int budget_ms);
-    void monitor_loop();
+    struct PollSet;
+
+    // handler_pool.cc: workers' lives, output reporting, the stop.
     bool start(Worker& w);
     void handle_exit(Worker& w, int result, int status);
     void report(const HandlerEvent& e) const;
     void report_line(Worker& w, const std::string& line,
                      HandlerEvent::Kind kind = HandlerEvent::OUTPUT);
+    bool take_line(Worker& w, const std::string& line, Outcome* reply);
     void end_window(Worker& w, long long now);
     long long flush_output(Worker& w, long long now);
-    void read_stdout(Worker& w);
-    bool write_queued(Worker& w, long long now);
     void stop_all();
     void release_all();
+    // handler_call.cc: a synchronous round trip.
+    Outcome round_trip(Worker& w, const char* point, const std::vector<std::string>* vars,
+                       long long deadline, int budget_ms);
+    bool send_record(Worker& w, const char* point, const std::vector<std::string>* vars,
+                     long long deadline, Outcome* failure);
+    bool await_reply(Worker& w, long long deadline, Outcome* o);
+    // handler_queue.cc: the asynchronous queue.
+    void read_stdout(Worker& w);
+    bool write_queued(Worker& w, long long now);
+    // handler_monitor.cc: the pool's thread.
+    void monitor_loop();
+    long long poll_set(PollSet& set, long long now, bool stopping);
+    void mark_ready(const PollSet& set);
+    long long look_at(Worker& w, long long now, bool stopping);
+    void read_stderr(Worker& w, long long now);
+    void exchange(Worker& w, long long now, bool stopping);
+    void check_exit(Worker& w, long long now);
 
     const HandlerSettings settings_;
     HandlerSink sink_;

@@ -5,7 +5,7 @@
 //
 // What it guarantees, on every path (supervised with pidfds on Linux >= 5.3 on x86_64 and
 // aarch64; plain posix_spawn or vfork children on older kernels, other architectures and
-// glibc < 2.34, each forcible at build time, see launcher.cc):
+// glibc < 2.34, each forcible at build time, see spawn_script.h):
 // - One start per call; `wait: false` never waits for the script; the exit status is the
 //   script's; fds 0-2 only, /dev/null for any of them Kea has closed or marked close-on-exec.
 //   Whether the kernel has pidfds is asked once, of the kernel, never by running a script.
@@ -57,6 +57,8 @@
 #include <thread>
 #include <vector>
 
+#include "line_buffer.h"
+
 namespace runscript {
 
 struct Outcome {
@@ -97,35 +99,8 @@ const long long DISCARD_INTERVAL_MS = 10;
 typedef std::function<void(const std::string& script, pid_t pid, const std::string& line)>
     LineSink;
 
-// Splits what a script writes into lines, for one run. Bounded: a line longer than MAX is cut;
-// after max_lines lines, further lines are only counted, and flush() adds one line saying how
-// many were dropped.
-class LineBuffer {
-public:
-    static const std::size_t MAX = 4096;
-    explicit LineBuffer(std::size_t max_lines = static_cast<std::size_t>(-1));
-    // Reads at most max_bytes of what is available on the non-blocking fd; false at end of
-    // file or error.
-    bool read_from(int fd, std::size_t max_bytes, std::vector<std::string>& lines);
-    // Counts `lines` more as dropped (the caller could not log them in time).
-    void drop(std::size_t lines);
-    // Past max_lines: what is read is only counted, so it need not be read at full speed.
-    bool discarding() const { return kept_ >= max_lines_; }
-    // At the end of the run: the last, unterminated line, then the dropped-lines line.
-    void flush(std::vector<std::string>& lines);
-
-private:
-    void end_line(std::vector<std::string>& lines);
-
-    std::string partial_;
-    bool pending_ = false;  // bytes of an unterminated line were read
-    std::size_t max_lines_;
-    std::size_t kept_ = 0;
-    std::size_t dropped_ = 0;
-};
-
-// One started script, however it was started (see launcher.cc): the process the launcher
-// waits for (a supervisor or the script itself) and how to reach the script.
+// One started script, however it was started (spawn_script.h): the process the launcher waits
+// for (a supervisor or the script itself) and how to reach the script.
 struct Supervision;
 struct Process {
     pid_t pid;          // what we wait for; -1 when nothing was started
@@ -155,7 +130,7 @@ int reap_program(Process& p, int* status, bool block);
 // Unmaps the launch memory kept for reuse (at unload; safe at any time).
 void drop_kept_mappings();
 
-// Bounds on what scripts may cost Kea (see launcher.cc). Defaults are the hook's parameters'.
+// Bounds on what scripts may cost Kea. Defaults are the hook's parameters'.
 struct Limits {
     std::size_t max_async = 0;          // concurrently running asynchronous scripts (0: none)
     std::size_t max_lines = 100;        // captured lines logged per run; then one line says
@@ -203,8 +178,13 @@ private:
         LineBuffer buffer;
     };
 
+    struct PollSet;
+
     Process spawn(const char* path, char* const argv[], char* const envp[], int out_fd);
     void reaper_loop();
+    long long wait_for_children(const std::vector<Child>& mine, PollSet& set, long long drain_until);
+    bool look_at(Child& c, const PollSet& set, std::size_t i, long long now,
+                 std::vector<std::string>& lines);
     void deliver(const Child& c, std::vector<std::string>& lines);
     void report(const AsyncEvent& e);
     void finished(Child& c, int result, int status, std::vector<std::string>& lines);
@@ -220,7 +200,7 @@ private:
     int wake_fd_;                      // eventfd waking the reaper
     std::atomic<bool> stopping_;
     std::atomic<long long> stop_deadline_{0};  // monotonic ms, set before stopping_
-    std::atomic<bool> supervised_;     // decided once, at construction (see launcher.cc)
+    std::atomic<bool> supervised_;     // decided once, at construction (spawn_script.h)
     std::thread reaper_;
 };
 

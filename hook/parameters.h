@@ -70,6 +70,11 @@ public:
     explicit ConfigError(const std::string& what) : std::runtime_error(what) {}
 };
 
+// Throws ConfigError with `message`. A refusal goes to Kea's log and quotes what the
+// configuration holds (keys, paths, names), which may be any bytes: as log text, a NUL cannot
+// cut the message short and no control character reaches the log.
+[[noreturn]] void refuse(const std::string& message);
+
 // Looks a parameter up by name (LibraryHandle::getParameter); null when absent.
 typedef std::function<isc::data::ConstElementPtr(const std::string&)> ParameterLookup;
 
@@ -77,9 +82,6 @@ typedef std::function<isc::data::ConstElementPtr(const std::string&)> ParameterL
 // (empty when this Kea cannot enumerate them, before 1.4: unknown keys are then not caught).
 Config parse_config(const ParameterLookup& lookup, const std::vector<std::string>& names,
                     const HookPointInfo* hook_points, std::size_t hook_point_count);
-
-// Closest candidate for a misspelt name, or "" when none is close.
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
 const int DEFAULT_TIMEOUT_MS = 10000;
 const std::size_t DEFAULT_MAX_ASYNC = 64;

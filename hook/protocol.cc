@@ -1,7 +1,5 @@
 #include "protocol.h"
 
-#include <stdint.h>
-
 #include <cstring>
 
 namespace runscript {
@@ -35,24 +33,6 @@ ReplyKind parse_reply(const char* s, std::size_t n, int* code) {
     if ((n > 6 && s[5] == '0') || value > 255) return REPLY_MALFORMED;
     *code = value;
     return REPLY_EXIT;
-}
-
-std::size_t client_key(const std::vector<std::string>& vars) {
-    for (const std::string& v : vars) {
-        const std::size_t eq = v.find('=');
-        if (eq == std::string::npos || eq + 1 == v.size()) continue;
-        const bool hw = eq >= 7 && v.compare(eq - 7, 7, "_HWADDR") == 0;
-        const bool duid = eq >= 5 && v.compare(eq - 5, 5, "_DUID") == 0;
-        if (!hw && !duid) continue;
-        // FNV-1a over the value: the same client gives the same key at every hook point.
-        uint64_t h = 14695981039346656037ULL;
-        for (std::size_t i = eq + 1; i < v.size(); ++i) {
-            h ^= static_cast<unsigned char>(v[i]);
-            h *= 1099511628211ULL;
-        }
-        return static_cast<std::size_t>(h);
-    }
-    return 0;
 }
 
 }  // namespace runscript

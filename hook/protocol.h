@@ -1,6 +1,6 @@
 // The persistent handlers' wire format (docs/hook.md), apart from the pool that moves it:
-// what a record's bytes are, what a reply line means, which worker an event goes to. Pure
-// functions of their input, so tests/fuzz/ can feed them anything.
+// what a record's bytes are, what a reply line means. Pure functions of their input, so
+// tests/fuzz/ can feed them anything. (Which worker an event goes to: environment.h.)
 //
 //   record (hook -> handler):  <hook point>\0NAME=value\0...\0\0
 //   reply  (handler -> hook):  exit <decimal 0-255>\n
@@ -28,10 +28,6 @@ std::size_t field_length(const std::string& s);
 // as the reply and is reported), REPLY_OTHER for any other line (logged, not a reply).
 enum ReplyKind { REPLY_OTHER = 0, REPLY_EXIT = 1, REPLY_MALFORMED = 2 };
 ReplyKind parse_reply(const char* s, std::size_t n, int* code);
-
-// A key from the first non-empty variable whose name ends in _HWADDR or _DUID (the client's
-// identity in the catalogue's names); 0 when there is none.
-std::size_t client_key(const std::vector<std::string>& vars);
 
 }  // namespace runscript
 

@@ -246,7 +246,7 @@ Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environme
 // mode logs per event.
 Outcome Runner::hand_over(const ScriptConfig& s, HandlerPool& pool, const char* point,
                           const Environment& env) const {
-    const std::size_t key = pool.workers() > 1 ? client_key(env.vars()) : 0;
+    const std::size_t key = pool.workers() > 1 ? env.client_key() : 0;
     const Outcome o = s.wait ? pool.call(key, point, env.vars())
                              : pool.post(key, handler_record(point, env.vars()));
     if (o.kind == Outcome::EXITED && o.code != 0) {

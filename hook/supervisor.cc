@@ -1,4 +1,26 @@
-// Code without libc (supervisor.h says why and how the build keeps it so).
+// The supervisor (a process sharing Kea's memory that starts a script, waits for it and leaves
+// its status in the Supervision block: processes.h says who kills and reaps), and a script
+// between its clone and its exec. Its invariants:
+// - No libc. It runs alongside the Kea thread that started it, and alongside other
+//   supervisors: libc's wrappers would write that thread's errno, touch its cancellation state
+//   or take libc's locks (glibc's sigaction takes a lock that two such processes deadlock on).
+//   It calls the kernel directly (raw_syscall, runscript_clone) and only functions of this
+//   file, and gets -errno back as the result.
+// - No PLT. Every symbol of supervisor.h is hidden: a call is direct, never through a lazily
+//   bound PLT entry, which would run the dynamic linker here.
+// - Its own stacks (launch_memory.h: one for the supervisor, one for the script before its
+//   exec, each with a guard page below it), never the Kea thread's.
+// - No thread-local state of its own: it runs on the thread block (TLS) of the Kea thread that
+//   started it, so it reads no stack protector canary and no other thread-local variable.
+// The build keeps them, not care: this file is its own object, compiled last of all flags
+// without stack protector, builtins, exceptions or sanitizers (kea_runscript/model/no_libc.py),
+// and the Makefile and the test programs refuse the object if it references any symbol at all
+// (tests/unit/test_no_libc.py); the disassembly of the test driver shows no PLT call from it
+// (tests/unit/test_launcher.py).
+//
+// On other architectures raw_syscall falls back to libc's syscall() and there is no
+// supervisor: only the vfork child of spawn_plain uses this code there, while the thread that
+// started it is suspended.
 
 #include "supervisor.h"
 

@@ -1,23 +1,6 @@
-// Code without libc: the supervisor (launcher.cc, section 4) and a script between its clone
-// and its exec.
-//
-// The supervisor and the script before its exec share Kea's memory and the thread block (TLS)
-// of the Kea thread that started them, and in async mode run alongside it and alongside each
-// other: libc's wrappers would write that thread's errno, touch its cancellation state or take
-// libc's locks (glibc's sigaction takes a lock that two such processes sharing one thread block
-// deadlock on), and a call through a lazily bound PLT entry would run the dynamic linker there.
-// So this code calls the kernel directly (raw_syscall, runscript_clone), calls only functions
-// of supervisor.cc, and gets -errno back as the result.
-//
-// The rule is kept by the build, not by care: supervisor.cc is its own object, compiled last
-// of all flags without stack protector (it would read the canary of another thread's TLS),
-// builtins, exceptions or sanitizers (their runtimes use libc, locks and the thread's state),
-// and the Makefile refuses that object if it references any symbol at all. Every symbol
-// declared here is hidden: a call is direct, never through the PLT.
-//
-// On other architectures raw_syscall falls back to libc's syscall() and there is no
-// supervisor: only the vfork child of spawn_plain uses this code there, while the thread that
-// started it is suspended.
+// Code without libc: the supervisor and a script between its clone and its exec. Its
+// invariants (no libc, no PLT, its own stacks, no thread-local state) and how the build keeps
+// them are stated at the top of supervisor.cc, which holds it.
 
 #ifndef RUNSCRIPT_SUPERVISOR_H
 #define RUNSCRIPT_SUPERVISOR_H
@@ -33,7 +16,7 @@
 #define RUNSCRIPT_RAW_SYSCALL_ASM 0
 #endif
 
-// The supervisor needs our own clone trampoline and raw system calls (section 2), written for
+// The supervisor needs our own clone trampoline and raw system calls (supervisor.cc), written for
 // these two architectures only; elsewhere every script is a plain child (with pidfd).
 #if defined(__linux__) && RUNSCRIPT_RAW_SYSCALL_ASM && !defined(RUNSCRIPT_NO_PIDFD)
 #define RUNSCRIPT_SUPERVISED 1
@@ -67,7 +50,7 @@ void close_from_3(int keep = -1);
 void exec_child(const char* path, char* const argv[], char* const envp[], Stdio io,
                 volatile int* err, int report_fd = -1);
 
-// The block a supervisor shares with the hook (launcher.cc, section 4: who may kill and reap,
+// The block a supervisor shares with the hook (processes.h: who may kill and reap,
 // and who decides whether the script starts at all). A new block is all zero: NOT_STARTED.
 enum SupervisionState { NOT_STARTED = 0, RUNNING = 1, KILLING = 2, REAPING = 3, CANCELLED = 4 };
 

@@ -1,4 +1,4 @@
-"""Builds the launcher driver (drivers/launcher_driver.cc) with hook/launcher.cc (no Kea
+"""Builds the launcher driver (drivers/launcher_driver.cc) with the launcher's sources (no Kea
 needed): the launcher's microbenchmark (``kea-runscript bench``) and its unit tests run it, so
 it ships in the wheel. :func:`compile_cached` builds any such program against hook/.
 
@@ -18,13 +18,13 @@ import subprocess
 from pathlib import Path
 
 from .. import ROOT
-from ..model import no_libc
+from ..model import hook_sources, no_libc
 
 #: The drivers' own sources, beside this module (package data of the wheel).
 DRIVERS = Path(__file__).resolve().parent / "drivers"
-SOURCES = [ROOT / "hook" / "launcher.cc", ROOT / "hook" / "supervisor.cc", DRIVERS / "launcher_driver.cc"]
+SOURCES = hook_sources.paths(hook_sources.LAUNCHER) + [DRIVERS / "launcher_driver.cc"]
 # Hashed with the sources: a header change rebuilds the driver.
-HEADERS = [ROOT / "hook" / "launcher.h", ROOT / "hook" / "supervisor.h", DRIVERS / "task_signals.h"]
+HEADERS = hook_sources.paths(hook_sources.headers()) + [DRIVERS / "task_signals.h"]
 CROSS_HINT = ("run ./bootstrap.sh as root (on amd64 it installs g++-aarch64-linux-gnu), "
               "or apt-get install g++-aarch64-linux-gnu")
 

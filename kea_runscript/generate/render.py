@@ -13,19 +13,17 @@ from pathlib import Path
 import jinja2
 
 from .. import HOOK_VERSION, ROOT
-from ..model import no_libc
+from ..model import hook_sources, no_libc
 from . import templating
 from ..model.catalogue import Catalogue, load as load_catalogue
 from ..model.facts import KeaFacts, facts_for
 
-HOOK_DIR = ROOT / "hook"
+HOOK_DIR = hook_sources.HOOK_DIR
 TEMPLATE_DIR = ROOT / "templates" / "hook"
 
 # Static files of hook/ that go into every tree (data files and helpers stay out).
-STATIC_SOURCES = ("parameters.cc", "launcher.cc", "supervisor.cc", "handler.cc", "protocol.cc", "log_text.cc", "load.cc", "logger.cc",
-                  "messages.cc", "runscript.cc")
-STATIC_HEADERS = ("parameters.h", "environment.h", "fields.h", "launcher.h", "supervisor.h", "handler.h", "protocol.h", "log_text.h", "logger.h",
-                  "messages.h", "runscript.h")
+STATIC_SOURCES = hook_sources.SOURCES
+STATIC_HEADERS = tuple(hook_sources.headers())
 SHIM_SCRIPT = "make-cfg-globals-shim.sh"
 
 # Callout argument kinds that are smart pointers a callout skips when null. Subnets are
@@ -98,6 +96,8 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
         "groups": groups,
         # each shadowed name once, in a fixed order: the index of Runner::shadowed()
         "shadowable": sorted({name for g in groups for name in g["shadowed"]}),
+        # the variables whose value identifies the client (the handler mode's key)
+        "client_keys": {v.name for v in catalogue.variables() if catalogue.identifies_client(v)},
         "hook_points": points,
         "shim": shim,
         "source_tree": source_tree,

@@ -109,6 +109,10 @@ class Catalogue:
         """Option-named variable families a hook point can emit when configured."""
         return [p for g in self.hook_point(hook_point).emits for p in self.groups[g].patterns]
 
+    def identifies_client(self, variable: Variable) -> bool:
+        """A value of its type identifies the client (`client: true`)."""
+        return bool(self.types[variable.type].get("client"))
+
     def hook_points_of(self, variable: str) -> list:
         group = self.variable(variable).group
         return [p.name for p in self.hook_points if group in p.emits]
@@ -123,6 +127,9 @@ def parse(data: dict, source: str = "variables.yaml") -> Catalogue:
         raise CatalogueError(f"{source}: {message}")
 
     types = data.get("types") or fail("no `types`")
+    for tname, spec in types.items():
+        if not isinstance(spec, dict) or "format" not in spec or set(spec) - {"format", "client"}:
+            fail(f"type {tname}: keys are `format` and, optionally, `client`")
     groups = {}
     seen = set()
     for gname, g in (data.get("groups") or {}).items():
@@ -159,6 +166,11 @@ def parse(data: dict, source: str = "variables.yaml") -> Catalogue:
                                     raw.get("when", "")))
         groups[gname] = Group(gname, g["argument"], g["object"], tuple(variables),
                               tuple(patterns))
+    for g in groups.values():
+        for v in g.variables:
+            if types[v.type].get("client") and any(re.match(p.regex, v.name) for p in g.patterns):
+                fail(f"group {g.name}, variable {v.name}: a variable that identifies the client "
+                     f"cannot be one an option's hex form replaces")
     points = []
     for pname, p in (data.get("hook_points") or {}).items():
         for g in p["emits"]:

@@ -25,22 +25,22 @@ from typing import Dict, List, Optional, Sequence
 from .. import ROOT
 from ..errors import ExitCode, ToolkitError
 from ..builder.launcher_driver import compile_cached
+from ..model import hook_sources
 
 FUZZ_DIR = ROOT / "tests" / "fuzz"
 OUT_DIR = ROOT / "build" / "fuzz"
 #: target -> the hook's sources it links (its own .cc is tests/fuzz/<target>.cc)
 TARGETS: Dict[str, List[Path]] = {
-    "fuzz_reply": [ROOT / "hook" / "protocol.cc"],
-    "fuzz_record": [ROOT / "hook" / "protocol.cc"],
-    "fuzz_log_text": [ROOT / "hook" / "log_text.cc"],
-    "fuzz_parameters": [ROOT / "hook" / "parameters.cc", ROOT / "hook" / "log_text.cc"],
+    "fuzz_reply": hook_sources.paths(hook_sources.PROTOCOL),
+    "fuzz_record": hook_sources.paths(hook_sources.PROTOCOL),
+    "fuzz_log_text": hook_sources.paths(hook_sources.LOG_TEXT),
+    "fuzz_parameters": hook_sources.paths(hook_sources.PARAMETERS),
 }
 #: Kea's JSON elements (cc/data.h), as the hook gets its parameters: Debian's kea-dev.
 KEA_CC = ("-I", "/usr/include/kea", "-lkea-cc", "-lkea-exceptions")
 #: target -> compiler arguments for the libraries it needs besides the hook's sources
 LIBRARIES: Dict[str, tuple] = {"fuzz_parameters": KEA_CC}
-HEADERS = [ROOT / "hook" / "protocol.h", ROOT / "hook" / "environment.h", ROOT / "hook" / "log_text.h",
-           ROOT / "hook" / "parameters.h"]
+HEADERS = hook_sources.paths(hook_sources.headers())
 #: Debian's clang with its libFuzzer runtime (packages clang-14 and libclang-rt-14-dev on
 #: bookworm); the first found is used.
 CLANGS = ("clang++", "clang++-19", "clang++-16", "clang++-14")

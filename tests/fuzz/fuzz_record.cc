@@ -2,8 +2,8 @@
 // through Environment (environment.h) into a handler record (protocol.h handler_record), read
 // back as a handler reads it. The record must hold exactly the hook point and one field per
 // variable, each NAME=value with the value up to its first NUL, then the empty field that
-// ends the record: no value can end a record early or make one of its own. client_key gives
-// the same key for the same client identity at any hook point.
+// ends the record: no value can end a record early or make one of its own. The client key
+// (Environment::client_key) is the same for the same client identity at any hook point.
 //
 // Input: a hook-point index byte, then values separated by the byte 0xFF (each becomes the
 // value of the next name of NAMES, cyclically).
@@ -22,6 +22,12 @@ const char* const POINTS[] = {"pkt4_receive", "lease4_release", "pkt6_send", "le
 const char* const NAMES[] = {"KEA_QUERY4_HWADDR=", "KEA_QUERY4_OPTION60=", "KEA_LEASE4_HOSTNAME=",
                              "KEA_QUERY6_DUID=", "KEA_LEASE4_ADDRESS=", "KEA_SUBNET4_ID="};
 const std::size_t N_NAMES = sizeof(NAMES) / sizeof(NAMES[0]);
+
+// The names whose values identify the client (types hwaddr and duid: `client: true` in the
+// catalogue); the generated callouts mark them so.
+bool identifies_client(const char* name) {
+    return std::strcmp(name, "KEA_QUERY4_HWADDR=") == 0 || std::strcmp(name, "KEA_QUERY6_DUID=") == 0;
+}
 
 std::vector<std::string> split_fields(const std::string& record) {
     std::vector<std::string> fields;
@@ -66,7 +72,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     values.push_back(current);
 
     runscript::Environment env(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) env.add(NAMES[i % N_NAMES], values[i]);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        env.add(NAMES[i % N_NAMES], values[i]);
+        if (identifies_client(NAMES[i % N_NAMES])) env.identifies_client();
+    }
     check_record(point, env.vars(), values);
     // The framing holds on its own too, for strings that kept their NUL bytes (a future
     // maker of variables that does not go through Environment).
@@ -79,12 +88,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const std::string& v : env.vars()) {
         const std::size_t eq = v.find('=');
         const std::string name = v.substr(0, eq + 1);
-        if ((name == "KEA_QUERY4_HWADDR=" || name == "KEA_QUERY6_DUID=") && eq + 1 < v.size()) {
+        if (identifies_client(name.c_str()) && eq + 1 < v.size()) {
             again.add("KEA_SUBNET4_ID=", "1");
             again.add(name.c_str(), v.substr(eq + 1));
+            again.identifies_client();
             break;
         }
     }
-    if (runscript::client_key(again.vars()) != runscript::client_key(env.vars())) std::abort();
+    if (again.client_key() != env.client_key()) std::abort();
     return 0;
 }

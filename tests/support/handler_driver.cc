@@ -1,4 +1,4 @@
-// Test driver for hook/handler.cc (with hook/launcher.cc), outside Kea. Built by
+// Test driver for the handler pool (hook/handler.h, over the launcher), outside Kea. Built by
 // tests/support/handler_driver.py; tests/unit/test_handler.py runs it.
 //
 //   handler_driver PROGRAM [SETTING...] -- COMMAND...

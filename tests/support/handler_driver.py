@@ -1,5 +1,5 @@
-"""Builds tests/support/handler_driver.cc with hook/handler.cc and hook/launcher.cc (no Kea needed):
-the persistent handlers' unit tests (tests/unit/test_handler.py) run it."""
+"""Builds tests/support/handler_driver.cc with the handler pool's sources (hook_sources.HANDLER;
+no Kea needed): the persistent handlers' unit tests (tests/unit/test_handler.py) run it."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from pathlib import Path
 
 from kea_runscript import ROOT
 from kea_runscript.builder.launcher_driver import DRIVERS, compile_cached
+from kea_runscript.model import hook_sources
 
-SOURCES = [ROOT / "hook" / "handler.cc", ROOT / "hook" / "protocol.cc", ROOT / "hook" / "launcher.cc",
-           ROOT / "hook" / "supervisor.cc",
-           ROOT / "tests" / "support" / "handler_driver.cc"]
+SOURCES = hook_sources.paths(hook_sources.HANDLER) + [ROOT / "tests" / "support" / "handler_driver.cc"]
 # Hashed with the sources: a header change rebuilds the driver.
-HEADERS = [ROOT / "hook" / "environment.h", ROOT / "hook" / "handler.h", ROOT / "hook" / "protocol.h",
-           ROOT / "hook" / "launcher.h", ROOT / "hook" / "supervisor.h", DRIVERS / "task_signals.h"]
+HEADERS = hook_sources.paths(hook_sources.headers()) + [DRIVERS / "task_signals.h"]
 
 
 def build_driver(out_dir: Path, defines: tuple = ()) -> Path:

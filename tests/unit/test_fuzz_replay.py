@@ -60,12 +60,13 @@ def test_the_log_seeds_fail_a_log_text_that_keeps_control_characters(tmp_path):
 def test_the_parameter_seeds_fail_a_parser_that_lets_a_nul_into_the_environment(tmp_path):
     """An accepted configuration is checked too: a NUL in an `environment` value would cut the
     variable where the kernel reads it."""
-    text = (ROOT / "hook" / "parameters.cc").read_text()
+    text = (ROOT / "hook" / "parameter_values.cc").read_text()
     old = 'refuse_nul(var + kv.second->stringValue(), item_name);'
     assert old in text
-    broken = tmp_path / "parameters.cc"
+    broken = tmp_path / "parameter_values.cc"
     broken.write_text(text.replace(old, ""))
-    binary = fuzz.build_replay("fuzz_parameters", tmp_path, [broken, ROOT / "hook" / "log_text.cc"])
+    others = [p for p in fuzz.TARGETS["fuzz_parameters"] if p.name != broken.name]
+    binary = fuzz.build_replay("fuzz_parameters", tmp_path, [broken, *others])
     r = subprocess.run([str(binary), str(fuzz.FUZZ_DIR / "seeds" / "fuzz_parameters" / "environment-nul")],
                        capture_output=True, timeout=60)
     assert r.returncode != 0

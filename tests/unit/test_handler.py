@@ -1,4 +1,4 @@
-"""Persistent handlers (hook/handler.cc) on their own, through tests/support/handler_driver.cc: the
+"""Persistent handlers (hook/handler.h) on their own, through tests/support/handler_driver.cc: the
 record and reply protocol byte for byte, sync and async round trips, the bounds on a handler
 that hangs or floods, restarts with backoff, what a handler inherits, a bounded stop."""
 

@@ -41,10 +41,10 @@ def _launch_block(n):
 THREAD = [(PAGE, "---p", ""), (8192, "rw-p", "")]
 
 
-def test_the_sizes_are_launcher_cc_s():
+def test_the_sizes_are_launch_memory_cc_s():
     # The launcher takes the page size from the kernel; load.py describes the launch mapping
     # with the 4 KiB pages of the x86_64 Kea that scenario 10 measures.
-    text = (ROOT / "hook" / "launcher.cc").read_text()
+    text = (ROOT / "hook" / "launch_memory.cc").read_text()
     const = {m.group(1): m.group(2) for m in
              re.finditer(r"const std::size_t (\w+) = ([^;]+);", text)}
     assert const["PAGE"] == "kernel_page_size()" and PAGE == 4

@@ -1,4 +1,5 @@
-// Test and benchmark driver for hook/launcher.cc, outside Kea. Built by tests/launcher.py.
+// Test and benchmark driver for the launcher (hook/launcher.h), outside Kea. Built by
+// kea_runscript/builder/launcher_driver.py.
 //
 //   launcher_driver run SCRIPT WAIT(0|1) TIMEOUT_MS [ARG1]   one run; prints the outcome
 //   launcher_driver capture SCRIPT WAIT(0|1)                 run with output captured; prints

@@ -30,6 +30,7 @@ void emit_query4(Environment& env, CalloutHandle& handle) {
     fields::pkt_interface(env, "KEA_QUERY4_INTERFACE=", value);
     fields::pkt_ifindex(env, "KEA_QUERY4_IFINDEX=", value);
     fields::pkt4_hwaddr(env, "KEA_QUERY4_HWADDR=", value);
+    env.identifies_client();  // the handler mode's key: the first of these with a value
     fields::pkt4_hwaddr_type(env, "KEA_QUERY4_HWADDR_TYPE=", value);
     fields::pkt4_hwaddr_source(env, "KEA_QUERY4_HWADDR_SOURCE=", value);
     fields::pkt4_relayed(env, "KEA_QUERY4_RELAYED=", value);
@@ -55,6 +56,7 @@ void emit_response4(Environment& env, CalloutHandle& handle) {
     fields::pkt_interface(env, "KEA_RESPONSE4_INTERFACE=", value);
     fields::pkt_ifindex(env, "KEA_RESPONSE4_IFINDEX=", value);
     fields::pkt4_hwaddr(env, "KEA_RESPONSE4_HWADDR=", value);
+    env.identifies_client();  // the handler mode's key: the first of these with a value
     fields::pkt4_hwaddr_type(env, "KEA_RESPONSE4_HWADDR_TYPE=", value);
     fields::pkt4_hwaddr_source(env, "KEA_RESPONSE4_HWADDR_SOURCE=", value);
     fields::pkt4_relayed(env, "KEA_RESPONSE4_RELAYED=", value);
@@ -88,6 +90,7 @@ void emit_lease4(Environment& env, CalloutHandle& handle) {
     fields::lease_state(env, "KEA_LEASE4_STATE=", value);
     fields::lease_is_expired(env, "KEA_LEASE4_IS_EXPIRED=", value);
     fields::lease_hwaddr(env, "KEA_LEASE4_HWADDR=", value);
+    env.identifies_client();  // the handler mode's key: the first of these with a value
     fields::lease_hostname(env, "KEA_LEASE4_HOSTNAME=", value);
     fields::lease_cltt(env, "KEA_LEASE4_CLIENT_LAST_TRANSMISSION=", value);
     fields::lease_valid_lifetime(env, "KEA_LEASE4_VALID_LIFETIME=", value);
@@ -122,7 +125,9 @@ void emit_query6(Environment& env, CalloutHandle& handle) {
     fields::pkt_interface(env, "KEA_QUERY6_INTERFACE=", value);
     fields::pkt_ifindex(env, "KEA_QUERY6_IFINDEX=", value);
     fields::pkt6_duid(env, "KEA_QUERY6_DUID=", value);
+    env.identifies_client();  // the handler mode's key: the first of these with a value
     fields::pkt6_hwaddr(env, "KEA_QUERY6_HWADDR=", value);
+    env.identifies_client();  // the handler mode's key: the first of these with a value
     fields::pkt6_hwaddr_type(env, "KEA_QUERY6_HWADDR_TYPE=", value);
     fields::pkt6_hwaddr_source(env, "KEA_QUERY6_HWADDR_SOURCE=", value);
     fields::pkt_local_address(env, "KEA_QUERY6_LOCAL_ADDRESS=", value);
@@ -143,7 +148,9 @@ void emit_response6(Environment& env, CalloutHandle& handle) {
     fields::pkt_interface(env, "KEA_RESPONSE6_INTERFACE=", value);
     fields::pkt_ifindex(env, "KEA_RESPONSE6_IFINDEX=", value);
     fields::pkt6_duid(env, "KEA_RESPONSE6_DUID=", value);
+    env.identifies_client();  // the handler mode's key: the first of these with a value
     fields::pkt6_hwaddr(env, "KEA_RESPONSE6_HWADDR=", value);
+    env.identifies_client();  // the handler mode's key: the first of these with a value
     fields::pkt6_hwaddr_type(env, "KEA_RESPONSE6_HWADDR_TYPE=", value);
     fields::pkt6_hwaddr_source(env, "KEA_RESPONSE6_HWADDR_SOURCE=", value);
     fields::pkt_local_address(env, "KEA_RESPONSE6_LOCAL_ADDRESS=", value);
@@ -172,7 +179,9 @@ void emit_lease6(Environment& env, CalloutHandle& handle) {
     fields::lease6_delegated_prefix(env, "KEA_LEASE6_DELEGATED_PREFIX=", value);
     fields::lease6_delegated_prefixlen(env, "KEA_LEASE6_DELEGATED_PREFIXLEN=", value);
     fields::lease6_duid(env, "KEA_LEASE6_CLIENT_DUID=", value);
+    env.identifies_client();  // the handler mode's key: the first of these with a value
     fields::lease_hwaddr(env, "KEA_LEASE6_HWADDR=", value);
+    env.identifies_client();  // the handler mode's key: the first of these with a value
     fields::lease_hostname(env, "KEA_LEASE6_HOSTNAME=", value);
     fields::lease_state(env, "KEA_LEASE6_STATE=", value);
     fields::lease_is_expired(env, "KEA_LEASE6_IS_EXPIRED=", value);

@@ -1,0 +1,116 @@
+// The asynchronous queue (handler.h, wait: false): post() from Kea's threads, the writing of
+// queued records and the reading of their replies by the pool's thread, never blocking.
+
+#include "handler.h"
+#include "fd.h"
+#include "handler_worker.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace runscript {
+
+Outcome HandlerPool::post(std::size_t key, std::string&& record) {
+    Worker& w = *workers_[key % workers_.size()];
+    bool was_empty = false;
+    {
+        std::lock_guard<std::mutex> lock(w.queue_mutex);
+        if (w.count == w.ring.size() || stopping_.load(std::memory_order_relaxed)) {
+            const unsigned long long total = ++dropped_;
+            const bool first = w.unreported_drops.fetch_add(1) == 0;
+            if (first) wake(wake_fd_);
+            return Outcome{Outcome::LIMIT, static_cast<int>(std::min<unsigned long long>(total, INT_MAX)), -1};
+        }
+        w.ring[(w.head + w.count) % w.ring.size()].swap(record);
+        was_empty = w.count++ == 0;
+    }
+    // The pool's thread looks at the queue after every wake-up: only an empty queue's first
+    // record needs to wake it.
+    if (was_empty) wake(wake_fd_);
+    return Outcome{Outcome::STARTED, 0, w.pid.load()};
+}
+
+// The pool's thread, with w.io held: reads what the handler wrote on its stdout, one
+// wake-up's share. Replies only count down `outstanding` (asynchronous: nobody waits for them).
+void HandlerPool::read_stdout(Worker& w) {
+    if (w.out_fd < 0) return;
+    if (!w.out_lines.read_from(w.out_fd, settings_.read_bytes, w.read)) {
+        // The handler closed its stdout, or ended: the exit check follows.
+        close_fd(w.out_fd);
+        w.next_exit_check = 0;
+    }
+    Outcome ignored = Outcome{Outcome::EXITED, 0, -1};  // nobody waits for these replies
+    for (const std::string& line : w.read) take_line(w, line, &ignored);
+    w.read.clear();
+}
+
+// The pool's thread, with w.io held: writes queued records without blocking. True when
+// something was written.
+bool HandlerPool::write_queued(Worker& w, long long now) {
+    if (w.in_fd < 0 || w.in_closed) return false;
+    bool progress = false;
+    for (;;) {
+        if (w.sending_at == w.sending.size()) {
+            w.sending.clear();
+            w.sending_at = 0;
+            std::lock_guard<std::mutex> lock(w.queue_mutex);
+            while (w.count > 0 && w.sending.size() < SEND_BATCH) {
+                w.sending.emplace_back();
+                w.sending.back().swap(w.ring[w.head]);
+                w.head = (w.head + 1) % w.ring.size();
+                --w.count;
+            }
+        }
+        if (w.sending.empty()) {
+            w.pending = false;
+            return progress;
+        }
+        if (!w.pending) {
+            w.pending = true;
+            w.last_progress = now;
+        }
+        struct iovec iov[SEND_BATCH];
+        std::size_t count = 0;
+        for (std::size_t i = w.sending_at; i < w.sending.size(); ++i, ++count) {
+            const std::size_t skip = i == w.sending_at ? w.sent_bytes : 0;
+            iov[count].iov_base = const_cast<char*>(w.sending[i].data()) + skip;
+            iov[count].iov_len = w.sending[i].size() - skip;
+        }
+        struct msghdr msg;
+        std::memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = iov;
+        msg.msg_iovlen = count;
+        const ssize_t sent = sendmsg(w.in_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return progress;
+            // Its stdin is gone: it ended or closed it. The exit check decides.
+            w.in_closed = true;
+            w.next_exit_check = 0;
+            return progress;
+        }
+        progress = true;
+        w.last_progress = now;
+        std::size_t done = static_cast<std::size_t>(sent);
+        while (done > 0 && w.sending_at < w.sending.size()) {
+            const std::size_t left = w.sending[w.sending_at].size() - w.sent_bytes;
+            if (done >= left) {
+                done -= left;
+                w.sending[w.sending_at].clear();
+                ++w.sending_at;
+                w.sent_bytes = 0;
+                ++w.outstanding;
+            } else {
+                w.sent_bytes += done;
+                done = 0;
+            }
+        }
+    }
+}
+
+}  // namespace runscript

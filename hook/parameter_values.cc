@@ -1,0 +1,157 @@
+// The values of the hook's parameters, each checked on its own (parameter_values.h).
+
+#include "parameter_values.h"
+#include "log_text.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+using isc::data::ConstElementPtr;
+using isc::data::Element;
+
+namespace runscript {
+
+std::string type_name(const ConstElementPtr& e) {
+    return Element::typeToName(static_cast<Element::types>(e->getType()));
+}
+
+ConstElementPtr expect(const ConstElementPtr& e, Element::types type, const std::string& name,
+                       const char* what) {
+    if (e && e->getType() != type) {
+        refuse("parameter '" + name + "' must be " + what + ", not " + type_name(e));
+    }
+    return e;
+}
+
+int parse_seconds(const ConstElementPtr& e, const std::string& name, double max,
+                  const char* range) {
+    double seconds;
+    if (e->getType() == Element::integer) {
+        seconds = static_cast<double>(e->intValue());
+    } else if (e->getType() == Element::real) {
+        seconds = e->doubleValue();
+    } else {
+        refuse("parameter '" + name + "' must be a number of seconds, not " +
+                          type_name(e));
+    }
+    if (!(seconds >= 0) || seconds > max) {
+        refuse("parameter '" + name + "' must be between " + range);
+    }
+    long ms = std::lround(seconds * 1000);
+    if (seconds > 0 && ms < 1) ms = 1;
+    return static_cast<int>(ms);
+}
+
+int parse_timeout(const ConstElementPtr& e, const std::string& name) {
+    return parse_seconds(e, name, 86400, "0 (no timeout) and 86400 seconds");
+}
+
+void refuse_nul(const std::string& text, const std::string& name) {
+    if (text.find('\0') != std::string::npos) {
+        refuse("parameter '" + name + "' holds a NUL byte (u0000 in JSON), which a path or "
+                          "an environment variable cannot hold");
+    }
+}
+
+std::vector<std::string> parse_environment(const ConstElementPtr& e, const std::string& name) {
+    std::vector<std::string> env;
+    if (!e) return env;
+    expect(e, Element::map, name, "a map of variable names to strings");
+    for (const auto& kv : e->mapValue()) {
+        const std::string& var = kv.first;
+        std::string item_name = name + "." + var;
+        if (var.empty() || var.find('=') != std::string::npos || var.compare(0, 4, "KEA_") == 0) {
+            refuse("parameter '" + item_name +
+                              "': variable names must be non-empty, without '=' and not start "
+                              "with KEA_ (reserved for the hook)");
+        }
+        expect(kv.second, Element::string, item_name, "a string");
+        refuse_nul(var + kv.second->stringValue(), item_name);
+        env.push_back(var + "=" + kv.second->stringValue());
+    }
+    return env;
+}
+
+namespace {
+const char* const ACTIONS = "\"continue\", \"skip\" or \"drop\"";
+}  // namespace
+
+NextStep parse_action(const ConstElementPtr& e, const std::string& name) {
+    expect(e, Element::string, name, ACTIONS);
+    const std::string action = e->stringValue();
+    if (action == "continue") return STEP_CONTINUE;
+    if (action == "skip") return STEP_SKIP;
+    if (action == "drop") return STEP_DROP;
+    refuse("parameter '" + name + "': unknown action '" + action + "' (use " +
+                      ACTIONS + ")");
+}
+
+std::map<int, NextStep> parse_exit_codes(const ConstElementPtr& e, const std::string& name) {
+    expect(e, Element::map, name, (std::string("a map of exit codes to ") + ACTIONS).c_str());
+    std::map<int, NextStep> codes;
+    for (const auto& kv : e->mapValue()) {
+        const std::string& key = kv.first;
+        std::string item_name = name + "." + key;
+        // Plain decimal only: " 8", "+8" or "08" would also read as 8 and could silently
+        // collide with "8" in the same map.
+        bool plain = !key.empty() && key.size() <= 3 && (key == "0" || key[0] != '0') &&
+                     key.find_first_not_of("0123456789") == std::string::npos;
+        if (!plain || std::stoi(key) > 255) {
+            refuse("parameter '" + name + "': key '" + key + "' is not an exit code: "
+                              "keys are 0 to 255 in plain decimal digits (no sign, space or "
+                              "leading zero)");
+        }
+        codes[std::stoi(key)] = parse_action(kv.second, item_name);
+    }
+    return codes;
+}
+
+std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::string& name,
+                                      int family) {
+    std::vector<OptionSpec> options;
+    if (!e) return options;
+    const long max_code = family == 4 ? 254 : 65535;
+    const char* what = family == 4 ? "option codes (1-254) or \"code.sub-code\" strings"
+                                   : "option codes (1-65535)";
+    expect(e, Element::list, name, (std::string("a list of ") + what).c_str());
+    for (std::size_t j = 0; j < e->size(); ++j) {
+        ConstElementPtr item = e->get(static_cast<int>(j));
+        std::string item_name = name + "[" + std::to_string(j) + "]";
+        OptionSpec spec;
+        spec.sub = -1;
+        long code = -1, sub = -1;
+        if (item->getType() == Element::integer) {
+            code = static_cast<long>(item->intValue());
+            spec.config = std::to_string(code);
+        } else if (item->getType() == Element::string && family == 4) {
+            spec.config = item->stringValue();
+            char* end = 0;
+            code = strtol(spec.config.c_str(), &end, 10);
+            if (*end == '.') {
+                char* end2 = 0;
+                sub = strtol(end + 1, &end2, 10);
+                if (end2 == end + 1 || *end2 != '\0' || sub < 0 || sub > 255) code = -1;
+            } else if (*end != '\0' || end == spec.config.c_str()) {
+                code = -1;
+            }
+        }
+        if (code < 1 || code > max_code) {
+            refuse("parameter '" + item_name + "' must be one of " + what);
+        }
+        spec.code = static_cast<uint16_t>(code);
+        spec.sub = static_cast<int>(sub);
+        options.push_back(spec);
+    }
+    return options;
+}
+
+std::size_t parse_count(const ConstElementPtr& e, const std::string& name, std::size_t max) {
+    expect(e, Element::integer, name, "an integer");
+    if (e->intValue() < 1 || e->intValue() > static_cast<int64_t>(max)) {
+        refuse("parameter '" + name + "' must be between 1 and " + std::to_string(max));
+    }
+    return static_cast<std::size_t>(e->intValue());
+}
+
+}  // namespace runscript
