@@ -13,7 +13,7 @@
     kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--launcher-only] [--no-build]
     kea-runscript docs [--check]          (docs/variables.md from hook/variables.yaml)
     kea-runscript golden [--update]       (tests/golden/ from the templates)
-    kea-runscript messages [--check]      (hook/messages.{h,cc} from hook/messages.mes)
+    kea-runscript messages [--check]      (hook/messages.{h,cc}, docs/messages.md from hook/messages.mes)
 
 Selection: without --only/--series/--all, render/build/smoke take the verified cells;
 --series takes every cell of a Kea series, --all every cell. --only (repeatable,
@@ -120,23 +120,30 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .verify.smoke import MODES
     # Raw: the synopsis, the rules and the exit codes are laid out by hand.
     raw = argparse.RawDescriptionHelpFormatter
     p = _Parser(prog="kea-runscript", description=DESCRIPTION, epilog=EPILOG, formatter_class=raw)
     p.add_argument("--matrix", type=Path, default=matrix_mod.MATRIX_PATH, help="matrix file")
     sub = p.add_subparsers(dest="command", required=True)
-    rules = {"epilog": EPILOG, "formatter_class": raw}
+    _cell_commands(sub, {"epilog": EPILOG, "formatter_class": raw})
+    _release_and_tool_commands(sub)
+    _generated_commands(sub)
+    return p
 
-    def selection(sp, all_flag=True):
-        sp.add_argument("--only", action="append", default=[], metavar="GLOB",
-                        help="cell id or glob, e.g. 'kea2.6*' (repeatable, comma-separated)")
-        sp.add_argument("--series", metavar="X.Y", help="every cell of this Kea series")
-        if all_flag:
-            sp.add_argument("--all", action="store_true", help="every cell, declared ones too")
 
+def _selection(sp, all_flag=True):
+    sp.add_argument("--only", action="append", default=[], metavar="GLOB",
+                    help="cell id or glob, e.g. 'kea2.6*' (repeatable, comma-separated)")
+    sp.add_argument("--series", metavar="X.Y", help="every cell of this Kea series")
+    if all_flag:
+        sp.add_argument("--all", action="store_true", help="every cell, declared ones too")
+
+
+def _cell_commands(sub, rules: dict) -> None:
+    """list, render, build, smoke: the commands that select cells."""
+    from .verify.smoke import MODES
     sp = sub.add_parser("list", **rules, help="print every cell id with its status")
-    selection(sp, all_flag=False)
+    _selection(sp, all_flag=False)
     sp.add_argument("--verified", action="store_true", help="verified cells only")
     sp.add_argument("-v", "--verbose", action="store_true", help="also source, arch and note")
     # list always shows every cell (globs too); --all stays accepted for those who type it.
@@ -144,12 +151,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("render", **rules, help="render the hook's C++ into build/<id>/src, or for any "
                                        "Kea version into build/render/<X.Y.Z>/")
-    selection(sp)
+    _selection(sp)
     sp.add_argument("--kea", action="append", default=[], metavar="X.Y[.Z]",
                     help="render for this Kea version, with or without a matrix cell (repeatable)")
 
     sp = sub.add_parser("build", **rules, help="build the hook for cells into dist/<id>/")
-    selection(sp)
+    _selection(sp)
     sp.add_argument("--jobs", "-j", type=int, default=1, help="cells built in parallel")
     sp.add_argument("--keep-container", action="store_true",
                     help="keep containers for debugging (also KEA_RUNSCRIPT_KEEP=1)")
@@ -157,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="try declared cells anyway (needs ISC's repositories / downloads)")
 
     sp = sub.add_parser("smoke", **rules, help="build (cached) then run the real Kea + clients smoke tests")
-    selection(sp)
+    _selection(sp)
     sp.add_argument("--mode", action="append", default=[], choices=[m.name for m in MODES],
                     help="only this mode (repeatable); default: all of them")
     sp.add_argument("--no-examples", action="store_true", help="skip the examples/ scenarios")
@@ -165,6 +172,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--keep-container", action="store_true",
                     help="keep containers for debugging (also KEA_RUNSCRIPT_KEEP=1)")
 
+
+def _release_and_tool_commands(sub) -> None:
+    """bench, image, release, pipelines, clean."""
     sp = sub.add_parser("bench", help="benchmarks: launcher per-call cost, DHCP capacity tables (no assertions)")
     sp.add_argument("--cell", default="kea2.2.0-debian12-amd64", help="verified cell to measure")
     sp.add_argument("--quick", action="store_true", help="fewer rows, one short pass, the 200k-lease rows (~10 minutes)")
@@ -175,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("image", help="build (or reuse) a named image for cells")
     sp.add_argument("kind", help="template templates/docker/<kind>.Dockerfile.j2 (builder, runtime, install-test)")
-    selection(sp)
+    _selection(sp)
     sp.add_argument("--allow-declared", action="store_true")
 
     sp = sub.add_parser("release", help="make dist/release/<version>/ from the built cells, or publish it")
@@ -200,6 +210,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--images", action="store_true",
                     help="also remove the builder, runtime and install-test images (not the base OS images)")
 
+
+def _generated_commands(sub) -> None:
+    """docs, golden, fuzz, tier(s), messages: no matrix needed."""
     # The generated files that tests compare with their sources; no matrix needed.
     sp = sub.add_parser("docs", help="rewrite the variable tables of docs/variables.md from hook/variables.yaml")
     sp.add_argument("--check", action="store_true", help="only check the page is up to date (exit 1 if not)")
@@ -214,9 +227,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("name", help="the tier's name (tests, sanitize, integration): build/tiers/<name>.json")
     sp.add_argument("pytest_args", nargs=argparse.REMAINDER, help="pytest's arguments (after --)")
     sub.add_parser("tiers", help="the table of the tiers run so far: tests, re-runs, time, slowest tests")
-    sp = sub.add_parser("messages", help="write hook/messages.h and .cc from hook/messages.mes")
+    sp = sub.add_parser("messages", help="write hook/messages.h and .cc and docs/messages.md from hook/messages.mes")
     sp.add_argument("--check", action="store_true", help="only check they are up to date (exit 1 if not)")
-    return p
 
 
 def _generated(args) -> ExitCode:

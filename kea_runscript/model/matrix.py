@@ -397,7 +397,24 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
     for k in ("os", "cells"):
         if k not in top:
             raise MatrixError(f"{where}:{top.line}: missing top-level key {k!r}")
+    oses = _parse_oses(top, where)
+    pkg_defaults = _parse_sources(top, where)
+    cells_raw = top["cells"]
+    if not isinstance(cells_raw, list):
+        raise MatrixError(f"{where}:{top.key_lines['cells']}: cells must be a list")
+    cells, seen = [], {}
+    for raw in cells_raw:
+        cell = _parse_cell(raw, top, oses, pkg_defaults, where)
+        if cell.id in seen:
+            raise MatrixError(f"{where}:{cell.line}: duplicate cell id {cell.id} "
+                              f"(first defined at line {seen[cell.id]})")
+        seen[cell.id] = cell.line
+        cells.append(cell)
+    return Matrix(cells=tuple(cells), path=Path(where))
 
+
+def _parse_oses(top, where: str) -> dict:
+    """The `os` table: {key: OS}."""
     oses = {}
     os_table = _need_map(top["os"], "os", where, top.key_lines["os"])
     for key, spec in os_table.items():
@@ -423,7 +440,11 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
                               "an http:// or https:// URL of an archive (host and path, "
                               "no spaces or quotes)")
         oses[key] = OS(key=key, distro=distro, release=release, suite=suite, mirror=mirror)
+    return oses
 
+
+def _parse_sources(top, where: str) -> dict:
+    """Each source's default packages, from the optional `sources` table."""
     pkg_defaults = {s: {"dev": "", "servers": ()} for s in SOURCES}
     if "sources" in top:
         src_table = _need_map(top["sources"], "sources", where, top.key_lines["sources"])
@@ -435,57 +456,51 @@ def parse(text: str, where: str = "matrix.yaml") -> Matrix:
             spec = _need_map(spec, f"sources {name}", where, src_table.key_lines[name])
             _check_keys(spec, _SOURCE_KEYS, f"sources {name}", where)
             pkg_defaults[name] = {"dev": "", "servers": (), **_packages(spec, where, f"sources {name}")}
+    return pkg_defaults
 
-    cells_raw = top["cells"]
-    if not isinstance(cells_raw, list):
-        raise MatrixError(f"{where}:{top.key_lines['cells']}: cells must be a list")
-    cells, seen = [], {}
-    for raw in cells_raw:
-        raw = _need_map(raw, "a cell", where, top.key_lines["cells"])
-        _check_keys(raw, _CELL_KEYS, "a cell", where)
-        for req in _CELL_REQUIRED:
-            if req not in raw:
-                raise MatrixError(f"{where}:{raw.line}: cell is missing required key {req!r}")
-        kea = _kea_version(raw, where)
-        os_key = _str(raw, "os", where, "cell")
-        if os_key not in oses:
-            hint = difflib.get_close_matches(os_key, list(oses), n=1)
-            dym = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(oses)})"
-            raise MatrixError(f"{where}:{raw.key_lines['os']}: unknown os {os_key!r}{dym}")
-        source = _choice(raw, "source", SOURCES, where, "cell")
-        status = _choice(raw, "status", STATUSES, where, "cell")
-        arch = "amd64"
-        if "arch" in raw:
-            arch = _pattern(raw, "arch", _ARCH_RE, where, "cell",
-                            "a Debian architecture name (lower-case letters and digits, e.g. arm64)")
-        ivu = raw.get("apt_ignore_valid_until", False)
-        if not isinstance(ivu, bool):
-            raise MatrixError(f"{where}:{raw.key_lines['apt_ignore_valid_until']}: "
-                              f"apt_ignore_valid_until must be true or false")
-        bp = raw.get("backports", False)
-        if not isinstance(bp, bool):
-            raise MatrixError(f"{where}:{raw.key_lines['backports']}: backports must be true or false")
-        if bp and (source != "debian" or not oses[os_key].release.isdigit()):
-            raise MatrixError(f"{where}:{raw.key_lines['backports']}: backports needs source debian and a "
-                              f"numbered Debian release ({oses[os_key].suite} has no backports)")
-        pk = dict(pkg_defaults[source])
-        if "packages" in raw:
-            over = _need_map(raw["packages"], "packages", where, raw.key_lines["packages"])
-            _check_keys(over, _SOURCE_KEYS, "packages", where)
-            pk.update(_packages(over, where, "packages"))
-        note = raw.get("note") or ""
-        if not isinstance(note, str) or _CONTROL_RE.search(note):
-            raise MatrixError(f"{where}:{raw.key_lines['note']}: note must be one line of text "
-                              f"without control characters, not {note!r}")
-        cell = Cell(kea=kea, os=oses[os_key], source=source, arch=arch, status=status,
-                    dev_package=pk["dev"], server_packages=pk["servers"],
-                    apt_ignore_valid_until=ivu, backports=bp, note=note, line=raw.line)
-        if cell.id in seen:
-            raise MatrixError(f"{where}:{raw.line}: duplicate cell id {cell.id} "
-                              f"(first defined at line {seen[cell.id]})")
-        seen[cell.id] = raw.line
-        cells.append(cell)
-    return Matrix(cells=tuple(cells), path=Path(where))
+
+def _parse_cell(raw, top, oses: dict, pkg_defaults: dict, where: str) -> Cell:
+    """One entry of `cells`."""
+    raw = _need_map(raw, "a cell", where, top.key_lines["cells"])
+    _check_keys(raw, _CELL_KEYS, "a cell", where)
+    for req in _CELL_REQUIRED:
+        if req not in raw:
+            raise MatrixError(f"{where}:{raw.line}: cell is missing required key {req!r}")
+    kea = _kea_version(raw, where)
+    os_key = _str(raw, "os", where, "cell")
+    if os_key not in oses:
+        hint = difflib.get_close_matches(os_key, list(oses), n=1)
+        dym = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(oses)})"
+        raise MatrixError(f"{where}:{raw.key_lines['os']}: unknown os {os_key!r}{dym}")
+    source = _choice(raw, "source", SOURCES, where, "cell")
+    status = _choice(raw, "status", STATUSES, where, "cell")
+    arch = "amd64"
+    if "arch" in raw:
+        arch = _pattern(raw, "arch", _ARCH_RE, where, "cell",
+                        "a Debian architecture name (lower-case letters and digits, e.g. arm64)")
+    ivu = raw.get("apt_ignore_valid_until", False)
+    if not isinstance(ivu, bool):
+        raise MatrixError(f"{where}:{raw.key_lines['apt_ignore_valid_until']}: "
+                          f"apt_ignore_valid_until must be true or false")
+    bp = raw.get("backports", False)
+    if not isinstance(bp, bool):
+        raise MatrixError(f"{where}:{raw.key_lines['backports']}: backports must be true or false")
+    if bp and (source != "debian" or not oses[os_key].release.isdigit()):
+        raise MatrixError(f"{where}:{raw.key_lines['backports']}: backports needs source debian and a "
+                          f"numbered Debian release ({oses[os_key].suite} has no backports)")
+    pk = dict(pkg_defaults[source])
+    if "packages" in raw:
+        over = _need_map(raw["packages"], "packages", where, raw.key_lines["packages"])
+        _check_keys(over, _SOURCE_KEYS, "packages", where)
+        pk.update(_packages(over, where, "packages"))
+    note = raw.get("note") or ""
+    if not isinstance(note, str) or _CONTROL_RE.search(note):
+        raise MatrixError(f"{where}:{raw.key_lines['note']}: note must be one line of text "
+                          f"without control characters, not {note!r}")
+    cell = Cell(kea=kea, os=oses[os_key], source=source, arch=arch, status=status,
+                dev_package=pk["dev"], server_packages=pk["servers"],
+                apt_ignore_valid_until=ivu, backports=bp, note=note, line=raw.line)
+    return cell
 
 
 def load(path: Path = MATRIX_PATH) -> Matrix:

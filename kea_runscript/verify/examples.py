@@ -217,6 +217,49 @@ def _first(events: Counter) -> str:
     return f"{sum(events.values())}, e.g. {point} x{n} {'; '.join(variables)[:300]!r}"
 
 
+ROUTE4 = "ip -n srv route show {}/32"
+ROUTE6 = "ip -n srv -6 route show {}"
+
+
+def _slash32_routes(tn: TestNet, problems: List[str]) -> tuple:
+    """slash32_leases: a lease gives a /32 route, its RELEASE takes it away, another lease
+    gives one (left to expire). Returns the two ACKs."""
+    a = tn.client("v4", "dora", "--mac", "02:00:00:00:32:01", "--opt121")
+    routes121 = a.get("ack_options", {}).get("classless_static_routes", "")
+    if "192.0.2.1/32:0.0.0.0" not in routes121 or "0.0.0.0/0:192.0.2.1" not in routes121:
+        problems.append(f"ACK lacks the option 121 routes of the example (got {routes121!r})")
+    shown = tn.sh(ROUTE4.format(a["address"]), check=False).output.strip()
+    if f"dev {NET.server_if}" not in shown:
+        problems.append(f"no /32 route for {a['address']} after the lease (ip route: {shown!r})")
+    tn.client("v4", "release", "--mac", a["mac"], "--addr", a["address"], "--server", a["server"])
+    if not _wait_for(tn, ROUTE4.format(a["address"]), False, 3):
+        problems.append(f"/32 route for {a['address']} still there after RELEASE")
+    b = tn.client("v4", "dora", "--mac", "02:00:00:00:32:02")
+    if not _wait_for(tn, ROUTE4.format(b["address"]), True, 2):
+        problems.append(f"no /32 route for {b['address']} after the lease")
+    return a, b
+
+
+def _pd_routes(tn: TestNet, problems: List[str]) -> tuple:
+    """ipv6_prefix_delegation: a delegated prefix gets a route via the client's link-local
+    address, its RELEASE takes it away, another one gets one (left to expire). Returns the
+    two prefixes."""
+    c = tn.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:01", "--iaid", "5601", "--pd-only")
+    pfx = c["pd"]["prefix"]
+    shown = tn.sh(ROUTE6.format(pfx), check=False).output.strip()
+    if "via fe80::" not in shown:
+        problems.append(f"no route for the delegated prefix {pfx} (ip -6 route: {shown!r})")
+    tn.c.write_file(f"{C_OUT}/pd-client.json", json.dumps(c))
+    tn.client("v6", "release", "--state", f"{C_OUT}/pd-client.json")
+    if not _wait_for(tn, ROUTE6.format(pfx), False, 3):
+        problems.append(f"route for {pfx} still there after RELEASE")
+    d = tn.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:02", "--iaid", "5602", "--pd-only")
+    pfx2 = d["pd"]["prefix"]
+    if not _wait_for(tn, ROUTE6.format(pfx2), True, 2):
+        problems.append(f"no route for the delegated prefix {pfx2}")
+    return pfx, pfx2
+
+
 def run_examples(tn: TestNet) -> Dict[str, List[str]]:
     """slash32_leases (v4) and ipv6_prefix_delegation (v6): first under the packaged units as
     they are (the routes fail, run_examples_without_dropin), then with the drop-ins the
@@ -238,43 +281,13 @@ def run_examples(tn: TestNet) -> Dict[str, List[str]]:
         for fam in (4, 6):
             pids[fam] = tn.start_kea(fam, json.dumps(confs[fam], indent=2), "examples", logs[fam],
                                         unit=with_dropin[fam])
-        route4 = "ip -n srv route show {}/32"
-        route6 = "ip -n srv -6 route show {}"
-
-        # slash32: lease -> /32 route; RELEASE -> gone; another lease -> route; expiry -> gone.
-        a = tn.client("v4", "dora", "--mac", "02:00:00:00:32:01", "--opt121")
-        routes121 = a.get("ack_options", {}).get("classless_static_routes", "")
-        if "192.0.2.1/32:0.0.0.0" not in routes121 or "0.0.0.0/0:192.0.2.1" not in routes121:
-            p4.append(f"ACK lacks the option 121 routes of the example (got {routes121!r})")
-        shown = tn.sh(route4.format(a["address"]), check=False).output.strip()
-        if f"dev {NET.server_if}" not in shown:
-            p4.append(f"no /32 route for {a['address']} after the lease (ip route: {shown!r})")
-        tn.client("v4", "release", "--mac", a["mac"], "--addr", a["address"], "--server", a["server"])
-        if not _wait_for(tn, route4.format(a["address"]), False, 3):
-            p4.append(f"/32 route for {a['address']} still there after RELEASE")
-        b = tn.client("v4", "dora", "--mac", "02:00:00:00:32:02")
-        if not _wait_for(tn, route4.format(b["address"]), True, 2):
-            p4.append(f"no /32 route for {b['address']} after the lease")
-
-        # PD: delegated prefix -> route via the client's link-local; RELEASE / expiry -> gone.
-        c = tn.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:01", "--iaid", "5601", "--pd-only")
-        pfx = c["pd"]["prefix"]
-        shown = tn.sh(route6.format(pfx), check=False).output.strip()
-        if "via fe80::" not in shown:
-            p6.append(f"no route for the delegated prefix {pfx} (ip -6 route: {shown!r})")
-        tn.c.write_file(f"{C_OUT}/pd-client.json", json.dumps(c))
-        tn.client("v6", "release", "--state", f"{C_OUT}/pd-client.json")
-        if not _wait_for(tn, route6.format(pfx), False, 3):
-            p6.append(f"route for {pfx} still there after RELEASE")
-        d = tn.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:02", "--iaid", "5602", "--pd-only")
-        pfx2 = d["pd"]["prefix"]
-        if not _wait_for(tn, route6.format(pfx2), True, 2):
-            p6.append(f"no route for the delegated prefix {pfx2}")
+        a, b = _slash32_routes(tn, p4)
+        pfx, pfx2 = _pd_routes(tn, p6)
 
         # both expire
-        if not _wait_for(tn, route4.format(b["address"]), False, expire_wait):
+        if not _wait_for(tn, ROUTE4.format(b["address"]), False, expire_wait):
             p4.append(f"/32 route for {b['address']} still there {expire_wait}s after the lease (expiry)")
-        if not _wait_for(tn, route6.format(pfx2), False, expire_wait):
+        if not _wait_for(tn, ROUTE6.format(pfx2), False, expire_wait):
             p6.append(f"route for {pfx2} still there {expire_wait}s after the lease (expiry)")
     finally:
         for fam, pid in pids.items():

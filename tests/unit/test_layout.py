@@ -154,3 +154,31 @@ def test_a_function_level_import_is_an_import(tmp_path):
     source.write_text("def f():\n    from ..verify import smoke\n    return smoke\n")
     found = imports_of("kea_runscript.model.x", source, {"kea_runscript.verify.smoke"})
     assert found == {"kea_runscript.verify.smoke"}
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(paths, root: Path = ROOT) -> list:
+    """(file, function, lines) of every function longer than MAX_FUNCTION_LINES."""
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    found.append((str(path.relative_to(root)), node.name, lines))
+    return found
+
+
+def test_no_python_function_is_over_80_lines():
+    """The toolkit's, the test rigs' and the tests' functions: each a reader can hold."""
+    paths = sorted(PACKAGE.rglob("*.py")) + sorted((ROOT / "tests").rglob("*.py")) + [ROOT / "noxfile.py"]
+    assert long_functions(paths) == []
+
+
+def test_the_length_walk_sees_a_long_function(tmp_path):
+    (tmp_path / "long.py").write_text("def long():\n" + "    x = 1\n" * MAX_FUNCTION_LINES)
+    (tmp_path / "short.py").write_text("def short():\n    return 1\n")
+    found = long_functions(sorted(tmp_path.glob("*.py")), tmp_path)
+    assert found == [("long.py", "long", MAX_FUNCTION_LINES + 1)]

@@ -96,6 +96,37 @@ exit 0
             {"script": gone, "wait": False, "hook-points": ["pkt4_receive"]},
         ],
     }
+    results, counts, both = _skip_run(rt, tag, params, hook_log, gone)
+    found = _skip_messages(both, skip, async_fail, gone)
+    runs = output_runs(both, skip)
+    bad_runs = {pid: texts for pid, texts in runs.items()
+                if len(texts) != SMALL_MAX_OUTPUT_LINES + 1
+                or texts[:SMALL_MAX_OUTPUT_LINES] != [f"line {i} of {LINES_WRITTEN}"
+                                                      for i in range(1, SMALL_MAX_OUTPUT_LINES + 1)]
+                or not re.search(DROPPED_RE, texts[-1])}
+    o.facts.update({
+        "results": results,
+        "RUNSCRIPT_EXIT_ACTION (skip)": found["exit_action"][:2],
+        "RUNSCRIPT_FAILURE_ACTION (skip)": found["failure_action"][:2],
+        "RUNSCRIPT_SCRIPT_FAILED (exit 5, unmapped)": found["unmapped"][:2],
+        "RUNSCRIPT_ASYNC_FAILED (exit 5)": found["async_failed"][:2],
+        "RUNSCRIPT_ASYNC_TIMEOUT": found["async_timeout"][:2],
+        "RUNSCRIPT_ASYNC_SPAWN_FAILED": found["async_spawn"][:2],
+        "async message counts": counts,
+        "library loaded despite the failing asynchronous load script": bool(found["loaded"]),
+        "max-output-lines": SMALL_MAX_OUTPUT_LINES,
+        "captured runs (pids)": len(runs),
+        "a run's logged lines": next(iter(runs.values()), []),
+        "runs not logged as max-output-lines + 1 lines": dict(list(bad_runs.items())[:3]),
+    })
+    _judge_skip(o, results, found, runs, bad_runs, skip)
+    return o
+
+
+def _skip_run(rt: Runtime, tag: str, params: dict, hook_log: str, gone: str):
+    """Four clients, one per outcome of the synchronous script, while the asynchronous runs end
+    (or time out): (each client's lease or error, the counts of the asynchronous messages,
+    the lines of the hook's and Kea's logs)."""
     text, log, _ = rt.config4(tag, params, hook_debug_log=hook_log)
     results = {}
     with rt.kea4(tag, text, log):
@@ -114,8 +145,11 @@ exit 0
     rt.tn.keep(hook_log, f"rt-{tag}-hook.log")
     hook_lines = rt.read(hook_log).splitlines()
     kea_lines = rt.read(log).splitlines()
-    both = hook_lines + kea_lines
+    return results, counts, hook_lines + kea_lines
 
+
+def _skip_messages(both: List[str], skip: str, async_fail: str, gone: str) -> Dict[str, List[str]]:
+    """The log lines each outcome must leave, by what they show."""
     def grep(pattern: str) -> List[str]:
         return [ln[ln.index("RUNSCRIPT_"):][:300] for ln in both if re.search(pattern, ln)]
 
@@ -130,27 +164,14 @@ exit 0
     async_spawn = grep(rf"RUNSCRIPT_ASYNC_SPAWN_FAILED cannot start asynchronous script {re.escape(gone)}: "
                        rf"|RUNSCRIPT_SPAWN_FAILED cannot start script {re.escape(gone)} at ")
     loaded = grep("RUNSCRIPT_LOADED")
-    runs = output_runs(both, skip)
-    bad_runs = {pid: texts for pid, texts in runs.items()
-                if len(texts) != SMALL_MAX_OUTPUT_LINES + 1
-                or texts[:SMALL_MAX_OUTPUT_LINES] != [f"line {i} of {LINES_WRITTEN}"
-                                                      for i in range(1, SMALL_MAX_OUTPUT_LINES + 1)]
-                or not re.search(DROPPED_RE, texts[-1])}
-    o.facts.update({
-        "results": results,
-        "RUNSCRIPT_EXIT_ACTION (skip)": exit_action[:2],
-        "RUNSCRIPT_FAILURE_ACTION (skip)": failure_action[:2],
-        "RUNSCRIPT_SCRIPT_FAILED (exit 5, unmapped)": unmapped[:2],
-        "RUNSCRIPT_ASYNC_FAILED (exit 5)": async_failed[:2],
-        "RUNSCRIPT_ASYNC_TIMEOUT": async_timeout[:2],
-        "RUNSCRIPT_ASYNC_SPAWN_FAILED": async_spawn[:2],
-        "async message counts": counts,
-        "library loaded despite the failing asynchronous load script": bool(loaded),
-        "max-output-lines": SMALL_MAX_OUTPUT_LINES,
-        "captured runs (pids)": len(runs),
-        "a run's logged lines": next(iter(runs.values()), []),
-        "runs not logged as max-output-lines + 1 lines": dict(list(bad_runs.items())[:3]),
-    })
+    return {"exit_action": exit_action, "failure_action": failure_action, "unmapped": unmapped,
+            "async_failed": async_failed, "async_timeout": async_timeout, "async_spawn": async_spawn,
+            "loaded": loaded}
+
+
+def _judge_skip(o: Outcome, results: dict, found: Dict[str, List[str]], runs: dict, bad_runs: dict,
+                skip: str) -> None:
+    """Skips gave NAKs, the others leases, each outcome its message, each run its lines."""
     for name in ("skip by exit code", "skip by on-failure"):
         r = results[name]
         if r["lease"]:
@@ -161,18 +182,18 @@ exit 0
     for name in ("continue", "unmapped exit code"):
         if not results[name]["lease"]:
             o.problems.append(f"{name}: no lease: {results[name]['client']!r}")
-    if not exit_action:
+    if not found["exit_action"]:
         o.problems.append("no RUNSCRIPT_EXIT_ACTION with skip for the exit 4 at lease4_select")
-    if not failure_action:
+    if not found["failure_action"]:
         o.problems.append("no RUNSCRIPT_FAILURE_ACTION with skip for the killed run at lease4_select")
-    if not unmapped:
+    if not found["unmapped"]:
         o.problems.append("no RUNSCRIPT_SCRIPT_FAILED for the unmapped exit 5")
-    for message, found in (("RUNSCRIPT_ASYNC_FAILED (exit 5)", async_failed),
-                           ("RUNSCRIPT_ASYNC_TIMEOUT", async_timeout),
-                           ("RUNSCRIPT_ASYNC_SPAWN_FAILED or RUNSCRIPT_SPAWN_FAILED", async_spawn)):
-        if not found:
+    for message, lines in (("RUNSCRIPT_ASYNC_FAILED (exit 5)", found["async_failed"]),
+                           ("RUNSCRIPT_ASYNC_TIMEOUT", found["async_timeout"]),
+                           ("RUNSCRIPT_ASYNC_SPAWN_FAILED or RUNSCRIPT_SPAWN_FAILED", found["async_spawn"])):
+        if not lines:
             o.problems.append(f"no {message} naming its script in Kea's logs")
-    if not loaded:
+    if not found["loaded"]:
         o.problems.append("the library did not load: an asynchronous load script's failure must not refuse it")
     # 4 clients x (DISCOVER + REQUEST), the lease4_select of each
     if len(runs) < 2 * len(results):
@@ -180,7 +201,6 @@ exit 0
     if bad_runs:
         o.problems.append(f"{len(bad_runs)} of {len(runs)} runs not logged as their first "
                           f"{SMALL_MAX_OUTPUT_LINES} lines + one 'dropped' line: {dict(list(bad_runs.items())[:2])}")
-    return o
 
 
 @timed

@@ -32,6 +32,19 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
     whose MAC ends in 0: Kea's own child reaping must not take its exit status (a lease for
     such a MAC would show the drop was lost)."""
     o = Outcome("lfc-with-async")
+    # An emulated kea-lfc (arm64 under qemu-user, on a busy CI machine) can take longer than a
+    # second: its cleanups get three times the interval and the waits three times the time.
+    slow = 3 if rt.emulated else 1
+    m = _lfc_run(rt, rate, seconds, slow)
+    o.facts["emulated"] = rt.emulated
+    _judge_lfc_runs(o, m, seconds, slow)
+    _judge_lfc_files(o, m, slow)
+    _judge_lfc_exit_statuses(o, m)
+    return o
+
+
+def _lfc_run(rt: Runtime, rate: int, seconds: int, slow: int) -> dict:
+    """The run of lfc_with_async: what was seen during and after the load."""
     sleeper = rt.script("sleep02.sh", "#!/bin/sh\nsleep 0.2\n")
     drops = f"{C_RT_OUT}/drop0-calls"
     hook_log = f"{testnet.C_LOGS}/rt-lfc-hook.log"
@@ -43,12 +56,10 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
         {"script": sleeper, "wait": False, "hook-points": ["pkt4_receive"]},
         {"script": dropper, "wait": True, "hook-points": ["pkt4_receive"], "exit-codes": {"3": "drop"}},
     ]}
-    # An emulated kea-lfc (arm64 under qemu-user, on a busy CI machine) can take longer than a
-    # second: its cleanups get three times the interval and the waits three times the time.
-    slow = 3 if rt.emulated else 1
     text, log, lease = rt.config4("lfc", params, persist=True, lfc_interval=slow, big_pool=True,
                                   multi_threading=MT4, hook_debug_log=hook_log)
     out = f"{testnet.C_OUT}/rt-lfc-kea-dhcp4.out"
+    m: dict = {"lease": lease, "log": log}
     with rt.kea4("lfc", text, log, lease_file=lease) as pid:
         samples: List[List[dict]] = []
 
@@ -59,39 +70,46 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
                 time.sleep(0.25)
         w = threading.Thread(target=watch)
         w.start()
-        perf = rt.perfdhcp4(rate=rate, seconds=seconds, clients=16000000, tag="lfc")
+        m["perf"] = rt.perfdhcp4(rate=rate, seconds=seconds, clients=16000000, tag="lfc")
         w.join()
         time.sleep(2.5 * slow)  # more LFC rounds without load
-        # a moment between two cleanups: no kea-lfc running, no pid file, and no .1 (Kea moves
-        # the lease file to .1 a moment before it starts kea-lfc: a .1 seen then is no leftover;
-        # one that never goes leaves no quiet moment, which is reported below)
-        quiet = None
-        for _ in range(40 * slow):
-            procs = rt.processes()
-            files = rt.sh(f"ls -1 {lease}* 2>/dev/null", check=False).output.split()
-            if (not any(p["comm"] == "kea-lfc" for p in procs) and f"{lease}.pid" not in files
-                    and f"{lease}.1" not in files):
-                quiet = files
-                break
-            time.sleep(0.1)
-        executed = rt.count_in(log, "DHCPSRV_MEMFILE_LFC_EXECUTE")
-        fails = rt.sh(f"grep -h -E '{LFC_FAIL}' {log} {out} | head -5", check=False).output.strip()
-        errors = rt.sh(f"grep -h -E ' (ERROR|FATAL) ' {log} {out} | head -5", check=False).output.strip()
-        sleeps_seen = max((sum(1 for p in rt.descendants(pid, s) if p["comm"] == "sleep02.sh")
-                           for s in samples), default=0)
-        lfc_seen = sorted({p["pid"] for s in samples for p in s if p["comm"] == "kea-lfc"})
-        lfc_zombie_samples = [p for s in samples for p in s if p["comm"] == "kea-lfc" and p["state"] == "Z"]
-        zombies_after = rt.zombies(pid, procs)
-        leases_text = rt.read(f"{lease}.2") + rt.read(lease)
+        m["quiet"], procs = _lfc_quiet_moment(rt, lease, slow)
+        m["executed"] = rt.count_in(log, "DHCPSRV_MEMFILE_LFC_EXECUTE")
+        m["fails"] = rt.sh(f"grep -h -E '{LFC_FAIL}' {log} {out} | head -5", check=False).output.strip()
+        m["errors"] = rt.sh(f"grep -h -E ' (ERROR|FATAL) ' {log} {out} | head -5", check=False).output.strip()
+        m["sleeps_seen"] = max((sum(1 for p in rt.descendants(pid, s) if p["comm"] == "sleep02.sh")
+                                for s in samples), default=0)
+        m["samples"] = samples
+        m["zombies_after"] = rt.zombies(pid, procs)
+        m["leases_text"] = rt.read(f"{lease}.2") + rt.read(lease)
+        m["async_limit"] = rt.count_in(log, "RUNSCRIPT_ASYNC_LIMIT")
     rt.tn.keep(hook_log, "rt-lfc-hook.log")
-    exits3 = len(rt.read(drops).split())
-    applied = rt.count_in(hook_log, "RUNSCRIPT_EXIT_ACTION")
-    o.facts["emulated"] = rt.emulated
-    o.facts.update({"drop script exits 3": exits3, "RUNSCRIPT_EXIT_ACTION (drop applied)": applied,
-                    "exit statuses lost": exits3 - applied})
-    stats = lease_file_stats(leases_text)
-    dropped_leased = sorted({ln.split(",")[1] for ln in leases_text.splitlines()
-                             if ln.count(",") > 1 and ln.split(",")[1].endswith("0")})
+    m["exits3"] = len(rt.read(drops).split())
+    m["applied"] = rt.count_in(hook_log, "RUNSCRIPT_EXIT_ACTION")
+    return m
+
+
+def _lfc_quiet_moment(rt: Runtime, lease: str, slow: int):
+    """A moment between two cleanups: no kea-lfc running, no pid file, and no .1 (Kea moves the
+    lease file to .1 a moment before it starts kea-lfc: a .1 seen then is no leftover; one that
+    never goes leaves no quiet moment, which is reported). (the lease files then, or None; the
+    processes last seen)"""
+    procs: List[dict] = []
+    for _ in range(40 * slow):
+        procs = rt.processes()
+        files = rt.sh(f"ls -1 {lease}* 2>/dev/null", check=False).output.split()
+        if (not any(p["comm"] == "kea-lfc" for p in procs) and f"{lease}.pid" not in files
+                and f"{lease}.1" not in files):
+            return files, procs
+        time.sleep(0.1)
+    return None, procs
+
+
+def _judge_lfc_runs(o: Outcome, m: dict, seconds: int, slow: int) -> None:
+    """kea-lfc ran, overlapped the asynchronous scripts, failed never, was reaped promptly."""
+    samples, executed = m["samples"], m["executed"]
+    lfc_seen = sorted({p["pid"] for s in samples for p in s if p["comm"] == "kea-lfc"})
+    lfc_zombie_samples = [p for s in samples for p in s if p["comm"] == "kea-lfc" and p["state"] == "Z"]
     # A kea-lfc zombie seen in 4 samples (0.25 s apart) was not reaped promptly; a kea-lfc
     # running in 8 samples hangs (a cleanup of a few hundred leases takes milliseconds).
     stuck = sorted({p["pid"] for p in lfc_zombie_samples
@@ -99,43 +117,59 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
     lfc_samples = [p["pid"] for s in samples for p in s if p["comm"] == "kea-lfc"]
     hung = sorted({pid_ for pid_ in lfc_samples if lfc_samples.count(pid_) >= 8 * slow})
     o.facts.update({"DHCPSRV_MEMFILE_LFC_EXECUTE": executed, "kea-lfc processes seen": len(lfc_seen),
-                    "async scripts running at once (max seen)": sleeps_seen,
-                    "perfdhcp ACKs": perf.acks, "leases after cleanup": stats,
-                    "leases of dropped MACs (*0)": dropped_leased,
-                    "RUNSCRIPT_ASYNC_LIMIT": rt.count_in(log, "RUNSCRIPT_ASYNC_LIMIT"),
+                    "async scripts running at once (max seen)": m["sleeps_seen"],
+                    "perfdhcp ACKs": m["perf"].acks, "RUNSCRIPT_ASYNC_LIMIT": m["async_limit"],
                     "kea-lfc zombie samples": len(lfc_zombie_samples)})
     if executed < 3:
         o.problems.append(f"DHCPSRV_MEMFILE_LFC_EXECUTE logged {executed} times in {seconds + 2.5 * slow:.0f}s "
                           f"with lfc-interval {slow}")
-    if sleeps_seen < 2:
-        o.problems.append(f"at most {sleeps_seen} asynchronous scripts seen running at once: the LFC did not overlap them")
-    if fails:
-        o.problems.append(f"LFC failures logged: {fails}")
-    if errors:
-        o.problems.append(f"errors logged: {errors}")
+    if m["sleeps_seen"] < 2:
+        o.problems.append(f"at most {m['sleeps_seen']} asynchronous scripts seen running at once: the LFC "
+                          f"did not overlap them")
+    if m["fails"]:
+        o.problems.append(f"LFC failures logged: {m['fails']}")
+    if m["errors"]:
+        o.problems.append(f"errors logged: {m['errors']}")
     if stuck:
         o.problems.append(f"kea-lfc zombies not reaped for >= 1 s: pids {stuck}")
     if hung:
         o.problems.append(f"kea-lfc running for >= {2 * slow} s: pids {hung}")
-    if zombies_after:
-        o.problems.append(f"zombie children of Kea after the load: {zombies_after}")
-    if quiet is None:
+    if m["zombies_after"]:
+        o.problems.append(f"zombie children of Kea after the load: {m['zombies_after']}")
+
+
+def _judge_lfc_files(o: Outcome, m: dict, slow: int) -> None:
+    """The cleanups completed and left nothing behind; the lease files hold every ACK."""
+    if m["quiet"] is None:
         o.problems.append(f"no moment without a running kea-lfc (or its pid file, or a .1 file) within "
                           f"{4 * slow} s after the load")
-    files = quiet or []
+    files = m["quiet"] or []
     o.facts["lease files after"] = files
-    base = Path(lease).name
+    base = Path(m["lease"]).name
     names = {Path(f).name for f in files}
     leftovers = sorted(n for n in names if n.endswith((".completed", ".output", ".pid", ".1")))
     if leftovers:
         o.problems.append(f"LFC left {leftovers} behind (an unfinished cleanup)")
     if f"{base}.2" not in names:
         o.problems.append(f"no {base}.2: no cleanup completed (files: {sorted(names)})")
+    stats = lease_file_stats(m["leases_text"])
+    o.facts["leases after cleanup"] = stats
+    perf = m["perf"]
     # Every ACK is a lease; an ACK that reached perfdhcp after its wait counts as its drop but is
     # a lease all the same (a loaded machine), so a lease needs only a REQUEST behind it.
     if not perf.acks <= stats["addresses"] <= perf.requests:
         o.problems.append(f"the cleaned-up lease files hold {stats['addresses']} addresses, perfdhcp got "
                           f"{perf.acks} ACKs for {perf.requests} REQUESTs")
+
+
+def _judge_lfc_exit_statuses(o: Outcome, m: dict) -> None:
+    """Every exit 3 of the synchronous script was applied (drop): Kea's reaping of kea-lfc took
+    none of them."""
+    exits3, applied, perf = m["exits3"], m["applied"], m["perf"]
+    dropped_leased = sorted({ln.split(",")[1] for ln in m["leases_text"].splitlines()
+                             if ln.count(",") > 1 and ln.split(",")[1].endswith("0")})
+    o.facts.update({"drop script exits 3": exits3, "RUNSCRIPT_EXIT_ACTION (drop applied)": applied,
+                    "exit statuses lost": exits3 - applied, "leases of dropped MACs (*0)": dropped_leased})
     o.facts["DISCOVERs without OFFER (drops, ~1/16 expected)"] = perf.get("DISCOVER-OFFER", "drops")
     if perf.get("DISCOVER-OFFER", "drops") < 1:
         o.problems.append("no DISCOVER was dropped: the synchronous drop script did not act")
@@ -143,9 +177,8 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
         o.problems.append(f"{EXIT_STATUS_LOST}: the synchronous script exited 3 {exits3} times, the hook "
                           f"applied 'drop' {applied} times (RUNSCRIPT_EXIT_ACTION)")
     if dropped_leased:
-        o.problems.append(f"{EXIT_STATUS_LOST}: {len(dropped_leased)} clients the synchronous script dropped (exit 3) got a lease "
-                          f"(its exit code 3 -> drop was not applied): {dropped_leased[:5]}")
-    return o
+        o.problems.append(f"{EXIT_STATUS_LOST}: {len(dropped_leased)} clients the synchronous script dropped "
+                          f"(exit 3) got a lease (its exit code 3 -> drop was not applied): {dropped_leased[:5]}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,17 +230,17 @@ def perfdhcp_no_lost_lease(rt: Runtime, seconds: int = 60, rate: int = 80) -> Ou
 # 10. reconfiguration under load
 
 
-#: The launcher's launch memory (hook/launcher.cc, "5. Launch memory"): one mapping per
+#: The launcher's launch memory (hook/launch_memory.h): one mapping per
 #: script run in flight, kept for reuse up to 64 of them, made of [the Supervision page and
 #: call area: 68 kB][guard page][script stack: 64 kB][guard page][supervisor stack: 64 kB].
 #: How many are kept depends on the peak of concurrent runs since the last load, so a VmSize
 #: read at one reload and at another differs by up to 64 of them without anything leaking.
-#: tests/unit/test_reload_memory.py checks these sizes against launcher.cc.
+#: tests/unit/test_reload_memory.py checks these sizes against launch_memory.cc.
 LAUNCH_PAGE_KB = 4
 LAUNCH_STACK_KB = 64
 LAUNCH_CALL_AREA_KB = 64
 #: How many launch mappings Kea may hold at a time: the launcher's kept pool (MAPPINGS_KEPT in
-#: hook/launcher.cc) plus one per run in flight (max-async's default 64 asynchronous runs, one
+#: hook/launch_memory.cc) plus one per run in flight (max-async's default 64 asynchronous runs, one
 #: synchronous run per Kea packet thread, 4 here). A mapping lost once per run or per reload
 #: passes it within a few hundred runs or a few reloads.
 LAUNCH_MAPPINGS_BOUND = 64 + 64 + 4
@@ -283,6 +316,14 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
     does not grow with the reloads (measured after ``warmup`` reloads and after the last)."""
     o = Outcome("reconfigure")
     rate = rt.rate(rate)
+    m = _reconfigure_run(rt, reloads, rate, warmup, o)
+    _judge_reloads(o, m, rt, rate)
+    _judge_reload_memory(o, m, rt, rate, reloads, warmup)
+    return o
+
+
+def _reconfigure_run(rt: Runtime, reloads: int, rate: int, warmup: int, o: Outcome) -> dict:
+    """The reloads under perfdhcp, and what was seen after them."""
     life, count = f"{C_RT_OUT}/reconf-life", f"{C_RT_OUT}/reconf-count"
     rt.sh(f"rm -f {life} {count}")
     lifecycle = rt.script("reconf-life.sh", f'#!/bin/sh\necho "$1" >> {life}\n')
@@ -328,15 +369,21 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
         alive = any(p["pid"] == pid for p in procs)
         lines = rt.read(life).split()
         errors = rt.sh(f"grep -E ' (ERROR|FATAL) ' {log} | head -5", check=False).output.strip()
-    perf_result = perf.get("p")
+    return {"done": done, "memory": memory, "perf": perf.get("p"), "answer": answer, "below": below,
+            "alive": alive, "lines": lines, "errors": errors, "runs": len(rt.read(count)), "seconds": seconds}
+
+
+def _judge_reloads(o: Outcome, m: dict, rt: Runtime, rate: int) -> None:
+    """Kea kept answering, load and unload ran once per reload, nothing was left behind."""
+    done, lines, perf_result, answer, below = m["done"], m["lines"], m["perf"], m["answer"], m["below"]
     o.facts.update({"reloads": done, "rate": rate, "multi-threading": not rt.emulated,
                     "load runs": lines.count("load"),
                     "unload runs (before the stop)": lines.count("unload"),
-                    "async + sync script runs": len(rt.read(count)),
+                    "async + sync script runs": m["runs"],
                     "perfdhcp ACKs": perf_result.acks if perf_result else None,
                     "DORA after the reloads": answer.get("address"),
-                    "processes below Kea after": below, "memory": memory})
-    if not alive:
+                    "processes below Kea after": below, "memory": m["memory"]})
+    if not m["alive"]:
         o.problems.append("kea-dhcp4 is gone")
     if lines.count("load") != done + 1 or lines.count("unload") != done:
         o.problems.append(f"{done} reloads, but load ran {lines.count('load')} and unload "
@@ -347,12 +394,17 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
     # not a throughput target (those are benchmarks): an emulated Kea answers a few DORAs a
     # second at best while it reloads (28 of 60 seen), and a real one on a CI machine running
     # three cells at once on 2 cores answered 599 of 1200 (1100-1150 when alone).
-    if perf_result is None or perf_result.acks < rate * seconds * 0.25:
+    if perf_result is None or perf_result.acks < rate * m["seconds"] * 0.25:
         o.problems.append("Kea did not keep answering perfdhcp during the reloads")
     if below:
         o.problems.append(f"left below Kea after the reloads: {below[:5]}")
-    if errors:
-        o.problems.append(f"Kea logged errors: {errors}")
+    if m["errors"]:
+        o.problems.append(f"Kea logged errors: {m['errors']}")
+
+
+def _judge_reload_memory(o: Outcome, m: dict, rt: Runtime, rate: int, reloads: int, warmup: int) -> None:
+    """Launch memory stays within its pool; Kea's memory does not grow with the reloads."""
+    memory, done, seconds = m["memory"], m["done"], m["seconds"]
     for i, sample in sorted(memory.items()):
         if sample["launch mappings"] > LAUNCH_MAPPINGS_BOUND:
             o.problems.append(f"after reload {i}: {sample['launch mappings']} launch mappings in Kea, more than "
@@ -381,7 +433,6 @@ def reconfigure(rt: Runtime, reloads: int = 20, rate: int = 60, warmup: int = 5)
         if per_reload > allowed:
             o.problems.append(f"Kea's VmSize grew {per_reload:.0f} kB per reload "
                               f"(over {allowed:.0f} kB)")
-    return o
 
 
 def _reload_growth_control(rt: Runtime, rate: int, seconds: int, reloads: int,

@@ -161,7 +161,17 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
     mode = f"{'sync' if wait else 'async'}-mt-{'on' if mt else 'off'}-{writer}"
     o = Outcome(f"output-flood-{mode}")
     tag = f"flood-{mode}"
-    start_cmd, comm, line_max, many_lines = FLOODS[writer]
+    m = _flood_run(rt, tag, wait, mt, writer, timeout, clients, perf_seconds)
+    _judge_flood_runs(o, m, writer, timeout, clients, perf_seconds)
+    _judge_flood_log(o, m, writer, clients, perf_seconds)
+    return o
+
+
+def _flood_run(rt: Runtime, tag: str, wait: bool, mt: bool, writer: str, timeout: float, clients: int,
+               perf_seconds: int) -> dict:
+    """The flood script under clients and perfdhcp: its runs' lifetimes, Kea's answers, log and
+    memory."""
+    start_cmd, comm = FLOODS[writer][:2]
     runs_file = f"{C_RT_OUT}/{tag}-runs"
     rt.sh(f"rm -f {runs_file}")
     # the marker is written before exec: $$ is then the writer's pid
@@ -197,6 +207,17 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
         dropped_sample = rt.sh(f"grep -h -m1 -E {shlex.quote(DROPPED_RE)} {' '.join(logs)}",
                                check=False).output.strip()[:300]
     markers = [int(x) for x in rt.read(runs_file).split() if x.isdigit()]
+    return {"answered": answered, "perf": perf, "runs": runs, "rss_start": rss_start, "rss_end": rss_end,
+            "left": left, "logs": logs, "log_bytes": log_bytes, "output_lines": output_lines,
+            "dropped_lines": dropped_lines, "dropped_sample": dropped_sample, "markers": markers,
+            "longest_pass": lt.longest_pass, "limit": limit}
+
+
+def _judge_flood_runs(o: Outcome, m: dict, writer: str, timeout: float, clients: int, perf_seconds: int) -> None:
+    """Every run killed on time, every client answered, nothing left running."""
+    comm = FLOODS[writer][1]
+    runs, markers, answered, perf, limit = m["runs"], m["markers"], m["answered"], m["perf"], m["limit"]
+    rss_start, rss_end, left, logs = m["rss_start"], m["rss_end"], m["left"], m["logs"]
     seen = {r["pid"] for r in runs}
     unmeasured = [p for p in markers if p not in seen]
     # judged on what a run surely lived: the watcher's own delays (passes up to 1 s seen under
@@ -210,13 +231,13 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
         "surely lived (s), longest first": sorted((r["at_least"] for r in runs), reverse=True)[:10],
         "runs over the limit": [(r["pid"], r["at_least"], r["seconds"]) for r in late][:10],
         "limit (s)": limit,
-        "watcher's longest pass (s)": lt.longest_pass,
+        "watcher's longest pass (s)": m["longest_pass"],
         "scapy DORAs answered": f"{sum(1 for a in answered.values() if a)}/{clients}",
         "perfdhcp": f"{perf.get('DISCOVER-OFFER', 'sent packets')} DISCOVERs, {perf.offers} OFFERs, "
                     f"{perf.requests} REQUESTs, {perf.acks} ACKs",
         "Kea RSS at start (kB)": rss_start.get("VmRSS"), "Kea VmHWM at end (kB)": rss_end.get("VmHWM"),
-        "log files": len(logs), "log bytes": log_bytes, "RUNSCRIPT_OUTPUT lines": output_lines,
-        "'dropped' lines": dropped_lines, "a 'dropped' line": dropped_sample,
+        "log files": len(logs), "log bytes": m["log_bytes"], "RUNSCRIPT_OUTPUT lines": m["output_lines"],
+        "'dropped' lines": m["dropped_lines"], "a 'dropped' line": m["dropped_sample"],
         f"{comm} left": left,
     })
     if n == 0:
@@ -226,7 +247,7 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
     if late:
         o.problems.append(f"{len(late)} of {len(runs)} runs lived longer than timeout + {limit - timeout:.1f} s = {limit} s "
                           f"(pid, lived at least, at most): {[(r['pid'], r['at_least'], r['seconds']) for r in late][:5]} "
-                          f"(None: still running; the watcher's longest pass: {lt.longest_pass} s)")
+                          f"(None: still running; the watcher's longest pass: {m['longest_pass']} s)")
     if not all(answered.values()):
         o.problems.append(f"scapy clients without a lease: {[m for m, a in answered.items() if not a]}")
     discovers = perf.get("DISCOVER-OFFER", "sent packets")
@@ -235,6 +256,13 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
                           f"({perf.offers} OFFERs, {perf.requests} REQUESTs)")
     if left:
         o.problems.append(f"{len(left)} flood scripts still running after the traffic: {left[:3]}")
+
+
+def _judge_flood_log(o: Outcome, m: dict, writer: str, clients: int, perf_seconds: int) -> None:
+    """Kea's log bounded per run, one "dropped" line per run, its memory bounded."""
+    _, _, line_max, many_lines = FLOODS[writer]
+    n, logs, output_lines, dropped_lines = len(m["markers"]), m["logs"], m["output_lines"], m["dropped_lines"]
+    log_bytes, rss_start, rss_end = m["log_bytes"], m["rss_start"], m["rss_end"]
     if output_lines > n * (MAX_OUTPUT_LINES + 1):
         o.problems.append(f"{output_lines} RUNSCRIPT_OUTPUT lines for {n} runs: more than "
                           f"{MAX_OUTPUT_LINES} + 1 per run")
@@ -252,4 +280,3 @@ def output_flood(rt: Runtime, wait: bool = True, mt: bool = False, writer: str =
         o.problems.append("Kea was gone at the end of the flood")
     elif growth > FLOOD_RSS_GROWTH_KB:
         o.problems.append(f"Kea's peak RSS grew by {growth} kB during the flood (cap {FLOOD_RSS_GROWTH_KB} kB)")
-    return o

@@ -76,44 +76,77 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
     ``bound_s`` and a DORA answered right after; the old scripts are gone. Then, with the
     same scripts running again, SIGTERM: kea-dhcp4 exits within ``bound_s`` and nothing it
     started is left. ``parameters``: added to the hook's (e.g. a drain time)."""
-    o = Outcome(f"teardown-mt-{'on' if mt else 'off'}" + ("-" + "-".join(f"{k}-{v}" for k, v in parameters.items())
-                                                        if parameters else ""))
-    tag = o.name.replace("teardown", "td").replace(".", "")
-    sleeper = rt.script("td-sleep.sh", "#!/bin/sh\n# sleep is the shell's child: the whole group must go\nsleep 300\n")
-    chatty = rt.script("td-yes.sh", "#!/bin/sh\nexec yes\n")
-    params = dict(parameters or {})
-    params["scripts"] = [
-        {"script": sleeper, "wait": False, "timeout": 600, "hook-points": ["pkt4_receive"]},
-        {"script": sleeper, "wait": False, "timeout": 0, "hook-points": ["load"]},
-        {"script": chatty, "wait": False, "timeout": 600, "capture-output": True, "hook-points": ["load"]},
-    ]
-    text, log, _ = rt.config4(tag, params, multi_threading=MT4 if mt else False)
-    if _endless(rt.processes()):
-        o.problems.append(f"endless scripts were already running before the scenario: {_endless(rt.processes())[:3]}")
-    started: List[dict] = []  # everything below Kea at some point: killed by PID at the end
-    loaded = "RUNSCRIPT_LOADED"
+    return Teardown(rt, mt, parameters, bound_s, clients).run()
 
-    def start_scripts(pid: int, round_: str, macs: List[str]) -> List[dict]:
+
+class Teardown:
+    """One run of :func:`teardown`: the configuration, a reload and a stop."""
+
+    LOADED = "RUNSCRIPT_LOADED"
+
+    def __init__(self, rt: Runtime, mt: bool, parameters: Optional[dict], bound_s: float, clients: int):
+        self.rt, self.bound_s, self.clients = rt, bound_s, clients
+        self.o = Outcome(f"teardown-mt-{'on' if mt else 'off'}" + (
+            "-" + "-".join(f"{k}-{v}" for k, v in parameters.items()) if parameters else ""))
+        self.tag = self.o.name.replace("teardown", "td").replace(".", "")
+        sleeper = rt.script("td-sleep.sh", "#!/bin/sh\n# sleep is the shell's child: the whole group must go\n"
+                                           "sleep 300\n")
+        chatty = rt.script("td-yes.sh", "#!/bin/sh\nexec yes\n")
+        params = dict(parameters or {})
+        params["scripts"] = [
+            {"script": sleeper, "wait": False, "timeout": 600, "hook-points": ["pkt4_receive"]},
+            {"script": sleeper, "wait": False, "timeout": 0, "hook-points": ["load"]},
+            {"script": chatty, "wait": False, "timeout": 600, "capture-output": True, "hook-points": ["load"]},
+        ]
+        self.text, self.log, _ = rt.config4(self.tag, params, multi_threading=MT4 if mt else False)
+        self.started: List[dict] = []  # everything below Kea at some point: killed by PID at the end
+
+    def run(self) -> Outcome:
+        rt, o = self.rt, self.o
+        if _endless(rt.processes()):
+            o.problems.append(f"endless scripts were already running before the scenario: "
+                              f"{_endless(rt.processes())[:3]}")
+        try:
+            with rt.kea4(self.tag, self.text, self.log) as pid:
+                if self.reload(pid):
+                    self.stop(pid)
+                else:
+                    rt.sh(f"kill -KILL {pid}", check=False)  # it hangs in the reload
+            if "SIGTERM -> kea-dhcp4 gone (s)" not in o.facts:
+                # the stop still has to be measured, with a Kea that did not go through a reload
+                for p in _still_alive(self.started, rt.processes()):
+                    rt.sh(f"kill -KILL {p['pid']}", check=False)
+                with rt.kea4(self.tag + "-stop", self.text, self.log) as pid:
+                    self.stop(pid)
+        finally:
+            # what a failing hook left behind must not disturb the next scenario
+            for p in _still_alive(self.started, rt.processes()):
+                rt.sh(f"kill -KILL {p['pid']}", check=False)
+        return o
+
+    def start_scripts(self, pid: int, round_: str, macs: List[str]) -> List[dict]:
+        rt, o = self.rt, self.o
         for mac in macs:
             if not rt.dora(mac).get("address"):
                 o.problems.append(f"{round_}: no lease for {mac}")
         time.sleep(0.3)
         below = rt.descendants(pid, rt.processes())
-        started.extend(below)
+        self.started.extend(below)
         o.facts[f"{round_}: scripts running (sleep 300, yes)"] = len(_endless(below))
-        if len(_endless(below)) < 2 * clients + 2:
+        if len(_endless(below)) < 2 * self.clients + 2:
             o.problems.append(f"{round_}: {len(_endless(below))} endless scripts running, "
-                              f"expected {2 * clients + 2}")
+                              f"expected {2 * self.clients + 2}")
         return below
 
-    def reload(pid: int) -> bool:
+    def reload(self, pid: int) -> bool:
         """SIGHUP; False when Kea did not finish the reload within TEARDOWN_CAP_S."""
-        before = start_scripts(pid, "before SIGHUP", [f"02:00:00:00:d0:{i + 1:02x}" for i in range(clients)])
+        rt, o, log, loaded = self.rt, self.o, self.log, self.LOADED
+        before = self.start_scripts(pid, "before SIGHUP", [f"02:00:00:00:d0:{i + 1:02x}" for i in range(self.clients)])
         n_loaded = rt.count_in(log, loaded)
         secs = signal_and_time(rt, pid, "HUP", f"[ $(grep -c {loaded} {log}) -gt {n_loaded} ]", log, o.facts)
         o.facts["SIGHUP -> RUNSCRIPT_LOADED (s)"] = secs
-        if secs is None or secs > bound_s:
-            o.problems.append(f"SIGHUP: no new {loaded} within {bound_s} s "
+        if secs is None or secs > self.bound_s:
+            o.problems.append(f"SIGHUP: no new {loaded} within {self.bound_s} s "
                               f"({'none within ' + str(TEARDOWN_CAP_S) + ' s' if secs is None else f'{secs} s'})")
         ack = rt.dora("02:00:00:00:d1:01")
         o.facts["DORA right after the reload"] = ack.get("address")
@@ -125,33 +158,16 @@ def teardown(rt: Runtime, mt: bool = False, parameters: Optional[dict] = None,
             o.problems.append(f"{len(old)} scripts of the old configuration still run after the reload: {old[:3]}")
         return secs is not None
 
-    def stop(pid: int) -> None:
-        below = start_scripts(pid, "before SIGTERM", [f"02:00:00:00:d2:{i + 1:02x}" for i in range(clients)])
-        secs = signal_and_time(rt, pid, "TERM", gone(pid), log, o.facts)
+    def stop(self, pid: int) -> None:
+        rt, o = self.rt, self.o
+        below = self.start_scripts(pid, "before SIGTERM", [f"02:00:00:00:d2:{i + 1:02x}" for i in range(self.clients)])
+        secs = signal_and_time(rt, pid, "TERM", gone(pid), self.log, o.facts)
         o.facts["SIGTERM -> kea-dhcp4 gone (s)"] = secs
-        if secs is None or secs > bound_s:
-            o.problems.append(f"SIGTERM: kea-dhcp4 still there {bound_s} s after the signal "
+        if secs is None or secs > self.bound_s:
+            o.problems.append(f"SIGTERM: kea-dhcp4 still there {self.bound_s} s after the signal "
                               f"({'after ' + str(TEARDOWN_CAP_S) + ' s too' if secs is None else f'gone after {secs} s'})")
         time.sleep(0.2)
         left = _still_alive(below, rt.processes())
         o.facts["left after the stop"] = left
         if left:
             o.problems.append(f"{len(left)} processes Kea started outlived it: {left[:4]}")
-
-    try:
-        with rt.kea4(tag, text, log) as pid:
-            if reload(pid):
-                stop(pid)
-            else:
-                rt.sh(f"kill -KILL {pid}", check=False)  # it hangs in the reload
-        if "SIGTERM -> kea-dhcp4 gone (s)" not in o.facts:
-            # the stop still has to be measured, with a Kea that did not go through a reload
-            for p in _still_alive(started, rt.processes()):
-                rt.sh(f"kill -KILL {p['pid']}", check=False)
-            with rt.kea4(tag + "-stop", text, log) as pid:
-                stop(pid)
-    finally:
-        # what a failing hook left behind must not disturb the next scenario
-        for p in _still_alive(started, rt.processes()):
-            rt.sh(f"kill -KILL {p['pid']}", check=False)
-    return o
