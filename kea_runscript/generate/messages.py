@@ -1,9 +1,11 @@
-"""Generate the hook's message catalogue sources (messages.h / messages.cc) from messages.mes.
+"""Generate the hook's message catalogue sources (messages.h / messages.cc) and the operators'
+page of log messages (docs/messages.md) from messages.mes.
 
 Kea's own message compiler is rarely packaged, so the generated files are committed and a
 unit test checks they match the .mes file: `kea-runscript messages` writes them,
 `kea-runscript messages --check` only compares. The format of a .mes file: `$NAMESPACE name`,
-then `% ID text` lines, each followed by free explanation lines.
+then `% ID text` lines, each followed by free explanation lines (what it means, what to do).
+A message's severity is the hook's code's: the LOG_* calls that log it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from .. import ROOT
 
 HOOK_DIR = ROOT / "hook"
 MES_FILE = HOOK_DIR / "messages.mes"
+PAGE = ROOT / "docs" / "messages.md"
+#: isc::log::DBGLVL_TRACE_BASIC, the debug level the hook logs its debug messages at
+DEBUG_LEVELS = {"DBGLVL_TRACE_BASIC": 40}
+_LOG_CALL = re.compile(r"LOG_(FATAL|ERROR|WARN|INFO|DEBUG)\(\s*\w+\s*,\s*(?:isc::log::(\w+)\s*,\s*)?(RUNSCRIPT_\w+)\)")
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class Message:
     ident: str
     text: str
     line: int
+    explanation: str = ""
 
 
 def parse(path: Path = MES_FILE) -> tuple[str, list[Message]]:
@@ -41,9 +48,47 @@ def parse(path: Path = MES_FILE) -> tuple[str, list[Message]]:
                 raise ValueError(f"{path}:{number}: {ident} already defined at line {seen[ident]}")
             seen[ident] = number
             messages.append(Message(ident, text, number))
+        elif messages and raw.strip() and not raw.startswith("#"):
+            last = messages[-1]
+            explanation = f"{last.explanation} {raw.strip()}".strip()
+            messages[-1] = Message(last.ident, last.text, last.line, explanation)
     if not namespace:
         raise ValueError(f"{path}: no $NAMESPACE line")
     return namespace, messages
+
+
+def severities(sources=None) -> dict[str, list[str]]:
+    """{message id: the severities the hook logs it at, e.g. ["WARN", "DEBUG 40"]}."""
+    found: dict[str, list[str]] = {}
+    for path in sources or sorted(HOOK_DIR.glob("*.cc")):
+        for severity, level, ident in _LOG_CALL.findall(Path(path).read_text()):
+            if level:
+                severity = f"{severity} {DEBUG_LEVELS[level]}"
+            if severity not in found.setdefault(ident, []):
+                found[ident].append(severity)
+    order = ("FATAL", "ERROR", "WARN", "INFO", "DEBUG")
+    return {ident: sorted(levels, key=lambda s: order.index(s.split()[0])) for ident, levels in found.items()}
+
+
+def page(path: Path = MES_FILE) -> str:
+    """docs/messages.md: each message, its severity, what it means and what to do."""
+    _, messages = parse(path)
+    levels = severities()
+    lines = ["# Log messages", "",
+             "<!-- Generated from hook/messages.mes and the hook's LOG_* calls by `kea-runscript messages`: "
+             "edit those, not this page. -->", "",
+             "The hook logs through Kea's logger `kea-dhcp4.hook-runscript` (`kea-dhcp6.hook-runscript`). "
+             "Messages at debug level 40 show with a logger of that name set to "
+             '`"severity": "DEBUG", "debuglevel": 40`. `%1`, `%2`, ... stand for what each message '
+             "fills in.", "",
+             "| Message | Severity |", "|---|---|"]
+    lines += [f"| [{m.ident}](#{m.ident.lower()}) | {' or '.join(levels.get(m.ident, ['not logged']))} |"
+              for m in messages]
+    for m in messages:
+        lines += ["", f"## {m.ident}", "",
+                  f"Severity: {' or '.join(levels.get(m.ident, ['not logged']))}. Text: `{m.text}`", "",
+                  m.explanation]
+    return "\n".join(lines) + "\n"
 
 
 def _c_string(text: str) -> str:
@@ -84,18 +129,23 @@ def generate(path: Path = MES_FILE) -> dict[str, str]:
     return {"messages.h": "\n".join(header), "messages.cc": "\n".join(source)}
 
 
-def differences(directory: Path | None = None) -> list[str]:
-    """The generated files that are missing or differ in ``directory`` (default: hook/)."""
+def _targets(directory: Path | None) -> dict[Path, str]:
     directory = directory or HOOK_DIR
-    return [str(directory / name) for name, content in generate().items()
-            if not (directory / name).exists() or (directory / name).read_text() != content]
+    targets = {directory / name: content for name, content in generate().items()}
+    targets[PAGE] = page()
+    return targets
+
+
+def differences(directory: Path | None = None) -> list[str]:
+    """The generated files that are missing or differ (the sources in ``directory``, default
+    hook/, and docs/messages.md)."""
+    return [str(target) for target, content in _targets(directory).items()
+            if not target.exists() or target.read_text() != content]
 
 
 def write(directory: Path | None = None) -> list[Path]:
-    directory = directory or HOOK_DIR
     written = []
-    for name, content in generate().items():
-        target = directory / name
+    for target, content in _targets(directory).items():
         target.write_text(content)
         written.append(target)
     return written

@@ -1,6 +1,6 @@
 """The handler mode's record framing and reply lines (kea_runscript.handler_records), and the
-operator's documentation of them: the README's format line and worked example are what the
-encoder produces, with real variables of the catalogue."""
+operator's documentation of them (docs/handlers.md): its format line and worked example are what
+the encoder produces, with real variables of the catalogue."""
 
 import random
 import re
@@ -14,7 +14,6 @@ from kea_runscript.handler_records import (MALFORMED, OUTPUT, REPLY, ProtocolErr
                                            RecordDecoder, decode_records, encode_record,
                                            encode_reply, line_kind, parse_reply, try_reply)
 
-README = ROOT / "README.md"
 HANDLERS_DOC = ROOT / "docs" / "handlers.md"
 FORMAT_LINE = r"<hook point>\0NAME=value\0NAME=value\0 ... \0\0"
 
@@ -127,7 +126,7 @@ def test_encode_reply():
 # --- the documentation agrees with the encoder -------------------------------------------------
 
 def _worked_example(text: str):
-    """The README's `printf '...' | examples/handlers/handler.sh` line: the printf format and the
+    """The page's `printf '...' | examples/handlers/handler.sh` line: the printf format and the
     whole command."""
     m = re.search(r"^printf '([^']*)' \| (examples/handlers/\S+)$", text, flags=re.M)
     assert m, "no worked example `printf '<record>' | examples/handlers/<handler>` line"
@@ -135,16 +134,15 @@ def _worked_example(text: str):
 
 
 def test_the_documented_format_line_is_the_contracts():
-    for page in (README, HANDLERS_DOC):
-        assert FORMAT_LINE in page.read_text(), page.name
+    assert FORMAT_LINE in HANDLERS_DOC.read_text()
     # Read with its ellipsis as "no more fields", it is what the encoder makes of two variables.
     two = FORMAT_LINE.replace(r"\0 ... ", "").replace(r"\0", "\0").encode()
     assert two == encode_record("<hook point>", [b"NAME=value", b"NAME=value"])
 
 
-def test_the_readmes_worked_example_is_an_encoded_record_of_real_variables():
-    fmt, _ = _worked_example(README.read_text())
-    # The bytes an operator's printf makes of it (bash's builtin, as the README shows it).
+def test_the_worked_example_is_an_encoded_record_of_real_variables():
+    fmt, _ = _worked_example(HANDLERS_DOC.read_text())
+    # The bytes an operator's printf makes of it (bash's builtin, as the page shows it).
     data = subprocess.run(["/bin/bash", "-c", 'printf "$1"', "-", fmt], capture_output=True,
                           check=True).stdout
     [record] = decode_records(data)
@@ -157,15 +155,15 @@ def test_the_readmes_worked_example_is_an_encoded_record_of_real_variables():
     assert any(v.endswith(b"=") for v in record.vars), "show a variable with an empty value"
 
 
-def test_the_readmes_worked_example_runs_as_shown(tmp_path):
-    """The command the README gives replies "exit 0" and writes the entry the text shows."""
-    text = README.read_text()
+def test_the_worked_example_runs_as_shown(tmp_path):
+    """The command the page gives replies "exit 0" and writes the entry the text shows."""
+    text = HANDLERS_DOC.read_text()
     fmt, handler = _worked_example(text)
     p = subprocess.run(["/bin/bash", "-c", f"printf '{fmt}' | {handler}"], cwd=ROOT, capture_output=True,
                        timeout=30, env={})
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"exit 0\n"
-    assert p.stderr.decode() in text, f"the README does not show what the handler logs:\n{p.stderr.decode()}"
+    assert p.stderr.decode() in text, f"the page does not show what the handler logs:\n{p.stderr.decode()}"
 
 
 def test_the_public_names_exist_and_the_docs_example_runs(tmp_path):

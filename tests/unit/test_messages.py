@@ -1,4 +1,5 @@
-"""The committed message sources are exactly what messages.mes generates."""
+"""The committed message sources and docs/messages.md are exactly what messages.mes (and the
+hook's LOG_* calls, for the severities) generate."""
 
 from kea_runscript import ROOT
 from kea_runscript.generate import messages
@@ -19,3 +20,21 @@ def test_every_message_used_by_the_hook_is_defined():
         used |= set(re.findall(r"LOG_[A-Z]+\([^;]*?\b(RUNSCRIPT_[A-Z_]+)\)", path.read_text()))
     assert used, "no LOG_ call found: the pattern is out of date"
     assert used <= ids, used - ids
+
+
+def test_the_messages_page_is_up_to_date_and_says_each_message_severity_and_meaning():
+    assert messages.PAGE.read_text() == messages.page(), "run `kea-runscript messages`"
+    _, defined = messages.parse()
+    levels = messages.severities()
+    for m in defined:
+        assert levels.get(m.ident), f"{m.ident} is never logged"
+        assert len(m.explanation) > 40, f"{m.ident}: say what it means and what to do"
+        assert f"## {m.ident}\n" in messages.PAGE.read_text()
+
+
+def test_a_severity_comes_from_the_log_call(tmp_path):
+    source = tmp_path / "x.cc"
+    source.write_text("LOG_WARN(logger, RUNSCRIPT_A).arg(1);\n"
+                      "LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_A).arg(2);\n"
+                      "LOG_ERROR(logger, RUNSCRIPT_B);\n")
+    assert messages.severities([source]) == {"RUNSCRIPT_A": ["WARN", "DEBUG 40"], "RUNSCRIPT_B": ["ERROR"]}
