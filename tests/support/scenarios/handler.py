@@ -181,7 +181,6 @@ def alternates(execs: List[dict], hands: List[dict]) -> bool:
                for i in range(0, len(seq), 2))
 
 
-@timed
 class HandlerFaults:
     """Scenario 18 in one kea-dhcp4 run (the module's docstring): the configuration, the helpers
     every phase uses, and one method per phase, in order."""
@@ -596,6 +595,7 @@ class HandlerFaults:
             self.problem("stop", f"handler processes outlived Kea: {(left + anywhere)[:4]}")
 
 
+@timed
 def handler_faults(rt: Runtime) -> Outcome:
     """Persistent handlers in one Kea run: crash and restart, hang (sync timeout, async queue
     full), hostile bytes intact, exit codes, reload and stop under load, no zombies (see the
