@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import ROOT
+from ..model import hook_sources
 
 HOOK_DIR = ROOT / "hook"
 MES_FILE = HOOK_DIR / "messages.mes"
@@ -60,7 +61,7 @@ def parse(path: Path = MES_FILE) -> tuple[str, list[Message]]:
 def severities(sources=None) -> dict[str, list[str]]:
     """{message id: the severities the hook logs it at, e.g. ["WARN", "DEBUG 40"]}."""
     found: dict[str, list[str]] = {}
-    for path in sources or sorted(HOOK_DIR.glob("*.cc")):
+    for path in sources or hook_sources.paths(hook_sources.SOURCES):
         for severity, level, ident in _LOG_CALL.findall(Path(path).read_text()):
             if level:
                 severity = f"{severity} {DEBUG_LEVELS[level]}"
@@ -130,6 +131,8 @@ def generate(path: Path = MES_FILE) -> dict[str, str]:
 
 
 def _targets(directory: Path | None) -> dict[Path, str]:
+    """Where each generated file goes: the sources in ``directory`` (default: HOOK_DIR), the
+    page at PAGE."""
     directory = directory or HOOK_DIR
     targets = {directory / name: content for name, content in generate().items()}
     targets[PAGE] = page()

@@ -114,11 +114,13 @@ def test_golden_check_and_update(tmp_path, monkeypatch, capsys):
 
 def test_messages_check_and_write(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(messages, "HOOK_DIR", tmp_path)
+    monkeypatch.setattr(messages, "PAGE", tmp_path / "messages.md")
     assert cli.main(["messages", "--check"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(PREFIX) and "`kea-runscript messages`" in err, err
     assert cli.main(["messages"]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["messages.cc", "messages.h"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["messages.cc", "messages.h", "messages.md"]
+    assert (tmp_path / "messages.md").read_text() == (ROOT / "docs" / "messages.md").read_text()
     assert cli.main(["messages", "--check"]) == 0
 
 
