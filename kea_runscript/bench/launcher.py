@@ -2,7 +2,7 @@
 posix_spawn+waitpid and a fork+exec of the same script, from a process with a large resident
 heap (what makes fork() expensive inside a Kea with many leases), measured by
 kea_runscript/builder/drivers/launcher_driver.cc outside Kea; and the cost of one record to a persistent handler
-(bench_tools/handler_rtt.c), the floor of the handler rows. Part of ``kea-runscript bench``
+(tools/handler_rtt.c), the floor of the handler rows. Part of ``kea-runscript bench``
 (:mod:`kea_runscript.bench.dhcp`)."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def handler_programs(directory: Path) -> dict:
 def handler_costs(records: int = 20000) -> Dict[str, Dict[str, float]]:
     """{handler label: {"roundtrip_us", "stream_us"}}: one record written and its reply read
     (a synchronous event's floor), and records written back to back (per record), measured by
-    bench_tools/handler_rtt.c; the Python handler gets a tenth of the records."""
+    tools/handler_rtt.c; the Python handler gets a tenth of the records."""
     out_dir = WORK / "build" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     tool = out_dir / "handler_rtt"
@@ -77,7 +77,7 @@ def handler_costs(records: int = 20000) -> Dict[str, Dict[str, float]]:
 def handler_table(costs: Dict[str, Dict[str, float]]) -> str:
     size = max((v["record_bytes"] for v in costs.values()), default=RECORD_BYTES)
     lines = [f"Handler record cost (a record of {size:.0f} bytes over a pipe, the reply line "
-             "back; bench_tools/handler_rtt.c, no Kea)",
+             "back; tools/handler_rtt.c, no Kea)",
              "",
              "| handler | round trip µs (write, wait for the reply) | per record µs, back to back |",
              "|---|---|---|"]

@@ -127,7 +127,7 @@ def handler_targets(results: Dict[str, RowResult], costs: Dict[str, Dict[str, fl
     """Each handler row at the default points (empty Kea) against issue 14's targets, as
     ratios within each pass; where a target is missed, what bounds it, from this run's
     measurements: the records per exchange times a record's cost to the handler (costs:
-    bench_launcher.handler_costs) beside Kea's own time per exchange (1 / no-hook capacity)."""
+    launcher.handler_costs) beside Kea's own time per exchange (1 / no-hook capacity)."""
     rows = [r.row for r in results.values()]
     out = []
     for row in rows:

@@ -8,16 +8,16 @@ kea-dhcp6-server, kea-admin for perfdhcp, python3-scapy, iproute2), without any 
   192.0.2.1/24 + 2001:db8:1::1/64 on the server side, 192.0.2.2/24 + 198.18.0.1/24 (a relay's
   giaddr) on the client side. Nothing is routed anywhere else;
 * the cell's ``dist/<id>/kea-hook-runscript.so`` in Kea's hooks directory, configured with
-  ``smoke_tools/recorder.py`` which writes each call's argv and complete environment as one
+  ``tools/recorder.py`` which writes each call's argv and complete environment as one
   JSON line; beside it, at the same hook points with the same ``wait``, the persistent handler
-  ``smoke_tools/handler_recorder.py`` (``"persistent": true``, 2 workers when Kea is
+  ``tools/handler_recorder.py`` (``"persistent": true``, 2 workers when Kea is
   multi-threaded) writes each record it reads as a line of the same format;
 * Kea runs as the cell's packaged systemd unit runs it (:mod:`kea_runscript.model.units`: its
   user, group, ambient capabilities and environment, through ``setpriv``); what it writes is
   given to that user; who it ran as is read back from /proc/<pid>/status after each start;
 * per mode (:data:`MODES`: ``wait`` true/false x Kea multi-threading on/off, plus a
   kea-hook-runscript 1.4-style configuration), kea-dhcp4 and kea-dhcp6 start with short
-  lifetimes; perfdhcp runs DORA / SARR (with IA_PD), ``smoke_tools/client.py`` (scapy) runs
+  lifetimes; perfdhcp runs DORA / SARR (with IA_PD), ``tools/client.py`` (scapy) runs
   the rest (RELEASE, DECLINE, INFORM, unicast renew, option 60, option 82 through a relay;
   DHCPv6 RENEW, REBIND, RELEASE, DECLINE, IA_PD); then the leases expire and the declined ones
   are recovered; Kea stops;
