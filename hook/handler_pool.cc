@@ -49,7 +49,7 @@ HandlerPool::HandlerPool(const HandlerSettings& settings, HandlerSink sink)
     for (std::size_t i = 0; i < n; ++i) {
         std::unique_ptr<Worker> w(new Worker());
         w->index = i;
-        w->read.reserve(REPLY_CHUNK / 2);  // a call() reads its reply without allocating
+        w->read.reserve(64);  // a call() reads its reply without allocating
         w->err_read.reserve(64);
         if (!settings_.wait) {
             w->ring.resize(std::max<std::size_t>(settings_.queue, 1));
