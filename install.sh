@@ -120,7 +120,7 @@ main() {
     set -eu
     # The release key (keys/kea-hook-runscript.asc in the repository, kea-hook-runscript.asc
     # in every release). A test release rewrites these two lines.
-    RELEASE_KEY_FINGERPRINT=BB0DA1731BB888E45FBF4103F279D61FC9BD3556
+    RELEASE_KEY_FINGERPRINT=8EFBA2B12AEC1CC39CF75922787000EE861B89BE
     TEST_RELEASE=
 
     PACKAGE=kea-hook-runscript

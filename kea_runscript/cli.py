@@ -5,7 +5,8 @@
     kea-runscript build  [--only GLOB] [--series X.Y] [--all] [--jobs N] [--keep-container]
                          [--allow-declared]
     kea-runscript image  KIND [--only GLOB] [--series X.Y]      (KIND: builder, runtime, install-test)
-    kea-runscript release [make] [--version V] [--allow-dirty] [--no-python] [--test-key]
+    kea-runscript release [make] [--version V] [--allow-dirty] [--no-python] [--test-key] [--apt-base P]
+    kea-runscript release sign [--version V] [--test-key]     (the key: $KEA_RUNSCRIPT_SIGNING_KEY)
     kea-runscript release publish [--version V] [--repo OWNER/NAME] [--dry-run]
     kea-runscript pipelines [--check]
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
@@ -188,16 +189,20 @@ def _release_and_tool_commands(sub) -> None:
     _selection(sp)
     sp.add_argument("--allow-declared", action="store_true")
 
-    sp = sub.add_parser("release", help="make dist/release/<version>/ from the built cells, or publish it")
-    sp.add_argument("action", nargs="?", choices=("make", "publish"), default="make")
+    sp = sub.add_parser("release", help="make dist/release/<version>/ from the built cells (unsigned), sign "
+                                        "it, or publish it")
+    sp.add_argument("action", nargs="?", choices=("make", "sign", "publish"), default="make")
     sp.add_argument("--version", help="release version (default: the git tag on HEAD, v stripped)")
     sp.add_argument("--dist", type=Path, help="where the built cells are (default: dist/)")
     sp.add_argument("--out", type=Path, help="release directory (default: <dist>/release/<version>)")
     sp.add_argument("--allow-dirty", action="store_true", help="accept a modified work tree / dirty builds")
     sp.add_argument("--no-python", action="store_true", help="skip the toolkit's sdist and wheel")
     sp.add_argument("--test-key", action="store_true",
-                    help="a TEST release: sign with $KEA_RUNSCRIPT_SIGNING_KEY whatever its key, or with a "
-                         "throwaway key when unset; install.sh pins that key and says it is a test release")
+                    help="make: a TEST release, made then signed with a throwaway key (install.sh pins it and "
+                         "says it is a test release); sign: sign with the key the release ships")
+    sp.add_argument("--apt-base", type=Path,
+                    help="the previous release's apt repository (its -apt.tar.gz or apt/ directory): the new "
+                         "repository keeps its packages")
     sp.add_argument("--repo", help="GitHub owner/name (default: $GITHUB_REPOSITORY); token: $GITHUB_TOKEN")
     sp.add_argument("--tag", help="GitHub release tag (default: v<version>)")
     sp.add_argument("--dry-run", action="store_true", help="publish: list what would be uploaded")

@@ -5,7 +5,6 @@ repository."""
 
 from __future__ import annotations
 
-import email.utils
 import gzip
 import io
 import json
@@ -23,12 +22,11 @@ from typing import Callable, Iterable, Optional, Sequence
 import jinja2
 
 from .. import ROOT
-from . import signing
 from ..generate import templating
 from ..builder.hook import LIBRARY, sha256_file
 from ..model.matrix import Cell, Matrix
 from .naming import (KEA_LIB_PACKAGE, PACKAGE, ReleaseError, cell_artifact_name, deb_depends, deb_version,
-                     is_debian_family, kea_version_range, pool_name, source_name, upstream_version)
+                     is_debian_family, kea_version_range, source_name, upstream_version)
 
 TEMPLATES = ROOT / "templates" / "release"
 LICENSE_FILE = ROOT / "LICENSE"
@@ -303,64 +301,3 @@ def sha256sums(dest_dir: Path, names: Iterable[str]) -> str:
 
 def manifest_entry(path: Path) -> dict:
     return {"name": path.name, "sha256": sha256_file(path), "size": path.stat().st_size}
-
-
-# --------------------------------------------------------------------------------------------
-# the apt repository
-
-
-APT_DIR = "apt"
-APT_COMPONENT = "main"
-
-
-def _ftparchive(root: Path, *args: str) -> str:
-    r = subprocess.run(["apt-ftparchive", *args], cwd=root, capture_output=True, text=True,
-                       env={**os.environ, "LC_ALL": "C"})
-    if r.returncode != 0 or "\nE: " in "\n" + r.stderr:
-        raise ReleaseError(f"apt-ftparchive {' '.join(args)} failed (exit {r.returncode}):\n{r.stderr.strip()}")
-    return r.stdout
-
-
-def apt_repository(debs: Sequence, root: Path, signer, version: str, mtime: int) -> dict:
-    """A signed apt repository of ``debs`` ([(cell, .deb path)]) in ``root``, one suite per
-    Debian suite the cells' Kea comes from (``Cell.apt_suite``; ``dists/<suite>/``: ``Release``, ``InRelease``, ``Release.gpg``,
-    ``main/binary-<arch>/Packages``; the files in ``pool/<suite>/``), indexed by apt-ftparchive
-    and signed by ``signer``. ``Date`` is ``mtime`` (the commit's), so only the signatures
-    differ between two runs. Returns what the manifest says about it."""
-    if shutil.which("apt-ftparchive") is None:
-        raise ReleaseError("apt-ftparchive is not installed (apt-get install apt-utils); it indexes the apt repository")
-    by_suite: dict = {}
-    for cell, deb in debs:
-        # The suite Kea comes from: a Kea from trixie-backports gets its own suite, so trixie's
-        # keeps one kea-hook-runscript per architecture (apt would take the highest version,
-        # the one for the other Kea, and fail on its dependency).
-        by_suite.setdefault(cell.apt_suite, []).append((cell, deb))
-    suites = {}
-    for suite, items in sorted(by_suite.items()):
-        pool = root / "pool" / suite
-        pool.mkdir(parents=True)
-        for cell, deb in items:
-            shutil.copyfile(deb, pool / pool_name(version, cell))
-        archs = sorted({cell.arch for cell, _ in items})
-        dist = root / "dists" / suite
-        for arch in archs:
-            text = _ftparchive(root, "--arch", arch, "packages", f"pool/{suite}")
-            # One paragraph per package file, in a fixed order whatever the directory order.
-            paragraphs = sorted(p.strip("\n") for p in text.split("\n\n") if p.strip())
-            (dist / APT_COMPONENT / f"binary-{arch}").mkdir(parents=True)
-            (dist / APT_COMPONENT / f"binary-{arch}" / "Packages").write_text("\n\n".join(paragraphs) + "\n")
-        fields = {"Origin": PACKAGE, "Label": PACKAGE, "Suite": suite, "Codename": suite,
-                  "Architectures": " ".join(archs), "Components": APT_COMPONENT,
-                  "Description": f"{PACKAGE} {version} for {items[0][0].os.distro} {suite}",
-                  "Date": email.utils.formatdate(mtime, usegmt=True),
-                  # apt >= 2.3 then takes later Release files only when signed by this key.
-                  "Signed-By": signer.fingerprint}
-        opts = [a for k, v in fields.items() for a in ("-o", f"APT::FTPArchive::Release::{k}={v}")]
-        release_text = _ftparchive(root, *opts, "release", f"dists/{suite}")
-        (dist / "Release").write_text(release_text)
-        signer.clearsign(dist / "Release", dist / "InRelease")
-        signer.detach_sign(dist / "Release", dist / "Release.gpg")
-        suites[suite] = {"architectures": archs,
-                         "packages": [f"pool/{suite}/{pool_name(version, c)}" for c, _ in items]}
-    (root / signing.KEY_NAME).write_text(signer.public_key() if signer.test else signing.KEY_FILE.read_text())
-    return suites

@@ -140,3 +140,8 @@ def check_version_matches(version: str, hook_version: str) -> None:
     if version != hook_version and not any(version.startswith(hook_version + s) for s in "-+~"):
         raise ReleaseError(f"release version {version} does not match the hook version {hook_version} "
                            f"the cells were built with (kea_runscript.HOOK_VERSION); bump one of them")
+
+
+def is_prerelease(version: str) -> bool:
+    """A release candidate (``2.0.0-rc1``, ``2.0.0~rc1``): its own apt suite, a GitHub pre-release."""
+    return any(s in version for s in "-~")

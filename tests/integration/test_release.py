@@ -70,8 +70,8 @@ def make_release(version, key, tmp_path_factory, age):
     saved = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ["SOURCE_DATE_EPOCH"] = str(int(time.time()) - age)
     try:
-        return release.make_release(matrix.load(), release.Options(version=version, out=out, allow_dirty=True,
-                                                                   python=False, signing_key=key, test_key=True))
+        return release.make_test_release(matrix.load(), release.Options(version=version, out=out, allow_dirty=True,
+                                                                        python=False), key)
     finally:
         if saved is None:
             del os.environ["SOURCE_DATE_EPOCH"]

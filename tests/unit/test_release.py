@@ -205,11 +205,12 @@ def throwaway_key(n: int = 0) -> str:
     return signing.throwaway_secret_key(f"kea-hook-runscript unit test key {n} <t{n}@example.invalid>")
 
 
-def make(tmp_path: Path, name="out", **opts) -> Path:
-    opts = {"signing_key": throwaway_key(), "test_key": True, **opts}
-    opts = release.Options(version=HOOK_VERSION, dist=tmp_path / "dist", out=tmp_path / name, allow_dirty=True,
-                           python=False, series=("2.6", "3.0"), **opts)
-    return release.make_release(M, opts, say=lambda _s: None, render=stub_render)
+def make(tmp_path: Path, name="out", signing_key=None, version=HOOK_VERSION, **opts) -> Path:
+    """A test release made and signed as the two CI jobs do (the make step never sees the key)."""
+    opts = release.Options(**{"version": version, "dist": tmp_path / "dist", "out": tmp_path / name,
+                              "allow_dirty": True, "python": False, "series": ("2.6", "3.0"), **opts})
+    return release.make_test_release(M, opts, throwaway_key() if signing_key is None else signing_key,
+                                     say=lambda _s: None, render=stub_render)
 
 
 def fingerprint(key: str) -> str:
@@ -236,7 +237,8 @@ def test_make_release(tmp_path):
     names = sorted(p.name for p in out.iterdir())
     expected = sorted([release.cell_artifact_name(HOOK_VERSION, c, k) for c in M.verified for k in ("tar.gz", "deb")]
                       + [release.source_name(HOOK_VERSION), "install.sh", "manifest.json", "SHA256SUMS",
-                         "SHA256SUMS.asc", signing.KEY_NAME, release.apt_archive_name(HOOK_VERSION), "apt"])
+                         "SHA256SUMS.asc", signing.KEY_NAME, release.apt_archive_name(HOOK_VERSION), "apt",
+                         release.keyring_deb_name(HOOK_VERSION)])
     assert names == expected
     subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=out, check=True)
     listed = {line.split()[1] for line in (out / "SHA256SUMS").read_text().splitlines()}
@@ -291,10 +293,11 @@ def test_make_release(tmp_path):
 
     assert manifest["signing_key"] == {"fingerprint": fpr, "file": signing.KEY_NAME, "test_release": True}
 
-    # Same inputs, same bytes; but for the signatures, which carry the time they were made, and
-    # the files holding them (the apt archive, and SHA256SUMS through its checksum).
+    # Same inputs, same bytes (SHA256SUMS and the apt archive included: they hold nothing
+    # signed); but for the signatures, which carry the time they were made, and the served apt
+    # Release files, which the sign step stamps with the time (Date, Valid-Until).
     again = make(tmp_path, "again")
-    signatures = {"SHA256SUMS.asc", "InRelease", "Release.gpg", release.apt_archive_name(HOOK_VERSION), "SHA256SUMS"}
+    signatures = {"SHA256SUMS.asc", "InRelease", "Release.gpg", "Release"}
     files = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
     assert sorted(files) == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     for f in files:
@@ -338,7 +341,8 @@ def test_apt_repository(tmp_path):
         (release_fields,) = paragraphs((dist / "Release").read_text().split("\nMD5Sum:")[0])
         assert release_fields["Suite"] == release_fields["Codename"] == suite
         assert release_fields["Components"] == "main" and set(release_fields["Architectures"].split()) == archs
-        assert release_fields["Signed-By"] == fingerprint(throwaway_key())
+        # apt ignores Signed-By in a Release file (sid's warns on every update): not there.
+        assert "Signed-By" not in release_fields and release_fields["Acquire-By-Hash"] == "yes"
         sha256 = (dist / "Release").read_text().split("\nSHA256:\n")[1].split("\nSHA512:")[0]
         hashed = {line.split()[2]: line.split()[0] for line in sha256.splitlines()}
         for arch in archs:
@@ -347,6 +351,10 @@ def test_apt_repository(tmp_path):
             cells = [c for c in M.verified if c.apt_suite == suite and c.arch == arch]
             assert len(cells) == 1, (suite, arch)  # apt installs the one of its suite
             entries = paragraphs(packages.read_text())
+            # the keyring package (Architecture: all) is in every architecture's index
+            assert [(e["Package"], e["Version"], e["Architecture"]) for e in entries
+                    if e["Package"] != release.PACKAGE] == [(release.KEYRING_PACKAGE, HOOK_VERSION, "all")]
+            entries = [e for e in entries if e["Package"] == release.PACKAGE]
             assert [(e["Package"], e["Version"], e["Architecture"]) for e in entries] == \
                 [(release.PACKAGE, release.deb_version(HOOK_VERSION, c), arch) for c in cells]
             for e, c in zip(entries, cells):
@@ -363,30 +371,42 @@ def test_apt_repository(tmp_path):
     out2 = make(tmp_path, "with-declared")
     assert (out2 / release.cell_artifact_name(HOOK_VERSION, declared, "deb")).is_file()
     assert sorted(p.name for p in (out2 / "apt" / "pool" / "bookworm").iterdir()) == \
-        sorted(release.pool_name(HOOK_VERSION, c) for c in M.verified if c.apt_suite == "bookworm")
+        sorted([release.keyring_deb_name(HOOK_VERSION)]
+               + [release.pool_name(HOOK_VERSION, c) for c in M.verified if c.apt_suite == "bookworm"])
 
-    # The same tree, as one archive to put on any web server.
+    # The same tree unsigned, as one archive: the next release's base and what the scheduled
+    # job re-signs (the signatures are made by the sign step, not by the make step).
     top = release.apt_archive_name(HOOK_VERSION)[: -len(".tar.gz")]
     with tarfile.open(out / release.apt_archive_name(HOOK_VERSION)) as t:
         names = {n for n in t.getnames() if t.getmember(n).isfile()}
-    assert names == {f"{top}/{p.relative_to(apt).as_posix()}" for p in apt.rglob("*") if p.is_file()}
+    assert names == {f"{top}/{p.relative_to(apt).as_posix()}" for p in apt.rglob("*")
+                     if p.is_file() and p.name not in ("InRelease", "Release.gpg")}
 
 
 def test_release_signs_only_with_the_project_key(tmp_path):
     fake_dist(tmp_path / "dist")
+    other = signing.throwaway_secret_key()
+    with signing.signer(other, allow_other_key=True) as s:
+        public = s.public_key()
+    opts = release.Options(version=HOOK_VERSION, dist=tmp_path / "dist", out=tmp_path / "out", allow_dirty=True,
+                           python=False, series=("2.6",), public_key=public)
     with pytest.raises(release.ReleaseError, match="is not the release key " + signing.project_fingerprint()):
-        make(tmp_path, signing_key=throwaway_key(), test_key=False)
-    with pytest.raises(release.ReleaseError, match="no signing key: set KEA_RUNSCRIPT_SIGNING_KEY"):
-        make(tmp_path, signing_key="", test_key=False)
+        release.make_release(M, opts, say=lambda _s: None, render=stub_render)
+    with pytest.raises(signing.SigningError, match="is not the release key " + signing.project_fingerprint()):
+        with signing.signer(other):
+            pass
+    with pytest.raises(signing.SigningError, match="no signing key: set KEA_RUNSCRIPT_SIGNING_KEY"):
+        with signing.signer(""):
+            pass
     with pytest.raises(release.ReleaseError, match="exactly one secret key"):
-        make(tmp_path, signing_key=throwaway_key(1) + throwaway_key(2), test_key=True)
+        make(tmp_path, signing_key=throwaway_key(1) + throwaway_key(2))
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["dist"]  # no half-written release either
 
 
 def test_test_release_without_a_key_makes_a_throwaway_one(tmp_path):
     fake_dist(tmp_path / "dist")
-    out = make(tmp_path, signing_key="", test_key=True)
+    out = make(tmp_path, signing_key="")
     manifest = json.loads((out / "manifest.json").read_text())
     fpr = manifest["signing_key"]["fingerprint"]
     assert manifest["signing_key"]["test_release"] and fpr != signing.project_fingerprint()
@@ -414,7 +434,7 @@ def test_committed_key_is_public_and_pinned_by_install_sh():
     with signing.gnupg_home() as home:
         colons = subprocess.run(["gpg", "--homedir", str(home), "--with-colons", "--show-keys", str(signing.KEY_FILE)],
                                 capture_output=True, text=True, check=True).stdout
-    assert [line.split(":")[0] for line in colons.splitlines() if line[:3] in ("pub", "sec", "ssb")] == ["pub"]
+    assert [line.split(":")[0] for line in colons.splitlines() if line[:3] in ("pub", "sec", "ssb", "sub")] == ["pub", "sub"]
     pins = re.findall(r"^    RELEASE_KEY_FINGERPRINT=([0-9A-F]{40})$", (ROOT / "install.sh").read_text(), re.M)
     assert pins == [signing.project_fingerprint()]
     assert release.installer_text(pins[0]) == (ROOT / "install.sh").read_text()
