@@ -1,16 +1,20 @@
 #!/bin/bash
 # Release job (on a tag vX.Y.Z), after `ci/setup.sh --release`; dist/<id>/ of every cell job
-# is already in dist/.
-#   ci/release.sh v2.0.0
-# Makes the signed dist/release/<version>/ with `nox -s release` (signing key:
-# KEA_RUNSCRIPT_SIGNING_KEY, a CI secret, see docs/release.md; the toolkit drops it from its
-# environment before running anything) and checks it as users will: SHA256SUMS.asc against
-# the key pinned by install.sh, then every checksum. Publishing is ci/publish.sh, another job.
+# is already in dist/. No secret here: the release is made unsigned, and ci/sign.sh signs it
+# in a job of its own.
+#   ci/release.sh v2.0.0 [APT_BASE]
+# APT_BASE: the previous release's apt repository (ci/apt-base.sh), whose packages the new
+# repository keeps. The release's SHA256SUMS is copied to dist/release/SHA256SUMS, where the
+# provenance step reads what to attest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -eq 1 ] && [ -n "$1" ] || { echo "usage: ci/release.sh <tag>" >&2; exit 2; }
+[ $# -ge 1 ] && [ -n "$1" ] || { echo "usage: ci/release.sh <tag> [apt base]" >&2; exit 2; }
 tag=$1
 version=${tag#v}
-nox -s release -- --version "$version"
-sh "dist/release/$version/install.sh" --list   # the signature, by the pinned key
-(cd "dist/release/$version" && sha256sum -c SHA256SUMS)
+base=()
+if [ -n "${2:-}" ] && [ -d "$2" ]; then
+    base=(--apt-base "$2")
+fi
+nox -s release -- --version "$version" "${base[@]}"
+(cd "dist/release/$version" && sha256sum --quiet -c SHA256SUMS)
+cp "dist/release/$version/SHA256SUMS" dist/release/SHA256SUMS

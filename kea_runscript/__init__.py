@@ -21,4 +21,5 @@ ROOT = _data_root()
 WORK = ROOT if ROOT == _PACKAGE.parent else Path.cwd()
 
 #: Version of the hook itself (not of Kea).
+PACKAGE = "kea-hook-runscript"
 HOOK_VERSION = "2.0.0"

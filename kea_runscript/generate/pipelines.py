@@ -47,7 +47,25 @@ ACTIONS = {
     "download_artifact": ("actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
     "upload_pages_artifact": ("actions/upload-pages-artifact", "fc324d3547104276b827a68afc52ff2a11cc49c9", "v5.0.0"),
     "deploy_pages": ("actions/deploy-pages", "cd2ce8fcbc39b97be8ca5fce6e763baed58fa128", "v5.0.0"),
+    "attest_build_provenance": ("actions/attest-build-provenance", "a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32",
+                                "v4.1.0"),
 }
+#: The environment that alone holds the signing key (GitHub: required reviewers, tags v* only;
+#: GitLab: a protected environment the variable is scoped to), and the one holding the token.
+SIGN_ENVIRONMENT = "release"
+PUBLISH_ENVIRONMENT = "publish"
+#: GitLab CI/CD variables that are secrets -> (the environment they are scoped to, what they are).
+SECRETS = {
+    "KEA_RUNSCRIPT_SIGNING_KEY": (SIGN_ENVIRONMENT, "type File: the signing subkey's secret (docs/release.md)"),
+    "GITHUB_TOKEN": (PUBLISH_ENVIRONMENT, "masked: a token that may write the GitHub project's releases"),
+}
+#: The image of the GitLab jobs that see a secret, pinned by digest (a tag can be moved; a
+#: digest cannot). It has python3 and gpg. To update: `docker buildx imagetools inspect
+#: python:3.12-bookworm` (the index digest), then check the jobs on a test tag.
+PINNED_IMAGE = "python:3.12-bookworm@sha256:dbbe4ceb97851e2e5fa83798b239811f871cb743b259ba3563737349f6bcfaa0"
+#: When the scheduled pipeline re-signs the published apt repository (weekly; Valid-Until is
+#: 14 days: kea_runscript.release.signing.VALID_DAYS).
+RESIGN_CRON = "17 4 * * 1"
 
 
 def _env() -> jinja2.Environment:
@@ -77,7 +95,9 @@ def render(m: Matrix) -> dict:
     for path, template in OUTPUTS.items():
         out[path] = _env().get_template(template).render(
             jobs=jobs, by_status=[(s, ids) for s, ids in by_status if ids], python=PYTHON, template=template,
-            output=path, actions=actions, runtime_cell=runtime.id, runtime_runner=GITLAB_RUNNERS["amd64"])
+            output=path, actions=actions, runtime_cell=runtime.id, runtime_runner=GITLAB_RUNNERS["amd64"],
+            sign_environment=SIGN_ENVIRONMENT, publish_environment=PUBLISH_ENVIRONMENT, secrets=SECRETS,
+            pinned_image=PINNED_IMAGE, resign_cron=RESIGN_CRON)
     return out
 
 

@@ -1,20 +1,27 @@
 """Publishing a release directory to a GitHub release (urllib, token from ``GITHUB_TOKEN``): a
 draft first, then every file, then published; a published release is never changed. The token
-is never printed and goes to the API's host only."""
+is never printed and goes to the API's host only.
+
+The publish job holds a token that can write releases, so it runs this module alone, with the
+standard library (``python3 -S -m kea_runscript.release.github DIR --tag TAG``): nothing is
+installed from PyPI there."""
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
+import os
 import re
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..builder.hook import sha256_file
+from .. import PACKAGE
 from ..errors import ToolkitError
-from .naming import PACKAGE
 
 # --------------------------------------------------------------------------------------------
 # publishing to a GitHub release
@@ -25,6 +32,19 @@ GITHUB_API = "https://api.github.com"
 
 class PublishError(ToolkitError, RuntimeError):
     pass
+
+
+def is_prerelease(version: str) -> bool:
+    """A release candidate (``2.0.0-rc1``, ``2.0.0~rc1``): a GitHub pre-release, its own apt suite."""
+    return any(s in version for s in "-~")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def redact(text: str, secret: str) -> str:
@@ -192,3 +212,37 @@ def _publish(files, repo, tag, api: _Api, say, prerelease) -> list:
     api.json("PATCH", f"/repos/{repo}/releases/{rel['id']}", {"draft": False})
     say(f"published the GitHub release {tag} of {repo} ({len(done)} files)")
     return done
+
+
+def publish_from_environment(release_dir: Path, *, tag: str, repo: str = "", dry_run: bool = False,
+                             prerelease: bool = False) -> list:
+    """:func:`publish` with the token and repository from the environment (``GITHUB_TOKEN``,
+    ``GITHUB_REPOSITORY``, ``GITHUB_API_URL`` on GitHub Enterprise runners)."""
+    token = os.environ.get("GITHUB_TOKEN", "").strip()
+    repo = (repo or os.environ.get("GITHUB_REPOSITORY", "")).strip()
+    try:
+        return publish(release_dir, repo=repo, tag=tag, token=token, dry_run=dry_run, prerelease=prerelease,
+                       api=os.environ.get("GITHUB_API_URL", "").strip() or GITHUB_API)
+    except PublishError as e:
+        raise PublishError(redact(str(e), token)) from None  # the token never reaches a log
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python3 -S -m kea_runscript.release.github",
+                                description="upload a signed release directory to a GitHub release")
+    p.add_argument("directory", type=Path)
+    p.add_argument("--tag", required=True)
+    p.add_argument("--repo", default="")
+    p.add_argument("--dry-run", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        publish_from_environment(args.directory, tag=args.tag, repo=args.repo, dry_run=args.dry_run,
+                                 prerelease=is_prerelease(args.tag))
+    except PublishError as e:
+        print(f"kea-runscript publish: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,7 +41,7 @@ from .archives import (MAINTAINER, README_FILE, binary_tarball, cell_facts, coll
                        manifest_entry, python_dists, readme_excerpt, sha256sums, source_tarball,
                        write_tar_gz)
 from .apt import APT_COMPONENT, APT_DIR, apt_repository, keyring_package
-from .github import GITHUB_API, PublishError, publish, redact
+from .github import publish_from_environment
 
 INSTALLER = ROOT / "install.sh"
 MANIFEST_SCHEMA = 1
@@ -267,14 +267,8 @@ def cli_main(args, m: Matrix) -> ExitCode:
     dist = args.dist or WORK / "dist"
     out = args.out or dist / "release" / version
     if args.action == "publish":
-        token = os.environ.get("GITHUB_TOKEN", "").strip()
-        repo = (args.repo or os.environ.get("GITHUB_REPOSITORY", "")).strip()
-        try:
-            publish(out, repo=repo, tag=args.tag or f"v{version}", token=token, dry_run=args.dry_run,
-                    prerelease=is_prerelease(version),
-                    api=os.environ.get("GITHUB_API_URL", "").strip() or GITHUB_API)  # set on GHES runners
-        except PublishError as e:
-            raise PublishError(redact(str(e), token)) from None  # the token never reaches a log
+        publish_from_environment(out, tag=args.tag or f"v{version}", repo=args.repo or "", dry_run=args.dry_run,
+                                 prerelease=is_prerelease(version))
         return ExitCode.OK
     if args.action == "sign":  # what the CI's sign job runs, without the toolkit: signing.main
         code = signing.main([str(out), *(["--test-release"] if args.test_key else [])])

@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
-from .. import ROOT
+from .. import PACKAGE, ROOT
 from ..errors import ToolkitError
 from ..model.matrix import Cell, cell_id, parse_id
+from .github import is_prerelease  # noqa: F401  (one definition: the publish job has no yaml)
 
-PACKAGE = "kea-hook-runscript"
 #: Library package holding libkea-*.so of a Kea package source (the hook links against it).
 KEA_LIB_PACKAGE = {"debian": "kea-common", "isc-repo": "isc-kea-common"}
 
@@ -141,7 +141,3 @@ def check_version_matches(version: str, hook_version: str) -> None:
         raise ReleaseError(f"release version {version} does not match the hook version {hook_version} "
                            f"the cells were built with (kea_runscript.HOOK_VERSION); bump one of them")
 
-
-def is_prerelease(version: str) -> bool:
-    """A release candidate (``2.0.0-rc1``, ``2.0.0~rc1``): its own apt suite, a GitHub pre-release."""
-    return any(s in version for s in "-~")

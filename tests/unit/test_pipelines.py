@@ -64,7 +64,8 @@ def steps(job):
 
 def test_github_cells_are_one_matrix_job(rendered):
     wf = rendered[GITHUB]
-    assert set(wf["jobs"]) == {"tests", "cell", "release", "publish", "pages"}
+    assert set(wf["jobs"]) == {"tests", "cell", "release", "sign", "publish", "pages", "apt-fetch", "apt-sign",
+                               "apt-pages"}
     cell = wf["jobs"]["cell"]
     assert cell["strategy"]["matrix"]["include"] == [
         {"id": c.id, "status": c.status, "runs_on": pipelines.GITHUB_RUNNERS[c.arch]} for c in M.cells]
@@ -79,13 +80,23 @@ def test_github_cells_are_one_matrix_job(rendered):
 def test_github_release_jobs(rendered):
     jobs = rendered[GITHUB]["jobs"]
     assert jobs["release"]["if"] == "startsWith(github.ref, 'refs/tags/v')"
-    assert jobs["release"]["needs"] == ["tests", "cell"] and jobs["publish"]["needs"] == "release"
-    assert jobs["pages"]["needs"] == "publish"
+    assert jobs["release"]["needs"] == ["tests", "cell"] and jobs["sign"]["needs"] == "release"
+    assert jobs["publish"]["needs"] == "sign" and jobs["pages"]["needs"] == "publish"
+    assert jobs["apt-sign"]["needs"] == "apt-fetch" and jobs["apt-pages"]["needs"] == "apt-sign"
+    # the weekly re-sign runs alone; the tests and cells never on the schedule
+    assert jobs["apt-fetch"]["if"] == "github.event_name == 'schedule'"
+    assert jobs["tests"]["if"] == jobs["cell"]["if"] == "github.event_name != 'schedule'"
+    assert rendered[GITHUB][True]["schedule"] == [{"cron": pipelines.RESIGN_CRON}]
     assert rendered[GITHUB]["permissions"] == {}
+    pages = {"pages": "write", "id-token": "write"}
     assert {k: j["permissions"] for k, j in jobs.items()} == {
-        "tests": {"contents": "read"}, "cell": {"contents": "read"}, "release": {"contents": "read"},
-        "publish": {"contents": "write"},
-        "pages": {"pages": "write", "id-token": "write"}}
+        "tests": {"contents": "read"}, "cell": {"contents": "read"},
+        "release": {"contents": "read", "id-token": "write", "attestations": "write"},
+        "sign": {"contents": "read"}, "publish": {"contents": "write"}, "pages": pages,
+        "apt-fetch": {"contents": "read"}, "apt-sign": {"contents": "read"}, "apt-pages": pages}
+    # provenance: every file of SHA256SUMS, attested by the job that made them (no secret there)
+    attest = next(s for s in steps(jobs["release"]) if s.get("uses", "").startswith("actions/attest-build-provenance@"))
+    assert attest["with"] == {"subject-checksums": "dist/release/SHA256SUMS"}
 
 
 def test_github_secrets_reach_only_the_step_that_needs_them(rendered):
@@ -96,13 +107,18 @@ def test_github_secrets_reach_only_the_step_that_needs_them(rendered):
                 if "secrets." in str(value):
                     where.setdefault(key, []).append((name, step.get("run")))
             assert "secrets." not in str(step.get("with", {})), (name, i)
-    assert where == {"KEA_RUNSCRIPT_SIGNING_KEY": [("release", 'ci/release.sh "$TAG"')],
+    assert where == {"KEA_RUNSCRIPT_SIGNING_KEY": [("sign", 'ci/sign.sh "dist/release/${TAG#v}"'),
+                                                   ("apt-sign", "ci/sign.sh --apt-only dist/apt")],
                      "GITHUB_TOKEN": [("publish", 'ci/publish.sh "$TAG"')]}
-    # The steps that pip-install things run without them.
-    for name in ("release", "publish"):
-        installs = [s for s in steps(rendered[GITHUB]["jobs"][name]) if "pip install" in s.get("run", "")
-                    or "ci/setup.sh" in s.get("run", "")]
-        assert installs and all("env" not in s for s in installs), name
+    jobs = rendered[GITHUB]["jobs"]
+    # The signing key lives in one environment (required reviewers, tags v*), named by the
+    # signing jobs alone; they run checkout, artifacts and ci/sign.sh: no Python set-up, no pip.
+    assert {n for n, j in jobs.items() if j.get("environment") == pipelines.SIGN_ENVIRONMENT} == {"sign", "apt-sign"}
+    allowed = ("actions/checkout@", "actions/download-artifact@", "actions/upload-artifact@")
+    for name in ("sign", "apt-sign", "publish"):
+        for step in steps(jobs[name]):
+            assert step.get("uses", "").startswith(allowed) or step.get("run", "").startswith(("ci/sign.sh", "ci/publish.sh")), \
+                (name, step)
 
 
 def test_github_no_expression_inside_run_and_actions_pinned(texts, rendered):
@@ -118,9 +134,9 @@ def test_github_no_expression_inside_run_and_actions_pinned(texts, rendered):
 
 
 def test_github_tag_reaches_scripts_through_env(rendered):
-    for name in ("release", "publish", "pages"):
+    for name in ("release", "sign", "publish", "pages"):
         for step in steps(rendered[GITHUB]["jobs"][name]):
-            if "$TAG" in step.get("run", ""):
+            if "$TAG" in step.get("run", "") or "${TAG" in step.get("run", ""):
                 assert step["env"]["TAG"] == "${{ github.ref_name }}", (name, step)
 
 
@@ -144,15 +160,55 @@ def test_gitlab_cells_are_one_parallel_matrix_job(rendered, texts):
 
 def test_gitlab_release_jobs(rendered, texts):
     gl = rendered[GITLAB]
-    for name in ("release", "publish", "pages"):
+    for name in ("release", "sign", "publish"):
         assert gl[name]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^v/"}], name
+    for name in ("apt-fetch", "apt-sign"):
+        assert gl[name]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}], name
+    for name in ("tests", "cell"):
+        assert gl[name]["rules"] == [{"if": '$CI_PIPELINE_SOURCE != "schedule"'}], name
     assert gl["release"]["needs"] == [{"job": "tests", "artifacts": False}, {"job": "cell", "artifacts": True}]
-    assert gl["release"]["script"] == ["ci/setup.sh --release", 'ci/release.sh "$CI_COMMIT_TAG"']
-    assert gl["publish"]["environment"] == "publish" and gl["publish"]["script"][-1] == 'ci/publish.sh "$CI_COMMIT_TAG"'
+    assert gl["release"]["script"] == ["ci/setup.sh --release", 'ci/apt-base.sh "$GITHUB_REPOSITORY" dist/apt-base',
+                                       'ci/release.sh "$CI_COMMIT_TAG" dist/apt-base']
+    assert gl["sign"]["needs"] == [{"job": "release", "artifacts": True}]
+    assert gl["publish"]["needs"] == [{"job": "sign", "artifacts": True}]
+    assert gl["publish"]["script"] == ['ci/publish.sh "$CI_COMMIT_TAG"']
     assert gl["pages"]["artifacts"] == {"paths": ["public"]}
-    # The generated file says how the secrets must be set up.
-    assert "all *protected*" in texts[GITLAB] and "protect the tags v*" in texts[GITLAB]
-    assert 'GITHUB_TOKEN               masked, environment scope "publish"' in texts[GITLAB]
+    # The generated file says how the secrets must be set up: protected, scoped to an environment.
+    assert "protect the tags v*" in texts[GITLAB] and "Protected environments" in texts[GITLAB]
+    for name, (scope, _what) in pipelines.SECRETS.items():
+        assert f'#   {name:<26} environment scope "{scope}": ' in texts[GITLAB]
+
+
+def gitlab_secret_reach(doc: dict, scopes: dict) -> dict:
+    """{variable: jobs that receive it} by GitLab's rules: a protected variable reaches every job
+    of a protected ref (main, tags) unless scoped to an environment; scoped, only the jobs
+    deploying to that environment."""
+    jobs = {name: job for name, job in doc.items() if isinstance(job, dict) and "script" in job}
+
+    def env_of(job):
+        env = job.get("environment")
+        return env.get("name") if isinstance(env, dict) else env
+
+    return {var: {n for n, j in jobs.items() if scope == "*" or env_of(j) == scope} for var, scope in scopes.items()}
+
+
+def test_gitlab_secrets_reach_only_the_jobs_that_need_them(rendered, texts):
+    gl = rendered[GITLAB]
+    scopes = {var: scope for var, (scope, _what) in pipelines.SECRETS.items()}
+    assert gitlab_secret_reach(gl, scopes) == {"KEA_RUNSCRIPT_SIGNING_KEY": {"sign", "apt-sign"},
+                                               "GITHUB_TOKEN": {"publish"}}
+    # The jobs that see a secret: a pinned image, nothing installed, only our scripts.
+    for name in ("sign", "apt-sign", "publish"):
+        assert re.match(r"^[\w./:-]+@sha256:[0-9a-f]{64}$", gl[name]["image"]), gl[name]["image"]
+        assert all(line.startswith(("ci/sign.sh", "ci/publish.sh")) for line in gl[name]["script"]), gl[name]["script"]
+        assert "services" not in gl[name] and "before_script" not in gl[name]
+    assert "before_script" not in gl and "image" not in gl  # no default a job could inherit
+    for script in ("sign.sh", "publish.sh"):
+        text = (ROOT / "ci" / script).read_text()
+        assert "pip" not in text and "python3 -S -m kea_runscript.release." in text, script
+    # The check is not blind: the variable as it was (protected, no environment scope) reached
+    # every job of a protected ref, the privileged cell jobs included.
+    assert gitlab_secret_reach(gl, {"KEA_RUNSCRIPT_SIGNING_KEY": "*"})["KEA_RUNSCRIPT_SIGNING_KEY"] >= {"cell", "tests", "release"}
 
 
 def test_both_pipelines_run_the_unit_tier_and_the_runtime_tests_of_a_native_cell(rendered):
@@ -169,14 +225,16 @@ def test_both_pipelines_run_the_unit_tier_and_the_runtime_tests_of_a_native_cell
 
 
 def test_helper_scripts_exist_and_are_executable():
-    for name in ("cell.sh", "release.sh", "publish.sh", "setup.sh", "tests.sh"):
+    for name in ("cell.sh", "release.sh", "publish.sh", "setup.sh", "tests.sh", "sign.sh", "apt-base.sh", "pages.sh"):
         assert os.access(ROOT / "ci" / name, os.X_OK), name
         subprocess.run(["bash", "-n", str(ROOT / "ci" / name)], check=True)
+        if (ROOT / "ci" / name).read_text().startswith("#!/bin/sh"):
+            subprocess.run(["dash", "-n", str(ROOT / "ci" / name)], check=True)
 
 
 def test_workflow_is_short(texts):
     """One job definition for all cells: the file no longer grows with the matrix."""
-    assert len(texts[GITHUB].splitlines()) < 200 and len(texts[GITLAB].splitlines()) < 150
+    assert len(texts[GITHUB].splitlines()) < 300 and len(texts[GITLAB].splitlines()) < 210
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,9 +264,11 @@ def test_schema(written, path, schema):
 
 
 def test_zizmor(written):
-    r = subprocess.run([tool("zizmor"), "--offline", "--persona", "pedantic", "--no-progress",
+    """The auditor persona: every audit, secrets-outside-env included (the workflow as it was,
+    with the key a plain repository secret, failed it)."""
+    r = subprocess.run([tool("zizmor"), "--offline", "--persona", "auditor", "--no-progress",
                         str(written / GITHUB)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 0 and "No findings" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
 def test_checks_catch_a_bad_workflow(tmp_path):
@@ -219,6 +279,12 @@ def test_checks_catch_a_bad_workflow(tmp_path):
                    "      - uses: actions/checkout@v4\n      - run: ci/release.sh \"${{ github.ref_name }}\"\n")
     r = subprocess.run([tool("zizmor"), "--offline", "--no-progress", str(bad)], capture_output=True, text=True)
     assert r.returncode != 0 and "template-injection" in r.stdout + r.stderr and "unpinned-uses" in r.stdout + r.stderr
+    # A secret without an environment (as the signing key was): the auditor persona says so.
+    bad.write_text("on: push\npermissions: {}\njobs:\n  r:\n    runs-on: ubuntu-24.04\n    steps:\n"
+                   "      - run: ci/sign.sh\n        env:\n          K: ${{ secrets.K }}\n")
+    r = subprocess.run([tool("zizmor"), "--offline", "--persona", "auditor", "--no-progress", str(bad)],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "secrets-outside-env" in r.stdout + r.stderr
     bad.write_text("on: push\njobs:\n  r:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
     r = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(bad)],
                        capture_output=True, text=True)

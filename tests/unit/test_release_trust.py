@@ -254,3 +254,49 @@ def test_an_expired_signing_subkey_is_refused_with_what_to_do():
     with pytest.raises(signing.SigningError, match="no valid signing subkey .*Rotating the signing subkey"):
         with signing.signer(throwaway_key(), allow_other_key=True, now=in_three_years):
             pass
+
+
+# --------------------------------------------------------------------------------------------
+# the previous release's apt repository, fetched and verified (ci/apt-base.sh)
+
+
+def fake_github(tmp_path, out, tag):
+    """file:// stand-ins for the GitHub API's release list and a release's downloads."""
+    api = tmp_path / "api" / "repos" / "o" / "n"
+    api.mkdir(parents=True)
+    (api / "releases").write_text(json.dumps([{"tag_name": "v9.9.9", "draft": True}, {"tag_name": tag, "draft": False}]))
+    dl = tmp_path / "server" / "o" / "n" / "releases" / "download" / tag
+    dl.mkdir(parents=True)
+    for p in out.iterdir():
+        if p.is_file():
+            (dl / p.name).write_bytes(p.read_bytes())
+    env = {**os.environ, "GITHUB_API_URL": f"file://{tmp_path / 'api'}", "GITHUB_SERVER_URL": f"file://{tmp_path / 'server'}",
+           "KEA_RUNSCRIPT_RELEASE_KEY": str(out / signing.KEY_NAME)}
+    return dl, env
+
+
+def apt_base(env, dest):
+    return subprocess.run(["sh", str(ROOT / "ci" / "apt-base.sh"), "o/n", str(dest)], env=env, capture_output=True, text=True)
+
+
+def test_apt_base_fetches_the_latest_release_verified(tmp_path):
+    fake_dist(tmp_path / "dist")
+    out = make(tmp_path)
+    dl, env = fake_github(tmp_path, out, f"v{HOOK_VERSION}")
+    r = apt_base(env, tmp_path / "base")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(p.relative_to(tmp_path / "base").as_posix() for p in (tmp_path / "base").rglob("*.deb")) == \
+        sorted(p.relative_to(out / "apt").as_posix() for p in (out / "apt").rglob("*.deb"))
+
+    archive = dl / release.apt_archive_name(HOOK_VERSION)
+    archive.write_bytes(archive.read_bytes() + b"\0")
+    r = apt_base(env, tmp_path / "tampered")
+    assert r.returncode == 4 and "does not match" in r.stderr and not (tmp_path / "tampered").exists()
+    other = make(tmp_path, "other", signing_key=throwaway_key(3))
+    (dl / "SHA256SUMS.asc").write_bytes((other / "SHA256SUMS.asc").read_bytes())
+    r = apt_base(env, tmp_path / "otherkey")
+    assert r.returncode == 4 and "not signed by the release key" in r.stderr
+
+    (tmp_path / "api" / "repos" / "o" / "n" / "releases").write_text("[]")
+    r = apt_base(env, tmp_path / "none")
+    assert r.returncode == 0 and "starts empty" in r.stdout and not (tmp_path / "none").exists()
