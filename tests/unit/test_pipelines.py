@@ -64,7 +64,7 @@ def steps(job):
 
 def test_github_cells_are_one_matrix_job(rendered):
     wf = rendered[GITHUB]
-    assert set(wf["jobs"]) == {"tests", "cell", "release", "sign", "publish", "pages", "apt-fetch", "apt-sign",
+    assert set(wf["jobs"]) == {"tests", "cell", "release", "attest", "sign", "publish", "pages", "apt-fetch", "apt-sign",
                                "apt-pages"}
     cell = wf["jobs"]["cell"]
     assert cell["strategy"]["matrix"]["include"] == [
@@ -80,7 +80,8 @@ def test_github_cells_are_one_matrix_job(rendered):
 def test_github_release_jobs(rendered):
     jobs = rendered[GITHUB]["jobs"]
     assert jobs["release"]["if"] == "startsWith(github.ref, 'refs/tags/v')"
-    assert jobs["release"]["needs"] == ["tests", "cell"] and jobs["sign"]["needs"] == "release"
+    assert jobs["release"]["needs"] == ["tests", "cell"] and jobs["sign"]["needs"] == ["release", "attest"]
+    assert jobs["attest"]["needs"] == "release"
     assert jobs["publish"]["needs"] == "sign" and jobs["pages"]["needs"] == "publish"
     assert jobs["apt-sign"]["needs"] == "apt-fetch" and jobs["apt-pages"]["needs"] == "apt-sign"
     # the weekly re-sign runs alone; the tests and cells never on the schedule
@@ -91,12 +92,13 @@ def test_github_release_jobs(rendered):
     pages = {"pages": "write", "id-token": "write"}
     assert {k: j["permissions"] for k, j in jobs.items()} == {
         "tests": {"contents": "read"}, "cell": {"contents": "read"},
-        "release": {"contents": "read", "id-token": "write", "attestations": "write"},
+        "release": {"contents": "read"}, "attest": {"id-token": "write", "attestations": "write"},
         "sign": {"contents": "read"}, "publish": {"contents": "write"}, "pages": pages,
         "apt-fetch": {"contents": "read"}, "apt-sign": {"contents": "read"}, "apt-pages": pages}
-    # provenance: every file of SHA256SUMS, attested by the job that made them (no secret there)
-    attest = next(s for s in steps(jobs["release"]) if s.get("uses", "").startswith("actions/attest-build-provenance@"))
-    assert attest["with"] == {"subject-checksums": "dist/release/SHA256SUMS"}
+    # provenance: every file of SHA256SUMS, in a job of its own (its OIDC token never meets pip)
+    assert [s.get("uses", "").split("@")[0] for s in steps(jobs["attest"])] == \
+        ["actions/download-artifact", "actions/attest-build-provenance"]
+    assert steps(jobs["attest"])[-1]["with"] == {"subject-checksums": "dist/release/SHA256SUMS"}
 
 
 def test_github_secrets_reach_only_the_step_that_needs_them(rendered):
