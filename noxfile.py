@@ -119,8 +119,9 @@ def integration(session):
 
 @nox.session(venv_backend="none", tags=["release"], default=False)
 def release(session):
-    """Signed release in dist/release/<version>/ (SHA256SUMS.asc, apt repository) from the built
-    cells (version: git tag, or -- --version X.Y.Z; key: $KEA_RUNSCRIPT_SIGNING_KEY, or -- --test-key).
+    """Release in dist/release/<version>/ from the built cells, unsigned: the signing key is for
+    the sign step alone (python3 -S -m kea_runscript.release.signing DIR). Version: git tag, or
+    -- --version X.Y.Z; -- --test-key makes and signs a test release with a throwaway key.
     Needs the `release` extra (pypa/build): pip install -e '.[release]'."""
     session.run(*KEA_RUNSCRIPT, "release", *session.posargs, **STOP)
 
