@@ -239,7 +239,7 @@ def main(argv=None) -> int:
         publish_from_environment(args.directory, tag=args.tag, repo=args.repo, dry_run=args.dry_run,
                                  prerelease=is_prerelease(args.tag))
     except PublishError as e:
-        print(f"kea-runscript publish: {e}", file=sys.stderr)
+        print(f"publish: {e}", file=sys.stderr)
         return 1
     return 0
 

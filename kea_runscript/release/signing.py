@@ -330,7 +330,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             sign_release(args.directory, s, apt_only=args.apt_only)
             _warn_expiry(s)
     except (SigningError, OSError) as e:
-        print(f"kea-runscript sign: {e}", file=sys.stderr)
+        print(f"sign: {e}", file=sys.stderr)
         return 1
     print(f"signed {args.directory} with subkey {s.subkey} of {s.fingerprint}")
     return 0
@@ -339,7 +339,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _warn_expiry(s: Signer) -> None:
     if s.expires is not None and s.expires - time.time() < EXPIRY_WARNING_DAYS * 86400:
         when = time.strftime("%Y-%m-%d", time.gmtime(s.expires))
-        print(f"kea-runscript sign: WARNING: the signing subkey {s.subkey} expires on {when}: add its "
+        print(f"sign: WARNING: the signing subkey {s.subkey} expires on {when}: add its "
               f"successor now (docs/release.md, 'Rotating the signing subkey')", file=sys.stderr)
 
 

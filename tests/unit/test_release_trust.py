@@ -300,3 +300,21 @@ def test_apt_base_fetches_the_latest_release_verified(tmp_path):
     (tmp_path / "api" / "repos" / "o" / "n" / "releases").write_text("[]")
     r = apt_base(env, tmp_path / "none")
     assert r.returncode == 0 and "starts empty" in r.stdout and not (tmp_path / "none").exists()
+
+
+def test_ci_sign_sh_signs_and_checks_as_users_will(tmp_path):
+    """The sign job's script on an unsigned release: signed, then install.sh --list (signature by
+    the pinned key, this version) and every checksum pass; a file changed meanwhile: refused."""
+    fake_dist(tmp_path / "dist")
+    out = unsigned(tmp_path)
+    env = {**os.environ, signing.SECRET_ENV: throwaway_key()}
+    r = subprocess.run(["sh", str(ROOT / "ci" / "sign.sh"), "--test-release", str(out)], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "verified SHA256SUMS.asc" in r.stdout and (out / "SHA256SUMS.asc").is_file()
+    again = unsigned(tmp_path, "again")
+    (again / "install.sh").write_text((again / "install.sh").read_text() + "\n")
+    r = subprocess.run(["sh", str(ROOT / "ci" / "sign.sh"), "--test-release", str(again)], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "install.sh does not match SHA256SUMS" in r.stderr
+    assert not (again / "SHA256SUMS.asc").exists()
