@@ -13,7 +13,9 @@ Per cell (see :func:`build_cell`):
    ``SOURCE_DATE_EPOCH`` from the git commit), the ``.so`` is copied out;
 5. the ``.so`` is installed in Kea's hooks directory of a fresh container from the same image
    and ``kea-dhcp4 -t`` / ``kea-dhcp6 -t`` must accept a config that loads it;
-6. only then ``dist/<id>/kea-hook-runscript.so`` and ``build-info.json`` are written.
+6. only then ``dist/<id>/kea-hook-runscript.so``, ``builder-packages.txt`` (what the builder
+   had, read after make in the same container: :mod:`.inventory`) and ``build-info.json``
+   are written.
 
 Logs of every step are kept under ``build/<id>/logs/``.
 """
@@ -36,6 +38,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 from .. import HOOK_VERSION, ROOT, WORK, output
 from ..engine import containers, emulation, images
+from . import inventory
 from ..errors import ToolkitError
 from ..model.matrix import Cell
 from ..output import say
@@ -44,8 +47,13 @@ LIBRARY = "kea-hook-runscript.so"
 SRC = "/src"  # fixed path inside the builder container (reproducible builds)
 TRUE_SCRIPT = "/usr/local/bin/true-script"
 #: Bump when the meaning of the cache key changes (2: build-info records kea_package_version
-#: and kea_hooks_version, which the release needs; 3: and source_sha256).
-CACHE_SCHEMA = "3"
+#: and kea_hooks_version, which the release needs; 3: and source_sha256; 4: the builder's
+#: package list, linked_libraries and build_inputs, which the release's SBOM needs: a build
+#: cached before is made again, to the same .so, rather than patched up from another container).
+CACHE_SCHEMA = "4"
+#: What a build leaves in dist/<id>/ and the store, build-info.json last: its presence with
+#: matching checksums is what makes a directory current.
+BUILD_FILES = (LIBRARY, inventory.PACKAGES_FILE, "build-info.json")
 
 Renderer = Callable[[str, Path], Path]
 
@@ -147,8 +155,9 @@ def read_info(out: Path) -> dict:
 
 def is_cached(out: Path, key: str) -> bool:
     info = read_info(out)
-    so = out / LIBRARY
-    return bool(info) and info.get("cache_key") == key and so.is_file() and sha256_file(so) == info.get("sha256")
+    so, packages = out / LIBRARY, out / inventory.PACKAGES_FILE
+    return (bool(info) and info.get("cache_key") == key and so.is_file() and sha256_file(so) == info.get("sha256")
+            and packages.is_file() and sha256_file(packages) == info.get("builder_packages", {}).get("sha256"))
 
 
 def git_facts(root: Path = ROOT) -> dict:
@@ -291,14 +300,19 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
         if not c.call(["test", "-f", f"{SRC}/{LIBRARY}"]).ok:
             raise CellFailed(f"make succeeded but wrote no {SRC}/{LIBRARY}", build_log)
         c.copy_out(f"{SRC}/{LIBRARY}", built_so)
+        try:
+            packages, linked = inventory.record(c, cell, host_arch, f"{SRC}/{LIBRARY}")
+        except inventory.InventoryError as e:
+            raise CellFailed(f"{e}", build_log)
 
     check_log = logs / "kea-check.log"
     checks = load_check(cell, builder.tag, built_so, check_log, keep)
 
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (LIBRARY + ".tmp")
-    shutil.copyfile(built_so, tmp)
-    os.replace(tmp, out / LIBRARY)
+    (out / "build-info.json").unlink(missing_ok=True)  # out is not current until it is rewritten
+    for name, data in ((LIBRARY, built_so.read_bytes()), (inventory.PACKAGES_FILE, packages.encode())):
+        (out / (name + ".tmp")).write_bytes(data)
+        os.replace(out / (name + ".tmp"), out / name)
     info = {
         "id": cell.id,
         "hook_version": HOOK_VERSION,
@@ -313,6 +327,8 @@ def _build(cell: Cell, paths: Paths, render: Optional[Renderer], keep: Optional[
         "source_sha256": tree_digest(src),  # the release checks the .so against what HEAD renders
         "sha256": sha256_file(out / LIBRARY),
         "builder_image": {"tag": builder.tag, "id": builder.id},
+        "builder_packages": {"file": inventory.PACKAGES_FILE, "sha256": sha256_file(out / inventory.PACKAGES_FILE)},
+        **linked,
         "cache_key": key,
         "load_check": checks,
     }
@@ -328,7 +344,7 @@ def _install(entry: Path, out: Path) -> None:
     with a matching sha256 is what makes ``out`` current)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "build-info.json").unlink(missing_ok=True)
-    for name in (LIBRARY, "build-info.json"):
+    for name in BUILD_FILES:
         shutil.copyfile(entry / name, out / (name + ".tmp"))
         os.replace(out / (name + ".tmp"), out / name)
 
@@ -339,7 +355,7 @@ def _store(out: Path, entry: Path) -> None:
     tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
     try:
         tmp.mkdir(parents=True, exist_ok=True)
-        for name in (LIBRARY, "build-info.json"):
+        for name in BUILD_FILES:
             shutil.copyfile(out / name, tmp / name)
         os.replace(tmp, entry)
     except OSError as e:  # a full or read-only store costs speed, never the build

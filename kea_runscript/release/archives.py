@@ -24,9 +24,11 @@ import jinja2
 from .. import ROOT
 from ..generate import templating
 from ..builder.hook import LIBRARY, sha256_file
+from ..builder.inventory import PACKAGES_FILE
 from ..model.matrix import Cell, Matrix
 from .naming import (KEA_LIB_PACKAGE, PACKAGE, ReleaseError, cell_artifact_name, deb_depends, deb_version,
                      is_debian_family, kea_version_range, source_name, upstream_version)
+from .sbom import sbom_bytes, sbom_name
 
 TEMPLATES = ROOT / "templates" / "release"
 LICENSE_FILE = ROOT / "LICENSE"
@@ -51,6 +53,11 @@ class BuiltCell:
     @property
     def so(self) -> Path:
         return self.out / LIBRARY
+
+    @property
+    def packages(self) -> Path:
+        """The builder's package list (builder/inventory.py)."""
+        return self.out / PACKAGES_FILE
 
 
 def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False,
@@ -81,6 +88,9 @@ def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False,
                             f"rebuild it (nox -s build)")
         elif set((info.get("load_check") or {}).values()) != {"passed"}:
             problems.append(f"{cell.id}: the build's kea -t load check did not pass")
+        elif not _packages_recorded(out, info):
+            problems.append(f"{cell.id}: {PACKAGES_FILE} is missing or does not match build-info.json "
+                            f"(built by an older toolkit?); rebuild it (nox -s build)")
         elif is_debian_family(cell) and not info.get("kea_package_version"):
             problems.append(f"{cell.id}: build-info.json lacks kea_package_version (built by an older "
                             f"toolkit); rebuild it (nox -s build)")
@@ -101,6 +111,13 @@ def collect(m: Matrix, dist: Path, *, allow_dirty: bool = False,
     if not found:
         raise ReleaseError(f"no built cells in {dist}; run `nox -s build`")
     return found
+
+
+def _packages_recorded(out: Path, info: dict) -> bool:
+    """The builder's package list and what the .so links are recorded (the SBOM is made of them)."""
+    listed = out / PACKAGES_FILE
+    return (listed.is_file() and sha256_file(listed) == info.get("builder_packages", {}).get("sha256")
+            and bool(info.get("linked_libraries")) and "build_inputs" in info)
 
 
 def _rendered_digest(cell: Cell, render, tree_digest) -> str:
@@ -200,6 +217,10 @@ def binary_tarball(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, read
         f"{top}/LICENSE": LICENSE_FILE.read_bytes(),
         f"{top}/README.md": text.encode(),
         f"{top}/build-info.json": (bc.out / "build-info.json").read_bytes(),
+        # for a rebuilder: the builder's packages (build-info.json has its sha256), and the SBOM
+        f"{top}/{PACKAGES_FILE}": bc.packages.read_bytes(),
+        f"{top}/{sbom_name(version, bc.cell)}": sbom_bytes(bc.info, bc.packages.read_text(), version=version,
+                                                           cell=bc.cell, created=mtime, maintainer=MAINTAINER),
         **{f"{top}/{rel}": data for rel, data in linked_docs(readme).items()},
     }
     dest = dest_dir / name

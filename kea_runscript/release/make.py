@@ -2,7 +2,8 @@
 built cells, with no key anywhere near it (the sign step is :mod:`.signing`, a job of its own):
 
 * per cell, ``kea-hook-runscript-<hookver>-kea<X.Y.Z>-<os>-<arch>.tar.gz`` (the .so, LICENSE,
-  a README excerpt, build-info.json) and, for Debian-family cells, a ``.deb`` that installs
+  a README excerpt, build-info.json, the builder's package list and the SPDX SBOM of
+  :mod:`.sbom`) and, for Debian-family cells, a ``.deb`` that installs
   into that distro's hooks directory and ``Depends`` on the upstream Kea version the hook was
   compiled against (any Debian revision of it: :func:`kea_version_range`). Every name comes
   from :func:`artifact_name`;
@@ -12,7 +13,8 @@ built cells, with no key anywhere near it (the sign step is :mod:`.signing`, a j
 * ``install.sh`` (picks, verifies and installs the artifact matching the machine's Kea), pinned
   to the release key and to this version;
 * the keyring package and the apt repository (:mod:`.apt`), cumulative over earlier releases;
-* ``manifest.json`` (cells, exact Kea versions, hooks API versions, checksums, git commit)
+* ``manifest.json`` (cells, exact Kea versions, hooks API versions, checksums, each tarball's
+  SBOM, git commit)
   and ``SHA256SUMS``, which the sign step signs.
 
 Archives are reproducible: sorted entries, owner root, mtimes clamped to SOURCE_DATE_EPOCH,
@@ -41,6 +43,7 @@ from .archives import (MAINTAINER, README_FILE, binary_tarball, cell_facts, coll
                        manifest_entry, python_dists, readme_excerpt, sha256sums, source_tarball,
                        write_tar_gz)
 from .apt import APT_COMPONENT, APT_DIR, apt_repository, keyring_package
+from .sbom import sbom_member
 from .github import publish_from_environment
 
 INSTALLER = ROOT / "install.sh"
@@ -159,7 +162,7 @@ def _cell_artifacts(cells, opts: Options, tmp: Path, mtime: int, say) -> tuple:
     for bc in cells:
         entry = cell_facts(bc)
         tb = binary_tarball(bc, opts.version, tmp, mtime, readme)
-        entry["artifacts"] = {"tarball": manifest_entry(tb)}
+        entry["artifacts"] = {"tarball": {**manifest_entry(tb), "sbom": sbom_member(opts.version, bc.cell)}}
         say(f"{bc.cell.id:<32} {tb.name}")
         if is_debian_family(bc.cell):
             deb = deb_package(bc, opts.version, tmp, mtime, readme)

@@ -40,6 +40,39 @@ SMALL_MATRIX = textwrap.dedent("""\
     """)
 
 
+#: What a Debian 13 amd64 builder answers to the inventory's queries (builder/inventory.py):
+#: dpkg-query's list (a package removed but for its configuration files among them) and the
+#: inventory script's lines (a NEEDED library and a header no package owns among them).
+FAKE_DPKG_STATUS = "".join(f"{status}\t{name}\t{version}\t{arch}\n" for status, name, version, arch in [
+    ("install ok installed", "make", "4.4.1-2", "amd64"),
+    ("install ok installed", "kea-common", "2.6.3-1+deb13u1", "amd64"),
+    ("install ok installed", "kea-dev", "2.6.3-1+deb13u1", "amd64"),
+    ("install ok installed", "kea-dhcp4-server", "2.6.3-1+deb13u1", "amd64"),
+    ("install ok installed", "g++", "4:14.2.0-1", "amd64"),
+    ("install ok installed", "g++-14-x86-64-linux-gnu", "14.2.0-19", "amd64"),
+    ("install ok installed", "libboost-dev", "1.83.0.2+b2", "amd64"),
+    ("install ok installed", "libboost1.83-dev", "1.83.0-4.2", "amd64"),
+    ("install ok installed", "libc6", "2.41-12+deb13u5", "amd64"),
+    ("install ok installed", "libgcc-s1", "14.2.0-19", "amd64"),
+    ("install ok installed", "libstdc++6", "14.2.0-19", "amd64"),
+    ("deinstall ok config-files", "isc-dhcp-server", "4.4.3-P1-8", "amd64"),
+])
+FAKE_INVENTORY = """\
+needed\tlibkea-dhcpsrv.so.111\tkea-common: /usr/lib/x86_64-linux-gnu/libkea-dhcpsrv.so.111
+needed\tlibkea-hooks.so.100\tkea-common: /usr/lib/x86_64-linux-gnu/libkea-hooks.so.100
+needed\tlibkea-dhcp++.so.92\tkea-common: /usr/lib/x86_64-linux-gnu/libkea-dhcp++.so.92
+needed\tlibstdc++.so.6\tlibstdc++6:amd64: /usr/lib/x86_64-linux-gnu/libstdc++.so.6
+needed\tlibgcc_s.so.1\tlibgcc-s1:amd64: /lib/x86_64-linux-gnu/libgcc_s.so.1
+needed\tlibc.so.6\tlibc6:amd64: /usr/lib/x86_64-linux-gnu/libc.so.6
+needed\tlibextra.so.1\t-: /usr/local/lib/libextra.so.1
+input\tcompiler\tg++-14-x86-64-linux-gnu: /usr/bin/x86_64-linux-gnu-g++-14
+input\tcompiler-driver\tg++: /usr/bin/g++
+input\tmake\tmake: /usr/bin/make
+input\tkea-headers\tkea-dev: /usr/include/kea/hooks/hooks.h
+input\tboost-headers\tlibboost1.83-dev:amd64: /usr/include/boost/version.hpp
+"""
+
+
 def small_matrix() -> matrix.Matrix:
     return matrix.parse(SMALL_MATRIX, "small-matrix.yaml")
 
@@ -92,6 +125,9 @@ class FakeContainer:
         elif cmd[0] in ("kea-dhcp4", "kea-dhcp6"):
             code = self.docker.kea_check_exit.get(cmd[0], 0)
             out = "" if code == 0 else f"{cmd[0]}: the library failed to load\n"
+        elif cmd[0].endswith("readelf"):
+            out = "".join(f" 0x01 (NEEDED)  Shared library: [{line.split(chr(9))[1]}]\n"
+                          for line in self.docker.inventory.splitlines() if line.startswith("needed\t"))
         elif cmd[0] == "/bin/sh":
             out = self._sh(cmd[2])
         if on_line:
@@ -104,6 +140,10 @@ class FakeContainer:
         return containers.CallResult(code, out)
 
     def _sh(self, script: str) -> str:
+        if "${Status}" in script:
+            return self.docker.dpkg_status
+        if "own()" in script:
+            return self.docker.inventory
         if "--version" in script:
             return "g++ (Debian 14.2.0-19) 14.2.0\n"
         if "dpkg-query" in script:
@@ -144,6 +184,9 @@ class FakeDocker:
         self.removed: List[str] = []
         self.calls: List[tuple] = []
         self.images_asked: List[str] = []
+        #: the builder's answers to the inventory's queries (builder/inventory.py)
+        self.dpkg_status = FAKE_DPKG_STATUS
+        self.inventory = FAKE_INVENTORY
 
     def ensure_image(self, kind, cell, logs, say=None, **_kw) -> images.Image:
         if self.unavailable:

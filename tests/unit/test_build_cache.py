@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from kea_runscript.builder import hook
+from kea_runscript.builder import hook, inventory
 from kea_runscript.engine import images
 from kea_runscript.model import matrix
 from tests.conftest import DockerForbidden
@@ -68,7 +68,7 @@ def test_is_cached_needs_matching_key_and_so(tmp_path):
     out.mkdir()
     so = out / hook.LIBRARY
     so.write_bytes(b"\x7fELF fake")
-    info = {"cache_key": "k1", "sha256": hook.sha256_file(so)}
+    info = {"cache_key": "k1", "sha256": hook.sha256_file(so), **packages_recorded(out)}
     (out / "build-info.json").write_text(json.dumps(info))
     assert hook.is_cached(out, "k1")
     assert not hook.is_cached(out, "k2")
@@ -76,6 +76,13 @@ def test_is_cached_needs_matching_key_and_so(tmp_path):
     assert not hook.is_cached(out, "k1")
     so.unlink()
     assert not hook.is_cached(out, "k1")
+
+
+def packages_recorded(out) -> dict:
+    """Write the builder's package list into ``out``; what build-info.json says of it."""
+    (out / inventory.PACKAGES_FILE).write_text("kea-dev\t2.6.3-1\tamd64\n")
+    return {"builder_packages": {"file": inventory.PACKAGES_FILE,
+                                 "sha256": hook.sha256_file(out / inventory.PACKAGES_FILE)}}
 
 
 def test_check_config_loads_hook_from_hooks_dir():
@@ -162,7 +169,7 @@ def test_a_fresh_checkout_takes_a_build_from_the_machines_store(tmp_path, stub_r
     entry.mkdir(parents=True)
     (entry / hook.LIBRARY).write_bytes(b"\x7fELF built elsewhere")
     info = {"id": cell.id, "cache_key": key, "sha256": hook.sha256_file(entry / hook.LIBRARY),
-            "git_commit": "c0ffee"}
+            "git_commit": "c0ffee", **packages_recorded(entry)}
     (entry / "build-info.json").write_text(json.dumps(info))
 
     paths = hook.Paths(build=tmp_path / "build", dist=tmp_path / "dist", store=store)

@@ -23,6 +23,7 @@ import pytest
 
 from kea_runscript import HOOK_VERSION, ROOT, release
 from kea_runscript.model import matrix
+from kea_runscript.builder.inventory import PACKAGES_FILE
 from kea_runscript.release import signing
 from tests.unit.fakes import small_matrix
 
@@ -184,11 +185,20 @@ def fake_dist(dist: Path, cells=None, **override) -> None:
         out.mkdir(parents=True, exist_ok=True)
         so = f"fake library for {c.id}\n".encode()
         (out / release.LIBRARY).write_bytes(so)
+        packages = f"kea-common\t{c.kea}-1\t{c.arch}\nkea-dev\t{c.kea}-1\t{c.arch}\n"
+        (out / PACKAGES_FILE).write_text(packages)
         info = {"id": c.id, "hook_version": HOOK_VERSION, "git_commit": "0" * 40, "git_dirty": False,
                 "kea_version": c.kea, "kea_source": c.source, "kea_package": "kea-dhcp4-server",
-                "kea_package_version": f"{c.kea}-1", "kea_hooks_version": 20603,
+                "kea_package_version": f"{c.kea}-1", "kea_hooks_version": 20603, "arch": c.arch,
+                "os": {"distro": c.os.distro, "release": c.os.release, "suite": c.os.suite},
                 "sha256": hashlib.sha256(so).hexdigest(), "compiler": "g++", "source_sha256": stub_digest(c.kea),
-                "load_check": {"kea-dhcp4 -t": "passed", "kea-dhcp6 -t": "passed"}}
+                "load_check": {"kea-dhcp4 -t": "passed", "kea-dhcp6 -t": "passed"},
+                # builder/inventory.py's records, of which the release makes each cell's SBOM
+                "builder_packages": {"file": PACKAGES_FILE, "sha256": hashlib.sha256(packages.encode()).hexdigest()},
+                "linked_libraries": [{"soname": "libkea-hooks.so.1", "path": f"/usr/lib/{c.multiarch}/libkea-hooks.so.1",
+                                      "package": "kea-common", "architecture": c.arch}],
+                "build_inputs": [{"role": "kea-headers", "path": "/usr/include/kea/hooks/hooks.h",
+                                  "package": "kea-dev", "architecture": c.arch}]}
         info.update(override)
         (out / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
 
@@ -267,8 +277,9 @@ def test_make_release(tmp_path):
     top = tb.name[: -len(".tar.gz")]
     with tarfile.open(tb) as t:
         names = [n for n in t.getnames() if n != f"{top}/docs" and not n.startswith(f"{top}/docs/")]
-        assert sorted(names) == [top] + [f"{top}/{n}" for n in
-                                         ("LICENSE", "README.md", "build-info.json", release.LIBRARY)]
+        assert sorted(names) == [top] + [f"{top}/{n}" for n in ("LICENSE", "README.md", "build-info.json",
+                                                               PACKAGES_FILE, f"{top}.spdx.json", release.LIBRARY)]
+        assert entry["artifacts"]["tarball"]["sbom"] == f"{top}/{top}.spdx.json"  # manifest.json names it
         assert t.extractfile(f"{top}/LICENSE").read().startswith(b"Mozilla Public License Version 2.0")
         readme = t.extractfile(f"{top}/README.md").read().decode()
         # the README's links into docs/ resolve in the tarball: those pages ship beside it
@@ -446,6 +457,8 @@ def test_committed_key_is_public_and_pinned_by_install_sh():
     ("missing", "not built"),
     ("sha", "does not match the sha256"),
     ("old-info", "lacks kea_package_version"),
+    ("no-packages", "builder-packages.txt is missing or does not match"),
+    ("other-packages", "builder-packages.txt is missing or does not match"),
     ("other-kea", "not Kea 2.6.3"),
     ("dirty", "git_dirty"),
     ("load-check", "load check did not pass"),
@@ -460,6 +473,12 @@ def test_collect_refuses(tmp_path, breakage, message):
         shutil.rmtree(dist / CELL.id)
     elif breakage == "sha":
         (dist / CELL.id / release.LIBRARY).write_bytes(b"changed")
+    elif breakage in ("no-packages", "other-packages"):  # an older toolkit's build, or a changed list
+        listed = dist / CELL.id / PACKAGES_FILE
+        if breakage == "no-packages":
+            listed.unlink()
+        else:
+            listed.write_text("kea-common\t9\tamd64\n")
     else:
         if breakage == "old-info":
             del info["kea_package_version"]
