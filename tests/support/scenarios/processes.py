@@ -223,8 +223,12 @@ def _zombie_watch(rt: Runtime, pid: int, samples: list, stop: threading.Event) -
         stop.wait(0.5)
 
 
-#: The share of asynchronous runs that may be skipped at the max-async limit (scenario 4).
-MAX_SKIPPED_SHARE = 0.1
+#: The share of asynchronous runs that may be skipped at the max-async limit (scenario 4). What
+#: it catches is a slot never given back: then every run after the first 64 is skipped (over
+#: 99 % of 10 000). A working reaper skips none on a quiet machine (0 of 10 392), but up to 17 %
+#: were seen with the machine loaded (CI beside other work), which failed a 10 % bound: the
+#: bound sits between the two.
+MAX_SKIPPED_SHARE = 0.5
 
 
 @timed
