@@ -1,37 +1,57 @@
 #!/bin/sh
 # install.sh: install the prebuilt kea-hook-runscript built for exactly the Kea on this machine.
 #
-#   sh install.sh [--from URL|DIR] [--hooks-dir DIR] [--key FILE] [--list] [--dry-run]
-#                 [--allow-http] [--no-signature-check]
+#   sh install.sh [--from URL|DIR] [--version V] [--hooks-dir DIR] [--key FILE] [--list]
+#                 [--dry-run] [--allow-http] [--no-signature-check]
+#   sh install.sh --uninstall [--hooks-dir DIR] [--dry-run]
 #
 # --from       the release: an https:// URL or a directory holding SHA256SUMS, SHA256SUMS.asc
 #              and the tarballs (default: $KEA_RUNSCRIPT_RELEASE, else this script's directory)
-# --hooks-dir  where Kea loads hooks from (default: the first existing of
+# --version V  the release to install (default: the one this install.sh comes from). The
+#              signed SHA256SUMS says which release --from holds; another one is refused
+#              (exit 4), so that nobody can slip in an older, validly signed release. The
+#              install.sh of a git checkout belongs to no release: it installs only with
+#              --version (it lists any release).
+# --hooks-dir  where Kea loads hooks from, an absolute path (default: the first existing of
 #              /usr/lib/<multiarch>/kea/hooks, /usr/local/lib/kea/hooks, /usr/lib64/kea/hooks,
 #              /usr/lib/kea/hooks)
 # --key FILE   the release's public key from a file you already have (armored or binary)
 #              instead of the release's kea-hook-runscript.asc; its fingerprint must be the
 #              pinned one either way
 # --list       print the builds the release offers and exit
-# --dry-run    pick and verify the artifact, install nothing
+# --dry-run    pick and verify the artifact, install nothing (with --uninstall: remove nothing)
 # --allow-http accept a plain http:// URL (refused otherwise: anyone on the way could read
 #              and change the download; the signature check still applies)
 # --no-signature-check
 #              skip the signature check when neither sqv nor gpgv can be had: then
 #              SHA256SUMS, which comes from the same place as the files, is all that is checked
+# --uninstall  remove the library install.sh installed in the hooks directory (--hooks-dir,
+#              else the one of Kea's usual hooks directories holding a record), as its record
+#              says: only while no package owns it and it still has the recorded sha256
 #
 # Before anything is installed it checks that SHA256SUMS.asc is a good signature of SHA256SUMS
-# by the release key pinned below (with sqv or gpgv, whichever apt uses here), then the
-# tarball against SHA256SUMS. Downloads go through curl over https only, redirects included
+# by the release key pinned below (with sqv or gpgv, whichever apt uses here), that SHA256SUMS
+# is the release asked for (its kea-hook-runscript-<version>-src.tar.gz), then the tarball
+# against SHA256SUMS. Downloads go through curl over https only, redirects included
 # (--proto =https --proto-redir =https). It detects Kea's version (kea-dhcp4 -V), the
 # distribution (/etc/os-release) and Kea's architecture (the ELF header of Kea's binary, else
-# dpkg --print-architecture, else uname -m), forms the cell id kea<X.Y.Z>-<distro><release>-<arch> and installs only the
-# tarball whose name ends in -<cell id>.tar.gz. Nothing matching exactly: it lists the builds
-# there are and exits 3. Needs sh, sed, grep, awk, od, tar, gzip, base64, sha256sum, sqv or
-# gpgv, and curl for a URL.
+# dpkg --print-architecture, else uname -m), forms the cell id <cell> =
+# kea<X.Y.Z>-<distro><release>-<arch> and installs only kea-hook-runscript-<version>-<cell>.tar.gz.
+# Nothing matching: it lists the builds there are and exits 3.
 #
-# Exit status: 0 installed (or listed), 2 usage, 3 no build for this machine, 4 download,
-# signature or checksum failure, 5 installation failure.
+# Once the library is in place, Kea itself must load it: kea-dhcp4 -t (kea-dhcp6 -t without
+# kea-dhcp4) on a temporary configuration loading it with /bin/true as the script, no
+# interfaces and leases in memory only (Kea's own configuration and lease files are left
+# alone). When Kea refuses it, the library that was there before is put back (or the new one
+# removed) and it exits 5 with Kea's output. Then it records what it installed in
+# <hooks dir>/kea-hook-runscript.installed (the library's path and sha256, the release version
+# and the cell id). --uninstall removes that library and then the record.
+#
+# Needs sh, sed, grep, awk, od, tar, gzip, base64, sha256sum, sqv or gpgv, and curl for a URL.
+#
+# Exit status: 0 installed, listed or uninstalled, 2 usage, 3 no build for this machine,
+# 4 download, signature, checksum or release version failure, 5 installation failure (Kea
+# refused the library included) or --uninstall refused.
 
 # The whole script is functions; the last line calls main. A download cut short defines
 # some functions or fails to parse, and does nothing.
@@ -39,6 +59,71 @@
 say() { printf '%s\n' "$*"; }
 err() { printf 'install.sh: %s\n' "$*" >&2; }
 die() { code=$1; shift; err "$*"; exit "$code"; }
+
+usage_help() { sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; }
+
+# valid_version V: X.Y.Z with an optional -pre, +build or ~pre part, as releases are named
+valid_version() {
+    case $1 in
+        ''|*[!0-9A-Za-z.+~-]*) return 1 ;;   # a newline, a quote, a space...
+    esac
+    printf '%s\n' "$1" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+([-+~][0-9A-Za-z.]+)?$'
+}
+
+parse_args() {
+    from=${KEA_RUNSCRIPT_RELEASE:-}
+    version=$RELEASE_VERSION
+    hooks_dir=
+    key_file=
+    list_only=0
+    dry_run=0
+    allow_http=0
+    check_signature=1
+    uninstall=0
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --from) [ $# -ge 2 ] || die 2 "--from needs a URL or directory"; from=$2; shift 2 ;;
+            --from=*) from=${1#--from=}; shift ;;
+            --version) [ $# -ge 2 ] || die 2 "--version needs a release version"; version=$2; shift 2
+                valid_version "$version" || die 2 "--version '$version' is not a release version (X.Y.Z, X.Y.Z-rc1)" ;;
+            --version=*) version=${1#--version=}; shift
+                valid_version "$version" || die 2 "--version '$version' is not a release version (X.Y.Z, X.Y.Z-rc1)" ;;
+            --hooks-dir) [ $# -ge 2 ] || die 2 "--hooks-dir needs a directory"; hooks_dir=$2; shift 2 ;;
+            --hooks-dir=*) hooks_dir=${1#--hooks-dir=}; shift ;;
+            --key) [ $# -ge 2 ] || die 2 "--key needs a file"; key_file=$2; shift 2 ;;
+            --key=*) key_file=${1#--key=}; shift ;;
+            --list) list_only=1; shift ;;
+            --dry-run) dry_run=1; shift ;;
+            --allow-http) allow_http=1; shift ;;
+            --no-signature-check) check_signature=0; shift ;;
+            --uninstall) uninstall=1; shift ;;
+            -h|--help) usage_help; exit 0 ;;
+            *) die 2 "unknown argument '$1' (see --help)" ;;
+        esac
+    done
+    # Kea's configuration takes absolute paths, and the check writes the path into JSON.
+    case $hooks_dir in
+        '') ;;
+        *[\"\\]*) die 2 "--hooks-dir must not contain a quote or a backslash" ;;
+        /*) hooks_dir=${hooks_dir%/} ;;
+        *) die 2 "--hooks-dir needs an absolute path, not '$hooks_dir'" ;;
+    esac
+}
+
+# check_source: $from and the protocols curl may use for it
+check_source() {
+    here=$(cd "$(dirname "$0")" 2>/dev/null && pwd || echo .)
+    [ -n "$from" ] || from=$here
+    from=${from%/}
+    protocols='=https'
+    case $from in
+        https://*) ;;
+        http://*)
+            [ "$allow_http" = 1 ] || die 2 "refusing plain http ($from): anyone on the way could read and change the download. Use the https:// URL, or pass --allow-http"
+            protocols='=http,https' ;;
+        *://*) die 2 "unsupported URL $from: https:// or a directory" ;;
+    esac
+}
 
 # fetch NAME DEST: copy one file of the release
 fetch() {
@@ -87,7 +172,9 @@ run again, or pass --no-signature-check to trust SHA256SUMS as downloaded."
         fetch "$KEY_NAME" "$tmp/key" || die 4 "cannot read $from/$KEY_NAME (the release key); pass --key FILE"
     fi
     if [ "$verifier" = sqv ]; then
-        signers=$(sqv --keyring "$tmp/key" --signature-file "$tmp/SHA256SUMS.asc" "$tmp/SHA256SUMS" 2>"$tmp/verify.log") \
+        # SIG DATA as operands: sqv 1.1 (Debian 12) and 1.2 (Ubuntu 24.04) have no
+        # --signature-file, and every sqv takes this form.
+        signers=$(sqv --keyring "$tmp/key" "$tmp/SHA256SUMS.asc" "$tmp/SHA256SUMS" 2>"$tmp/verify.log") \
             || die 4 "SHA256SUMS does not carry a good signature by the release key; not installed:
 $(cat "$tmp/verify.log")"
     else
@@ -105,9 +192,29 @@ $(cat "$tmp/verify.log")"
     say "verified SHA256SUMS.asc ($verifier): signed by the release key $RELEASE_KEY_FINGERPRINT"
 }
 
+# sums_names: the file names SHA256SUMS lists
+sums_names() {
+    awk '{ n = $2; sub(/^\*/, "", n); print n }' "$tmp/SHA256SUMS"
+}
+
+# check_release_version: $release_version, the release SHA256SUMS is for, read from the name
+# of the source tarball every release has; it must be $version (when known).
+check_release_version() {
+    release_version=$(sums_names | sed -n "s/^$PACKAGE-\(.*\)-src\.tar\.gz\$/\1/p")
+    valid_version "$release_version" \
+        || die 4 "SHA256SUMS names no $PACKAGE-<version>-src.tar.gz (or several): cannot tell which release $from holds; not installed"
+    [ -z "$version" ] || [ "$release_version" = "$version" ] && return 0
+    if [ "$version" = "$RELEASE_VERSION" ]; then
+        asked="the release this install.sh comes from"
+    else
+        asked="asked for with --version"
+    fi
+    die 4 "$from holds $PACKAGE $release_version, not $version ($asked). A signed older release lacks later fixes, so it is not installed by mistake: to install $release_version knowingly, pass --version $release_version"
+}
+
 # available: cell ids of the binary tarballs listed in SHA256SUMS
 available() {
-    awk '{ n = $2; sub(/^\*/, "", n); print n }' "$tmp/SHA256SUMS" \
+    sums_names \
         | sed -n "s/^$PACKAGE-.*-\(kea[0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*-[a-z][a-z0-9.]*-[a-z0-9_]*\)\.tar\.gz\$/\1/p" \
         | sort
 }
@@ -116,69 +223,8 @@ os_field() {
     sed -n "s/^$1=//p" /etc/os-release | head -n 1 | sed 's/^"\(.*\)"$/\1/; s/^'"'"'\(.*\)'"'"'$/\1/'
 }
 
-main() {
-    set -eu
-    # The release key (keys/kea-hook-runscript.asc in the repository, kea-hook-runscript.asc
-    # in every release). A test release rewrites these two lines.
-    RELEASE_KEY_FINGERPRINT=8EFBA2B12AEC1CC39CF75922787000EE861B89BE
-    TEST_RELEASE=
-
-    PACKAGE=kea-hook-runscript
-    LIBRARY=kea-hook-runscript.so
-    KEY_NAME=kea-hook-runscript.asc
-    PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin"
-
-    here=$(cd "$(dirname "$0")" 2>/dev/null && pwd || echo .)
-    from=${KEA_RUNSCRIPT_RELEASE:-}
-    hooks_dir=
-    key_file=
-    list_only=0
-    dry_run=0
-    allow_http=0
-    check_signature=1
-    while [ $# -gt 0 ]; do
-        case $1 in
-            --from) [ $# -ge 2 ] || die 2 "--from needs a URL or directory"; from=$2; shift 2 ;;
-            --from=*) from=${1#--from=}; shift ;;
-            --hooks-dir) [ $# -ge 2 ] || die 2 "--hooks-dir needs a directory"; hooks_dir=$2; shift 2 ;;
-            --hooks-dir=*) hooks_dir=${1#--hooks-dir=}; shift ;;
-            --key) [ $# -ge 2 ] || die 2 "--key needs a file"; key_file=$2; shift 2 ;;
-            --key=*) key_file=${1#--key=}; shift ;;
-            --list) list_only=1; shift ;;
-            --dry-run) dry_run=1; shift ;;
-            --allow-http) allow_http=1; shift ;;
-            --no-signature-check) check_signature=0; shift ;;
-            -h|--help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-            *) die 2 "unknown argument '$1' (see --help)" ;;
-        esac
-    done
-    [ -n "$from" ] || from=$here
-    from=${from%/}
-    protocols='=https'
-    case $from in
-        https://*) ;;
-        http://*)
-            [ "$allow_http" = 1 ] || die 2 "refusing plain http ($from): anyone on the way could read and change the download. Use the https:// URL, or pass --allow-http"
-            protocols='=http,https' ;;
-        *://*) die 2 "unsupported URL $from: https:// or a directory" ;;
-    esac
-    if [ -n "$TEST_RELEASE" ]; then
-        err "WARNING: $TEST_RELEASE"
-    fi
-
-    tmp=$(mktemp -d "${TMPDIR:-/tmp}/kea-hook-runscript.XXXXXX")
-    trap 'rm -rf "$tmp"' EXIT HUP INT TERM
-
-    fetch SHA256SUMS "$tmp/SHA256SUMS" || die 4 "cannot read $from/SHA256SUMS (is --from a $PACKAGE release?)"
-    verify_signature
-
-    if [ "$list_only" = 1 ]; then
-        say "builds in $from:"
-        available | sed 's/^/  /'
-        exit 0
-    fi
-
-    # --- what is this machine? --------------------------------------------------------------
+# detect_kea: $kea_bin (the server install.sh checks with), its $kea_path and $kea_version
+detect_kea() {
     kea_bin=
     for b in kea-dhcp4 kea-dhcp6; do
         if command -v "$b" >/dev/null 2>&1; then kea_bin=$b; break; fi
@@ -186,7 +232,12 @@ main() {
     [ -n "$kea_bin" ] || die 3 "no Kea found (kea-dhcp4 / kea-dhcp6 not in PATH): install Kea first"
     kea_version=$("$kea_bin" -V 2>/dev/null | sed -n 's/^[^0-9]*\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' | head -n 1)
     [ -n "$kea_version" ] || die 3 "cannot read Kea's version from '$kea_bin -V'"
+    kea_path=$(command -v "$kea_bin")
+    kea_path=$(readlink -f "$kea_path" 2>/dev/null || printf '%s' "$kea_path")
+}
 
+# detect_distro: $distro and $release from /etc/os-release
+detect_distro() {
     [ -r /etc/os-release ] || die 3 "no /etc/os-release: cannot tell the distribution"
     distro=$(os_field ID)
     release=$(os_field VERSION_ID)
@@ -194,12 +245,13 @@ main() {
         release=sid   # testing and unstable have no VERSION_ID
     fi
     [ -n "$distro" ] && [ -n "$release" ] || die 3 "cannot tell the distribution from /etc/os-release (ID='$distro' VERSION_ID='$release')"
+}
 
-    # The hook is loaded by Kea, so it must be of Kea's architecture, which on a multiarch
-    # machine (an arm64 Kea on an amd64 system, say) is not the system's default: read it from
-    # the ELF header of Kea's binary (e_machine, 2 bytes at offset 18), else ask dpkg / uname.
-    kea_path=$(command -v "$kea_bin")
-    kea_path=$(readlink -f "$kea_path" 2>/dev/null || printf '%s' "$kea_path")
+# detect_arch: Kea's $arch and its multiarch $triplet. The hook is loaded by Kea, so it must be
+# of Kea's architecture, which on a multiarch machine (an arm64 Kea on an amd64 system, say) is
+# not the system's default: read it from the ELF header of Kea's binary (e_machine, 2 bytes at
+# offset 18), else ask dpkg / uname.
+detect_arch() {
     case $(od -An -tx1 -j18 -N2 "$kea_path" 2>/dev/null | tr -d ' \n') in
         3e00) arch=amd64 ;;
         b700) arch=arm64 ;;
@@ -234,16 +286,13 @@ main() {
         s390x) triplet=s390x-linux-gnu ;;
         *) triplet=$arch-linux-gnu ;;
     esac
+}
 
-    cell="kea$kea_version-$distro$release-$arch"
-    say "this machine: Kea $kea_version ($kea_path, $arch), $distro $release -> build $cell"
-
-    # --- pick the artifact --------------------------------------------------------------------
-    matches=$(awk -v suf="-$cell.tar.gz" -v pre="$PACKAGE-" '{
-        n = $2; sub(/^\*/, "", n)
-        if (index(n, pre) == 1 && length(n) > length(suf) && substr(n, length(n) - length(suf) + 1) == suf) print $1 " " n
-    }' "$tmp/SHA256SUMS")
-    count=$(printf '%s' "$matches" | grep -c . || true)
+# pick_artifact: $name and $sum of this machine's build in SHA256SUMS, or exit 3
+pick_artifact() {
+    name=$PACKAGE-$release_version-$cell.tar.gz
+    sum=$(awk -v want="$name" '{ n = $2; sub(/^\*/, "", n); if (n == want) print $1 }' "$tmp/SHA256SUMS")
+    count=$(printf '%s' "$sum" | grep -c . || true)
     if [ "$count" -eq 0 ]; then
         err "no prebuilt $PACKAGE for this machine: Kea $kea_version on $distro $release $arch ($cell)."
         err "A hook built for another Kea release can crash Kea, so nothing was installed."
@@ -252,12 +301,11 @@ main() {
         err "Build from source instead: the release's $PACKAGE-<version>-src.tar.gz (make, no Python)."
         exit 3
     fi
-    [ "$count" -eq 1 ] || die 3 "several artifacts match $cell in SHA256SUMS; refusing to guess:
-$matches"
-    sum=${matches%% *}
-    name=${matches#* }
+    [ "$count" -eq 1 ] || die 3 "SHA256SUMS lists $name several times; refusing to guess"
+}
 
-    # --- download and verify ------------------------------------------------------------------
+# unpack_artifact: download $name, check it against SHA256SUMS, unpack it: $top holds it
+unpack_artifact() {
     fetch "$name" "$tmp/$name" || die 4 "cannot download $from/$name"
     ( cd "$tmp" && printf '%s  %s\n' "$sum" "$name" | sha256sum -c - >/dev/null 2>&1 ) \
         || die 4 "checksum mismatch for $name (expected $sum from SHA256SUMS); not installed"
@@ -267,9 +315,11 @@ $matches"
     top=$tmp/x/${name%.tar.gz}
     [ -f "$top/$LIBRARY" ] && [ -f "$top/build-info.json" ] || die 4 "$name does not hold $LIBRARY and build-info.json"
     grep -q "\"id\": \"$cell\"" "$top/build-info.json" || die 4 "$name's build-info.json is not for $cell; not installed"
+}
 
-    # The exact Debian package revision the hook was compiled against (a different revision of
-    # the same Kea release keeps its ABI; say so rather than refuse).
+# note_package_revision: the exact Debian package revision the hook was compiled against (a
+# different revision of the same Kea release keeps its ABI; say so rather than refuse)
+note_package_revision() {
     pkg=$(sed -n 's/^ *"kea_package": "\([^"]*\)".*/\1/p' "$top/build-info.json" | head -n 1)
     pkg_version=$(sed -n 's/^ *"kea_package_version": "\([^"]*\)".*/\1/p' "$top/build-info.json" | head -n 1)
     if [ -n "$pkg" ] && command -v dpkg-query >/dev/null 2>&1; then
@@ -280,26 +330,200 @@ $matches"
             err "note: built against $pkg $pkg_version, installed is $have (same Kea $kea_version)"
         fi
     fi
+}
 
-    # --- install ------------------------------------------------------------------------------
-    if [ -z "$hooks_dir" ]; then
-        for d in "/usr/lib/$triplet/kea/hooks" /usr/local/lib/kea/hooks /usr/lib64/kea/hooks /usr/lib/kea/hooks; do
-            if [ -d "$d" ]; then hooks_dir=$d; break; fi
-        done
-        [ -n "$hooks_dir" ] || die 5 "cannot find Kea's hooks directory; pass --hooks-dir DIR"
+find_hooks_dir() {
+    [ -z "$hooks_dir" ] || return 0
+    for d in "/usr/lib/$triplet/kea/hooks" /usr/local/lib/kea/hooks /usr/lib64/kea/hooks /usr/lib/kea/hooks; do
+        if [ -d "$d" ]; then hooks_dir=$d; return 0; fi
+    done
+    die 5 "cannot find Kea's hooks directory; pass --hooks-dir DIR"
+}
+
+# package_owner FILE: the package dpkg says FILE belongs to, or nothing
+package_owner() {
+    if command -v dpkg >/dev/null 2>&1; then
+        dpkg -S "$1" 2>/dev/null | head -n 1 | cut -d: -f1
     fi
+}
+
+# replace_target FILE: $target becomes a copy of FILE (mode included), by a rename: a running
+# Kea keeps the file it has open, a starting one sees the old or the new file, never half.
+replace_target() {
+    cp -p "$1" "$target.new.$$" && mv -f "$target.new.$$" "$target" && return 0
+    rm -f "$target.new.$$"
+    return 1
+}
+
+# kea_loads: whether Kea's own check (-t) accepts a configuration loading $target, and nothing
+# of the real server's: no interfaces, leases in memory only, no logger lock file, all in $tmp.
+# The hook refuses a script that others could change, and $tmp lies under the world-writable
+# /tmp: the no-op script is the system's true.
+kea_loads() {
+    case $kea_bin in *6) family=6 ;; *) family=4 ;; esac
+    cat >"$tmp/check.json" <<EOF
+{ "Dhcp$family": {
+    "interfaces-config": { "interfaces": [] },
+    "lease-database": { "type": "memfile", "persist": false },
+    "hooks-libraries": [ { "library": "$target", "parameters": { "script": "$noop" } } ],
+    "loggers": [ { "name": "kea-dhcp$family", "severity": "WARN",
+                   "output_options": [ { "output": "stdout" } ] } ]
+} }
+EOF
+    KEA_LOCKFILE_DIR=none "$kea_bin" -t "$tmp/check.json" >"$tmp/check.log" 2>&1
+}
+
+# install_library: $top's library at $target, loaded by Kea, recorded; when Kea refuses it,
+# the file that was there before comes back (or none), and exit 5
+install_library() {
+    noop=
+    for t in /bin/true /usr/bin/true; do
+        if [ -x "$t" ]; then noop=$t; break; fi
+    done
+    [ -n "$noop" ] || die 5 "no /bin/true for Kea's load check"
+    mkdir -p "$hooks_dir" || die 5 "cannot create $hooks_dir"
+    previous=
+    if [ -e "$target" ]; then
+        cp -p "$target" "$tmp/previous" || die 5 "cannot read $target"
+        previous=$tmp/previous
+    fi
+    chmod 0644 "$top/$LIBRARY" && replace_target "$top/$LIBRARY" || die 5 "cannot write $target (run as root?)"
+    if ! kea_loads; then
+        if [ -z "$previous" ]; then
+            rm -f "$target" && undone="removed it again" || undone="could not remove it"
+        elif replace_target "$previous"; then
+            undone="put back the library that was there before"
+        else
+            undone="could NOT put back the library that was there before"
+        fi
+        die 5 "Kea cannot load $target ($kea_bin -t rejected it); $undone. Kea's output:
+$(cat "$tmp/check.log")"
+    fi
+    say "installed $target; $kea_bin -t loads it"
+    write_record
+}
+
+# write_record: what --uninstall may remove, in the hooks directory beside the library (one
+# record per hooks directory, wherever --hooks-dir put it)
+write_record() {
+    record=$hooks_dir/$RECORD_NAME
+    {
+        say "# $PACKAGE's install.sh installed this; install.sh --uninstall removes path if it has this sha256"
+        say "path=$target"
+        say "sha256=$(sha256sum <"$target" | cut -d' ' -f1)"
+        say "version=$release_version"
+        say "cell=$cell"
+    } >"$record.new.$$" && mv -f "$record.new.$$" "$record" \
+        || { rm -f "$record.new.$$"; die 5 "installed $target, but cannot write $record"; }
+    say "recorded in $record (install.sh --uninstall removes the library)"
+}
+
+# find_record: $record and its $record_dir: of --hooks-dir, else the one record among Kea's
+# usual hooks directories
+find_record() {
+    if [ -n "$hooks_dir" ]; then
+        record_dir=$hooks_dir
+        record=$record_dir/$RECORD_NAME
+        [ -f "$record" ] || die 5 "no $record: install.sh installed nothing in $record_dir; nothing removed"
+        return 0
+    fi
+    n=0
+    for d in /usr/lib/*/kea/hooks /usr/local/lib/kea/hooks /usr/lib64/kea/hooks /usr/lib/kea/hooks; do
+        if [ -f "$d/$RECORD_NAME" ]; then n=$((n + 1)); record_dir=$d; fi
+    done
+    [ "$n" -gt 0 ] || die 5 "no $RECORD_NAME in Kea's hooks directories: install.sh installed nothing there (pass --hooks-dir DIR if it did elsewhere); nothing removed"
+    [ "$n" -eq 1 ] || die 5 "install.sh records in $n hooks directories: pass --hooks-dir DIR to say which; nothing removed"
+    record=$record_dir/$RECORD_NAME
+}
+
+record_field() { sed -n "s/^$1=//p" "$record" | head -n 1; }
+
+# uninstall: remove the library install.sh installed, if it is still the file it put there
+uninstall() {
+    find_record
+    path=$(record_field path)
+    sum=$(record_field sha256)
+    what="$PACKAGE $(record_field version) ($(record_field cell))"
+    [ "$path" = "$record_dir/$LIBRARY" ] && [ -n "$sum" ] \
+        || die 5 "$record does not name $record_dir/$LIBRARY and its sha256; nothing removed"
+    owner=$(package_owner "$path")
+    [ -z "$owner" ] || die 5 "$path belongs to the package $owner now: remove it with dpkg or apt (dpkg -r $owner); nothing removed"
+    if [ ! -e "$path" ]; then
+        [ "$dry_run" = 1 ] || rm -f "$record" || die 5 "cannot remove $record (run as root?)"
+        say "$path is gone already; removed $record"
+        return 0
+    fi
+    now=$(sha256sum <"$path" | cut -d' ' -f1)
+    [ "$now" = "$sum" ] || die 5 "$path has changed since install.sh installed it (sha256 $now, recorded $sum): it is not the file install.sh put there; nothing removed"
+    if [ "$dry_run" = 1 ]; then
+        say "dry run: would remove $path ($what) and $record"
+        return 0
+    fi
+    rm -f "$path" && rm -f "$record" || die 5 "cannot remove $path and $record (run as root?)"
+    say "removed $path ($what) and $record"
+    if grep -rqsF "$path" /etc/kea 2>/dev/null; then
+        err "note: Kea's configuration in /etc/kea still loads $path: remove it from hooks-libraries, or Kea will not start"
+    fi
+}
+
+main() {
+    set -eu
+    # The release key (keys/kea-hook-runscript.asc in the repository, kea-hook-runscript.asc
+    # in every release). A release fills in its version (here, in a git checkout, there is
+    # none); a test release also rewrites the key's and the TEST_RELEASE line.
+    RELEASE_KEY_FINGERPRINT=8EFBA2B12AEC1CC39CF75922787000EE861B89BE
+    RELEASE_VERSION=
+    TEST_RELEASE=
+
+    PACKAGE=kea-hook-runscript
+    LIBRARY=kea-hook-runscript.so
+    RECORD_NAME=kea-hook-runscript.installed
+    KEY_NAME=kea-hook-runscript.asc
+    PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin"
+
+    parse_args "$@"
+    if [ "$uninstall" = 1 ]; then
+        uninstall
+        exit 0
+    fi
+    check_source
+    # Without a version, an older validly signed release could pass for the current one.
+    [ -n "$version" ] || [ "$list_only" = 1 ] \
+        || die 2 "this install.sh comes from no release (RELEASE_VERSION is empty: a copy from the repository?), so it cannot tell an old release from the current one: pass --version V, the release to install"
+    if [ -n "$TEST_RELEASE" ]; then
+        err "WARNING: $TEST_RELEASE"
+    fi
+
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/kea-hook-runscript.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT HUP INT TERM
+
+    fetch SHA256SUMS "$tmp/SHA256SUMS" || die 4 "cannot read $from/SHA256SUMS (is --from a $PACKAGE release?)"
+    verify_signature
+    check_release_version
+    if [ "$list_only" = 1 ]; then
+        say "builds in $from ($PACKAGE $release_version):"
+        available | sed 's/^/  /'
+        exit 0
+    fi
+
+    detect_kea
+    detect_distro
+    detect_arch
+    cell="kea$kea_version-$distro$release-$arch"
+    say "this machine: Kea $kea_version ($kea_path, $arch), $distro $release -> build $cell"
+    pick_artifact
+    unpack_artifact
+    note_package_revision
+
+    find_hooks_dir
     target=$hooks_dir/$LIBRARY
-    if command -v dpkg >/dev/null 2>&1 && dpkg -S "$target" >/dev/null 2>&1; then
-        die 5 "$target belongs to a package ($(dpkg -S "$target" 2>/dev/null | cut -d: -f1)); use dpkg/apt to change it"
-    fi
+    owner=$(package_owner "$target")
+    [ -z "$owner" ] || die 5 "$target belongs to a package ($owner); use dpkg/apt to change it"
     if [ "$dry_run" = 1 ]; then
         say "dry run: would install $LIBRARY from $name as $target"
         exit 0
     fi
-    mkdir -p "$hooks_dir" || die 5 "cannot create $hooks_dir"
-    cp "$top/$LIBRARY" "$target.new.$$" && chmod 0644 "$target.new.$$" && mv -f "$target.new.$$" "$target" \
-        || { rm -f "$target.new.$$"; die 5 "cannot write $target (run as root?)"; }
-    say "installed $target"
+    install_library
     say "load it from Kea's config:"
     say "  \"hooks-libraries\": [{ \"library\": \"$target\", \"parameters\": { \"script\": \"/path/to/script\" } }]"
 }

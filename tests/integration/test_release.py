@@ -3,23 +3,31 @@
 The release is a test release: signed by a throwaway key, which its install.sh pins.
 
 * ``test_installer``: the release served over HTTP on 127.0.0.1 inside a container with no
-  network and only Kea's DHCPv4 server installed (+ curl, python3); install.sh (with
-  ``--allow-http``: there is no TLS here) checks the signature, picks, verifies and installs
-  the hook, then ``kea-dhcp4 -t`` accepts a config loading it.
+  network and only Kea's DHCPv4 server installed (+ curl, python3, sqv, gpgv); install.sh
+  (with ``--allow-http``: there is no TLS here) checks the signature with the OS's sqv, then
+  again with gpgv (sqv hidden), picks, verifies and installs the hook, has the real Kea load
+  it (``-t``) without touching Kea's files, and records it; ``kea-dhcp4 -t`` accepts a config
+  loading it; ``--uninstall`` removes it and the record.
 * ``test_installer_refuses``: an http URL without ``--allow-http`` -> exit 2; SHA256SUMS
   re-made for a tampered tarball, or signed by another key -> exit 4; a tampered tarball
-  -> exit 4; a Kea version with no build -> exit 3 listing the builds; nothing installed.
+  -> exit 4; another release version (RC) than the install.sh's -> exit 4; a Kea version
+  with no build -> exit 3 listing the builds; nothing installed.
+* ``test_installer_load_check``: a validly signed release whose library Kea cannot load:
+  install.sh exits 5 with Kea's words and leaves no library, or puts back the one installed
+  before, byte for byte; ``--uninstall`` refuses a library changed since, or owned by a
+  package (the .deb installed over it).
 * ``test_deb``: ``dpkg -i`` / ``kea-dhcp4 -t`` / ``dpkg -r``, and the .deb of another cell is
   refused by dpkg (its Depends pins another Kea).
 * ``test_deb_follows_kea_revisions``: Kea's installed packages rebuilt at a new Debian revision
   (a security update) install over the hook's .deb and keep it; rebuilt at the next upstream
   version, apt would remove the hook and refuses with ``--no-remove``.
 * ``test_apt``: the release's apt repository served on 127.0.0.1, added as the README says
-  (key file, ``deb [signed-by=...]`` line), with the Debian mirrors removed: ``apt-get
-  install kea-hook-runscript`` installs the cell's build, ``kea-dhcp4 -t`` loads it, and
-  ``apt-get upgrade`` takes it from release RC to HOOK_VERSION. A Packages file that is not
-  the signed one, a .deb that is not the listed one, and a repository signed by another key
-  are refused.
+  (the keyring package, ``deb [signed-by=...]`` line), with the Debian mirrors removed: ``apt-get
+  install kea-hook-runscript`` from the stable suite installs the cell's build (never the
+  candidate's, which has its own ``<suite>-rc``), ``kea-dhcp4 -t`` loads it; with the candidates'
+  suite the earlier build is still installable by version, and ``apt-get upgrade`` goes back
+  to HOOK_VERSION. A Packages file that is not the signed one, a .deb that is not the listed
+  one, a repository signed by another key and one whose Valid-Until has passed are refused.
 * ``test_reproducible_build``: two builds of one cell, cache bypassed, same sha256.
 * ``test_rebuild_in_the_recorded_builder_image``: each built cell rebuilt from what its
   build-info.json records (builder image id, command, SOURCE_DATE_EPOCH, sources), same sha256.
@@ -28,8 +36,8 @@ the other tests on the cells of tests/integration/cells.py's NATIVE_AND_ONE_PER_
 """
 
 import json
-import os
 import shutil
+import tarfile
 import time
 from pathlib import Path
 
@@ -63,30 +71,22 @@ def built():
     assert all(r.ok for r in results), [f"{r.cell.id}: {r.message}" for r in results if not r.ok]
 
 
-def make_release(version, key, tmp_path_factory, age):
-    """A test release made ``age`` seconds ago, as far as its dates go (SOURCE_DATE_EPOCH): apt
-    ignores a Release file older than the one it has, so the later release must be newer."""
+def make_release(version, key, tmp_path_factory, base=None):
+    """A test release, made and signed as the CI jobs do, on top of ``base``'s apt repository."""
     out = tmp_path_factory.mktemp("release") / version
-    saved = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = str(int(time.time()) - age)
-    try:
-        return release.make_test_release(matrix.load(), release.Options(version=version, out=out, allow_dirty=True,
-                                                                        python=False), key)
-    finally:
-        if saved is None:
-            del os.environ["SOURCE_DATE_EPOCH"]
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = saved
-
-
-@pytest.fixture(scope="module")
-def release_dir(built, test_key, tmp_path_factory):
-    return make_release(HOOK_VERSION, test_key, tmp_path_factory, age=3600)
+    return release.make_test_release(matrix.load(), release.Options(version=version, out=out, allow_dirty=True,
+                                                                    python=False, apt_base=base), key)
 
 
 @pytest.fixture(scope="module")
 def rc_release_dir(built, test_key, tmp_path_factory):
-    return make_release(RC, test_key, tmp_path_factory, age=2 * 3600)
+    return make_release(RC, test_key, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def release_dir(rc_release_dir, test_key, tmp_path_factory):
+    """The release after the candidate: its apt repository keeps the candidate's suite."""
+    return make_release(HOOK_VERSION, test_key, tmp_path_factory, base=rc_release_dir / release.APT_DIR)
 
 
 def clean_container(cell, tmp_path):
@@ -118,20 +118,47 @@ def kea_accepts(c, cell):
     return c.call(["kea-dhcp4", "-t", "/etc/kea-runscript/check4.json"])
 
 
+#: install.sh's record of what it installed, beside the library
+RECORD = "kea-hook-runscript.installed"
+
+#: Kea's own files (configuration, leases, logs, lock and pid files), with their sizes and times:
+#: install.sh's load check must leave them alone.
+KEA_FILES = "find /etc/kea /var/lib/kea /var/log/kea /run/kea -printf '%p %s %T@\\n' 2>/dev/null | sort; true"
+
+
+def sha256_in(c, path):
+    return c.sh(f"sha256sum {path}").output.split()[0]
+
+
 @pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
 def test_installer(cell, release_dir, tmp_path):
+    target = f"{cell.hooks_dir}/{build.LIBRARY}"
+    built = json.loads((build.Paths().out(cell) / "build-info.json").read_text())["sha256"]
     with clean_container(cell, tmp_path) as c:
-        assert not c.call(["test", "-e", f"{cell.hooks_dir}/{build.LIBRARY}"]).ok
+        assert not c.call(["test", "-e", target]).ok
+        sqv = c.sh("command -v sqv").output.strip()
+        assert sqv and c.sh("command -v gpgv").ok, f"{cell.id}: the install-test image lacks sqv or gpgv"
+        kea_files = c.sh(KEA_FILES).output
         serve(c, release_dir)
-        r = c.sh(f"curl -fsS -o /tmp/install.sh {URL}/install.sh && sh /tmp/install.sh --from {URL} --allow-http")
-        assert r.ok, f"{cell.id}: install.sh failed (exit {r.exit_code}):\n{r.output}"
-        verifier = "sqv" if c.call(["sh", "-c", "command -v sqv"]).ok else "gpgv"
-        assert f"verified SHA256SUMS.asc ({verifier}): signed by the release key" in r.output, r.output
-        assert f"-> build {cell.id}" in r.output and f"verified {release.cell_artifact_name(HOOK_VERSION, cell)}" in r.output
-        so = c.sh(f"sha256sum {cell.hooks_dir}/{build.LIBRARY}").output.split()[0]
-        assert so == json.loads((build.Paths().out(cell) / "build-info.json").read_text())["sha256"]
+        assert c.sh(f"curl -fsS -o /tmp/install.sh {URL}/install.sh").ok
+        # With the OS's own sqv (Debian 12's 1.1 has no --signature-file), then with gpgv.
+        for verifier in ("sqv", "gpgv"):
+            if verifier == "gpgv":
+                c.sh(f"mv {sqv} {sqv}.hidden")
+            r = c.sh(f"sh /tmp/install.sh --from {URL} --allow-http")
+            assert r.ok, f"{cell.id}: install.sh ({verifier}) failed (exit {r.exit_code}):\n{r.output}"
+            assert f"verified SHA256SUMS.asc ({verifier}): signed by the release key" in r.output, r.output
+            assert f"-> build {cell.id}" in r.output and f"verified {release.cell_artifact_name(HOOK_VERSION, cell)}" in r.output
+            assert f"installed {target}; kea-dhcp4 -t loads it" in r.output, r.output
+            assert sha256_in(c, target) == built
+        assert c.sh(KEA_FILES).output == kea_files, f"{cell.id}: the load check changed Kea's files"
+        record = c.sh(f"grep -v '^#' {cell.hooks_dir}/{RECORD}").output.split()
+        assert record == [f"path={target}", f"sha256={built}", f"version={HOOK_VERSION}", f"cell={cell.id}"]
         k = kea_accepts(c, cell)
         assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the installed hook:\n{k.output}"
+        r = c.sh("sh /tmp/install.sh --uninstall")
+        assert r.ok and f"removed {target}" in r.output, r.output
+        assert not c.call(["test", "-e", target]).ok and not c.call(["test", "-e", f"{cell.hooks_dir}/{RECORD}"]).ok
 
 
 def tampered_releases(release_dir, tmp_path, cell):
@@ -156,10 +183,10 @@ def tampered_releases(release_dir, tmp_path, cell):
 
 
 @pytest.mark.parametrize("cell", NATIVE_AND_ONE_PER_FOREIGN_ARCH, ids=lambda c: c.id)
-def test_installer_refuses(cell, release_dir, tmp_path):
+def test_installer_refuses(cell, release_dir, rc_release_dir, tmp_path):
     target = f"{cell.hooks_dir}/{build.LIBRARY}"
     with clean_container(cell, tmp_path) as c:
-        serve(c, release_dir, **tampered_releases(release_dir, tmp_path, cell))
+        serve(c, release_dir, rc=rc_release_dir, **tampered_releases(release_dir, tmp_path, cell))
         r = c.sh(f"sh /release/install.sh --from {URL}")
         assert r.exit_code == 2 and "refusing plain http" in r.output, r.output
         r = c.sh(f"sh /release/install.sh --from {URL}/tarball --allow-http")
@@ -168,6 +195,9 @@ def test_installer_refuses(cell, release_dir, tmp_path):
         assert r.exit_code == 4 and "does not carry a good signature by the release key" in r.output, r.output
         r = c.sh(f"sh /release/install.sh --from {URL}/otherkey --allow-http")
         assert r.exit_code == 4 and "not by the release key" in r.output, r.output
+        # The release before, validly signed: not what this install.sh installs.
+        r = c.sh(f"sh /release/install.sh --from {URL}/rc --allow-http")
+        assert r.exit_code == 4 and f"holds {release.PACKAGE} {RC}, not {HOOK_VERSION}" in r.output, r.output
         assert not c.call(["test", "-e", target]).ok
 
         # A Kea release nobody built for (kea-dhcp4 earlier in PATH reports 9.9.9).
@@ -179,6 +209,63 @@ def test_installer_refuses(cell, release_dir, tmp_path):
         for other in VERIFIED:
             assert f"  {other.id}" in r.output, f"{other.id} missing from the list:\n{r.output}"
         assert not c.call(["test", "-e", target]).ok
+
+
+def unloadable_release(release_dir, key, cell, dest):
+    """The release with this cell's library replaced by bytes that are no library, SHA256SUMS
+    made anew and signed by the release's own (test) key: install.sh's checks all pass, only
+    Kea's load check can tell."""
+    d = Path(shutil.copytree(release_dir, dest))
+    tb = d / release.cell_artifact_name(HOOK_VERSION, cell)
+    with tarfile.open(tb) as t:
+        members = [m for m in t.getmembers() if m.isfile()]
+        files = {m.name: (t.extractfile(m).read(), m.mode) for m in members}
+    (lib,) = [n for n in files if n.endswith(f"/{build.LIBRARY}")]
+    files[lib] = (b"not a shared library\n" * 64, files[lib][1])
+    release.write_tar_gz(tb, files, members[0].mtime)
+    names = [line.split()[1] for line in (release_dir / "SHA256SUMS").read_text().splitlines()]
+    (d / "SHA256SUMS").write_text(release.sha256sums(d, names))
+    with signing.signer(key, allow_other_key=True) as s:
+        s.detach_sign(d / "SHA256SUMS", d / "SHA256SUMS.asc")
+    return d
+
+
+@pytest.mark.parametrize("cell", NATIVE_AND_ONE_PER_FOREIGN_ARCH, ids=lambda c: c.id)
+def test_installer_load_check(cell, release_dir, test_key, tmp_path):
+    target = f"{cell.hooks_dir}/{build.LIBRARY}"
+    record = f"{cell.hooks_dir}/{RECORD}"
+    deb = release.cell_artifact_name(HOOK_VERSION, cell, "deb")
+    with clean_container(cell, tmp_path) as c:
+        serve(c, release_dir, unloadable=unloadable_release(release_dir, test_key, cell, tmp_path / "unloadable"))
+        install = f"sh /release/install.sh --allow-http --from {URL}"
+        # Nothing installed before: Kea refuses the new library, which goes again.
+        r = c.sh(f"{install}/unloadable")
+        assert r.exit_code == 5 and f"Kea cannot load {target} (kea-dhcp4 -t rejected it); removed it again" in r.output, r.output
+        kea_said = r.output.split("Kea's output:", 1)[1]
+        assert f"HOOKS_OPEN_ERROR failed to open hook library {target}" in kea_said, r.output
+        assert not c.call(["test", "-e", target]).ok and not c.call(["test", "-e", record]).ok
+        # The release installed, then the unloadable one: the installed library comes back.
+        r = c.sh(install)
+        assert r.ok, r.output
+        good, recorded = sha256_in(c, target), c.sh(f"cat {record}").output
+        r = c.sh(f"{install}/unloadable")
+        assert r.exit_code == 5 and "put back the library that was there before" in r.output, r.output
+        assert sha256_in(c, target) == good and c.sh(f"cat {record}").output == recorded
+        k = kea_accepts(c, cell)
+        assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the restored hook:\n{k.output}"
+
+        # --uninstall removes only the file install.sh put there: not one changed since ...
+        c.sh(f"cp -p {target} /tmp/good.so && printf x >> {target}")
+        r = c.sh("sh /release/install.sh --uninstall")
+        assert r.exit_code == 5 and "has changed since install.sh installed it" in r.output, r.output
+        assert c.call(["test", "-e", target]).ok
+        # ... nor the same bytes once a package owns them (dpkg takes over an unowned file).
+        c.sh(f"cp -p /tmp/good.so {target}")
+        c.copy_into(release_dir / deb, f"/tmp/{deb}")
+        assert c.call(["dpkg", "-i", f"/tmp/{deb}"]).ok
+        r = c.sh("sh /release/install.sh --uninstall")
+        assert r.exit_code == 5 and f"belongs to the package {release.PACKAGE}" in r.output, r.output
+        assert sha256_in(c, target) == good and c.call(["test", "-e", record]).ok
 
 
 @pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
@@ -302,87 +389,102 @@ def test_deb_follows_kea_revisions(cell, how, release_dir, tmp_path):
             assert installed_version(c, release.PACKAGE) == hook
 
 
-KEYRING = "/usr/share/keyrings/kea-hook-runscript.asc"
 SOURCES = "/etc/apt/sources.list.d/kea-hook-runscript.list"
 
 
-def tampered_apt(apt, tmp_path, cell):
-    """{name: apt tree}: ``packages``: this cell's Packages file changed after signing;
-    ``deb``: its .deb changed (same size); ``otherkey``: Release signed anew by another key."""
+def tampered_apt(apt, tmp_path, cell, key):
+    """{name: apt tree}: ``packages``: this cell's Packages file changed after signing (its
+    by-hash copy too: apt fetches that one); ``deb``: its .deb changed (same size); ``otherkey``:
+    Release signed anew by another key; ``expired``: signed by the release key 30 days ago, so
+    its Valid-Until has passed (a frozen repository)."""
     out = {}
     suite = cell.apt_suite
-    for name in ("packages", "deb", "otherkey"):
+    for name in ("packages", "deb", "otherkey", "expired"):
         d = Path(shutil.copytree(apt, tmp_path / f"apt-{name}"))
         dist = d / "dists" / suite
         if name == "packages":
-            packages = dist / "main" / f"binary-{cell.arch}" / "Packages"
-            packages.write_text(packages.read_text().replace("Priority: optional", "Priority: required"))
+            index = dist / "main" / f"binary-{cell.arch}"
+            text = (index / "Packages").read_text().replace("Priority: optional", "Priority: required")
+            for f in [index / "Packages", *(index / "by-hash" / "SHA256").iterdir()]:
+                f.write_text(text)
         elif name == "deb":
             (deb,) = (d / "pool" / suite).glob(f"*_{cell.arch}.deb")
             data = bytearray(deb.read_bytes())
             data[-100] ^= 0xFF
             deb.write_bytes(bytes(data))
-        else:
+        elif name == "otherkey":
             with signing.signer(signing.throwaway_secret_key(), allow_other_key=True) as s:
                 s.clearsign(dist / "Release", dist / "InRelease")
                 s.detach_sign(dist / "Release", dist / "Release.gpg")
+        else:
+            with signing.signer(key, allow_other_key=True) as s:
+                signing.sign_release(d, s, now=time.time() - 30 * 86400, apt_only=True)
         out[f"apt-{name}"] = d
     return out
 
 
-def apt_source(c, cell, path):
-    c.write_file(SOURCES, f"deb [signed-by={KEYRING}] {URL}/{path} {cell.apt_suite} {release.APT_COMPONENT}\n")
+def apt_source(c, path, *suites):
+    c.write_file(SOURCES, "".join(f"deb [signed-by={release.KEYRING_PATH}] {URL}/{path} {s} {release.APT_COMPONENT}\n"
+                                  for s in suites))
+
+
+def refused(c, path, suite, *reasons):
+    apt_source(c, path, suite)
+    r = c.sh("rm -rf /var/lib/apt/lists/* && apt-get update")
+    assert not r.ok and any(x in r.output for x in reasons), f"{path}: {r.output}"
 
 
 @pytest.mark.parametrize("cell", VERIFIED, ids=lambda c: c.id)
-def test_apt(cell, release_dir, rc_release_dir, tmp_path):
+def test_apt(cell, release_dir, test_key, tmp_path):
+    """As the README says: the keyring package, then the stable suite; the candidate's suite
+    apart; an earlier build still installable; a frozen, forged or altered repository refused."""
     target = f"{cell.hooks_dir}/{build.LIBRARY}"
+    stable, candidates = cell.apt_suite, f"{cell.apt_suite}-rc"
     with clean_container(cell, tmp_path) as c:
-        serve(c, rc_release_dir, **tampered_apt(rc_release_dir / release.APT_DIR, tmp_path, cell))
+        serve(c, release_dir, **tampered_apt(release_dir / release.APT_DIR, tmp_path, cell, test_key))
         # An arm64 Kea on this amd64 system (multiarch) takes the hook of its architecture by
         # name; on an arm64 machine the plain name is the same package.
         pkg = release.PACKAGE if system_arch(c) == cell.arch else f"{release.PACKAGE}:{cell.arch}"
         # No network here: only our repository is configured (Kea is already installed).
         c.sh("rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*")
-        r = c.sh(f"curl -fsSL -o {KEYRING} {URL}/apt/{signing.KEY_NAME}")
-        assert r.ok, r.output
+        # apt's default, which a cell of a frozen snapshot turns off for its own archive (read
+        # after that setting: later name).
+        c.write_file("/etc/apt/apt.conf.d/99zz-check-valid-until", 'Acquire::Check-Valid-Until "true";\n')
+        keyring = release.keyring_deb_name(HOOK_VERSION)
+        r = c.sh(f"curl -fsSL -o /tmp/{keyring} {URL}/{keyring} && dpkg -i /tmp/{keyring}")
+        assert r.ok and c.call(["test", "-s", release.KEYRING_PATH]).ok, r.output
 
-        # Refused: a Packages file the signed Release does not describe, a repository signed by
-        # another key, a .deb whose bytes are not the listed ones.
-        apt_source(c, cell, "apt-packages")
-        r = c.sh("apt-get update")
-        assert not r.ok and ("Hash Sum mismatch" in r.output or "unexpected size" in r.output), r.output
-        apt_source(c, cell, "apt-otherkey")
-        r = c.sh("apt-get update")
-        assert not r.ok and ("NO_PUBKEY" in r.output or "not signed" in r.output
-                             or "signatures couldn't be verified" in r.output or "Missing key" in r.output), r.output
-        apt_source(c, cell, "apt-deb")
-        r = c.sh("apt-get update")
+        refused(c, "apt-packages", stable, "Hash Sum mismatch", "unexpected size")
+        refused(c, "apt-otherkey", stable, "NO_PUBKEY", "not signed", "signatures couldn't be verified", "Missing key")
+        refused(c, "apt-expired", stable, "is expired", "is no longer valid")
+        apt_source(c, "apt-deb", stable)
+        r = c.sh("rm -rf /var/lib/apt/lists/* && apt-get update")
         assert r.ok, r.output
         r = c.sh(f"apt-get install -y {pkg}")
         assert not r.ok and "Hash Sum mismatch" in r.output, r.output
         assert installed_version(c, release.PACKAGE) is None and not c.call(["test", "-e", target]).ok
 
-        # The repository as released: install, load, then upgrade to the next release.
-        c.sh("rm -rf /var/lib/apt/lists/*")
-        apt_source(c, cell, "apt")
-        r = c.sh(f"apt-get update && apt-get install -y {pkg}")
+        # The stable suite: the release, never the candidate; no warning about the Release file.
+        apt_source(c, "apt", stable)
+        r = c.sh(f"rm -rf /var/lib/apt/lists/* && apt-get update && apt-get install -y {pkg} && apt-cache policy {pkg}")
         assert r.ok, f"{cell.id}: apt-get install {pkg} failed:\n{r.output}"
-        assert installed_version(c, release.PACKAGE) == release.deb_version(RC, cell)
+        assert "Signed-By" not in r.output and release.deb_version(RC, cell) not in r.output, r.output
+        assert installed_version(c, release.PACKAGE) == release.deb_version(HOOK_VERSION, cell)
         so = c.sh(f"sha256sum {target}").output.split()[0]
         assert so == json.loads((build.Paths().out(cell) / "build-info.json").read_text())["sha256"]
         k = kea_accepts(c, cell)
         assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the hook installed by apt:\n{k.output}"
 
-        c.sh("rm -rf /release/apt")
-        c.copy_into(release_dir / release.APT_DIR, "/release/apt")
-        # Published now: newer than what apt has (http.server answers If-Modified-Since by mtime).
-        c.sh("find /release/apt -exec touch {} +")
-        r = c.sh("apt-get update && apt-get upgrade -y")
-        assert r.ok, f"{cell.id}: apt-get upgrade failed:\n{r.output}"
-        assert installed_version(c, release.PACKAGE) == release.deb_version(HOOK_VERSION, cell), r.output
+        # With the candidates' suite: the earlier build is still in the pool, installable by
+        # version; an upgrade goes back to the release.
+        apt_source(c, "apt", stable, candidates)
+        older = release.deb_version(RC, cell)
+        r = c.sh(f"apt-get update && apt-get install -y --allow-downgrades {pkg}={older}")
+        assert r.ok and installed_version(c, release.PACKAGE) == older, r.output
         k = kea_accepts(c, cell)
-        assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the upgraded hook:\n{k.output}"
+        assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the earlier hook:\n{k.output}"
+        r = c.sh("apt-get upgrade -y")
+        assert r.ok and installed_version(c, release.PACKAGE) == release.deb_version(HOOK_VERSION, cell), r.output
 
 
 @pytest.mark.parametrize("cell", POLICIES["the Kea 2.6 cells"], ids=lambda c: c.id)
