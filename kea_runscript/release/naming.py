@@ -30,8 +30,8 @@ def artifact_name(hook_version: str, kea: str, distro: str, release: str, arch: 
                   kind: str = "tar.gz") -> str:
     """``kea-hook-runscript-2.0.0-kea2.6.3-debian13-amd64.tar.gz`` (kind ``tar.gz`` or ``deb``).
 
-    The part after the hook version is the cell id, so install.sh finds its artifact by
-    the suffix ``-<cell id>.tar.gz``."""
+    The part after the hook version is the cell id: install.sh takes exactly
+    ``kea-hook-runscript-<its release version>-<cell id>.tar.gz``."""
     if kind not in ("tar.gz", "deb"):
         raise ValueError(f"unknown artifact kind {kind!r} (tar.gz or deb)")
     return f"{PACKAGE}-{hook_version}-{cell_id(kea, distro, release, arch)}.{kind}"
