@@ -9,6 +9,10 @@ set -eu
 cd "$(dirname "$0")/.."
 [ $# -eq 2 ] || { echo "usage: ci/apt-base.sh OWNER/NAME OUT" >&2; exit 2; }
 repo=$1 out=$2
+if [ -z "$repo" ]; then
+    echo "ci/apt-base.sh: no GitHub repository (GITHUB_REPOSITORY) set: the apt repository starts empty"
+    exit 0
+fi
 api=${GITHUB_API_URL:-https://api.github.com}
 server=${GITHUB_SERVER_URL:-https://github.com}
 tmp=$(mktemp -d)

@@ -300,6 +300,9 @@ def test_apt_base_fetches_the_latest_release_verified(tmp_path):
     (tmp_path / "api" / "repos" / "o" / "n" / "releases").write_text("[]")
     r = apt_base(env, tmp_path / "none")
     assert r.returncode == 0 and "starts empty" in r.stdout and not (tmp_path / "none").exists()
+    r = subprocess.run(["sh", str(ROOT / "ci" / "apt-base.sh"), "", str(tmp_path / "unset")], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "starts empty" in r.stdout and not (tmp_path / "unset").exists()
 
 
 def test_ci_sign_sh_signs_and_checks_as_users_will(tmp_path):
