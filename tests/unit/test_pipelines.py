@@ -205,6 +205,10 @@ def test_gitlab_secrets_reach_only_the_jobs_that_need_them(rendered, texts):
         assert all(line.startswith(("ci/sign.sh", "ci/publish.sh")) for line in gl[name]["script"]), gl[name]["script"]
         assert "services" not in gl[name] and "before_script" not in gl[name]
     assert "before_script" not in gl and "image" not in gl  # no default a job could inherit
+    # Deployment jobs of the protected environment: GitLab holds those for its approvals, not
+    # `action: prepare` ones.
+    for name in ("sign", "apt-sign"):
+        assert gl[name]["environment"] == {"name": pipelines.SIGN_ENVIRONMENT}, gl[name]["environment"]
     for script in ("sign.sh", "publish.sh"):
         text = (ROOT / "ci" / script).read_text()
         assert "pip" not in text and "python3 -S -m kea_runscript.release." in text, script
