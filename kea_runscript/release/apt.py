@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import signing
+from .archives import build_deb
 from .naming import PACKAGE, ReleaseError, is_prerelease, pool_name
 
 APT_DIR = signing.APT_DIR
@@ -64,23 +65,10 @@ def _ftparchive(root: Path, *args: str) -> str:
     return r.stdout
 
 
-def _dpkg_deb(root: Path, dest: Path, mtime: int) -> None:
-    for p in sorted(root.rglob("*"), reverse=True):
-        os.chmod(p, 0o755 if p.is_dir() else 0o644)
-        os.utime(p, (mtime, mtime), follow_symlinks=False)
-    os.chmod(root, 0o755)
-    r = subprocess.run(["dpkg-deb", "--build", "--root-owner-group", "-Zxz", str(root), str(dest)],
-                       capture_output=True, text=True, env={**os.environ, "SOURCE_DATE_EPOCH": str(mtime)})
-    if r.returncode != 0:
-        raise ReleaseError(f"dpkg-deb failed for {dest.name} (exit {r.returncode}):\n{r.stderr.strip()}")
-
-
 def keyring_package(key_text: str, version: str, dest_dir: Path, mtime: int, maintainer: str) -> Path:
     """``kea-hook-runscript-archive-keyring_<version>_all.deb``: the release key in
     :data:`KEYRING_PATH`, as Debian's own archive keyrings are shipped. A new key (a new signing
     subkey, a revocation) reaches apt users as an upgrade of this package."""
-    if shutil.which("dpkg-deb") is None:
-        raise ReleaseError("dpkg-deb is not installed (apt-get install dpkg); it builds the .deb packages")
     dest = dest_dir / keyring_deb_name(version)
     with tempfile.TemporaryDirectory(prefix="kea-runscript-keyring-") as tmp:
         root = Path(tmp) / "root"
@@ -94,7 +82,7 @@ def keyring_package(key_text: str, version: str, dest_dir: Path, mtime: int, mai
             f"Description: OpenPGP key of the {PACKAGE} apt repository\n"
             f" The key that signs the {PACKAGE} releases and apt repository, for apt's\n"
             f" Signed-By ({KEYRING_PATH}).\n")
-        _dpkg_deb(root, dest, mtime)
+        build_deb(root, dest, mtime)
     return dest
 
 

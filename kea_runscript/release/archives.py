@@ -228,10 +228,25 @@ def binary_tarball(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, read
     return dest
 
 
-def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme: str) -> Path:
-    """``dpkg-deb --build --root-owner-group`` of a tree holding the .so in the hooks directory."""
+def build_deb(root: Path, dest: Path, mtime: int) -> Path:
+    """``dpkg-deb --build`` of ``root`` (its ``DEBIAN/`` included), reproducibly: modes 0644 /
+    0755 (directories, maintainer scripts), every time ``mtime``, owner root."""
     if shutil.which("dpkg-deb") is None:
         raise ReleaseError("dpkg-deb is not installed (apt-get install dpkg); it builds the .deb packages")
+    for p in sorted(root.rglob("*"), reverse=True):
+        script = p.parent.name == "DEBIAN" and p.name in ("preinst", "postinst", "prerm", "postrm")
+        os.chmod(p, 0o755 if p.is_dir() or script else 0o644)
+        os.utime(p, (mtime, mtime), follow_symlinks=False)
+    os.chmod(root, 0o755)
+    r = subprocess.run(["dpkg-deb", "--build", "--root-owner-group", "-Zxz", str(root), str(dest)],
+                       capture_output=True, text=True, env={**os.environ, "SOURCE_DATE_EPOCH": str(mtime)})
+    if r.returncode != 0:
+        raise ReleaseError(f"dpkg-deb failed for {dest.name} (exit {r.returncode}):\n{r.stderr.strip()}")
+    return dest
+
+
+def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme: str) -> Path:
+    """``dpkg-deb --build --root-owner-group`` of a tree holding the .so in the hooks directory."""
     cell, info = bc.cell, bc.info
     name = cell_artifact_name(version, cell, "deb")
     with tempfile.TemporaryDirectory(prefix="kea-runscript-deb-") as tmp:
@@ -258,17 +273,7 @@ def deb_package(bc: BuiltCell, version: str, dest_dir: Path, mtime: int, readme:
         (root / "DEBIAN/preinst").write_text(render_template(
             "deb-preinst.j2", package=PACKAGE, version=deb_version(version, cell),
             lib_package=KEA_LIB_PACKAGE[cell.source], low=low, bound=bound, kea_version=cell.kea))
-        for p in sorted(root.rglob("*"), reverse=True):
-            os.chmod(p, 0o755 if p.is_dir() or p.name == "preinst" else 0o644)
-            os.utime(p, (mtime, mtime), follow_symlinks=False)
-        os.chmod(root, 0o755)
-        dest = dest_dir / name
-        env = {**os.environ, "SOURCE_DATE_EPOCH": str(mtime)}
-        r = subprocess.run(["dpkg-deb", "--build", "--root-owner-group", "-Zxz", str(root), str(dest)],
-                           capture_output=True, text=True, env=env)
-        if r.returncode != 0:
-            raise ReleaseError(f"{cell.id}: dpkg-deb failed (exit {r.returncode}):\n{r.stderr.strip()}")
-    return dest
+        return build_deb(root, dest_dir / name, mtime)
 
 
 def source_tarball(version: str, dest_dir: Path, mtime: int, series: Optional[Sequence[str]] = None,

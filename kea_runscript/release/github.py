@@ -9,7 +9,6 @@ installed from PyPI there."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from typing import Callable, Optional
 
 from .. import PACKAGE
 from ..errors import ToolkitError
+from .signing import sha256_file
 
 # --------------------------------------------------------------------------------------------
 # publishing to a GitHub release
@@ -37,14 +37,6 @@ class PublishError(ToolkitError, RuntimeError):
 def is_prerelease(version: str) -> bool:
     """A release candidate (``2.0.0-rc1``, ``2.0.0~rc1``): a GitHub pre-release, its own apt suite."""
     return any(s in version for s in "-~")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def redact(text: str, secret: str) -> str:

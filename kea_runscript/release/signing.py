@@ -258,19 +258,25 @@ def stamp_release(text: str, now: float, days: int = VALID_DAYS) -> str:
     return _DATE_RE.sub(lambda _m: stamps, _VALID_RE.sub("", text), count=1)
 
 
+def sha256_file(path: Path) -> str:
+    """Read in blocks: release files can be large, and this runs with the standard library only."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def check_sums(directory: Path) -> list:
     """The names ``SHA256SUMS`` lists, each checked against its file (a mismatch: refuse)."""
     names = []
     for line in (directory / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
         digest, _, name = line.partition("  ")
-        h = hashlib.sha256()
         try:
-            with open(directory / name, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
+            actual = sha256_file(directory / name)
         except OSError as e:
             raise SigningError(f"SHA256SUMS lists {name}, which cannot be read: {e}") from None
-        if h.hexdigest() != digest:
+        if actual != digest:
             raise SigningError(f"{name} does not match SHA256SUMS: refusing to sign what was changed after it was made")
         names.append(name)
     return names
