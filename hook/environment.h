@@ -14,6 +14,7 @@ namespace runscript {
 class Environment {
 public:
     explicit Environment(std::size_t expected) { vars_.reserve(expected); }
+    void reserve(std::size_t expected) { vars_.reserve(expected); }
 
     // `name` is a literal of the form "KEA_FOO=" (the generated code passes it with the '=').
     // A value ends at its first NUL byte (docs/variables.md): execve() cuts an exec script's

@@ -13,6 +13,7 @@
 #include <dhcp/dhcp4.h>
 #include <dhcp/duid.h>
 #include <dhcp/hwaddr.h>
+#include <dhcp/option6_ia.h>
 #include <dhcpsrv/lease.h>
 
 #include <string>
@@ -256,6 +257,96 @@ void pkt6_options(Environment& env, const P& p, const std::vector<OptionVariable
         }
         if (opt) env.add(o.name.c_str(), opt->toHexString());
     }
+}
+
+// ---- ISC's dialect only (the catalogue's `isc`): its formats where they differ from ours ----
+
+inline void put_uint(Environment& env, const char* name, uint64_t value) {
+    env.add(name, std::to_string(value));
+}
+inline void bool_text(Environment& env, const char* name, bool value) {
+    env.add(name, value ? "true" : "false");
+}
+// ISC's hook prints the index as an unsigned 64-bit number (Kea's -1, "unknown", included).
+template <typename P> void isc_ifindex(Environment& env, const char* name, const P& p) {
+    put_uint(env, name, static_cast<uint64_t>(p->getIndex()));
+}
+template <typename P> void pkt4_secs(Environment& env, const char* name, const P& p) {
+    put_uint(env, name, p->getSecs());
+}
+template <typename P> void pkt4_flags(Environment& env, const char* name, const P& p) {
+    put_uint(env, name, p->getFlags());
+}
+template <typename P> void pkt4_relayed_text(Environment& env, const char* name, const P& p) {
+    bool_text(env, name, p->isRelayed());
+}
+template <typename P> void pkt_local_hwaddr(Environment& env, const char* name, const P& p) {
+    hwaddr_text(env, name, p->getLocalHWAddr());
+}
+template <typename P> void pkt_local_hwaddr_type(Environment& env, const char* name, const P& p) {
+    hwaddr_type(env, name, p->getLocalHWAddr());
+}
+template <typename P> void pkt_remote_hwaddr(Environment& env, const char* name, const P& p) {
+    hwaddr_text(env, name, p->getRemoteHWAddr());
+}
+template <typename P> void pkt_remote_hwaddr_type(Environment& env, const char* name, const P& p) {
+    hwaddr_type(env, name, p->getRemoteHWAddr());
+}
+template <typename P> void pkt6_proto(Environment& env, const char* name, const P& p) {
+    env.add(name, p->getProto() == isc::dhcp::Pkt6::UDP ? "UDP" : "TCP");
+}
+// A relay's option (RFC 8415 codes), searched from the relay closest to the client outwards;
+// only the relays' options, not the client's.
+template <typename P> void pkt6_relay_option(Environment& env, const char* name, const P& p,
+                                             uint16_t code) {
+    isc::dhcp::OptionPtr opt = p->getAnyRelayOption(code, isc::dhcp::Pkt6::RELAY_SEARCH_FROM_CLIENT);
+    if (opt) env.add(name, opt->toHexString());
+}
+template <typename P> void pkt6_relay_interface_id(Environment& env, const char* name, const P& p) {
+    pkt6_relay_option(env, name, p, 18);
+}
+template <typename P> void pkt6_relay_remote_id(Environment& env, const char* name, const P& p) {
+    pkt6_relay_option(env, name, p, 37);
+}
+template <typename P> void pkt6_relay_subscriber_id(Environment& env, const char* name, const P& p) {
+    pkt6_relay_option(env, name, p, 38);
+}
+template <typename S> void subnet_id(Environment& env, const char* name, const S& s) {
+    env.add(name, s ? std::to_string(s->getID()) : std::string());
+}
+inline void client_id_text(Environment& env, const char* name, const isc::dhcp::ClientIdPtr& c) {
+    env.add(name, c ? c->toText() : std::string());
+}
+template <typename L> void lease_hwaddr_type(Environment& env, const char* name, const L& l) {
+    hwaddr_type(env, name, l->hwaddr_);
+}
+// The lease class's own names (Lease4 / Lease6 may know more states than Lease's basic ones).
+template <typename L> void lease_states_text(Environment& env, const char* name, const L& l) {
+    env.add(name, l->statesToText(l->state_));
+}
+template <typename L> void lease_subnet_id(Environment& env, const char* name, const L& l) {
+    put_uint(env, name, l->subnet_id_);
+}
+template <typename L> void lease4_client_id(Environment& env, const char* name, const L& l) {
+    client_id_text(env, name, l->client_id_);
+}
+template <typename L> void lease6_prefixlen(Environment& env, const char* name, const L& l) {
+    put_uint(env, name, l->prefixlen_);
+}
+template <typename I> void ia_iaid(Environment& env, const char* name, const I& ia) {
+    put_uint(env, name, ia->getIAID());
+}
+template <typename I> void ia_type(Environment& env, const char* name, const I& ia) {
+    put_uint(env, name, ia->getType());
+}
+template <typename I> void ia_t1(Environment& env, const char* name, const I& ia) {
+    put_uint(env, name, ia->getT1());
+}
+template <typename I> void ia_t2(Environment& env, const char* name, const I& ia) {
+    put_uint(env, name, ia->getT2());
+}
+template <typename A> void ioaddress_text(Environment& env, const char* name, const A& a) {
+    env.add(name, a.toText());
 }
 
 // ---- lease collections (leases4_committed / leases6_committed) ----

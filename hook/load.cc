@@ -90,6 +90,11 @@ int load(LibraryHandle& handle) {
         if (!failure.empty()) {
             throw ConfigError(failure);
         }
+        for (const ScriptConfig& s : config.scripts) {
+            if (s.dialect == DIALECT_ISC && s.isc_sync && !s.wait) {
+                LOG_WARN(logger, RUNSCRIPT_ISC_SYNC).arg(s.path);
+            }
+        }
         runner.swap(fresh);
         LOG_INFO(logger, RUNSCRIPT_LOADED).arg(RUNSCRIPT_HOOK_VERSION).arg(runner->summary());
         return 0;

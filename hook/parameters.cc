@@ -31,7 +31,7 @@ namespace {
 // double as defaults for the entries of `scripts`.
 const char* const SCRIPT_KEYS[] = {"script", "wait", "timeout", "hook-points", "environment",
                                    "capture-output", "exit-codes", "on-failure", "persistent",
-                                   "workers", "queue"};
+                                   "workers", "queue", "name", "sync"};
 const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async", "options4", "options6",
                                         "max-output-lines", "drain-timeout", "check-permissions"};
 // Pseudo hook points: the script runs when the library is loaded / unloaded.
@@ -62,15 +62,25 @@ void check_unknown(const std::vector<std::string>& present,
     }
 }
 
+std::string isc_points(const HookPointInfo* table, std::size_t count) {
+    std::string list;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (table[i].isc) list += (list.empty() ? "" : ", ") + std::string(table[i].name);
+    }
+    return list;
+}
+
 std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string& name,
                                     const HookPointInfo* table, std::size_t count,
-                                    bool* at_load = 0, bool* at_unload = 0) {
+                                    Dialect dialect, bool* at_load = 0, bool* at_unload = 0) {
     std::vector<bool> selected(count, false);
     if (at_load) *at_load = false;
     if (at_unload) *at_unload = false;
     if (!e) {
+        // ISC's dialect: every hook point ISC's hook calls scripts at, as it does.
         for (std::size_t i = 0; i < count; ++i) {
-            selected[i] = table[i].available && table[i].default_on;
+            selected[i] = dialect == DIALECT_ISC ? table[i].isc_available
+                                                 : table[i].available && table[i].default_on;
         }
         return selected;
     }
@@ -104,7 +114,16 @@ std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string&
             if (!guess.empty()) msg += " (did you mean '" + guess + "'?)";
             refuse(msg);
         }
-        if (!table[i].available) {
+        if (dialect == DIALECT_ISC && !table[i].isc) {
+            refuse("parameter '" + item_name + "': ISC's run_script calls no script at '" +
+                   point + "'; a script given as 'name' (ISC's dialect) runs at " +
+                   isc_points(table, count) + " (give it as 'script' for the others)");
+        }
+        if (dialect == DIALECT_OURS && !table[i].ours) {
+            refuse("parameter '" + item_name + "': hook point '" + point + "' exists only in "
+                   "ISC's dialect: give the script as 'name' to be called there");
+        }
+        if (!(dialect == DIALECT_ISC ? table[i].isc_available : table[i].available)) {
             refuse("parameter '" + item_name + "': hook point '" + point +
                               "' needs Kea " + table[i].since + " or later");
         }
@@ -113,21 +132,17 @@ std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string&
     return selected;
 }
 
-// Reads the settings a script may have (all but `script`) from one scope into `s`: the top
+// Reads the settings a script may have (all but the script, its dialect and its hook
+// points: parse_script) from one scope into `s`: the top
 // level (defaults for every script) or an entry of `scripts`.
 void parse_settings(const std::function<ConstElementPtr(const std::string&)>& get,
-                    ScriptConfig& s, const std::string& prefix, const HookPointInfo* table,
-                    std::size_t count) {
+                    ScriptConfig& s, const std::string& prefix) {
     if (ConstElementPtr wait = expect(get("wait"), Element::boolean, prefix + "wait",
                                       "a boolean (true or false)")) {
         s.wait = wait->boolValue();
     }
     if (ConstElementPtr timeout = get("timeout")) {
         s.timeout_ms = parse_timeout(timeout, prefix + "timeout");
-    }
-    if (ConstElementPtr points = get("hook-points")) {
-        s.hook_points = parse_hook_points(points, prefix + "hook-points", table, count,
-                                          &s.at_load, &s.at_unload);
     }
     if (ConstElementPtr env = get("environment")) {
         s.extra_env = parse_environment(env, prefix + "environment");
@@ -156,23 +171,74 @@ void parse_settings(const std::function<ConstElementPtr(const std::string&)>& ge
     }
 }
 
-// One script: `defaults` (the top-level settings) overridden by those found with `get`.
+// The script of one scope and its dialect: `script` (ours) or `name` (ISC's run_script's),
+// never both; ISC's `sync` only beside `name`, never beside `wait`.
+void parse_dialect(const std::function<ConstElementPtr(const std::string&)>& get,
+                   ScriptConfig& s, const std::string& prefix) {
+    ConstElementPtr script = get("script");
+    ConstElementPtr isc_name = get("name");
+    if (script && isc_name) {
+        refuse("parameters '" + prefix + "script' and '" + prefix + "name' both give the "
+               "script: 'script' is kea-hook-runscript's (KEA_* variables), 'name' ISC's "
+               "run_script's (its variables); keep one");
+    }
+    if (!script && !isc_name) {
+        refuse("required parameter '" + prefix + "script' is missing (or '" + prefix +
+               "name', for ISC's run_script's variables)");
+    }
+    ConstElementPtr sync = get("sync");
+    if (sync && !isc_name) {
+        refuse("parameter '" + prefix + "sync' is ISC's run_script's and goes with '" +
+               prefix + "name'; beside '" + prefix + "script' use '" + prefix + "wait'");
+    }
+    if (sync && get("wait")) {
+        refuse("parameters '" + prefix + "sync' (ISC's run_script's) and '" + prefix +
+               "wait' (kea-hook-runscript's) both set how the script runs; keep one "
+               "('wait': true runs it synchronously, 'sync' never did in ISC's hook)");
+    }
+    s.dialect = isc_name ? DIALECT_ISC : DIALECT_OURS;
+    const std::string key = isc_name ? "name" : "script";
+    ConstElementPtr path = isc_name ? isc_name : script;
+    expect(path, Element::string, prefix + key, "a string (absolute path)");
+    s.path = path->stringValue();
+    s.isc_sync = false;
+    if (sync) {
+        expect(sync, Element::boolean, prefix + "sync", "a boolean (true or false)");
+        s.isc_sync = sync->boolValue();
+    }
+}
+
+// One script: `defaults` (the top-level settings) overridden by those found with `get`;
+// `top` finds the top-level parameters (the same as `get` for the top-level script).
 ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&)>& get,
+                          const std::function<ConstElementPtr(const std::string&)>& top,
                           const ScriptConfig& defaults, const std::string& prefix,
                           const HookPointInfo* table, std::size_t count,
                           bool check_permissions) {
     ScriptConfig s = defaults;
+    parse_dialect(get, s, prefix);
+    const std::string key = s.dialect == DIALECT_ISC ? "name" : "script";
+    refuse_nul(s.path, prefix + key);
+    check_executable(s.path, prefix + key, check_permissions);
+    // argv[0]: 1.4 passed the base name, ISC's hook the name as configured.
+    s.name = s.dialect == DIALECT_ISC ? s.path : s.path.substr(s.path.find_last_of('/') + 1);
     s.where = prefix.empty() ? "script" : prefix.substr(0, prefix.size() - 1);
-    ConstElementPtr script = get("script");
-    if (!script) {
-        refuse("required parameter '" + prefix + "script' is missing");
+    if (s.dialect == DIALECT_ISC &&
+        std::none_of(table, table + count, [](const HookPointInfo& p) { return p.isc_available; })) {
+        refuse("parameter '" + prefix + key + "': ISC's dialect is not available for this Kea "
+               "version (docs/kea-versions.md says from which on)");
     }
-    expect(script, Element::string, prefix + "script", "a string (absolute path)");
-    s.path = script->stringValue();
-    refuse_nul(s.path, prefix + "script");
-    check_executable(s.path, prefix + "script", check_permissions);
-    s.name = s.path.substr(s.path.find_last_of('/') + 1);
-    if (!prefix.empty()) parse_settings(get, s, prefix, table, count);
+    if (!prefix.empty()) parse_settings(get, s, prefix);
+    // ISC's hook runs every script asynchronously: so does ISC's dialect unless `wait` says.
+    if (s.dialect == DIALECT_ISC && !get("wait") && !top("wait")) s.wait = false;
+    ConstElementPtr points = get("hook-points");
+    std::string points_name = prefix + "hook-points";
+    if (!points && !prefix.empty()) {
+        points = top("hook-points");
+        points_name = "hook-points";
+    }
+    s.hook_points = parse_hook_points(points, points_name, table, count, s.dialect,
+                                      &s.at_load, &s.at_unload);
     if (!s.exit_codes.empty() && !s.wait) {
         const std::string codes = get("exit-codes") ? prefix + "exit-codes" : "exit-codes";
         const std::string wait = get("wait") ? prefix + "wait" : "wait";
@@ -201,6 +267,20 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
                           "they are never queued)" + inherited("queue"));
     }
     return s;
+}
+
+// The entry `scripts[i]`: its own settings over the top level's.
+ScriptConfig parse_entry(const ConstElementPtr& entry, std::size_t i,
+                         const std::function<ConstElementPtr(const std::string&)>& top,
+                         const ScriptConfig& defaults, const HookPointInfo* table,
+                         std::size_t count, bool check_permissions) {
+    const std::string prefix = "scripts[" + std::to_string(i) + "].";
+    expect(entry, Element::map, "scripts[" + std::to_string(i) + "]", "a map");
+    std::vector<std::string> keys;
+    for (const auto& kv : entry->mapValue()) keys.push_back(kv.first);
+    check_unknown(keys, script_keys(), prefix);
+    auto get = [&entry](const std::string& key) { return entry->get(key); };
+    return parse_script(get, top, defaults, prefix, table, count, check_permissions);
 }
 
 }  // namespace
@@ -252,35 +332,32 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     defaults.queue = DEFAULT_QUEUE;
     defaults.workers_given = false;
     defaults.queue_given = false;
-    defaults.hook_points = parse_hook_points(ConstElementPtr(), "hook-points", hook_points,
-                                             hook_point_count);
-    parse_settings(lookup, defaults, "", hook_points, hook_point_count);
+    defaults.dialect = DIALECT_OURS;
+    defaults.isc_sync = false;
+    parse_settings(lookup, defaults, "");
 
     ConstElementPtr scripts = expect(lookup("scripts"), Element::list, "scripts",
                                      "a list of maps");
-    ConstElementPtr top_script = lookup("script");
+    const bool top_script = lookup("script") || lookup("name");
     if (!top_script && !scripts) {
-        refuse("required parameter 'script' is missing (or give 'scripts')");
+        refuse("required parameter 'script' is missing (or give 'scripts', or 'name' for "
+               "ISC's run_script's variables)");
+    }
+    if (!top_script && lookup("sync")) {
+        refuse("parameter 'sync' is ISC's run_script's and goes with 'name'; beside 'scripts' "
+               "use 'wait'");
     }
     if (top_script) {
-        config.scripts.push_back(parse_script(lookup, defaults, "", hook_points,
+        config.scripts.push_back(parse_script(lookup, lookup, defaults, "", hook_points,
                                               hook_point_count, config.check_permissions));
     }
-    if (scripts) {
-        if (scripts->size() == 0 && !top_script) {
-            refuse("parameter 'scripts' is an empty list");
-        }
-        for (std::size_t i = 0; i < scripts->size(); ++i) {
-            ConstElementPtr entry = scripts->get(static_cast<int>(i));
-            std::string prefix = "scripts[" + std::to_string(i) + "].";
-            expect(entry, Element::map, "scripts[" + std::to_string(i) + "]", "a map");
-            std::vector<std::string> keys;
-            for (const auto& kv : entry->mapValue()) keys.push_back(kv.first);
-            check_unknown(keys, script_keys(), prefix);
-            auto get = [&entry](const std::string& key) { return entry->get(key); };
-            config.scripts.push_back(parse_script(get, defaults, prefix, hook_points,
-                                                  hook_point_count, config.check_permissions));
-        }
+    if (scripts && scripts->size() == 0 && !top_script) {
+        refuse("parameter 'scripts' is an empty list");
+    }
+    for (std::size_t i = 0; scripts && i < scripts->size(); ++i) {
+        config.scripts.push_back(parse_entry(scripts->get(static_cast<int>(i)), i, lookup,
+                                             defaults, hook_points, hook_point_count,
+                                             config.check_permissions));
     }
     return config;
 }

@@ -18,11 +18,18 @@ namespace runscript {
 // One entry per hook point the hook knows (generated from the catalogue, callouts.cc).
 struct HookPointInfo {
     const char* name;
-    bool available;       // this Kea version registers it
+    bool available;       // our dialect calls scripts here, and this Kea version registers it
     bool default_on;      // called for scripts that do not list hook points (1.4 behaviour)
     const char* since;    // first Kea version with it
     int family;           // 4 or 6: the server that calls it
+    bool ours;            // our dialect has it (at some Kea version)
+    bool isc;             // ISC's run_script calls scripts here (ISC's dialect)
+    bool isc_available;   // ... and this Kea version registers it
 };
+
+// The names and formats a script gets: ours (`script`, KEA_* variables) or those of ISC's
+// libdhcp_run_script (`name`: QUERY4_TYPE, LEASE4_ADDRESS, ...; the catalogue's `isc`).
+enum Dialect { DIALECT_OURS = 0, DIALECT_ISC = 1 };
 
 // What a synchronous script's exit code (`exit-codes`) or a failed run (`on-failure`) does to
 // Kea's processing; ordered, the strongest wins.
@@ -37,7 +44,9 @@ struct OptionSpec {
 
 struct ScriptConfig {
     std::string path;                    // absolute path of the executable
-    std::string name;                    // argv[0]: base name, as 1.4 passed it
+    std::string name;                    // argv[0]: base name as 1.4 passed it; ISC: the path
+    Dialect dialect;                     // `script` (ours) or `name` (ISC's)
+    bool isc_sync;                       // ISC's `sync`: true is accepted, runs as ISC's did
     bool wait;                           // synchronous (1.4 default) or not
     int timeout_ms;                      // <= 0: none
     std::vector<bool> hook_points;       // indexed like the hook point table

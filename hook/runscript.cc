@@ -150,6 +150,7 @@ Limits limits_of(const Config& config, bool any_async) {
 Runner::Runner(const Config& config)
     : config_(config), by_hook_point_(HOOK_POINT_COUNT),
       failure_step_(HOOK_POINT_COUNT, STEP_CONTINUE),
+      wanted_{std::vector<bool>(HOOK_POINT_COUNT), std::vector<bool>(HOOK_POINT_COUNT)},
       options4_(option_variables(4, config.options4)),
       options6_(option_variables(6, config.options6)), shadowed_(SHADOWABLE_COUNT) {
     for (std::size_t i = 0; i < SHADOWABLE_COUNT; ++i) {
@@ -169,6 +170,7 @@ Runner::Runner(const Config& config)
         for (std::size_t i = 0; i < HOOK_POINT_COUNT; ++i) {
             if (!s.hook_points[i]) continue;
             by_hook_point_[i].push_back(Entry{&s, pool});
+            wanted_[s.dialect][i] = true;
             failure_step_[i] = std::max(failure_step_[i], s.on_failure);
         }
     }
@@ -189,7 +191,8 @@ std::string Runner::summary() const {
                   std::to_string(s.workers) + (s.workers == 1 ? " worker" : " workers") +
                   (s.wait ? "" : ", queue " + std::to_string(s.queue))
             : std::string(s.wait ? " (wait" : " (async");
-        text += (text.empty() ? "" : "; ") + s.path + mode +
+        text += (text.empty() ? "" : "; ") + s.path +
+                (s.dialect == DIALECT_ISC ? " [ISC's dialect]" : "") + mode +
                 ", timeout " + std::to_string(s.timeout_ms) + " ms, on-failure " +
                 step_name(s.on_failure) + ") at " + points;
     }
@@ -256,12 +259,14 @@ Outcome Runner::hand_over(const ScriptConfig& s, HandlerPool& pool, const char* 
     return o;
 }
 
-NextStep Runner::run(std::size_t index, const Environment& env) const {
+NextStep Runner::run(std::size_t index, const Environment* ours, const Environment* isc) const {
     const char* point = HOOK_POINTS[index].name;
     NextStep verdict = STEP_CONTINUE;
     for (const Entry& entry : by_hook_point_[index]) {
         const ScriptConfig* s = entry.script;
-        Outcome o = entry.pool ? hand_over(*s, *entry.pool, point, env) : launch(*s, point, env);
+        const Environment* env = s->dialect == DIALECT_ISC ? isc : ours;
+        if (!env) continue;
+        Outcome o = entry.pool ? hand_over(*s, *entry.pool, point, *env) : launch(*s, point, *env);
         if (failed(o)) {
             if (s->on_failure > verdict) {
                 verdict = s->on_failure;

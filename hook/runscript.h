@@ -37,7 +37,10 @@ public:
 
     // Runs every script subscribed to hook point `index`; returns what their exit codes and
     // failed runs (`on-failure`) ask of Kea (the strongest of continue < skip < drop).
-    NextStep run(std::size_t index, const Environment& env) const;
+    // `ours` / `isc`: the environment in each dialect, null when the callout did not build it
+    // (no script of that dialect wants the hook point, or ISC's skips it); a script whose
+    // dialect has none is not run.
+    NextStep run(std::size_t index, const Environment* ours, const Environment* isc) const;
 
     // What to tell Kea when the callout itself failed (no script ran): the strongest
     // `on-failure` of the scripts subscribed to hook point `index`. Never throws.
@@ -54,6 +57,9 @@ public:
     void unload();
 
     bool wanted(std::size_t index) const { return !by_hook_point_[index].empty(); }
+    bool wanted(std::size_t index, Dialect dialect) const {
+        return wanted_[dialect][index];
+    }
     const std::vector<fields::OptionVariable>& options(int family) const {
         return family == 4 ? options4_ : options6_;
     }
@@ -77,6 +83,7 @@ private:
     Config config_;
     std::vector<std::vector<Entry> > by_hook_point_;
     std::vector<NextStep> failure_step_;
+    std::vector<bool> wanted_[2];  // by dialect
     std::vector<fields::OptionVariable> options4_;
     std::vector<fields::OptionVariable> options6_;
     std::vector<bool> shadowed_;

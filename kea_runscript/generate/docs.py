@@ -13,6 +13,7 @@ from pathlib import Path
 from .. import ROOT
 from ..model.catalogue import Catalogue, load as load_catalogue
 from ..model.facts import load_table as load_facts
+from ..model.versions import Version
 
 VARIABLES = ROOT / "docs" / "variables.md"
 BEGIN = "<!-- BEGIN variables: generated from hook/variables.yaml by `kea-runscript docs` -->"
@@ -62,8 +63,53 @@ def variables_section(catalogue: Catalogue | None = None) -> str:
             default = "yes" if point.default else "no (list it in `hook-points`)"
             since = ".".join(first_version[point.name].split(".")[:2])
             lines.append(f"| `{point.name}` | {default} | {since}+ | {names} |")
+    if catalogue.isc:
+        lines += isc_section(catalogue, first_version)
     lines += ["", END]
     return "\n".join(lines)
+
+
+def isc_section(catalogue: Catalogue, first_version: dict) -> list:
+    """ISC's dialect: its blocks (a second naming of the data), then what each hook point
+    sends, in ISC's order."""
+    isc = catalogue.isc
+    since = next(step["since"] for step in load_facts()["facts"]["isc_dialect"] if step["value"])
+    lines = ["", "### ISC's dialect (`name`): blocks", "",
+             f"Kea {'.'.join(since.split('.')[:2])}+. A variable's name is its block's prefix "
+             "at the hook point (below) followed by its suffix. When Kea passes no object "
+             "(no subnet selected, say), every variable of the block that is always present "
+             "is sent with an empty value.", "",
+             "Formats of ISC's own types: " + "; ".join(
+                 f"`{name}`: {spec['format']}" for name, spec in isc.types.items()
+                 if name not in catalogue.types) + ".", "",
+             "| Block | Suffix | Type | Description | Present | Kea | Same data as |",
+             "|---|---|---|---|---|---|---|"]
+    for block in isc.blocks.values():
+        for v in block.variables:
+            present = v.when or "always"
+            if v.values:
+                present += "; one of " + ", ".join(f"`{x}`" for x in v.values)
+            kea = f"{v.since.series}+" + (f", before {v.until}" if v.until else "")
+            same = f"`{v.same}`" if v.same else ""
+            lines.append(f"| {block.name} | `{v.suffix or '(none)'}` | {v.type} | "
+                         f"{_cell(v.description)} | {_cell(present)} | {kea} | {same} |")
+    lines += ["", "### ISC's dialect (`name`): hook points", "",
+              "| Hook point (`argv[1]`) | Kea | Blocks, in order (prefix: block) |", "|---|---|---|"]
+    for point in isc.hook_points:
+        parts = []
+        for e in point.emits:
+            if e.each:
+                text = f"`{e.prefix}_SIZE`, then per lease i `{e.prefix}_AT<i>`: {e.block}"
+            else:
+                text = f"`{e.prefix}`: {e.block}"
+            if e.only_if_set:
+                text += " (only when Kea passes one)"
+            if e.argument_pd:
+                text += f" (`{e.argument}`, `{e.argument_pd}` for a prefix)"
+            parts.append(text)
+        first = max(Version.parse(first_version[point.name]), Version.parse(since))
+        lines.append(f"| `{point.name}` | {first.series}+ | {'; '.join(parts)} |")
+    return lines
 
 
 _BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)

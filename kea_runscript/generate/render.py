@@ -73,6 +73,7 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
         points.append({
             "name": point.name,
             "index": index,
+            "ours": True,
             "available": available,
             "default": point.default,
             "family": point.family,
@@ -80,16 +81,31 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
             "emits": point.emits,
             "max_vars": sum(len(by_name[g]["variables"]) for g in point.emits),
         })
+    isc_blocks, isc_points = isc_context(kea, catalogue)
+    for point in points:
+        point.update(isc_points.get(point["name"], {"isc": False, "isc_available": False}))
+    for name, extra in isc_points.items():  # ISC's hook points ours lacks (addr6_register)
+        if not any(p["name"] == name for p in points):
+            points.append({"name": name, "index": len(points), "ours": False,
+                            "available": False, "default": False,
+                            "family": 6 if "6" in name else 4,
+                            "since": str(kea.hook_points[name]), "emits": (), "max_vars": 0,
+                            **extra})
     missing = kea.missing_headers
     shim = missing if missing and missing["remedy"] == "shim" else None
     source_tree = missing if missing and missing["remedy"] == "source-tree" else None
     sources = list(STATIC_SOURCES) + ["callouts.cc"]
     valid_from, valid_until = kea.valid_from, kea.valid_until
-    for variable in catalogue.variables():  # a variable's `since` is a boundary of the tree too
-        if variable.since <= kea.version:
-            valid_from = max(valid_from, variable.since)
+    # a variable's `since` (and an ISC one's `until`) is a boundary of the tree too
+    boundaries = [v.since for v in catalogue.variables()]
+    if catalogue.isc:
+        boundaries += [b for block in catalogue.isc.blocks.values() for v in block.variables
+                       for b in (v.since, v.until) if b is not None]
+    for boundary in boundaries:
+        if boundary <= kea.version:
+            valid_from = max(valid_from, boundary)
         else:
-            valid_until = min(valid_until, variable.since)
+            valid_until = min(valid_until, boundary)
     return {
         "kea": kea,
         "hook_version": HOOK_VERSION,
@@ -99,6 +115,7 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
         # the variables whose value identifies the client (the handler mode's key)
         "client_keys": {v.name for v in catalogue.variables() if catalogue.identifies_client(v)},
         "hook_points": points,
+        "isc_blocks": isc_blocks,
         "shim": shim,
         "source_tree": source_tree,
         "sources": sorted(sources),
@@ -109,6 +126,41 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
         "valid_from_number": version_number(valid_from),
         "valid_until_number": version_number(valid_until),
     }
+
+
+def isc_context(kea: KeaFacts, catalogue: Catalogue) -> tuple:
+    """ISC's dialect for the template: its blocks (the variables this Kea's ISC hook sends) and,
+    per hook point, its emits with the C++ types of their arguments."""
+    isc = catalogue.isc
+    if isc is None:
+        return [], {}
+    blocks = []
+    for block in isc.blocks.values():
+        cxx_type = kea.values[f"type_{block.object}"]
+        variables = [{"suffix": v.suffix, "field": v.field, "conditional": bool(v.when),
+                      "client": bool(isc.types[v.type].get("client"))}
+                     for v in block.variables if v.sent_by(kea.version)]
+        blocks.append({"name": block.name, "cxx_type": cxx_type, "variables": variables,
+                       "nullable": bool(cxx_type) and cxx_type.endswith("Ptr"),
+                       "collection_type": kea.values.get(f"type_{block.object}_collection")})
+    by_name = {b["name"]: b for b in blocks}
+    points = {}
+    for point in isc.hook_points:
+        emits = []
+        for emit in point.emits:
+            block = by_name[emit.block]
+            emits.append({"block": emit.block, "prefix": emit.prefix, "argument": emit.argument,
+                          "argument_pd": emit.argument_pd, "each": emit.each,
+                          "only_if_set": emit.only_if_set,
+                          "cxx_type": block["collection_type"] if emit.each else block["cxx_type"],
+                          "names": [emit.prefix + v["suffix"] for v in block["variables"]]})
+        available = bool(kea.isc_dialect) and kea.has_hook_point(point.name) and all(
+            e["cxx_type"] for e in emits)
+        points[point.name] = {
+            "isc": True, "isc_available": available, "isc_emits": emits,
+            # a collection counts as one lease: the reserve is a hint, not a bound
+            "isc_max_vars": sum(len(e["names"]) + (1 if e["each"] else 0) for e in emits)}
+    return blocks, points
 
 
 def render_files(kea_version: str) -> dict[str, str]:

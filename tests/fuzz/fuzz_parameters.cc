@@ -25,12 +25,14 @@ using isc::data::Element;
 namespace {
 
 // A small table of hook points, as callouts.cc generates one per Kea version: one this Kea
-// lacks, one called by default, one only when listed.
+// lacks, one called by default, one only when listed, one also of ISC's dialect, one only of
+// ISC's dialect.
 const runscript::HookPointInfo POINTS[] = {
-    {"pkt4_receive", true, true, "1.1", 4},
-    {"lease4_renew", true, true, "1.1", 4},
-    {"lease4_offer", false, false, "2.7.5", 4},
-    {"pkt6_send", true, false, "1.1", 6},
+    {"pkt4_receive", true, true, "1.1", 4, true, false, false},
+    {"lease4_renew", true, true, "1.1", 4, true, true, true},
+    {"lease4_offer", false, false, "2.7.5", 4, true, false, false},
+    {"pkt6_send", true, false, "1.1", 6, true, false, false},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, true},
 };
 const std::size_t N_POINTS = sizeof(POINTS) / sizeof(POINTS[0]);
 
@@ -52,11 +54,12 @@ bool has_nul(const std::string& s) { return s.find('\0') != std::string::npos; }
 
 void check_script(const runscript::ScriptConfig& s) {
     if (s.path.empty() || s.path[0] != '/' || has_nul(s.path)) std::abort();
-    if (s.name != s.path.substr(s.path.find_last_of('/') + 1)) std::abort();
+    const bool isc = s.dialect == runscript::DIALECT_ISC;
+    if (s.name != (isc ? s.path : s.path.substr(s.path.find_last_of('/') + 1))) std::abort();
     if (s.timeout_ms < 0 || s.timeout_ms > 86400 * 1000) std::abort();
     if (s.hook_points.size() != N_POINTS) std::abort();
     for (std::size_t i = 0; i < N_POINTS; ++i) {
-        if (s.hook_points[i] && !POINTS[i].available) std::abort();
+        if (s.hook_points[i] && !(isc ? POINTS[i].isc_available : POINTS[i].available)) std::abort();
     }
     for (const std::string& kv : s.extra_env) {
         const std::size_t eq = kv.find('=');

@@ -8,6 +8,7 @@ import yaml
 from kea_runscript import ROOT
 from kea_runscript.model import catalogue
 from kea_runscript.model.facts import load_table as load_facts
+from kea_runscript.model.versions import Version
 
 # The original project's README, shipped beside the checkout as ../shared/seed.
 SEED = ROOT.parent / "shared" / "seed" / "000_2ea8bd2f90537978.txt"
@@ -33,7 +34,47 @@ def test_every_field_has_an_extractor(cat):
 
 def test_every_hook_point_is_known_to_the_facts(cat):
     known = set(load_facts()["hook_points"])
-    assert {p.name for p in cat.hook_points} == known
+    assert {p.name for p in cat.hook_points} | {p.name for p in cat.isc.hook_points} == known
+
+
+def test_every_field_of_iscs_dialect_has_an_extractor(cat):
+    fields_h = (ROOT / "hook" / "fields.h").read_text()
+    defined = set(re.findall(r"\bvoid (\w+)\(Environment& env", fields_h))
+    used = {v.field for b in cat.isc.blocks.values() for v in b.variables}
+    assert used - defined == set()
+
+
+def test_every_block_of_iscs_dialect_has_a_type_fact(cat):
+    facts = load_facts()["facts"]
+    for block in cat.isc.blocks.values():
+        assert f"type_{block.object}" in facts, block.name
+    for point in cat.isc.hook_points:
+        for emit in point.emits:
+            if emit.each:
+                assert f"type_{cat.isc.blocks[emit.block].object}_collection" in facts, point.name
+
+
+def test_iscs_names_in_order_with_collections_and_versions(cat):
+    names = [n for n, _ in cat.isc.names_at("leases6_committed", Version(3, 0, 4),
+                                            {"LEASES6": 2, "DELETED_LEASES6": 0})]
+    assert names[:2] == ["QUERY6_TYPE", "QUERY6_TXID"]
+    assert names[12:16] == ["QUERY6_OPTION_18", "QUERY6_OPTION_37", "QUERY6_OPTION_38", "LEASES6_SIZE"]
+    assert names[16] == "LEASES6_AT0_ADDRESS" and "LEASES6_AT1_TYPE" in names
+    assert names[-1] == "DELETED_LEASES6_SIZE"
+    # ISC's hook sends the relay options from Kea 2.7.0 on
+    assert "QUERY6_OPTION_18" not in [n for n, _ in cat.isc.names_at("lease6_renew", Version(2, 6, 3))]
+    assert cat.isc.variable_for("leases4_committed", "DELETED_LEASES4_AT3_STATE", Version(2, 2, 0)).suffix == "_STATE"
+    with pytest.raises(KeyError):
+        cat.isc.variable_for("leases4_committed", "LEASES4_AT01_STATE", Version(2, 2, 0))
+
+
+def test_iscs_same_names_our_variable_of_the_same_data(cat):
+    for block in cat.isc.blocks.values():
+        for v in block.variables:
+            if v.same:
+                ours = cat.variable(v.same)
+                # one extractor, or the same Kea object read with ISC's format
+                assert ours.field == v.field or v.type != ours.type, (block.name, v.suffix)
 
 
 def test_every_group_object_has_a_type_fact(cat):

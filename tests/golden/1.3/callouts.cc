@@ -3,8 +3,9 @@
 // templates/hook/callouts.cc.j2.
 //
 // One callout per hook point. Each reads its callout arguments with the exact C++ types of
-// this Kea release, turns them into KEA_* variables (hook/fields.h) and hands them to the
-// runner. Callouts are registered in load() only for hook points some script wants.
+// this Kea release, turns them into KEA_* variables (hook/fields.h), or into ISC's for the
+// scripts given in ISC's dialect (the catalogue's `isc`), and hands them to the runner.
+// Callouts are registered in load() only for hook points some script wants.
 // A packet an earlier library already dropped gets no script run: Kea drops it anyway, and a
 // script should not act (record, block, notify) on a packet that will not be answered.
 
@@ -178,12 +179,338 @@ void emit_lease6(Environment& env, CalloutHandle& handle) {
     fields::lease_debug(env, "KEA_LEASE6_DEBUG=", value);
 }
 
+// ---- ISC's dialect (the catalogue's `isc`): one function per block; `names` are the block's
+// NAME= in order, for the prefix of the emit that calls it ----
+
+const char* const ISC_SUFFIXES_pkt4[] = {
+    "_TYPE=",
+    "_TXID=",
+    "_LOCAL_ADDR=",
+    "_LOCAL_PORT=",
+    "_REMOTE_ADDR=",
+    "_REMOTE_PORT=",
+    "_IFACE_INDEX=",
+    "_IFACE_NAME=",
+    "_HOPS=",
+    "_SECS=",
+    "_FLAGS=",
+    "_CIADDR=",
+    "_SIADDR=",
+    "_YIADDR=",
+    "_GIADDR=",
+    "_RELAYED=",
+    "_HWADDR=",
+    "_HWADDR_TYPE=",
+    "_LOCAL_HWADDR=",
+    "_LOCAL_HWADDR_TYPE=",
+    "_REMOTE_HWADDR=",
+    "_REMOTE_HWADDR_TYPE=",
+    "_OPTION_82=",
+    "_OPTION_82_SUB_OPTION_1=",
+    "_OPTION_82_SUB_OPTION_2=",
+};
+
+void isc_block_pkt4(Environment& env, const char* const* names,
+                      const Pkt4Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        env.add(names[4], "");
+        env.add(names[5], "");
+        env.add(names[6], "");
+        env.add(names[7], "");
+        env.add(names[8], "");
+        env.add(names[9], "");
+        env.add(names[10], "");
+        env.add(names[11], "");
+        env.add(names[12], "");
+        env.add(names[13], "");
+        env.add(names[14], "");
+        env.add(names[15], "");
+        env.add(names[16], "");
+        env.add(names[17], "");
+        env.add(names[18], "");
+        env.add(names[19], "");
+        env.add(names[20], "");
+        env.add(names[21], "");
+        return;
+    }
+    fields::pkt_type(env, names[0], value);
+    fields::pkt_transid(env, names[1], value);
+    fields::pkt_local_address(env, names[2], value);
+    fields::pkt_local_port(env, names[3], value);
+    fields::pkt_remote_address(env, names[4], value);
+    fields::pkt_remote_port(env, names[5], value);
+    fields::isc_ifindex(env, names[6], value);
+    fields::pkt_interface(env, names[7], value);
+    fields::pkt4_hops(env, names[8], value);
+    fields::pkt4_secs(env, names[9], value);
+    fields::pkt4_flags(env, names[10], value);
+    fields::pkt4_ciaddr(env, names[11], value);
+    fields::pkt4_siaddr(env, names[12], value);
+    fields::pkt4_yiaddr(env, names[13], value);
+    fields::pkt4_giaddr(env, names[14], value);
+    fields::pkt4_relayed_text(env, names[15], value);
+    fields::pkt4_hwaddr(env, names[16], value);
+    env.identifies_client();
+    fields::pkt4_hwaddr_type(env, names[17], value);
+    fields::pkt_local_hwaddr(env, names[18], value);
+    env.identifies_client();
+    fields::pkt_local_hwaddr_type(env, names[19], value);
+    fields::pkt_remote_hwaddr(env, names[20], value);
+    env.identifies_client();
+    fields::pkt_remote_hwaddr_type(env, names[21], value);
+    fields::pkt4_rai(env, names[22], value);
+    fields::pkt4_rai_circuit_id(env, names[23], value);
+    fields::pkt4_rai_remote_id(env, names[24], value);
+}
+
+const char* const ISC_SUFFIXES_pkt6[] = {
+    "_TYPE=",
+    "_TXID=",
+    "_LOCAL_ADDR=",
+    "_LOCAL_PORT=",
+    "_REMOTE_ADDR=",
+    "_REMOTE_PORT=",
+    "_IFACE_INDEX=",
+    "_IFACE_NAME=",
+    "_REMOTE_HWADDR=",
+    "_REMOTE_HWADDR_TYPE=",
+    "_PROTO=",
+    "_CLIENT_ID=",
+};
+
+void isc_block_pkt6(Environment& env, const char* const* names,
+                      const Pkt6Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        env.add(names[4], "");
+        env.add(names[5], "");
+        env.add(names[6], "");
+        env.add(names[7], "");
+        env.add(names[8], "");
+        env.add(names[9], "");
+        env.add(names[10], "");
+        env.add(names[11], "");
+        return;
+    }
+    fields::pkt_type(env, names[0], value);
+    fields::pkt_transid(env, names[1], value);
+    fields::pkt_local_address(env, names[2], value);
+    fields::pkt_local_port(env, names[3], value);
+    fields::pkt_remote_address(env, names[4], value);
+    fields::pkt_remote_port(env, names[5], value);
+    fields::isc_ifindex(env, names[6], value);
+    fields::pkt_interface(env, names[7], value);
+    fields::pkt_remote_hwaddr(env, names[8], value);
+    env.identifies_client();
+    fields::pkt_remote_hwaddr_type(env, names[9], value);
+    fields::pkt6_proto(env, names[10], value);
+    fields::pkt6_duid(env, names[11], value);
+    env.identifies_client();
+}
+
+const char* const ISC_SUFFIXES_subnet[] = {
+    "_ID=",
+    "_NAME=",
+    "_PREFIX=",
+    "_PREFIX_LEN=",
+};
+
+void isc_block_subnet(Environment& env, const char* const* names,
+                      const Subnet4Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        return;
+    }
+    fields::subnet_id(env, names[0], value);
+    fields::subnet_text(env, names[1], value);
+    fields::subnet_prefix(env, names[2], value);
+    fields::subnet_prefixlen(env, names[3], value);
+}
+
+const char* const ISC_SUFFIXES_client_id[] = {
+    "=",
+};
+
+void isc_block_client_id(Environment& env, const char* const* names,
+                      const ClientIdPtr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        return;
+    }
+    fields::client_id_text(env, names[0], value);
+    env.identifies_client();
+}
+
+const char* const ISC_SUFFIXES_hwaddr[] = {
+    "=",
+    "_TYPE=",
+};
+
+void isc_block_hwaddr(Environment& env, const char* const* names,
+                      const HWAddrPtr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        return;
+    }
+    fields::hwaddr_text(env, names[0], value);
+    env.identifies_client();
+    fields::hwaddr_type(env, names[1], value);
+}
+
+const char* const ISC_SUFFIXES_lease4[] = {
+    "_ADDRESS=",
+    "_CLTT=",
+    "_HOSTNAME=",
+    "_HWADDR=",
+    "_HWADDR_TYPE=",
+    "_STATE=",
+    "_SUBNET_ID=",
+    "_VALID_LIFETIME=",
+    "_CLIENT_ID=",
+};
+
+void isc_block_lease4(Environment& env, const char* const* names,
+                      const Lease4Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        env.add(names[4], "");
+        env.add(names[5], "");
+        env.add(names[6], "");
+        env.add(names[7], "");
+        env.add(names[8], "");
+        return;
+    }
+    fields::lease_address(env, names[0], value);
+    fields::lease_cltt(env, names[1], value);
+    fields::lease_hostname(env, names[2], value);
+    fields::lease_hwaddr(env, names[3], value);
+    env.identifies_client();
+    fields::lease_hwaddr_type(env, names[4], value);
+    fields::lease_states_text(env, names[5], value);
+    fields::lease_subnet_id(env, names[6], value);
+    fields::lease_valid_lifetime(env, names[7], value);
+    fields::lease4_client_id(env, names[8], value);
+    env.identifies_client();
+}
+
+const char* const ISC_SUFFIXES_lease6[] = {
+    "_ADDRESS=",
+    "_CLTT=",
+    "_HOSTNAME=",
+    "_HWADDR=",
+    "_HWADDR_TYPE=",
+    "_STATE=",
+    "_SUBNET_ID=",
+    "_VALID_LIFETIME=",
+    "_DUID=",
+    "_IAID=",
+    "_PREFERRED_LIFETIME=",
+    "_PREFIX_LEN=",
+    "_TYPE=",
+};
+
+void isc_block_lease6(Environment& env, const char* const* names,
+                      const Lease6Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        env.add(names[4], "");
+        env.add(names[5], "");
+        env.add(names[6], "");
+        env.add(names[7], "");
+        env.add(names[8], "");
+        env.add(names[9], "");
+        env.add(names[10], "");
+        env.add(names[11], "");
+        env.add(names[12], "");
+        return;
+    }
+    fields::lease_address(env, names[0], value);
+    fields::lease_cltt(env, names[1], value);
+    fields::lease_hostname(env, names[2], value);
+    fields::lease_hwaddr(env, names[3], value);
+    env.identifies_client();
+    fields::lease_hwaddr_type(env, names[4], value);
+    fields::lease_states_text(env, names[5], value);
+    fields::lease_subnet_id(env, names[6], value);
+    fields::lease_valid_lifetime(env, names[7], value);
+    fields::lease6_duid(env, names[8], value);
+    env.identifies_client();
+    fields::lease6_iaid(env, names[9], value);
+    fields::lease6_preferred_lifetime(env, names[10], value);
+    fields::lease6_prefixlen(env, names[11], value);
+    fields::lease6_type(env, names[12], value);
+}
+
+const char* const ISC_SUFFIXES_ia[] = {
+    "_IAID=",
+    "_IA_TYPE=",
+    "_IA_T1=",
+    "_IA_T2=",
+};
+
+void isc_block_ia(Environment& env, const char* const* names,
+                      const Option6IAPtr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        return;
+    }
+    fields::ia_iaid(env, names[0], value);
+    fields::ia_type(env, names[1], value);
+    fields::ia_t1(env, names[2], value);
+    fields::ia_t2(env, names[3], value);
+}
+
+const char* const ISC_SUFFIXES_remove_lease[] = {
+    "=",
+};
+
+void isc_block_remove_lease(Environment& env, const char* const* names,
+                      const bool& value) {
+    fields::bool_text(env, names[0], value);
+}
+
+const char* const ISC_SUFFIXES_address6[] = {
+    "=",
+};
+
+void isc_block_address6(Environment& env, const char* const* names,
+                      const isc::asiolink::IOAddress& value) {
+    fields::ioaddress_text(env, names[0], value);
+}
+
 int callout_pkt4_receive(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(16);
-        emit_query4(env, handle);
-        apply_next_step(handle, runner->run(0, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(0, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(16);
+            emit_query4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(0,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 0, e.what());
     } catch (...) {
@@ -193,12 +520,19 @@ int callout_pkt4_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt4_send(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query4(env, handle);
-        emit_response4(env, handle);
-        apply_next_step(handle, runner->run(1, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(1, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query4(ours, handle);
+            emit_response4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(1,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 1, e.what());
     } catch (...) {
@@ -208,12 +542,19 @@ int callout_pkt4_send(CalloutHandle& handle) {
 }
 
 int callout_subnet4_select(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(19);
-        emit_query4(env, handle);
-        emit_subnet4(env, handle);
-        apply_next_step(handle, runner->run(2, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(2, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(19);
+            emit_query4(ours, handle);
+            emit_subnet4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(2,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 2, e.what());
     } catch (...) {
@@ -223,14 +564,21 @@ int callout_subnet4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_select(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(29);
-        emit_query4(env, handle);
-        emit_subnet4(env, handle);
-        emit_fake_allocation(env, handle);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(3, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(3, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(29);
+            emit_query4(ours, handle);
+            emit_subnet4(ours, handle);
+            emit_fake_allocation(ours, handle);
+            emit_lease4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(3,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 3, e.what());
     } catch (...) {
@@ -240,13 +588,20 @@ int callout_lease4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_renew(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query4(env, handle);
-        emit_subnet4(env, handle);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(4, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(4, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query4(ours, handle);
+            emit_subnet4(ours, handle);
+            emit_lease4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(4,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 4, e.what());
     } catch (...) {
@@ -256,12 +611,19 @@ int callout_lease4_renew(CalloutHandle& handle) {
 }
 
 int callout_lease4_release(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(25);
-        emit_query4(env, handle);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(5, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(5, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(25);
+            emit_query4(ours, handle);
+            emit_lease4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(5,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 5, e.what());
     } catch (...) {
@@ -271,12 +633,19 @@ int callout_lease4_release(CalloutHandle& handle) {
 }
 
 int callout_lease4_decline(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(25);
-        emit_query4(env, handle);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(6, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(6, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(25);
+            emit_query4(ours, handle);
+            emit_lease4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(6,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 6, e.what());
     } catch (...) {
@@ -286,12 +655,19 @@ int callout_lease4_decline(CalloutHandle& handle) {
 }
 
 int callout_lease4_expire(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(10);
-        emit_lease4(env, handle);
-        emit_remove_lease(env, handle);
-        apply_next_step(handle, runner->run(7, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(7, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(10);
+            emit_lease4(ours, handle);
+            emit_remove_lease(ours, handle);
+        }
+        apply_next_step(handle, runner->run(7,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 7, e.what());
     } catch (...) {
@@ -301,11 +677,18 @@ int callout_lease4_expire(CalloutHandle& handle) {
 }
 
 int callout_lease4_recover(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(9);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(8, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(8, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(9);
+            emit_lease4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(8,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 8, e.what());
     } catch (...) {
@@ -315,11 +698,18 @@ int callout_lease4_recover(CalloutHandle& handle) {
 }
 
 int callout_pkt6_receive(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(14);
-        emit_query6(env, handle);
-        apply_next_step(handle, runner->run(10, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(10, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(14);
+            emit_query6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(10,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 10, e.what());
     } catch (...) {
@@ -329,12 +719,19 @@ int callout_pkt6_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt6_send(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_response6(env, handle);
-        apply_next_step(handle, runner->run(11, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(11, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_response6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(11,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 11, e.what());
     } catch (...) {
@@ -344,12 +741,19 @@ int callout_pkt6_send(CalloutHandle& handle) {
 }
 
 int callout_subnet6_select(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(17);
-        emit_query6(env, handle);
-        emit_subnet6(env, handle);
-        apply_next_step(handle, runner->run(12, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(12, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(17);
+            emit_query6(ours, handle);
+            emit_subnet6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(12,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 12, e.what());
     } catch (...) {
@@ -359,14 +763,21 @@ int callout_subnet6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_select(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(32);
-        emit_query6(env, handle);
-        emit_subnet6(env, handle);
-        emit_fake_allocation(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(13, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(13, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(32);
+            emit_query6(ours, handle);
+            emit_subnet6(ours, handle);
+            emit_fake_allocation(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(13,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 13, e.what());
     } catch (...) {
@@ -376,12 +787,19 @@ int callout_lease6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_renew(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(14, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(14, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(14,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 14, e.what());
     } catch (...) {
@@ -391,12 +809,19 @@ int callout_lease6_renew(CalloutHandle& handle) {
 }
 
 int callout_lease6_rebind(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(15, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(15, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(15,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 15, e.what());
     } catch (...) {
@@ -406,12 +831,19 @@ int callout_lease6_rebind(CalloutHandle& handle) {
 }
 
 int callout_lease6_decline(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(16, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(16, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(16,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 16, e.what());
     } catch (...) {
@@ -421,12 +853,19 @@ int callout_lease6_decline(CalloutHandle& handle) {
 }
 
 int callout_lease6_release(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(17, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(17, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(17,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 17, e.what());
     } catch (...) {
@@ -436,12 +875,19 @@ int callout_lease6_release(CalloutHandle& handle) {
 }
 
 int callout_lease6_expire(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(15);
-        emit_lease6(env, handle);
-        emit_remove_lease(env, handle);
-        apply_next_step(handle, runner->run(18, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(18, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(15);
+            emit_lease6(ours, handle);
+            emit_remove_lease(ours, handle);
+        }
+        apply_next_step(handle, runner->run(18,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 18, e.what());
     } catch (...) {
@@ -451,11 +897,18 @@ int callout_lease6_expire(CalloutHandle& handle) {
 }
 
 int callout_lease6_recover(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(14);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(19, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(19, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(14);
+            emit_lease6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(19,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 19, e.what());
     } catch (...) {
@@ -489,30 +942,31 @@ const char* const SHADOWABLE_VARIABLES[] = {
 const std::size_t SHADOWABLE_COUNT = 1;
 
 const HookPointInfo HOOK_POINTS[] = {
-    {"pkt4_receive", true, true, "1.1.0", 4},
-    {"pkt4_send", true, true, "1.1.0", 4},
-    {"subnet4_select", true, true, "1.1.0", 4},
-    {"lease4_select", true, true, "1.1.0", 4},
-    {"lease4_renew", true, true, "1.1.0", 4},
-    {"lease4_release", true, true, "1.1.0", 4},
-    {"lease4_decline", true, true, "1.1.0", 4},
-    {"lease4_expire", true, true, "1.1.0", 4},
-    {"lease4_recover", true, true, "1.1.0", 4},
-    {"leases4_committed", false, false, "1.4.0", 4},
-    {"pkt6_receive", true, true, "1.1.0", 6},
-    {"pkt6_send", true, true, "1.1.0", 6},
-    {"subnet6_select", true, true, "1.1.0", 6},
-    {"lease6_select", true, true, "1.1.0", 6},
-    {"lease6_renew", true, true, "1.1.0", 6},
-    {"lease6_rebind", true, true, "1.1.0", 6},
-    {"lease6_decline", true, true, "1.1.0", 6},
-    {"lease6_release", true, true, "1.1.0", 6},
-    {"lease6_expire", true, true, "1.1.0", 6},
-    {"lease6_recover", true, true, "1.1.0", 6},
-    {"leases6_committed", false, false, "1.4.0", 6},
+    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false},
+    {"pkt4_send", true, true, "1.1.0", 4, true, false, false},
+    {"subnet4_select", true, true, "1.1.0", 4, true, false, false},
+    {"lease4_select", true, true, "1.1.0", 4, true, false, false},
+    {"lease4_renew", true, true, "1.1.0", 4, true, true, false},
+    {"lease4_release", true, true, "1.1.0", 4, true, true, false},
+    {"lease4_decline", true, true, "1.1.0", 4, true, true, false},
+    {"lease4_expire", true, true, "1.1.0", 4, true, true, false},
+    {"lease4_recover", true, true, "1.1.0", 4, true, true, false},
+    {"leases4_committed", false, false, "1.4.0", 4, true, true, false},
+    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false},
+    {"pkt6_send", true, true, "1.1.0", 6, true, false, false},
+    {"subnet6_select", true, true, "1.1.0", 6, true, false, false},
+    {"lease6_select", true, true, "1.1.0", 6, true, false, false},
+    {"lease6_renew", true, true, "1.1.0", 6, true, true, false},
+    {"lease6_rebind", true, true, "1.1.0", 6, true, true, false},
+    {"lease6_decline", true, true, "1.1.0", 6, true, true, false},
+    {"lease6_release", true, true, "1.1.0", 6, true, true, false},
+    {"lease6_expire", true, true, "1.1.0", 6, true, true, false},
+    {"lease6_recover", true, true, "1.1.0", 6, true, true, false},
+    {"leases6_committed", false, false, "1.4.0", 6, true, true, false},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, false},
 };
 
-const std::size_t HOOK_POINT_COUNT = 21;
+const std::size_t HOOK_POINT_COUNT = 22;
 
 const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_pkt4_receive,
@@ -535,6 +989,7 @@ const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_lease6_release,
     callout_lease6_expire,
     callout_lease6_recover,
+    0,
     0,
 };
 
@@ -560,6 +1015,7 @@ const std::size_t HOOK_POINT_MAX_VARS[] = {
     15,
     14,
     14,
+    0,
 };
 
 }  // namespace runscript

@@ -3,8 +3,9 @@
 // templates/hook/callouts.cc.j2.
 //
 // One callout per hook point. Each reads its callout arguments with the exact C++ types of
-// this Kea release, turns them into KEA_* variables (hook/fields.h) and hands them to the
-// runner. Callouts are registered in load() only for hook points some script wants.
+// this Kea release, turns them into KEA_* variables (hook/fields.h), or into ISC's for the
+// scripts given in ISC's dialect (the catalogue's `isc`), and hands them to the runner.
+// Callouts are registered in load() only for hook points some script wants.
 // A packet an earlier library already dropped gets no script run: Kea drops it anyway, and a
 // script should not act (record, block, notify) on a packet that will not be answered.
 
@@ -208,12 +209,930 @@ void emit_deleted_leases6(Environment& env, CalloutHandle& handle) {
     fields::leases6_prefixes(env, "KEA_DELETED_LEASES6_PREFIXES=", value);
 }
 
+// ---- ISC's dialect (the catalogue's `isc`): one function per block; `names` are the block's
+// NAME= in order, for the prefix of the emit that calls it ----
+
+const char* const ISC_SUFFIXES_pkt4[] = {
+    "_TYPE=",
+    "_TXID=",
+    "_LOCAL_ADDR=",
+    "_LOCAL_PORT=",
+    "_REMOTE_ADDR=",
+    "_REMOTE_PORT=",
+    "_IFACE_INDEX=",
+    "_IFACE_NAME=",
+    "_HOPS=",
+    "_SECS=",
+    "_FLAGS=",
+    "_CIADDR=",
+    "_SIADDR=",
+    "_YIADDR=",
+    "_GIADDR=",
+    "_RELAYED=",
+    "_HWADDR=",
+    "_HWADDR_TYPE=",
+    "_LOCAL_HWADDR=",
+    "_LOCAL_HWADDR_TYPE=",
+    "_REMOTE_HWADDR=",
+    "_REMOTE_HWADDR_TYPE=",
+    "_OPTION_82=",
+    "_OPTION_82_SUB_OPTION_1=",
+    "_OPTION_82_SUB_OPTION_2=",
+};
+
+void isc_block_pkt4(Environment& env, const char* const* names,
+                      const Pkt4Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        env.add(names[4], "");
+        env.add(names[5], "");
+        env.add(names[6], "");
+        env.add(names[7], "");
+        env.add(names[8], "");
+        env.add(names[9], "");
+        env.add(names[10], "");
+        env.add(names[11], "");
+        env.add(names[12], "");
+        env.add(names[13], "");
+        env.add(names[14], "");
+        env.add(names[15], "");
+        env.add(names[16], "");
+        env.add(names[17], "");
+        env.add(names[18], "");
+        env.add(names[19], "");
+        env.add(names[20], "");
+        env.add(names[21], "");
+        return;
+    }
+    fields::pkt_type(env, names[0], value);
+    fields::pkt_transid(env, names[1], value);
+    fields::pkt_local_address(env, names[2], value);
+    fields::pkt_local_port(env, names[3], value);
+    fields::pkt_remote_address(env, names[4], value);
+    fields::pkt_remote_port(env, names[5], value);
+    fields::isc_ifindex(env, names[6], value);
+    fields::pkt_interface(env, names[7], value);
+    fields::pkt4_hops(env, names[8], value);
+    fields::pkt4_secs(env, names[9], value);
+    fields::pkt4_flags(env, names[10], value);
+    fields::pkt4_ciaddr(env, names[11], value);
+    fields::pkt4_siaddr(env, names[12], value);
+    fields::pkt4_yiaddr(env, names[13], value);
+    fields::pkt4_giaddr(env, names[14], value);
+    fields::pkt4_relayed_text(env, names[15], value);
+    fields::pkt4_hwaddr(env, names[16], value);
+    env.identifies_client();
+    fields::pkt4_hwaddr_type(env, names[17], value);
+    fields::pkt_local_hwaddr(env, names[18], value);
+    env.identifies_client();
+    fields::pkt_local_hwaddr_type(env, names[19], value);
+    fields::pkt_remote_hwaddr(env, names[20], value);
+    env.identifies_client();
+    fields::pkt_remote_hwaddr_type(env, names[21], value);
+    fields::pkt4_rai(env, names[22], value);
+    fields::pkt4_rai_circuit_id(env, names[23], value);
+    fields::pkt4_rai_remote_id(env, names[24], value);
+}
+
+const char* const ISC_SUFFIXES_pkt6[] = {
+    "_TYPE=",
+    "_TXID=",
+    "_LOCAL_ADDR=",
+    "_LOCAL_PORT=",
+    "_REMOTE_ADDR=",
+    "_REMOTE_PORT=",
+    "_IFACE_INDEX=",
+    "_IFACE_NAME=",
+    "_REMOTE_HWADDR=",
+    "_REMOTE_HWADDR_TYPE=",
+    "_PROTO=",
+    "_CLIENT_ID=",
+};
+
+void isc_block_pkt6(Environment& env, const char* const* names,
+                      const Pkt6Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        env.add(names[4], "");
+        env.add(names[5], "");
+        env.add(names[6], "");
+        env.add(names[7], "");
+        env.add(names[8], "");
+        env.add(names[9], "");
+        env.add(names[10], "");
+        env.add(names[11], "");
+        return;
+    }
+    fields::pkt_type(env, names[0], value);
+    fields::pkt_transid(env, names[1], value);
+    fields::pkt_local_address(env, names[2], value);
+    fields::pkt_local_port(env, names[3], value);
+    fields::pkt_remote_address(env, names[4], value);
+    fields::pkt_remote_port(env, names[5], value);
+    fields::isc_ifindex(env, names[6], value);
+    fields::pkt_interface(env, names[7], value);
+    fields::pkt_remote_hwaddr(env, names[8], value);
+    env.identifies_client();
+    fields::pkt_remote_hwaddr_type(env, names[9], value);
+    fields::pkt6_proto(env, names[10], value);
+    fields::pkt6_duid(env, names[11], value);
+    env.identifies_client();
+}
+
+const char* const ISC_SUFFIXES_subnet[] = {
+    "_ID=",
+    "_NAME=",
+    "_PREFIX=",
+    "_PREFIX_LEN=",
+};
+
+void isc_block_subnet(Environment& env, const char* const* names,
+                      const Subnet4Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        return;
+    }
+    fields::subnet_id(env, names[0], value);
+    fields::subnet_text(env, names[1], value);
+    fields::subnet_prefix(env, names[2], value);
+    fields::subnet_prefixlen(env, names[3], value);
+}
+
+const char* const ISC_SUFFIXES_client_id[] = {
+    "=",
+};
+
+void isc_block_client_id(Environment& env, const char* const* names,
+                      const ClientIdPtr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        return;
+    }
+    fields::client_id_text(env, names[0], value);
+    env.identifies_client();
+}
+
+const char* const ISC_SUFFIXES_hwaddr[] = {
+    "=",
+    "_TYPE=",
+};
+
+void isc_block_hwaddr(Environment& env, const char* const* names,
+                      const HWAddrPtr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        return;
+    }
+    fields::hwaddr_text(env, names[0], value);
+    env.identifies_client();
+    fields::hwaddr_type(env, names[1], value);
+}
+
+const char* const ISC_SUFFIXES_lease4[] = {
+    "_ADDRESS=",
+    "_CLTT=",
+    "_HOSTNAME=",
+    "_HWADDR=",
+    "_HWADDR_TYPE=",
+    "_STATE=",
+    "_SUBNET_ID=",
+    "_VALID_LIFETIME=",
+    "_CLIENT_ID=",
+};
+
+void isc_block_lease4(Environment& env, const char* const* names,
+                      const Lease4Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        env.add(names[4], "");
+        env.add(names[5], "");
+        env.add(names[6], "");
+        env.add(names[7], "");
+        env.add(names[8], "");
+        return;
+    }
+    fields::lease_address(env, names[0], value);
+    fields::lease_cltt(env, names[1], value);
+    fields::lease_hostname(env, names[2], value);
+    fields::lease_hwaddr(env, names[3], value);
+    env.identifies_client();
+    fields::lease_hwaddr_type(env, names[4], value);
+    fields::lease_states_text(env, names[5], value);
+    fields::lease_subnet_id(env, names[6], value);
+    fields::lease_valid_lifetime(env, names[7], value);
+    fields::lease4_client_id(env, names[8], value);
+    env.identifies_client();
+}
+
+// <prefix>_SIZE, then the block once per lease, prefixed <prefix>_AT<i>.
+void isc_each_lease4(Environment& env, const char* size_name, const char* prefix,
+                     const Lease4CollectionPtr& leases) {
+    env.add(size_name, leases ? std::to_string(leases->size()) : std::string("0"));
+    if (!leases) return;
+    const std::size_t n = 9;
+    for (std::size_t i = 0; i < leases->size(); ++i) {
+        const std::string at = std::string(prefix) + "_AT" + std::to_string(i);
+        std::string names[n];
+        const char* pointers[n];
+        for (std::size_t k = 0; k < n; ++k) {
+            names[k] = at + ISC_SUFFIXES_lease4[k];
+            pointers[k] = names[k].c_str();
+        }
+        isc_block_lease4(env, pointers, (*leases)[i]);
+    }
+}
+
+const char* const ISC_SUFFIXES_lease6[] = {
+    "_ADDRESS=",
+    "_CLTT=",
+    "_HOSTNAME=",
+    "_HWADDR=",
+    "_HWADDR_TYPE=",
+    "_STATE=",
+    "_SUBNET_ID=",
+    "_VALID_LIFETIME=",
+    "_DUID=",
+    "_IAID=",
+    "_PREFERRED_LIFETIME=",
+    "_PREFIX_LEN=",
+    "_TYPE=",
+};
+
+void isc_block_lease6(Environment& env, const char* const* names,
+                      const Lease6Ptr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        env.add(names[4], "");
+        env.add(names[5], "");
+        env.add(names[6], "");
+        env.add(names[7], "");
+        env.add(names[8], "");
+        env.add(names[9], "");
+        env.add(names[10], "");
+        env.add(names[11], "");
+        env.add(names[12], "");
+        return;
+    }
+    fields::lease_address(env, names[0], value);
+    fields::lease_cltt(env, names[1], value);
+    fields::lease_hostname(env, names[2], value);
+    fields::lease_hwaddr(env, names[3], value);
+    env.identifies_client();
+    fields::lease_hwaddr_type(env, names[4], value);
+    fields::lease_states_text(env, names[5], value);
+    fields::lease_subnet_id(env, names[6], value);
+    fields::lease_valid_lifetime(env, names[7], value);
+    fields::lease6_duid(env, names[8], value);
+    env.identifies_client();
+    fields::lease6_iaid(env, names[9], value);
+    fields::lease6_preferred_lifetime(env, names[10], value);
+    fields::lease6_prefixlen(env, names[11], value);
+    fields::lease6_type(env, names[12], value);
+}
+
+// <prefix>_SIZE, then the block once per lease, prefixed <prefix>_AT<i>.
+void isc_each_lease6(Environment& env, const char* size_name, const char* prefix,
+                     const Lease6CollectionPtr& leases) {
+    env.add(size_name, leases ? std::to_string(leases->size()) : std::string("0"));
+    if (!leases) return;
+    const std::size_t n = 13;
+    for (std::size_t i = 0; i < leases->size(); ++i) {
+        const std::string at = std::string(prefix) + "_AT" + std::to_string(i);
+        std::string names[n];
+        const char* pointers[n];
+        for (std::size_t k = 0; k < n; ++k) {
+            names[k] = at + ISC_SUFFIXES_lease6[k];
+            pointers[k] = names[k].c_str();
+        }
+        isc_block_lease6(env, pointers, (*leases)[i]);
+    }
+}
+
+const char* const ISC_SUFFIXES_ia[] = {
+    "_IAID=",
+    "_IA_TYPE=",
+    "_IA_T1=",
+    "_IA_T2=",
+};
+
+void isc_block_ia(Environment& env, const char* const* names,
+                      const Option6IAPtr& value) {
+    if (!value) {  // ISC's hook sends the block with empty values
+        env.add(names[0], "");
+        env.add(names[1], "");
+        env.add(names[2], "");
+        env.add(names[3], "");
+        return;
+    }
+    fields::ia_iaid(env, names[0], value);
+    fields::ia_type(env, names[1], value);
+    fields::ia_t1(env, names[2], value);
+    fields::ia_t2(env, names[3], value);
+}
+
+const char* const ISC_SUFFIXES_remove_lease[] = {
+    "=",
+};
+
+void isc_block_remove_lease(Environment& env, const char* const* names,
+                      const bool& value) {
+    fields::bool_text(env, names[0], value);
+}
+
+const char* const ISC_SUFFIXES_address6[] = {
+    "=",
+};
+
+void isc_block_address6(Environment& env, const char* const* names,
+                      const isc::asiolink::IOAddress& value) {
+    fields::ioaddress_text(env, names[0], value);
+}
+
+void isc_emit_lease4_renew(Environment& env, CalloutHandle& handle) {
+    {
+        Pkt4Ptr value;
+        handle.getArgument("query4", value);
+        static const char* const names[] = {
+            "QUERY4_TYPE=",
+            "QUERY4_TXID=",
+            "QUERY4_LOCAL_ADDR=",
+            "QUERY4_LOCAL_PORT=",
+            "QUERY4_REMOTE_ADDR=",
+            "QUERY4_REMOTE_PORT=",
+            "QUERY4_IFACE_INDEX=",
+            "QUERY4_IFACE_NAME=",
+            "QUERY4_HOPS=",
+            "QUERY4_SECS=",
+            "QUERY4_FLAGS=",
+            "QUERY4_CIADDR=",
+            "QUERY4_SIADDR=",
+            "QUERY4_YIADDR=",
+            "QUERY4_GIADDR=",
+            "QUERY4_RELAYED=",
+            "QUERY4_HWADDR=",
+            "QUERY4_HWADDR_TYPE=",
+            "QUERY4_LOCAL_HWADDR=",
+            "QUERY4_LOCAL_HWADDR_TYPE=",
+            "QUERY4_REMOTE_HWADDR=",
+            "QUERY4_REMOTE_HWADDR_TYPE=",
+            "QUERY4_OPTION_82=",
+            "QUERY4_OPTION_82_SUB_OPTION_1=",
+            "QUERY4_OPTION_82_SUB_OPTION_2=",
+        };
+        isc_block_pkt4(env, names, value);
+    }
+    {
+        Subnet4Ptr value;
+        handle.getArgument("subnet4", value);
+        static const char* const names[] = {
+            "SUBNET4_ID=",
+            "SUBNET4_NAME=",
+            "SUBNET4_PREFIX=",
+            "SUBNET4_PREFIX_LEN=",
+        };
+        isc_block_subnet(env, names, value);
+    }
+    {
+        ClientIdPtr value;
+        handle.getArgument("clientid", value);
+        static const char* const names[] = {
+            "PKT4_CLIENT_ID=",
+        };
+        isc_block_client_id(env, names, value);
+    }
+    {
+        HWAddrPtr value;
+        handle.getArgument("hwaddr", value);
+        static const char* const names[] = {
+            "PKT4_HWADDR=",
+            "PKT4_HWADDR_TYPE=",
+        };
+        isc_block_hwaddr(env, names, value);
+    }
+    {
+        Lease4Ptr value;
+        handle.getArgument("lease4", value);
+        static const char* const names[] = {
+            "LEASE4_ADDRESS=",
+            "LEASE4_CLTT=",
+            "LEASE4_HOSTNAME=",
+            "LEASE4_HWADDR=",
+            "LEASE4_HWADDR_TYPE=",
+            "LEASE4_STATE=",
+            "LEASE4_SUBNET_ID=",
+            "LEASE4_VALID_LIFETIME=",
+            "LEASE4_CLIENT_ID=",
+        };
+        isc_block_lease4(env, names, value);
+    }
+}
+
+void isc_emit_lease4_release(Environment& env, CalloutHandle& handle) {
+    {
+        Pkt4Ptr value;
+        handle.getArgument("query4", value);
+        static const char* const names[] = {
+            "QUERY4_TYPE=",
+            "QUERY4_TXID=",
+            "QUERY4_LOCAL_ADDR=",
+            "QUERY4_LOCAL_PORT=",
+            "QUERY4_REMOTE_ADDR=",
+            "QUERY4_REMOTE_PORT=",
+            "QUERY4_IFACE_INDEX=",
+            "QUERY4_IFACE_NAME=",
+            "QUERY4_HOPS=",
+            "QUERY4_SECS=",
+            "QUERY4_FLAGS=",
+            "QUERY4_CIADDR=",
+            "QUERY4_SIADDR=",
+            "QUERY4_YIADDR=",
+            "QUERY4_GIADDR=",
+            "QUERY4_RELAYED=",
+            "QUERY4_HWADDR=",
+            "QUERY4_HWADDR_TYPE=",
+            "QUERY4_LOCAL_HWADDR=",
+            "QUERY4_LOCAL_HWADDR_TYPE=",
+            "QUERY4_REMOTE_HWADDR=",
+            "QUERY4_REMOTE_HWADDR_TYPE=",
+            "QUERY4_OPTION_82=",
+            "QUERY4_OPTION_82_SUB_OPTION_1=",
+            "QUERY4_OPTION_82_SUB_OPTION_2=",
+        };
+        isc_block_pkt4(env, names, value);
+    }
+    {
+        Lease4Ptr value;
+        handle.getArgument("lease4", value);
+        static const char* const names[] = {
+            "LEASE4_ADDRESS=",
+            "LEASE4_CLTT=",
+            "LEASE4_HOSTNAME=",
+            "LEASE4_HWADDR=",
+            "LEASE4_HWADDR_TYPE=",
+            "LEASE4_STATE=",
+            "LEASE4_SUBNET_ID=",
+            "LEASE4_VALID_LIFETIME=",
+            "LEASE4_CLIENT_ID=",
+        };
+        isc_block_lease4(env, names, value);
+    }
+}
+
+void isc_emit_lease4_decline(Environment& env, CalloutHandle& handle) {
+    {
+        Pkt4Ptr value;
+        handle.getArgument("query4", value);
+        static const char* const names[] = {
+            "QUERY4_TYPE=",
+            "QUERY4_TXID=",
+            "QUERY4_LOCAL_ADDR=",
+            "QUERY4_LOCAL_PORT=",
+            "QUERY4_REMOTE_ADDR=",
+            "QUERY4_REMOTE_PORT=",
+            "QUERY4_IFACE_INDEX=",
+            "QUERY4_IFACE_NAME=",
+            "QUERY4_HOPS=",
+            "QUERY4_SECS=",
+            "QUERY4_FLAGS=",
+            "QUERY4_CIADDR=",
+            "QUERY4_SIADDR=",
+            "QUERY4_YIADDR=",
+            "QUERY4_GIADDR=",
+            "QUERY4_RELAYED=",
+            "QUERY4_HWADDR=",
+            "QUERY4_HWADDR_TYPE=",
+            "QUERY4_LOCAL_HWADDR=",
+            "QUERY4_LOCAL_HWADDR_TYPE=",
+            "QUERY4_REMOTE_HWADDR=",
+            "QUERY4_REMOTE_HWADDR_TYPE=",
+            "QUERY4_OPTION_82=",
+            "QUERY4_OPTION_82_SUB_OPTION_1=",
+            "QUERY4_OPTION_82_SUB_OPTION_2=",
+        };
+        isc_block_pkt4(env, names, value);
+    }
+    {
+        Lease4Ptr value;
+        handle.getArgument("lease4", value);
+        static const char* const names[] = {
+            "LEASE4_ADDRESS=",
+            "LEASE4_CLTT=",
+            "LEASE4_HOSTNAME=",
+            "LEASE4_HWADDR=",
+            "LEASE4_HWADDR_TYPE=",
+            "LEASE4_STATE=",
+            "LEASE4_SUBNET_ID=",
+            "LEASE4_VALID_LIFETIME=",
+            "LEASE4_CLIENT_ID=",
+        };
+        isc_block_lease4(env, names, value);
+    }
+}
+
+void isc_emit_lease4_expire(Environment& env, CalloutHandle& handle) {
+    {
+        Lease4Ptr value;
+        handle.getArgument("lease4", value);
+        static const char* const names[] = {
+            "LEASE4_ADDRESS=",
+            "LEASE4_CLTT=",
+            "LEASE4_HOSTNAME=",
+            "LEASE4_HWADDR=",
+            "LEASE4_HWADDR_TYPE=",
+            "LEASE4_STATE=",
+            "LEASE4_SUBNET_ID=",
+            "LEASE4_VALID_LIFETIME=",
+            "LEASE4_CLIENT_ID=",
+        };
+        isc_block_lease4(env, names, value);
+    }
+    {
+        bool value;
+        handle.getArgument("remove_lease", value);
+        static const char* const names[] = {
+            "REMOVE_LEASE=",
+        };
+        isc_block_remove_lease(env, names, value);
+    }
+}
+
+void isc_emit_lease4_recover(Environment& env, CalloutHandle& handle) {
+    {
+        Lease4Ptr value;
+        handle.getArgument("lease4", value);
+        static const char* const names[] = {
+            "LEASE4_ADDRESS=",
+            "LEASE4_CLTT=",
+            "LEASE4_HOSTNAME=",
+            "LEASE4_HWADDR=",
+            "LEASE4_HWADDR_TYPE=",
+            "LEASE4_STATE=",
+            "LEASE4_SUBNET_ID=",
+            "LEASE4_VALID_LIFETIME=",
+            "LEASE4_CLIENT_ID=",
+        };
+        isc_block_lease4(env, names, value);
+    }
+}
+
+void isc_emit_leases4_committed(Environment& env, CalloutHandle& handle) {
+    {
+        Pkt4Ptr value;
+        handle.getArgument("query4", value);
+        static const char* const names[] = {
+            "QUERY4_TYPE=",
+            "QUERY4_TXID=",
+            "QUERY4_LOCAL_ADDR=",
+            "QUERY4_LOCAL_PORT=",
+            "QUERY4_REMOTE_ADDR=",
+            "QUERY4_REMOTE_PORT=",
+            "QUERY4_IFACE_INDEX=",
+            "QUERY4_IFACE_NAME=",
+            "QUERY4_HOPS=",
+            "QUERY4_SECS=",
+            "QUERY4_FLAGS=",
+            "QUERY4_CIADDR=",
+            "QUERY4_SIADDR=",
+            "QUERY4_YIADDR=",
+            "QUERY4_GIADDR=",
+            "QUERY4_RELAYED=",
+            "QUERY4_HWADDR=",
+            "QUERY4_HWADDR_TYPE=",
+            "QUERY4_LOCAL_HWADDR=",
+            "QUERY4_LOCAL_HWADDR_TYPE=",
+            "QUERY4_REMOTE_HWADDR=",
+            "QUERY4_REMOTE_HWADDR_TYPE=",
+            "QUERY4_OPTION_82=",
+            "QUERY4_OPTION_82_SUB_OPTION_1=",
+            "QUERY4_OPTION_82_SUB_OPTION_2=",
+        };
+        isc_block_pkt4(env, names, value);
+    }
+    {
+        Lease4CollectionPtr value;
+        handle.getArgument("leases4", value);
+        isc_each_lease4(env, "LEASES4_SIZE=", "LEASES4", value);
+    }
+    {
+        Lease4CollectionPtr value;
+        handle.getArgument("deleted_leases4", value);
+        isc_each_lease4(env, "DELETED_LEASES4_SIZE=", "DELETED_LEASES4", value);
+    }
+}
+
+void isc_emit_lease6_renew(Environment& env, CalloutHandle& handle) {
+    {
+        Pkt6Ptr value;
+        handle.getArgument("query6", value);
+        static const char* const names[] = {
+            "QUERY6_TYPE=",
+            "QUERY6_TXID=",
+            "QUERY6_LOCAL_ADDR=",
+            "QUERY6_LOCAL_PORT=",
+            "QUERY6_REMOTE_ADDR=",
+            "QUERY6_REMOTE_PORT=",
+            "QUERY6_IFACE_INDEX=",
+            "QUERY6_IFACE_NAME=",
+            "QUERY6_REMOTE_HWADDR=",
+            "QUERY6_REMOTE_HWADDR_TYPE=",
+            "QUERY6_PROTO=",
+            "QUERY6_CLIENT_ID=",
+        };
+        isc_block_pkt6(env, names, value);
+    }
+    {
+        Lease6Ptr value;
+        handle.getArgument("lease6", value);
+        static const char* const names[] = {
+            "LEASE6_ADDRESS=",
+            "LEASE6_CLTT=",
+            "LEASE6_HOSTNAME=",
+            "LEASE6_HWADDR=",
+            "LEASE6_HWADDR_TYPE=",
+            "LEASE6_STATE=",
+            "LEASE6_SUBNET_ID=",
+            "LEASE6_VALID_LIFETIME=",
+            "LEASE6_DUID=",
+            "LEASE6_IAID=",
+            "LEASE6_PREFERRED_LIFETIME=",
+            "LEASE6_PREFIX_LEN=",
+            "LEASE6_TYPE=",
+        };
+        isc_block_lease6(env, names, value);
+    }
+    {
+        // ISC's hook reads the IA of the lease's kind: ia_na for an address, else ia_pd.
+        Lease6Ptr lease;
+        handle.getArgument("lease6", lease);
+        Option6IAPtr value;
+        handle.getArgument(lease && lease->type_ == Lease::TYPE_NA ? "ia_na"
+                                                                   : "ia_pd", value);
+        static const char* const names[] = {
+            "PKT6_IA_IAID=",
+            "PKT6_IA_IA_TYPE=",
+            "PKT6_IA_IA_T1=",
+            "PKT6_IA_IA_T2=",
+        };
+        isc_block_ia(env, names, value);
+    }
+}
+
+void isc_emit_lease6_rebind(Environment& env, CalloutHandle& handle) {
+    {
+        Pkt6Ptr value;
+        handle.getArgument("query6", value);
+        static const char* const names[] = {
+            "QUERY6_TYPE=",
+            "QUERY6_TXID=",
+            "QUERY6_LOCAL_ADDR=",
+            "QUERY6_LOCAL_PORT=",
+            "QUERY6_REMOTE_ADDR=",
+            "QUERY6_REMOTE_PORT=",
+            "QUERY6_IFACE_INDEX=",
+            "QUERY6_IFACE_NAME=",
+            "QUERY6_REMOTE_HWADDR=",
+            "QUERY6_REMOTE_HWADDR_TYPE=",
+            "QUERY6_PROTO=",
+            "QUERY6_CLIENT_ID=",
+        };
+        isc_block_pkt6(env, names, value);
+    }
+    {
+        Lease6Ptr value;
+        handle.getArgument("lease6", value);
+        static const char* const names[] = {
+            "LEASE6_ADDRESS=",
+            "LEASE6_CLTT=",
+            "LEASE6_HOSTNAME=",
+            "LEASE6_HWADDR=",
+            "LEASE6_HWADDR_TYPE=",
+            "LEASE6_STATE=",
+            "LEASE6_SUBNET_ID=",
+            "LEASE6_VALID_LIFETIME=",
+            "LEASE6_DUID=",
+            "LEASE6_IAID=",
+            "LEASE6_PREFERRED_LIFETIME=",
+            "LEASE6_PREFIX_LEN=",
+            "LEASE6_TYPE=",
+        };
+        isc_block_lease6(env, names, value);
+    }
+    {
+        // ISC's hook reads the IA of the lease's kind: ia_na for an address, else ia_pd.
+        Lease6Ptr lease;
+        handle.getArgument("lease6", lease);
+        Option6IAPtr value;
+        handle.getArgument(lease && lease->type_ == Lease::TYPE_NA ? "ia_na"
+                                                                   : "ia_pd", value);
+        static const char* const names[] = {
+            "PKT6_IA_IAID=",
+            "PKT6_IA_IA_TYPE=",
+            "PKT6_IA_IA_T1=",
+            "PKT6_IA_IA_T2=",
+        };
+        isc_block_ia(env, names, value);
+    }
+}
+
+void isc_emit_lease6_decline(Environment& env, CalloutHandle& handle) {
+    {
+        Pkt6Ptr value;
+        handle.getArgument("query6", value);
+        static const char* const names[] = {
+            "QUERY6_TYPE=",
+            "QUERY6_TXID=",
+            "QUERY6_LOCAL_ADDR=",
+            "QUERY6_LOCAL_PORT=",
+            "QUERY6_REMOTE_ADDR=",
+            "QUERY6_REMOTE_PORT=",
+            "QUERY6_IFACE_INDEX=",
+            "QUERY6_IFACE_NAME=",
+            "QUERY6_REMOTE_HWADDR=",
+            "QUERY6_REMOTE_HWADDR_TYPE=",
+            "QUERY6_PROTO=",
+            "QUERY6_CLIENT_ID=",
+        };
+        isc_block_pkt6(env, names, value);
+    }
+    {
+        Lease6Ptr value;
+        handle.getArgument("lease6", value);
+        static const char* const names[] = {
+            "LEASE6_ADDRESS=",
+            "LEASE6_CLTT=",
+            "LEASE6_HOSTNAME=",
+            "LEASE6_HWADDR=",
+            "LEASE6_HWADDR_TYPE=",
+            "LEASE6_STATE=",
+            "LEASE6_SUBNET_ID=",
+            "LEASE6_VALID_LIFETIME=",
+            "LEASE6_DUID=",
+            "LEASE6_IAID=",
+            "LEASE6_PREFERRED_LIFETIME=",
+            "LEASE6_PREFIX_LEN=",
+            "LEASE6_TYPE=",
+        };
+        isc_block_lease6(env, names, value);
+    }
+}
+
+void isc_emit_lease6_release(Environment& env, CalloutHandle& handle) {
+    {
+        Pkt6Ptr value;
+        handle.getArgument("query6", value);
+        static const char* const names[] = {
+            "QUERY6_TYPE=",
+            "QUERY6_TXID=",
+            "QUERY6_LOCAL_ADDR=",
+            "QUERY6_LOCAL_PORT=",
+            "QUERY6_REMOTE_ADDR=",
+            "QUERY6_REMOTE_PORT=",
+            "QUERY6_IFACE_INDEX=",
+            "QUERY6_IFACE_NAME=",
+            "QUERY6_REMOTE_HWADDR=",
+            "QUERY6_REMOTE_HWADDR_TYPE=",
+            "QUERY6_PROTO=",
+            "QUERY6_CLIENT_ID=",
+        };
+        isc_block_pkt6(env, names, value);
+    }
+    {
+        Lease6Ptr value;
+        handle.getArgument("lease6", value);
+        static const char* const names[] = {
+            "LEASE6_ADDRESS=",
+            "LEASE6_CLTT=",
+            "LEASE6_HOSTNAME=",
+            "LEASE6_HWADDR=",
+            "LEASE6_HWADDR_TYPE=",
+            "LEASE6_STATE=",
+            "LEASE6_SUBNET_ID=",
+            "LEASE6_VALID_LIFETIME=",
+            "LEASE6_DUID=",
+            "LEASE6_IAID=",
+            "LEASE6_PREFERRED_LIFETIME=",
+            "LEASE6_PREFIX_LEN=",
+            "LEASE6_TYPE=",
+        };
+        isc_block_lease6(env, names, value);
+    }
+}
+
+void isc_emit_lease6_expire(Environment& env, CalloutHandle& handle) {
+    {
+        Lease6Ptr value;
+        handle.getArgument("lease6", value);
+        static const char* const names[] = {
+            "LEASE6_ADDRESS=",
+            "LEASE6_CLTT=",
+            "LEASE6_HOSTNAME=",
+            "LEASE6_HWADDR=",
+            "LEASE6_HWADDR_TYPE=",
+            "LEASE6_STATE=",
+            "LEASE6_SUBNET_ID=",
+            "LEASE6_VALID_LIFETIME=",
+            "LEASE6_DUID=",
+            "LEASE6_IAID=",
+            "LEASE6_PREFERRED_LIFETIME=",
+            "LEASE6_PREFIX_LEN=",
+            "LEASE6_TYPE=",
+        };
+        isc_block_lease6(env, names, value);
+    }
+    {
+        bool value;
+        handle.getArgument("remove_lease", value);
+        static const char* const names[] = {
+            "REMOVE_LEASE=",
+        };
+        isc_block_remove_lease(env, names, value);
+    }
+}
+
+void isc_emit_lease6_recover(Environment& env, CalloutHandle& handle) {
+    {
+        Lease6Ptr value;
+        handle.getArgument("lease6", value);
+        static const char* const names[] = {
+            "LEASE6_ADDRESS=",
+            "LEASE6_CLTT=",
+            "LEASE6_HOSTNAME=",
+            "LEASE6_HWADDR=",
+            "LEASE6_HWADDR_TYPE=",
+            "LEASE6_STATE=",
+            "LEASE6_SUBNET_ID=",
+            "LEASE6_VALID_LIFETIME=",
+            "LEASE6_DUID=",
+            "LEASE6_IAID=",
+            "LEASE6_PREFERRED_LIFETIME=",
+            "LEASE6_PREFIX_LEN=",
+            "LEASE6_TYPE=",
+        };
+        isc_block_lease6(env, names, value);
+    }
+}
+
+void isc_emit_leases6_committed(Environment& env, CalloutHandle& handle) {
+    {
+        Pkt6Ptr value;
+        handle.getArgument("query6", value);
+        static const char* const names[] = {
+            "QUERY6_TYPE=",
+            "QUERY6_TXID=",
+            "QUERY6_LOCAL_ADDR=",
+            "QUERY6_LOCAL_PORT=",
+            "QUERY6_REMOTE_ADDR=",
+            "QUERY6_REMOTE_PORT=",
+            "QUERY6_IFACE_INDEX=",
+            "QUERY6_IFACE_NAME=",
+            "QUERY6_REMOTE_HWADDR=",
+            "QUERY6_REMOTE_HWADDR_TYPE=",
+            "QUERY6_PROTO=",
+            "QUERY6_CLIENT_ID=",
+        };
+        isc_block_pkt6(env, names, value);
+    }
+    {
+        Lease6CollectionPtr value;
+        handle.getArgument("leases6", value);
+        isc_each_lease6(env, "LEASES6_SIZE=", "LEASES6", value);
+    }
+    {
+        Lease6CollectionPtr value;
+        handle.getArgument("deleted_leases6", value);
+        isc_each_lease6(env, "DELETED_LEASES6_SIZE=", "DELETED_LEASES6", value);
+    }
+}
+
 int callout_pkt4_receive(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(16);
-        emit_query4(env, handle);
-        apply_next_step(handle, runner->run(0, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(0, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(16);
+            emit_query4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(0,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 0, e.what());
     } catch (...) {
@@ -223,12 +1142,19 @@ int callout_pkt4_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt4_send(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query4(env, handle);
-        emit_response4(env, handle);
-        apply_next_step(handle, runner->run(1, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(1, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query4(ours, handle);
+            emit_response4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(1,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 1, e.what());
     } catch (...) {
@@ -238,12 +1164,19 @@ int callout_pkt4_send(CalloutHandle& handle) {
 }
 
 int callout_subnet4_select(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(19);
-        emit_query4(env, handle);
-        emit_subnet4(env, handle);
-        apply_next_step(handle, runner->run(2, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(2, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(19);
+            emit_query4(ours, handle);
+            emit_subnet4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(2,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 2, e.what());
     } catch (...) {
@@ -253,14 +1186,21 @@ int callout_subnet4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_select(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(29);
-        emit_query4(env, handle);
-        emit_subnet4(env, handle);
-        emit_fake_allocation(env, handle);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(3, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(3, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(29);
+            emit_query4(ours, handle);
+            emit_subnet4(ours, handle);
+            emit_fake_allocation(ours, handle);
+            emit_lease4(ours, handle);
+        }
+        apply_next_step(handle, runner->run(3,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 3, e.what());
     } catch (...) {
@@ -270,13 +1210,28 @@ int callout_lease4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_renew(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query4(env, handle);
-        emit_subnet4(env, handle);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(4, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(4, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query4(ours, handle);
+            emit_subnet4(ours, handle);
+            emit_lease4(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(4, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(41);
+            isc_emit_lease4_renew(isc, handle);
+        }
+        apply_next_step(handle, runner->run(4,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 4, e.what());
     } catch (...) {
@@ -286,12 +1241,27 @@ int callout_lease4_renew(CalloutHandle& handle) {
 }
 
 int callout_lease4_release(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(25);
-        emit_query4(env, handle);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(5, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(5, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(25);
+            emit_query4(ours, handle);
+            emit_lease4(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(5, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(34);
+            isc_emit_lease4_release(isc, handle);
+        }
+        apply_next_step(handle, runner->run(5,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 5, e.what());
     } catch (...) {
@@ -301,12 +1271,27 @@ int callout_lease4_release(CalloutHandle& handle) {
 }
 
 int callout_lease4_decline(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(25);
-        emit_query4(env, handle);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(6, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(6, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(25);
+            emit_query4(ours, handle);
+            emit_lease4(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(6, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(34);
+            isc_emit_lease4_decline(isc, handle);
+        }
+        apply_next_step(handle, runner->run(6,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 6, e.what());
     } catch (...) {
@@ -316,12 +1301,27 @@ int callout_lease4_decline(CalloutHandle& handle) {
 }
 
 int callout_lease4_expire(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(10);
-        emit_lease4(env, handle);
-        emit_remove_lease(env, handle);
-        apply_next_step(handle, runner->run(7, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(7, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(10);
+            emit_lease4(ours, handle);
+            emit_remove_lease(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(7, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(10);
+            isc_emit_lease4_expire(isc, handle);
+        }
+        apply_next_step(handle, runner->run(7,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 7, e.what());
     } catch (...) {
@@ -331,11 +1331,26 @@ int callout_lease4_expire(CalloutHandle& handle) {
 }
 
 int callout_lease4_recover(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(9);
-        emit_lease4(env, handle);
-        apply_next_step(handle, runner->run(8, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(8, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(9);
+            emit_lease4(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(8, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(9);
+            isc_emit_lease4_recover(isc, handle);
+        }
+        apply_next_step(handle, runner->run(8,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 8, e.what());
     } catch (...) {
@@ -345,13 +1360,28 @@ int callout_lease4_recover(CalloutHandle& handle) {
 }
 
 int callout_leases4_committed(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(20);
-        emit_query4(env, handle);
-        emit_leases4(env, handle);
-        emit_deleted_leases4(env, handle);
-        apply_next_step(handle, runner->run(9, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(9, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(20);
+            emit_query4(ours, handle);
+            emit_leases4(ours, handle);
+            emit_deleted_leases4(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(9, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(45);
+            isc_emit_leases4_committed(isc, handle);
+        }
+        apply_next_step(handle, runner->run(9,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 9, e.what());
     } catch (...) {
@@ -361,11 +1391,18 @@ int callout_leases4_committed(CalloutHandle& handle) {
 }
 
 int callout_pkt6_receive(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(14);
-        emit_query6(env, handle);
-        apply_next_step(handle, runner->run(10, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(10, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(14);
+            emit_query6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(10,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 10, e.what());
     } catch (...) {
@@ -375,12 +1412,19 @@ int callout_pkt6_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt6_send(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_response6(env, handle);
-        apply_next_step(handle, runner->run(11, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(11, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_response6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(11,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 11, e.what());
     } catch (...) {
@@ -390,12 +1434,19 @@ int callout_pkt6_send(CalloutHandle& handle) {
 }
 
 int callout_subnet6_select(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(17);
-        emit_query6(env, handle);
-        emit_subnet6(env, handle);
-        apply_next_step(handle, runner->run(12, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(12, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(17);
+            emit_query6(ours, handle);
+            emit_subnet6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(12,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 12, e.what());
     } catch (...) {
@@ -405,14 +1456,21 @@ int callout_subnet6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_select(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(32);
-        emit_query6(env, handle);
-        emit_subnet6(env, handle);
-        emit_fake_allocation(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(13, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(13, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(32);
+            emit_query6(ours, handle);
+            emit_subnet6(ours, handle);
+            emit_fake_allocation(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(13,
+                                            for_ours ? &ours : 0,
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 13, e.what());
     } catch (...) {
@@ -422,12 +1480,27 @@ int callout_lease6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_renew(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(14, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(14, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(14, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(29);
+            isc_emit_lease6_renew(isc, handle);
+        }
+        apply_next_step(handle, runner->run(14,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 14, e.what());
     } catch (...) {
@@ -437,12 +1510,27 @@ int callout_lease6_renew(CalloutHandle& handle) {
 }
 
 int callout_lease6_rebind(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(15, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(15, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(15, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(29);
+            isc_emit_lease6_rebind(isc, handle);
+        }
+        apply_next_step(handle, runner->run(15,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 15, e.what());
     } catch (...) {
@@ -452,12 +1540,27 @@ int callout_lease6_rebind(CalloutHandle& handle) {
 }
 
 int callout_lease6_decline(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(16, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(16, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(16, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(25);
+            isc_emit_lease6_decline(isc, handle);
+        }
+        apply_next_step(handle, runner->run(16,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 16, e.what());
     } catch (...) {
@@ -467,12 +1570,27 @@ int callout_lease6_decline(CalloutHandle& handle) {
 }
 
 int callout_lease6_release(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(28);
-        emit_query6(env, handle);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(17, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(17, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(28);
+            emit_query6(ours, handle);
+            emit_lease6(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(17, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(25);
+            isc_emit_lease6_release(isc, handle);
+        }
+        apply_next_step(handle, runner->run(17,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 17, e.what());
     } catch (...) {
@@ -482,12 +1600,27 @@ int callout_lease6_release(CalloutHandle& handle) {
 }
 
 int callout_lease6_expire(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(15);
-        emit_lease6(env, handle);
-        emit_remove_lease(env, handle);
-        apply_next_step(handle, runner->run(18, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(18, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(15);
+            emit_lease6(ours, handle);
+            emit_remove_lease(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(18, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(14);
+            isc_emit_lease6_expire(isc, handle);
+        }
+        apply_next_step(handle, runner->run(18,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 18, e.what());
     } catch (...) {
@@ -497,11 +1630,26 @@ int callout_lease6_expire(CalloutHandle& handle) {
 }
 
 int callout_lease6_recover(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(14);
-        emit_lease6(env, handle);
-        apply_next_step(handle, runner->run(19, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(19, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(14);
+            emit_lease6(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(19, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(13);
+            isc_emit_lease6_recover(isc, handle);
+        }
+        apply_next_step(handle, runner->run(19,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 19, e.what());
     } catch (...) {
@@ -511,13 +1659,28 @@ int callout_lease6_recover(CalloutHandle& handle) {
 }
 
 int callout_leases6_committed(CalloutHandle& handle) {
-    if (handle.getStatus() == CalloutHandle::NEXT_STEP_DROP) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
-        Environment env(20);
-        emit_query6(env, handle);
-        emit_leases6(env, handle);
-        emit_deleted_leases6(env, handle);
-        apply_next_step(handle, runner->run(20, env));
+        Environment ours(0);
+        const bool for_ours = runner->wanted(20, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(20);
+            emit_query6(ours, handle);
+            emit_leases6(ours, handle);
+            emit_deleted_leases6(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(20, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(40);
+            isc_emit_leases6_committed(isc, handle);
+        }
+        apply_next_step(handle, runner->run(20,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
     } catch (const std::exception& e) {
         callout_failed(handle, 20, e.what());
     } catch (...) {
@@ -551,30 +1714,31 @@ const char* const SHADOWABLE_VARIABLES[] = {
 const std::size_t SHADOWABLE_COUNT = 1;
 
 const HookPointInfo HOOK_POINTS[] = {
-    {"pkt4_receive", true, true, "1.1.0", 4},
-    {"pkt4_send", true, true, "1.1.0", 4},
-    {"subnet4_select", true, true, "1.1.0", 4},
-    {"lease4_select", true, true, "1.1.0", 4},
-    {"lease4_renew", true, true, "1.1.0", 4},
-    {"lease4_release", true, true, "1.1.0", 4},
-    {"lease4_decline", true, true, "1.1.0", 4},
-    {"lease4_expire", true, true, "1.1.0", 4},
-    {"lease4_recover", true, true, "1.1.0", 4},
-    {"leases4_committed", true, false, "1.4.0", 4},
-    {"pkt6_receive", true, true, "1.1.0", 6},
-    {"pkt6_send", true, true, "1.1.0", 6},
-    {"subnet6_select", true, true, "1.1.0", 6},
-    {"lease6_select", true, true, "1.1.0", 6},
-    {"lease6_renew", true, true, "1.1.0", 6},
-    {"lease6_rebind", true, true, "1.1.0", 6},
-    {"lease6_decline", true, true, "1.1.0", 6},
-    {"lease6_release", true, true, "1.1.0", 6},
-    {"lease6_expire", true, true, "1.1.0", 6},
-    {"lease6_recover", true, true, "1.1.0", 6},
-    {"leases6_committed", true, false, "1.4.0", 6},
+    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false},
+    {"pkt4_send", true, true, "1.1.0", 4, true, false, false},
+    {"subnet4_select", true, true, "1.1.0", 4, true, false, false},
+    {"lease4_select", true, true, "1.1.0", 4, true, false, false},
+    {"lease4_renew", true, true, "1.1.0", 4, true, true, true},
+    {"lease4_release", true, true, "1.1.0", 4, true, true, true},
+    {"lease4_decline", true, true, "1.1.0", 4, true, true, true},
+    {"lease4_expire", true, true, "1.1.0", 4, true, true, true},
+    {"lease4_recover", true, true, "1.1.0", 4, true, true, true},
+    {"leases4_committed", true, false, "1.4.0", 4, true, true, true},
+    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false},
+    {"pkt6_send", true, true, "1.1.0", 6, true, false, false},
+    {"subnet6_select", true, true, "1.1.0", 6, true, false, false},
+    {"lease6_select", true, true, "1.1.0", 6, true, false, false},
+    {"lease6_renew", true, true, "1.1.0", 6, true, true, true},
+    {"lease6_rebind", true, true, "1.1.0", 6, true, true, true},
+    {"lease6_decline", true, true, "1.1.0", 6, true, true, true},
+    {"lease6_release", true, true, "1.1.0", 6, true, true, true},
+    {"lease6_expire", true, true, "1.1.0", 6, true, true, true},
+    {"lease6_recover", true, true, "1.1.0", 6, true, true, true},
+    {"leases6_committed", true, false, "1.4.0", 6, true, true, true},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, false},
 };
 
-const std::size_t HOOK_POINT_COUNT = 21;
+const std::size_t HOOK_POINT_COUNT = 22;
 
 const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_pkt4_receive,
@@ -598,6 +1762,7 @@ const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_lease6_expire,
     callout_lease6_recover,
     callout_leases6_committed,
+    0,
 };
 
 const std::size_t HOOK_POINT_MAX_VARS[] = {
@@ -622,6 +1787,7 @@ const std::size_t HOOK_POINT_MAX_VARS[] = {
     15,
     14,
     20,
+    0,
 };
 
 }  // namespace runscript
