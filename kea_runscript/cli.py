@@ -11,7 +11,7 @@
     kea-runscript pipelines [--check]
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
                          [--keep-container]
-    kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--launcher-only] [--no-build]
+    kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--isc-config] [--launcher-only] [--no-build]
     kea-runscript docs [--check]          (docs/variables.md from hook/variables.yaml)
     kea-runscript golden [--update]       (tests/golden/ from the templates)
     kea-runscript messages [--check]      (hook/messages.{h,cc}, docs/messages.md from hook/messages.mes)
@@ -142,7 +142,7 @@ def _selection(sp, all_flag=True):
 
 def _cell_commands(sub, rules: dict) -> None:
     """list, render, build, smoke: the commands that select cells."""
-    from .verify.smoke import MODES
+    from .verify.smoke import MODES, ORACLE_MODE
     sp = sub.add_parser("list", **rules, help="print every cell id with its status")
     _selection(sp, all_flag=False)
     sp.add_argument("--verified", action="store_true", help="verified cells only")
@@ -166,7 +166,7 @@ def _cell_commands(sub, rules: dict) -> None:
 
     sp = sub.add_parser("smoke", **rules, help="build (cached) then run the real Kea + clients smoke tests")
     _selection(sp)
-    sp.add_argument("--mode", action="append", default=[], choices=[m.name for m in MODES],
+    sp.add_argument("--mode", action="append", default=[], choices=[m.name for m in MODES] + [ORACLE_MODE],
                     help="only this mode (repeatable); default: all of them")
     sp.add_argument("--no-examples", action="store_true", help="skip the examples/ scenarios")
     sp.add_argument("--no-build", action="store_true", help="use dist/<id>/ as it is")
@@ -180,6 +180,8 @@ def _release_and_tool_commands(sub) -> None:
     sp.add_argument("--cell", default="kea2.2.0-debian12-amd64", help="verified cell to measure")
     sp.add_argument("--quick", action="store_true", help="fewer rows, one short pass, the 200k-lease rows (~10 minutes)")
     sp.add_argument("--v4-only", action="store_true", help="skip the DHCPv6 rows")
+    sp.add_argument("--isc-config", action="store_true",
+                    help="only ISC's run_script configuration under ISC's hook and this one, MT on (~10 minutes)")
     sp.add_argument("--launcher-only", action="store_true", help="only the launcher microbenchmark")
     sp.add_argument("--no-build", action="store_true", help="use dist/<id>/ as it is")
     sp.add_argument("--keep-container", action="store_true", help="keep the container for debugging")

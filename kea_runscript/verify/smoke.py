@@ -56,6 +56,7 @@ from ..model.catalogue import load as load_catalogue
 from ..errors import ExitCode, ToolkitError
 from ..model.facts import facts_for
 from ..model.matrix import Cell
+from .isc_oracle import run_oracle
 from .testnet import (C_LOGS, C_OUT, C_RECORDS, C_TOOLS, CAPS, NET, PERFDHCP_MAC, PERFDHCP_MAC6,
                       RECORDER, TIMERS, SmokeError, TestNet, Timers)
 from ..model.versions import Version
@@ -99,6 +100,8 @@ class Mode:
 #: form), option 82 whole and its sub-options 1 and 2 (the relayed client); DHCPv6 option 1
 #: (in the client's message) and 18 / 37 (only in the relay's message of the relayed client).
 OPTIONS = {4: [60, 82, "82.1", "82.2"], 6: [1, 18, 37]}
+#: `--mode` name of the ISC oracle run (:mod:`.isc_oracle`), which follows the modes.
+ORACLE_MODE = "isc-oracle"
 #: max-async of the asynchronous modes (the default is 64).
 SMOKE_MAX_ASYNC = 512
 
@@ -161,11 +164,15 @@ def _env() -> jinja2.Environment:
 
 def kea_config(cell: Cell, family: int, parameters: dict, *, multi_threading: Optional[bool],
                log_file: str, timers: Timers = TIMERS, option_data: Sequence = (),
-               severity: str = "INFO", debuglevel: int = 0) -> str:
-    """The JSON text of the smoke test's kea-dhcp4/6 configuration (validated as JSON)."""
+               severity: str = "INFO", debuglevel: int = 0,
+               libraries: Optional[Sequence[dict]] = None) -> str:
+    """The JSON text of the smoke test's kea-dhcp4/6 configuration (validated as JSON): our
+    library with ``parameters``, or the ``libraries`` given ({"library", "parameters"})."""
+    if libraries is None:
+        libraries = [{"library": f"{cell.hooks_dir}/{LIBRARY}", "parameters": parameters}]
     text = _env().get_template(f"kea-dhcp{family}.json.j2").render(
-        net=NET, timers=timers, multi_threading=multi_threading, parameters=parameters,
-        library=f"{cell.hooks_dir}/{LIBRARY}", log_file=log_file, option_data=list(option_data),
+        net=NET, timers=timers, multi_threading=multi_threading, libraries=list(libraries),
+        log_file=log_file, option_data=list(option_data),
         severity=severity, debuglevel=debuglevel)
     json.loads(text)
     return text
@@ -233,7 +240,10 @@ def table(result: CellResult) -> str:
     width = max([len(m) for m in labels] + [6])
     lines = [f"{result.cell.id}: {'PASSED' if result.ok else 'FAILED'} ({result.seconds:.0f}s)",
              f"  {'hook point':<20}" + "".join(f" {m:>{width}}" for m in labels)]
-    for point in load_catalogue().hook_points:
+    catalogue = load_catalogue()
+    points = list(catalogue.hook_points) + [p for p in catalogue.isc.hook_points
+                                            if not any(o.name == p.name for o in catalogue.hook_points)]
+    for point in points:
         cells = []
         for m, h in modes:
             r = by.get((point.family, m, h))
@@ -463,9 +473,10 @@ def sanitizer_env(sanitized: SanitizedBuild, lib_dir: str) -> Dict[str, str]:
 def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MODES,
                examples: bool = True, keep: Optional[bool] = None,
                say: Callable[[str], None] = print,
-               sanitized: Optional[SanitizedBuild] = None) -> CellResult:
+               sanitized: Optional[SanitizedBuild] = None, isc_oracle: bool = True) -> CellResult:
     """``sanitized``: test that build (hook.build_sanitized) instead of dist/<id>/, with the
-    sanitizers' runtimes, and count any report they write as a problem."""
+    sanitizers' runtimes, and count any report they write as a problem. ``isc_oracle``: after
+    the modes, ISC's hook and ours in ISC's dialect side by side (:mod:`.isc_oracle`)."""
     t0 = time.monotonic()
     result = CellResult(cell)
     out = paths.build / cell.id / ("smoke-asan" if sanitized else "smoke")
@@ -500,6 +511,12 @@ def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MO
                     say(f"{cell.id}: mode {mode.name} ({mode.describe(Version.parse(cell.kea))}): "
                         f"{'ok' if all(r.ok for r in runs) else 'FAILED'} in {time.monotonic() - t:.0f}s")
                 result.problems += compare_compat(result.runs, out)
+                if isc_oracle:
+                    t = time.monotonic()
+                    runs = run_oracle(tn, catalogue, deadline, kea_config)
+                    result.runs += runs
+                    say(f"{cell.id}: ISC's hook as the oracle of ISC's dialect: "
+                        f"{'ok' if all(r.ok for r in runs) else 'FAILED'} in {time.monotonic() - t:.0f}s")
                 if examples:
                     t = time.monotonic()
                     try:
@@ -527,7 +544,8 @@ def smoke_cell(cell: Cell, *, paths: Paths = Paths(), modes: Sequence[Mode] = MO
 
 
 def smoke_cells(cells: Sequence[Cell], *, modes: Sequence[Mode] = MODES, examples: bool = True,
-                keep: Optional[bool] = None, say: Callable[[str], None] = print) -> List[CellResult]:
+                keep: Optional[bool] = None, say: Callable[[str], None] = print,
+                isc_oracle: bool = True) -> List[CellResult]:
     results = []
     for cell in cells:
         if not cell.verified:
@@ -535,7 +553,8 @@ def smoke_cells(cells: Sequence[Cell], *, modes: Sequence[Mode] = MODES, example
             results.append(r)
             continue
         say(f"{cell.id}: smoke test ({len(modes)} modes{', examples' if examples else ''})")
-        results.append(smoke_cell(cell, modes=modes, examples=examples, keep=keep, say=say))
+        results.append(smoke_cell(cell, modes=modes, examples=examples, keep=keep, say=say,
+                                  isc_oracle=isc_oracle))
     for r in results:
         say("")
         say(table(r))
@@ -552,6 +571,7 @@ def cli_main(args, cells: Sequence[Cell], m) -> ExitCode:
     from ..builder import hook
     # argparse's choices took only names of MODES
     modes = [x for x in MODES if x.name in args.mode] if args.mode else list(MODES)
+    isc_oracle = not args.mode or ORACLE_MODE in args.mode
     keep = True if args.keep_container else None
     t0 = time.monotonic()
     declared = [c for c in cells if not c.verified]
@@ -571,7 +591,8 @@ def cli_main(args, cells: Sequence[Cell], m) -> ExitCode:
         cells = [r.cell for r in built if r.ok]
         if not cells:
             return ExitCode.FAILED
-    results = smoke_cells(cells, modes=modes, examples=not args.no_examples, keep=keep, say=output.say)
+    results = smoke_cells(cells, modes=modes, examples=not args.no_examples, keep=keep, say=output.say,
+                          isc_oracle=isc_oracle)
     print(f"\nsmoke: {sum(r.ok for r in results)}/{len(results)} cells passed in "
           f"{time.monotonic() - t0:.0f}s")
     return ExitCode.OK if results and all(r.ok for r in results) else ExitCode.FAILED

@@ -457,9 +457,48 @@ def scenario6(args):
     return {"family": 6, "clients": clients, "steps": steps}
 
 
+#: RFC 9686 message types: ADDR-REG-INFORM, ADDR-REG-REPLY.
+ADDR_REG_INFORM, ADDR_REG_REPLY = 36, 37
+
+
+def register(iface, address, duid_mac):
+    """RFC 9686: the client registers an address it configured itself (ADDR-REG-INFORM from
+    that address, to ff02::1:2, one IA Address option, no IA) and waits for ADDR-REG-REPLY;
+    Kea calls addr6_register. Returns what was sent, for the checks."""
+    ip(["-6", "addr", "replace", f"{address}/64", "dev", iface, "nodad"])
+    ifindex = socket.if_nametoindex(iface)
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+        sock.bind((address, 546))
+        trid = random.getrandbits(24)
+        duid = bytes.fromhex("00030001" + duid_mac.replace(":", ""))
+        iaaddr = socket.inet_pton(socket.AF_INET6, address) + (3600).to_bytes(4, "big") * 2
+        msg = (bytes([ADDR_REG_INFORM]) + trid.to_bytes(3, "big") + v6_option(1, duid)
+               + v6_option(8, b"\0\0") + v6_option(5, iaaddr))
+        sock.sendto(msg, ("ff02::1:2", 547, 0, ifindex))
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NoAnswer(f"ADDR-REG-INFORM {address}: no ADDR-REG-REPLY within {TIMEOUT}s")
+            r, _, _ = select.select([sock], [], [], left)
+            if not r:
+                continue
+            data = sock.recv(4096)
+            if len(data) >= 4 and data[0] == ADDR_REG_REPLY and int.from_bytes(data[1:4], "big") == trid:
+                return {"address": address, "duid": ":".join(f"{b:02x}" for b in duid)}
+    finally:
+        sock.close()
+
+
 def cmd_v6(args):
     if args.action == "scenario":
         return scenario6(args)
+    if args.action == "register":
+        # twice: the first registration has no old lease (OLD_LEASE6_* absent), the second has
+        return {"registered": [register(args.iface, args.addr, args.duid_mac) for _ in range(2)]}
     v6 = V6(args.iface)
     if args.action == "sarr":
         c = client6(args.duid_mac, args.iaid, na=not args.pd_only, pd=args.pd or args.pd_only)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Smoke-test recorder: the script kea-hook-runscript calls at every hook point.
 
-Appends one JSON line per call to $SMOKE_RECORD (default /smoke/records/default.jsonl):
+Appends one JSON line per call to $SMOKE_RECORD (default /smoke/records/default.jsonl, or
+/smoke/records/<name>.jsonl for a copy named <name>.py):
 
     {"argv": [...], "env": {...}, "environ": ["NAME=value", ...], "pid": N, "ppid": N, "time": T}
 
@@ -45,7 +46,11 @@ def main():
     record = {"argv": argv, "env": env, "environ": environ, "pid": os.getpid(), "ppid": os.getppid(),
               "time": time.time()}
     line = (json.dumps(record, sort_keys=True) + "\n").encode("ascii")
-    path = env.get("SMOKE_RECORD", "/smoke/records/default.jsonl").encode("utf-8", "surrogateescape")
+    # No SMOKE_RECORD (a 1.4-style configuration, or ISC's dialect, whose environment holds
+    # only the hook's variables): a copy of this file named <name>.py records to <name>.jsonl.
+    stem = os.path.basename(argv[0]).rsplit(".", 1)[0] if argv else "recorder"
+    default = "/smoke/records/" + ("default" if stem == "recorder" else stem) + ".jsonl"
+    path = env.get("SMOKE_RECORD", default).encode("utf-8", "surrogateescape")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
