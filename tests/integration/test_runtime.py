@@ -309,6 +309,21 @@ def test_stop_and_reload_follow_a_short_drain_timeout(rt, mt):
     assert o.ok, msg
 
 
+def test_isc_documented_example_runs_with_only_the_library_changed(rt):
+    o = scenarios.isc_documented_example(rt)
+    msg = _show(o)
+    assert o.facts["placeholders filled"] >= 13, msg
+    assert {"leases4_committed", "lease4_release"} <= set(o.facts["hook points the script saw"]), msg
+    assert o.ok, msg
+
+
+def test_isc_sync_true_stays_asynchronous_and_wait_true_is_synchronous(rt):
+    o = scenarios.isc_sync_flag(rt)
+    msg = _show(o)
+    assert o.facts["sync true: RUNSCRIPT_ISC_SYNC lines"] == 1, msg
+    assert o.ok, msg
+
+
 def test_debug_example_keeps_its_log_private(rt):
     """examples/debug.sh (issue 10, item 9): a 0600 log of Kea's user outside /tmp; links and
     files another user planted at DEBUG_LOG are neither followed nor written to."""

@@ -117,7 +117,7 @@ def test_an_arm64_cell_is_cross_compiled_on_amd64_and_native_on_arm64():
            "kea-dhcp6-server:arm64" in builder
     runtime = images.render_dockerfile("runtime", cell, images.base_ref(cell), "amd64")
     # the clients (scapy) are native: qemu-user cannot emulate their packet sockets
-    assert "python3 python3-scapy iproute2 kea-dhcp4-server:arm64 kea-dhcp6-server:arm64 kea-admin:arm64" in runtime
+    assert "python3 python3-scapy iproute2 kea-doc kea-dhcp4-server:arm64 kea-dhcp6-server:arm64 kea-admin:arm64" in runtime
     native = images.render_dockerfile("builder", cell, images.base_ref(cell), "arm64")
     assert "add-architecture" not in native and ":arm64" not in native
     assert "g++ make libboost-dev kea-dev kea-dhcp4-server kea-dhcp6-server" in native

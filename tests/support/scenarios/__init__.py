@@ -75,11 +75,15 @@ and write to :data:`C_RT_OUT` (Kea's user's).
 22. :func:`log_bytes`: a client's option 60 with control characters, a backslash, non-UTF-8
     bytes, a newline and a NUL, echoed by exec scripts (capture-output, sync and async) and by
     a handler's stderr: Kea's log gets the escaped text, no raw control byte.
+23. :func:`isc_documented_example` and 24. :func:`isc_sync_flag`: ISC's run_script
+    configurations (ISC's dialect): ISC's documented example from the cell's kea-doc runs with
+    only the library path changed; ``sync: true`` runs asynchronously and is logged;
+    ``wait: true`` beside ``name`` is synchronous, its exit code drops.
 
 The package by concern: :mod:`.runtime` (Runtime, Outcome, the container), :mod:`.processes`
 (0-4), :mod:`.load` (5, 9, 10), :mod:`.config` (6, 13, 14), :mod:`.failures` (7, 8, 11, 12, 22),
 :mod:`.output` (15), :mod:`.teardown` (16), :mod:`.debug_log` (17), :mod:`.handler` (18, 21),
-:mod:`.actions` (19, 20).
+:mod:`.actions` (19, 20), :mod:`.isc` (23, 24).
 Everything is importable from the package itself (``scenarios.fd_list``), as the tests use it.
 
 Addresses: 192.0.2.0/24 on the veth pair, perfdhcp as a relay from 198.18.0.1 into
@@ -112,11 +116,14 @@ from .debug_log import DEBUG_LOG_DEFAULT, DEBUG_SH, PLANTER_UID, debug_log_priva
 from .handler import OPTION60_BYTES, PHASES, busy_handler, handler_faults, phase_problems
 from .actions import (ASYNC_MESSAGES, LINES_WRITTEN, SMALL_MAX_OUTPUT_LINES, failing_load_script,
                       output_runs, skip_and_async_failures)
+from .isc import (DOC_SCRIPT, documented_example, fill_placeholders, isc_documented_example,
+                  isc_sync_flag)
 
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
     kea_identity, fd_list, env_list, hung_script, async_zombies, lfc_with_async, bad_configs, exit_code_drop,
     hostname_bytes, perfdhcp_no_lost_lease, reconfigure, on_failure, earlier_drop,
     parameter_defaults, trust_checks, output_flood, teardown, debug_log_private, handler_faults,
-    skip_and_async_failures, failing_load_script, busy_handler, log_bytes,
+    skip_and_async_failures, failing_load_script, busy_handler, log_bytes, isc_documented_example,
+    isc_sync_flag,
 )

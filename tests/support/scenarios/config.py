@@ -51,7 +51,30 @@ def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
                   "parameter 'options4[0]' must be one of option codes"),
         BadConfig("scripts entry with unknown key", {"scripts": [{"script": good, "hook-point": ["pkt4_receive"]}]},
                   "unknown parameter 'scripts[0].hook-point' (did you mean 'hook-points'?)"),
-    ] + hardening_bad_configs(good)
+    ] + isc_dialect_bad_configs(good) + hardening_bad_configs(good)
+
+
+def isc_dialect_bad_configs(good: str) -> List[BadConfig]:
+    """ISC's run_script's parameters (`name`, `sync`) mixed with ours for one script, or
+    hook points the other dialect lacks."""
+    return [
+        BadConfig("script and name", {"script": good, "name": good},
+                  "parameters 'script' and 'name' both give the script"),
+        BadConfig("script and name in an entry", {"scripts": [{"name": good, "script": good}]},
+                  "parameters 'scripts[0].script' and 'scripts[0].name' both give the script"),
+        BadConfig("sync beside script", {"script": good, "sync": False},
+                  "parameter 'sync' is ISC's run_script's and goes with 'name'; beside 'script' use 'wait'"),
+        BadConfig("sync and wait", {"name": good, "sync": False, "wait": True},
+                  "parameters 'sync' (ISC's run_script's) and 'wait' (kea-hook-runscript's) both set"),
+        BadConfig("sync not bool", {"name": good, "sync": "no"},
+                  "parameter 'sync' must be a boolean"),
+        BadConfig("name relative", {"name": "script_name.sh"},
+                  "parameter 'name' must be an absolute path, got 'script_name.sh'"),
+        BadConfig("ISC's dialect at a hook point ISC lacks", {"name": good, "hook-points": ["pkt4_receive"]},
+                  "ISC's run_script calls no script at 'pkt4_receive'"),
+        BadConfig("addr6_register in our dialect", {"script": good, "hook-points": ["addr6_register"]},
+                  "hook point 'addr6_register' exists only in ISC's dialect"),
+    ]
 
 
 def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
