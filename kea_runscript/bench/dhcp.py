@@ -26,7 +26,7 @@ from .launcher import (exit0_scripts, handler_costs, handler_programs, handler_t
                        launcher_costs, launcher_table)
 from .report import capacity_table, handler_targets, sync_floor, targets
 from .rows import (SCRIPT_FILES, SCRIPT_LABELS, Row, capacity_rows, empty_twin, handler_rows,
-                   lease_rows)
+                   isc_config_rows, lease_rows)
 from ..errors import ExitCode, ToolkitError, UsageError
 from .trials import LOSS_LIMIT, RowResult, Search, Trial
 from ..verify.perfdhcp import parse_perfdhcp
@@ -297,8 +297,9 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                 settings: Optional[Settings] = None,
                 spawn_us: Optional[Dict[str, float]] = None,
                 handler_us: Optional[Dict[str, Dict[str, float]]] = None,
-                leases: bool = True) -> str:
-    """Runs the capacity searches of the cell's rows; returns the tables (Markdown)."""
+                leases: bool = True, isc_config_only: bool = False) -> str:
+    """Runs the capacity searches of the cell's rows; returns the tables (Markdown).
+    ``isc_config_only``: only ISC's configuration under both hooks (:func:`isc_config_rows`)."""
     from ..engine import containers, images
     from ..builder.hook import LIBRARY, Paths
     paths = Paths()
@@ -313,6 +314,8 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
         raise RuntimeError(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
     rows = [r for fam in families for r in capacity_rows(fam, full=not quick) + handler_rows(fam, full=not quick)]
     big = lease_rows(full=not quick) if leases and 6 in families else []
+    if isc_config_only:
+        rows, big = [r for fam in families for r in isc_config_rows(fam)], []
     t0 = time.monotonic()
     image = images.ensure_image("runtime", cell, paths.logs(cell), say)
     with tempfile.TemporaryDirectory() as tmp, \
@@ -387,6 +390,7 @@ def cli_main(args, m) -> ExitCode:
                 return ExitCode.FAILED
         families = (4,) if args.v4_only else (4, 6)
         text = dhcp_tables(cell, quick=quick, families=families,
+                           isc_config_only=bool(getattr(args, "isc_config", False)),
                            keep=True if args.keep_container else None, say=output.say,
                            spawn_us={k: v["posix_spawn_us"] for k, v in costs.items()},
                            handler_us=handler_us)

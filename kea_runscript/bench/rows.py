@@ -22,7 +22,7 @@ class Row:
     """One Kea configuration measured."""
 
     family: int
-    hook: str  # "none" | "isc" | "runscript"
+    hook: str  # "none" | "isc" | "runscript" | "isc-config" (this hook, ISC's parameters)
     mt: bool  # Kea multi-threading
     script: str = "sh"  # SCRIPT_FILES; HANDLERS are run as persistent handlers
     wait: bool = False
@@ -35,7 +35,7 @@ class Row:
 
     @property
     def key(self) -> str:
-        what = {"none": "none", "isc": "isc"}.get(self.hook) or (
+        what = {"none": "none", "isc": "isc", "isc-config": "isc-config"}.get(self.hook) or (
             ("default" if self.points is None else "+".join(self.points))
             + ("-wait" if self.wait else "-async"))
         return f"v{self.family}-{what}-{'mt' if self.mt else 'st'}" + (
@@ -48,6 +48,8 @@ class Row:
             return "no hook"
         if self.hook == "isc":
             return "ISC run_script, sync: false"
+        if self.hook == "isc-config":
+            return "this hook, ISC's configuration (name, sync: false)"
         wait = f"wait: {'true' if self.wait else 'false'}"
         if self.handler:
             points = "default points" if self.points is None else ", ".join(self.points)
@@ -57,7 +59,7 @@ class Row:
         return f"this hook, {', '.join(self.points)}, {wait}"
 
     def parameters(self, script: str) -> dict:
-        if self.hook == "isc":
+        if self.hook in ("isc", "isc-config"):
             return {"name": script, "sync": bool(self.wait)}
         p = {"script": script, "wait": bool(self.wait)}
         if self.points is not None:
@@ -82,10 +84,10 @@ def capacity_rows(family: int, full: bool) -> List[Row]:
                 Row(family, "runscript", True, points=lc), Row(family, "runscript", False, wait=True)]
     if family == 6:
         return [Row(6, "none", False), Row(6, "isc", False), Row(6, "runscript", True, points=lc),
-                Row(6, "runscript", False, wait=True)]
+                Row(6, "runscript", False, wait=True)] + isc_config_rows(6)
     return [
         Row(4, "none", False), Row(4, "none", True),
-        Row(4, "isc", False), Row(4, "isc", True),
+        Row(4, "isc", False), Row(4, "isc", True), Row(4, "isc-config", True),
         Row(4, "runscript", True, points=lc), Row(4, "runscript", False, points=lc),
         Row(4, "runscript", True, points=lc, wait=True),
         Row(4, "runscript", False, wait=True), Row(4, "runscript", True, wait=True),
@@ -93,6 +95,12 @@ def capacity_rows(family: int, full: bool) -> List[Row]:
         Row(4, "runscript", True, script="static", points=lc),
         Row(4, "runscript", False, script="static", wait=True),
     ]
+
+
+def isc_config_rows(family: int) -> List[Row]:
+    """ISC's documented configuration (`name`, `sync: false`) and script under ISC's hook and
+    under this one, Kea multi-threaded (its default), beside Kea without a hook."""
+    return [Row(family, "none", True), Row(family, "isc", True), Row(family, "isc-config", True)]
 
 
 def handler_rows(family: int, full: bool) -> List[Row]:
