@@ -45,7 +45,9 @@ REGISTER_DUID_MAC = "02:00:00:00:06:a1"
 HANDLER_RECORDER = f"{C_TOOLS}/handler_recorder.py"
 HANDLER_RECORDS = f"{C_RECORDS}/isc-handler.jsonl"
 #: a client whose hostname holds what a shell or a record format could trip on (NUL: the
-#: environment ends the value there, in both hooks)
+#: environment ends the value there, in both hooks), kept by Kea as sent
+HOSTNAME_AS_SENT = {"hostname-char-set": "", "ddns-replace-client-name": "never",
+                    "ddns-qualifying-suffix": ""}
 HOSTILE_MAC = "02:00:00:00:04:a1"
 HOSTILE_HOSTNAME = b"a$(touch /tmp/pwned);`id`\nb\x00c\xff\xfe=d"
 
@@ -217,8 +219,12 @@ def run_oracle(tn: TestNet, catalogue: Catalogue, deadline_s: float,
     try:
         for fam in (4, 6):
             logs[fam] = f"{C_LOGS}/smoke-{tag}-dhcp{fam}.log"
-            conf = kea_config(cell, fam, {}, multi_threading=None, log_file=logs[fam],
-                              libraries=libraries(cell))
+            conf = json.loads(kea_config(cell, fam, {}, multi_threading=None, log_file=logs[fam],
+                                         libraries=libraries(cell)))
+            # the client's hostname reaches the lease as it was sent (shell syntax, a newline,
+            # a NUL, non-UTF-8 bytes): no replacement, no qualifying suffix
+            conf[f"Dhcp{fam}"].update(HOSTNAME_AS_SENT)
+            conf = json.dumps(conf, indent=1)
             pids[fam] = tn.start_kea(fam, conf, tag, logs[fam])
         tn.perfdhcp(4)
         tn.client("v4", "scenario")
