@@ -49,7 +49,7 @@ HANDLER_RECORDS = f"{C_RECORDS}/isc-handler.jsonl"
 HOSTNAME_AS_SENT = {"hostname-char-set": "", "ddns-replace-client-name": "never",
                     "ddns-qualifying-suffix": ""}
 HOSTILE_MAC = "02:00:00:00:04:a1"
-HOSTILE_HOSTNAME = b"a$(touch /tmp/pwned);`id`\nb\x00c\xff\xfe=d"
+HOSTILE_HOSTNAME = b"a$(touch /tmp/pwned);`id`\nb=c\xff\xfe\x00d"
 
 
 def script(side: str) -> str:
