@@ -14,9 +14,9 @@ import json
 import pytest
 
 from kea_runscript.builder import hook
-from kea_runscript.verify import checks, smoke
+from kea_runscript.verify import checks, isc_oracle, smoke
 from kea_runscript.model import matrix
-from kea_runscript.model.catalogue import load as load_catalogue
+from kea_runscript.model.catalogue import isc_hook_points, load as load_catalogue
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,19 @@ def test_every_catalogue_hook_point_was_seen_in_every_mode(smoked):
         silent = [p for p in run.expected if not run.points[p].fired]
         assert not silent, f"{smoked.cell.id} [{run.mode} v{run.family}]: did not fire: {silent}"
     modes = {r.mode for r in smoked.runs}
-    assert modes == {m.name for m in smoke.MODES}
+    assert modes == {m.name for m in smoke.MODES} | {isc_oracle.MODE, isc_oracle.ISC_MODE}
+
+
+def test_iscs_hook_and_ours_in_iscs_dialect_agree_on_every_event(smoked):
+    """Issue 24: ISC's hook is the oracle: both hooks in one Kea, every ISC hook point of this
+    Kea fired for both, the same events byte for byte (the comparison's problems are in our
+    run's), every name the catalogue's."""
+    runs = {(r.mode, r.family): r for r in smoked.runs if r.mode in (isc_oracle.MODE, isc_oracle.ISC_MODE)}
+    assert set(runs) == {(m, f) for m in (isc_oracle.MODE, isc_oracle.ISC_MODE) for f in (4, 6)}
+    for (mode, family), run in runs.items():
+        assert run.expected == sorted(isc_hook_points(smoked.cell.kea, family)), (mode, family)
+        assert run.ok, f"{smoked.cell.id} [{mode} v{family}]: {run.problems} " + "; ".join(
+            f"{p}: {r.problems}" for p, r in run.points.items() if not r.ok)
 
 
 def test_handler_mode_gets_every_event_the_exec_script_gets(smoked):
