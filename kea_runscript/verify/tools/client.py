@@ -463,8 +463,10 @@ ADDR_REG_INFORM, ADDR_REG_REPLY = 36, 37
 
 def register(iface, address, duid_mac):
     """RFC 9686: the client registers an address it configured itself (ADDR-REG-INFORM from
-    that address, to ff02::1:2, one IA Address option, no IA) and waits for ADDR-REG-REPLY;
-    Kea calls addr6_register. Returns what was sent, for the checks."""
+    that address, to ff02::1:2, one IA Address option, no IA) and waits for ADDR-REG-REPLY,
+    retransmitting the same message after 1, 2, 4, ... s without one (RFC 8415's backoff, as a
+    client does: a busy server may not answer the first); Kea calls addr6_register. Returns
+    what was sent, for the checks."""
     ip(["-6", "addr", "replace", f"{address}/64", "dev", iface, "nodad"])
     ifindex = socket.if_nametoindex(iface)
     sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -477,13 +479,16 @@ def register(iface, address, duid_mac):
         iaaddr = socket.inet_pton(socket.AF_INET6, address) + (3600).to_bytes(4, "big") * 2
         msg = (bytes([ADDR_REG_INFORM]) + trid.to_bytes(3, "big") + v6_option(1, duid)
                + v6_option(8, b"\0\0") + v6_option(5, iaaddr))
-        sock.sendto(msg, ("ff02::1:2", 547, 0, ifindex))
-        deadline = time.monotonic() + TIMEOUT
+        deadline = time.monotonic() + 3 * TIMEOUT
+        retransmit, interval = time.monotonic(), 1.0
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise NoAnswer(f"ADDR-REG-INFORM {address}: no ADDR-REG-REPLY within {TIMEOUT}s")
-            r, _, _ = select.select([sock], [], [], left)
+            now = time.monotonic()
+            if now >= deadline:
+                raise NoAnswer(f"ADDR-REG-INFORM {address}: no ADDR-REG-REPLY within {3 * TIMEOUT}s")
+            if now >= retransmit:
+                sock.sendto(msg, ("ff02::1:2", 547, 0, ifindex))
+                retransmit, interval = now + interval, interval * 2
+            r, _, _ = select.select([sock], [], [], max(0.0, min(deadline, retransmit) - now))
             if not r:
                 continue
             data = sock.recv(4096)
