@@ -95,8 +95,8 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 # Every public name of the package, as the tests and callers use it (scenarios.fd_list).
-from .bounds import (DEADLINE_ALLOWANCE_S, DEFAULT_DRAIN_S, EMULATION_SLOWDOWN, REFUSAL_BOUND_S,
-                     TEARDOWN_BOUND_S)
+from .bounds import (DEADLINE_ALLOWANCE_S, DEFAULT_DRAIN_S, EMULATION_SLOWDOWN,
+                     REFUSAL_BOUND_EMULATED_S, REFUSAL_BOUND_S, TEARDOWN_BOUND_S)
 from .runtime import (BIG_SUBNET, C_RT, C_RT_OUT, LEASE_DIR, LONG, MAC_ALLOWED, MAC_BLOCKED, MT4,
                       Outcome, PERF_RELAY, Perf, Runtime, answered, parse_perfdhcp, runtime, timed)
 from .processes import (EXTRA_ENV, LEAK, async_zombies, env_list, expected_env, fd_list,

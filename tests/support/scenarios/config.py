@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 from kea_runscript.verify import testnet
 from kea_runscript.model.facts import facts_for
-from .bounds import REFUSAL_BOUND_S
+from .bounds import REFUSAL_BOUND_EMULATED_S, REFUSAL_BOUND_S
 from .runtime import C_RT, C_RT_OUT, Outcome, Runtime, answered, timed
 
 
@@ -90,9 +90,12 @@ def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
 
 
 @timed
-def bad_configs(rt: Runtime, max_seconds: float = REFUSAL_BOUND_S) -> Outcome:
-    """Each bad parameter set: kea-dhcp4 exits non-zero within max_seconds, with
-    RUNSCRIPT_LOAD_ERROR and the parameter named. A good set with the same base starts."""
+def bad_configs(rt: Runtime, max_seconds: Optional[float] = None) -> Outcome:
+    """Each bad parameter set: kea-dhcp4 exits non-zero within max_seconds (default: the
+    refusal bound of a native or an emulated cell), with RUNSCRIPT_LOAD_ERROR and the
+    parameter named. A good set with the same base starts."""
+    if max_seconds is None:
+        max_seconds = REFUSAL_BOUND_EMULATED_S if rt.emulated else REFUSAL_BOUND_S
     o = Outcome("bad-configs")
     # Kea >= 2.3.6 checks a file with the hooks loaded (-T): the same refusals must show there.
     check_flag = facts_for(rt.cell.kea).config_check_loading_hooks_flag
