@@ -21,7 +21,8 @@
 //   handler fails at once (HANDLER_DOWN). Nothing is allocated.
 // - post() (wait: false) never blocks beyond one short mutex (O(1) work under it): the record
 //   goes to its worker's bounded queue, or is dropped and counted (LIMIT) when the queue is
-//   full. Records of one worker are written in order. A handler that accepts no byte of a
+//   full. A parking pool (`park: true`) answers every posted record exactly once, within
+//   timeout_ms of its writing (else the handler is killed), or at its end, or at the stop. Records of one worker are written in order. A handler that accepts no byte of a
 //   pending record for timeout_ms is killed and restarted. Drops are reported at most once per
 //   second per worker, with the count.
 // - Worker choice: call() takes an idle running worker, preferring `key % workers`, else waits
@@ -108,6 +109,7 @@ struct HandlerSettings {
     std::size_t max_lines = 100;     // output lines reported per worker per second
     std::size_t read_bytes = 64 * 1024;  // output read per worker per wake-up
     int drain_ms = 2000;             // at stop
+    bool park = false;               // post() with a Completion: replies are matched to records
 };
 
 // What the pool reports (from its thread, or from a call()'s thread for TIMEOUT, OUTPUT and
@@ -146,7 +148,11 @@ public:
     Outcome call(std::size_t key, const char* point, const std::vector<std::string>& vars);
 
     // wait: false. STARTED (queued) or LIMIT (queue full: dropped, code = drops so far).
-    Outcome post(std::size_t key, std::string&& record);
+    // park (settings): `done` gets the record's answer once, from the pool's thread: EXITED
+    // (the reply's code), UNKNOWN (malformed reply), TIMED_OUT (no reply within timeout_ms of
+    // its writing: the handler is killed), HANDLER_DOWN (the handler ended first, or the stop
+    // came before the record was answered); never when post() returns LIMIT.
+    Outcome post(std::size_t key, std::string&& record, Completion done = Completion());
 
     // "load" / "unload" records (no variables), to every worker in turn, each a round trip
     // bounded by timeout_ms and by `cap` (monotonic ms, 0: none; at unload, the drain's end),
@@ -190,6 +196,8 @@ private:
     // handler_queue.cc: the asynchronous queue.
     void read_stdout(Worker& w);
     bool write_queued(Worker& w, long long now);
+    void answer_parked(Worker& w, const Outcome& o);
+    void fail_parked(Worker& w, bool queued_too);
     // handler_monitor.cc: the pool's thread.
     void monitor_loop();
     long long poll_set(PollSet& set, long long now, bool stopping);

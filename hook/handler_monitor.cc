@@ -93,6 +93,9 @@ long long HandlerPool::poll_set(PollSet& set, long long now, bool stopping) {
             wait_ms = std::min(wait_ms, w.busy_until - now);
         } else if (async || stopping) {
             if (w.out_fd >= 0 && async && !read_later) add(&w, w.out_fd, POLLIN, 2);
+            if (!w.awaiting.empty() && w.awaiting.front().second > 0 && w.alive) {
+                wait_ms = std::min(wait_ms, std::max(w.awaiting.front().second - now, 0LL));
+            }
             if (w.pending && w.in_fd >= 0 && !w.in_closed) {
                 add(&w, w.in_fd, POLLOUT, 3);
                 if (settings_.timeout_ms > 0) {
@@ -184,6 +187,22 @@ void HandlerPool::exchange(Worker& w, long long now, bool stopping) {
             shutdown(w.in_fd, SHUT_WR);
             w.in_closed = true;
         }
+    }
+    if (async && w.alive && !w.awaiting.empty() && w.awaiting.front().second > 0 &&
+        now >= w.awaiting.front().second) {
+        // A parked query's record had no reply in time: the handler is killed, as a
+        // synchronous call's would be; the others written to it fail at its end.
+        {
+            std::lock_guard<std::mutex> plock(w.proc_mutex);
+            if (w.proc.pid > 0) kill_program(w.proc);
+        }
+        w.alive = false;
+        w.next_exit_check = 0;
+        report(HandlerEvent{HandlerEvent::TIMEOUT, w.index, w.pid.load(), settings_.timeout_ms,
+                            "a parked query's record"});
+        if (w.outstanding > 0) --w.outstanding;
+        answer_parked(w, Outcome{Outcome::TIMED_OUT, 0, w.pid.load()});
+        return;
     }
     if (async && w.alive && w.pending && settings_.timeout_ms > 0 &&
         now - w.last_progress >= settings_.timeout_ms) {

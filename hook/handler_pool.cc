@@ -54,6 +54,10 @@ HandlerPool::HandlerPool(const HandlerSettings& settings, HandlerSink sink)
         if (!settings_.wait) {
             w->ring.resize(std::max<std::size_t>(settings_.queue, 1));
             w->sending.reserve(SEND_BATCH);
+            if (settings_.park) {
+                w->ring_done.resize(w->ring.size());
+                w->sending_done.reserve(SEND_BATCH);
+            }
         }
         workers_.push_back(std::move(w));
     }
@@ -96,6 +100,8 @@ void HandlerPool::release_all() {
                                 static_cast<long long>(n), ""});
         }
     }
+    // Parked queries never outlive the pool: what was not answered fails now.
+    for (auto& w : workers_) fail_parked(*w, true);
     for (auto& w : workers_) {
         close_fd(w->in_fd);
         close_fd(w->out_fd);
@@ -185,8 +191,15 @@ bool HandlerPool::start(Worker& w) {
     w.out_lines = LineBuffer();
     w.err_lines = LineBuffer();
     w.outstanding = 0;
+    fail_parked(w, false);
     // A record cut short by the previous handler's end must not reach the new one.
-    if (w.sent_bytes > 0 && w.sending_at < w.sending.size()) ++w.sending_at;
+    if (w.sent_bytes > 0 && w.sending_at < w.sending.size()) {
+        if (settings_.park && w.sending_at < w.sending_done.size()) {
+            w.awaiting.emplace_back(std::move(w.sending_done[w.sending_at]), 0);
+            fail_parked(w, false);
+        }
+        ++w.sending_at;
+    }
     w.sent_bytes = 0;
     w.in_closed = false;
     // Every end close-on-exec: no other process Kea starts may hold one open.
@@ -244,6 +257,9 @@ bool HandlerPool::start(Worker& w) {
 // the end (unless it never started: start() did) and schedules the restart.
 void HandlerPool::handle_exit(Worker& w, int result, int status) {
     w.alive = false;
+    // Its records written and not answered never will be: their parked queries go on now
+    // (as at any failure), not at the restart.
+    fail_parked(w, false);
     const long long now = monotonic_ms();
     if (status != -1 || result != 0) {
         report(HandlerEvent{HandlerEvent::EXITED, w.index, w.pid.load(), stopping_ ? 1 : 0,

@@ -15,7 +15,7 @@
 
 namespace runscript {
 
-Outcome HandlerPool::post(std::size_t key, std::string&& record) {
+Outcome HandlerPool::post(std::size_t key, std::string&& record, Completion done) {
     Worker& w = *workers_[key % workers_.size()];
     bool was_empty = false;
     {
@@ -26,7 +26,9 @@ Outcome HandlerPool::post(std::size_t key, std::string&& record) {
             if (first) wake(wake_fd_);
             return Outcome{Outcome::LIMIT, static_cast<int>(std::min<unsigned long long>(total, INT_MAX)), -1};
         }
-        w.ring[(w.head + w.count) % w.ring.size()].swap(record);
+        const std::size_t slot = (w.head + w.count) % w.ring.size();
+        w.ring[slot].swap(record);
+        if (settings_.park) w.ring_done[slot].swap(done);
         was_empty = w.count++ == 0;
     }
     // The pool's thread looks at the queue after every wake-up: only an empty queue's first
@@ -44,9 +46,70 @@ void HandlerPool::read_stdout(Worker& w) {
         close_fd(w.out_fd);
         w.next_exit_check = 0;
     }
+    if (settings_.park) {
+        // Each reply answers the oldest record written: its parked query waits for it.
+        for (const std::string& line : w.read) {
+            int code = 0;
+            const ReplyKind kind = parse_reply(line.data(), line.size(), &code);
+            if (kind == REPLY_OTHER) {
+                report_line(w, line);
+                continue;
+            }
+            if (kind == REPLY_MALFORMED) {
+                report_line(w, "reply '" + line.substr(0, 80) + "' is not 'exit <0-255>'",
+                            HandlerEvent::PROTOCOL);
+            }
+            if (w.outstanding == 0) continue;
+            --w.outstanding;
+            answer_parked(w, kind == REPLY_MALFORMED ? Outcome{Outcome::UNKNOWN, 0, w.pid.load()}
+                                                     : Outcome{Outcome::EXITED, code, w.pid.load()});
+        }
+        w.read.clear();
+        return;
+    }
     Outcome ignored = Outcome{Outcome::EXITED, 0, -1};  // nobody waits for these replies
     for (const std::string& line : w.read) take_line(w, line, &ignored);
     w.read.clear();
+}
+
+// The pool's thread: the oldest record written gets its answer.
+void HandlerPool::answer_parked(Worker& w, const Outcome& o) {
+    if (w.awaiting.empty()) return;
+    Completion done;
+    done.swap(w.awaiting.front().first);
+    w.awaiting.pop_front();
+    if (!done) return;
+    try {
+        done(o);
+    } catch (...) {
+    }
+}
+
+// The handler ended (or the pool stops): every record written and not answered gets
+// HANDLER_DOWN; with queued_too (the stop), every record not written yet as well.
+void HandlerPool::fail_parked(Worker& w, bool queued_too) {
+    if (!settings_.park) return;
+    const Outcome down = Outcome{Outcome::HANDLER_DOWN, 0, -1};
+    while (!w.awaiting.empty()) answer_parked(w, down);
+    if (!queued_too) return;
+    std::vector<Completion> left;
+    for (std::size_t i = w.sending_at; i < w.sending_done.size(); ++i) {
+        left.push_back(std::move(w.sending_done[i]));
+    }
+    w.sending_done.clear();
+    {
+        std::lock_guard<std::mutex> lock(w.queue_mutex);
+        for (std::size_t i = 0; i < w.count; ++i) {
+            left.push_back(std::move(w.ring_done[(w.head + i) % w.ring.size()]));
+        }
+    }
+    for (Completion& done : left) {
+        if (!done) continue;
+        try {
+            done(down);
+        } catch (...) {
+        }
+    }
 }
 
 // The pool's thread, with w.io held: writes queued records without blocking. True when
@@ -57,11 +120,16 @@ bool HandlerPool::write_queued(Worker& w, long long now) {
     for (;;) {
         if (w.sending_at == w.sending.size()) {
             w.sending.clear();
+            w.sending_done.clear();
             w.sending_at = 0;
             std::lock_guard<std::mutex> lock(w.queue_mutex);
             while (w.count > 0 && w.sending.size() < SEND_BATCH) {
                 w.sending.emplace_back();
                 w.sending.back().swap(w.ring[w.head]);
+                if (settings_.park) {
+                    w.sending_done.emplace_back();
+                    w.sending_done.back().swap(w.ring_done[w.head]);
+                }
                 w.head = (w.head + 1) % w.ring.size();
                 --w.count;
             }
@@ -102,6 +170,10 @@ bool HandlerPool::write_queued(Worker& w, long long now) {
             if (done >= left) {
                 done -= left;
                 w.sending[w.sending_at].clear();
+                if (settings_.park) {
+                    const long long by = settings_.timeout_ms > 0 ? now + settings_.timeout_ms : 0;
+                    w.awaiting.emplace_back(std::move(w.sending_done[w.sending_at]), by);
+                }
                 ++w.sending_at;
                 w.sent_bytes = 0;
                 ++w.outstanding;

@@ -16,6 +16,9 @@
 #include "handler.h"
 #include "line_buffer.h"
 
+#include <deque>
+#include <utility>
+
 #pragma GCC visibility push(hidden)
 
 namespace runscript {
@@ -49,6 +52,12 @@ struct HandlerPool::Worker {
     Process proc = Process{-1, -1, 0};
     std::atomic<pid_t> pid{-1};
     std::atomic<bool> alive{false};  // a handler runs and its pipes may be used
+
+    // park: the Completion of each record, beside it in `ring` and `sending`; `awaiting` holds
+    // those written and not answered yet, oldest first, with their deadlines (pool's thread).
+    std::vector<Completion> ring_done;
+    std::vector<Completion> sending_done;
+    std::deque<std::pair<Completion, long long> > awaiting;
 
     std::mutex queue_mutex;
     std::vector<std::string> ring;   // capacity `queue`

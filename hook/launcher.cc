@@ -117,7 +117,7 @@ Process Launcher::spawn(const char* path, char* const argv[], char* const envp[]
 }
 
 Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], bool wait,
-                      int timeout_ms, bool capture) {
+                      int timeout_ms, bool capture, Completion done) {
     const long long deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
     Child child;
     if (!wait) {
@@ -131,6 +131,7 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
         try {
             child.script = path;
             child.buffer = LineBuffer(limits_.max_lines);
+            child.done = std::move(done);
         } catch (...) {
             --slots_;
             throw;
@@ -223,17 +224,22 @@ void Launcher::finished(Child& c, int result, int status, std::vector<std::strin
     deliver(c, lines);
     const pid_t shown = c.proc.script();
     const int err = start_error(c.proc);
+    Outcome end = result > 0 ? from_status(shown, status) : Outcome{Outcome::UNKNOWN, 0, shown};
     if (err != 0) {
         report(AsyncEvent{AsyncEvent::SPAWN_FAILED, c.script, -1, err});
-    } else if (result > 0 && !c.killed) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-            report(AsyncEvent{AsyncEvent::EXITED_NONZERO, c.script, shown, WEXITSTATUS(status)});
-        } else if (WIFSIGNALED(status)) {
-            report(AsyncEvent{AsyncEvent::SIGNALED, c.script, shown, WTERMSIG(status)});
-        }
+        end = Outcome{Outcome::SPAWN_FAILED, err, -1};
+    } else if (c.killed) {
+        end = Outcome{Outcome::TIMED_OUT, 0, shown};
+    } else if (end.kind == Outcome::EXITED && end.code != 0) {
+        report(AsyncEvent{AsyncEvent::EXITED_NONZERO, c.script, shown, end.code});
+    } else if (end.kind == Outcome::SIGNALED) {
+        report(AsyncEvent{AsyncEvent::SIGNALED, c.script, shown, end.code});
     }
     release(c.proc);
     --slots_;
+    Completion done;
+    done.swap(c.done);
+    if (done) done(end);  // must not throw (launcher.h)
 }
 
 // The reaper owns its children: it reads, kills and reaps without the launcher's lock, which

@@ -95,6 +95,11 @@ struct AsyncEvent {
 // which costs nothing.
 const long long DISCARD_INTERVAL_MS = 10;
 
+// How an asynchronous run ended, for the one who waits for it without blocking (a parked
+// query, `park: true`): EXITED, SIGNALED, TIMED_OUT, SPAWN_FAILED or UNKNOWN. Called once, from
+// the reaper's thread, without any lock of the launcher held; it must not throw or block.
+typedef std::function<void(const Outcome&)> Completion;
+
 // Receives each line a script wrote to stdout/stderr when its output is captured.
 typedef std::function<void(const std::string& script, pid_t pid, const std::string& line)>
     LineSink;
@@ -161,8 +166,10 @@ public:
     // async run copies them). timeout_ms <= 0 means no timeout. capture: the script's stdout
     // and stderr go, line by line, to the LineSink instead of Kea's own. An async run that
     // cannot start after all (exec failure) is reported to the EventSink (SPAWN_FAILED).
+    // done (async only): called with how the run ended, also at stop; never when run() itself
+    // returns LIMIT or SPAWN_FAILED (nothing runs: the caller has its outcome then).
     Outcome run(const char* path, char* const argv[], char* const envp[], bool wait,
-                int timeout_ms, bool capture = false);
+                int timeout_ms, bool capture = false, Completion done = Completion());
 
     // Asynchronous scripts being launched or running (slots in use, at most max_async).
     std::size_t running_async() const;
@@ -176,6 +183,7 @@ private:
         int out_fd = -1;         // read end of the captured output, -1 when not captured
         long long quiet_until = 0;  // discarding: output is not read before then (monotonic ms)
         LineBuffer buffer;
+        Completion done;         // parked: who waits for the end
     };
 
     struct PollSet;

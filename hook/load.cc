@@ -56,7 +56,8 @@ int load(LibraryHandle& handle) {
         ParameterLookup lookup = [&handle](const std::string& name) {
             return handle.getParameter(name);
         };
-        Config config = parse_config(lookup, names, HOOK_POINTS, HOOK_POINT_COUNT);
+        Config config = parse_config(lookup, names, HOOK_POINTS, HOOK_POINT_COUNT,
+                                     RUNSCRIPT_KEA_VERSION);
         std::unique_ptr<Runner> fresh(new Runner(config));
         // One configuration may serve kea-dhcp4 and kea-dhcp6: the other family's hook points
         // are skipped, even those Kea registered in both servers (lease4_*, lease6_*).

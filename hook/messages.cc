@@ -30,6 +30,9 @@ extern const isc::log::MessageID RUNSCRIPT_HANDLER_BUSY = "RUNSCRIPT_HANDLER_BUS
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_QUEUE_FULL = "RUNSCRIPT_HANDLER_QUEUE_FULL";
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_OUTPUT = "RUNSCRIPT_HANDLER_OUTPUT";
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_PROTOCOL = "RUNSCRIPT_HANDLER_PROTOCOL";
+extern const isc::log::MessageID RUNSCRIPT_PARK_RESUMED = "RUNSCRIPT_PARK_RESUMED";
+extern const isc::log::MessageID RUNSCRIPT_PARK_LOST = "RUNSCRIPT_PARK_LOST";
+extern const isc::log::MessageID RUNSCRIPT_PARK_NOT_PARKED = "RUNSCRIPT_PARK_NOT_PARKED";
 
 }  // namespace runscript
 
@@ -60,6 +63,9 @@ const char* values[] = {
     "RUNSCRIPT_HANDLER_QUEUE_FULL", "handler %1 worker %2: queue full, %3 events dropped",
     "RUNSCRIPT_HANDLER_OUTPUT", "handler %1 (pid %2): %3",
     "RUNSCRIPT_HANDLER_PROTOCOL", "handler %1 worker %2: %3",
+    "RUNSCRIPT_PARK_RESUMED", "query %1 parked at %2: the scripts have ended, the query is %3",
+    "RUNSCRIPT_PARK_LOST", "query %1 parked at %2 could not be resumed: %3",
+    "RUNSCRIPT_PARK_NOT_PARKED", "query %1 at %2 is not parked by Kea: its park scripts are waited for",
     NULL
 };
 

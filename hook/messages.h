@@ -31,6 +31,9 @@ extern const isc::log::MessageID RUNSCRIPT_HANDLER_BUSY;
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_QUEUE_FULL;
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_OUTPUT;
 extern const isc::log::MessageID RUNSCRIPT_HANDLER_PROTOCOL;
+extern const isc::log::MessageID RUNSCRIPT_PARK_RESUMED;
+extern const isc::log::MessageID RUNSCRIPT_PARK_LOST;
+extern const isc::log::MessageID RUNSCRIPT_PARK_NOT_PARKED;
 
 }  // namespace runscript
 

@@ -154,4 +154,37 @@ std::size_t parse_count(const ConstElementPtr& e, const std::string& name, std::
     return static_cast<std::size_t>(e->intValue());
 }
 
+// `park: true`: the query waits, parked, for the script; no Kea thread does. So not beside
+// `wait: true` in one scope (a top-level `wait` is only a default), with a bound, and only at
+// hook points where this Kea parks.
+void check_park(const std::function<ConstElementPtr(const std::string&)>& get,
+                ScriptConfig& s, const std::string& prefix, const HookPointInfo* table,
+                std::size_t count, const char* kea_version) {
+    if (!s.park) return;
+    const std::string park = get("park") ? prefix + "park" : std::string("park");
+    ConstElementPtr wait = get("wait");
+    if (wait && wait->getType() == Element::boolean && wait->boolValue()) {
+        refuse("parameters '" + prefix + "park' and '" + prefix + "wait' are both true: a parked "
+               "query already waits for the script's end, no Kea thread does; keep 'park'");
+    }
+    s.wait = false;
+    if (s.timeout_ms <= 0) {
+        refuse("parameter '" + park + "' needs a 'timeout' above 0 (" + s.where + "): a parked "
+               "query must not wait for ever");
+    }
+    std::string parking;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (table[i].parks) parking += (parking.empty() ? "" : ", ") + std::string(table[i].name);
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        if (!s.hook_points[i] || table[i].parks) continue;
+        const std::string from = table[i].park_since[0]
+            ? std::string("this hook parks there from Kea ") + table[i].park_since + " on"
+            : std::string("Kea parks no query there");
+        refuse("parameter '" + park + "' (" + s.where + "): Kea " + kea_version + " cannot "
+               "park a query at hook point '" + table[i].name + "' (" + from + "); it parks at: " +
+               (parking.empty() ? std::string("none") : parking) + ". List those in 'hook-points'");
+    }
+}
+
 }  // namespace runscript

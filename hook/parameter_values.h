@@ -9,6 +9,7 @@
 #include <cc/data.h>
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -43,6 +44,11 @@ std::vector<OptionSpec> parse_options(const isc::data::ConstElementPtr& e, const
 
 // An integer 1..max.
 std::size_t parse_count(const isc::data::ConstElementPtr& e, const std::string& name, std::size_t max);
+
+// `park: true` checked for one script (refuses what cannot work), `get` its scope's lookup.
+void check_park(const std::function<isc::data::ConstElementPtr(const std::string&)>& get,
+                ScriptConfig& s, const std::string& prefix, const HookPointInfo* table,
+                std::size_t count, const char* kea_version);
 
 }  // namespace runscript
 

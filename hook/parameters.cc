@@ -31,7 +31,7 @@ namespace {
 // double as defaults for the entries of `scripts`.
 const char* const SCRIPT_KEYS[] = {"script", "wait", "timeout", "hook-points", "environment",
                                    "capture-output", "exit-codes", "on-failure", "persistent",
-                                   "workers", "queue", "name", "sync"};
+                                   "workers", "queue", "name", "sync", "park"};
 const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async", "options4", "options6",
                                         "max-output-lines", "drain-timeout", "check-permissions"};
 // Pseudo hook points: the script runs when the library is loaded / unloaded.
@@ -169,6 +169,10 @@ void parse_settings(const std::function<ConstElementPtr(const std::string&)>& ge
         s.queue = parse_count(queue, prefix + "queue", MAX_QUEUE);
         s.queue_given = true;
     }
+    if (ConstElementPtr park = expect(get("park"), Element::boolean, prefix + "park",
+                                      "a boolean (true or false)")) {
+        s.park = park->boolValue();
+    }
 }
 
 // The script of one scope and its dialect: `script` (ours) or `name` (ISC's run_script's),
@@ -214,7 +218,7 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
                           const std::function<ConstElementPtr(const std::string&)>& top,
                           const ScriptConfig& defaults, const std::string& prefix,
                           const HookPointInfo* table, std::size_t count,
-                          bool check_permissions) {
+                          bool check_permissions, const char* kea_version) {
     ScriptConfig s = defaults;
     parse_dialect(get, s, prefix);
     const std::string key = s.dialect == DIALECT_ISC ? "name" : "script";
@@ -239,11 +243,13 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
     }
     s.hook_points = parse_hook_points(points, points_name, table, count, s.dialect,
                                       &s.at_load, &s.at_unload);
-    if (!s.exit_codes.empty() && !s.wait) {
+    check_park(get, s, prefix, table, count, kea_version);
+    if (!s.exit_codes.empty() && !s.wait && !s.park) {
         const std::string codes = get("exit-codes") ? prefix + "exit-codes" : "exit-codes";
         const std::string wait = get("wait") ? prefix + "wait" : "wait";
         refuse("parameter '" + codes + "' needs '" + wait +
-                          "': true (an asynchronous script ends after Kea has moved on)");
+                          "': true or 'park': true (an asynchronous script ends after Kea has "
+                          "moved on)");
     }
     // Where a setting came from, for messages: this entry, or the top level it inherits
     // (then the message says which entry inherits it).
@@ -273,20 +279,21 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
 ScriptConfig parse_entry(const ConstElementPtr& entry, std::size_t i,
                          const std::function<ConstElementPtr(const std::string&)>& top,
                          const ScriptConfig& defaults, const HookPointInfo* table,
-                         std::size_t count, bool check_permissions) {
+                         std::size_t count, bool check_permissions, const char* kea_version) {
     const std::string prefix = "scripts[" + std::to_string(i) + "].";
     expect(entry, Element::map, "scripts[" + std::to_string(i) + "]", "a map");
     std::vector<std::string> keys;
     for (const auto& kv : entry->mapValue()) keys.push_back(kv.first);
     check_unknown(keys, script_keys(), prefix);
     auto get = [&entry](const std::string& key) { return entry->get(key); };
-    return parse_script(get, top, defaults, prefix, table, count, check_permissions);
+    return parse_script(get, top, defaults, prefix, table, count, check_permissions, kea_version);
 }
 
 }  // namespace
 
 Config parse_config(const ParameterLookup& lookup, const std::vector<std::string>& names,
-                    const HookPointInfo* hook_points, std::size_t hook_point_count) {
+                    const HookPointInfo* hook_points, std::size_t hook_point_count,
+                    const char* kea_version) {
     check_unknown(names, global_keys(), "");
 
     Config config;
@@ -334,6 +341,7 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     defaults.queue_given = false;
     defaults.dialect = DIALECT_OURS;
     defaults.isc_sync = false;
+    defaults.park = false;
     parse_settings(lookup, defaults, "");
 
     ConstElementPtr scripts = expect(lookup("scripts"), Element::list, "scripts",
@@ -349,7 +357,8 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     }
     if (top_script) {
         config.scripts.push_back(parse_script(lookup, lookup, defaults, "", hook_points,
-                                              hook_point_count, config.check_permissions));
+                                              hook_point_count, config.check_permissions,
+                                              kea_version));
     }
     if (scripts && scripts->size() == 0 && !top_script) {
         refuse("parameter 'scripts' is an empty list");
@@ -357,7 +366,7 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     for (std::size_t i = 0; scripts && i < scripts->size(); ++i) {
         config.scripts.push_back(parse_entry(scripts->get(static_cast<int>(i)), i, lookup,
                                              defaults, hook_points, hook_point_count,
-                                             config.check_permissions));
+                                             config.check_permissions, kea_version));
     }
     return config;
 }

@@ -25,6 +25,8 @@ struct HookPointInfo {
     bool ours;            // our dialect has it (at some Kea version)
     bool isc;             // ISC's run_script calls scripts here (ISC's dialect)
     bool isc_available;   // ... and this Kea version registers it
+    bool parks;           // this Kea version parks a query there (`park: true`)
+    const char* park_since;  // first Kea version that parks there, "" when none does
 };
 
 // The names and formats a script gets: ours (`script`, KEA_* variables) or those of ISC's
@@ -33,7 +35,8 @@ enum Dialect { DIALECT_OURS = 0, DIALECT_ISC = 1 };
 
 // What a synchronous script's exit code (`exit-codes`) or a failed run (`on-failure`) does to
 // Kea's processing; ordered, the strongest wins.
-enum NextStep { STEP_CONTINUE = 0, STEP_SKIP = 1, STEP_DROP = 2 };
+// STEP_PARK is only the callout's answer: the query waits, parked, for `park: true` scripts.
+enum NextStep { STEP_CONTINUE = 0, STEP_SKIP = 1, STEP_DROP = 2, STEP_PARK = 3 };
 
 // A DHCP option (or sub-option) exported as an extra variable (`options4` / `options6`).
 struct OptionSpec {
@@ -48,6 +51,7 @@ struct ScriptConfig {
     Dialect dialect;                     // `script` (ours) or `name` (ISC's)
     bool isc_sync;                       // ISC's `sync`: true is accepted, runs as ISC's did
     bool wait;                           // synchronous (1.4 default) or not
+    bool park;                           // the query waits, parked, for the run's end
     int timeout_ms;                      // <= 0: none
     std::vector<bool> hook_points;       // indexed like the hook point table
     std::vector<std::string> extra_env;  // NAME=value added to every run
@@ -89,8 +93,10 @@ typedef std::function<isc::data::ConstElementPtr(const std::string&)> ParameterL
 
 // Throws ConfigError naming the parameter at fault. `names` lists the parameters present
 // (empty when this Kea cannot enumerate them, before 1.4: unknown keys are then not caught).
+// kea_version: the release the library was built for, named in refusals that depend on it.
 Config parse_config(const ParameterLookup& lookup, const std::vector<std::string>& names,
-                    const HookPointInfo* hook_points, std::size_t hook_point_count);
+                    const HookPointInfo* hook_points, std::size_t hook_point_count,
+                    const char* kea_version);
 
 const int DEFAULT_TIMEOUT_MS = 10000;
 const std::size_t DEFAULT_MAX_ASYNC = 64;

@@ -1,6 +1,6 @@
 #include "runscript.h"
-#include "log_text.h"
 #include "logger.h"
+#include "reports.h"
 
 #include <string.h>
 
@@ -11,69 +11,6 @@ namespace runscript {
 std::unique_ptr<Runner> runner;
 
 namespace {
-
-void report_async(const AsyncEvent& e) {
-    switch (e.kind) {
-    case AsyncEvent::TIMED_OUT:
-        LOG_WARN(logger, RUNSCRIPT_ASYNC_TIMEOUT).arg(e.script).arg(e.pid);
-        break;
-    case AsyncEvent::EXITED_NONZERO:
-        LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_ASYNC_FAILED)
-            .arg(e.script).arg(e.pid).arg(e.code);
-        break;
-    case AsyncEvent::SPAWN_FAILED:
-        LOG_ERROR(logger, RUNSCRIPT_ASYNC_SPAWN_FAILED).arg(e.script).arg(strerror(e.code));
-        break;
-    case AsyncEvent::SIGNALED:
-        LOG_WARN(logger, RUNSCRIPT_ASYNC_FAILED).arg(e.script).arg(e.pid)
-            .arg("signal " + std::to_string(e.code));
-        break;
-    }
-}
-
-void report_line(const std::string& script, pid_t pid, const std::string& line) {
-    LOG_INFO(logger, RUNSCRIPT_OUTPUT).arg(script).arg(pid).arg(log_safe(line));
-}
-
-// Handler events into Kea's log (from the pool's thread, or a callout's for a timeout).
-HandlerSink handler_sink(const std::string& path) {
-    return [path](const HandlerEvent& e) {
-        switch (e.kind) {
-        case HandlerEvent::STARTED:
-            LOG_INFO(logger, RUNSCRIPT_HANDLER_STARTED).arg(path).arg(e.worker).arg(e.pid);
-            break;
-        case HandlerEvent::EXITED:
-            // value 1: at unload, where ending is what was asked of it.
-            if (e.value) {
-                LOG_INFO(logger, RUNSCRIPT_HANDLER_EXITED).arg(path).arg(e.worker).arg(e.pid)
-                    .arg(e.text);
-            } else {
-                LOG_WARN(logger, RUNSCRIPT_HANDLER_EXITED).arg(path).arg(e.worker).arg(e.pid)
-                    .arg(e.text);
-            }
-            break;
-        case HandlerEvent::RESTART:
-            LOG_INFO(logger, RUNSCRIPT_HANDLER_RESTART).arg(path).arg(e.worker).arg(e.value);
-            break;
-        case HandlerEvent::TIMEOUT:
-            LOG_WARN(logger, RUNSCRIPT_HANDLER_TIMEOUT).arg(path).arg(e.worker).arg(e.text)
-                .arg(e.value);
-            break;
-        case HandlerEvent::BUSY:
-            LOG_WARN(logger, RUNSCRIPT_HANDLER_BUSY).arg(path).arg(e.text).arg(e.value);
-            break;
-        case HandlerEvent::QUEUE_FULL:
-            LOG_WARN(logger, RUNSCRIPT_HANDLER_QUEUE_FULL).arg(path).arg(e.worker).arg(e.value);
-            break;
-        case HandlerEvent::OUTPUT:
-            LOG_INFO(logger, RUNSCRIPT_HANDLER_OUTPUT).arg(path).arg(e.pid).arg(log_safe(e.text));
-            break;
-        case HandlerEvent::PROTOCOL:
-            LOG_WARN(logger, RUNSCRIPT_HANDLER_PROTOCOL).arg(path).arg(e.worker).arg(log_safe(e.text));
-            break;
-        }
-    };
-}
 
 HandlerSettings handler_settings(const ScriptConfig& s, const Config& config) {
     HandlerSettings h;
@@ -86,6 +23,7 @@ HandlerSettings handler_settings(const ScriptConfig& s, const Config& config) {
     h.timeout_ms = s.timeout_ms;
     h.max_lines = config.max_output_lines;
     h.drain_ms = config.drain_ms;
+    h.park = s.park;
     return h;
 }
 
@@ -137,6 +75,27 @@ const char* failure_name(const Outcome& o) {
     }
 }
 
+// What one run's end asks of Kea: its exit code through `exit-codes`, a failure through
+// `on-failure` (logged when it is more than continue).
+NextStep step_for(const ScriptConfig& s, const char* point, const Outcome& o) {
+    if (failed(o)) {
+        if (s.on_failure > STEP_CONTINUE) {
+            LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_FAILURE_ACTION)
+                .arg(s.path).arg(point).arg(failure_name(o)).arg(step_name(s.on_failure));
+        }
+        return s.on_failure;
+    }
+    if (o.kind == Outcome::EXITED && !s.exit_codes.empty()) {
+        std::map<int, NextStep>::const_iterator it = s.exit_codes.find(o.code);
+        if (it != s.exit_codes.end() && it->second > STEP_CONTINUE) {
+            LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_EXIT_ACTION)
+                .arg(s.path).arg(point).arg(o.code).arg(step_name(it->second));
+            return it->second;
+        }
+    }
+    return STEP_CONTINUE;
+}
+
 Limits limits_of(const Config& config, bool any_async) {
     Limits limits;
     limits.max_async = any_async ? config.max_async : 0;
@@ -152,7 +111,8 @@ Runner::Runner(const Config& config)
       failure_step_(HOOK_POINT_COUNT, STEP_CONTINUE),
       wanted_{std::vector<bool>(HOOK_POINT_COUNT), std::vector<bool>(HOOK_POINT_COUNT)},
       options4_(option_variables(4, config.options4)),
-      options6_(option_variables(6, config.options6)), shadowed_(SHADOWABLE_COUNT) {
+      options6_(option_variables(6, config.options6)), shadowed_(SHADOWABLE_COUNT),
+      parks_(HOOK_POINT_COUNT) {
     for (std::size_t i = 0; i < SHADOWABLE_COUNT; ++i) {
         const char* name = SHADOWABLE_VARIABLES[i];
         shadowed_[i] = fields::option_listed(options4_, name) || fields::option_listed(options6_, name);
@@ -165,14 +125,16 @@ Runner::Runner(const Config& config)
             pool = pools_.back().get();
         } else {
             pools_.emplace_back();
-            any_async = any_async || !s.wait;
+            any_async = any_async || !s.wait || s.park;
         }
         for (std::size_t i = 0; i < HOOK_POINT_COUNT; ++i) {
             if (!s.hook_points[i]) continue;
             by_hook_point_[i].push_back(Entry{&s, pool});
             wanted_[s.dialect][i] = true;
             failure_step_[i] = std::max(failure_step_[i], s.on_failure);
+            if (s.park) parks_[i] = true;
         }
+        if (s.park && !resumer_) resumer_.reset(new Resumer());
     }
     launcher_.reset(new Launcher(limits_of(config_, any_async), report_async, report_line));
 }
@@ -186,11 +148,12 @@ std::string Runner::summary() const {
             if (s.hook_points[i]) points += (points.empty() ? "" : ",") + std::string(HOOK_POINTS[i].name);
         }
         if (s.at_unload) points += (points.empty() ? "" : ",") + std::string("unload");
+        const char* how = s.park ? "park" : s.wait ? "wait" : "async";
         const std::string mode = s.persistent
-            ? std::string(s.wait ? " (persistent, wait" : " (persistent, async") + ", " +
+            ? std::string(" (persistent, ") + how + ", " +
                   std::to_string(s.workers) + (s.workers == 1 ? " worker" : " workers") +
                   (s.wait ? "" : ", queue " + std::to_string(s.queue))
-            : std::string(s.wait ? " (wait" : " (async");
+            : std::string(" (") + how;
         text += (text.empty() ? "" : "; ") + s.path +
                 (s.dialect == DIALECT_ISC ? " [ISC's dialect]" : "") + mode +
                 ", timeout " + std::to_string(s.timeout_ms) + " ms, on-failure " +
@@ -200,7 +163,7 @@ std::string Runner::summary() const {
 }
 
 Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environment& env,
-                       long long cap) const {
+                       long long cap, Completion done) const {
     // posix_spawn takes char* const[]: the strings are not modified.
     std::vector<char*> envp;
     envp.reserve(env.vars().size() + s.extra_env.size() + 1);
@@ -210,13 +173,14 @@ Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environme
     char* argv[] = {const_cast<char*>(s.name.c_str()), const_cast<char*>(point), 0};
 
     int timeout_ms = s.timeout_ms;
-    if (cap > 0 && s.wait) {
+    const bool wait = s.wait && !done;
+    if (cap > 0 && wait) {
         // At unload, a synchronous script is bounded by the drain's end too.
         const long long left = std::max(cap - monotonic_ms(), 1LL);
         if (timeout_ms <= 0 || left < timeout_ms) timeout_ms = static_cast<int>(left);
     }
-    Outcome o = launcher_->run(s.path.c_str(), argv, envp.data(), s.wait, timeout_ms,
-                               s.capture);
+    Outcome o = launcher_->run(s.path.c_str(), argv, envp.data(), wait, timeout_ms,
+                               s.capture, std::move(done));
     switch (o.kind) {
     case Outcome::EXITED:
         if (o.code != 0) {
@@ -248,9 +212,10 @@ Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environme
 // The pool logs timeouts, drops and protocol errors itself (bounded); here only what exec
 // mode logs per event.
 Outcome Runner::hand_over(const ScriptConfig& s, HandlerPool& pool, const char* point,
-                          const Environment& env) const {
+                          const Environment& env, Completion done) const {
     const std::size_t key = pool.workers() > 1 ? env.client_key() : 0;
-    const Outcome o = s.wait ? pool.call(key, point, env.vars())
+    const Outcome o = done ? pool.post(key, handler_record(point, env.vars()), std::move(done))
+                    : s.wait ? pool.call(key, point, env.vars())
                              : pool.post(key, handler_record(point, env.vars()));
     if (o.kind == Outcome::EXITED && o.code != 0) {
         LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_SCRIPT_FAILED)
@@ -259,30 +224,77 @@ Outcome Runner::hand_over(const ScriptConfig& s, HandlerPool& pool, const char* 
     return o;
 }
 
-NextStep Runner::run(std::size_t index, const Environment* ours, const Environment* isc) const {
+bool Runner::start_parked(const Entry& entry, const char* point, const Environment& env,
+                          const std::shared_ptr<ParkedRuns>& runs) const {
+    const ScriptConfig* s = entry.script;
+    Resumer* resumer = resumer_.get();
+    // Called once, from the launcher's or the pool's thread, when the run has ended.
+    Completion done = [s, point, runs, resumer](const Outcome& o) {
+        runs->settle(step_for(*s, point, o));
+        if (--runs->pending == 0) resumer->push(runs);
+    };
+    ++runs->pending;
+    const Outcome o = entry.pool ? hand_over(*s, *entry.pool, point, env, std::move(done))
+                                 : launch(*s, point, env, 0, std::move(done));
+    if (o.kind == Outcome::STARTED) return true;
+    // Not started (max-async, a full queue, no handler, exec failure): no end will come.
+    --runs->pending;
+    runs->settle(step_for(*s, point, o));
+    return false;
+}
+
+NextStep Runner::run(std::size_t index, const Environment* ours, const Environment* isc,
+                     std::unique_ptr<ParkedQuery> parked) const {
     const char* point = HOOK_POINTS[index].name;
     NextStep verdict = STEP_CONTINUE;
+    std::shared_ptr<ParkedRuns> runs;
+    if (parked) {
+        // Held before any run starts: none can end and resume the query before Kea knows it
+        // is parked. Kea does not park every query (DHCPv4-over-DHCPv6): then the scripts
+        // are waited for, so that their exit codes still decide.
+        try {
+            parked->reference();
+            runs = std::make_shared<ParkedRuns>();
+            runs->query = std::move(parked);
+            runs->point = point;
+        } catch (const std::exception& e) {
+            LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_PARK_NOT_PARKED)
+                .arg(parked->label()).arg(point);
+        }
+    }
+    bool any_parked = false;
     for (const Entry& entry : by_hook_point_[index]) {
         const ScriptConfig* s = entry.script;
         const Environment* env = s->dialect == DIALECT_ISC ? isc : ours;
         if (!env) continue;
-        Outcome o = entry.pool ? hand_over(*s, *entry.pool, point, *env) : launch(*s, point, *env);
-        if (failed(o)) {
-            if (s->on_failure > verdict) {
-                verdict = s->on_failure;
-                LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_FAILURE_ACTION)
-                    .arg(s->path).arg(point).arg(failure_name(o)).arg(step_name(verdict));
-            }
-        } else if (o.kind == Outcome::EXITED && !s->exit_codes.empty()) {
-            std::map<int, NextStep>::const_iterator it = s->exit_codes.find(o.code);
-            if (it != s->exit_codes.end() && it->second > verdict) {
-                verdict = it->second;
-                LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_EXIT_ACTION)
-                    .arg(s->path).arg(point).arg(o.code).arg(step_name(verdict));
-            }
+        if (s->park && runs) {
+            any_parked = start_parked(entry, point, *env, runs) || any_parked;
+            continue;
         }
+        Outcome o = Outcome{Outcome::STARTED, 0, -1};
+        if (s->park && !entry.pool) {  // Kea did not park the query: the script is waited for
+            ScriptConfig waited = *s;
+            waited.wait = true;
+            o = launch(waited, point, *env);
+        } else {  // a parking handler's record is then only queued (docs/hook.md)
+            o = entry.pool ? hand_over(*s, *entry.pool, point, *env) : launch(*s, point, *env);
+        }
+        verdict = std::max(verdict, step_for(*s, point, o));
     }
-    return verdict;
+    if (!runs) return verdict;
+    if (!any_parked) {
+        // No park run started: decided now. Our hold goes, so that another library's unpark
+        // is not kept waiting for ours.
+        try {
+            runs->query->dereference();
+        } catch (...) {
+        }
+        return std::max(verdict, static_cast<NextStep>(runs->verdict.load()));
+    }
+    runs->settle(verdict);
+    resumer_->parked_one();
+    if (--runs->pending == 0) resumer_->push(runs);
+    return STEP_PARK;
 }
 
 void Runner::unload() {
@@ -336,7 +348,9 @@ void callout_failed(isc::hooks::CalloutHandle& handle, std::size_t index, const 
 }
 
 void apply_next_step(isc::hooks::CalloutHandle& handle, NextStep step) {
-    if (step == STEP_SKIP) {
+    if (step == STEP_PARK) {
+        handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_PARK);
+    } else if (step == STEP_SKIP) {
         handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_SKIP);
     } else if (step == STEP_DROP) {
         handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_DROP);

@@ -9,6 +9,7 @@
 #include "fields.h"
 #include "handler.h"
 #include "launcher.h"
+#include "parking.h"
 
 #include <hooks/hooks.h>
 
@@ -40,7 +41,14 @@ public:
     // `ours` / `isc`: the environment in each dialect, null when the callout did not build it
     // (no script of that dialect wants the hook point, or ISC's skips it); a script whose
     // dialect has none is not run.
-    NextStep run(std::size_t index, const Environment* ours, const Environment* isc) const;
+    // parked: the query of a hook point where Kea parks (null elsewhere); when a `park: true`
+    // script started, the query stays parked until the last of them has ended (Resumer) and
+    // STEP_PARK is returned.
+    NextStep run(std::size_t index, const Environment* ours, const Environment* isc,
+                 std::unique_ptr<ParkedQuery> parked = std::unique_ptr<ParkedQuery>()) const;
+
+    // Whether a `park: true` script wants hook point `index` (the callout then hands its query).
+    bool parks(std::size_t index) const { return parks_[index]; }
 
     // What to tell Kea when the callout itself failed (no script ran): the strongest
     // `on-failure` of the scripts subscribed to hook point `index`. Never throws.
@@ -76,9 +84,13 @@ private:
     };
 
     Outcome launch(const ScriptConfig& s, const char* point, const Environment& env,
-                   long long cap = 0) const;
+                   long long cap = 0, Completion done = Completion()) const;
     Outcome hand_over(const ScriptConfig& s, HandlerPool& pool, const char* point,
-                      const Environment& env) const;
+                      const Environment& env, Completion done = Completion()) const;
+    // Starts a `park: true` run whose end settles `runs`; false when it did not start (its
+    // failure is settled then).
+    bool start_parked(const Entry& entry, const char* point, const Environment& env,
+                      const std::shared_ptr<ParkedRuns>& runs) const;
 
     Config config_;
     std::vector<std::vector<Entry> > by_hook_point_;
@@ -87,6 +99,10 @@ private:
     std::vector<fields::OptionVariable> options4_;
     std::vector<fields::OptionVariable> options6_;
     std::vector<bool> shadowed_;
+    std::vector<bool> parks_;
+    // Parked queries go on from Kea's main thread. Destroyed after the launcher and the pools,
+    // whose ends settle every run still going: it then resumes what is left.
+    std::unique_ptr<Resumer> resumer_;
     std::unique_ptr<Launcher> launcher_;
     // One per script entry, null for exec-mode ones. Destroyed first: their stop is bounded
     // by drain-timeout (handler.h).

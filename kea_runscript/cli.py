@@ -11,7 +11,7 @@
     kea-runscript pipelines [--check]
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
                          [--keep-container]
-    kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--isc-config] [--launcher-only] [--no-build]
+    kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--isc-config] [--park] [--launcher-only] [--no-build]
     kea-runscript docs [--check]          (docs/variables.md from hook/variables.yaml)
     kea-runscript golden [--update]       (tests/golden/ from the templates)
     kea-runscript messages [--check]      (hook/messages.{h,cc}, docs/messages.md from hook/messages.mes)
@@ -182,6 +182,12 @@ def _release_and_tool_commands(sub) -> None:
     sp.add_argument("--v4-only", action="store_true", help="skip the DHCPv6 rows")
     sp.add_argument("--isc-config", action="store_true",
                     help="only ISC's run_script configuration under ISC's hook and this one, MT on (~10 minutes)")
+    sp.add_argument("--park", action="store_true",
+                    help="only the parked-query rows: park: true vs wait: true vs wait: false, "
+                         "exec and handler, MT off and on (~40 minutes)")
+    sp.add_argument("--charts", metavar="DIR", help="where the charts (PNG) go (default build/<id>/bench/)")
+    sp.add_argument("--charts-from", metavar="FILE", help="draw the charts of a run again from its "
+                                                           "results.json, measuring nothing")
     sp.add_argument("--launcher-only", action="store_true", help="only the launcher microbenchmark")
     sp.add_argument("--no-build", action="store_true", help="use dist/<id>/ as it is")
     sp.add_argument("--keep-container", action="store_true", help="keep the container for debugging")

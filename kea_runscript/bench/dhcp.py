@@ -24,9 +24,10 @@ from ..verify import testnet
 from . import leases as bench_leases
 from .launcher import (exit0_scripts, handler_costs, handler_programs, handler_table,
                        launcher_costs, launcher_table)
-from .report import capacity_table, handler_targets, sync_floor, targets
+from . import charts
+from .report import capacity_table, handler_targets, park_targets, sync_floor, targets
 from .rows import (SCRIPT_FILES, SCRIPT_LABELS, Row, capacity_rows, empty_twin, handler_rows,
-                   isc_config_rows, lease_rows)
+                   isc_config_rows, lease_rows, park_rows)
 from ..errors import ExitCode, ToolkitError, UsageError
 from .trials import LOSS_LIMIT, RowResult, Search, Trial
 from ..verify.perfdhcp import parse_perfdhcp
@@ -297,9 +298,11 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                 settings: Optional[Settings] = None,
                 spawn_us: Optional[Dict[str, float]] = None,
                 handler_us: Optional[Dict[str, Dict[str, float]]] = None,
-                leases: bool = True, isc_config_only: bool = False) -> str:
+                leases: bool = True, isc_config_only: bool = False, park_only: bool = False,
+                charts_dir: Optional[Path] = None) -> str:
     """Runs the capacity searches of the cell's rows; returns the tables (Markdown).
-    ``isc_config_only``: only ISC's configuration under both hooks (:func:`isc_config_rows`)."""
+    ``isc_config_only``: only ISC's configuration under both hooks (:func:`isc_config_rows`);
+    ``park_only``: only the parked-query rows (:func:`park_rows`)."""
     from ..engine import containers, images
     from ..builder.hook import LIBRARY, Paths
     paths = Paths()
@@ -312,10 +315,7 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
     so = paths.out(cell) / LIBRARY
     if not so.is_file():
         raise RuntimeError(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
-    rows = [r for fam in families for r in capacity_rows(fam, full=not quick) + handler_rows(fam, full=not quick)]
-    big = lease_rows(full=not quick) if leases and 6 in families else []
-    if isc_config_only:
-        rows, big = [r for fam in families for r in isc_config_rows(fam)], []
+    rows, big = _selected_rows(families, quick, leases, isc_config_only, park_only)
     t0 = time.monotonic()
     image = images.ensure_image("runtime", cell, paths.logs(cell), say)
     with tempfile.TemporaryDirectory() as tmp, \
@@ -360,12 +360,39 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
     tg = targets(results) + sync_floor(results, spawn_us or {})
     if tg:
         lines += ["", "Ratios to ISC named in the issue (pass 1 / pass 2):", ""] + [f"* {x}" for x in tg]
+    pt = park_targets(results)
+    if pt:
+        lines += ["", "Parked queries against the targets of issue 25 (pass 1 / pass 2):", ""] + [f"* {x}" for x in pt]
     ht = handler_targets(results, handler_us or {})
     if ht:
         lines += ["", "Handler rows against the targets of issue 14 (pass 1 / pass 2):", ""] + [f"* {x}" for x in ht]
     text = "\n".join(lines)
     (out / "result.md").write_text(text + "\n")
-    return text
+    kind = "park" if park_only else "isc-config" if isc_config_only else "quick" if quick else "full"
+    return text + "\n\n" + _charts(cell, results, out, charts_dir, kind)
+
+
+def _selected_rows(families, quick: bool, leases: bool, isc_config_only: bool,
+                   park_only: bool) -> Tuple[List[Row], List[Row]]:
+    """The rows of a run, and its lease-database rows."""
+    if isc_config_only:
+        return [r for fam in families for r in isc_config_rows(fam)], []
+    if park_only:
+        return [r for fam in families for r in park_rows(fam)], []
+    rows = [r for fam in families for r in capacity_rows(fam, full=not quick) + handler_rows(fam, full=not quick)]
+    return rows, lease_rows(full=not quick) if leases and 6 in families else []
+
+
+def _charts(cell, results: Dict[str, RowResult], out: Path, charts_dir: Optional[Path], kind: str) -> str:
+    """results.json beside result.md, and the charts (charts.py); the line that says where."""
+    title = f"Kea {cell.kea} ({cell.id}), {time.strftime('%Y-%m-%d')}, {kind} rows"
+    records = charts.result_records(results)
+    charts.save_results(records, out / "results.json", title)
+    try:
+        drawn = charts.draw(records, charts_dir or out, f"{cell.id}-{kind}", title)
+    except ImportError:
+        return "Charts: not drawn (matplotlib missing: pip install -e '.[bench]')"
+    return "Charts: " + ", ".join(str(p) for p in drawn)
 
 
 def cli_main(args, m) -> ExitCode:
@@ -373,6 +400,12 @@ def cli_main(args, m) -> ExitCode:
     one cell (built first, cached). Prints tables; OK unless it could not run."""
     from ..builder import hook
     from ..engine import containers
+    if getattr(args, "charts_from", None):
+        title, records = charts.load_results(Path(args.charts_from))
+        directory = Path(args.charts) if args.charts else Path(args.charts_from).parent
+        for p in charts.draw(records, directory, Path(args.charts_from).parent.parent.name + "-again", title):
+            print(p)
+        return ExitCode.OK
     cell = None if args.launcher_only else _bench_cell(args, m)  # checked before minutes of measuring
     quick = bool(args.quick)
     calls, heap = (400, 256) if quick else (2000, 512)
@@ -391,6 +424,8 @@ def cli_main(args, m) -> ExitCode:
         families = (4,) if args.v4_only else (4, 6)
         text = dhcp_tables(cell, quick=quick, families=families,
                            isc_config_only=bool(getattr(args, "isc_config", False)),
+                           park_only=bool(getattr(args, "park", False)),
+                           charts_dir=Path(args.charts) if getattr(args, "charts", None) else None,
                            keep=True if args.keep_container else None, say=output.say,
                            spawn_us={k: v["posix_spawn_us"] for k, v in costs.items()},
                            handler_us=handler_us)

@@ -123,6 +123,33 @@ def _verdict(values: Sequence[Optional[float]], target: float) -> str:
     return "met in pass " + ", ".join(str(i + 1) for i, m in enumerate(met) if m) + " only"
 
 
+def park_targets(results: Dict[str, RowResult]) -> List[str]:
+    """Issue 25's targets for parked queries, as ratios within each pass: `park: true` against
+    the same configuration with `wait: false` (target ≥ 0.9) and with `wait: true` (≥ 3)."""
+    out = []
+    for res in results.values():
+        row = res.row
+        if not row.park:
+            continue
+        twins = {"wait: false": Row(row.family, row.hook, row.mt, row.script, False, row.points),
+                 "wait: true": Row(row.family, row.hook, row.mt, row.script, True, row.points)}
+        parts = []
+        for what, twin in twins.items():
+            other = results.get(twin.key)
+            if other is None:
+                continue
+            ratios = [res.capacity(i) / other.capacity(i) for i in range(len(res.passes))
+                      if res.capacity(i) and other.capacity(i)]
+            target = 0.9 if what == "wait: false" else 3.0
+            shown = " / ".join(f"{r:.2f}" for r in ratios) or "n/a"
+            verdict = "met" if ratios and min(ratios) >= target else "missed"
+            parts.append(f"÷ {what} {shown} (target ≥ {target:g}: {verdict})")
+        if parts:
+            out.append(f"DHCPv{row.family}, {SCRIPT_LABELS[row.script]}, MT {'on' if row.mt else 'off'}: "
+                       + "; ".join(parts))
+    return out
+
+
 def handler_targets(results: Dict[str, RowResult], costs: Dict[str, Dict[str, float]]) -> List[str]:
     """Each handler row at the default points (empty Kea) against issue 14's targets, as
     ratios within each pass; where a target is missed, what bounds it, from this run's

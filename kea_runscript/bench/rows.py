@@ -28,6 +28,7 @@ class Row:
     wait: bool = False
     points: Optional[Tuple[str, ...]] = None  # runscript: None = the default points (1.4's)
     leases: int = 0  # leases in the memfile Kea loads at start (0: empty, not persisted)
+    park: bool = False  # runscript: park: true (the query waits, parked, for the script)
 
     @property
     def handler(self) -> bool:
@@ -37,7 +38,7 @@ class Row:
     def key(self) -> str:
         what = {"none": "none", "isc": "isc", "isc-config": "isc-config"}.get(self.hook) or (
             ("default" if self.points is None else "+".join(self.points))
-            + ("-wait" if self.wait else "-async"))
+            + ("-park" if self.park else "-wait" if self.wait else "-async"))
         return f"v{self.family}-{what}-{'mt' if self.mt else 'st'}" + (
             "" if self.hook == "none" else f"-{self.script}") + (
             f"-{self.leases}" if self.leases else "")
@@ -50,7 +51,9 @@ class Row:
             return "ISC run_script, sync: false"
         if self.hook == "isc-config":
             return "this hook, ISC's configuration (name, sync: false)"
-        wait = f"wait: {'true' if self.wait else 'false'}"
+        wait = "park: true" if self.park else f"wait: {'true' if self.wait else 'false'}"
+        if self.park or (self.wait and self.points == _committed(self.family)):
+            wait += ", exit-codes"
         if self.handler:
             points = "default points" if self.points is None else ", ".join(self.points)
             return f"this hook, handler, {points}, {wait}"
@@ -61,9 +64,12 @@ class Row:
     def parameters(self, script: str) -> dict:
         if self.hook in ("isc", "isc-config"):
             return {"name": script, "sync": bool(self.wait)}
-        p = {"script": script, "wait": bool(self.wait)}
+        p = {"script": script, "park": True} if self.park else {"script": script, "wait": bool(self.wait)}
         if self.points is not None:
             p["hook-points"] = list(self.points)
+        if self.points == _committed(self.family) and (self.park or self.wait):
+            # a decision the script's exit code makes (never taken here: the script exits 0)
+            p["exit-codes"] = {"3": "drop"}
         if self.handler:
             p["persistent"] = True
             if self.mt:  # one handler per Kea packet thread (Kea's default: one per core, 2 here)
@@ -75,6 +81,23 @@ class Row:
 
 #: handler processes in the rows with Kea's multi-threading on
 HANDLER_WORKERS_MT = 2
+
+
+def _committed(family: int) -> Tuple[str, ...]:
+    return (f"leases{family}_committed",)
+
+
+def park_rows(family: int) -> List[Row]:
+    """Parked queries (issue 25): leases<f>_committed with an exit-code decision, `park: true`
+    against `wait: true` and `wait: false` (no decision possible), the sh script and the C
+    handler, Kea's multi-threading off and on, beside Kea without a hook."""
+    rows = [Row(family, "none", mt) for mt in (False, True)]
+    for script in ("sh", "hc"):
+        for mt in (False, True):
+            rows += [Row(family, "runscript", mt, script=script, points=_committed(family), park=True),
+                     Row(family, "runscript", mt, script=script, points=_committed(family), wait=True),
+                     Row(family, "runscript", mt, script=script, points=_committed(family))]
+    return rows
 
 
 def capacity_rows(family: int, full: bool) -> List[Row]:
@@ -144,6 +167,6 @@ def references(row: Row, rows: Sequence[Row]) -> Tuple[Optional[Row], Optional[R
 
 def empty_twin(row: Row) -> Row:
     """The same configuration with an empty Kea (the lease rows' "÷ empty Kea")."""
-    return Row(row.family, row.hook, row.mt, row.script, row.wait, row.points)
+    return Row(row.family, row.hook, row.mt, row.script, row.wait, row.points, park=row.park)
 
 

@@ -47,6 +47,40 @@ def version_number(version) -> int:
     return version.major * 10000 + version.minor * 100 + version.patch
 
 
+def _hook_points(kea: KeaFacts, catalogue: Catalogue, by_name: dict, isc_points: dict) -> list:
+    """Every hook point's facts for the templates: ours, ISC's, where Kea parks."""
+    points = []
+    for index, point in enumerate(catalogue.hook_points):
+        available = kea.has_hook_point(point.name) and all(
+            by_name[g]["cxx_type"] for g in point.emits)
+        points.append({
+            "name": point.name,
+            "index": index,
+            "ours": True,
+            "available": available,
+            "default": point.default,
+            "family": point.family,
+            "since": str(kea.hook_points[point.name]),
+            "emits": point.emits,
+            "max_vars": sum(len(by_name[g]["variables"]) for g in point.emits),
+            # Kea parks the query there (park: true); the callout hands it over
+            "parks": kea.parks_at(point.name),
+            "park_since": str(kea.parking.get(point.name, "")),
+            "query_type": kea.values[f"type_pkt{point.family}"],
+            "query_argument": f"query{point.family}",
+        })
+    for point in points:
+        point.update(isc_points.get(point["name"], {"isc": False, "isc_available": False}))
+    for name, extra in isc_points.items():  # ISC's hook points ours lacks (addr6_register)
+        if not any(p["name"] == name for p in points):
+            points.append({"name": name, "index": len(points), "ours": False,
+                            "available": False, "default": False,
+                            "family": 6 if "6" in name else 4,
+                            "since": str(kea.hook_points[name]), "emits": (), "max_vars": 0,
+                            "parks": False, "park_since": "", **extra})
+    return points
+
+
 def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
     groups = []
     for group in catalogue.groups.values():
@@ -65,32 +99,8 @@ def template_context(kea: KeaFacts, catalogue: Catalogue) -> dict:
             "shadowed": sorted(v.name for v in variables
                                if any(re.match(p.regex, v.name) for p in group.patterns)),
         })
-    by_name = {g["name"]: g for g in groups}
-    points = []
-    for index, point in enumerate(catalogue.hook_points):
-        available = kea.has_hook_point(point.name) and all(
-            by_name[g]["cxx_type"] for g in point.emits)
-        points.append({
-            "name": point.name,
-            "index": index,
-            "ours": True,
-            "available": available,
-            "default": point.default,
-            "family": point.family,
-            "since": str(kea.hook_points[point.name]),
-            "emits": point.emits,
-            "max_vars": sum(len(by_name[g]["variables"]) for g in point.emits),
-        })
     isc_blocks, isc_points = isc_context(kea, catalogue)
-    for point in points:
-        point.update(isc_points.get(point["name"], {"isc": False, "isc_available": False}))
-    for name, extra in isc_points.items():  # ISC's hook points ours lacks (addr6_register)
-        if not any(p["name"] == name for p in points):
-            points.append({"name": name, "index": len(points), "ours": False,
-                            "available": False, "default": False,
-                            "family": 6 if "6" in name else 4,
-                            "since": str(kea.hook_points[name]), "emits": (), "max_vars": 0,
-                            **extra})
+    points = _hook_points(kea, catalogue, {g["name"]: g for g in groups}, isc_points)
     missing = kea.missing_headers
     shim = missing if missing and missing["remedy"] == "shim" else None
     source_tree = missing if missing and missing["remedy"] == "source-tree" else None

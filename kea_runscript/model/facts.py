@@ -27,6 +27,7 @@ class KeaFacts:
     version: Version
     values: dict = field(compare=False)
     hook_points: dict = field(compare=False)  # name -> first Version
+    parking: dict = field(default_factory=dict, compare=False)  # name -> first Version that parks
     # Releases whose rendered facts and hook points equal this version's: valid_from <= V <
     # valid_until (valid_until is at most the first series after the newest known one).
     valid_from: Version = field(default=Version(1, 1, 0), compare=False)
@@ -40,6 +41,13 @@ class KeaFacts:
 
     def has_hook_point(self, name: str) -> bool:
         return self.hook_points[name] <= self.version
+
+    def parks_at(self, name: str) -> bool:
+        """Whether this Kea parks a query a callout asks to park at hook point `name`."""
+        return name in self.parking and self.parking[name] <= self.version
+
+    def parking_points(self) -> list[str]:
+        return [name for name in self.parking if self.parks_at(name)]
 
 
 @lru_cache(maxsize=None)
@@ -68,6 +76,7 @@ def _valid_range(data: dict, version: Version) -> tuple:
     """[from, until) around `version` in which no rendered fact and no hook point changes."""
     boundaries = {Version.parse(step["since"]) for steps in data["facts"].values() for step in steps}
     boundaries |= {Version.parse(since) for since in data["hook_points"].values()}
+    boundaries |= {Version.parse(since) for since in data["parking"].values()}
     newest = max(Version.parse(s) for s in data["series"])
     # Facts are known up to the newest series: a later release is not vouched for.
     boundaries.add(Version(newest.major, newest.minor + 1, 0))
@@ -105,6 +114,7 @@ def facts_for(text: str, rendered_only: bool = False) -> KeaFacts:
     sections = [data["facts"]] if rendered_only else [data["facts"], data["toolkit_facts"]]
     values = {name: _resolve(steps, version) for section in sections for name, steps in section.items()}
     hook_points = {name: Version.parse(since) for name, since in data["hook_points"].items()}
+    parking = {name: Version.parse(since) for name, since in data["parking"].items()}
     valid_from, valid_until = _valid_range(data, version)
-    return KeaFacts(version=version, values=values, hook_points=hook_points,
+    return KeaFacts(version=version, values=values, hook_points=hook_points, parking=parking,
                     valid_from=valid_from, valid_until=valid_until)

@@ -26,7 +26,8 @@ LOG_TEXT = ("log_text.cc",)
 #: The parameters, parsed and checked at load().
 PARAMETERS = ("parameter_values.cc", "parameters.cc", "script_file.cc", "spelling.cc") + LOG_TEXT
 #: Every static source of the hook; a rendered tree adds callouts.cc.
-SOURCES = tuple(sorted(set(HANDLER + PARAMETERS + ("load.cc", "logger.cc", "messages.cc", "runscript.cc"))))
+SOURCES = tuple(sorted(set(HANDLER + PARAMETERS + ("load.cc", "logger.cc", "messages.cc", "parking.cc",
+                                                    "reports.cc", "runscript.cc"))))
 
 
 def headers() -> List[str]:

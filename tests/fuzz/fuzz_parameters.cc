@@ -26,13 +26,15 @@ namespace {
 
 // A small table of hook points, as callouts.cc generates one per Kea version: one this Kea
 // lacks, one called by default, one only when listed, one also of ISC's dialect, one only of
-// ISC's dialect.
+// ISC's dialect, one where this Kea parks queries, one where a later Kea would.
 const runscript::HookPointInfo POINTS[] = {
-    {"pkt4_receive", true, true, "1.1", 4, true, false, false},
-    {"lease4_renew", true, true, "1.1", 4, true, true, true},
-    {"lease4_offer", false, false, "2.7.5", 4, true, false, false},
-    {"pkt6_send", true, false, "1.1", 6, true, false, false},
-    {"addr6_register", false, false, "2.7.7", 6, false, true, true},
+    {"pkt4_receive", true, true, "1.1", 4, true, false, false, false, ""},
+    {"lease4_renew", true, true, "1.1", 4, true, true, true, false, ""},
+    {"lease4_offer", false, false, "2.7.5", 4, true, false, false, false, ""},
+    {"pkt6_send", true, false, "1.1", 6, true, false, false, false, ""},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, true, false, ""},
+    {"leases4_committed", true, false, "1.4.0", 4, true, true, true, true, "1.9.7"},
+    {"subnet4_select", true, false, "1.1.0", 4, true, false, false, false, "2.5.7"},
 };
 const std::size_t N_POINTS = sizeof(POINTS) / sizeof(POINTS[0]);
 
@@ -70,7 +72,14 @@ void check_script(const runscript::ScriptConfig& s) {
     for (const auto& code : s.exit_codes) {
         if (code.first < 0 || code.first > 255 || code.second > runscript::STEP_DROP) std::abort();
     }
-    if (!s.exit_codes.empty() && !s.wait) std::abort();
+    if (!s.exit_codes.empty() && !s.wait && !s.park) std::abort();
+    if (s.park) {
+        // parked: never waited for by a thread, bounded, only where this Kea parks
+        if (s.wait || s.timeout_ms <= 0) std::abort();
+        for (std::size_t i = 0; i < N_POINTS; ++i) {
+            if (s.hook_points[i] && !POINTS[i].parks) std::abort();
+        }
+    }
     if (s.workers < 1 || s.workers > runscript::MAX_WORKERS) std::abort();
     if (s.queue < 1 || s.queue > runscript::MAX_QUEUE) std::abort();
     if ((s.workers_given || s.queue_given) && !s.persistent) std::abort();
@@ -136,7 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& kv : parameters->mapValue()) names.push_back(kv.first);
     auto lookup = [&parameters](const std::string& name) { return parameters->get(name); };
     try {
-        check_accepted(runscript::parse_config(lookup, names, POINTS, N_POINTS));
+        check_accepted(runscript::parse_config(lookup, names, POINTS, N_POINTS, "2.2.0"));
     } catch (const runscript::ConfigError& e) {
         check_refused(e.what(), names);  // what(): as load() logs it, up to a NUL
     }

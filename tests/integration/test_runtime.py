@@ -505,3 +505,30 @@ def test_what_scripts_and_handlers_echo_from_a_client_is_logged_escaped(rt):
     msg = _show(o)
     assert all(lines == scenarios.LOG_EXPECTED * 2 for lines in o.facts["logged"].values()), msg
     assert o.ok, msg
+
+
+# --------------------------------------------------------------------------------------------
+# issue 25: parked queries (park: true), one Kea run per multi-threading mode, judged by phase
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["mt-off", "mt-on"])
+def park_run(rt, request):
+    o = scenarios.park(rt, request.param)
+    _show(o)
+    return o
+
+
+@pytest.mark.parametrize("phase", scenarios.PARK_PHASES)
+def test_parked_query(park_run, phase):
+    msg = "\n" + park_run.summary()
+    assert not scenarios.park_phase_problems(park_run, phase), msg
+    if phase == "answer after the end":
+        for who in ("exec", "handler"):
+            assert park_run.facts[f"{who}: its ACK captured at"] > park_run.facts[f"{who}: slow run ended at"], msg
+    if phase == "no thread blocked":
+        assert park_run.facts["exec: other client's ACK captured at"] < park_run.facts["exec: slow run ended at"], msg
+    if phase == "reload":
+        assert park_run.facts["reload: parked queries resumed or found gone"] == 2, msg
+    if phase == "DHCPv6":
+        assert park_run.facts["DHCPv6: its REPLY received at"] > park_run.facts["DHCPv6: slow run ended at"], msg
+        assert park_run.facts["DHCPv6: dropped client's address"] is None, msg

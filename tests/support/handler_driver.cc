@@ -3,7 +3,7 @@
 //
 //   handler_driver PROGRAM [SETTING...] -- COMMAND...
 //
-// SETTINGs: wait=0|1 workers=N queue=N timeout=MS drain=MS lines=N env=NAME=VALUE (repeatable)
+// SETTINGs: wait=0|1 park=0|1 workers=N queue=N timeout=MS drain=MS lines=N env=NAME=VALUE (repeatable)
 // pools=N (N pools of these settings, as N persistent entries; commands but `unload` use the
 // first).
 // COMMANDs, run in order; each prints one line (t = ms since the pool was made):
@@ -11,6 +11,8 @@
 //                                 the handler that took it)
 //   parallel N KEY POINT [VAR...]  N calls at once from N threads, then their lines
 //   post KEY POINT [VAR...]      "post KIND CODE"            one asynchronous record
+//   park KEY POINT [VAR...]      "park KIND CODE" now, then "parked N KIND CODE MS" when the
+//                                 pool answers record N (the Nth `park`; setting park=1)
 //   posts N KEY POINT [VAR...]   "posts queued Q dropped D ms MS"   N records, VAR "SEQ=#"
 //                                 gets the record's number
 //   lifecycle POINT              "lifecycle KIND CODE"
@@ -176,6 +178,7 @@ int main(int argc, char** argv) {
         const std::size_t eq = a.find('=');
         const std::string key = a.substr(0, eq), value = a.substr(eq + 1);
         if (key == "wait") s.wait = value == "1";
+        else if (key == "park") s.park = value == "1";
         else if (key == "workers") s.workers = std::stoul(value);
         else if (key == "queue") s.queue = std::stoul(value);
         else if (key == "timeout") s.timeout_ms = std::stoi(value);
@@ -215,6 +218,19 @@ int main(int argc, char** argv) {
                 : pool->post(key, runscript::handler_record(args.at(1).c_str(), vars));
             say(cmd + " " + kind_name(o.kind) + " " + std::to_string(o.code) + " " +
                 std::to_string(runscript::monotonic_ms() - start) + " " + std::to_string(o.pid));
+        } else if (cmd == "park") {
+            static int parked = 0;
+            const int n = ++parked;
+            const std::size_t key = std::stoul(args.at(0));
+            std::vector<std::string> vars;
+            for (std::size_t i = 2; i < args.size(); ++i) vars.push_back(var(args[i]));
+            const long long start = runscript::monotonic_ms();
+            runscript::Completion done = [n, start](const Outcome& o) {
+                say("parked " + std::to_string(n) + " " + kind_name(o.kind) + " " +
+                    std::to_string(o.code) + " " + std::to_string(runscript::monotonic_ms() - start));
+            };
+            Outcome o = pool->post(key, runscript::handler_record(args.at(1).c_str(), vars), done);
+            say(std::string("park ") + kind_name(o.kind) + " " + std::to_string(o.code));
         } else if (cmd == "parallel") {
             const long n = std::stol(args.at(0));
             const std::size_t key = std::stoul(args.at(1));

@@ -238,3 +238,56 @@ def test_lease_row_config_loads_the_persisted_file_and_serves_from_the_trial_poo
     assert d["hooks-libraries"][0]["parameters"]["persistent"] is True
     empty = json.loads(db.config(Row(6, "none", False)))["Dhcp6"]
     assert empty["lease-database"]["persist"] is False and len(empty["subnet6"][0]["pools"]) == 1
+
+
+# -- issue 25: parked queries, charts ------------------------------------------------------------
+
+
+def test_park_rows_compare_park_with_wait_true_and_false_on_the_same_configuration():
+    rows = bench_rows.park_rows(4)
+    keys = [r.key for r in rows]
+    assert len(keys) == len(set(keys))
+    park = [r for r in rows if r.park]
+    assert {(r.script, r.mt) for r in park} == {(s, mt) for s in ("sh", "hc") for mt in (False, True)}
+    for r in park:
+        p = r.parameters("/x")
+        assert p["park"] is True and "wait" not in p and p["exit-codes"] == {"3": "drop"}
+        assert p["hook-points"] == ["leases4_committed"] and p.get("persistent", False) == (r.script == "hc")
+    waiting = [r for r in rows if r.hook == "runscript" and r.wait]
+    assert all(r.parameters("/x")["exit-codes"] == {"3": "drop"} for r in waiting)
+    async_ = [r for r in rows if r.hook == "runscript" and not r.wait and not r.park]
+    assert all("exit-codes" not in r.parameters("/x") for r in async_)  # refused with wait: false
+
+
+def test_park_targets_are_ratios_to_the_same_configuration_per_pass():
+    def row(**kw):
+        return Row(6, "runscript", True, script="hc", points=("leases6_committed",), **kw)
+    park, wait, async_ = row(park=True), row(wait=True), row()
+    results = {r.key: RowResult(r, [_searched(r.key, [(c, True), (c * 2, False)])])
+               for r, c in ((park, 950), (wait, 300), (async_, 1000))}
+    [line] = report.park_targets(results)
+    assert line.startswith("DHCPv6, trivial C handler, MT on:")
+    assert "÷ wait: false 0.95 (target ≥ 0.9: met)" in line and "÷ wait: true 3.17 (target ≥ 3: met)" in line
+    results[async_.key] = RowResult(async_, [_searched(async_.key, [(1200, True), (2400, False)])])
+    assert "÷ wait: false 0.79 (target ≥ 0.9: missed)" in report.park_targets(results)[0]
+
+
+def test_charts_are_drawn_from_a_run_s_results(tmp_path):
+    from kea_runscript.bench import charts
+    rows = [Row(4, "none", False), Row(4, "isc", False), Row(4, "runscript", False, wait=True),
+            Row(6, "none", False, leases=200_000), Row(6, "none", False),
+            Row(6, "isc", False, leases=200_000), Row(6, "isc", False)]
+    results = {r.key: RowResult(r, [_searched(r.key, [(c, True), (c * 2, False)])])
+               for r, c in zip(rows, (4000, 700, 300, 2000, 3500, 600, 650))}
+    records = charts.result_records(results)
+    charts.save_results(records, tmp_path / "results.json", "a run")
+    title, again = charts.load_results(tmp_path / "results.json")
+    assert title == "a run" and again == records
+    made = charts.draw(again, tmp_path, "cell", title)
+    assert [p.name for p in made] == ["cell-v4.png", "cell-v6.png", "cell-leases.png"]
+    for p in made:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+    # the lease chart has a point at 0 leases from each row's empty twin
+    lease_rows = [r for r in again if r["leases"]]
+    assert {r["twin"] for r in lease_rows} <= {r["key"] for r in again}
+    assert charts.lease_chart([r for r in again if not r["leases"]], tmp_path / "none.png", "t") is None

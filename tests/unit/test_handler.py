@@ -556,3 +556,90 @@ def test_stop_waits_for_handlers_that_finish_within_drain(driver, tmp_path):
     # drain time, nor one of the pool's idle waits (1 s).
     assert int(lines[-1].split()[1]) < 1000
     assert [e["text"] for e in kinds(events, "EXITED")] == ["exit status 0"] * 3
+
+
+# --- parked queries (park: true): every record answered once --------------------------------
+
+# A handler for parked records: replies "exit $CODE" after sleeping $SLEEP seconds; KILL=1 makes
+# it SIGKILL itself on that record instead of replying.
+PARK_HANDLER = r"""#!/usr/bin/env python3
+import os, time
+fields, pending = [], b""
+while True:
+    chunk = os.read(0, 65536)
+    if not chunk:
+        break
+    parts = (pending + chunk).split(b"\0")
+    pending = parts.pop()
+    for f in parts:
+        if f:
+            fields.append(f)
+            continue
+        env = dict(x.split(b"=", 1) for x in fields[1:])
+        fields = []
+        time.sleep(float(env.get(b"SLEEP", b"0")))
+        if b"KILL" in env:
+            os.kill(os.getpid(), 9)
+        os.write(1, b"exit " + env.get(b"CODE", b"0") + b"\n")
+"""
+
+
+def parked(lines):
+    """{record number: (kind, code, ms)} of the "parked" lines."""
+    out = {}
+    for line in lines:
+        if line.startswith("parked "):
+            _, n, kind, code, ms = line.split()
+            assert int(n) not in out, f"record {n} answered twice: {lines}"
+            out[int(n)] = (kind, int(code), int(ms))
+    return out
+
+
+def test_parked_records_get_their_replies_in_order(driver, tmp_path):
+    h = program(tmp_path, PARK_HANDLER)
+    lines, _ = drive(driver, h, ["wait=0", "park=1", "timeout=5000"],
+                     [["park", "0", "p", "CODE=3"], ["park", "0", "p", "CODE=0"],
+                      ["park", "0", "p", "SLEEP=0.3", "CODE=7"], ["sleep", "1500"], ["destroy"]])
+    assert [l for l in lines if l.startswith("park ")] == ["park started 0"] * 3
+    got = parked(lines)
+    assert {n: got[n][:2] for n in got} == {1: ("exited", 3), 2: ("exited", 0), 3: ("exited", 7)}
+    assert got[3][2] >= 300  # answered when the handler replied, not when it was written
+
+
+def test_a_parked_record_without_reply_in_time_kills_the_handler(driver, tmp_path):
+    h = program(tmp_path, PARK_HANDLER)
+    lines, events = drive(driver, h, ["wait=0", "park=1", "timeout=300"],
+                          [["pids"], ["park", "0", "p", "SLEEP=30"], ["park", "0", "p", "CODE=4"],
+                           ["wait-started", "0", "5000"], ["park", "0", "p", "CODE=5"],
+                           ["sleep", "500"], ["destroy"]])
+    got = parked(lines)
+    assert got[1][0] == "timed_out" and 300 <= got[1][2] <= 300 + HANDLER_ALLOWANCE_MS, got
+    # the record written behind it went to the killed handler: failed, never lost
+    assert got[2][0] == "handler_down", got
+    # the restarted handler answers the next one
+    assert got[3][:2] == ("exited", 5), got
+    assert len(kinds(events, "TIMEOUT")) == 1
+    first = int(lines[0].split()[1])
+    assert not alive(first)
+
+
+def test_a_handler_killed_mid_record_fails_its_parked_records_and_serves_after(driver, tmp_path):
+    h = program(tmp_path, PARK_HANDLER)
+    lines, events = drive(driver, h, ["wait=0", "park=1", "timeout=5000"],
+                          [["pids"], ["park", "0", "p", "KILL=1"], ["wait-started", "0", "5000"],
+                           ["park", "0", "p", "CODE=6"], ["sleep", "500"], ["destroy"]])
+    got = parked(lines)
+    assert got[1][0] == "handler_down" and got[1][2] < 5000, got
+    assert got[2][:2] == ("exited", 6), got
+    assert [e["text"] for e in kinds(events, "EXITED") if e["value"] == 0] == ["killed by signal 9"]
+
+
+def test_the_stop_answers_every_parked_record_within_drain(driver, tmp_path):
+    h = program(tmp_path, PARK_HANDLER)
+    lines, _ = drive(driver, h, ["wait=0", "park=1", "timeout=60000", "drain=200", "queue=4"],
+                     [["park", "0", "p", "SLEEP=30"], ["park", "0", "p"], ["park", "0", "p"],
+                      ["destroy"]])
+    got = parked(lines)
+    assert sorted(got) == [1, 2, 3] and {k for k, _, _ in got.values()} == {"handler_down"}, got
+    took = int([l for l in lines if l.startswith("destroy ")][0].split()[1])
+    assert took <= 200 + HANDLER_ALLOWANCE_MS

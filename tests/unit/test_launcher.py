@@ -766,3 +766,45 @@ def test_an_exec_refused_with_eperm_leaves_the_launcher_supervised(driver, tmp_p
                          capture_output=True, text=True, timeout=60, check=True,
                          preexec_fn=drop_from_bounding_set).stdout
     assert out.splitlines() == ["spawn_failed 1 path unknown", "exited 0 path supervised"] * 2
+
+
+# --- parked queries: an asynchronous run's end reaches who waits for it -----------------------
+
+
+def park_run(driver, path, timeout_ms, stop_ms):
+    """(the launch's line, [(kind, code, ms) of each completion], ms until the launcher stopped)."""
+    out = driver_run.run([str(driver), "park", str(path), str(timeout_ms), str(stop_ms)],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    done = [(l.split()[1], int(l.split()[2]), int(l.split()[3])) for l in out if l.startswith("done ")]
+    stopped = [int(l.split()[1]) for l in out if l.startswith("stopped ")]
+    return [l for l in out if not l.startswith(("done ", "stopped "))], done, stopped[0]
+
+
+@pytest.mark.parametrize("body, timeout_ms, expected", [
+    ("sleep 0.3; exit 3\n", 5000, ("exited", 3)),
+    ("exit 0\n", 5000, ("exited", 0)),
+    ("kill -9 $$\n", 5000, ("signaled", 9)),
+    ("sleep 300\n", 300, ("timed_out", 0)),
+], ids=["exit-3", "exit-0", "signaled", "timeout"])
+def test_an_async_run_tells_its_end_once(any_driver, tmp_path, body, timeout_ms, expected):
+    launched, done, _ = park_run(any_driver, script(tmp_path, body), timeout_ms, 2000)
+    assert launched == ["started 0"]
+    assert [d[:2] for d in done] == [expected], done
+    if expected[0] == "exited" and body.startswith("sleep 0.3"):
+        assert done[0][2] >= 300  # told at the end, not at the launch
+
+
+def test_a_run_still_going_at_the_stop_is_told_within_the_drain(any_driver, tmp_path):
+    launched, done, stopped = park_run(any_driver, script(tmp_path, "sleep 300\n"), 60000, 100)
+    assert launched == ["started 0"]
+    assert [d[:2] for d in done] == [("signaled", 9)], done  # killed at the drain's end
+    assert done[0][2] <= stopped
+
+
+def test_a_missing_script_is_told_as_a_spawn_failure(any_driver, tmp_path):
+    launched, done, _ = park_run(any_driver, tmp_path / "nope", 5000, 1000)
+    # where the launch itself sees it, run() says so and the completion is never called
+    if launched == ["spawn_failed 2"]:
+        assert done == []
+    else:
+        assert launched == ["started 0"] and [d[:2] for d in done] == [("spawn_failed", 2)], (launched, done)

@@ -64,3 +64,24 @@ def test_cfg_globals_shim_only_where_the_install_tree_lacks_the_header():
     assert "make-cfg-globals-shim.sh" in render_files("2.2")
     assert "make-cfg-globals-shim.sh" not in render_files("2.4")
     assert "make-cfg-globals-shim.sh" not in render_files("2.0")
+
+
+@pytest.mark.parametrize("kea, parking", [
+    ("1.9.6", []),
+    ("2.2.0", ["leases4_committed", "leases6_committed"]),
+    ("2.5.6", ["leases4_committed", "leases6_committed"]),
+    ("2.6.3", ["leases4_committed", "leases6_committed", "subnet4_select", "subnet6_select"]),
+])
+def test_parking_hook_points_follow_the_facts(kea, parking):
+    """park: true is accepted where this hook parks queries for that Kea (kea_facts.yaml
+    `parking`), and only those callouts hand their query over to be parked."""
+    assert sorted(facts_for(kea).parking_points()) == parking
+    callouts = render_files(kea)["callouts.cc"]
+    table = re.findall(r'\{"(\w+)", (?:true|false), (?:true|false), "[\d.]+", \d, '
+                       r'(?:true|false), (?:true|false), (?:true|false), (true|false), "([\d.]*)"\}', callouts)
+    assert sorted(name for name, parks, _ in table if parks == "true") == parking
+    handing_over = sorted(re.findall(r"int callout_(\w+)\(CalloutHandle& handle\) \{(?:(?!\nint callout_).)*?parked_query<", callouts, re.S))
+    assert handing_over == parking
+    assert ('#include "parked_query.h"' in callouts) == bool(parking)
+    since = {name: s for name, _, s in table}
+    assert since["leases4_committed"] == "1.9.7" and since["subnet6_select"] == "2.5.7" and since["pkt4_receive"] == ""

@@ -22,6 +22,10 @@
 //                                                            how long that took, events, what is
 //                                                            left of the scripts (their pids are
 //                                                            read from $DRIVER_PIDS afterwards)
+//   launcher_driver park SCRIPT TIMEOUT_MS STOP_MS           async run with a Completion (a parked
+//                                                            query's); the launcher stops (drain
+//                                                            100 ms) STOP_MS after the launch:
+//                                                            "done KIND CODE MS" per call of it
 //   launcher_driver tasks                                    name and blocked signals of each
 //                                                            thread, a launcher with a reaper alive
 //   launcher_driver maps SCRIPT                              /proc/self/maps after one run
@@ -288,6 +292,30 @@ int main(int argc, char** argv) {
         std::fill(arg1_storage.begin(), arg1_storage.end(), 'X');
         // Give the reaper the time to report (events) before the launcher stops.
         for (int i = 0; i < 300 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
+        return 0;
+    }
+
+    if (mode == "park") {
+        char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("leases4_committed"), 0};
+        const int timeout = atoi(argv[3]);
+        const int stop_ms = atoi(argv[4]);
+        const double t0 = now_us();
+        {
+            runscript::Limits limits;
+            limits.max_async = 4;
+            limits.drain_ms = 100;
+            Launcher launcher(limits, Launcher::EventSink());
+            Outcome o = launcher.run(script, args, envp.data(), false, timeout, false,
+                                     [t0](const Outcome& end) {
+                                         printf("done %s %d %.0f\n", kind_name(end.kind), end.code,
+                                                (now_us() - t0) / 1000.0);
+                                         fflush(stdout);
+                                     });
+            printf("%s %d\n", kind_name(o.kind), o.code);
+            fflush(stdout);
+            usleep(stop_ms * 1000);
+        }
+        printf("stopped %.0f\n", (now_us() - t0) / 1000.0);
         return 0;
     }
 

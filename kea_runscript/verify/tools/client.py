@@ -29,6 +29,7 @@ import os
 import random
 import select
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -46,6 +47,8 @@ from scapy.layers.l2 import Ether
 
 conf.verb = 0
 TIMEOUT = 4.0
+#: socket.SO_TIMESTAMPNS (Linux), which Python names only from 3.13 on
+SO_TIMESTAMPNS = 35
 SERVER_V4 = "192.0.2.1"
 
 
@@ -147,9 +150,12 @@ class V4:
         offer = self.send(c, "discover", ["offer", 2], extra=list(request_options))
         addr = offer[BOOTP].yiaddr
         server = opt(offer, "server_id")
+        c["request_sent_at"] = time.time()
         ack = self.send(c, "request", ["ack", 5],
                         extra=[("requested_addr", addr), ("server_id", server)] + list(request_options))
-        c.update(address=ack[BOOTP].yiaddr, server=server)
+        # the capture's own timestamp of the ACK (the packet socket's), on the wall clock
+        # scripts read with `date +%s.%N`: what a parked query's answer is compared with
+        c.update(address=ack[BOOTP].yiaddr, server=server, ack_captured_at=float(ack.time))
         c.setdefault("offers", []).append(offer[BOOTP].yiaddr)
         c["ack_options"] = {str(o[0]): (o[1].hex() if isinstance(o[1], bytes) else str(o[1]))
                             for o in ack[DHCP].options if isinstance(o, tuple) and len(o) == 2}
@@ -298,6 +304,9 @@ class V6:
         self.ifindex = socket.if_nametoindex(iface)
         self.sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # the kernel's receive time of each reply (SO_TIMESTAMPNS), on the wall clock
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.received_at = None
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
         self.sock.bind(("::", 547 if relay else 546))
         self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
@@ -332,7 +341,11 @@ class V6:
             r, _, _ = select.select([self.sock], [], [], left)
             if not r:
                 continue
-            data, _peer = self.sock.recvfrom(4096)
+            data, ancillary, _flags, _peer = self.sock.recvmsg(4096, 64)
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                    sec, nsec = struct.unpack("qq", value[:16])
+                    self.received_at = sec + nsec / 1e9
             if self.relay:
                 data = self.relay_reply(data)
             if len(data) < 4 or int.from_bytes(data[1:4], "big") != msg.trid:
@@ -382,6 +395,7 @@ class V6:
         c["server_duid"] = bytes(adv[DHCP6OptServerId].duid).hex()
         self.leases_of(adv, c)
         rep = self.exchange(self.base(DHCP6_Request, c), DHCP6_Reply, "REQUEST")
+        c["reply_captured_at"] = self.received_at
         self.leases_of(rep, c)
         if "na" in c and not c["na"].get("address"):
             raise NoAnswer("REPLY to REQUEST carried no address")

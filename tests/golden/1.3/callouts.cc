@@ -499,6 +499,8 @@ void isc_block_address6(Environment& env, const char* const* names,
 }
 
 int callout_pkt4_receive(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -520,6 +522,8 @@ int callout_pkt4_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt4_send(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -542,6 +546,8 @@ int callout_pkt4_send(CalloutHandle& handle) {
 }
 
 int callout_subnet4_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -564,6 +570,8 @@ int callout_subnet4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -588,6 +596,8 @@ int callout_lease4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_renew(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -611,6 +621,8 @@ int callout_lease4_renew(CalloutHandle& handle) {
 }
 
 int callout_lease4_release(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -633,6 +645,8 @@ int callout_lease4_release(CalloutHandle& handle) {
 }
 
 int callout_lease4_decline(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -655,6 +669,8 @@ int callout_lease4_decline(CalloutHandle& handle) {
 }
 
 int callout_lease4_expire(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -677,6 +693,8 @@ int callout_lease4_expire(CalloutHandle& handle) {
 }
 
 int callout_lease4_recover(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -698,6 +716,8 @@ int callout_lease4_recover(CalloutHandle& handle) {
 }
 
 int callout_pkt6_receive(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -719,6 +739,8 @@ int callout_pkt6_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt6_send(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -741,6 +763,8 @@ int callout_pkt6_send(CalloutHandle& handle) {
 }
 
 int callout_subnet6_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -763,6 +787,8 @@ int callout_subnet6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -787,6 +813,8 @@ int callout_lease6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_renew(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -809,6 +837,8 @@ int callout_lease6_renew(CalloutHandle& handle) {
 }
 
 int callout_lease6_rebind(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -831,6 +861,8 @@ int callout_lease6_rebind(CalloutHandle& handle) {
 }
 
 int callout_lease6_decline(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -853,6 +885,8 @@ int callout_lease6_decline(CalloutHandle& handle) {
 }
 
 int callout_lease6_release(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -875,6 +909,8 @@ int callout_lease6_release(CalloutHandle& handle) {
 }
 
 int callout_lease6_expire(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -897,6 +933,8 @@ int callout_lease6_expire(CalloutHandle& handle) {
 }
 
 int callout_lease6_recover(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -942,28 +980,28 @@ const char* const SHADOWABLE_VARIABLES[] = {
 const std::size_t SHADOWABLE_COUNT = 1;
 
 const HookPointInfo HOOK_POINTS[] = {
-    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false},
-    {"pkt4_send", true, true, "1.1.0", 4, true, false, false},
-    {"subnet4_select", true, true, "1.1.0", 4, true, false, false},
-    {"lease4_select", true, true, "1.1.0", 4, true, false, false},
-    {"lease4_renew", true, true, "1.1.0", 4, true, true, false},
-    {"lease4_release", true, true, "1.1.0", 4, true, true, false},
-    {"lease4_decline", true, true, "1.1.0", 4, true, true, false},
-    {"lease4_expire", true, true, "1.1.0", 4, true, true, false},
-    {"lease4_recover", true, true, "1.1.0", 4, true, true, false},
-    {"leases4_committed", false, false, "1.4.0", 4, true, true, false},
-    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false},
-    {"pkt6_send", true, true, "1.1.0", 6, true, false, false},
-    {"subnet6_select", true, true, "1.1.0", 6, true, false, false},
-    {"lease6_select", true, true, "1.1.0", 6, true, false, false},
-    {"lease6_renew", true, true, "1.1.0", 6, true, true, false},
-    {"lease6_rebind", true, true, "1.1.0", 6, true, true, false},
-    {"lease6_decline", true, true, "1.1.0", 6, true, true, false},
-    {"lease6_release", true, true, "1.1.0", 6, true, true, false},
-    {"lease6_expire", true, true, "1.1.0", 6, true, true, false},
-    {"lease6_recover", true, true, "1.1.0", 6, true, true, false},
-    {"leases6_committed", false, false, "1.4.0", 6, true, true, false},
-    {"addr6_register", false, false, "2.7.7", 6, false, true, false},
+    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false, false, ""},
+    {"pkt4_send", true, true, "1.1.0", 4, true, false, false, false, ""},
+    {"subnet4_select", true, true, "1.1.0", 4, true, false, false, false, "2.5.7"},
+    {"lease4_select", true, true, "1.1.0", 4, true, false, false, false, ""},
+    {"lease4_renew", true, true, "1.1.0", 4, true, true, false, false, ""},
+    {"lease4_release", true, true, "1.1.0", 4, true, true, false, false, ""},
+    {"lease4_decline", true, true, "1.1.0", 4, true, true, false, false, ""},
+    {"lease4_expire", true, true, "1.1.0", 4, true, true, false, false, ""},
+    {"lease4_recover", true, true, "1.1.0", 4, true, true, false, false, ""},
+    {"leases4_committed", false, false, "1.4.0", 4, true, true, false, false, "1.9.7"},
+    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false, false, ""},
+    {"pkt6_send", true, true, "1.1.0", 6, true, false, false, false, ""},
+    {"subnet6_select", true, true, "1.1.0", 6, true, false, false, false, "2.5.7"},
+    {"lease6_select", true, true, "1.1.0", 6, true, false, false, false, ""},
+    {"lease6_renew", true, true, "1.1.0", 6, true, true, false, false, ""},
+    {"lease6_rebind", true, true, "1.1.0", 6, true, true, false, false, ""},
+    {"lease6_decline", true, true, "1.1.0", 6, true, true, false, false, ""},
+    {"lease6_release", true, true, "1.1.0", 6, true, true, false, false, ""},
+    {"lease6_expire", true, true, "1.1.0", 6, true, true, false, false, ""},
+    {"lease6_recover", true, true, "1.1.0", 6, true, true, false, false, ""},
+    {"leases6_committed", false, false, "1.4.0", 6, true, true, false, false, "1.9.7"},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, false, false, ""},
 };
 
 const std::size_t HOOK_POINT_COUNT = 22;

@@ -11,6 +11,7 @@
 
 #include "fields.h"
 #include "runscript.h"
+#include "parked_query.h"
 
 #include <dhcpsrv/lease.h>
 #include <dhcpsrv/subnet.h>
@@ -1121,6 +1122,8 @@ void isc_emit_leases6_committed(Environment& env, CalloutHandle& handle) {
 }
 
 int callout_pkt4_receive(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1142,6 +1145,8 @@ int callout_pkt4_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt4_send(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1164,6 +1169,8 @@ int callout_pkt4_send(CalloutHandle& handle) {
 }
 
 int callout_subnet4_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1186,6 +1193,8 @@ int callout_subnet4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1210,6 +1219,8 @@ int callout_lease4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_renew(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1241,6 +1252,8 @@ int callout_lease4_renew(CalloutHandle& handle) {
 }
 
 int callout_lease4_release(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1271,6 +1284,8 @@ int callout_lease4_release(CalloutHandle& handle) {
 }
 
 int callout_lease4_decline(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1301,6 +1316,8 @@ int callout_lease4_decline(CalloutHandle& handle) {
 }
 
 int callout_lease4_expire(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1331,6 +1348,8 @@ int callout_lease4_expire(CalloutHandle& handle) {
 }
 
 int callout_lease4_recover(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1360,6 +1379,8 @@ int callout_lease4_recover(CalloutHandle& handle) {
 }
 
 int callout_leases4_committed(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1379,9 +1400,14 @@ int callout_leases4_committed(CalloutHandle& handle) {
             isc.reserve(45);
             isc_emit_leases4_committed(isc, handle);
         }
+        // Kea parked the query before calling us: `park: true` scripts keep it parked.
+        std::unique_ptr<ParkedQuery> parked;
+        if (runner->parks(9)) {
+            parked = parked_query<Pkt4Ptr>(handle, "query4");
+        }
         apply_next_step(handle, runner->run(9,
                                             for_ours ? &ours : 0,
-                                            for_isc ? &isc : 0));
+                                            for_isc ? &isc : 0, std::move(parked)));
     } catch (const std::exception& e) {
         callout_failed(handle, 9, e.what());
     } catch (...) {
@@ -1391,6 +1417,8 @@ int callout_leases4_committed(CalloutHandle& handle) {
 }
 
 int callout_pkt6_receive(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1412,6 +1440,8 @@ int callout_pkt6_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt6_send(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1434,6 +1464,8 @@ int callout_pkt6_send(CalloutHandle& handle) {
 }
 
 int callout_subnet6_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1456,6 +1488,8 @@ int callout_subnet6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1480,6 +1514,8 @@ int callout_lease6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_renew(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1510,6 +1546,8 @@ int callout_lease6_renew(CalloutHandle& handle) {
 }
 
 int callout_lease6_rebind(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1540,6 +1578,8 @@ int callout_lease6_rebind(CalloutHandle& handle) {
 }
 
 int callout_lease6_decline(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1570,6 +1610,8 @@ int callout_lease6_decline(CalloutHandle& handle) {
 }
 
 int callout_lease6_release(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1600,6 +1642,8 @@ int callout_lease6_release(CalloutHandle& handle) {
 }
 
 int callout_lease6_expire(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1630,6 +1674,8 @@ int callout_lease6_expire(CalloutHandle& handle) {
 }
 
 int callout_lease6_recover(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1659,6 +1705,8 @@ int callout_lease6_recover(CalloutHandle& handle) {
 }
 
 int callout_leases6_committed(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1678,9 +1726,14 @@ int callout_leases6_committed(CalloutHandle& handle) {
             isc.reserve(40);
             isc_emit_leases6_committed(isc, handle);
         }
+        // Kea parked the query before calling us: `park: true` scripts keep it parked.
+        std::unique_ptr<ParkedQuery> parked;
+        if (runner->parks(20)) {
+            parked = parked_query<Pkt6Ptr>(handle, "query6");
+        }
         apply_next_step(handle, runner->run(20,
                                             for_ours ? &ours : 0,
-                                            for_isc ? &isc : 0));
+                                            for_isc ? &isc : 0, std::move(parked)));
     } catch (const std::exception& e) {
         callout_failed(handle, 20, e.what());
     } catch (...) {
@@ -1714,28 +1767,28 @@ const char* const SHADOWABLE_VARIABLES[] = {
 const std::size_t SHADOWABLE_COUNT = 1;
 
 const HookPointInfo HOOK_POINTS[] = {
-    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false},
-    {"pkt4_send", true, true, "1.1.0", 4, true, false, false},
-    {"subnet4_select", true, true, "1.1.0", 4, true, false, false},
-    {"lease4_select", true, true, "1.1.0", 4, true, false, false},
-    {"lease4_renew", true, true, "1.1.0", 4, true, true, true},
-    {"lease4_release", true, true, "1.1.0", 4, true, true, true},
-    {"lease4_decline", true, true, "1.1.0", 4, true, true, true},
-    {"lease4_expire", true, true, "1.1.0", 4, true, true, true},
-    {"lease4_recover", true, true, "1.1.0", 4, true, true, true},
-    {"leases4_committed", true, false, "1.4.0", 4, true, true, true},
-    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false},
-    {"pkt6_send", true, true, "1.1.0", 6, true, false, false},
-    {"subnet6_select", true, true, "1.1.0", 6, true, false, false},
-    {"lease6_select", true, true, "1.1.0", 6, true, false, false},
-    {"lease6_renew", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_rebind", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_decline", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_release", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_expire", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_recover", true, true, "1.1.0", 6, true, true, true},
-    {"leases6_committed", true, false, "1.4.0", 6, true, true, true},
-    {"addr6_register", false, false, "2.7.7", 6, false, true, false},
+    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false, false, ""},
+    {"pkt4_send", true, true, "1.1.0", 4, true, false, false, false, ""},
+    {"subnet4_select", true, true, "1.1.0", 4, true, false, false, false, "2.5.7"},
+    {"lease4_select", true, true, "1.1.0", 4, true, false, false, false, ""},
+    {"lease4_renew", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"lease4_release", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"lease4_decline", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"lease4_expire", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"lease4_recover", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"leases4_committed", true, false, "1.4.0", 4, true, true, true, true, "1.9.7"},
+    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false, false, ""},
+    {"pkt6_send", true, true, "1.1.0", 6, true, false, false, false, ""},
+    {"subnet6_select", true, true, "1.1.0", 6, true, false, false, false, "2.5.7"},
+    {"lease6_select", true, true, "1.1.0", 6, true, false, false, false, ""},
+    {"lease6_renew", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_rebind", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_decline", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_release", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_expire", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_recover", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"leases6_committed", true, false, "1.4.0", 6, true, true, true, true, "1.9.7"},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, false, false, ""},
 };
 
 const std::size_t HOOK_POINT_COUNT = 22;

@@ -11,6 +11,7 @@
 
 #include "fields.h"
 #include "runscript.h"
+#include "parked_query.h"
 
 #include <dhcpsrv/lease.h>
 #include <dhcpsrv/subnet.h>
@@ -1215,6 +1216,8 @@ void isc_emit_addr6_register(Environment& env, CalloutHandle& handle) {
 }
 
 int callout_pkt4_receive(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1236,6 +1239,8 @@ int callout_pkt4_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt4_send(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1258,6 +1263,8 @@ int callout_pkt4_send(CalloutHandle& handle) {
 }
 
 int callout_subnet4_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1268,9 +1275,14 @@ int callout_subnet4_select(CalloutHandle& handle) {
             emit_query4(ours, handle);
             emit_subnet4(ours, handle);
         }
+        // Kea parked the query before calling us: `park: true` scripts keep it parked.
+        std::unique_ptr<ParkedQuery> parked;
+        if (runner->parks(2)) {
+            parked = parked_query<Pkt4Ptr>(handle, "query4");
+        }
         apply_next_step(handle, runner->run(2,
                                             for_ours ? &ours : 0,
-                                            0));
+                                            0, std::move(parked)));
     } catch (const std::exception& e) {
         callout_failed(handle, 2, e.what());
     } catch (...) {
@@ -1280,6 +1292,8 @@ int callout_subnet4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1304,6 +1318,8 @@ int callout_lease4_select(CalloutHandle& handle) {
 }
 
 int callout_lease4_renew(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1335,6 +1351,8 @@ int callout_lease4_renew(CalloutHandle& handle) {
 }
 
 int callout_lease4_release(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1365,6 +1383,8 @@ int callout_lease4_release(CalloutHandle& handle) {
 }
 
 int callout_lease4_decline(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1395,6 +1415,8 @@ int callout_lease4_decline(CalloutHandle& handle) {
 }
 
 int callout_lease4_expire(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1425,6 +1447,8 @@ int callout_lease4_expire(CalloutHandle& handle) {
 }
 
 int callout_lease4_recover(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1454,6 +1478,8 @@ int callout_lease4_recover(CalloutHandle& handle) {
 }
 
 int callout_leases4_committed(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1473,9 +1499,14 @@ int callout_leases4_committed(CalloutHandle& handle) {
             isc.reserve(45);
             isc_emit_leases4_committed(isc, handle);
         }
+        // Kea parked the query before calling us: `park: true` scripts keep it parked.
+        std::unique_ptr<ParkedQuery> parked;
+        if (runner->parks(9)) {
+            parked = parked_query<Pkt4Ptr>(handle, "query4");
+        }
         apply_next_step(handle, runner->run(9,
                                             for_ours ? &ours : 0,
-                                            for_isc ? &isc : 0));
+                                            for_isc ? &isc : 0, std::move(parked)));
     } catch (const std::exception& e) {
         callout_failed(handle, 9, e.what());
     } catch (...) {
@@ -1485,6 +1516,8 @@ int callout_leases4_committed(CalloutHandle& handle) {
 }
 
 int callout_pkt6_receive(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1506,6 +1539,8 @@ int callout_pkt6_receive(CalloutHandle& handle) {
 }
 
 int callout_pkt6_send(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1528,6 +1563,8 @@ int callout_pkt6_send(CalloutHandle& handle) {
 }
 
 int callout_subnet6_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1538,9 +1575,14 @@ int callout_subnet6_select(CalloutHandle& handle) {
             emit_query6(ours, handle);
             emit_subnet6(ours, handle);
         }
+        // Kea parked the query before calling us: `park: true` scripts keep it parked.
+        std::unique_ptr<ParkedQuery> parked;
+        if (runner->parks(12)) {
+            parked = parked_query<Pkt6Ptr>(handle, "query6");
+        }
         apply_next_step(handle, runner->run(12,
                                             for_ours ? &ours : 0,
-                                            0));
+                                            0, std::move(parked)));
     } catch (const std::exception& e) {
         callout_failed(handle, 12, e.what());
     } catch (...) {
@@ -1550,6 +1592,8 @@ int callout_subnet6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_select(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1574,6 +1618,8 @@ int callout_lease6_select(CalloutHandle& handle) {
 }
 
 int callout_lease6_renew(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1604,6 +1650,8 @@ int callout_lease6_renew(CalloutHandle& handle) {
 }
 
 int callout_lease6_rebind(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1634,6 +1682,8 @@ int callout_lease6_rebind(CalloutHandle& handle) {
 }
 
 int callout_lease6_decline(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1664,6 +1714,8 @@ int callout_lease6_decline(CalloutHandle& handle) {
 }
 
 int callout_lease6_release(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1694,6 +1746,8 @@ int callout_lease6_release(CalloutHandle& handle) {
 }
 
 int callout_lease6_expire(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1724,6 +1778,8 @@ int callout_lease6_expire(CalloutHandle& handle) {
 }
 
 int callout_lease6_recover(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1753,6 +1809,8 @@ int callout_lease6_recover(CalloutHandle& handle) {
 }
 
 int callout_leases6_committed(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1772,9 +1830,14 @@ int callout_leases6_committed(CalloutHandle& handle) {
             isc.reserve(43);
             isc_emit_leases6_committed(isc, handle);
         }
+        // Kea parked the query before calling us: `park: true` scripts keep it parked.
+        std::unique_ptr<ParkedQuery> parked;
+        if (runner->parks(20)) {
+            parked = parked_query<Pkt6Ptr>(handle, "query6");
+        }
         apply_next_step(handle, runner->run(20,
                                             for_ours ? &ours : 0,
-                                            for_isc ? &isc : 0));
+                                            for_isc ? &isc : 0, std::move(parked)));
     } catch (const std::exception& e) {
         callout_failed(handle, 20, e.what());
     } catch (...) {
@@ -1784,6 +1847,8 @@ int callout_leases6_committed(CalloutHandle& handle) {
 }
 
 int callout_addr6_register(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
@@ -1831,28 +1896,28 @@ const char* const SHADOWABLE_VARIABLES[] = {
 const std::size_t SHADOWABLE_COUNT = 1;
 
 const HookPointInfo HOOK_POINTS[] = {
-    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false},
-    {"pkt4_send", true, true, "1.1.0", 4, true, false, false},
-    {"subnet4_select", true, true, "1.1.0", 4, true, false, false},
-    {"lease4_select", true, true, "1.1.0", 4, true, false, false},
-    {"lease4_renew", true, true, "1.1.0", 4, true, true, true},
-    {"lease4_release", true, true, "1.1.0", 4, true, true, true},
-    {"lease4_decline", true, true, "1.1.0", 4, true, true, true},
-    {"lease4_expire", true, true, "1.1.0", 4, true, true, true},
-    {"lease4_recover", true, true, "1.1.0", 4, true, true, true},
-    {"leases4_committed", true, false, "1.4.0", 4, true, true, true},
-    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false},
-    {"pkt6_send", true, true, "1.1.0", 6, true, false, false},
-    {"subnet6_select", true, true, "1.1.0", 6, true, false, false},
-    {"lease6_select", true, true, "1.1.0", 6, true, false, false},
-    {"lease6_renew", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_rebind", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_decline", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_release", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_expire", true, true, "1.1.0", 6, true, true, true},
-    {"lease6_recover", true, true, "1.1.0", 6, true, true, true},
-    {"leases6_committed", true, false, "1.4.0", 6, true, true, true},
-    {"addr6_register", false, false, "2.7.7", 6, false, true, true},
+    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false, false, ""},
+    {"pkt4_send", true, true, "1.1.0", 4, true, false, false, false, ""},
+    {"subnet4_select", true, true, "1.1.0", 4, true, false, false, true, "2.5.7"},
+    {"lease4_select", true, true, "1.1.0", 4, true, false, false, false, ""},
+    {"lease4_renew", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"lease4_release", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"lease4_decline", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"lease4_expire", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"lease4_recover", true, true, "1.1.0", 4, true, true, true, false, ""},
+    {"leases4_committed", true, false, "1.4.0", 4, true, true, true, true, "1.9.7"},
+    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false, false, ""},
+    {"pkt6_send", true, true, "1.1.0", 6, true, false, false, false, ""},
+    {"subnet6_select", true, true, "1.1.0", 6, true, false, false, true, "2.5.7"},
+    {"lease6_select", true, true, "1.1.0", 6, true, false, false, false, ""},
+    {"lease6_renew", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_rebind", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_decline", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_release", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_expire", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"lease6_recover", true, true, "1.1.0", 6, true, true, true, false, ""},
+    {"leases6_committed", true, false, "1.4.0", 6, true, true, true, true, "1.9.7"},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, true, false, ""},
 };
 
 const std::size_t HOOK_POINT_COUNT = 22;

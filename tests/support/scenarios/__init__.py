@@ -79,11 +79,15 @@ and write to :data:`C_RT_OUT` (Kea's user's).
     configurations (ISC's dialect): ISC's documented example from the cell's kea-doc runs with
     only the library path changed; ``sync: true`` runs asynchronously and is logged;
     ``wait: true`` beside ``name`` is synchronous, its exit code drops.
+25. :func:`park`: ``park: true`` at leases4_committed, exec and handler, multi-threading on
+    and off: the ACK comes after the run's end, Kea answers others meanwhile, exit code 3 and
+    timeouts and a killed handler drop the query, a reload with queries parked leaves none
+    behind.
 
 The package by concern: :mod:`.runtime` (Runtime, Outcome, the container), :mod:`.processes`
 (0-4), :mod:`.load` (5, 9, 10), :mod:`.config` (6, 13, 14), :mod:`.failures` (7, 8, 11, 12, 22),
 :mod:`.output` (15), :mod:`.teardown` (16), :mod:`.debug_log` (17), :mod:`.handler` (18, 21),
-:mod:`.actions` (19, 20), :mod:`.isc` (23, 24).
+:mod:`.actions` (19, 20), :mod:`.isc` (23, 24), :mod:`.park` (25).
 Everything is importable from the package itself (``scenarios.fd_list``), as the tests use it.
 
 Addresses: 192.0.2.0/24 on the veth pair, perfdhcp as a relay from 198.18.0.1 into
@@ -118,6 +122,7 @@ from .actions import (ASYNC_MESSAGES, LINES_WRITTEN, SMALL_MAX_OUTPUT_LINES, fai
                       output_runs, skip_and_async_failures)
 from .isc import (DOC_SCRIPT, documented_example, fill_placeholders, isc_documented_example,
                   isc_sync_flag)
+from .park import PHASES as PARK_PHASES, park, park_phase_problems
 
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
@@ -125,5 +130,5 @@ SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
     hostname_bytes, perfdhcp_no_lost_lease, reconfigure, on_failure, earlier_drop,
     parameter_defaults, trust_checks, output_flood, teardown, debug_log_private, handler_faults,
     skip_and_async_failures, failing_load_script, busy_handler, log_bytes, isc_documented_example,
-    isc_sync_flag,
+    isc_sync_flag, park,
 )

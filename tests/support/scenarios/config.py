@@ -51,7 +51,27 @@ def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
                   "parameter 'options4[0]' must be one of option codes"),
         BadConfig("scripts entry with unknown key", {"scripts": [{"script": good, "hook-point": ["pkt4_receive"]}]},
                   "unknown parameter 'scripts[0].hook-point' (did you mean 'hook-points'?)"),
-    ] + isc_dialect_bad_configs(good) + hardening_bad_configs(good)
+    ] + isc_dialect_bad_configs(good) + hardening_bad_configs(good) + park_bad_configs(good)
+
+
+def park_bad_configs(good: str) -> List[BadConfig]:
+    """`park: true` where it cannot work: beside `wait: true`, without a timeout, at a hook point
+    where Kea parks no query."""
+    committed = {"hook-points": ["leases4_committed"]}
+    return [
+        BadConfig("park not bool", {"script": good, "park": "yes", **committed},
+                  "parameter 'park' must be a boolean"),
+        BadConfig("park and wait", {"script": good, "park": True, "wait": True, **committed},
+                  "parameters 'park' and 'wait' are both true"),
+        BadConfig("park without a timeout", {"script": good, "park": True, "timeout": 0, **committed},
+                  "parameter 'park' needs a 'timeout' above 0 (script)"),
+        BadConfig("park at a hook point where Kea parks nothing", {"script": good, "park": True,
+                                                                  "hook-points": ["pkt4_receive"]},
+                  "cannot park a query at hook point 'pkt4_receive' (Kea parks no query there); "
+                  "it parks at: "),
+        BadConfig("park at the default hook points", {"scripts": [{"script": good, "park": True}]},
+                  "parameter 'scripts[0].park' (scripts[0]): Kea "),
+    ]
 
 
 def isc_dialect_bad_configs(good: str) -> List[BadConfig]:
