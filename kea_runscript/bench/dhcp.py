@@ -387,7 +387,7 @@ def _charts(cell, results: Dict[str, RowResult], out: Path, charts_dir: Optional
     """results.json beside result.md, and the charts (charts.py); the line that says where."""
     title = f"Kea {cell.kea} ({cell.id}), {time.strftime('%Y-%m-%d')}, {kind} rows"
     records = charts.result_records(results)
-    charts.save_results(records, out / "results.json", title)
+    charts.save_results(records, out / "results.json", title, f"{cell.id}-{kind}")
     try:
         drawn = charts.draw(records, charts_dir or out, f"{cell.id}-{kind}", title)
     except ImportError:
@@ -401,9 +401,9 @@ def cli_main(args, m) -> ExitCode:
     from ..builder import hook
     from ..engine import containers
     if getattr(args, "charts_from", None):
-        title, records = charts.load_results(Path(args.charts_from))
+        title, stem, records = charts.load_results(Path(args.charts_from))
         directory = Path(args.charts) if args.charts else Path(args.charts_from).parent
-        for p in charts.draw(records, directory, Path(args.charts_from).parent.parent.name + "-again", title):
+        for p in charts.draw(records, directory, stem, title):
             print(p)
         return ExitCode.OK
     cell = None if args.launcher_only else _bench_cell(args, m)  # checked before minutes of measuring

@@ -280,10 +280,12 @@ def test_charts_are_drawn_from_a_run_s_results(tmp_path):
     results = {r.key: RowResult(r, [_searched(r.key, [(c, True), (c * 2, False)])])
                for r, c in zip(rows, (4000, 700, 300, 2000, 3500, 600, 650))}
     records = charts.result_records(results)
-    charts.save_results(records, tmp_path / "results.json", "a run")
-    title, again = charts.load_results(tmp_path / "results.json")
-    assert title == "a run" and again == records
-    made = charts.draw(again, tmp_path, "cell", title)
+    charts.save_results(records, tmp_path / "results.json", "a run", "cell")
+    title, stem, again = charts.load_results(tmp_path / "results.json")
+    assert (title, stem) == ("a run", "cell") and again == records
+    # 4000 passed and 8000 failed beyond the search's range: only a bound, as the tables show it
+    assert [r["shown"] for r in again][:2] == [["≥4000"], ["700"]]
+    made = charts.draw(again, tmp_path, stem, title)
     assert [p.name for p in made] == ["cell-v4.png", "cell-v6.png", "cell-leases.png"]
     for p in made:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
