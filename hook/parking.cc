@@ -79,7 +79,6 @@ void Resumer::resume_ready() {
             }
         } catch (...) {
         }
-        --parked_;
     }
     taking_.clear();
 }

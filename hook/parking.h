@@ -66,16 +66,11 @@ public:
     void push(const std::shared_ptr<ParkedRuns>& runs);
     // Kea's main thread (the IfaceMgr callback): unparks or drops every query pushed so far.
     void resume_ready();
-    // Queries parked by this library and not resumed yet (the callout counts them in).
-    std::size_t parked() const { return parked_.load(); }
-    void parked_one() { ++parked_; }
-
 private:
     int fd_;
     std::mutex mutex_;
     std::vector<std::shared_ptr<ParkedRuns> > ready_;
     std::vector<std::shared_ptr<ParkedRuns> > taking_;  // resume_ready's, reused
-    std::atomic<std::size_t> parked_{0};
 };
 
 }  // namespace runscript

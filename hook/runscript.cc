@@ -292,7 +292,6 @@ NextStep Runner::run(std::size_t index, const Environment* ours, const Environme
         return std::max(verdict, static_cast<NextStep>(runs->verdict.load()));
     }
     runs->settle(verdict);
-    resumer_->parked_one();
     if (--runs->pending == 0) resumer_->push(runs);
     return STEP_PARK;
 }
