@@ -182,6 +182,7 @@ private:
     void report(const HandlerEvent& e) const;
     void report_line(Worker& w, const std::string& line,
                      HandlerEvent::Kind kind = HandlerEvent::OUTPUT);
+    bool reply_of(Worker& w, const std::string& line, Outcome* reply);
     bool take_line(Worker& w, const std::string& line, Outcome* reply);
     void end_window(Worker& w, long long now);
     long long flush_output(Worker& w, long long now);

@@ -163,11 +163,10 @@ void HandlerPool::report_line(Worker& w, const std::string& line, HandlerEvent::
     }
 }
 
-// With w.io held. A reply answers the oldest outstanding record (a malformed one, a line that
-// starts with "exit" but is not "exit <0-255>", too, reported); any other line is output,
-// logged. True when the line answered the last outstanding record: *reply is then that
-// answer (its pid left as it was).
-bool HandlerPool::take_line(Worker& w, const std::string& line, Outcome* reply) {
+// With w.io held. A reply line ("exit N", or a malformed one, a line that starts with "exit"
+// but is not "exit <0-255>", reported) gives its outcome in *reply; any other line is output,
+// logged, and false is returned.
+bool HandlerPool::reply_of(Worker& w, const std::string& line, Outcome* reply) {
     int code = 0;
     const ReplyKind kind = parse_reply(line.data(), line.size(), &code);
     if (kind == REPLY_OTHER) {
@@ -177,9 +176,18 @@ bool HandlerPool::take_line(Worker& w, const std::string& line, Outcome* reply) 
     if (kind == REPLY_MALFORMED) {
         report_line(w, "reply '" + line.substr(0, 80) + "' is not 'exit <0-255>'", HandlerEvent::PROTOCOL);
     }
-    if (w.outstanding == 0 || --w.outstanding > 0) return false;
     reply->kind = kind == REPLY_MALFORMED ? Outcome::UNKNOWN : Outcome::EXITED;
     reply->code = kind == REPLY_MALFORMED ? 0 : code;
+    return true;
+}
+
+// With w.io held. A reply answers the oldest outstanding record. True when the line answered
+// the last outstanding record: *reply is then that answer (its pid left as it was).
+bool HandlerPool::take_line(Worker& w, const std::string& line, Outcome* reply) {
+    Outcome got = *reply;
+    if (!reply_of(w, line, &got)) return false;
+    if (w.outstanding == 0 || --w.outstanding > 0) return false;
+    *reply = got;
     return true;
 }
 

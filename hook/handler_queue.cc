@@ -49,20 +49,10 @@ void HandlerPool::read_stdout(Worker& w) {
     if (settings_.park) {
         // Each reply answers the oldest record written: its parked query waits for it.
         for (const std::string& line : w.read) {
-            int code = 0;
-            const ReplyKind kind = parse_reply(line.data(), line.size(), &code);
-            if (kind == REPLY_OTHER) {
-                report_line(w, line);
-                continue;
-            }
-            if (kind == REPLY_MALFORMED) {
-                report_line(w, "reply '" + line.substr(0, 80) + "' is not 'exit <0-255>'",
-                            HandlerEvent::PROTOCOL);
-            }
-            if (w.outstanding == 0) continue;
+            Outcome reply = Outcome{Outcome::EXITED, 0, w.pid.load()};
+            if (!reply_of(w, line, &reply) || w.outstanding == 0) continue;
             --w.outstanding;
-            answer_parked(w, kind == REPLY_MALFORMED ? Outcome{Outcome::UNKNOWN, 0, w.pid.load()}
-                                                     : Outcome{Outcome::EXITED, code, w.pid.load()});
+            answer_parked(w, reply);
         }
         w.read.clear();
         return;
