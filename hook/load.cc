@@ -71,7 +71,7 @@ int load(LibraryHandle& handle) {
                     continue;
                 }
                 try {
-                    handle.registerCallout(HOOK_POINTS[i].name, HOOK_POINT_CALLOUTS[i]);
+                    handle.registerCallout(HOOK_POINTS[i].kea_hook, HOOK_POINT_CALLOUTS[i]);
                     ++registered;
                 } catch (const isc::hooks::NoSuchHook&) {
                 }

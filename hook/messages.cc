@@ -33,6 +33,11 @@ extern const isc::log::MessageID RUNSCRIPT_HANDLER_PROTOCOL = "RUNSCRIPT_HANDLER
 extern const isc::log::MessageID RUNSCRIPT_PARK_RESUMED = "RUNSCRIPT_PARK_RESUMED";
 extern const isc::log::MessageID RUNSCRIPT_PARK_LOST = "RUNSCRIPT_PARK_LOST";
 extern const isc::log::MessageID RUNSCRIPT_PARK_NOT_PARKED = "RUNSCRIPT_PARK_NOT_PARKED";
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_STARTED = "RUNSCRIPT_REPLAY_STARTED";
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_DONE = "RUNSCRIPT_REPLAY_DONE";
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_SKIPPED = "RUNSCRIPT_REPLAY_SKIPPED";
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_STOPPED = "RUNSCRIPT_REPLAY_STOPPED";
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_ERROR = "RUNSCRIPT_REPLAY_ERROR";
 
 }  // namespace runscript
 
@@ -66,6 +71,11 @@ const char* values[] = {
     "RUNSCRIPT_PARK_RESUMED", "query %1 parked at %2: the scripts have ended, the query is %3",
     "RUNSCRIPT_PARK_LOST", "query %1 parked at %2 could not be resumed: %3",
     "RUNSCRIPT_PARK_NOT_PARKED", "query %1 at %2 is not parked by Kea: its park scripts are waited for",
+    "RUNSCRIPT_REPLAY_STARTED", "replaying the active leases to the scripts (%1), %2 events a second at most",
+    "RUNSCRIPT_REPLAY_DONE", "%1: %2 active leases replayed in %3 s; %4 runs failed, %5 leases not active skipped",
+    "RUNSCRIPT_REPLAY_SKIPPED", "%1: the lease database was replayed already in this process; not again",
+    "RUNSCRIPT_REPLAY_STOPPED", "%1: replay stopped after %2 leases (%3 s): the library unloads",
+    "RUNSCRIPT_REPLAY_ERROR", "%1: the leases cannot be replayed: %2",
     NULL
 };
 

@@ -34,6 +34,11 @@ extern const isc::log::MessageID RUNSCRIPT_HANDLER_PROTOCOL;
 extern const isc::log::MessageID RUNSCRIPT_PARK_RESUMED;
 extern const isc::log::MessageID RUNSCRIPT_PARK_LOST;
 extern const isc::log::MessageID RUNSCRIPT_PARK_NOT_PARKED;
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_STARTED;
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_DONE;
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_SKIPPED;
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_STOPPED;
+extern const isc::log::MessageID RUNSCRIPT_REPLAY_ERROR;
 
 }  // namespace runscript
 

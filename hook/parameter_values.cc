@@ -187,4 +187,36 @@ void check_park(const std::function<ConstElementPtr(const std::string&)>& get,
     }
 }
 
+// `replay: true`: the entry gets the replay events of this Kea (both families; load() keeps
+// the server's). Never in ISC's dialect: ISC's hook has no such event.
+void check_replay(const std::function<ConstElementPtr(const std::string&)>& get,
+                  ScriptConfig& s, const std::string& prefix, const HookPointInfo* table,
+                  std::size_t count, const char* kea_version) {
+    if (!s.replay) return;
+    const std::string replay = get("replay") ? prefix + "replay" : std::string("replay");
+    if (s.dialect == DIALECT_ISC) {
+        refuse("parameter '" + replay + "' (" + s.where + "): ISC's run_script has no replay "
+               "event; give the script as 'script' (KEA_* variables) to replay leases");
+    }
+    if (s.persistent && s.wait && s.timeout_ms <= 0) {
+        // its records are waited for on the replay's thread, which the unload waits for
+        refuse("parameter '" + replay + "' (" + s.where + "): a synchronous handler that "
+               "replays leases needs a 'timeout' above 0 (an unload waits for its reply)");
+    }
+    bool any = false;
+    std::string since;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (!table[i].replay) continue;
+        since = table[i].since;
+        if (!table[i].available) continue;
+        s.hook_points[i] = true;
+        any = true;
+    }
+    if (!any) {
+        refuse("parameter '" + replay + "' (" + s.where + "): Kea " + kea_version + " cannot "
+               "replay leases (it needs Kea " + since + " or later: dhcp4/6_srv_configured and "
+               "paged lease reads)");
+    }
+}
+
 }  // namespace runscript

@@ -50,6 +50,12 @@ void check_park(const std::function<isc::data::ConstElementPtr(const std::string
                 ScriptConfig& s, const std::string& prefix, const HookPointInfo* table,
                 std::size_t count, const char* kea_version);
 
+// `replay: true`: refused in ISC's dialect and where this Kea cannot replay; subscribes the
+// entry to the replay events.
+void check_replay(const std::function<isc::data::ConstElementPtr(const std::string&)>& get,
+                ScriptConfig& s, const std::string& prefix, const HookPointInfo* table,
+                std::size_t count, const char* kea_version);
+
 }  // namespace runscript
 
 #pragma GCC visibility pop

@@ -31,8 +31,8 @@ namespace {
 // double as defaults for the entries of `scripts`.
 const char* const SCRIPT_KEYS[] = {"script", "wait", "timeout", "hook-points", "environment",
                                    "capture-output", "exit-codes", "on-failure", "persistent",
-                                   "workers", "queue", "name", "sync", "park"};
-const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async", "options4", "options6",
+                                   "workers", "queue", "name", "sync", "park", "replay"};
+const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async", "options4", "options6", "replay-rate",
                                         "max-output-lines", "drain-timeout", "check-permissions"};
 // Pseudo hook points: the script runs when the library is loaded / unloaded.
 const char* const LOAD_POINT = "load";
@@ -108,6 +108,10 @@ std::vector<bool> parse_hook_points(const ConstElementPtr& e, const std::string&
         }
         std::size_t i = 0;
         while (i < count && point != table[i].name) ++i;
+        if (i < count && table[i].replay) {
+            refuse("parameter '" + item_name + "': '" + point + "' is the hook's own event "
+                   "per lease at start, asked for with 'replay': true, not in 'hook-points'");
+        }
         if (i == count) {
             std::string msg = "parameter '" + item_name + "': unknown hook point '" + point + "'";
             std::string guess = did_you_mean(point, known);
@@ -172,6 +176,10 @@ void parse_settings(const std::function<ConstElementPtr(const std::string&)>& ge
     if (ConstElementPtr park = expect(get("park"), Element::boolean, prefix + "park",
                                       "a boolean (true or false)")) {
         s.park = park->boolValue();
+    }
+    if (ConstElementPtr replay = expect(get("replay"), Element::boolean, prefix + "replay",
+                                        "a boolean (true or false)")) {
+        s.replay = replay->boolValue();
     }
 }
 
@@ -244,6 +252,7 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
     s.hook_points = parse_hook_points(points, points_name, table, count, s.dialect,
                                       &s.at_load, &s.at_unload);
     check_park(get, s, prefix, table, count, kea_version);
+    check_replay(get, s, prefix, table, count, kea_version);
     if (!s.exit_codes.empty() && !s.wait && !s.park) {
         const std::string codes = get("exit-codes") ? prefix + "exit-codes" : "exit-codes";
         const std::string wait = get("wait") ? prefix + "wait" : "wait";
@@ -298,20 +307,16 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
 
     Config config;
     config.max_async = DEFAULT_MAX_ASYNC;
-    if (ConstElementPtr max = expect(lookup("max-async"), Element::integer, "max-async",
-                                     "an integer")) {
-        if (max->intValue() < 1 || max->intValue() > 100000) {
-            refuse("parameter 'max-async' must be between 1 and 100000");
-        }
-        config.max_async = static_cast<std::size_t>(max->intValue());
+    if (ConstElementPtr max = lookup("max-async")) {
+        config.max_async = parse_count(max, "max-async", 100000);
     }
     config.max_output_lines = DEFAULT_MAX_OUTPUT_LINES;
-    if (ConstElementPtr lines = expect(lookup("max-output-lines"), Element::integer,
-                                       "max-output-lines", "an integer")) {
-        if (lines->intValue() < 1 || lines->intValue() > 100000) {
-            refuse("parameter 'max-output-lines' must be between 1 and 100000");
-        }
-        config.max_output_lines = static_cast<std::size_t>(lines->intValue());
+    if (ConstElementPtr lines = lookup("max-output-lines")) {
+        config.max_output_lines = parse_count(lines, "max-output-lines", 100000);
+    }
+    config.replay_rate = DEFAULT_REPLAY_RATE;
+    if (ConstElementPtr rate = lookup("replay-rate")) {
+        config.replay_rate = static_cast<unsigned>(parse_count(rate, "replay-rate", MAX_REPLAY_RATE));
     }
     config.drain_ms = DEFAULT_DRAIN_MS;
     if (ConstElementPtr drain = lookup("drain-timeout")) {
@@ -342,6 +347,7 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     defaults.dialect = DIALECT_OURS;
     defaults.isc_sync = false;
     defaults.park = false;
+    defaults.replay = false;
     parse_settings(lookup, defaults, "");
 
     ConstElementPtr scripts = expect(lookup("scripts"), Element::list, "scripts",

@@ -27,6 +27,8 @@ struct HookPointInfo {
     bool isc_available;   // ... and this Kea version registers it
     bool parks;           // this Kea version parks a query there (`park: true`)
     const char* park_since;  // first Kea version that parks there, "" when none does
+    const char* kea_hook;    // Kea's hook point its callout is registered at (`name` but for:)
+    bool replay;             // the hook's own lease replay event (`replay: true`)
 };
 
 // The names and formats a script gets: ours (`script`, KEA_* variables) or those of ISC's
@@ -52,6 +54,7 @@ struct ScriptConfig {
     bool isc_sync;                       // ISC's `sync`: true is accepted, runs as ISC's did
     bool wait;                           // synchronous (1.4 default) or not
     bool park;                           // the query waits, parked, for the run's end
+    bool replay;                         // one event per active lease at start (replay.h)
     int timeout_ms;                      // <= 0: none
     std::vector<bool> hook_points;       // indexed like the hook point table
     std::vector<std::string> extra_env;  // NAME=value added to every run
@@ -73,6 +76,7 @@ struct Config {
     std::size_t max_async;
     std::size_t max_output_lines;  // captured lines logged per run
     int drain_ms;                  // at unload: how long asynchronous scripts may still run
+    unsigned replay_rate;          // replay events started per second at most
     bool check_permissions;        // refuse scripts others than root / Kea's user could change
     std::vector<OptionSpec> options4;
     std::vector<OptionSpec> options6;
@@ -106,6 +110,8 @@ const std::size_t DEFAULT_WORKERS = 1;
 const std::size_t MAX_WORKERS = 64;
 const std::size_t DEFAULT_QUEUE = 1024;
 const std::size_t MAX_QUEUE = 65536;
+const unsigned DEFAULT_REPLAY_RATE = 1000;
+const unsigned MAX_REPLAY_RATE = 100000;
 
 }  // namespace runscript
 

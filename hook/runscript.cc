@@ -125,7 +125,7 @@ Runner::Runner(const Config& config)
             pool = pools_.back().get();
         } else {
             pools_.emplace_back();
-            any_async = any_async || !s.wait || s.park;
+            any_async = any_async || !s.wait || s.park || s.replay;
         }
         for (std::size_t i = 0; i < HOOK_POINT_COUNT; ++i) {
             if (!s.hook_points[i]) continue;
@@ -297,6 +297,8 @@ NextStep Runner::run(std::size_t index, const Environment* ours, const Environme
 }
 
 void Runner::unload() {
+    // No replay event starts after this; those started end with the others below.
+    if (replayer_) replayer_->stop();
     const long long deadline = monotonic_ms() + std::max(config_.drain_ms, 0);
     run_lifecycle(false, deadline);
     // Every pool drains at once, to the same end (one after another, N pools took N drains).

@@ -10,6 +10,7 @@
 #include "handler.h"
 #include "launcher.h"
 #include "parking.h"
+#include "replay.h"
 
 #include <hooks/hooks.h>
 
@@ -46,6 +47,12 @@ public:
     // STEP_PARK is returned.
     NextStep run(std::size_t index, const Environment* ours, const Environment* isc,
                  std::unique_ptr<ParkedQuery> parked = std::unique_ptr<ParkedQuery>()) const;
+
+    // Kea's main thread, at dhcp4/6_srv_configured: replays the active leases of `source` to the
+    // `replay: true` scripts (event `index`), unless this process replayed `lease_database`
+    // already (a reconfiguration that keeps it). Throws when the replay cannot start.
+    void start_replay(std::size_t index, const std::string& lease_database,
+                      std::unique_ptr<LeaseSource> source);
 
     // Whether a `park: true` script wants hook point `index` (the callout then hands its query).
     bool parks(std::size_t index) const { return parks_[index]; }
@@ -107,7 +114,12 @@ private:
     // One per script entry, null for exec-mode ones. Destroyed first: their stop is bounded
     // by drain-timeout (handler.h).
     std::vector<std::unique_ptr<HandlerPool> > pools_;
+    // The lease replay, while it runs; stopped before the pools and the launcher stop.
+    std::unique_ptr<Replayer> replayer_;
 };
+
+// The replay's callout could not start it: logs why (no script run, Kea goes on).
+void replay_failed(std::size_t index, const char* what);
 
 // Hands the scripts' verdict to Kea.
 void apply_next_step(isc::hooks::CalloutHandle& handle, NextStep step);

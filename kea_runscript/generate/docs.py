@@ -60,7 +60,8 @@ def variables_section(catalogue: Catalogue | None = None) -> str:
         lines.append("|---|---|---|---|")
         for point in points:
             names = " ".join(f"`{v.name}`" for v in catalogue.variables_at(point.name))
-            default = "yes" if point.default else "no (list it in `hook-points`)"
+            default = ("no (`replay: true`: one event per active lease at start)" if point.replay
+                       else "yes" if point.default else "no (list it in `hook-points`)")
             since = ".".join(first_version[point.name].split(".")[:2])
             lines.append(f"| `{point.name}` | {default} | {since}+ | {names} |")
     if catalogue.isc:

@@ -68,6 +68,9 @@ def _hook_points(kea: KeaFacts, catalogue: Catalogue, by_name: dict, isc_points:
             "park_since": str(kea.parking.get(point.name, "")),
             "query_type": kea.values[f"type_pkt{point.family}"],
             "query_argument": f"query{point.family}",
+            # the hook's own lease replay: started at this Kea hook point
+            "replay": point.replay,
+            "lease_type": kea.values[f"type_lease{point.family}"],
         })
     for point in points:
         point.update(isc_points.get(point["name"], {"isc": False, "isc_available": False}))
@@ -77,7 +80,7 @@ def _hook_points(kea: KeaFacts, catalogue: Catalogue, by_name: dict, isc_points:
                             "available": False, "default": False,
                             "family": 6 if "6" in name else 4,
                             "since": str(kea.hook_points[name]), "emits": (), "max_vars": 0,
-                            "parks": False, "park_since": "", **extra})
+                            "parks": False, "park_since": "", "replay": "", **extra})
     return points
 
 

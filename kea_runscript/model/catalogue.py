@@ -71,6 +71,7 @@ class HookPoint:
     name: str
     emits: tuple
     default: bool
+    replay: str = ""  # the hook's own lease replay, started at this Kea hook point
 
     @property
     def family(self) -> int:
@@ -264,7 +265,11 @@ def parse(data: dict, source: str = "variables.yaml") -> Catalogue:
         for g in p["emits"]:
             if g not in groups:
                 fail(f"hook point {pname}: unknown group {g!r}")
-        points.append(HookPoint(pname, tuple(p["emits"]), bool(p["default"])))
+        if p.get("replay") and p["default"]:
+            fail(f"hook point {pname}: a replay event is asked for with `replay: true`, "
+                 f"never by default")
+        points.append(HookPoint(pname, tuple(p["emits"]), bool(p["default"]),
+                                p.get("replay", "")))
     isc = parse_isc(data.get("isc"), types, {v.name for g in groups.values() for v in g.variables},
                     fail) if data.get("isc") else None
     return Catalogue(types=types, groups=groups, hook_points=tuple(points), isc=isc)
@@ -327,8 +332,8 @@ def isc_hook_points(kea: Version, family: int) -> List[str]:
 
 
 def hook_points(kea: Version, family: int, defaults_only: bool = False) -> List[str]:
-    """The catalogue's hook points of ``family`` that Kea ``kea`` has (1.4's defaults only, with
-    ``defaults_only``)."""
+    """The catalogue's hook points of ``family`` that Kea ``kea`` has and `hook-points` can list
+    (1.4's defaults only, with ``defaults_only``): not the replay events (`replay: true`)."""
     has = facts_for(kea).has_hook_point
     return [p.name for p in load().hook_points
-            if p.family == family and has(p.name) and (p.default or not defaults_only)]
+            if p.family == family and has(p.name) and not p.replay and (p.default or not defaults_only)]

@@ -27,7 +27,7 @@ LOG_TEXT = ("log_text.cc",)
 PARAMETERS = ("parameter_values.cc", "parameters.cc", "script_file.cc", "spelling.cc") + LOG_TEXT
 #: Every static source of the hook; a rendered tree adds callouts.cc.
 SOURCES = tuple(sorted(set(HANDLER + PARAMETERS + ("load.cc", "logger.cc", "messages.cc", "parking.cc",
-                                                    "reports.cc", "runscript.cc"))))
+                                                    "replay.cc", "reports.cc", "runner_replay.cc", "runscript.cc"))))
 
 
 def headers() -> List[str]:

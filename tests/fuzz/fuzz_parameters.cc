@@ -26,15 +26,17 @@ namespace {
 
 // A small table of hook points, as callouts.cc generates one per Kea version: one this Kea
 // lacks, one called by default, one only when listed, one also of ISC's dialect, one only of
-// ISC's dialect, one where this Kea parks queries, one where a later Kea would.
+// ISC's dialect, one where this Kea parks queries, one where a later Kea would, and the hook's
+// own replay event (`replay: true`).
 const runscript::HookPointInfo POINTS[] = {
-    {"pkt4_receive", true, true, "1.1", 4, true, false, false, false, ""},
-    {"lease4_renew", true, true, "1.1", 4, true, true, true, false, ""},
-    {"lease4_offer", false, false, "2.7.5", 4, true, false, false, false, ""},
-    {"pkt6_send", true, false, "1.1", 6, true, false, false, false, ""},
-    {"addr6_register", false, false, "2.7.7", 6, false, true, true, false, ""},
-    {"leases4_committed", true, false, "1.4.0", 4, true, true, true, true, "1.9.7"},
-    {"subnet4_select", true, false, "1.1.0", 4, true, false, false, false, "2.5.7"},
+    {"pkt4_receive", true, true, "1.1", 4, true, false, false, false, "", "pkt4_receive", false},
+    {"lease4_renew", true, true, "1.1", 4, true, true, true, false, "", "lease4_renew", false},
+    {"lease4_offer", false, false, "2.7.5", 4, true, false, false, false, "", "lease4_offer", false},
+    {"pkt6_send", true, false, "1.1", 6, true, false, false, false, "", "pkt6_send", false},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, true, false, "", "addr6_register", false},
+    {"leases4_committed", true, false, "1.4.0", 4, true, true, true, true, "1.9.7", "leases4_committed", false},
+    {"subnet4_select", true, false, "1.1.0", 4, true, false, false, false, "2.5.7", "subnet4_select", false},
+    {"lease4_replay", true, false, "1.5.0", 4, true, false, false, false, "", "dhcp4_srv_configured", true},
 };
 const std::size_t N_POINTS = sizeof(POINTS) / sizeof(POINTS[0]);
 
@@ -77,9 +79,14 @@ void check_script(const runscript::ScriptConfig& s) {
         // parked: never waited for by a thread, bounded, only where this Kea parks
         if (s.wait || s.timeout_ms <= 0) std::abort();
         for (std::size_t i = 0; i < N_POINTS; ++i) {
-            if (s.hook_points[i] && !POINTS[i].parks) std::abort();
+            if (s.hook_points[i] && !POINTS[i].parks && !POINTS[i].replay) std::abort();
         }
     }
+    for (std::size_t i = 0; i < N_POINTS; ++i) {
+        // a replay event exactly for `replay: true`, never in ISC's dialect
+        if (POINTS[i].replay && s.hook_points[i] != s.replay) std::abort();
+    }
+    if (s.replay && isc) std::abort();
     if (s.workers < 1 || s.workers > runscript::MAX_WORKERS) std::abort();
     if (s.queue < 1 || s.queue > runscript::MAX_QUEUE) std::abort();
     if ((s.workers_given || s.queue_given) && !s.persistent) std::abort();

@@ -66,6 +66,21 @@ def test_cfg_globals_shim_only_where_the_install_tree_lacks_the_header():
     assert "make-cfg-globals-shim.sh" not in render_files("2.0")
 
 
+@pytest.mark.parametrize("kea, replays", [("1.4", False), ("1.5", True), ("3.0", True)])
+def test_replay_events_follow_the_facts(kea, replays):
+    """lease4_replay / lease6_replay (replay: true) exist from Kea 1.5 (dhcp4/6_srv_configured,
+    paged lease reads), their callouts registered at those Kea hook points; the Kea-typed lease
+    reader only in a tree that replays."""
+    callouts = render_files(kea)["callouts.cc"]
+    rows = re.findall(r'\{"(lease[46]_replay)", (true|false), [^\n]*"(\w+)", (true|false)\},', callouts)
+    assert [(n, a == "true", hook, r == "true") for n, a, hook, r in rows] == [
+        ("lease4_replay", replays, "dhcp4_srv_configured", True),
+        ("lease6_replay", replays, "dhcp6_srv_configured", True)]
+    assert ('#include "lease_source.h"' in callouts) == replays
+    assert ("int callout_lease4_replay(" in callouts) == replays
+    assert "int callout_lease4_select(" in callouts
+
+
 @pytest.mark.parametrize("kea, parking", [
     ("1.9.6", []),
     ("2.2.0", ["leases4_committed", "leases6_committed"]),
@@ -78,7 +93,8 @@ def test_parking_hook_points_follow_the_facts(kea, parking):
     assert sorted(facts_for(kea).parking_points()) == parking
     callouts = render_files(kea)["callouts.cc"]
     table = re.findall(r'\{"(\w+)", (?:true|false), (?:true|false), "[\d.]+", \d, '
-                       r'(?:true|false), (?:true|false), (?:true|false), (true|false), "([\d.]*)"\}', callouts)
+                       r'(?:true|false), (?:true|false), (?:true|false), (true|false), "([\d.]*)", "\w+", (?:true|false)\}',
+                       callouts)
     assert sorted(name for name, parks, _ in table if parks == "true") == parking
     handing_over = sorted(re.findall(r"int callout_(\w+)\(CalloutHandle& handle\) \{(?:(?!\nint callout_).)*?parked_query<", callouts, re.S))
     assert handing_over == parking

@@ -5,7 +5,8 @@
 // One callout per hook point. Each reads its callout arguments with the exact C++ types of
 // this Kea release, turns them into KEA_* variables (hook/fields.h), or into ISC's for the
 // scripts given in ISC's dialect (the catalogue's `isc`), and hands them to the runner.
-// Callouts are registered in load() only for hook points some script wants.
+// Callouts are registered in load() only for hook points some script wants. A replay event's
+// callout is registered at the Kea hook point that starts it (HookPointInfo::kea_hook).
 // A packet an earlier library already dropped gets no script run: Kea drops it anyway, and a
 // script should not act (record, block, notify) on a packet that will not be answered.
 
@@ -23,9 +24,7 @@ namespace runscript {
 
 namespace {
 
-void emit_query4(Environment& env, CalloutHandle& handle) {
-    Pkt4Ptr value;
-    handle.getArgument("query4", value);
+void emit_query4_of(Environment& env, const Pkt4Ptr& value) {
     if (!value) return;
     fields::pkt_type(env, "KEA_QUERY4_TYPE=", value);
     fields::pkt_interface(env, "KEA_QUERY4_INTERFACE=", value);
@@ -49,9 +48,13 @@ void emit_query4(Environment& env, CalloutHandle& handle) {
     fields::pkt4_options(env, value, runner->options(4));
 }
 
-void emit_response4(Environment& env, CalloutHandle& handle) {
+void emit_query4(Environment& env, CalloutHandle& handle) {
     Pkt4Ptr value;
-    handle.getArgument("response4", value);
+    handle.getArgument("query4", value);
+    emit_query4_of(env, value);
+}
+
+void emit_response4_of(Environment& env, const Pkt4Ptr& value) {
     if (!value) return;
     fields::pkt_type(env, "KEA_RESPONSE4_TYPE=", value);
     fields::pkt_interface(env, "KEA_RESPONSE4_INTERFACE=", value);
@@ -68,23 +71,35 @@ void emit_response4(Environment& env, CalloutHandle& handle) {
     fields::pkt4_giaddr(env, "KEA_RESPONSE4_GIADDR=", value);
 }
 
-void emit_subnet4(Environment& env, CalloutHandle& handle) {
-    Subnet4Ptr value;
-    handle.getArgument("subnet4", value);
+void emit_response4(Environment& env, CalloutHandle& handle) {
+    Pkt4Ptr value;
+    handle.getArgument("response4", value);
+    emit_response4_of(env, value);
+}
+
+void emit_subnet4_of(Environment& env, const Subnet4Ptr& value) {
     fields::subnet_prefix(env, "KEA_SUBNET4_PREFIX=", value);
     fields::subnet_prefixlen(env, "KEA_SUBNET4_PREFIXLEN=", value);
     fields::subnet_text(env, "KEA_SUBNET4=", value);
 }
 
-void emit_fake_allocation(Environment& env, CalloutHandle& handle) {
-    bool value;
-    handle.getArgument("fake_allocation", value);
+void emit_subnet4(Environment& env, CalloutHandle& handle) {
+    Subnet4Ptr value;
+    handle.getArgument("subnet4", value);
+    emit_subnet4_of(env, value);
+}
+
+void emit_fake_allocation_of(Environment& env, const bool& value) {
     fields::bool_value(env, "KEA_FAKE_ALLOCATION=", value);
 }
 
-void emit_lease4(Environment& env, CalloutHandle& handle) {
-    Lease4Ptr value;
-    handle.getArgument("lease4", value);
+void emit_fake_allocation(Environment& env, CalloutHandle& handle) {
+    bool value;
+    handle.getArgument("fake_allocation", value);
+    emit_fake_allocation_of(env, value);
+}
+
+void emit_lease4_of(Environment& env, const Lease4Ptr& value) {
     if (!value) return;
     fields::lease_address(env, "KEA_LEASE4_ADDRESS=", value);
     fields::lease4_type(env, "KEA_LEASE4_TYPE=", value);
@@ -98,29 +113,45 @@ void emit_lease4(Environment& env, CalloutHandle& handle) {
     fields::lease_debug(env, "KEA_LEASE4_DEBUG=", value);
 }
 
+void emit_lease4(Environment& env, CalloutHandle& handle) {
+    Lease4Ptr value;
+    handle.getArgument("lease4", value);
+    emit_lease4_of(env, value);
+}
+
+void emit_remove_lease_of(Environment& env, const bool& value) {
+    fields::bool_value(env, "KEA_REMOVE_LEASE=", value);
+}
+
 void emit_remove_lease(Environment& env, CalloutHandle& handle) {
     bool value;
     handle.getArgument("remove_lease", value);
-    fields::bool_value(env, "KEA_REMOVE_LEASE=", value);
+    emit_remove_lease_of(env, value);
+}
+
+void emit_leases4_of(Environment& env, const Lease4CollectionPtr& value) {
+    fields::leases_count(env, "KEA_LEASES4_COUNT=", value);
+    fields::leases_addresses(env, "KEA_LEASES4_ADDRESSES=", value);
 }
 
 void emit_leases4(Environment& env, CalloutHandle& handle) {
     Lease4CollectionPtr value;
     handle.getArgument("leases4", value);
-    fields::leases_count(env, "KEA_LEASES4_COUNT=", value);
-    fields::leases_addresses(env, "KEA_LEASES4_ADDRESSES=", value);
+    emit_leases4_of(env, value);
+}
+
+void emit_deleted_leases4_of(Environment& env, const Lease4CollectionPtr& value) {
+    fields::leases_count(env, "KEA_DELETED_LEASES4_COUNT=", value);
+    fields::leases_addresses(env, "KEA_DELETED_LEASES4_ADDRESSES=", value);
 }
 
 void emit_deleted_leases4(Environment& env, CalloutHandle& handle) {
     Lease4CollectionPtr value;
     handle.getArgument("deleted_leases4", value);
-    fields::leases_count(env, "KEA_DELETED_LEASES4_COUNT=", value);
-    fields::leases_addresses(env, "KEA_DELETED_LEASES4_ADDRESSES=", value);
+    emit_deleted_leases4_of(env, value);
 }
 
-void emit_query6(Environment& env, CalloutHandle& handle) {
-    Pkt6Ptr value;
-    handle.getArgument("query6", value);
+void emit_query6_of(Environment& env, const Pkt6Ptr& value) {
     if (!value) return;
     fields::pkt_type(env, "KEA_QUERY6_TYPE=", value);
     fields::pkt_interface(env, "KEA_QUERY6_INTERFACE=", value);
@@ -141,9 +172,13 @@ void emit_query6(Environment& env, CalloutHandle& handle) {
     fields::pkt6_options(env, value, runner->options(6));
 }
 
-void emit_response6(Environment& env, CalloutHandle& handle) {
+void emit_query6(Environment& env, CalloutHandle& handle) {
     Pkt6Ptr value;
-    handle.getArgument("response6", value);
+    handle.getArgument("query6", value);
+    emit_query6_of(env, value);
+}
+
+void emit_response6_of(Environment& env, const Pkt6Ptr& value) {
     if (!value) return;
     fields::pkt_type(env, "KEA_RESPONSE6_TYPE=", value);
     fields::pkt_interface(env, "KEA_RESPONSE6_INTERFACE=", value);
@@ -163,17 +198,25 @@ void emit_response6(Environment& env, CalloutHandle& handle) {
     fields::pkt_debug(env, "KEA_RESPONSE6_DEBUG=", value);
 }
 
-void emit_subnet6(Environment& env, CalloutHandle& handle) {
-    Subnet6Ptr value;
-    handle.getArgument("subnet6", value);
+void emit_response6(Environment& env, CalloutHandle& handle) {
+    Pkt6Ptr value;
+    handle.getArgument("response6", value);
+    emit_response6_of(env, value);
+}
+
+void emit_subnet6_of(Environment& env, const Subnet6Ptr& value) {
     fields::subnet_prefix(env, "KEA_SUBNET6_PREFIX=", value);
     fields::subnet_prefixlen(env, "KEA_SUBNET6_PREFIXLEN=", value);
     fields::subnet_text(env, "KEA_SUBNET6=", value);
 }
 
-void emit_lease6(Environment& env, CalloutHandle& handle) {
-    Lease6Ptr value;
-    handle.getArgument("lease6", value);
+void emit_subnet6(Environment& env, CalloutHandle& handle) {
+    Subnet6Ptr value;
+    handle.getArgument("subnet6", value);
+    emit_subnet6_of(env, value);
+}
+
+void emit_lease6_of(Environment& env, const Lease6Ptr& value) {
     if (!value) return;
     fields::lease6_type(env, "KEA_LEASE6_TYPE=", value);
     fields::lease_address(env, "KEA_LEASE6_ADDRESS=", value);
@@ -193,20 +236,34 @@ void emit_lease6(Environment& env, CalloutHandle& handle) {
     fields::lease_debug(env, "KEA_LEASE6_DEBUG=", value);
 }
 
-void emit_leases6(Environment& env, CalloutHandle& handle) {
-    Lease6CollectionPtr value;
-    handle.getArgument("leases6", value);
+void emit_lease6(Environment& env, CalloutHandle& handle) {
+    Lease6Ptr value;
+    handle.getArgument("lease6", value);
+    emit_lease6_of(env, value);
+}
+
+void emit_leases6_of(Environment& env, const Lease6CollectionPtr& value) {
     fields::leases_count(env, "KEA_LEASES6_COUNT=", value);
     fields::leases6_addresses(env, "KEA_LEASES6_ADDRESSES=", value);
     fields::leases6_prefixes(env, "KEA_LEASES6_PREFIXES=", value);
 }
 
-void emit_deleted_leases6(Environment& env, CalloutHandle& handle) {
+void emit_leases6(Environment& env, CalloutHandle& handle) {
     Lease6CollectionPtr value;
-    handle.getArgument("deleted_leases6", value);
+    handle.getArgument("leases6", value);
+    emit_leases6_of(env, value);
+}
+
+void emit_deleted_leases6_of(Environment& env, const Lease6CollectionPtr& value) {
     fields::leases_count(env, "KEA_DELETED_LEASES6_COUNT=", value);
     fields::leases6_addresses(env, "KEA_DELETED_LEASES6_ADDRESSES=", value);
     fields::leases6_prefixes(env, "KEA_DELETED_LEASES6_PREFIXES=", value);
+}
+
+void emit_deleted_leases6(Environment& env, CalloutHandle& handle) {
+    Lease6CollectionPtr value;
+    handle.getArgument("deleted_leases6", value);
+    emit_deleted_leases6_of(env, value);
 }
 
 // ---- ISC's dialect (the catalogue's `isc`): one function per block; `names` are the block's
@@ -813,34 +870,10 @@ int callout_pkt6_receive(CalloutHandle& handle) {
     if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
     try {
         Environment ours(0);
-        const bool for_ours = runner->wanted(10, DIALECT_OURS);
+        const bool for_ours = runner->wanted(11, DIALECT_OURS);
         if (for_ours) {
             ours.reserve(14);
             emit_query6(ours, handle);
-        }
-        apply_next_step(handle, runner->run(10,
-                                            for_ours ? &ours : 0,
-                                            0));
-    } catch (const std::exception& e) {
-        callout_failed(handle, 10, e.what());
-    } catch (...) {
-        callout_failed(handle, 10, "unknown exception");
-    }
-    return 0;
-}
-
-int callout_pkt6_send(CalloutHandle& handle) {
-    // Null while the library unloads: a query unparked then may pass another callout of ours.
-    if (!runner) return 0;
-    const CalloutHandle::CalloutNextStep status = handle.getStatus();
-    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
-    try {
-        Environment ours(0);
-        const bool for_ours = runner->wanted(11, DIALECT_OURS);
-        if (for_ours) {
-            ours.reserve(28);
-            emit_query6(ours, handle);
-            emit_response6(ours, handle);
         }
         apply_next_step(handle, runner->run(11,
                                             for_ours ? &ours : 0,
@@ -853,7 +886,7 @@ int callout_pkt6_send(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_subnet6_select(CalloutHandle& handle) {
+int callout_pkt6_send(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -862,9 +895,9 @@ int callout_subnet6_select(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(12, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(17);
+            ours.reserve(28);
             emit_query6(ours, handle);
-            emit_subnet6(ours, handle);
+            emit_response6(ours, handle);
         }
         apply_next_step(handle, runner->run(12,
                                             for_ours ? &ours : 0,
@@ -877,7 +910,7 @@ int callout_subnet6_select(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_select(CalloutHandle& handle) {
+int callout_subnet6_select(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -886,11 +919,9 @@ int callout_lease6_select(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(13, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(32);
+            ours.reserve(17);
             emit_query6(ours, handle);
             emit_subnet6(ours, handle);
-            emit_fake_allocation(ours, handle);
-            emit_lease6(ours, handle);
         }
         apply_next_step(handle, runner->run(13,
                                             for_ours ? &ours : 0,
@@ -903,7 +934,7 @@ int callout_lease6_select(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_renew(CalloutHandle& handle) {
+int callout_lease6_select(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -912,8 +943,10 @@ int callout_lease6_renew(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(14, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(28);
+            ours.reserve(32);
             emit_query6(ours, handle);
+            emit_subnet6(ours, handle);
+            emit_fake_allocation(ours, handle);
             emit_lease6(ours, handle);
         }
         apply_next_step(handle, runner->run(14,
@@ -927,7 +960,7 @@ int callout_lease6_renew(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_rebind(CalloutHandle& handle) {
+int callout_lease6_renew(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -951,7 +984,7 @@ int callout_lease6_rebind(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_decline(CalloutHandle& handle) {
+int callout_lease6_rebind(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -975,7 +1008,7 @@ int callout_lease6_decline(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_release(CalloutHandle& handle) {
+int callout_lease6_decline(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -999,7 +1032,7 @@ int callout_lease6_release(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_expire(CalloutHandle& handle) {
+int callout_lease6_release(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1008,9 +1041,9 @@ int callout_lease6_expire(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(18, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(15);
+            ours.reserve(28);
+            emit_query6(ours, handle);
             emit_lease6(ours, handle);
-            emit_remove_lease(ours, handle);
         }
         apply_next_step(handle, runner->run(18,
                                             for_ours ? &ours : 0,
@@ -1023,7 +1056,7 @@ int callout_lease6_expire(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_recover(CalloutHandle& handle) {
+int callout_lease6_expire(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1032,8 +1065,9 @@ int callout_lease6_recover(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(19, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(14);
+            ours.reserve(15);
             emit_lease6(ours, handle);
+            emit_remove_lease(ours, handle);
         }
         apply_next_step(handle, runner->run(19,
                                             for_ours ? &ours : 0,
@@ -1046,7 +1080,7 @@ int callout_lease6_recover(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_leases6_committed(CalloutHandle& handle) {
+int callout_lease6_recover(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1055,10 +1089,8 @@ int callout_leases6_committed(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(20, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(20);
-            emit_query6(ours, handle);
-            emit_leases6(ours, handle);
-            emit_deleted_leases6(ours, handle);
+            ours.reserve(14);
+            emit_lease6(ours, handle);
         }
         apply_next_step(handle, runner->run(20,
                                             for_ours ? &ours : 0,
@@ -1067,6 +1099,31 @@ int callout_leases6_committed(CalloutHandle& handle) {
         callout_failed(handle, 20, e.what());
     } catch (...) {
         callout_failed(handle, 20, "unknown exception");
+    }
+    return 0;
+}
+
+int callout_leases6_committed(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
+    try {
+        Environment ours(0);
+        const bool for_ours = runner->wanted(21, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(20);
+            emit_query6(ours, handle);
+            emit_leases6(ours, handle);
+            emit_deleted_leases6(ours, handle);
+        }
+        apply_next_step(handle, runner->run(21,
+                                            for_ours ? &ours : 0,
+                                            0));
+    } catch (const std::exception& e) {
+        callout_failed(handle, 21, e.what());
+    } catch (...) {
+        callout_failed(handle, 21, "unknown exception");
     }
     return 0;
 }
@@ -1096,31 +1153,33 @@ const char* const SHADOWABLE_VARIABLES[] = {
 const std::size_t SHADOWABLE_COUNT = 1;
 
 const HookPointInfo HOOK_POINTS[] = {
-    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false, false, ""},
-    {"pkt4_send", true, true, "1.1.0", 4, true, false, false, false, ""},
-    {"subnet4_select", true, true, "1.1.0", 4, true, false, false, false, "2.5.7"},
-    {"lease4_select", true, true, "1.1.0", 4, true, false, false, false, ""},
-    {"lease4_renew", true, true, "1.1.0", 4, true, true, false, false, ""},
-    {"lease4_release", true, true, "1.1.0", 4, true, true, false, false, ""},
-    {"lease4_decline", true, true, "1.1.0", 4, true, true, false, false, ""},
-    {"lease4_expire", true, true, "1.1.0", 4, true, true, false, false, ""},
-    {"lease4_recover", true, true, "1.1.0", 4, true, true, false, false, ""},
-    {"leases4_committed", true, false, "1.4.0", 4, true, true, false, false, "1.9.7"},
-    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false, false, ""},
-    {"pkt6_send", true, true, "1.1.0", 6, true, false, false, false, ""},
-    {"subnet6_select", true, true, "1.1.0", 6, true, false, false, false, "2.5.7"},
-    {"lease6_select", true, true, "1.1.0", 6, true, false, false, false, ""},
-    {"lease6_renew", true, true, "1.1.0", 6, true, true, false, false, ""},
-    {"lease6_rebind", true, true, "1.1.0", 6, true, true, false, false, ""},
-    {"lease6_decline", true, true, "1.1.0", 6, true, true, false, false, ""},
-    {"lease6_release", true, true, "1.1.0", 6, true, true, false, false, ""},
-    {"lease6_expire", true, true, "1.1.0", 6, true, true, false, false, ""},
-    {"lease6_recover", true, true, "1.1.0", 6, true, true, false, false, ""},
-    {"leases6_committed", true, false, "1.4.0", 6, true, true, false, false, "1.9.7"},
-    {"addr6_register", false, false, "2.7.7", 6, false, true, false, false, ""},
+    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false, false, "", "pkt4_receive", false},
+    {"pkt4_send", true, true, "1.1.0", 4, true, false, false, false, "", "pkt4_send", false},
+    {"subnet4_select", true, true, "1.1.0", 4, true, false, false, false, "2.5.7", "subnet4_select", false},
+    {"lease4_select", true, true, "1.1.0", 4, true, false, false, false, "", "lease4_select", false},
+    {"lease4_renew", true, true, "1.1.0", 4, true, true, false, false, "", "lease4_renew", false},
+    {"lease4_release", true, true, "1.1.0", 4, true, true, false, false, "", "lease4_release", false},
+    {"lease4_decline", true, true, "1.1.0", 4, true, true, false, false, "", "lease4_decline", false},
+    {"lease4_expire", true, true, "1.1.0", 4, true, true, false, false, "", "lease4_expire", false},
+    {"lease4_recover", true, true, "1.1.0", 4, true, true, false, false, "", "lease4_recover", false},
+    {"leases4_committed", true, false, "1.4.0", 4, true, true, false, false, "1.9.7", "leases4_committed", false},
+    {"lease4_replay", false, false, "1.5.0", 4, true, false, false, false, "", "dhcp4_srv_configured", true},
+    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false, false, "", "pkt6_receive", false},
+    {"pkt6_send", true, true, "1.1.0", 6, true, false, false, false, "", "pkt6_send", false},
+    {"subnet6_select", true, true, "1.1.0", 6, true, false, false, false, "2.5.7", "subnet6_select", false},
+    {"lease6_select", true, true, "1.1.0", 6, true, false, false, false, "", "lease6_select", false},
+    {"lease6_renew", true, true, "1.1.0", 6, true, true, false, false, "", "lease6_renew", false},
+    {"lease6_rebind", true, true, "1.1.0", 6, true, true, false, false, "", "lease6_rebind", false},
+    {"lease6_decline", true, true, "1.1.0", 6, true, true, false, false, "", "lease6_decline", false},
+    {"lease6_release", true, true, "1.1.0", 6, true, true, false, false, "", "lease6_release", false},
+    {"lease6_expire", true, true, "1.1.0", 6, true, true, false, false, "", "lease6_expire", false},
+    {"lease6_recover", true, true, "1.1.0", 6, true, true, false, false, "", "lease6_recover", false},
+    {"leases6_committed", true, false, "1.4.0", 6, true, true, false, false, "1.9.7", "leases6_committed", false},
+    {"lease6_replay", false, false, "1.5.0", 6, true, false, false, false, "", "dhcp6_srv_configured", true},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, false, false, "", "addr6_register", false},
 };
 
-const std::size_t HOOK_POINT_COUNT = 22;
+const std::size_t HOOK_POINT_COUNT = 24;
 
 const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_pkt4_receive,
@@ -1133,6 +1192,7 @@ const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_lease4_expire,
     callout_lease4_recover,
     callout_leases4_committed,
+    0,
     callout_pkt6_receive,
     callout_pkt6_send,
     callout_subnet6_select,
@@ -1144,6 +1204,7 @@ const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_lease6_expire,
     callout_lease6_recover,
     callout_leases6_committed,
+    0,
     0,
 };
 
@@ -1158,6 +1219,7 @@ const std::size_t HOOK_POINT_MAX_VARS[] = {
     10,
     9,
     20,
+    9,
     14,
     28,
     17,
@@ -1169,6 +1231,7 @@ const std::size_t HOOK_POINT_MAX_VARS[] = {
     15,
     14,
     20,
+    14,
     0,
 };
 

@@ -10,7 +10,7 @@
 #define RUNSCRIPT_HAS_MT_COMPATIBLE 0
 #define RUNSCRIPT_HAS_ISC_LOG_DBGLVLS 1
 
-// This tree holds for the Kea releases its facts hold for, Kea >= 1.4.0 and < 1.7.5.
+// This tree holds for the Kea releases its facts hold for, Kea >= 1.4.0 and < 1.5.0.
 // Against the headers of another release it may still compile and then fail inside Kea (a
 // callout argument read with the wrong type throws boost::bad_any_cast), so refuse them here.
 // Every Kea release installs config.h, whose VERSION names the release as a string: #if
@@ -33,8 +33,8 @@ constexpr long version_number(const char* text, long done = 0, long part = 0) {
 }  // namespace runscript_kea_headers
 
 static_assert(runscript_kea_headers::version_number(VERSION) >= 10400 &&
-                  runscript_kea_headers::version_number(VERSION) < 10705,
-              "kea-hook-runscript: rendered for Kea 1.4.0 (its facts hold for Kea >= 1.4.0 and < 1.7.5); "
+                  runscript_kea_headers::version_number(VERSION) < 10500,
+              "kea-hook-runscript: rendered for Kea 1.4.0 (its facts hold for Kea >= 1.4.0 and < 1.5.0); "
               "these headers are Kea " VERSION ": run kea-runscript render --kea " VERSION);
 
 #endif

@@ -5,13 +5,15 @@
 // One callout per hook point. Each reads its callout arguments with the exact C++ types of
 // this Kea release, turns them into KEA_* variables (hook/fields.h), or into ISC's for the
 // scripts given in ISC's dialect (the catalogue's `isc`), and hands them to the runner.
-// Callouts are registered in load() only for hook points some script wants.
+// Callouts are registered in load() only for hook points some script wants. A replay event's
+// callout is registered at the Kea hook point that starts it (HookPointInfo::kea_hook).
 // A packet an earlier library already dropped gets no script run: Kea drops it anyway, and a
 // script should not act (record, block, notify) on a packet that will not be answered.
 
 #include "fields.h"
 #include "runscript.h"
 #include "parked_query.h"
+#include "lease_source.h"
 
 #include <dhcpsrv/lease.h>
 #include <dhcpsrv/subnet.h>
@@ -24,9 +26,7 @@ namespace runscript {
 
 namespace {
 
-void emit_query4(Environment& env, CalloutHandle& handle) {
-    Pkt4Ptr value;
-    handle.getArgument("query4", value);
+void emit_query4_of(Environment& env, const Pkt4Ptr& value) {
     if (!value) return;
     fields::pkt_type(env, "KEA_QUERY4_TYPE=", value);
     fields::pkt_interface(env, "KEA_QUERY4_INTERFACE=", value);
@@ -50,9 +50,13 @@ void emit_query4(Environment& env, CalloutHandle& handle) {
     fields::pkt4_options(env, value, runner->options(4));
 }
 
-void emit_response4(Environment& env, CalloutHandle& handle) {
+void emit_query4(Environment& env, CalloutHandle& handle) {
     Pkt4Ptr value;
-    handle.getArgument("response4", value);
+    handle.getArgument("query4", value);
+    emit_query4_of(env, value);
+}
+
+void emit_response4_of(Environment& env, const Pkt4Ptr& value) {
     if (!value) return;
     fields::pkt_type(env, "KEA_RESPONSE4_TYPE=", value);
     fields::pkt_interface(env, "KEA_RESPONSE4_INTERFACE=", value);
@@ -69,23 +73,35 @@ void emit_response4(Environment& env, CalloutHandle& handle) {
     fields::pkt4_giaddr(env, "KEA_RESPONSE4_GIADDR=", value);
 }
 
-void emit_subnet4(Environment& env, CalloutHandle& handle) {
-    Subnet4Ptr value;
-    handle.getArgument("subnet4", value);
+void emit_response4(Environment& env, CalloutHandle& handle) {
+    Pkt4Ptr value;
+    handle.getArgument("response4", value);
+    emit_response4_of(env, value);
+}
+
+void emit_subnet4_of(Environment& env, const Subnet4Ptr& value) {
     fields::subnet_prefix(env, "KEA_SUBNET4_PREFIX=", value);
     fields::subnet_prefixlen(env, "KEA_SUBNET4_PREFIXLEN=", value);
     fields::subnet_text(env, "KEA_SUBNET4=", value);
 }
 
-void emit_fake_allocation(Environment& env, CalloutHandle& handle) {
-    bool value;
-    handle.getArgument("fake_allocation", value);
+void emit_subnet4(Environment& env, CalloutHandle& handle) {
+    Subnet4Ptr value;
+    handle.getArgument("subnet4", value);
+    emit_subnet4_of(env, value);
+}
+
+void emit_fake_allocation_of(Environment& env, const bool& value) {
     fields::bool_value(env, "KEA_FAKE_ALLOCATION=", value);
 }
 
-void emit_lease4(Environment& env, CalloutHandle& handle) {
-    Lease4Ptr value;
-    handle.getArgument("lease4", value);
+void emit_fake_allocation(Environment& env, CalloutHandle& handle) {
+    bool value;
+    handle.getArgument("fake_allocation", value);
+    emit_fake_allocation_of(env, value);
+}
+
+void emit_lease4_of(Environment& env, const Lease4Ptr& value) {
     if (!value) return;
     fields::lease_address(env, "KEA_LEASE4_ADDRESS=", value);
     fields::lease4_type(env, "KEA_LEASE4_TYPE=", value);
@@ -99,29 +115,45 @@ void emit_lease4(Environment& env, CalloutHandle& handle) {
     fields::lease_debug(env, "KEA_LEASE4_DEBUG=", value);
 }
 
+void emit_lease4(Environment& env, CalloutHandle& handle) {
+    Lease4Ptr value;
+    handle.getArgument("lease4", value);
+    emit_lease4_of(env, value);
+}
+
+void emit_remove_lease_of(Environment& env, const bool& value) {
+    fields::bool_value(env, "KEA_REMOVE_LEASE=", value);
+}
+
 void emit_remove_lease(Environment& env, CalloutHandle& handle) {
     bool value;
     handle.getArgument("remove_lease", value);
-    fields::bool_value(env, "KEA_REMOVE_LEASE=", value);
+    emit_remove_lease_of(env, value);
+}
+
+void emit_leases4_of(Environment& env, const Lease4CollectionPtr& value) {
+    fields::leases_count(env, "KEA_LEASES4_COUNT=", value);
+    fields::leases_addresses(env, "KEA_LEASES4_ADDRESSES=", value);
 }
 
 void emit_leases4(Environment& env, CalloutHandle& handle) {
     Lease4CollectionPtr value;
     handle.getArgument("leases4", value);
-    fields::leases_count(env, "KEA_LEASES4_COUNT=", value);
-    fields::leases_addresses(env, "KEA_LEASES4_ADDRESSES=", value);
+    emit_leases4_of(env, value);
+}
+
+void emit_deleted_leases4_of(Environment& env, const Lease4CollectionPtr& value) {
+    fields::leases_count(env, "KEA_DELETED_LEASES4_COUNT=", value);
+    fields::leases_addresses(env, "KEA_DELETED_LEASES4_ADDRESSES=", value);
 }
 
 void emit_deleted_leases4(Environment& env, CalloutHandle& handle) {
     Lease4CollectionPtr value;
     handle.getArgument("deleted_leases4", value);
-    fields::leases_count(env, "KEA_DELETED_LEASES4_COUNT=", value);
-    fields::leases_addresses(env, "KEA_DELETED_LEASES4_ADDRESSES=", value);
+    emit_deleted_leases4_of(env, value);
 }
 
-void emit_query6(Environment& env, CalloutHandle& handle) {
-    Pkt6Ptr value;
-    handle.getArgument("query6", value);
+void emit_query6_of(Environment& env, const Pkt6Ptr& value) {
     if (!value) return;
     fields::pkt_type(env, "KEA_QUERY6_TYPE=", value);
     fields::pkt_interface(env, "KEA_QUERY6_INTERFACE=", value);
@@ -142,9 +174,13 @@ void emit_query6(Environment& env, CalloutHandle& handle) {
     fields::pkt6_options(env, value, runner->options(6));
 }
 
-void emit_response6(Environment& env, CalloutHandle& handle) {
+void emit_query6(Environment& env, CalloutHandle& handle) {
     Pkt6Ptr value;
-    handle.getArgument("response6", value);
+    handle.getArgument("query6", value);
+    emit_query6_of(env, value);
+}
+
+void emit_response6_of(Environment& env, const Pkt6Ptr& value) {
     if (!value) return;
     fields::pkt_type(env, "KEA_RESPONSE6_TYPE=", value);
     fields::pkt_interface(env, "KEA_RESPONSE6_INTERFACE=", value);
@@ -164,17 +200,25 @@ void emit_response6(Environment& env, CalloutHandle& handle) {
     fields::pkt_debug(env, "KEA_RESPONSE6_DEBUG=", value);
 }
 
-void emit_subnet6(Environment& env, CalloutHandle& handle) {
-    Subnet6Ptr value;
-    handle.getArgument("subnet6", value);
+void emit_response6(Environment& env, CalloutHandle& handle) {
+    Pkt6Ptr value;
+    handle.getArgument("response6", value);
+    emit_response6_of(env, value);
+}
+
+void emit_subnet6_of(Environment& env, const Subnet6Ptr& value) {
     fields::subnet_prefix(env, "KEA_SUBNET6_PREFIX=", value);
     fields::subnet_prefixlen(env, "KEA_SUBNET6_PREFIXLEN=", value);
     fields::subnet_text(env, "KEA_SUBNET6=", value);
 }
 
-void emit_lease6(Environment& env, CalloutHandle& handle) {
-    Lease6Ptr value;
-    handle.getArgument("lease6", value);
+void emit_subnet6(Environment& env, CalloutHandle& handle) {
+    Subnet6Ptr value;
+    handle.getArgument("subnet6", value);
+    emit_subnet6_of(env, value);
+}
+
+void emit_lease6_of(Environment& env, const Lease6Ptr& value) {
     if (!value) return;
     fields::lease6_type(env, "KEA_LEASE6_TYPE=", value);
     fields::lease_address(env, "KEA_LEASE6_ADDRESS=", value);
@@ -194,20 +238,34 @@ void emit_lease6(Environment& env, CalloutHandle& handle) {
     fields::lease_debug(env, "KEA_LEASE6_DEBUG=", value);
 }
 
-void emit_leases6(Environment& env, CalloutHandle& handle) {
-    Lease6CollectionPtr value;
-    handle.getArgument("leases6", value);
+void emit_lease6(Environment& env, CalloutHandle& handle) {
+    Lease6Ptr value;
+    handle.getArgument("lease6", value);
+    emit_lease6_of(env, value);
+}
+
+void emit_leases6_of(Environment& env, const Lease6CollectionPtr& value) {
     fields::leases_count(env, "KEA_LEASES6_COUNT=", value);
     fields::leases6_addresses(env, "KEA_LEASES6_ADDRESSES=", value);
     fields::leases6_prefixes(env, "KEA_LEASES6_PREFIXES=", value);
 }
 
-void emit_deleted_leases6(Environment& env, CalloutHandle& handle) {
+void emit_leases6(Environment& env, CalloutHandle& handle) {
     Lease6CollectionPtr value;
-    handle.getArgument("deleted_leases6", value);
+    handle.getArgument("leases6", value);
+    emit_leases6_of(env, value);
+}
+
+void emit_deleted_leases6_of(Environment& env, const Lease6CollectionPtr& value) {
     fields::leases_count(env, "KEA_DELETED_LEASES6_COUNT=", value);
     fields::leases6_addresses(env, "KEA_DELETED_LEASES6_ADDRESSES=", value);
     fields::leases6_prefixes(env, "KEA_DELETED_LEASES6_PREFIXES=", value);
+}
+
+void emit_deleted_leases6(Environment& env, CalloutHandle& handle) {
+    Lease6CollectionPtr value;
+    handle.getArgument("deleted_leases6", value);
+    emit_deleted_leases6_of(env, value);
 }
 
 // ---- ISC's dialect (the catalogue's `isc`): one function per block; `names` are the block's
@@ -1416,30 +1474,24 @@ int callout_leases4_committed(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_pkt6_receive(CalloutHandle& handle) {
-    // Null while the library unloads: a query unparked then may pass another callout of ours.
-    if (!runner) return 0;
-    const CalloutHandle::CalloutNextStep status = handle.getStatus();
-    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
+// lease4_replay: the hook's own event per active lease (replay.h), started once Kea's
+// configuration is in force (dhcp4_srv_configured).
+void replay_lease4_replay(Environment& env, const Lease4Ptr& lease) {
+    emit_lease4_of(env, lease);
+}
+
+int callout_lease4_replay(CalloutHandle& handle) {
+    if (!runner || !runner->wanted(10)) return 0;
     try {
-        Environment ours(0);
-        const bool for_ours = runner->wanted(10, DIALECT_OURS);
-        if (for_ours) {
-            ours.reserve(14);
-            emit_query6(ours, handle);
-        }
-        apply_next_step(handle, runner->run(10,
-                                            for_ours ? &ours : 0,
-                                            0));
+        runner->start_replay(10, lease_database(handle), std::unique_ptr<LeaseSource>(
+            new KeaLeaseSource<Lease4Ptr>(4, replay_lease4_replay)));
     } catch (const std::exception& e) {
-        callout_failed(handle, 10, e.what());
-    } catch (...) {
-        callout_failed(handle, 10, "unknown exception");
+        replay_failed(10, e.what());
     }
     return 0;
 }
 
-int callout_pkt6_send(CalloutHandle& handle) {
+int callout_pkt6_receive(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1448,9 +1500,8 @@ int callout_pkt6_send(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(11, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(28);
+            ours.reserve(14);
             emit_query6(ours, handle);
-            emit_response6(ours, handle);
         }
         apply_next_step(handle, runner->run(11,
                                             for_ours ? &ours : 0,
@@ -1463,7 +1514,7 @@ int callout_pkt6_send(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_subnet6_select(CalloutHandle& handle) {
+int callout_pkt6_send(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1472,9 +1523,9 @@ int callout_subnet6_select(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(12, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(17);
+            ours.reserve(28);
             emit_query6(ours, handle);
-            emit_subnet6(ours, handle);
+            emit_response6(ours, handle);
         }
         apply_next_step(handle, runner->run(12,
                                             for_ours ? &ours : 0,
@@ -1487,7 +1538,7 @@ int callout_subnet6_select(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_select(CalloutHandle& handle) {
+int callout_subnet6_select(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1496,11 +1547,9 @@ int callout_lease6_select(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(13, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(32);
+            ours.reserve(17);
             emit_query6(ours, handle);
             emit_subnet6(ours, handle);
-            emit_fake_allocation(ours, handle);
-            emit_lease6(ours, handle);
         }
         apply_next_step(handle, runner->run(13,
                                             for_ours ? &ours : 0,
@@ -1513,7 +1562,7 @@ int callout_lease6_select(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_renew(CalloutHandle& handle) {
+int callout_lease6_select(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1522,21 +1571,15 @@ int callout_lease6_renew(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(14, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(28);
+            ours.reserve(32);
             emit_query6(ours, handle);
+            emit_subnet6(ours, handle);
+            emit_fake_allocation(ours, handle);
             emit_lease6(ours, handle);
-        }
-        // ISC's hook runs no script for a packet an earlier library skipped either.
-        Environment isc(0);
-        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
-                             runner->wanted(14, DIALECT_ISC);
-        if (for_isc) {
-            isc.reserve(29);
-            isc_emit_lease6_renew(isc, handle);
         }
         apply_next_step(handle, runner->run(14,
                                             for_ours ? &ours : 0,
-                                            for_isc ? &isc : 0));
+                                            0));
     } catch (const std::exception& e) {
         callout_failed(handle, 14, e.what());
     } catch (...) {
@@ -1545,7 +1588,7 @@ int callout_lease6_renew(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_rebind(CalloutHandle& handle) {
+int callout_lease6_renew(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1564,7 +1607,7 @@ int callout_lease6_rebind(CalloutHandle& handle) {
                              runner->wanted(15, DIALECT_ISC);
         if (for_isc) {
             isc.reserve(29);
-            isc_emit_lease6_rebind(isc, handle);
+            isc_emit_lease6_renew(isc, handle);
         }
         apply_next_step(handle, runner->run(15,
                                             for_ours ? &ours : 0,
@@ -1577,7 +1620,7 @@ int callout_lease6_rebind(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_decline(CalloutHandle& handle) {
+int callout_lease6_rebind(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1595,8 +1638,8 @@ int callout_lease6_decline(CalloutHandle& handle) {
         const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
                              runner->wanted(16, DIALECT_ISC);
         if (for_isc) {
-            isc.reserve(25);
-            isc_emit_lease6_decline(isc, handle);
+            isc.reserve(29);
+            isc_emit_lease6_rebind(isc, handle);
         }
         apply_next_step(handle, runner->run(16,
                                             for_ours ? &ours : 0,
@@ -1609,7 +1652,7 @@ int callout_lease6_decline(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_release(CalloutHandle& handle) {
+int callout_lease6_decline(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1628,7 +1671,7 @@ int callout_lease6_release(CalloutHandle& handle) {
                              runner->wanted(17, DIALECT_ISC);
         if (for_isc) {
             isc.reserve(25);
-            isc_emit_lease6_release(isc, handle);
+            isc_emit_lease6_decline(isc, handle);
         }
         apply_next_step(handle, runner->run(17,
                                             for_ours ? &ours : 0,
@@ -1641,7 +1684,7 @@ int callout_lease6_release(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_expire(CalloutHandle& handle) {
+int callout_lease6_release(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1650,17 +1693,17 @@ int callout_lease6_expire(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(18, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(15);
+            ours.reserve(28);
+            emit_query6(ours, handle);
             emit_lease6(ours, handle);
-            emit_remove_lease(ours, handle);
         }
         // ISC's hook runs no script for a packet an earlier library skipped either.
         Environment isc(0);
         const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
                              runner->wanted(18, DIALECT_ISC);
         if (for_isc) {
-            isc.reserve(14);
-            isc_emit_lease6_expire(isc, handle);
+            isc.reserve(25);
+            isc_emit_lease6_release(isc, handle);
         }
         apply_next_step(handle, runner->run(18,
                                             for_ours ? &ours : 0,
@@ -1673,7 +1716,7 @@ int callout_lease6_expire(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_lease6_recover(CalloutHandle& handle) {
+int callout_lease6_expire(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1682,16 +1725,17 @@ int callout_lease6_recover(CalloutHandle& handle) {
         Environment ours(0);
         const bool for_ours = runner->wanted(19, DIALECT_OURS);
         if (for_ours) {
-            ours.reserve(14);
+            ours.reserve(15);
             emit_lease6(ours, handle);
+            emit_remove_lease(ours, handle);
         }
         // ISC's hook runs no script for a packet an earlier library skipped either.
         Environment isc(0);
         const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
                              runner->wanted(19, DIALECT_ISC);
         if (for_isc) {
-            isc.reserve(13);
-            isc_emit_lease6_recover(isc, handle);
+            isc.reserve(14);
+            isc_emit_lease6_expire(isc, handle);
         }
         apply_next_step(handle, runner->run(19,
                                             for_ours ? &ours : 0,
@@ -1704,7 +1748,7 @@ int callout_lease6_recover(CalloutHandle& handle) {
     return 0;
 }
 
-int callout_leases6_committed(CalloutHandle& handle) {
+int callout_lease6_recover(CalloutHandle& handle) {
     // Null while the library unloads: a query unparked then may pass another callout of ours.
     if (!runner) return 0;
     const CalloutHandle::CalloutNextStep status = handle.getStatus();
@@ -1712,6 +1756,37 @@ int callout_leases6_committed(CalloutHandle& handle) {
     try {
         Environment ours(0);
         const bool for_ours = runner->wanted(20, DIALECT_OURS);
+        if (for_ours) {
+            ours.reserve(14);
+            emit_lease6(ours, handle);
+        }
+        // ISC's hook runs no script for a packet an earlier library skipped either.
+        Environment isc(0);
+        const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
+                             runner->wanted(20, DIALECT_ISC);
+        if (for_isc) {
+            isc.reserve(13);
+            isc_emit_lease6_recover(isc, handle);
+        }
+        apply_next_step(handle, runner->run(20,
+                                            for_ours ? &ours : 0,
+                                            for_isc ? &isc : 0));
+    } catch (const std::exception& e) {
+        callout_failed(handle, 20, e.what());
+    } catch (...) {
+        callout_failed(handle, 20, "unknown exception");
+    }
+    return 0;
+}
+
+int callout_leases6_committed(CalloutHandle& handle) {
+    // Null while the library unloads: a query unparked then may pass another callout of ours.
+    if (!runner) return 0;
+    const CalloutHandle::CalloutNextStep status = handle.getStatus();
+    if (status == CalloutHandle::NEXT_STEP_DROP) return 0;
+    try {
+        Environment ours(0);
+        const bool for_ours = runner->wanted(21, DIALECT_OURS);
         if (for_ours) {
             ours.reserve(20);
             emit_query6(ours, handle);
@@ -1721,23 +1796,40 @@ int callout_leases6_committed(CalloutHandle& handle) {
         // ISC's hook runs no script for a packet an earlier library skipped either.
         Environment isc(0);
         const bool for_isc = status != CalloutHandle::NEXT_STEP_SKIP &&
-                             runner->wanted(20, DIALECT_ISC);
+                             runner->wanted(21, DIALECT_ISC);
         if (for_isc) {
             isc.reserve(40);
             isc_emit_leases6_committed(isc, handle);
         }
         // Kea parked the query before calling us: `park: true` scripts keep it parked.
         std::unique_ptr<ParkedQuery> parked;
-        if (runner->parks(20)) {
+        if (runner->parks(21)) {
             parked = parked_query<Pkt6Ptr>(handle, "query6");
         }
-        apply_next_step(handle, runner->run(20,
+        apply_next_step(handle, runner->run(21,
                                             for_ours ? &ours : 0,
                                             for_isc ? &isc : 0, std::move(parked)));
     } catch (const std::exception& e) {
-        callout_failed(handle, 20, e.what());
+        callout_failed(handle, 21, e.what());
     } catch (...) {
-        callout_failed(handle, 20, "unknown exception");
+        callout_failed(handle, 21, "unknown exception");
+    }
+    return 0;
+}
+
+// lease6_replay: the hook's own event per active lease (replay.h), started once Kea's
+// configuration is in force (dhcp6_srv_configured).
+void replay_lease6_replay(Environment& env, const Lease6Ptr& lease) {
+    emit_lease6_of(env, lease);
+}
+
+int callout_lease6_replay(CalloutHandle& handle) {
+    if (!runner || !runner->wanted(22)) return 0;
+    try {
+        runner->start_replay(22, lease_database(handle), std::unique_ptr<LeaseSource>(
+            new KeaLeaseSource<Lease6Ptr>(6, replay_lease6_replay)));
+    } catch (const std::exception& e) {
+        replay_failed(22, e.what());
     }
     return 0;
 }
@@ -1767,31 +1859,33 @@ const char* const SHADOWABLE_VARIABLES[] = {
 const std::size_t SHADOWABLE_COUNT = 1;
 
 const HookPointInfo HOOK_POINTS[] = {
-    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false, false, ""},
-    {"pkt4_send", true, true, "1.1.0", 4, true, false, false, false, ""},
-    {"subnet4_select", true, true, "1.1.0", 4, true, false, false, false, "2.5.7"},
-    {"lease4_select", true, true, "1.1.0", 4, true, false, false, false, ""},
-    {"lease4_renew", true, true, "1.1.0", 4, true, true, true, false, ""},
-    {"lease4_release", true, true, "1.1.0", 4, true, true, true, false, ""},
-    {"lease4_decline", true, true, "1.1.0", 4, true, true, true, false, ""},
-    {"lease4_expire", true, true, "1.1.0", 4, true, true, true, false, ""},
-    {"lease4_recover", true, true, "1.1.0", 4, true, true, true, false, ""},
-    {"leases4_committed", true, false, "1.4.0", 4, true, true, true, true, "1.9.7"},
-    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false, false, ""},
-    {"pkt6_send", true, true, "1.1.0", 6, true, false, false, false, ""},
-    {"subnet6_select", true, true, "1.1.0", 6, true, false, false, false, "2.5.7"},
-    {"lease6_select", true, true, "1.1.0", 6, true, false, false, false, ""},
-    {"lease6_renew", true, true, "1.1.0", 6, true, true, true, false, ""},
-    {"lease6_rebind", true, true, "1.1.0", 6, true, true, true, false, ""},
-    {"lease6_decline", true, true, "1.1.0", 6, true, true, true, false, ""},
-    {"lease6_release", true, true, "1.1.0", 6, true, true, true, false, ""},
-    {"lease6_expire", true, true, "1.1.0", 6, true, true, true, false, ""},
-    {"lease6_recover", true, true, "1.1.0", 6, true, true, true, false, ""},
-    {"leases6_committed", true, false, "1.4.0", 6, true, true, true, true, "1.9.7"},
-    {"addr6_register", false, false, "2.7.7", 6, false, true, false, false, ""},
+    {"pkt4_receive", true, true, "1.1.0", 4, true, false, false, false, "", "pkt4_receive", false},
+    {"pkt4_send", true, true, "1.1.0", 4, true, false, false, false, "", "pkt4_send", false},
+    {"subnet4_select", true, true, "1.1.0", 4, true, false, false, false, "2.5.7", "subnet4_select", false},
+    {"lease4_select", true, true, "1.1.0", 4, true, false, false, false, "", "lease4_select", false},
+    {"lease4_renew", true, true, "1.1.0", 4, true, true, true, false, "", "lease4_renew", false},
+    {"lease4_release", true, true, "1.1.0", 4, true, true, true, false, "", "lease4_release", false},
+    {"lease4_decline", true, true, "1.1.0", 4, true, true, true, false, "", "lease4_decline", false},
+    {"lease4_expire", true, true, "1.1.0", 4, true, true, true, false, "", "lease4_expire", false},
+    {"lease4_recover", true, true, "1.1.0", 4, true, true, true, false, "", "lease4_recover", false},
+    {"leases4_committed", true, false, "1.4.0", 4, true, true, true, true, "1.9.7", "leases4_committed", false},
+    {"lease4_replay", true, false, "1.5.0", 4, true, false, false, false, "", "dhcp4_srv_configured", true},
+    {"pkt6_receive", true, true, "1.1.0", 6, true, false, false, false, "", "pkt6_receive", false},
+    {"pkt6_send", true, true, "1.1.0", 6, true, false, false, false, "", "pkt6_send", false},
+    {"subnet6_select", true, true, "1.1.0", 6, true, false, false, false, "2.5.7", "subnet6_select", false},
+    {"lease6_select", true, true, "1.1.0", 6, true, false, false, false, "", "lease6_select", false},
+    {"lease6_renew", true, true, "1.1.0", 6, true, true, true, false, "", "lease6_renew", false},
+    {"lease6_rebind", true, true, "1.1.0", 6, true, true, true, false, "", "lease6_rebind", false},
+    {"lease6_decline", true, true, "1.1.0", 6, true, true, true, false, "", "lease6_decline", false},
+    {"lease6_release", true, true, "1.1.0", 6, true, true, true, false, "", "lease6_release", false},
+    {"lease6_expire", true, true, "1.1.0", 6, true, true, true, false, "", "lease6_expire", false},
+    {"lease6_recover", true, true, "1.1.0", 6, true, true, true, false, "", "lease6_recover", false},
+    {"leases6_committed", true, false, "1.4.0", 6, true, true, true, true, "1.9.7", "leases6_committed", false},
+    {"lease6_replay", true, false, "1.5.0", 6, true, false, false, false, "", "dhcp6_srv_configured", true},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, false, false, "", "addr6_register", false},
 };
 
-const std::size_t HOOK_POINT_COUNT = 22;
+const std::size_t HOOK_POINT_COUNT = 24;
 
 const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_pkt4_receive,
@@ -1804,6 +1898,7 @@ const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_lease4_expire,
     callout_lease4_recover,
     callout_leases4_committed,
+    callout_lease4_replay,
     callout_pkt6_receive,
     callout_pkt6_send,
     callout_subnet6_select,
@@ -1815,6 +1910,7 @@ const isc::hooks::CalloutPtr HOOK_POINT_CALLOUTS[] = {
     callout_lease6_expire,
     callout_lease6_recover,
     callout_leases6_committed,
+    callout_lease6_replay,
     0,
 };
 
@@ -1829,6 +1925,7 @@ const std::size_t HOOK_POINT_MAX_VARS[] = {
     10,
     9,
     20,
+    9,
     14,
     28,
     17,
@@ -1840,6 +1937,7 @@ const std::size_t HOOK_POINT_MAX_VARS[] = {
     15,
     14,
     20,
+    14,
     0,
 };
 
