@@ -532,3 +532,25 @@ def test_parked_query(park_run, phase):
     if phase == "DHCPv6":
         assert park_run.facts["DHCPv6: its REPLY received at"] > park_run.facts["DHCPv6: slow run ended at"], msg
         assert park_run.facts["DHCPv6: dropped client's address"] is None, msg
+
+
+# --------------------------------------------------------------------------------------------
+# issue 25: the lease replay (replay: true), judged by phase
+
+
+@pytest.fixture(scope="module")
+def replay_run(rt):
+    o = scenarios.replay(rt)
+    _show(o)
+    return o
+
+
+@pytest.mark.parametrize("phase", scenarios.REPLAY_PHASES)
+def test_lease_replay(replay_run, phase):
+    msg = "\n" + replay_run.summary()
+    assert not scenarios.replay_phase_problems(replay_run, phase), msg
+    if phase == "restart":
+        assert replay_run.facts["restart: lease4_replay events per entry"] == {
+            "exec": 2, "handler-sync": 2, "handler-async": 2}, msg
+    if phase == "stop":
+        assert replay_run.facts["stop: RUNSCRIPT_REPLAY_STOPPED / _DONE lines"] == [1, 0], msg

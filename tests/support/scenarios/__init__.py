@@ -83,11 +83,16 @@ and write to :data:`C_RT_OUT` (Kea's user's).
     and off: the ACK comes after the run's end, Kea answers others meanwhile, exit code 3 and
     timeouts and a killed handler drop the query, a reload with queries parked leaves none
     behind.
+26. :func:`replay`: ``replay: true`` (exec, synchronous and asynchronous handlers): after a
+    restart one ``lease4_replay`` / ``lease6_replay`` event per active lease with the
+    catalogue's variables (hostile hostname bytes kept), none for a released lease, none again
+    at a reload that keeps the lease database, none after a stop mid-replay.
 
 The package by concern: :mod:`.runtime` (Runtime, Outcome, the container), :mod:`.processes`
 (0-4), :mod:`.load` (5, 9, 10), :mod:`.config` (6, 13, 14), :mod:`.failures` (7, 8, 11, 12, 22),
 :mod:`.output` (15), :mod:`.teardown` (16), :mod:`.debug_log` (17), :mod:`.handler` (18, 21),
-:mod:`.actions` (19, 20), :mod:`.isc` (23, 24), :mod:`.park` (25).
+:mod:`.actions` (19, 20), :mod:`.isc` (23, 24), :mod:`.park` (25),
+:mod:`.replay` (26).
 Everything is importable from the package itself (``scenarios.fd_list``), as the tests use it.
 
 Addresses: 192.0.2.0/24 on the veth pair, perfdhcp as a relay from 198.18.0.1 into
@@ -123,6 +128,7 @@ from .actions import (ASYNC_MESSAGES, LINES_WRITTEN, SMALL_MAX_OUTPUT_LINES, fai
 from .isc import (DOC_SCRIPT, documented_example, fill_placeholders, isc_documented_example,
                   isc_sync_flag)
 from .park import PHASES as PARK_PHASES, park, park_phase_problems
+from .replay import PHASES as REPLAY_PHASES, replay, replay_phase_problems
 
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (

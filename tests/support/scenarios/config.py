@@ -51,7 +51,7 @@ def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
                   "parameter 'options4[0]' must be one of option codes"),
         BadConfig("scripts entry with unknown key", {"scripts": [{"script": good, "hook-point": ["pkt4_receive"]}]},
                   "unknown parameter 'scripts[0].hook-point' (did you mean 'hook-points'?)"),
-    ] + isc_dialect_bad_configs(good) + hardening_bad_configs(good) + park_bad_configs(good)
+    ] + isc_dialect_bad_configs(good) + hardening_bad_configs(good) + park_bad_configs(good) + replay_bad_configs(good)
 
 
 def park_bad_configs(good: str) -> List[BadConfig]:
@@ -71,6 +71,27 @@ def park_bad_configs(good: str) -> List[BadConfig]:
                   "it parks at: "),
         BadConfig("park at the default hook points", {"scripts": [{"script": good, "park": True}]},
                   "parameter 'scripts[0].park' (scripts[0]): Kea "),
+    ]
+
+
+def replay_bad_configs(good: str) -> List[BadConfig]:
+    """`replay` / `replay-rate` where they cannot work: not a boolean, a replay event listed in
+    `hook-points`, in ISC's dialect, a rate of 0 or above the bound."""
+    return [
+        BadConfig("replay not bool", {"script": good, "replay": 1},
+                  "parameter 'replay' must be a boolean"),
+        BadConfig("replay event in hook-points", {"script": good, "hook-points": ["lease4_select", "lease4_replay"]},
+                  "parameter 'hook-points[1]': 'lease4_replay' is the hook's own event per lease at start, "
+                  "asked for with 'replay': true"),
+        BadConfig("replay in ISC's dialect", {"scripts": [{"name": good, "replay": True}]},
+                  "parameter 'scripts[0].replay' (scripts[0]): ISC's run_script has no replay event"),
+        BadConfig("replay to a synchronous handler without a timeout",
+                  {"script": good, "replay": True, "persistent": True, "wait": True, "timeout": 0},
+                  "parameter 'replay' (script): a synchronous handler that replays leases needs a 'timeout'"),
+        BadConfig("replay-rate 0", {"script": good, "replay": True, "replay-rate": 0},
+                  "parameter 'replay-rate' must be between 1 and 100000"),
+        BadConfig("replay-rate in a scripts entry", {"scripts": [{"script": good, "replay-rate": 5}]},
+                  "unknown parameter 'scripts[0].replay-rate'"),
     ]
 
 
