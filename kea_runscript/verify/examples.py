@@ -19,6 +19,7 @@ from typing import Dict, List, Optional
 from .. import ROOT
 from ..model import units
 from ..builder.hook import LIBRARY
+from ..engine import containers
 from ..model.catalogue import hook_points
 from ..model.matrix import Cell
 from .testnet import C_EXAMPLES, C_LOGS, C_OUT, EXAMPLES, NET, TIMERS, TestNet, Timers
@@ -260,6 +261,66 @@ def _pd_routes(tn: TestNet, problems: List[str]) -> tuple:
     return pfx, pfx2
 
 
+#: Lifetimes long enough to outlast a stop and a start of Kea (emulated too).
+REPLAY_TIMERS = Timers(valid=600, preferred=400, renew=200, rebind=300)
+#: Where the routing examples keep how they routed each lease (their scripts' defaults).
+EXAMPLE_STATE = ("/var/lib/kea/slash32-routes", "/var/lib/kea/pd-routes")
+
+
+def replay_restores_routes(tn: TestNet, units_: Dict[int, Optional[units.ServiceUnit]]) -> Dict[int, List[str]]:
+    """The routing examples' `"replay": true`: with a lease file, a client takes a lease and a
+    router a prefix, Kea is stopped, their routes deleted (as a reboot would), Kea started
+    again on the same lease files: both routes are back (lease4_replay / lease6_replay)."""
+    problems: Dict[int, List[str]] = {4: [], 6: []}
+    tag = "examples-replay"
+    logs = {fam: f"{C_LOGS}/smoke-{tag}-dhcp{fam}.log" for fam in (4, 6)}
+    leases = {fam: f"/var/lib/kea/{tag}-leases{fam}.csv" for fam in (4, 6)}
+    confs = {4: example_config(tn.cell, EXAMPLES / "slash32_leases" / "kea-dhcp4.json", 4, logs[4], REPLAY_TIMERS),
+             6: example_config(tn.cell, EXAMPLES / "ipv6_prefix_delegation" / "kea-dhcp6.json", 6, logs[6],
+                               REPLAY_TIMERS)}
+    for fam in (4, 6):
+        confs[fam][f"Dhcp{fam}"]["lease-database"] = {"type": "memfile", "persist": True,
+                                                       "name": leases[fam], "lfc-interval": 0}
+    tn.sh(f"rm -f {leases[4]}* {leases[6]}*")
+
+    def start(run: str) -> Dict[int, int]:
+        return {fam: tn.start_kea(fam, json.dumps(confs[fam], indent=2), f"{tag}-{run}", logs[fam],
+                                  unit=units_[fam]) for fam in (4, 6)}
+
+    def stop(pids: Dict[int, int], run: str) -> None:
+        for fam, pid in pids.items():
+            tn.stop(pid)
+            tn.keep(logs[fam], f"{tag}-{run}-kea-dhcp{fam}.log")
+
+    pids = start("first")
+    try:
+        a = tn.client("v4", "dora", "--mac", "02:00:00:00:32:21")
+        c = tn.client("v6", "sarr", "--duid-mac", "02:00:00:00:56:21", "--iaid", "5621", "--pd-only")
+    finally:
+        stop(pids, "first")
+    routes = {4: ROUTE4.format(a["address"]), 6: ROUTE6.format(c["pd"]["prefix"])}
+    try:
+        for fam, show in routes.items():
+            made = tn.sh(show, check=False).output.strip()
+            if not made:
+                problems[fam].append(f"no route before the restart ({show})")
+                continue
+            tn.sh(show.replace(" show ", " del "), check=False)
+        pids = start("restart")
+        try:
+            for fam, show in routes.items():
+                if not _wait_for(tn, show, True, 30 if tn.cell.foreign(containers.engine_arch()) else 10):
+                    problems[fam].append(f"the route deleted while Kea was stopped is not back after "
+                                         f"its start ({show}): lease{fam}_replay did not restore it")
+        finally:
+            stop(pids, "restart")
+    finally:
+        for show in routes.values():
+            tn.sh(show.replace(" show ", " del "), check=False)
+        tn.sh(f"rm -rf {leases[4]}* {leases[6]}* {' '.join(EXAMPLE_STATE)}", check=False)
+    return problems
+
+
 def run_examples(tn: TestNet) -> Dict[str, List[str]]:
     """slash32_leases (v4) and ipv6_prefix_delegation (v6): first under the packaged units as
     they are (the routes fail, run_examples_without_dropin), then with the drop-ins the
@@ -297,6 +358,9 @@ def run_examples(tn: TestNet) -> Dict[str, List[str]]:
         tn.keep(debug_log, "examples-debug.log")
         for path in handler_logs.values():
             tn.keep(path, Path(path).name)
+    replayed = replay_restores_routes(tn, with_dropin)
+    results["slash32_leases after a restart"] = replayed[4]
+    results["ipv6_prefix_delegation after a restart"] = replayed[6]
     # debug.sh logged every call, hook point and variables
     text = (tn.out / "examples-debug.log").read_text(errors="replace") \
         if (tn.out / "examples-debug.log").exists() else ""
