@@ -80,6 +80,9 @@ class Mode:
     compat14: bool = False  # kea-hook-runscript 1.4 parameters only: script, wait
     #: `options4` / `options6` (:data:`OPTIONS`) configured: the query's options as hex
     options: bool = False
+    #: leases4/6_committed by `park: true` entries of the same recorders (where the cell's Kea
+    #: parks there): the answer waits, parked, for them
+    park: bool = False
 
     @property
     def handler(self) -> bool:
@@ -108,7 +111,7 @@ SMOKE_MAX_ASYNC = 512
 MODES = (
     Mode("wait+mt", wait=True, multi_threading=True),
     Mode("async+mt", wait=False, multi_threading=True, options=True),
-    Mode("wait+st", wait=True, multi_threading=False, options=True),
+    Mode("wait+st", wait=True, multi_threading=False, options=True, park=True),
     Mode("async+st", wait=False, multi_threading=False),
     Mode("1.4-config", wait=True, multi_threading=None, compat14=True),
 )
@@ -128,11 +131,18 @@ def hook_parameters(cell: Cell, mode: Mode, family: int) -> dict:
                "environment": {"SMOKE_RECORD": record_path(mode, family, handler=True), "SMOKE_MODE": mode.name}}
     if mode.multi_threading:
         handler["workers"] = HANDLER_WORKERS_MT
-    parameters = {"scripts": [
-        {"script": RECORDER, "wait": bool(mode.wait), "timeout": 10, "hook-points": points,
-         "environment": exec_environment(mode, family)},
-        handler,
-    ]}
+    scripts = [{"script": RECORDER, "wait": bool(mode.wait), "timeout": 10, "hook-points": points,
+                "environment": exec_environment(mode, family)}, handler]
+    committed = f"leases{family}_committed"
+    if mode.park and committed in points and facts_for(str(cell.kea)).parks_at(committed):
+        # one more entry of each recorder, parking there (writing to the same record file)
+        for entry in list(scripts):
+            entry["hook-points"] = [p for p in points if p != committed]
+            scripts.append({**entry, "hook-points": [committed], "park": True})
+            del scripts[-1]["wait"]
+            if entry.get("persistent"):
+                scripts[-1].pop("workers", None)
+    parameters = {"scripts": scripts}
     if mode.options:
         parameters[f"options{family}"] = list(OPTIONS[family])
     if not mode.wait:

@@ -360,10 +360,19 @@ def test_kea_configs_render_as_json_for_every_mode():
                     assert set(lib["parameters"]) == {"script", "wait"}
                     assert "multi-threading" not in cfg
                 else:
-                    exec_entry, handler = lib["parameters"]["scripts"]
-                    for entry in (exec_entry, handler):
-                        assert set(entry["hook-points"]) == set(catalogue.hook_points(cell.kea, fam))
+                    exec_entry, handler, *parking = lib["parameters"]["scripts"]
+                    committed = f"leases{fam}_committed"
+                    # the park mode: the same recorders once more, parking at leases*_committed
+                    assert len(parking) == (2 if mode.park else 0)
+                    for entry, twin in zip((exec_entry, handler), parking or (None, None)):
+                        points = set(entry["hook-points"]) | set(twin["hook-points"] if twin else ())
+                        assert points == set(catalogue.hook_points(cell.kea, fam))
                         assert entry["wait"] is mode.wait
+                        if twin:
+                            assert twin["hook-points"] == [committed] and twin["park"] is True
+                            assert committed not in entry["hook-points"] and "wait" not in twin
+                            assert twin["script"] == entry["script"]
+                            assert twin["environment"] == entry["environment"]
                     assert exec_entry["script"] == testnet.RECORDER and "persistent" not in exec_entry
                     assert handler["script"] == smoke.HANDLER_RECORDER and handler["persistent"] is True
                     assert handler.get("workers", 1) == (smoke.HANDLER_WORKERS_MT if mode.multi_threading else 1)
