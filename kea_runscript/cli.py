@@ -11,7 +11,7 @@
     kea-runscript pipelines [--check]
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
                          [--keep-container]
-    kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--isc-config] [--park] [--launcher-only] [--no-build]
+    kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--isc-config] [--park] [--replay] [--launcher-only] [--no-build]
     kea-runscript docs [--check]          (docs/variables.md from hook/variables.yaml)
     kea-runscript golden [--update]       (tests/golden/ from the templates)
     kea-runscript messages [--check]      (hook/messages.{h,cc}, docs/messages.md from hook/messages.mes)
@@ -185,6 +185,9 @@ def _release_and_tool_commands(sub) -> None:
     sp.add_argument("--park", action="store_true",
                     help="only the parked-query rows: park: true vs wait: true vs wait: false, "
                          "exec and handler, MT off and on (~40 minutes)")
+    sp.add_argument("--replay", action="store_true",
+                    help="only the lease replay: time to replay 100k, 200k and 1M leases, exec and "
+                         "handler (~30 minutes)")
     sp.add_argument("--charts", metavar="DIR", help="where the charts (PNG) go (default build/<id>/bench/)")
     sp.add_argument("--charts-from", metavar="FILE", help="draw the charts of a run again from its "
                                                            "results.json, measuring nothing")

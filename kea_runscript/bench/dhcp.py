@@ -92,10 +92,12 @@ class DhcpBench:
             missing.append("isc")
         return missing
 
-    def config(self, row: Row) -> str:
+    def config(self, row: Row, parameters: Optional[Callable[[str], dict]] = None) -> str:
+        """Kea's configuration of ``row``; ``parameters``: the hook's, from the script's path,
+        instead of the row's own."""
         sm, fam = self.smoke, row.family
         script = f"{C_SCRIPTS}/{SCRIPT_FILES[row.script]}"
-        text = sm.kea_config(self.cell, fam, row.parameters(script), multi_threading=row.mt,
+        text = sm.kea_config(self.cell, fam, (parameters or row.parameters)(script), multi_threading=row.mt,
                              log_file=self.log)
         cfg = json.loads(text)
         d = cfg[f"Dhcp{fam}"]
@@ -299,7 +301,7 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                 spawn_us: Optional[Dict[str, float]] = None,
                 handler_us: Optional[Dict[str, Dict[str, float]]] = None,
                 leases: bool = True, isc_config_only: bool = False, park_only: bool = False,
-                charts_dir: Optional[Path] = None) -> str:
+                replay_only: bool = False, charts_dir: Optional[Path] = None) -> str:
     """Runs the capacity searches of the cell's rows; returns the tables (Markdown).
     ``isc_config_only``: only ISC's configuration under both hooks (:func:`isc_config_rows`);
     ``park_only``: only the parked-query rows (:func:`park_rows`)."""
@@ -315,7 +317,7 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
     so = paths.out(cell) / LIBRARY
     if not so.is_file():
         raise RuntimeError(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
-    rows, big = _selected_rows(families, quick, leases, isc_config_only, park_only)
+    rows, big = ([], []) if replay_only else _selected_rows(families, quick, leases, isc_config_only, park_only)
     t0 = time.monotonic()
     image = images.ensure_image("runtime", cell, paths.logs(cell), say)
     with tempfile.TemporaryDirectory() as tmp, \
@@ -328,6 +330,9 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
             say(f"  not available in {cell.id}: {m}; its rows are left out")
         def available(r: Row) -> bool:
             return r.script not in missing and not (r.hook == "isc" and "isc" in missing)
+        if replay_only:
+            from . import replay
+            return replay.report(cell, replay.run(db, say), t0, out)
         rows, big = [r for r in rows if available(r)], [r for r in big if available(r)]
         say(f"{cell.id}: {len(rows)} Kea configurations, {s.passes} pass(es) of "
             f"{s.pass1_trials}{'+' + str(s.pass2_trials) if s.passes > 1 else ''} trials of {s.trial_s:g} s"
@@ -425,6 +430,7 @@ def cli_main(args, m) -> ExitCode:
         text = dhcp_tables(cell, quick=quick, families=families,
                            isc_config_only=bool(getattr(args, "isc_config", False)),
                            park_only=bool(getattr(args, "park", False)),
+                           replay_only=bool(getattr(args, "replay", False)),
                            charts_dir=Path(args.charts) if getattr(args, "charts", None) else None,
                            keep=True if args.keep_container else None, say=output.say,
                            spawn_us={k: v["posix_spawn_us"] for k, v in costs.items()},
