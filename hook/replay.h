@@ -49,7 +49,8 @@ struct ReplayTarget {
 };
 
 // How long one replay event waits for room (max-async, a handler's queue) before it counts
-// as failed; after that the script's next events are tried once each until one finds room.
+// as failed, at most (the script's `timeout` when shorter); after that the script's next
+// events are tried once each until one finds room.
 const int REPLAY_RETRY_MS = 10000;
 
 // Whether this process has not replayed the lease database `identity` (a reconfiguration

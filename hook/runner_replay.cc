@@ -20,7 +20,7 @@ void Runner::start_replay(std::size_t index, const std::string& lease_database,
         const ScriptConfig* s = entry.script;
         ReplayTarget t;
         t.path = s->path;
-        t.retry_ms = REPLAY_RETRY_MS;
+        t.retry_ms = s->timeout_ms > 0 ? std::min(s->timeout_ms, REPLAY_RETRY_MS) : REPLAY_RETRY_MS;
         HandlerPool* pool = entry.pool;
         if (!pool) {
             // Asynchronous runs whose ends are counted; half of max-async stays for Kea's

@@ -116,9 +116,9 @@ def test_kea_ran_as_the_packaged_unit_and_the_report_says_so(smoked):
             continue
         assert ident["user"] != "root", (tag, ident)
         assert f"{ident['name']} ran as {ident['user']} (uid {ident['uid']}" in report
-        with_dropin = tag.startswith("examples-dhcp")
+        with_dropin = tag.startswith(("examples-dhcp", "examples-replay"))  # the drop-in runs
         assert ("CAP_NET_ADMIN" in ident["CapAmb"]) == with_dropin, (tag, ident)
     stock = [t for t in smoked.kea_as if t.startswith("examples-stock")]
-    dropin = [t for t in smoked.kea_as if t.startswith("examples-dhcp")]
+    dropin = [t for t in smoked.kea_as if t.startswith(("examples-dhcp", "examples-replay"))]
     if any(not i["unit"].startswith("root:") for i in smoked.kea_as.values()):
         assert stock and dropin, sorted(smoked.kea_as)

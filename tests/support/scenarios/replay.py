@@ -73,7 +73,7 @@ class Replay:
         # wait for it, and the others' replay is not held up
         broken = rt.script("rpl-broken.sh", "#!/bin/sh\nexit 7\n")
         self.broken = {"script": broken, "persistent": True, "wait": True, "replay": True,
-                       "hook-points": ["lease4_release"]}
+                       "timeout": 1, "hook-points": ["lease4_release"]}
 
     def problem(self, phase: str, text: str) -> None:
         self.o.problems.append(f"{phase}: {text}")
@@ -112,7 +112,7 @@ class Replay:
 
     def wait_done(self, log: str, phase: str, message: str = "RUNSCRIPT_REPLAY_DONE") -> str:
         """The line of ``message`` in Kea's log, waited for (bounded)."""
-        # the broken handler's events wait for it once (10 s, the hook's REPLAY_RETRY_MS)
+        # the broken handler's events wait for it once (its timeout, 1 s)
         deadline = time.monotonic() + (90 if self.rt.emulated else 30)
         while time.monotonic() < deadline:
             lines = [l for l in self.rt.read(log).splitlines() if message in l]
