@@ -202,6 +202,19 @@ bool Replayer::send(const Environment& env, std::size_t target) {
 }
 
 void Replayer::run() {
+    // Nothing may leave a thread of Kea's process: an exception there would end Kea.
+    try {
+        replay();
+    } catch (const std::exception& e) {
+        try {
+            LOG_ERROR(logger, RUNSCRIPT_REPLAY_ERROR).arg(point_).arg(e.what());
+        } catch (...) {
+        }
+    } catch (...) {
+    }
+}
+
+void Replayer::replay() {
     const Clock::time_point start = Clock::now();
     const std::chrono::nanoseconds gap(1000000000LL / rate_);
     std::size_t sent = 0, skipped = 0;

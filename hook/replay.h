@@ -76,7 +76,8 @@ public:
 
 private:
     struct Progress;
-    void run();
+    void run();                 // the replay's thread: replay(), whatever it throws
+    void replay();
     bool next_page();           // the replay thread: asks Kea's main thread, waits
     void serve();               // Kea's main thread (IfaceMgr callback)
     bool send(const Environment& env, std::size_t target);  // waits for a slot and the rate

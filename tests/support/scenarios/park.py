@@ -249,11 +249,15 @@ class Park:
         o.facts["RUNSCRIPT_EXIT_ACTION lines"] = actions
         if actions < 2:
             self.problem("exit code drops", f"{actions} RUNSCRIPT_EXIT_ACTION lines, expected 2")
-        hung_at = time.monotonic()
         self.no_leases("timeout", ((MAC_E_HANG, "script hangs"), (MAC_H_HANG, "handler hangs")))
-        # the runs' timeout passes while the clients wait; then both were killed
-        time.sleep(max(0.0, hung_at + self.timeout_s + DEADLINE_ALLOWANCE_S - time.monotonic()))
-        for message in ("RUNSCRIPT_ASYNC_TIMEOUT", "RUNSCRIPT_HANDLER_TIMEOUT"):
+        # both runs started before the clients gave up: their timeouts have passed by then
+        # (with the allowance), and both were killed; the wait ends once both are logged
+        timeouts = ("RUNSCRIPT_ASYNC_TIMEOUT", "RUNSCRIPT_HANDLER_TIMEOUT")
+        deadline = time.monotonic() + self.timeout_s + DEADLINE_ALLOWANCE_S
+        while time.monotonic() < deadline and not all(rt.count_in(self.hook_log, m) for m in timeouts):
+            time.sleep(0.2)
+        time.sleep(0.3)  # the kill's end (the log line comes first)
+        for message in timeouts:
             n = rt.count_in(self.hook_log, message)
             o.facts[f"{message} lines"] = n
             if n < 1:
