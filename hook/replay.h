@@ -41,7 +41,6 @@ public:
 
 // One script that asked for the replay: hands it one event (its end calls `done`).
 struct ReplayTarget {
-    std::string path;
     std::function<Outcome(const Environment&, Completion)> submit;
     std::size_t window;  // its runs at once
     bool completes;      // STARTED: `done` is called at the run's end (else the outcome is all)
