@@ -202,6 +202,7 @@ private:
     // handler_monitor.cc: the pool's thread.
     void monitor_loop();
     long long poll_set(PollSet& set, long long now, bool stopping);
+    void linger_or_not();
     void mark_ready(const PollSet& set);
     long long look_at(Worker& w, long long now, bool stopping);
     void read_stderr(Worker& w, long long now);
@@ -217,6 +218,10 @@ private:
     std::atomic<bool> stopping_;
     std::atomic<bool> unloading_;           // the unload record went out: no more restarts
     std::atomic<long long> stop_deadline_;  // monotonic ms, set before stopping_
+    // The pool's thread wrote records at its last look and looks again within QUEUE_LINGER_US
+    // without being woken (wait: false without park: no query waits for a record's reply).
+    std::atomic<bool> lingering_;
+    bool wrote_records_;  // the pool's thread's own: write_queued() wrote at this look
     int wake_fd_;
     std::thread monitor_;
 };

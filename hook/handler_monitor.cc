@@ -24,6 +24,8 @@ struct HandlerPool::PollSet {
 void HandlerPool::monitor_loop() {
     long long drain_deadline = 0;
     long long next_flush = 0;  // when a window with dropped output lines ends
+    // Batching of asynchronous records (lingering_): never when a parked query waits for them.
+    const bool may_linger = !settings_.wait && !settings_.park;
     PollSet set;
     set.fds.reserve(workers_.size() * 4 + 1);
     set.what.reserve(workers_.size() * 4 + 1);
@@ -46,7 +48,13 @@ void HandlerPool::monitor_loop() {
         next_flush = 0;
         if (stopping) wait_ms = std::min(wait_ms, std::max(drain_deadline - now, 0LL));
         if (act_now) wait_ms = 0;
-        const int r = poll(set.fds.data(), set.fds.size(), static_cast<int>(wait_ms));
+        int r;
+        if (lingering_.load(std::memory_order_relaxed) && wait_ms > 0 && !stopping) {
+            const struct timespec linger = {0, QUEUE_LINGER_US * 1000};
+            r = ppoll(set.fds.data(), set.fds.size(), &linger, 0);
+        } else {
+            r = poll(set.fds.data(), set.fds.size(), static_cast<int>(wait_ms));
+        }
         if (r < 0 && errno != EINTR) {
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, 0);
@@ -56,12 +64,34 @@ void HandlerPool::monitor_loop() {
         if (!stopping && stopping_.load()) continue;
         now = monotonic_ms();
         mark_ready(set);
+        wrote_records_ = false;
         for (auto& wp : workers_) {
             const long long flush_at = look_at(*wp, now, stopping);
             if (flush_at) next_flush = next_flush ? std::min(next_flush, flush_at) : flush_at;
         }
+        if (may_linger) linger_or_not();
     }
     // Leftover output of the last wake-up is not waited for; the destructor kills the rest.
+}
+
+// After a look (asynchronous pool without park): linger while records flow; stop lingering
+// after a look that wrote nothing, then look at the queues once more, since a record posted
+// meanwhile did not wake this thread (post() reads lingering_ after queuing: seq_cst on both
+// sides and the queue's mutex make one of the two see the other).
+void HandlerPool::linger_or_not() {
+    if (wrote_records_) {
+        lingering_.store(true);
+        return;
+    }
+    if (!lingering_.load(std::memory_order_relaxed)) return;
+    lingering_.store(false);
+    for (auto& wp : workers_) {
+        std::lock_guard<std::mutex> lock(wp->queue_mutex);
+        if (wp->count > 0 && wp->alive.load()) {
+            lingering_.store(true);  // its record is written at the next look, QUEUE_LINGER_US on
+            return;
+        }
+    }
 }
 
 // What to wait for: the wake-up fd, each handler's pidfd, fd 2 (unless resting after dropped
@@ -92,7 +122,10 @@ long long HandlerPool::poll_set(PollSet& set, long long now, bool stopping) {
         if ((async || stopping) && w.busy_until > now) {
             wait_ms = std::min(wait_ms, w.busy_until - now);
         } else if (async || stopping) {
-            if (w.out_fd >= 0 && async && !read_later) add(&w, w.out_fd, POLLIN, 2);
+            // Lingering, replies are read at every look instead: nobody waits for them.
+            if (w.out_fd >= 0 && async && !read_later && !lingering_.load(std::memory_order_relaxed)) {
+                add(&w, w.out_fd, POLLIN, 2);
+            }
             if (!w.awaiting.empty() && w.awaiting.front().second > 0 && w.alive) {
                 wait_ms = std::min(wait_ms, std::max(w.awaiting.front().second - now, 0LL));
             }
@@ -170,7 +203,9 @@ void HandlerPool::read_stderr(Worker& w, long long now) {
 // queue is written; a handler that takes no byte of a pending record for `timeout` is killed.
 void HandlerPool::exchange(Worker& w, long long now, bool stopping) {
     const bool async = !settings_.wait;
-    if (async && w.out_ready) {
+    const bool read_anyway = lingering_.load(std::memory_order_relaxed) &&
+                             !(w.dropping.load() && w.next_read_at > now);
+    if (async && (w.out_ready || read_anyway)) {
         w.out_ready = false;
         if (w.dropping.load()) w.next_read_at = now + DISCARD_INTERVAL_MS;
         read_stdout(w);

@@ -39,7 +39,7 @@ long long remaining(long long deadline) {
 
 HandlerPool::HandlerPool(const HandlerSettings& settings, HandlerSink sink)
     : settings_(settings), sink_(sink), dropped_(0), stopping_(false), unloading_(false),
-      stop_deadline_(0),
+      stop_deadline_(0), lingering_(false), wrote_records_(false),
       wake_fd_(-1) {
     argv_[0] = const_cast<char*>(settings_.name.c_str());
     argv_[1] = 0;

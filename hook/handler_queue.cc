@@ -32,8 +32,10 @@ Outcome HandlerPool::post(std::size_t key, std::string&& record, Completion done
         was_empty = w.count++ == 0;
     }
     // The pool's thread looks at the queue after every wake-up: only an empty queue's first
-    // record needs to wake it.
-    if (was_empty) wake(wake_fd_);
+    // record needs to wake it, and not while it lingers (it looks again within
+    // QUEUE_LINGER_US). A wake-up costs this thread, Kea's, an interrupt to another CPU: a
+    // few records per exchange, each woken for, cost more than writing them in one batch.
+    if (was_empty && !lingering_.load()) wake(wake_fd_);
     return Outcome{Outcome::STARTED, 0, w.pid.load()};
 }
 
@@ -153,6 +155,7 @@ bool HandlerPool::write_queued(Worker& w, long long now) {
             return progress;
         }
         progress = true;
+        wrote_records_ = true;
         w.last_progress = now;
         std::size_t done = static_cast<std::size_t>(sent);
         while (done > 0 && w.sending_at < w.sending.size()) {

@@ -185,6 +185,9 @@ def _release_and_tool_commands(sub) -> None:
     sp.add_argument("--park", action="store_true",
                     help="only the parked-query rows: park: true vs wait: true vs wait: false, "
                          "exec and handler, MT off and on (~40 minutes)")
+    sp.add_argument("--handler", action="store_true",
+                    help="only the handler rows: the C handler at the default points, wait: true "
+                         "and false, MT off and on, beside no hook (~8 minutes with --quick)")
     sp.add_argument("--replay", action="store_true",
                     help="only the lease replay: time to replay 100k, 200k and 1M leases, exec and "
                          "handler (~30 minutes)")

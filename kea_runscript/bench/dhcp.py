@@ -27,7 +27,7 @@ from .launcher import (exit0_scripts, handler_costs, handler_programs, handler_t
 from . import charts
 from .report import capacity_table, handler_targets, park_targets, sync_floor, targets
 from .rows import (SCRIPT_FILES, SCRIPT_LABELS, Row, capacity_rows, empty_twin, handler_rows,
-                   isc_config_rows, lease_rows, park_rows)
+                   handler_only_rows, isc_config_rows, lease_rows, park_rows)
 from ..errors import ExitCode, ToolkitError, UsageError
 from .trials import LOSS_LIMIT, RowResult, Search, Trial
 from ..verify.perfdhcp import parse_perfdhcp
@@ -301,10 +301,12 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                 spawn_us: Optional[Dict[str, float]] = None,
                 handler_us: Optional[Dict[str, Dict[str, float]]] = None,
                 leases: bool = True, isc_config_only: bool = False, park_only: bool = False,
+                handler_only: bool = False,
                 replay_only: bool = False, charts_dir: Optional[Path] = None) -> str:
     """Runs the capacity searches of the cell's rows; returns the tables (Markdown).
     ``isc_config_only``: only ISC's configuration under both hooks (:func:`isc_config_rows`);
-    ``park_only``: only the parked-query rows (:func:`park_rows`)."""
+    ``park_only``: only the parked-query rows (:func:`park_rows`); ``handler_only``: only the
+    handler rows (:func:`handler_only_rows`)."""
     from ..engine import containers, images
     from ..builder.hook import LIBRARY, Paths
     paths = Paths()
@@ -317,7 +319,7 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
     so = paths.out(cell) / LIBRARY
     if not so.is_file():
         raise RuntimeError(f"{so} does not exist: build the cell first (kea-runscript build --only {cell.id})")
-    rows, big = ([], []) if replay_only else _selected_rows(families, quick, leases, isc_config_only, park_only)
+    rows, big = ([], []) if replay_only else _selected_rows(families, quick, leases, isc_config_only, park_only, handler_only)
     t0 = time.monotonic()
     image = images.ensure_image("runtime", cell, paths.logs(cell), say)
     with tempfile.TemporaryDirectory() as tmp, \
@@ -362,24 +364,31 @@ def dhcp_tables(cell, *, quick: bool = False, families: Sequence[int] = (4, 6),
                       f"from its memfile at start (persisted, one pass of {s.lease_trials} trials in "
                       f"a range below the empty-Kea capacity; ÷ empty Kea: to the same configuration "
                       f"in the table above, pass 1):", "", table]
-    tg = targets(results) + sync_floor(results, spawn_us or {})
-    if tg:
-        lines += ["", "Ratios to ISC named in the issue (pass 1 / pass 2):", ""] + [f"* {x}" for x in tg]
-    pt = park_targets(results)
-    if pt:
-        lines += ["", "Parked queries against the targets of issue 25 (pass 1 / pass 2):", ""] + [f"* {x}" for x in pt]
-    ht = handler_targets(results, handler_us or {})
-    if ht:
-        lines += ["", "Handler rows against the targets of issue 14 (pass 1 / pass 2):", ""] + [f"* {x}" for x in ht]
+    lines += _target_lines(results, spawn_us or {}, handler_us or {})
     text = "\n".join(lines)
     (out / "result.md").write_text(text + "\n")
-    kind = "park" if park_only else "isc-config" if isc_config_only else "quick" if quick else "full"
+    kind = "handler" if handler_only else "park" if park_only else "isc-config" if isc_config_only else "quick" if quick else "full"
     return text + "\n\n" + _charts(cell, results, out, charts_dir, kind)
 
 
+def _target_lines(results: Dict[str, RowResult], spawn_us: Dict[str, float],
+                  handler_us: Dict[str, Dict[str, float]]) -> List[str]:
+    """The rows against the issues' targets, each kind under its heading."""
+    lines = []
+    for heading, items in (
+            ("Ratios to ISC named in the issue", targets(results) + sync_floor(results, spawn_us)),
+            ("Parked queries against the targets of issue 25", park_targets(results)),
+            ("Handler rows against the targets of issue 14", handler_targets(results, handler_us))):
+        if items:
+            lines += ["", f"{heading} (pass 1 / pass 2):", ""] + [f"* {x}" for x in items]
+    return lines
+
+
 def _selected_rows(families, quick: bool, leases: bool, isc_config_only: bool,
-                   park_only: bool) -> Tuple[List[Row], List[Row]]:
+                   park_only: bool, handler_only: bool = False) -> Tuple[List[Row], List[Row]]:
     """The rows of a run, and its lease-database rows."""
+    if handler_only:
+        return [r for fam in families for r in handler_only_rows(fam)], []
     if isc_config_only:
         return [r for fam in families for r in isc_config_rows(fam)], []
     if park_only:
@@ -430,6 +439,7 @@ def cli_main(args, m) -> ExitCode:
         text = dhcp_tables(cell, quick=quick, families=families,
                            isc_config_only=bool(getattr(args, "isc_config", False)),
                            park_only=bool(getattr(args, "park", False)),
+                           handler_only=bool(getattr(args, "handler", False)),
                            replay_only=bool(getattr(args, "replay", False)),
                            charts_dir=Path(args.charts) if getattr(args, "charts", None) else None,
                            keep=True if args.keep_container else None, say=output.say,

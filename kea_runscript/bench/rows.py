@@ -135,6 +135,13 @@ def handler_rows(family: int, full: bool) -> List[Row]:
             for h in HANDLERS for w in (True, False) for mt in (False, True)]
 
 
+def handler_only_rows(family: int) -> List[Row]:
+    """The handler's per-event cost (issue 25, item 3): the C handler at the default points,
+    wait: true and false, Kea's multi-threading off and on, beside Kea without a hook."""
+    return [Row(family, "none", mt) for mt in (False, True)] + [
+        Row(family, "runscript", mt, script="hc", wait=w) for mt in (False, True) for w in (True, False)]
+
+
 #: the lease databases of the "Kea the size users run" rows: DHCPv6, because the DHCPv4
 #: ranges the tests may use (198.18.0.0/15, 192.0.2.0/24) hold 131k addresses in all
 LEASE_SIZES = {True: (200_000, 1_000_000), False: (200_000,)}

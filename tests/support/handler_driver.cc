@@ -269,6 +269,10 @@ int main(int argc, char** argv) {
         } else if (cmd == "lifecycle") {
             Outcome o = pool->lifecycle(args.at(0).c_str());
             say(std::string("lifecycle ") + kind_name(o.kind) + " " + std::to_string(o.code));
+        } else if (cmd == "now") {  // CLOCK_MONOTONIC in ns, as a handler's clock reads it
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            say("now " + std::to_string(ts.tv_sec * 1000000000LL + ts.tv_nsec));
         } else if (cmd == "sleep") {
             usleep(std::stoi(args.at(0)) * 1000);
         } else if (cmd == "pids") {
