@@ -33,6 +33,7 @@ const long long STABLE_RUN_MS = 10000;          // a run this long resets the ba
 const std::size_t SEND_BATCH = 64;              // records per asynchronous write
 const std::size_t IOV_CHUNK = 128;              // iovecs per synchronous write
 const std::size_t REPLY_CHUNK = 4096;           // reply-pipe bytes a call() reads at a time
+const int REPLY_SPIN_US = 50;                   // a call() reads its reply before it sleeps
 const long QUEUE_LINGER_US = 500;               // see HandlerPool::lingering_
 
 struct HandlerPool::Worker {

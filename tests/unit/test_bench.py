@@ -139,6 +139,13 @@ def test_a_missed_target_names_the_measured_cost_that_bounds_it():
     assert "8 records per DORA × 25.0 µs per round trip" in line
     assert "= 200 µs beside Kea's own 200 µs per DORA" in line and "at most 0.50× no hook" in line
     assert "measured 500 µs per DORA" in line and "is 12 µs per event: bounded by the pipe" in line
+    # the floor: 1e6 / 400 µs = 2500 DORA/s; 2000 reached is 0.80 of it
+    assert "reaches 0.80 of that floor (target ≥ 0.9: missed)" in line
+    # the faster bare round trip is the floor's: the reply read before sleeping, 12.5 µs
+    spin = {"trivial C handler": {**costs["trivial C handler"], "roundtrip_spin_us": 12.5}}
+    [line] = report.handler_targets(_handler_results((5000,), (500,), sync, (2000,)), spin)
+    assert "8 records per DORA × 12.5 µs per round trip" in line and "at most 0.67× no hook" in line
+    assert "reaches 0.60 of that floor" in line
     # 1000 DORA/s: 1000 - 200 - 200 = 600 µs per DORA of the hook's own work
     [line] = report.handler_targets(_handler_results((5000,), (500,), sync, (1000,)), costs)
     assert "is 75 µs per event: bounded by the hook's own work (600 µs per DORA), not by the pipe" in line

@@ -1,18 +1,22 @@
 /* The cost of a handler record, outside Kea (kea-runscript bench): what bounds the handler
  * rows of the capacity table.
  *
- *   handler_rtt COUNT RECORD_BYTES PROGRAM [ARG...]
+ *   handler_rtt COUNT RECORD_BYTES SPIN_US PROGRAM [ARG...]
  *
  * Starts PROGRAM with a record pipe on fd 0 and a reply pipe on fd 1, as the hook does, then
  *   roundtrip: write one record, read its reply line, COUNT times (a synchronous event's
  *              floor: two pipe transfers and two wake-ups);
+ *   roundtrip_spin: the same, the reply read without sleeping for up to SPIN_US first, as
+ *              the hook's synchronous call does (REPLY_SPIN_US): the floor of its way;
  *   stream:    a thread writes COUNT records back to back while this one reads the replies
  *              (the cost per record when nobody waits: asynchronous events);
- * three rounds each, interleaved; prints the medians: "roundtrip_us X stream_us Y".
+ * three rounds each, interleaved; prints the medians: "roundtrip_us X roundtrip_spin_us Z
+ * stream_us Y".
  * The record is a hook point and NAME=value fields of about RECORD_BYTES in all. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -70,6 +74,28 @@ static void read_lines(long lines)
     }
 }
 
+/* One reply line, read without sleeping until `spin_us` have passed, then with poll(). */
+static void read_line_spinning(double spin_us)
+{
+    static char buf[65536];
+    double until = now_us() + spin_us;
+    for (;;) {
+        ssize_t n = read(from_handler, buf, sizeof buf);
+        if (n > 0) {
+            for (ssize_t i = 0; i < n; i++)
+                if (buf[i] == '\n')
+                    return;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            die("read from the handler (did it exit?)");
+        if (now_us() < until)
+            continue;
+        struct pollfd p = {from_handler, POLLIN, 0};
+        poll(&p, 1, -1);
+    }
+}
+
 static void make_record(size_t bytes)
 {
     record = malloc(bytes + 256);
@@ -90,6 +116,20 @@ static double roundtrips(long count)
         read_lines(1);
     }
     return (now_us() - t0) / count;
+}
+
+static double roundtrips_spinning(long count, double spin_us)
+{
+    int flags = fcntl(from_handler, F_GETFL);
+    fcntl(from_handler, F_SETFL, flags | O_NONBLOCK);
+    double t0 = now_us();
+    for (long i = 0; i < count; i++) {
+        write_all(record, record_len);
+        read_line_spinning(spin_us);
+    }
+    double per = (now_us() - t0) / count;
+    fcntl(from_handler, F_SETFL, flags);
+    return per;
 }
 
 static void *writer(void *arg)
@@ -119,12 +159,14 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s COUNT RECORD_BYTES PROGRAM [ARG...]\n", argv[0]);
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s COUNT RECORD_BYTES SPIN_US PROGRAM [ARG...]\n", argv[0]);
         return 2;
     }
     long count = atol(argv[1]);
     make_record((size_t)atol(argv[2]));
+    double spin_us = atof(argv[3]);
+    argv += 1; /* PROGRAM [ARG...] from argv[3] on */
     signal(SIGPIPE, SIG_IGN);
 
     int in[2], out[2];
@@ -146,14 +188,17 @@ int main(int argc, char **argv)
     from_handler = out[0];
 
     roundtrips(count / 10 + 1); /* warm-up: the handler's start, page faults */
-    double rt[3], st[3];
+    double rt[3], rs[3], st[3];
     for (int r = 0; r < 3; r++) {
         rt[r] = roundtrips(count);
+        rs[r] = roundtrips_spinning(count, spin_us);
         st[r] = stream(count);
     }
     qsort(rt, 3, sizeof rt[0], cmp);
+    qsort(rs, 3, sizeof rs[0], cmp);
     qsort(st, 3, sizeof st[0], cmp);
-    printf("roundtrip_us %.2f stream_us %.2f record_bytes %zu\n", rt[1], st[1], record_len);
+    printf("roundtrip_us %.2f roundtrip_spin_us %.2f stream_us %.2f record_bytes %zu\n", rt[1], rs[1],
+           st[1], record_len);
 
     close(to_handler); /* end of records: the handler exits */
     int status;
