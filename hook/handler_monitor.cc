@@ -126,8 +126,8 @@ long long HandlerPool::poll_set(PollSet& set, long long now, bool stopping) {
             if (w.out_fd >= 0 && async && !read_later && !lingering_.load(std::memory_order_relaxed)) {
                 add(&w, w.out_fd, POLLIN, 2);
             }
-            if (!w.awaiting.empty() && w.awaiting.front().second > 0 && w.alive) {
-                wait_ms = std::min(wait_ms, std::max(w.awaiting.front().second - now, 0LL));
+            if (!w.awaiting.empty() && w.awaiting.front().by > 0 && w.alive) {
+                wait_ms = std::min(wait_ms, std::max(w.awaiting.front().by - now, 0LL));
             }
             if (w.pending && w.in_fd >= 0 && !w.in_closed) {
                 add(&w, w.in_fd, POLLOUT, 3);
@@ -223,8 +223,8 @@ void HandlerPool::exchange(Worker& w, long long now, bool stopping) {
             w.in_closed = true;
         }
     }
-    if (async && w.alive && !w.awaiting.empty() && w.awaiting.front().second > 0 &&
-        now >= w.awaiting.front().second) {
+    if (async && w.alive && !w.awaiting.empty() && w.awaiting.front().by > 0 &&
+        now >= w.awaiting.front().by) {
         // A parked query's record had no reply in time: the handler is killed, as a
         // synchronous call's would be; the others written to it fail at its end.
         {
@@ -234,7 +234,7 @@ void HandlerPool::exchange(Worker& w, long long now, bool stopping) {
         w.alive = false;
         w.next_exit_check = 0;
         report(HandlerEvent{HandlerEvent::TIMEOUT, w.index, w.pid.load(), settings_.timeout_ms,
-                            "a parked query's record"});
+                            w.awaiting.front().record.c_str()});
         if (w.outstanding > 0) --w.outstanding;
         answer_parked(w, Outcome{Outcome::TIMED_OUT, 0, w.pid.load()});
         return;

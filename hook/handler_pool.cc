@@ -203,7 +203,8 @@ bool HandlerPool::start(Worker& w) {
     // A record cut short by the previous handler's end must not reach the new one.
     if (w.sent_bytes > 0 && w.sending_at < w.sending.size()) {
         if (settings_.park && w.sending_at < w.sending_done.size()) {
-            w.awaiting.emplace_back(std::move(w.sending_done[w.sending_at]), 0);
+            w.awaiting.push_back(Worker::Awaiting{std::move(w.sending_done[w.sending_at]), 0,
+                                                  std::string()});
             fail_parked(w, false);
         }
         ++w.sending_at;

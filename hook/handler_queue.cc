@@ -68,7 +68,7 @@ void HandlerPool::read_stdout(Worker& w) {
 void HandlerPool::answer_parked(Worker& w, const Outcome& o) {
     if (w.awaiting.empty()) return;
     Completion done;
-    done.swap(w.awaiting.front().first);
+    done.swap(w.awaiting.front().done);
     w.awaiting.pop_front();
     if (!done) return;
     try {
@@ -162,11 +162,12 @@ bool HandlerPool::write_queued(Worker& w, long long now) {
             const std::size_t left = w.sending[w.sending_at].size() - w.sent_bytes;
             if (done >= left) {
                 done -= left;
-                w.sending[w.sending_at].clear();
                 if (settings_.park) {
                     const long long by = settings_.timeout_ms > 0 ? now + settings_.timeout_ms : 0;
-                    w.awaiting.emplace_back(std::move(w.sending_done[w.sending_at]), by);
+                    w.awaiting.push_back(Worker::Awaiting{std::move(w.sending_done[w.sending_at]), by,
+                                                          std::move(w.sending[w.sending_at])});
                 }
+                w.sending[w.sending_at].clear();
                 ++w.sending_at;
                 w.sent_bytes = 0;
                 ++w.outstanding;

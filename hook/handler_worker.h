@@ -56,10 +56,15 @@ struct HandlerPool::Worker {
     std::atomic<bool> alive{false};  // a handler runs and its pipes may be used
 
     // park: the Completion of each record, beside it in `ring` and `sending`; `awaiting` holds
-    // those written and not answered yet, oldest first, with their deadlines (pool's thread).
+    // those written and not answered yet, oldest first (pool's thread).
+    struct Awaiting {
+        Completion done;
+        long long by;        // monotonic ms deadline of its reply (0: none)
+        std::string record;  // as written: its first field names the hook point
+    };
     std::vector<Completion> ring_done;
     std::vector<Completion> sending_done;
-    std::deque<std::pair<Completion, long long> > awaiting;
+    std::deque<Awaiting> awaiting;
 
     std::mutex queue_mutex;
     std::vector<std::string> ring;   // capacity `queue`
