@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +28,9 @@ SLOWEST = 15
 #: More failures than this in one run is a break, not a flake: no re-run (a re-run of a cell's
 #: tests sets its containers up again, minutes each).
 MAX_RERUNS = 10
+#: what a cell's failed test leaves in build/<cell>/ and its re-run writes again: copied to
+#: <out_dir>/first-attempt/<cell>/ before the re-run (a flake's evidence, Kea's logs)
+FIRST_ATTEMPT_OUTPUTS = ("smoke",)
 
 
 @dataclass
@@ -105,7 +109,9 @@ def run_tier(name: str, args: Sequence[str], out_dir: Path = OUT_DIR, root: Path
     # Re-run only test failures, all in one run without parallel workers (so alone, and sharing
     # a cell's set-up): anything else (a collection error, no tests, an interrupt, a break of
     # more than MAX_RERUNS tests) is the tier's failure as it is.
+    kept = []
     if rc == 1 and 0 < len(failed) <= MAX_RERUNS:
+        kept = keep_first_attempt(failed, out_dir, root)
         _, again = run_pytest([*selection_args(args, root), *(c.nodeid for c in failed)],
                               out_dir / f"{name}-rerun.xml", root)
         second = {c.nodeid: c for c in again}
@@ -120,11 +126,32 @@ def run_tier(name: str, args: Sequence[str], out_dir: Path = OUT_DIR, root: Path
         "tests": len(cases), "failed": len(failed),
         "skipped": sum(1 for c in cases if c.outcome == "skipped"),
         "slowest": [asdict(c) for c in sorted(cases, key=lambda c: -c.seconds)[:SLOWEST]],
-        "reruns": reruns,
+        "reruns": reruns, "first_attempt": kept,
     }
     (out_dir / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
     print(report([result]), flush=True)
     return 0 if ok else (rc or 1)
+
+
+def keep_first_attempt(failed: Sequence[Case], out_dir: Path, root: Path = ROOT) -> List[str]:
+    """Copies the outputs (FIRST_ATTEMPT_OUTPUTS) of the cells the failed tests name as their
+    parameter to <out_dir>/first-attempt/<cell>/; the copies made. A copy that fails is left
+    out: the evidence is a help, the re-run is what decides."""
+    cells = sorted({m.group(1) for c in failed for m in [re.search(r"\[([^\[\]]+)\]", c.nodeid)] if m})
+    kept = []
+    for cell in cells:
+        for name in FIRST_ATTEMPT_OUTPUTS:
+            src = root / "build" / cell / name
+            if "/" in cell or not src.is_dir():
+                continue
+            dst = out_dir / "first-attempt" / cell / name
+            try:
+                shutil.rmtree(dst, ignore_errors=True)
+                shutil.copytree(src, dst, symlinks=True)
+            except OSError:
+                continue
+            kept.append(str(dst))
+    return kept
 
 
 def load(out_dir: Path = OUT_DIR, names: Optional[Sequence[str]] = None) -> List[dict]:
@@ -154,6 +181,8 @@ def report(results: Sequence[dict]) -> str:
             lines.append(f"re-run ({r['tier']}) {rr['nodeid']}: {first['outcome']} in {first['seconds']:.1f} s "
                          f"({first['message']}), then {again['outcome']} in {again['seconds']:.1f} s"
                          + (f" ({again['message']})" if again["message"] else ""))
+        for kept in r.get("first_attempt", []):
+            lines.append(f"first attempt's outputs ({r['tier']}): {kept}")
     slowest = sorted(((c, r["tier"]) for r in results for c in r["slowest"]), key=lambda x: -x[0]["seconds"])
     if slowest:
         lines.append(f"slowest {min(SLOWEST, len(slowest))} tests:")

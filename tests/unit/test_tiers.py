@@ -17,6 +17,18 @@ SUITE = {
             MARK.write_text("x")
             assert not first, "measured 1.54 s, bound 1.5 s"
         """),
+    # a cell's smoke that fails once and writes its output where its re-run writes again
+    "test_cell.py": textwrap.dedent("""\
+        import pathlib, pytest
+        ROOT = pathlib.Path(__file__).resolve().parents[1]
+        @pytest.mark.parametrize("cell", ["kea9.9.9-debian99-amd64"])
+        def test_smoke(cell):
+            out = ROOT / "build" / cell / "smoke"
+            first = not out.exists()
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "kea.log").write_text("first attempt: no reply" if first else "second attempt: ok")
+            assert not first
+        """),
     "test_broken.py": "import pytest\n@pytest.mark.parametrize('n', [1])\ndef test_broken(n):\n    assert n == 2\n",
 }
 
@@ -83,3 +95,16 @@ def test_a_break_of_many_tests_is_not_re_run(tmp_path):
     assert tiers.run_tier("t", ["-q", "tests"], tmp_path / "out", root) != 0
     result = json.loads((tmp_path / "out" / "t.json").read_text())
     assert result["failed"] == tiers.MAX_RERUNS + 1 and result["reruns"] == []
+
+
+def test_the_first_attempt_of_a_re_run_cell_is_kept(tmp_path):
+    """A flake's evidence (Kea's logs of the failed smoke) would be overwritten by its re-run."""
+    root = suite(tmp_path, ["test_ok.py", "test_cell.py"])
+    assert tiers.run_tier("t", ["-q", "tests"], tmp_path / "out", root) == 0
+    cell = "kea9.9.9-debian99-amd64"
+    assert (root / "build" / cell / "smoke" / "kea.log").read_text() == "second attempt: ok"
+    kept = tmp_path / "out" / "first-attempt" / cell / "smoke" / "kea.log"
+    assert kept.read_text() == "first attempt: no reply"
+    result = json.loads((tmp_path / "out" / "t.json").read_text())
+    assert result["first_attempt"] == [str(kept.parent)]
+    assert f"first attempt's outputs (t): {kept.parent}" in tiers.report([result])
