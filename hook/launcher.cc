@@ -25,6 +25,7 @@
 #endif
 
 #include <algorithm>
+#include <climits>
 #include <new>
 #include <utility>
 
@@ -45,9 +46,6 @@ Limits usable(Limits limits) {
     return limits;
 }
 
-// How long, at stop, the processes we wait for may take to end once their scripts are
-// killed, before the supervisors themselves are killed.
-const int STOP_GRACE_MS = 300;
 // How soon a kill is tried again when a supervisor is about to start the script (kill_script).
 const int KILL_RETRY_MS = 2;
 
@@ -99,6 +97,18 @@ Launcher::~Launcher() {
     drop_free_mappings();
 }
 
+// The reaper's report of refused runs (refusals.h), when due or `all`; returns when the next
+// one is due (0: none waits).
+long long Launcher::report_refusals(long long now, bool all) {
+    Refusals::Report r;
+    long long due = 0;
+    if (refusals_.take(now, all, &r, &due)) {
+        report(AsyncEvent{AsyncEvent::LIMITED, r.script, static_cast<pid_t>(max_async_),
+                          static_cast<int>(std::min<unsigned long long>(r.runs, INT_MAX)), r.point});
+    }
+    return due;
+}
+
 std::size_t Launcher::running_async() const {
     return slots_.load();
 }
@@ -124,6 +134,11 @@ Outcome Launcher::run(const char* path, char* const argv[], char* const envp[], 
         std::size_t used = slots_.load();
         do {
             if (!reaper_.joinable() || used >= max_async_) {
+                if (refusals_.count(path, argv[0] ? argv[1] : 0)) {
+                    // the first of a series: reported at once (no reaper: no series either)
+                    if (reaper_.joinable()) wake(wake_fd_);
+                    else report_refusals(monotonic_ms(), true);
+                }
                 return Outcome{Outcome::LIMIT, static_cast<int>(used), -1};
             }
         } while (!slots_.compare_exchange_weak(used, used + 1));
@@ -226,14 +241,14 @@ void Launcher::finished(Child& c, int result, int status, std::vector<std::strin
     const int err = start_error(c.proc);
     Outcome end = result > 0 ? from_status(shown, status) : Outcome{Outcome::UNKNOWN, 0, shown};
     if (err != 0) {
-        report(AsyncEvent{AsyncEvent::SPAWN_FAILED, c.script, -1, err});
+        report(AsyncEvent{AsyncEvent::SPAWN_FAILED, c.script, -1, err, std::string()});
         end = Outcome{Outcome::SPAWN_FAILED, err, -1};
     } else if (c.killed) {
         end = Outcome{Outcome::TIMED_OUT, 0, shown};
     } else if (end.kind == Outcome::EXITED && end.code != 0) {
-        report(AsyncEvent{AsyncEvent::EXITED_NONZERO, c.script, shown, end.code});
+        report(AsyncEvent{AsyncEvent::EXITED_NONZERO, c.script, shown, end.code, std::string()});
     } else if (end.kind == Outcome::SIGNALED) {
-        report(AsyncEvent{AsyncEvent::SIGNALED, c.script, shown, end.code});
+        report(AsyncEvent{AsyncEvent::SIGNALED, c.script, shown, end.code, std::string()});
     }
     release(c.proc);
     --slots_;
@@ -261,14 +276,15 @@ void Launcher::reaper_loop() {
             incoming_.clear();
         }
         if (stopping_) {
-            if (mine.empty()) return;
             if (drain_until == 0) drain_until = std::max(stop_deadline_.load(), 1LL);
-            if (monotonic_ms() >= drain_until) {
+            if (mine.empty() || monotonic_ms() >= drain_until) {
                 stop_all(mine, lines);
+                report_refusals(monotonic_ms(), true);
                 return;
             }
         }
-        const long long now = wait_for_children(mine, set, drain_until);
+        const long long refusals_due = report_refusals(monotonic_ms(), false);
+        const long long now = wait_for_children(mine, set, drain_until, refusals_due);
         std::size_t kept = 0;
         for (std::size_t i = 0; i < mine.size(); ++i) {
             Child& c = mine[i];
@@ -283,9 +299,10 @@ void Launcher::reaper_loop() {
 // The poll set: the wake-up fd, then the fds each child has open (its pidfd, its output
 // unless it rests), and no others: then the set is never larger than the fds we hold, as
 // poll() wants (see poll_or_look). at[i]: child i's entries, 0 when it has none. Waits until
-// one is ready, a deadline, the end of a rest or of the drain; returns the time then.
+// one is ready, a deadline, the end of a rest or of the drain, or until refused runs are due to
+// be reported (refusals_due, 0: none); returns the time then.
 long long Launcher::wait_for_children(const std::vector<Child>& mine, PollSet& set,
-                                      long long drain_until) {
+                                      long long drain_until, long long refusals_due) {
     const long long now = monotonic_ms();
     set.fds.clear();
     set.at.clear();
@@ -295,6 +312,7 @@ long long Launcher::wait_for_children(const std::vector<Child>& mine, PollSet& s
     };
     add(wake_fd_);
     long long next = drain_until;
+    if (refusals_due && (next == 0 || refusals_due < next)) next = refusals_due;
     bool need_polling = wake_fd_ < 0;
     for (const Child& c : mine) {
         const bool quiet = c.out_fd >= 0 && c.quiet_until > now;
@@ -343,58 +361,12 @@ bool Launcher::look_at(Child& c, const PollSet& set, std::size_t i, long long no
     if (c.deadline && !c.killed && now >= c.deadline) {
         if (kill_script(c.proc)) {
             c.killed = true;
-            report(AsyncEvent{AsyncEvent::TIMED_OUT, c.script, c.proc.script(), 0});
+            report(AsyncEvent{AsyncEvent::TIMED_OUT, c.script, c.proc.script(), 0, std::string()});
         } else {
             c.deadline = now + KILL_RETRY_MS;
         }
     }
     return true;
-}
-
-// The end of the drain: kill every script left, give the processes we wait for a short time to
-// end, then kill those (supervisors run this library's code, which is about to be unmapped).
-void Launcher::stop_all(std::vector<Child>& mine, std::vector<std::string>& lines) {
-    for (Child& c : mine) kill_script(c.proc);
-    const long long grace_until = monotonic_ms() + STOP_GRACE_MS;
-    std::vector<struct pollfd> fds;
-    while (!mine.empty() && monotonic_ms() < grace_until) {
-        fds.clear();
-        bool need_polling = false;
-        for (const Child& c : mine) {
-            struct pollfd p;
-            p.fd = c.proc.pidfd;
-            p.events = POLLIN;
-            p.revents = 0;
-            fds.push_back(p);
-            if (c.proc.pidfd < 0) need_polling = true;
-        }
-        const long long left = grace_until - monotonic_ms();
-        poll_or_look(fds.data(), fds.size(), need_polling ? 5 : static_cast<int>(std::max(0LL, left)));
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < mine.size(); ++i) {
-            Child& c = mine[i];
-            int status = 0;
-            const int result = c.proc.pidfd < 0 || (fds[i].revents & POLLIN)
-                ? finish(c.proc, &status, WNOHANG) : 0;
-            if (result != 0) {
-                finished(c, result, status, lines);
-                continue;
-            }
-            kill_script(c.proc);  // its pid may have become known meanwhile
-            if (kept != i) mine[kept] = std::move(c);
-            ++kept;
-        }
-        mine.resize(kept, Child());
-    }
-    for (Child& c : mine) {
-        // A supervisor may be a few microseconds from its script's clone: let it get there.
-        for (int i = 0; i < 100 && !kill_script(c.proc); ++i) usleep(1000);
-        kill_waited(c.proc);
-        int status = 0;
-        const int result = finish(c.proc, &status, 0);
-        finished(c, result == 0 ? -1 : result, status, lines);
-    }
-    mine.clear();
 }
 
 }  // namespace runscript

@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "line_buffer.h"
+#include "refusals.h"
 
 namespace runscript {
 
@@ -81,12 +82,15 @@ struct Outcome {
 };
 
 // What the reaper reports about asynchronous scripts, from its own thread. SPAWN_FAILED:
-// the script could not be started (code = errno); pid is -1 then.
+// the script could not be started (code = errno); pid is -1 then. LIMITED: `code` runs were
+// not started since the previous LIMITED (max-async reached, pid = max-async); script and
+// point name the last of them.
 struct AsyncEvent {
-    enum Kind { EXITED_NONZERO, SIGNALED, TIMED_OUT, SPAWN_FAILED } kind;
+    enum Kind { EXITED_NONZERO, SIGNALED, TIMED_OUT, SPAWN_FAILED, LIMITED } kind;
     std::string script;
     pid_t pid;
     int code;
+    std::string point;
 };
 
 // Once a run (or a handler's second) is past max-output-lines, its output is read (and thrown
@@ -168,6 +172,8 @@ public:
     // cannot start after all (exec failure) is reported to the EventSink (SPAWN_FAILED).
     // done (async only): called with how the run ended, also at stop; never when run() itself
     // returns LIMIT or SPAWN_FAILED (nothing runs: the caller has its outcome then).
+    // LIMIT is also counted and reported by the reaper (AsyncEvent::LIMITED, LIMIT_REPORT_MS;
+    // what is left at stop).
     Outcome run(const char* path, char* const argv[], char* const envp[], bool wait,
                 int timeout_ms, bool capture = false, Completion done = Completion());
 
@@ -190,13 +196,15 @@ private:
 
     Process spawn(const char* path, char* const argv[], char* const envp[], int out_fd);
     void reaper_loop();
-    long long wait_for_children(const std::vector<Child>& mine, PollSet& set, long long drain_until);
+    long long wait_for_children(const std::vector<Child>& mine, PollSet& set, long long drain_until,
+                                long long refusals_due);
     bool look_at(Child& c, const PollSet& set, std::size_t i, long long now,
                  std::vector<std::string>& lines);
     void deliver(const Child& c, std::vector<std::string>& lines);
     void report(const AsyncEvent& e);
     void finished(Child& c, int result, int status, std::vector<std::string>& lines);
     void stop_all(std::vector<Child>& mine, std::vector<std::string>& lines);
+    long long report_refusals(long long now, bool all);
 
     const std::size_t max_async_;
     const Limits limits_;
@@ -209,6 +217,7 @@ private:
     std::atomic<bool> stopping_;
     std::atomic<long long> stop_deadline_{0};  // monotonic ms, set before stopping_
     std::atomic<bool> supervised_;     // decided once, at construction (spawn_script.h)
+    Refusals refusals_;                // LIMIT returned, reported by the reaper
     std::thread reaper_;
 };
 

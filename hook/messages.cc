@@ -51,7 +51,7 @@ const char* values[] = {
     "RUNSCRIPT_TIMEOUT", "script %1 at %2 did not finish within %3 ms and was killed with its process group",
     "RUNSCRIPT_ASYNC_SPAWN_FAILED", "cannot start asynchronous script %1: %2",
     "RUNSCRIPT_ASYNC_TIMEOUT", "asynchronous script %1 (pid %2) did not finish within its timeout and was killed with its process group",
-    "RUNSCRIPT_ASYNC_LIMIT", "script %1 not started at %2: %3 asynchronous scripts are already running (max-async)",
+    "RUNSCRIPT_ASYNC_LIMIT", "%1 script runs not started: %2 asynchronous scripts were already running (max-async); the last: script %3 at %4",
     "RUNSCRIPT_SCRIPT_FAILED", "script %1 at %2 exited with status %3",
     "RUNSCRIPT_ASYNC_FAILED", "asynchronous script %1 (pid %2) exited with status %3",
     "RUNSCRIPT_SCRIPT_SIGNALED", "script %1 at %2 was killed by signal %3",

@@ -25,6 +25,9 @@ void report_async(const AsyncEvent& e) {
         LOG_WARN(logger, RUNSCRIPT_ASYNC_FAILED).arg(e.script).arg(e.pid)
             .arg("signal " + std::to_string(e.code));
         break;
+    case AsyncEvent::LIMITED:
+        LOG_WARN(logger, RUNSCRIPT_ASYNC_LIMIT).arg(e.code).arg(e.pid).arg(e.script).arg(e.point);
+        break;
     }
 }
 

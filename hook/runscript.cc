@@ -197,9 +197,7 @@ Outcome Runner::launch(const ScriptConfig& s, const char* point, const Environme
     case Outcome::SPAWN_FAILED:
         LOG_ERROR(logger, RUNSCRIPT_SPAWN_FAILED).arg(s.path).arg(point).arg(strerror(o.code));
         break;
-    case Outcome::LIMIT:
-        LOG_WARN(logger, RUNSCRIPT_ASYNC_LIMIT).arg(s.path).arg(point).arg(o.code);
-        break;
+    case Outcome::LIMIT:  // counted and logged by the launcher's reaper (LIMIT_REPORT_MS)
     case Outcome::STARTED:
     case Outcome::UNKNOWN:
     case Outcome::HANDLER_DOWN:

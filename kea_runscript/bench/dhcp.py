@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import subprocess
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import output
-from ..verify import testnet
+from ..verify import hook_log, testnet
 from . import leases as bench_leases
 from .launcher import (exit0_scripts, handler_costs, handler_programs, handler_table,
                        launcher_costs, launcher_table)
@@ -197,32 +196,18 @@ class DhcpBench:
                     time.sleep(1.1)  # the pool logs drops at most once per second: the last ones
                 self.tn.stop(pid)
         if pid is not None:  # after the stop: drops a handler's worker had not logged yet
-            lines = self.tn.sh(f"grep -E '{'|'.join(LOST_MESSAGES)}| ERROR ' {self.log}", check=False).output
+            lines = self.tn.sh(f"grep -E '{'|'.join(hook_log.LOST_MESSAGES)}| ERROR ' {self.log}", check=False).output
             t.skipped, t.errors = log_counts(lines)
         with open(self.out / "trials.jsonl", "a") as f:
             f.write(json.dumps({**t.__dict__, "lost": t.lost, "passed": t.passed}) + "\n")
         return t
 
 
-#: messages of this hook that mean an event's script run or record was lost
-LOST_MESSAGES = ("RUNSCRIPT_ASYNC_LIMIT", "RUNSCRIPT_HANDLER_QUEUE_FULL")
-_DROPPED = re.compile(r"RUNSCRIPT_HANDLER_QUEUE_FULL\b.*\b(\d+) events dropped")
-
-
 def log_counts(log: str) -> Tuple[int, int]:
-    """(events lost, ERROR lines) in Kea's log: one per RUNSCRIPT_ASYNC_LIMIT (a script run
-    not started), the count of each RUNSCRIPT_HANDLER_QUEUE_FULL (records dropped since the
-    previous one)."""
-    lost = errors = 0
-    for line in log.splitlines():
-        if "RUNSCRIPT_ASYNC_LIMIT" in line:
-            lost += 1
-        m = _DROPPED.search(line)
-        if m:
-            lost += int(m.group(1))
-        if " ERROR " in line:
-            errors += 1
-    return lost, errors
+    """(events lost, ERROR lines) in Kea's log: the runs not started and the records dropped
+    that this hook's lines count (verify/hook_log.py)."""
+    errors = sum(1 for line in log.splitlines() if " ERROR " in line)
+    return hook_log.lost_events(log), errors
 
 
 def _describe(t: Trial) -> str:

@@ -15,8 +15,8 @@ from .. import ROOT
 HOOK_DIR = ROOT / "hook"
 
 #: The process launcher: spawning (supervised or plain), killing, reaping, captured output.
-LAUNCHER = ("fd.cc", "launch_memory.cc", "launcher.cc", "line_buffer.cc", "pidfd.cc", "processes.cc",
-            "spawn_script.cc", "supervisor.cc", "sync_wait.cc")
+LAUNCHER = ("fd.cc", "launch_memory.cc", "launcher.cc", "launcher_stop.cc", "line_buffer.cc", "pidfd.cc", "processes.cc",
+            "refusals.cc", "spawn_script.cc", "supervisor.cc", "sync_wait.cc")
 #: The handler mode's record format (pure functions: the fuzz targets link it alone).
 PROTOCOL = ("protocol.cc",)
 #: Persistent handlers, over the launcher.

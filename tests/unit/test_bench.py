@@ -101,14 +101,14 @@ def test_rows_are_compared_with_references_of_the_same_lease_database():
     assert bench_rows.empty_twin(big) == Row(6, "runscript", False, script="hc", wait=True)
 
 
-def test_log_counts_add_the_dropped_records_of_each_queue_full_message():
+def test_log_counts_add_the_counts_of_the_skipped_runs_and_dropped_records_lines():
     log = "\n".join([
         "2026-11-30 INFO  [kea-dhcp4.runscript/1] RUNSCRIPT_HANDLER_QUEUE_FULL handler /x/h2 worker 1: queue full, 17 events dropped",
-        "2026-11-30 WARN  [kea-dhcp4.runscript/1] RUNSCRIPT_ASYNC_LIMIT script /x/s not run",
+        "2026-11-30 WARN  [kea-dhcp4.runscript/1] RUNSCRIPT_ASYNC_LIMIT 5 script runs not started: 64 asynchronous scripts were already running (max-async); the last: script /x/s at pkt4_receive",
         "2026-11-30 INFO  [kea-dhcp4.runscript/1] RUNSCRIPT_HANDLER_QUEUE_FULL handler /x/h2 worker 0: queue full, 3 events dropped",
         "2026-11-30 ERROR [kea-dhcp4.runscript/1] RUNSCRIPT_HANDLER_TIMEOUT handler /x/h2 worker 0 ...",
     ])
-    assert dhcp.log_counts(log) == (21, 1)
+    assert dhcp.log_counts(log) == (25, 1)
     assert dhcp.log_counts("") == (0, 0)
 
 

@@ -210,6 +210,22 @@ def test_async_limit_is_enforced(driver, tmp_path):
     assert int(report["started"]) >= 5 and int(report["limited"]) > 0
 
 
+def test_runs_refused_at_the_limit_are_counted_in_a_line_a_second_not_one_each(driver, tmp_path):
+    # An overload refuses thousands of runs a second: one line each flooded Kea's log from its
+    # packet threads. The reaper reports the count: the first at once, then once a second, the
+    # rest at the stop; every refused run is in a count, the last one's names with it.
+    path = script(tmp_path, "sleep 3\n")
+    out = driver_run.run([str(driver), "async-many", str(path), "4000", "4"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    report = dict(zip(out.split()[::2], out.split()[1::2]))
+    limited = int(report["limited"])
+    assert limited >= 3000
+    assert int(report["limit_sum"]) == limited
+    seconds = int(report["launching_ms"]) / 1000
+    assert 1 <= int(report["limit_lines"]) <= seconds + 2
+    assert report["limit_last"] == f"{path}@lease4_select/4"
+
+
 @pytest.mark.parametrize("wait", ["1", "0"])
 def test_captured_output_arrives_line_by_line(driver, tmp_path, wait):
     path = script(tmp_path, 'echo first; echo "to stderr" >&2; printf "no newline"\n')

@@ -662,8 +662,22 @@ int main(int argc, char** argv) {
             _exit(42);
         }
         int started = 0, limited = 0, failed = 0;
+        // The reaper's reports of refused runs: how many lines, the runs they count, what the
+        // last one names.
+        std::atomic<int> limit_lines(0), limit_sum(0);
+        std::string limit_names;
+        const double t0 = now_precise_us();
+        double launching_ms = 0;
         {
-            Launcher launcher(max, [&nonzero](const runscript::AsyncEvent&) { ++nonzero; });
+            Launcher launcher(max, [&](const runscript::AsyncEvent& e) {
+                if (e.kind != runscript::AsyncEvent::LIMITED) {
+                    ++nonzero;
+                    return;
+                }
+                ++limit_lines;
+                limit_sum += e.code;
+                limit_names = e.script + "@" + e.point + "/" + std::to_string(e.pid);
+            });
             char* args[] = {const_cast<char*>("script-name"), const_cast<char*>("lease4_select"), 0};
             for (int i = 0; i < count; ++i) {
                 Outcome o = launcher.run(script, args, envp.data(), false, 10000);
@@ -671,10 +685,13 @@ int main(int argc, char** argv) {
                 else if (o.kind == Outcome::LIMIT) { ++limited; usleep(200); }
                 else ++failed;
             }
+            launching_ms = (now_precise_us() - t0) / 1000;
             // Let the reaper catch up before counting.
             for (int i = 0; i < 500 && launcher.running_async() > 0; ++i) usleep(10 * 1000);
             printf("running_after %zu\n", launcher.running_async());
         }
+        printf("limit_lines %d limit_sum %d limit_last %s launching_ms %.0f\n", limit_lines.load(),
+               limit_sum.load(), limit_names.empty() ? "-" : limit_names.c_str(), launching_ms);
         int status = 0;
         pid_t got = waitpid(foreign, &status, 0);
         printf("started %d limited %d failed %d nonzero %d zombies %d foreign %s %d\n", started,

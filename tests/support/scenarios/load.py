@@ -82,7 +82,7 @@ def _lfc_run(rt: Runtime, rate: int, seconds: int, slow: int) -> dict:
         m["samples"] = samples
         m["zombies_after"] = rt.zombies(pid, procs)
         m["leases_text"] = rt.read(f"{lease}.2") + rt.read(lease)
-        m["async_limit"] = rt.count_in(log, "RUNSCRIPT_ASYNC_LIMIT")
+        m["async_limit"] = rt.skipped_runs(log)
     rt.tn.keep(hook_log, "rt-lfc-hook.log")
     m["exits3"] = len(rt.read(drops).split())
     m["applied"] = rt.count_in(hook_log, "RUNSCRIPT_EXIT_ACTION")

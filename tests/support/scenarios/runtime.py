@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional
 
 from kea_runscript.engine import containers, images
-from kea_runscript.verify import smoke, testnet
+from kea_runscript.verify import hook_log, smoke, testnet
 from kea_runscript.builder.hook import LIBRARY, Paths
 from kea_runscript.model.catalogue import load as load_catalogue
 from kea_runscript.model.matrix import Cell
@@ -126,6 +126,12 @@ class Runtime:
             return int(r.output.strip().splitlines()[-1])
         except (ValueError, IndexError):
             return 0
+
+    def skipped_runs(self, path: str) -> int:
+        """Script runs not started at max-async, as the hook's lines in Kea's log at `path` count
+        them (a line per second at most, each with a count)."""
+        r = self.sh(f"grep -h RUNSCRIPT_ASYNC_LIMIT {path} 2>/dev/null", check=False)
+        return hook_log.skipped_runs(r.output)
 
     # processes ------------------------------------------------------------------------------
 
