@@ -551,6 +551,6 @@ def test_lease_replay(replay_run, phase):
     assert not scenarios.replay_phase_problems(replay_run, phase), msg
     if phase == "restart":
         assert replay_run.facts["restart: lease4_replay events per entry"] == {
-            "exec": 2, "handler-sync": 2, "handler-async": 2}, msg
+            "exec": 2, "handler-sync": 2, "handler-async": 2, "handler-park": 2}, msg
     if phase == "stop":
         assert replay_run.facts["stop: RUNSCRIPT_REPLAY_STOPPED / _DONE lines"] == [1, 0], msg

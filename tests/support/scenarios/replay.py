@@ -1,8 +1,9 @@
 """Scenario 26: the lease replay (``replay: true``), kea-dhcp4 and kea-dhcp6 with lease files.
 
-Three entries of ``scripts`` ask for the replay: an exec recorder (asynchronous runs whose ends
-are counted), a synchronous handler (its round trips on the replay's thread) and an
-asynchronous one (its queue the bound), each writing what it got to a file of its own; with
+Four entries of ``scripts`` ask for the replay: an exec recorder (asynchronous runs whose ends
+are counted), a synchronous handler (its round trips on the replay's thread), an asynchronous
+one (its queue the bound) and a parking one (``park: true`` at leases4/6_committed: its events
+posted and answered as a parked query's records, their ends counted), each writing what it got to a file of its own; with
 kea-dhcp4 a fourth, a handler that exits at once and never runs, whose events must fail (one
 wait for it) without holding the others up. Phases:
 
@@ -46,7 +47,7 @@ MAC_RELEASED = "02:00:00:00:26:03"
 MAC_EXPIRED = "02:00:00:00:26:04"
 MAC_DECLINED = "02:00:00:00:26:05"
 MAC6 = "02:00:00:00:26:11"
-ENTRIES = ("exec", "handler-sync", "handler-async")
+ENTRIES = ("exec", "handler-sync", "handler-async", "handler-park")
 
 
 class Replay:
@@ -65,10 +66,13 @@ class Replay:
             {"script": testnet.RECORDER, "wait": False},
             {"script": handler, "persistent": True, "wait": True, "timeout": 10},
             {"script": handler, "persistent": True, "wait": False},
+            # its replay events are posted and answered as a parked query's records are
+            {"script": handler, "persistent": True, "park": True, "timeout": 10,
+             "hook-points": ["leases4_committed", "leases6_committed"]},
         ]
         for entry, who in zip(self.entries, ENTRIES):
-            entry.update({"replay": True, "hook-points": ["lease4_release", "lease6_release"],
-                          "environment": {"SMOKE_RECORD": self.records[who]}})
+            entry.setdefault("hook-points", ["lease4_release", "lease6_release"])
+            entry.update({"replay": True, "environment": {"SMOKE_RECORD": self.records[who]}})
         # a handler that exits at once, never running (DHCPv4 only): its events fail after one
         # wait for it, and the others' replay is not held up
         broken = rt.script("rpl-broken.sh", "#!/bin/sh\nexit 7\n")
@@ -238,7 +242,7 @@ with open(path, "a", newline="", encoding="latin-1") as f:
                     if raw(r, "KEA_LEASE4_HOSTNAME") != HOSTNAME_BYTES:
                         self.problem("restart", f"{who}: hostname {raw(r, 'KEA_LEASE4_HOSTNAME')!r}, sent "
                                                 f"{HOSTNAME_BYTES!r}")
-        for who in ("handler-sync", "handler-async"):
+        for who in ("handler-sync", "handler-async", "handler-park"):
             for p in checks.compare_handler(by_entry["exec"], by_entry[who], own_names=("SMOKE_RECORD",)):
                 self.problem("restart", f"{who}: {p}")
         if self.rt.exists("/tmp/pwned"):
