@@ -7,12 +7,12 @@
 #define RUNSCRIPT_FIELDS_H
 
 #include "environment.h"
+#include "field_text.h"
 
 #include <dhcp/pkt4.h>
 #include <dhcp/pkt6.h>
 #include <dhcp/dhcp4.h>
 #include <dhcp/duid.h>
-#include <dhcp/hwaddr.h>
 #include <dhcp/option6_ia.h>
 #include <dhcpsrv/lease.h>
 
@@ -21,10 +21,6 @@
 
 namespace runscript {
 namespace fields {
-
-inline void put_bool(Environment& env, const char* name, bool value) {
-    env.add(name, value ? "1" : "0");
-}
 
 // ---- any packet (Pkt4Ptr or Pkt6Ptr) ----
 
@@ -39,13 +35,13 @@ template <typename P> void pkt_ifindex(Environment& env, const char* name, const
     env.add(name, std::to_string(p->getIndex()));
 }
 template <typename P> void pkt_local_address(Environment& env, const char* name, const P& p) {
-    env.add(name, p->getLocalAddr().toText());
+    address(env, name, p->getLocalAddr());
 }
 template <typename P> void pkt_local_port(Environment& env, const char* name, const P& p) {
     env.add(name, std::to_string(p->getLocalPort()));
 }
 template <typename P> void pkt_remote_address(Environment& env, const char* name, const P& p) {
-    env.add(name, p->getRemoteAddr().toText());
+    address(env, name, p->getRemoteAddr());
 }
 template <typename P> void pkt_remote_port(Environment& env, const char* name, const P& p) {
     env.add(name, std::to_string(p->getRemotePort()));
@@ -58,18 +54,6 @@ template <typename P> void pkt_transid(Environment& env, const char* name, const
 }
 template <typename P> void pkt_debug(Environment& env, const char* name, const P& p) {
     env.add(name, p->toText());
-}
-
-// ---- hardware address helpers (1.4 sends empty values when Kea has none) ----
-
-inline void hwaddr_text(Environment& env, const char* name, const isc::dhcp::HWAddrPtr& hw) {
-    env.add(name, hw ? hw->toText(false) : std::string());
-}
-inline void hwaddr_type(Environment& env, const char* name, const isc::dhcp::HWAddrPtr& hw) {
-    env.add(name, hw ? std::to_string(hw->htype_) : std::string());
-}
-inline void hwaddr_source(Environment& env, const char* name, const isc::dhcp::HWAddrPtr& hw) {
-    env.add(name, hw ? std::to_string(hw->source_) : std::string());
 }
 
 // ---- DHCPv4 packet ----
@@ -97,16 +81,16 @@ template <typename P> void pkt4_option60(Environment& env, const char* name, con
     }
 }
 template <typename P> void pkt4_ciaddr(Environment& env, const char* name, const P& p) {
-    env.add(name, p->getCiaddr().toText());
+    address(env, name, p->getCiaddr());
 }
 template <typename P> void pkt4_siaddr(Environment& env, const char* name, const P& p) {
-    env.add(name, p->getSiaddr().toText());
+    address(env, name, p->getSiaddr());
 }
 template <typename P> void pkt4_yiaddr(Environment& env, const char* name, const P& p) {
-    env.add(name, p->getYiaddr().toText());
+    address(env, name, p->getYiaddr());
 }
 template <typename P> void pkt4_giaddr(Environment& env, const char* name, const P& p) {
-    env.add(name, p->getGiaddr().toText());
+    address(env, name, p->getGiaddr());
 }
 template <typename P> void pkt4_rai(Environment& env, const char* name, const P& p) {
     isc::dhcp::OptionPtr rai = p->getOption(isc::dhcp::DHO_DHCP_AGENT_OPTIONS);
@@ -139,7 +123,11 @@ template <typename P> void pkt4_rai_remote_id(Environment& env, const char* name
 
 template <typename P> void pkt6_duid(Environment& env, const char* name, const P& p) {
     isc::dhcp::DuidPtr duid = p->getClientId();
-    env.add(name, duid ? duid->toText() : std::string());
+    if (duid) {
+        hex_pairs(env, name, duid->getDuid());  // duid->toText()
+    } else {
+        env.add(name, "");
+    }
 }
 template <typename P> void pkt6_hwaddr(Environment& env, const char* name, const P& p) {
     hwaddr_text(env, name, p->getMAC(isc::dhcp::HWAddr::HWADDR_SOURCE_ANY));
@@ -154,13 +142,22 @@ template <typename P> void pkt6_hwaddr_source(Environment& env, const char* name
 // ---- subnet (may be null: no subnet selected, 1.4 then sends empty values) ----
 
 template <typename S> void subnet_prefix(Environment& env, const char* name, const S& s) {
-    env.add(name, s ? s->get().first.toText() : std::string());
+    if (s) {
+        address(env, name, s->get().first);
+    } else {
+        env.add(name, "");
+    }
 }
 template <typename S> void subnet_prefixlen(Environment& env, const char* name, const S& s) {
     env.add(name, s ? std::to_string(static_cast<unsigned>(s->get().second)) : std::string());
 }
 template <typename S> void subnet_text(Environment& env, const char* name, const S& s) {
-    env.add(name, s ? s->toText() : std::string());
+    if (s) {  // s->toText()
+        address(env, name, s->get().first);
+        env.append("/" + std::to_string(static_cast<unsigned>(s->get().second)));
+    } else {
+        env.add(name, "");
+    }
 }
 
 // ---- plain callout arguments ----
@@ -172,7 +169,7 @@ inline void bool_value(Environment& env, const char* name, bool value) {
 // ---- leases (Lease4Ptr or Lease6Ptr) ----
 
 template <typename L> void lease_address(Environment& env, const char* name, const L& l) {
-    env.add(name, l->addr_.toText());
+    address(env, name, l->addr_);
 }
 template <typename L> void lease_state(Environment& env, const char* name, const L& l) {
     env.add(name, isc::dhcp::Lease::basicStatesToText(l->state_));
@@ -212,7 +209,11 @@ template <typename L> void lease6_delegated_prefixlen(Environment& env, const ch
     }
 }
 template <typename L> void lease6_duid(Environment& env, const char* name, const L& l) {
-    env.add(name, l->duid_ ? l->duid_->toText() : std::string());
+    if (l->duid_) {
+        hex_pairs(env, name, l->duid_->getDuid());  // l->duid_->toText()
+    } else {
+        env.add(name, "");
+    }
 }
 template <typename L> void lease6_preferred_lifetime(Environment& env, const char* name, const L& l) {
     env.add(name, std::to_string(l->preferred_lft_));
@@ -315,7 +316,11 @@ template <typename S> void subnet_id(Environment& env, const char* name, const S
     env.add(name, s ? std::to_string(s->getID()) : std::string());
 }
 inline void client_id_text(Environment& env, const char* name, const isc::dhcp::ClientIdPtr& c) {
-    env.add(name, c ? c->toText() : std::string());
+    if (c) {
+        hex_pairs(env, name, c->getClientId());  // c->toText()
+    } else {
+        env.add(name, "");
+    }
 }
 template <typename L> void lease_hwaddr_type(Environment& env, const char* name, const L& l) {
     hwaddr_type(env, name, l->hwaddr_);
@@ -346,7 +351,7 @@ template <typename I> void ia_t2(Environment& env, const char* name, const I& ia
     put_uint(env, name, ia->getT2());
 }
 template <typename A> void ioaddress_text(Environment& env, const char* name, const A& a) {
-    env.add(name, a.toText());
+    address(env, name, a);
 }
 
 // ---- lease collections (leases4_committed / leases6_committed) ----
