@@ -12,7 +12,7 @@
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
                          [--keep-container]
     kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--isc-config] [--park] [--replay] [--launcher-only] [--no-build]
-    kea-runscript docs [--check]          (docs/variables.md from hook/variables.yaml)
+    kea-runscript docs [--check]          (docs/variables.md, README.md builds list)
     kea-runscript golden [--update]       (tests/golden/ from the templates)
     kea-runscript messages [--check]      (hook/messages.{h,cc}, docs/messages.md from hook/messages.mes)
 
@@ -233,7 +233,8 @@ def _release_and_tool_commands(sub) -> None:
 def _generated_commands(sub) -> None:
     """docs, golden, fuzz, tier(s), messages: no matrix needed."""
     # The generated files that tests compare with their sources; no matrix needed.
-    sp = sub.add_parser("docs", help="rewrite the variable tables of docs/variables.md from hook/variables.yaml")
+    sp = sub.add_parser("docs", help="rewrite the variable tables of docs/variables.md from hook/variables.yaml "
+                                     "and the README's list of verified builds from matrix.yaml")
     sp.add_argument("--check", action="store_true", help="only check the page is up to date (exit 1 if not)")
     sp = sub.add_parser("golden", help="compare tests/golden/ with what the templates render (exit 1 on drift)")
     sp.add_argument("--update", action="store_true", help="rewrite tests/golden/ (review the diff)")
@@ -253,12 +254,15 @@ def _generated_commands(sub) -> None:
 def _generated(args) -> ExitCode:
     """docs, golden, messages: write the generated files, or (check) fail naming what drifted."""
     if args.command == "docs":
-        from .generate import docs
+        from .generate import coverage, docs
         if args.check:
             if docs.section() != docs.variables_section():
                 raise ToolkitError(f"{docs.VARIABLES} differs from hook/variables.yaml: run `kea-runscript docs`")
+            if coverage.section() != coverage.coverage_section():
+                raise ToolkitError(f"{coverage.README} differs from matrix.yaml: run `kea-runscript docs`")
             return ExitCode.OK
         print(f"{docs.VARIABLES} {'written' if docs.write() else 'unchanged'}")
+        print(f"{coverage.README} {'written' if coverage.write() else 'unchanged'}")
         return ExitCode.OK
     if args.command == "golden":
         from .generate import golden

@@ -1,13 +1,13 @@
-"""The documentation: the variable tables (docs/variables.md) come from the catalogue and must
-not drift; the README stays an operator's page of at most 15 KB that links to the rest, and
+"""The documentation: the variable tables (docs/variables.md) come from the catalogue and the
+README's list of verified builds from the matrix, and must not drift; the README stays an operator's page of at most 15 KB that links to the rest, and
 every relative link of README.md and docs/*.md reaches a file that exists."""
 
 import re
 from urllib.parse import unquote
 
 from kea_runscript import ROOT
-from kea_runscript.model import catalogue
-from kea_runscript.generate import docs
+from kea_runscript.model import catalogue, matrix
+from kea_runscript.generate import coverage, docs
 
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
@@ -18,6 +18,17 @@ def test_variable_tables_match_the_catalogue():
     section = docs.section()
     assert section is not None, f"{docs.VARIABLES} lacks the generated variables block"
     assert section == docs.variables_section(), "docs/variables.md drifted: run `kea-runscript docs`"
+
+
+def test_the_readme_lists_exactly_the_verified_builds_of_the_matrix():
+    # The README must not claim more (or less) than CI tests: its list is generated.
+    section = coverage.section()
+    assert section is not None, "README.md lacks the coverage markers"
+    assert section == coverage.coverage_section(), "README.md's builds drifted: run `kea-runscript docs`"
+    m = matrix.load()
+    for cell in m.verified:
+        assert f"| {cell.kea} |" in section and cell.arch in section and f"`{cell.apt_suite}`" in section
+    assert f"{len(m.cells) - len(m.verified)} more cells" in section
 
 
 def test_every_variable_and_hook_point_is_documented():
@@ -34,8 +45,9 @@ def test_readme_is_a_short_operators_page():
     size = len(text.encode())
     assert size <= 15 * 1024, f"README.md is {size} bytes; move builder's material to docs/"
     headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
-    # operator first, the maintainers' commands last
-    assert headings[0] == "Installing a prebuilt hook" and headings[-1] == "For maintainers", headings
+    # operator first (which builds exist, then how to install one), the maintainers' commands last
+    assert headings[:2] == ["Which Kea", "Installing a prebuilt hook"], headings
+    assert headings[-1] == "For maintainers", headings
     for needed in ("Building from source", "Using the hook", "Variables", "Troubleshooting"):
         assert needed in headings, headings
     assert "### Parameters" in text  # the parameter table stays with the operator

@@ -1,0 +1,58 @@
+"""The README's list of the Kea builds that are verified, generated from matrix.yaml.
+
+`kea-runscript docs` rewrites the block between the markers below in README.md (`--check`
+only compares); a unit test fails when the page and the matrix drift apart, so the README
+never claims more than CI tests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+from .. import ROOT
+from ..model import matrix as matrix_mod
+from ..model.versions import Version
+
+README = ROOT / "README.md"
+BEGIN = "<!-- BEGIN coverage: generated from matrix.yaml by `kea-runscript docs` -->"
+END = "<!-- END coverage -->"
+_BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+
+
+def coverage_section(m: matrix_mod.Matrix | None = None) -> str:
+    m = m or matrix_mod.load()
+    by_build: "OrderedDict[tuple, list]" = OrderedDict()
+    for c in sorted(m.verified, key=lambda c: (Version.parse(c.kea), c.apt_suite)):
+        by_build.setdefault((c.kea, c.os.distro.capitalize(), c.os.release, c.apt_suite), []).append(c.arch)
+    lines = [BEGIN, "", "| Kea | from | architectures |", "|---|---|---|"]
+    for (kea, distro, release, suite), arches in by_build.items():
+        lines.append(f"| {kea} | {distro} {release} (`{suite}`) | {', '.join(arches)} |")
+    declared = [c for c in m.cells if not c.verified]
+    if declared:
+        low = min(declared, key=lambda c: Version.parse(c.kea)).kea
+        high = max(declared, key=lambda c: Version.parse(c.kea)).kea
+        lines += ["", f"{len(declared)} more cells of [`matrix.yaml`](matrix.yaml) (Kea {low} to {high}) "
+                      "are declared, not verified: complete recipes needing networks this project's "
+                      "CI cannot reach, never built or tested here."]
+    return "\n".join(lines + ["", END])
+
+
+def section(page: Path | None = None) -> str | None:
+    """The generated block as the page has it (None without markers)."""
+    match = _BLOCK.search((page or README).read_text())
+    return match.group(0) if match else None
+
+
+def write(page: Path | None = None) -> bool:
+    """Rewrite the generated block; returns True when the file changed."""
+    page = page or README
+    text = page.read_text()
+    if not _BLOCK.search(text):
+        raise ValueError(f"{page}: markers {BEGIN!r} ... {END!r} not found")
+    new = _BLOCK.sub(lambda _: coverage_section(), text)
+    if new != text:
+        page.write_text(new)
+        return True
+    return False
