@@ -7,18 +7,18 @@ never claims more than CI tests.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from pathlib import Path
 
 from .. import ROOT
+from .blocks import Block
 from ..model import matrix as matrix_mod
 from ..model.versions import Version
 
 README = ROOT / "README.md"
 BEGIN = "<!-- BEGIN coverage: generated from matrix.yaml by `kea-runscript docs` -->"
 END = "<!-- END coverage -->"
-_BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+_block = Block(README, BEGIN, END)
 
 
 def coverage_section(m: matrix_mod.Matrix | None = None) -> str:
@@ -41,18 +41,9 @@ def coverage_section(m: matrix_mod.Matrix | None = None) -> str:
 
 def section(page: Path | None = None) -> str | None:
     """The generated block as the page has it (None without markers)."""
-    match = _BLOCK.search((page or README).read_text())
-    return match.group(0) if match else None
+    return _block.section(page)
 
 
 def write(page: Path | None = None) -> bool:
     """Rewrite the generated block; returns True when the file changed."""
-    page = page or README
-    text = page.read_text()
-    if not _BLOCK.search(text):
-        raise ValueError(f"{page}: markers {BEGIN!r} ... {END!r} not found")
-    new = _BLOCK.sub(lambda _: coverage_section(), text)
-    if new != text:
-        page.write_text(new)
-        return True
-    return False
+    return _block.write(coverage_section, page)

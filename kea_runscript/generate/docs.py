@@ -7,10 +7,10 @@ catalogue drift apart.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from .. import ROOT
+from .blocks import Block
 from ..model.catalogue import Catalogue, load as load_catalogue
 from ..model.facts import load_table as load_facts
 from ..model.versions import Version
@@ -18,6 +18,7 @@ from ..model.versions import Version
 VARIABLES = ROOT / "docs" / "variables.md"
 BEGIN = "<!-- BEGIN variables: generated from hook/variables.yaml by `kea-runscript docs` -->"
 END = "<!-- END variables -->"
+_block = Block(VARIABLES, BEGIN, END)
 
 
 def _cell(text: str) -> str:
@@ -113,23 +114,11 @@ def isc_section(catalogue: Catalogue, first_version: dict) -> list:
     return lines
 
 
-_BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-
-
 def section(page: Path | None = None) -> str | None:
     """The generated block as the page has it (None without markers)."""
-    match = _BLOCK.search((page or VARIABLES).read_text())
-    return match.group(0) if match else None
+    return _block.section(page)
 
 
 def write(page: Path | None = None) -> bool:
     """Rewrite the generated block; returns True when the file changed."""
-    page = page or VARIABLES
-    text = page.read_text()
-    if not _BLOCK.search(text):
-        raise ValueError(f"{page}: markers {BEGIN!r} ... {END!r} not found")
-    new = _BLOCK.sub(lambda _: variables_section(), text)
-    if new != text:
-        page.write_text(new)
-        return True
-    return False
+    return _block.write(variables_section, page)
