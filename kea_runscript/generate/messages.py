@@ -71,6 +71,10 @@ def severities(sources=None) -> dict[str, list[str]]:
     return {ident: sorted(levels, key=lambda s: order.index(s.split()[0])) for ident, levels in found.items()}
 
 
+#: The page's hand-written start: the logger, and Kea's own messages about the library.
+INTRO = Path(__file__).with_name("messages_intro.md")
+
+
 def page(path: Path = MES_FILE) -> str:
     """docs/messages.md: each message, its severity, what it means and what to do."""
     _, messages = parse(path)
@@ -78,10 +82,7 @@ def page(path: Path = MES_FILE) -> str:
     lines = ["# Log messages", "",
              "<!-- Generated from hook/messages.mes and the hook's LOG_* calls by `kea-runscript messages`: "
              "edit those, not this page. -->", "",
-             "The hook logs through Kea's logger `kea-dhcp4.hook-runscript` (`kea-dhcp6.hook-runscript`). "
-             "Messages at debug level 40 show with a logger of that name set to "
-             '`"severity": "DEBUG", "debuglevel": 40`. `%1`, `%2`, ... stand for what each message '
-             "fills in.", "",
+             INTRO.read_text().rstrip(), "", "## The hook's messages", "",
              "| Message | Severity |", "|---|---|"]
     lines += [f"| [{m.ident}](#{m.ident.lower()}) | {' or '.join(levels.get(m.ident, ['not logged']))} |"
               for m in messages]

@@ -38,3 +38,18 @@ def test_a_severity_comes_from_the_log_call(tmp_path):
                       "LOG_DEBUG(logger, isc::log::DBGLVL_TRACE_BASIC, RUNSCRIPT_A).arg(2);\n"
                       "LOG_ERROR(logger, RUNSCRIPT_B);\n")
     assert messages.severities([source]) == {"RUNSCRIPT_A": ["WARN", "DEBUG 40"], "RUNSCRIPT_B": ["ERROR"]}
+
+
+def test_every_message_says_what_to_do():
+    # An operator who finds a line in Kea's log must learn from docs/messages.md what it means
+    # and what to do about it (or that nothing needs doing).
+    _, found = messages.parse(messages.MES_FILE)
+    vague = [m.ident for m in found if "What to do:" not in m.explanation and "Nothing to do" not in m.explanation]
+    assert vague == []
+
+
+def test_the_page_explains_kea_own_messages_about_the_library_and_the_logger():
+    page = messages.page()
+    for kea_message in ("HOOKS_OPEN_ERROR", "DHCP4_PARSER_FAIL", "invalid path specified", "HOOKS_LIBRARY_LOADED"):
+        assert kea_message in page
+    assert '"name": "kea-dhcp4.hook-runscript"' in page  # a logger snippet to copy
