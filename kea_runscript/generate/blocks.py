@@ -10,6 +10,7 @@ from typing import Callable
 
 class Block:
     def __init__(self, page: Path, begin: str, end: str):
+        # page: the default; callers pass the page they mean (tests point them elsewhere)
         self.page, self.begin, self.end = page, begin, end
         self._pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
 

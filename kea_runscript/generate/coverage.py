@@ -41,9 +41,9 @@ def coverage_section(m: matrix_mod.Matrix | None = None) -> str:
 
 def section(page: Path | None = None) -> str | None:
     """The generated block as the page has it (None without markers)."""
-    return _block.section(page)
+    return _block.section(page or README)
 
 
 def write(page: Path | None = None) -> bool:
     """Rewrite the generated block; returns True when the file changed."""
-    return _block.write(coverage_section, page)
+    return _block.write(coverage_section, page or README)

@@ -116,9 +116,9 @@ def isc_section(catalogue: Catalogue, first_version: dict) -> list:
 
 def section(page: Path | None = None) -> str | None:
     """The generated block as the page has it (None without markers)."""
-    return _block.section(page)
+    return _block.section(page or VARIABLES)
 
 
 def write(page: Path | None = None) -> bool:
     """Rewrite the generated block; returns True when the file changed."""
-    return _block.write(variables_section, page)
+    return _block.write(variables_section, page or VARIABLES)

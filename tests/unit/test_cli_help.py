@@ -14,7 +14,7 @@ from kea_runscript import ROOT, cli
 from kea_runscript.bench import dhcp
 from kea_runscript.builder import hook
 from kea_runscript.engine import containers
-from kea_runscript.generate import docs, golden, messages, pipelines
+from kea_runscript.generate import coverage, docs, golden, messages, pipelines
 from kea_runscript.verify import smoke
 
 PREFIX = "kea-runscript: "
@@ -88,6 +88,9 @@ def test_docs_check_and_write(tmp_path, monkeypatch, capsys):
     page = tmp_path / "variables.md"
     page.write_text(f"# Variables\n\n{docs.BEGIN}\nstale\n{docs.END}\n")
     monkeypatch.setattr(docs, "VARIABLES", page)
+    readme = tmp_path / "README.md"  # the README's block of builds, current
+    readme.write_text(f"# x\n\n{coverage.coverage_section()}\n")
+    monkeypatch.setattr(coverage, "README", readme)
     assert cli.main(["docs", "--check"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(PREFIX) and "`kea-runscript docs`" in err, err
@@ -95,6 +98,11 @@ def test_docs_check_and_write(tmp_path, monkeypatch, capsys):
     assert cli.main(["docs"]) == 0
     assert docs.section(page) == docs.variables_section()
     assert cli.main(["docs", "--check"]) == 0
+    readme.write_text(f"# x\n\n{coverage.BEGIN}\nstale\n{coverage.END}\n")
+    assert cli.main(["docs", "--check"]) == 1
+    assert "matrix.yaml" in capsys.readouterr().err
+    assert cli.main(["docs"]) == 0
+    assert coverage.section(readme) == coverage.coverage_section()
 
 
 def test_the_committed_variables_page_is_current(capsys):
