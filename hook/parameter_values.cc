@@ -141,6 +141,13 @@ std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::strin
         }
         spec.code = static_cast<uint16_t>(code);
         spec.sub = static_cast<int>(sub);
+        // Twice would export one variable twice, the second copy shadowing the first.
+        for (std::size_t k = 0; k < options.size(); ++k) {
+            if (options[k].code == spec.code && options[k].sub == spec.sub) {
+                refuse("parameter '" + item_name + "': option " + spec.config + " is listed twice (also " +
+                       name + "[" + std::to_string(k) + "])");
+            }
+        }
         options.push_back(spec);
     }
     return options;

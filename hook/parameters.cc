@@ -276,6 +276,12 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
         refuse("parameter '" + named("queue") + "' needs '" + named("persistent") +
                           "': true (only a persistent handler has a queue)" + inherited("queue"));
     }
+    if (s.capture && s.persistent) {
+        refuse("parameter '" + named("capture-output") + "' does not apply to a persistent handler ('" +
+               named("persistent") + "'): its standard error is always logged "
+               "(RUNSCRIPT_HANDLER_OUTPUT) and its standard output carries its replies; remove "
+               "it" + inherited("capture-output"));
+    }
     if (s.queue_given && s.wait) {
         refuse("parameter '" + named("queue") + "' needs '" + named("wait") +
                           "': false (a synchronous handler's events wait for their reply, "

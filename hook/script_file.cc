@@ -57,18 +57,33 @@ std::string untrusted(const struct stat& st, uid_t kea_uid) {
     return "";
 }
 
+// The change that makes `path` trusted, as the operator would type it (issue 26: hosts first
+// installed with Debian 7-9 have /usr/local/* root:staff 2775).
+std::string remedy(const struct stat& st, const std::string& path, uid_t kea_uid) {
+    if (S_ISDIR(st.st_mode) && (st.st_mode & S_IWOTH) && (st.st_mode & S_ISVTX)) {
+        return "move the script out of '" + path + "' (anyone may create files there)";
+    }
+    std::string run;
+    if (st.st_uid != 0 && st.st_uid != kea_uid) run = "chown root '" + path + "'";
+    const char* drop = (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "go-w"
+                     : (st.st_mode & S_IWGRP) ? "g-w" : (st.st_mode & S_IWOTH) ? "o-w" : 0;
+    if (drop) run += (run.empty() ? "" : " and ") + std::string("chmod ") + drop + " '" + path + "'";
+    return "run " + run;
+}
+
 // sshd's StrictModes for the script: the file and every directory above it, on the path as
 // written (the directories holding symlinks) and on the resolved path, may be changed only by
 // root or the user Kea runs as. Otherwise that other user can make Kea run anything.
 void check_trusted(const std::string& path, const std::string& name) {
     const uid_t kea_uid = geteuid();
-    const std::string fix = " (anyone who can change it can make Kea run any program; fix the "
-                            "ownership and modes, or set 'check-permissions': false)";
+    const std::string why_fix = " (anyone who can change it can make Kea run any program; or set "
+                                "'check-permissions': false)";
     struct stat st;
     if (stat(path.c_str(), &st) == 0) {
         std::string why = untrusted(st, kea_uid);
         if (!why.empty()) {
-            refuse("parameter '" + name + "': script '" + path + "' " + why + fix);
+            refuse("parameter '" + name + "': script '" + path + "' " + why + ": " +
+                   remedy(st, path, kea_uid) + why_fix);
         }
     }
     std::vector<std::string> dirs = parent_directories(path);
@@ -86,8 +101,8 @@ void check_trusted(const std::string& path, const std::string& name) {
         seen.push_back(id);
         std::string why = untrusted(st, kea_uid);
         if (!why.empty()) {
-            refuse("parameter '" + name + "': script '" + path + "' lies under '" +
-                              dir + "', which " + why + fix);
+            refuse("parameter '" + name + "': script '" + path + "' lies under '" + dir +
+                   "', which " + why + ": " + remedy(st, dir, kea_uid) + why_fix);
         }
     }
 }

@@ -49,6 +49,16 @@ def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
                   "parameter 'options4[0]' must be one of option codes"),
         BadConfig("options4 code out of range", {"script": good, "options4": [255]},
                   "parameter 'options4[0]' must be one of option codes"),
+        BadConfig("options4 code twice", {"script": good, "options4": [12, 60, 12]},
+                  "parameter 'options4[2]': option 12 is listed twice (also options4[0])"),
+        BadConfig("options4 sub-option twice", {"script": good, "options4": ["82.1", "82.1"]},
+                  "parameter 'options4[1]': option 82.1 is listed twice (also options4[0])"),
+        BadConfig("capture-output with a handler", {"script": good, "persistent": True, "capture-output": True},
+                  "parameter 'capture-output' does not apply to a persistent handler ('persistent')"),
+        BadConfig("capture-output inherited by a handler",
+                  {"capture-output": True, "scripts": [{"script": good}, {"script": good, "persistent": True}]},
+                  "parameter 'capture-output' does not apply to a persistent handler "
+                  "('scripts[1].persistent'): its standard error is always logged"),
         BadConfig("scripts entry with unknown key", {"scripts": [{"script": good, "hook-point": ["pkt4_receive"]}]},
                   "unknown parameter 'scripts[0].hook-point' (did you mean 'hook-points'?)"),
     ] + isc_dialect_bad_configs(good) + hardening_bad_configs(good) + park_bad_configs(good) + replay_bad_configs(good)
@@ -258,13 +268,12 @@ def _trust_fixtures(rt: Runtime) -> None:
                        (TRUST_OTHER_OWNER, 0o755), (TRUST_IN_GROUP_DIR, 0o755),
                        (TRUST_IN_OTHER_DIR, 0o755), (TRUST_IN_TMP, 0o755)):
         rt.tn.c.write_file(path, ok, mode=mode)
-    rt.sh(f"chown {OTHER_UID} {TRUST_OTHER_OWNER}; chmod 0775 {C_RT}/trust-group-dir; "
+    rt.sh(f"chown {OTHER_UID} {TRUST_OTHER_OWNER}; chmod 2775 {C_RT}/trust-group-dir; "
           f"chown {OTHER_UID} {C_RT}/trust-other-dir; ln -sf {TRUST_IN_TMP} {TRUST_LINK_TO_TMP}")
 
 
 def hardening_bad_configs(good: str) -> List[BadConfig]:
     """The refusals of issue 10's items 6-8 (part of :func:`bad_configs_list`)."""
-    fix = "set 'check-permissions': false"
     return [
         BadConfig("exit-codes key with a space", {"script": good, "exit-codes": {" 8": "drop"}},
                   "parameter 'exit-codes': key ' 8' is not an exit code"),
@@ -324,18 +333,29 @@ def hardening_bad_configs(good: str) -> List[BadConfig]:
                   "parameter 'drain-timeout' must be a number of seconds"),
         BadConfig("check-permissions not a boolean", {"script": good, "check-permissions": "no"},
                   "parameter 'check-permissions' must be a boolean"),
+    ] + trust_bad_configs()
+
+
+def trust_bad_configs() -> List[BadConfig]:
+    """Scripts the trust check refuses (made by _trust_fixtures): each refusal says what to run."""
+    fix = "set 'check-permissions': false"
+    return [
         BadConfig("script writable by its group", {"script": TRUST_GROUP_WRITABLE},
-                  f"parameter 'script': script '{TRUST_GROUP_WRITABLE}' is writable by its group (mode 0775)"),
+                  f"parameter 'script': script '{TRUST_GROUP_WRITABLE}' is writable by its group (mode 0775): "
+                  f"run chmod g-w '{TRUST_GROUP_WRITABLE}'"),
         BadConfig("script writable by others", {"scripts": [{"script": TRUST_OTHERS_WRITABLE}]},
                   f"parameter 'scripts[0].script': script '{TRUST_OTHERS_WRITABLE}' is writable by others (mode 0757)"),
         BadConfig("script owned by another user", {"script": TRUST_OTHER_OWNER},
-                  f"script '{TRUST_OTHER_OWNER}' is owned by uid {OTHER_UID}, neither root nor the user Kea runs as"),
+                  f"script '{TRUST_OTHER_OWNER}' is owned by uid {OTHER_UID}, neither root nor the user Kea runs as: "
+                  f"run chown root '{TRUST_OTHER_OWNER}'"),
         BadConfig("script in a group-writable directory", {"script": TRUST_IN_GROUP_DIR},
-                  f"script '{TRUST_IN_GROUP_DIR}' lies under '{C_RT}/trust-group-dir', which is writable by its group"),
+                  f"script '{TRUST_IN_GROUP_DIR}' lies under '{C_RT}/trust-group-dir', which is writable by its group "
+                  f"(mode 2775): run chmod g-w '{C_RT}/trust-group-dir'"),
         BadConfig("script in a directory of another user", {"script": TRUST_IN_OTHER_DIR},
                   f"script '{TRUST_IN_OTHER_DIR}' lies under '{C_RT}/trust-other-dir', which is owned by uid {OTHER_UID}"),
         BadConfig("script in /tmp (sticky, world-writable)", {"script": TRUST_IN_TMP},
-                  f"script '{TRUST_IN_TMP}' lies under '/tmp', which is writable by others (mode 1777)"),
+                  f"script '{TRUST_IN_TMP}' lies under '/tmp', which is writable by others (mode 1777): move the "
+                  "script out of '/tmp'"),
         BadConfig("symlink to a script in /tmp", {"script": TRUST_LINK_TO_TMP},
                   f"script '{TRUST_LINK_TO_TMP}' lies under '/tmp', which is writable by others"),
         BadConfig("untrusted script names the way out", {"script": TRUST_IN_TMP}, fix),
