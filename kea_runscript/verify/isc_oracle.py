@@ -244,12 +244,15 @@ def run_oracle(tn: TestNet, catalogue: Catalogue, deadline_s: float,
     finally:
         for fam, pid in pids.items():
             tn.stop(pid)
+        # kept also when a client failed: its Kea log is what says why (a flake of kea3.0.4's
+        # ADDR-REG-INFORM without reply left nothing to read)
+        for fam in pids:
+            tn.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
+            tn.keep(f"{C_OUT}/{tag}-kea-dhcp{fam}.out", f"{tag}-kea-dhcp{fam}.out")
     time.sleep(1)  # asynchronous runs started just before the stop
     results = []
     isc_all, ours_all = tn.read_records(records_of("isc")), tn.read_records(records_of("ours"))
     for fam in (4, 6):
-        tn.keep(logs[fam], f"{tag}-kea-dhcp{fam}.log")
-        tn.keep(f"{C_OUT}/{tag}-kea-dhcp{fam}.out", f"{tag}-kea-dhcp{fam}.out")
         isc = [r for r in isc_all if _family(r) == fam]
         ours = [r for r in ours_all if _family(r) == fam]
         for side, records in (("isc", isc), ("ours", ours)):
