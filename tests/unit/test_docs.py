@@ -2,6 +2,7 @@
 README's list of verified builds from the matrix, and must not drift; the README stays an operator's page of at most 15 KB that links to the rest, and
 every relative link of README.md and docs/*.md reaches a file that exists."""
 
+import json
 import re
 from urllib.parse import unquote
 
@@ -107,3 +108,27 @@ def test_code_blocks_close_and_no_heading_repeats():
         # docs/ pages may repeat a sub-heading under different sections; the README may not
         repeated = {h for h in headings if headings.count(h) > 1 and (page == README or h.startswith("## "))}
         assert not repeated, f"{page.name}: {sorted(repeated)}"
+
+
+def test_the_readme_starts_operators_on_a_configuration_that_never_stalls_kea():
+    # Copied as is, the first configuration must not make Kea's thread (on Kea 2.2 the whole
+    # server) wait for a script at every default hook point.
+    first = re.search(r'```json\n(.*?)```', README.read_text().split("## Using the hook", 1)[1], re.S).group(1)
+    params = json.loads("{" + first.strip() + "}")["hooks-libraries"][0]["parameters"]
+    assert params.get("wait") is False or params.get("park") is True, params
+
+
+def test_the_readme_build_from_source_lists_the_packages_the_builder_image_installs():
+    # The builder image builds the release's source tarball with make alone
+    # (tests/integration/test_release.py): what it installs, Kea's servers aside, is what an
+    # operator needs, and the README must name exactly that.
+    from kea_runscript.engine import images
+    said = re.search(r"`sudo apt install ([^`]+)`", README.read_text().split("## Building from source", 1)[1])
+    assert said, "the README's build from source names no packages"
+    for cell in matrix.load().verified:
+        if cell.arch != "amd64":
+            continue
+        text = images.render_dockerfile("builder", cell, "base", "amd64")
+        line = re.search(r"apt-get install -y --no-install-recommends ([^\\\n]+)", text).group(1)
+        installed = set(re.sub(r"-t \S+", "", line).split())  # -t <suite>-backports
+        assert set(said.group(1).split()) == installed - set(cell.server_packages), cell.id
