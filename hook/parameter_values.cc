@@ -24,8 +24,8 @@ ConstElementPtr expect(const ConstElementPtr& e, Element::types type, const std:
     return e;
 }
 
-int parse_seconds(const ConstElementPtr& e, const std::string& name, double max,
-                  const char* range) {
+int parse_seconds(const ConstElementPtr& e, const std::string& name, long max,
+                  const char* zero_means) {
     double seconds;
     if (e->getType() == Element::integer) {
         seconds = static_cast<double>(e->intValue());
@@ -35,8 +35,9 @@ int parse_seconds(const ConstElementPtr& e, const std::string& name, double max,
         refuse("parameter '" + name + "' must be a number of seconds, not " +
                           type_name(e));
     }
-    if (!(seconds >= 0) || seconds > max) {
-        refuse("parameter '" + name + "' must be between " + range);
+    if (!(seconds >= 0) || seconds > static_cast<double>(max)) {
+        refuse("parameter '" + name + "' must be between 0" + zero_means + " and " +
+               std::to_string(max) + " seconds");
     }
     long ms = std::lround(seconds * 1000);
     if (seconds > 0 && ms < 1) ms = 1;
@@ -44,7 +45,7 @@ int parse_seconds(const ConstElementPtr& e, const std::string& name, double max,
 }
 
 int parse_timeout(const ConstElementPtr& e, const std::string& name) {
-    return parse_seconds(e, name, 86400, "0 (no timeout) and 86400 seconds");
+    return parse_seconds(e, name, parameter::TIMEOUT_MAX, " (no timeout)");
 }
 
 void refuse_nul(const std::string& text, const std::string& name) {
@@ -97,10 +98,11 @@ std::map<int, NextStep> parse_exit_codes(const ConstElementPtr& e, const std::st
         // collide with "8" in the same map.
         bool plain = !key.empty() && key.size() <= 3 && (key == "0" || key[0] != '0') &&
                      key.find_first_not_of("0123456789") == std::string::npos;
-        if (!plain || std::stoi(key) > 255) {
-            refuse("parameter '" + name + "': key '" + key + "' is not an exit code: "
-                              "keys are 0 to 255 in plain decimal digits (no sign, space or "
-                              "leading zero)");
+        if (!plain || std::stoi(key) > parameter::EXIT_CODES_KEY_MAX) {
+            refuse("parameter '" + name + "': key '" + key + "' is not an exit code: keys are " +
+                   std::to_string(parameter::EXIT_CODES_KEY_MIN) + " to " +
+                   std::to_string(parameter::EXIT_CODES_KEY_MAX) +
+                   " in plain decimal digits (no sign, space or leading zero)");
         }
         codes[std::stoi(key)] = parse_action(kv.second, item_name);
     }
@@ -111,10 +113,11 @@ std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::strin
                                       int family) {
     std::vector<OptionSpec> options;
     if (!e) return options;
-    const long max_code = family == 4 ? 254 : 65535;
-    const char* what = family == 4 ? "option codes (1-254) or \"code.sub-code\" strings"
-                                   : "option codes (1-65535)";
-    expect(e, Element::list, name, (std::string("a list of ") + what).c_str());
+    const long min_code = family == 4 ? parameter::OPTIONS4_MIN : parameter::OPTIONS6_MIN;
+    const long max_code = family == 4 ? parameter::OPTIONS4_MAX : parameter::OPTIONS6_MAX;
+    const std::string what = "option codes (" + std::to_string(min_code) + "-" + std::to_string(max_code) +
+                             (family == 4 ? ") or \"code.sub-code\" strings" : ")");
+    expect(e, Element::list, name, ("a list of " + what).c_str());
     for (std::size_t j = 0; j < e->size(); ++j) {
         ConstElementPtr item = e->get(static_cast<int>(j));
         std::string item_name = name + "[" + std::to_string(j) + "]";
@@ -131,12 +134,15 @@ std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::strin
             if (*end == '.') {
                 char* end2 = 0;
                 sub = strtol(end + 1, &end2, 10);
-                if (end2 == end + 1 || *end2 != '\0' || sub < 0 || sub > 255) code = -1;
+                if (end2 == end + 1 || *end2 != '\0' || sub < parameter::OPTIONS4_SUB_MIN ||
+                    sub > parameter::OPTIONS4_SUB_MAX) {
+                    code = -1;
+                }
             } else if (*end != '\0' || end == spec.config.c_str()) {
                 code = -1;
             }
         }
-        if (code < 1 || code > max_code) {
+        if (code < min_code || code > max_code) {
             refuse("parameter '" + item_name + "' must be one of " + what);
         }
         spec.code = static_cast<uint16_t>(code);
@@ -153,10 +159,11 @@ std::vector<OptionSpec> parse_options(const ConstElementPtr& e, const std::strin
     return options;
 }
 
-std::size_t parse_count(const ConstElementPtr& e, const std::string& name, std::size_t max) {
+std::size_t parse_count(const ConstElementPtr& e, const std::string& name, long min, long max) {
     expect(e, Element::integer, name, "an integer");
-    if (e->intValue() < 1 || e->intValue() > static_cast<int64_t>(max)) {
-        refuse("parameter '" + name + "' must be between 1 and " + std::to_string(max));
+    if (e->intValue() < min || e->intValue() > max) {
+        refuse("parameter '" + name + "' must be between " + std::to_string(min) + " and " +
+               std::to_string(max));
     }
     return static_cast<std::size_t>(e->intValue());
 }

@@ -25,9 +25,10 @@ isc::data::ConstElementPtr expect(const isc::data::ConstElementPtr& e, isc::data
                                   const std::string& name, const char* what);
 
 // Seconds (integer or real) as milliseconds. A positive value never becomes 0, which would
-// mean "no timeout": anything under a millisecond is taken as one.
-int parse_seconds(const isc::data::ConstElementPtr& e, const std::string& name, double max,
-                  const char* range);
+// mean "no timeout": anything under a millisecond is taken as one. Refused outside 0..max;
+// zero_means: what the refusal says 0 means ("" or " (no timeout)").
+int parse_seconds(const isc::data::ConstElementPtr& e, const std::string& name, long max,
+                  const char* zero_means);
 int parse_timeout(const isc::data::ConstElementPtr& e, const std::string& name);
 
 // JSON's "\u0000" gives a NUL byte, which no path or environment string can hold: it would
@@ -42,8 +43,8 @@ std::map<int, NextStep> parse_exit_codes(const isc::data::ConstElementPtr& e, co
 std::vector<OptionSpec> parse_options(const isc::data::ConstElementPtr& e, const std::string& name,
                                       int family);
 
-// An integer 1..max.
-std::size_t parse_count(const isc::data::ConstElementPtr& e, const std::string& name, std::size_t max);
+// An integer min..max.
+std::size_t parse_count(const isc::data::ConstElementPtr& e, const std::string& name, long min, long max);
 
 // `park: true` checked for one script (refuses what cannot work), `get` its scope's lookup.
 void check_park(const std::function<isc::data::ConstElementPtr(const std::string&)>& get,

@@ -27,13 +27,10 @@ void refuse(const std::string& message) { throw ConfigError(log_safe(message)); 
 
 namespace {
 
-// Keys allowed at the top level and in each `scripts` entry. Top-level script settings
-// double as defaults for the entries of `scripts`.
-const char* const SCRIPT_KEYS[] = {"script", "wait", "timeout", "hook-points", "environment",
-                                   "capture-output", "exit-codes", "on-failure", "persistent",
-                                   "workers", "queue", "name", "sync", "park", "replay"};
-const char* const GLOBAL_ONLY_KEYS[] = {"scripts", "max-async", "options4", "options6", "replay-rate",
-                                        "max-output-lines", "drain-timeout", "check-permissions"};
+// Keys allowed at the top level and in each `scripts` entry (parameter::SCRIPT_KEYS), and at
+// the top level only. Top-level script settings double as defaults for the entries of `scripts`.
+using parameter::GLOBAL_ONLY_KEYS;
+using parameter::SCRIPT_KEYS;
 // Pseudo hook points: the script runs when the library is loaded / unloaded.
 const char* const LOAD_POINT = "load";
 const char* const UNLOAD_POINT = "unload";
@@ -166,11 +163,11 @@ void parse_settings(const std::function<ConstElementPtr(const std::string&)>& ge
         s.persistent = persistent->boolValue();
     }
     if (ConstElementPtr workers = get("workers")) {
-        s.workers = parse_count(workers, prefix + "workers", MAX_WORKERS);
+        s.workers = parse_count(workers, prefix + "workers", parameter::WORKERS_MIN, parameter::WORKERS_MAX);
         s.workers_given = true;
     }
     if (ConstElementPtr queue = get("queue")) {
-        s.queue = parse_count(queue, prefix + "queue", MAX_QUEUE);
+        s.queue = parse_count(queue, prefix + "queue", parameter::QUEUE_MIN, parameter::QUEUE_MAX);
         s.queue_given = true;
     }
     if (ConstElementPtr park = expect(get("park"), Element::boolean, prefix + "park",
@@ -314,19 +311,21 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
     Config config;
     config.max_async = DEFAULT_MAX_ASYNC;
     if (ConstElementPtr max = lookup("max-async")) {
-        config.max_async = parse_count(max, "max-async", 100000);
+        config.max_async = parse_count(max, "max-async", parameter::MAX_ASYNC_MIN, parameter::MAX_ASYNC_MAX);
     }
     config.max_output_lines = DEFAULT_MAX_OUTPUT_LINES;
     if (ConstElementPtr lines = lookup("max-output-lines")) {
-        config.max_output_lines = parse_count(lines, "max-output-lines", 100000);
+        config.max_output_lines = parse_count(lines, "max-output-lines", parameter::MAX_OUTPUT_LINES_MIN,
+                                              parameter::MAX_OUTPUT_LINES_MAX);
     }
     config.replay_rate = DEFAULT_REPLAY_RATE;
     if (ConstElementPtr rate = lookup("replay-rate")) {
-        config.replay_rate = static_cast<unsigned>(parse_count(rate, "replay-rate", MAX_REPLAY_RATE));
+        config.replay_rate = static_cast<unsigned>(
+            parse_count(rate, "replay-rate", parameter::REPLAY_RATE_MIN, parameter::REPLAY_RATE_MAX));
     }
     config.drain_ms = DEFAULT_DRAIN_MS;
     if (ConstElementPtr drain = lookup("drain-timeout")) {
-        config.drain_ms = parse_seconds(drain, "drain-timeout", 60, "0 and 60 seconds");
+        config.drain_ms = parse_seconds(drain, "drain-timeout", parameter::DRAIN_TIMEOUT_MAX, "");
     }
     config.check_permissions = true;
     if (ConstElementPtr check = expect(lookup("check-permissions"), Element::boolean,

@@ -3,6 +3,8 @@
 #ifndef RUNSCRIPT_PARAMETERS_H
 #define RUNSCRIPT_PARAMETERS_H
 
+#include "parameter_table.h"
+
 #include <cc/data.h>
 
 #include <cstddef>
@@ -102,16 +104,14 @@ Config parse_config(const ParameterLookup& lookup, const std::vector<std::string
                     const HookPointInfo* hook_points, std::size_t hook_point_count,
                     const char* kea_version);
 
-const int DEFAULT_TIMEOUT_MS = 10000;
-const std::size_t DEFAULT_MAX_ASYNC = 64;
-const std::size_t DEFAULT_MAX_OUTPUT_LINES = 100;
-const int DEFAULT_DRAIN_MS = 2000;
-const std::size_t DEFAULT_WORKERS = 1;
-const std::size_t MAX_WORKERS = 64;
-const std::size_t DEFAULT_QUEUE = 1024;
-const std::size_t MAX_QUEUE = 65536;
-const unsigned DEFAULT_REPLAY_RATE = 1000;
-const unsigned MAX_REPLAY_RATE = 100000;
+// Defaults and limits: hook/parameters.yaml (parameter_table.h) is their one source.
+const int DEFAULT_TIMEOUT_MS = static_cast<int>(parameter::TIMEOUT_DEFAULT * 1000);
+const std::size_t DEFAULT_MAX_ASYNC = parameter::MAX_ASYNC_DEFAULT;
+const std::size_t DEFAULT_MAX_OUTPUT_LINES = parameter::MAX_OUTPUT_LINES_DEFAULT;
+const int DEFAULT_DRAIN_MS = static_cast<int>(parameter::DRAIN_TIMEOUT_DEFAULT * 1000);
+const std::size_t DEFAULT_WORKERS = parameter::WORKERS_DEFAULT;
+const std::size_t DEFAULT_QUEUE = parameter::QUEUE_DEFAULT;
+const unsigned DEFAULT_REPLAY_RATE = parameter::REPLAY_RATE_DEFAULT;
 
 }  // namespace runscript
 

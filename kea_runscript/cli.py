@@ -12,7 +12,8 @@
     kea-runscript smoke  [--only GLOB] [--series X.Y] [--mode NAME] [--no-examples] [--no-build]
                          [--keep-container]
     kea-runscript bench  [--cell ID] [--quick] [--v4-only] [--isc-config] [--park] [--replay] [--launcher-only] [--no-build]
-    kea-runscript docs [--check]          (docs/variables.md, README.md builds list)
+    kea-runscript docs [--check]          (docs/variables.md, docs/parameters.md, hook/parameter_table.h,
+                                           README.md builds list and parameter tables)
     kea-runscript golden [--update]       (tests/golden/ from the templates)
     kea-runscript messages [--check]      (hook/messages.{h,cc}, docs/messages.md from hook/messages.mes)
 
@@ -233,7 +234,8 @@ def _release_and_tool_commands(sub) -> None:
 def _generated_commands(sub) -> None:
     """docs, golden, fuzz, tier(s), messages: no matrix needed."""
     # The generated files that tests compare with their sources; no matrix needed.
-    sp = sub.add_parser("docs", help="rewrite the variable tables of docs/variables.md from hook/variables.yaml "
+    sp = sub.add_parser("docs", help="rewrite the variable tables of docs/variables.md from hook/variables.yaml, "
+                                     "the parameter tables and hook/parameter_table.h from hook/parameters.yaml "
                                      "and the README's list of verified builds from matrix.yaml")
     sp.add_argument("--check", action="store_true", help="only check the page is up to date (exit 1 if not)")
     sp = sub.add_parser("golden", help="compare tests/golden/ with what the templates render (exit 1 on drift)")
@@ -254,8 +256,11 @@ def _generated_commands(sub) -> None:
 def _generated(args) -> ExitCode:
     """docs, golden, messages: write the generated files, or (check) fail naming what drifted."""
     if args.command == "docs":
-        from .generate import coverage, docs
+        from .generate import coverage, docs, parameters
         if args.check:
+            stale = parameters.differences()
+            if stale:
+                raise ToolkitError(f"{', '.join(stale)} differ from hook/parameters.yaml: run `kea-runscript docs`")
             if docs.section() != docs.variables_section():
                 raise ToolkitError(f"{docs.VARIABLES} differs from hook/variables.yaml: run `kea-runscript docs`")
             if coverage.section() != coverage.coverage_section():
@@ -263,6 +268,8 @@ def _generated(args) -> ExitCode:
             return ExitCode.OK
         print(f"{docs.VARIABLES} {'written' if docs.write() else 'unchanged'}")
         print(f"{coverage.README} {'written' if coverage.write() else 'unchanged'}")
+        for path in parameters.write():
+            print(f"{path} written")
         return ExitCode.OK
     if args.command == "golden":
         from .generate import golden

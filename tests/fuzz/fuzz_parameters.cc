@@ -87,8 +87,8 @@ void check_script(const runscript::ScriptConfig& s) {
         if (POINTS[i].replay && s.hook_points[i] != s.replay) std::abort();
     }
     if (s.replay && isc) std::abort();
-    if (s.workers < 1 || s.workers > runscript::MAX_WORKERS) std::abort();
-    if (s.queue < 1 || s.queue > runscript::MAX_QUEUE) std::abort();
+    if (s.workers < 1 || s.workers > static_cast<std::size_t>(runscript::parameter::WORKERS_MAX)) std::abort();
+    if (s.queue < 1 || s.queue > static_cast<std::size_t>(runscript::parameter::QUEUE_MAX)) std::abort();
     if ((s.workers_given || s.queue_given) && !s.persistent) std::abort();
     if (s.queue_given && s.wait) std::abort();
 }
