@@ -95,6 +95,9 @@ int load(LibraryHandle& handle) {
             if (s.dialect == DIALECT_ISC && s.isc_sync && !s.wait) {
                 LOG_WARN(logger, RUNSCRIPT_ISC_SYNC).arg(s.path);
             }
+            for (const std::string& warning : s.warnings) {
+                LOG_WARN(logger, RUNSCRIPT_STATUS_WARNING).arg(warning);
+            }
         }
         runner.swap(fresh);
         LOG_INFO(logger, RUNSCRIPT_LOADED).arg(RUNSCRIPT_HOOK_VERSION).arg(runner->summary());

@@ -9,6 +9,7 @@ namespace runscript {
 extern const isc::log::MessageID RUNSCRIPT_LOAD_ERROR = "RUNSCRIPT_LOAD_ERROR";
 extern const isc::log::MessageID RUNSCRIPT_LOADED = "RUNSCRIPT_LOADED";
 extern const isc::log::MessageID RUNSCRIPT_ISC_SYNC = "RUNSCRIPT_ISC_SYNC";
+extern const isc::log::MessageID RUNSCRIPT_STATUS_WARNING = "RUNSCRIPT_STATUS_WARNING";
 extern const isc::log::MessageID RUNSCRIPT_SPAWN_FAILED = "RUNSCRIPT_SPAWN_FAILED";
 extern const isc::log::MessageID RUNSCRIPT_TIMEOUT = "RUNSCRIPT_TIMEOUT";
 extern const isc::log::MessageID RUNSCRIPT_ASYNC_SPAWN_FAILED = "RUNSCRIPT_ASYNC_SPAWN_FAILED";
@@ -47,6 +48,7 @@ const char* values[] = {
     "RUNSCRIPT_LOAD_ERROR", "kea-hook-runscript configuration error: %1",
     "RUNSCRIPT_LOADED", "kea-hook-runscript %1 loaded: %2",
     "RUNSCRIPT_ISC_SYNC", "script %1 has \"sync\": true, which ISC's run_script never honoured: it runs asynchronously, as there",
+    "RUNSCRIPT_STATUS_WARNING", "%1",
     "RUNSCRIPT_SPAWN_FAILED", "cannot start script %1 at %2: %3",
     "RUNSCRIPT_TIMEOUT", "script %1 at %2 did not finish within %3 ms and was killed with its process group",
     "RUNSCRIPT_ASYNC_SPAWN_FAILED", "cannot start asynchronous script %1: %2",

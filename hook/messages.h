@@ -10,6 +10,7 @@ namespace runscript {
 extern const isc::log::MessageID RUNSCRIPT_LOAD_ERROR;
 extern const isc::log::MessageID RUNSCRIPT_LOADED;
 extern const isc::log::MessageID RUNSCRIPT_ISC_SYNC;
+extern const isc::log::MessageID RUNSCRIPT_STATUS_WARNING;
 extern const isc::log::MessageID RUNSCRIPT_SPAWN_FAILED;
 extern const isc::log::MessageID RUNSCRIPT_TIMEOUT;
 extern const isc::log::MessageID RUNSCRIPT_ASYNC_SPAWN_FAILED;

@@ -1,5 +1,6 @@
 #include "parameters.h"
 
+#include "callout_status.h"
 #include "log_text.h"
 #include "script_file.h"
 #include "parameter_values.h"
@@ -284,6 +285,8 @@ ScriptConfig parse_script(const std::function<ConstElementPtr(const std::string&
                           "': false (a synchronous handler's events wait for their reply, "
                           "they are never queued)" + inherited("queue"));
     }
+    check_statuses(s, {named("exit-codes"), named("on-failure"), inherited("exit-codes"),
+                       inherited("on-failure")}, table, count, kea_version);
     return s;
 }
 

@@ -31,7 +31,18 @@ struct HookPointInfo {
     const char* park_since;  // first Kea version that parks there, "" when none does
     const char* kea_hook;    // Kea's hook point its callout is registered at (`name` but for:)
     bool replay;             // the hook's own lease replay event (`replay: true`)
+    // What this Kea does when a callout asks to skip / drop here (kea_facts.yaml's
+    // callout_status): a StatusVerdict and its effect in words ("" where there is no status).
+    int skip_verdict;
+    const char* skip_effect;
+    int drop_verdict;
+    const char* drop_effect;
 };
+
+// What the hook does with a status (`exit-codes`, `on-failure`) at a hook point: what the
+// operator asks for, a warning at load (it can hurt the service), or a refusal (Kea ignores
+// it or it cannot work). The order of kea_facts.yaml's verdicts.
+enum StatusVerdict { STATUS_OK = 0, STATUS_WARN = 1, STATUS_REFUSE = 2 };
 
 // The names and formats a script gets: ours (`script`, KEA_* variables) or those of ISC's
 // libdhcp_run_script (`name`: QUERY4_TYPE, LEASE4_ADDRESS, ...; the catalogue's `isc`).
@@ -71,6 +82,7 @@ struct ScriptConfig {
     std::size_t queue;                   // persistent, wait false: records waiting per worker
     bool workers_given;                  // set in the configuration (for its checks)
     bool queue_given;
+    std::vector<std::string> warnings;   // statuses that can hurt the service, logged at load
 };
 
 struct Config {

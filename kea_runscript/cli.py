@@ -256,8 +256,10 @@ def _generated_commands(sub) -> None:
 def _generated(args) -> ExitCode:
     """docs, golden, messages: write the generated files, or (check) fail naming what drifted."""
     if args.command == "docs":
-        from .generate import coverage, docs, parameters
+        from .generate import coverage, docs, parameters, statuses
         if args.check:
+            if statuses.section() != statuses.status_section():
+                raise ToolkitError(f"{statuses.PAGE} differs from hook/kea_facts.yaml: run `kea-runscript docs`")
             stale = parameters.differences()
             if stale:
                 raise ToolkitError(f"{', '.join(stale)} differ from hook/parameters.yaml: run `kea-runscript docs`")
@@ -268,6 +270,7 @@ def _generated(args) -> ExitCode:
             return ExitCode.OK
         print(f"{docs.VARIABLES} {'written' if docs.write() else 'unchanged'}")
         print(f"{coverage.README} {'written' if coverage.write() else 'unchanged'}")
+        print(f"{statuses.PAGE} {'written' if statuses.write() else 'unchanged'}")
         for path in parameters.write():
             print(f"{path} written")
         return ExitCode.OK

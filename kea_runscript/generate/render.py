@@ -16,7 +16,7 @@ from .. import HOOK_VERSION, ROOT
 from ..model import hook_sources, no_libc
 from . import templating
 from ..model.catalogue import Catalogue, load as load_catalogue
-from ..model.facts import KeaFacts, facts_for
+from ..model.facts import VERDICTS, KeaFacts, facts_for
 
 HOOK_DIR = hook_sources.HOOK_DIR
 TEMPLATE_DIR = ROOT / "templates" / "hook"
@@ -47,6 +47,14 @@ def version_number(version) -> int:
     return version.major * 10000 + version.minor * 100 + version.patch
 
 
+def _statuses(kea: KeaFacts, name: str) -> dict:
+    """What Kea does with `skip` / `drop` at hook point `name` (the hook's own replay events
+    have no status: Kea does not wait for them)."""
+    statuses = kea.statuses.get(name, {"skip": ("ok", ""), "drop": ("ok", "")})
+    return {f"{status}_{part}": (VERDICTS.index(verdict) if part == "verdict" else effect)
+            for status, (verdict, effect) in statuses.items() for part in ("verdict", "effect")}
+
+
 def _hook_points(kea: KeaFacts, catalogue: Catalogue, by_name: dict, isc_points: dict) -> list:
     """Every hook point's facts for the templates: ours, ISC's, where Kea parks."""
     points = []
@@ -74,13 +82,15 @@ def _hook_points(kea: KeaFacts, catalogue: Catalogue, by_name: dict, isc_points:
         })
     for point in points:
         point.update(isc_points.get(point["name"], {"isc": False, "isc_available": False}))
+        point.update(_statuses(kea, point["name"]))
     for name, extra in isc_points.items():  # ISC's hook points ours lacks (addr6_register)
         if not any(p["name"] == name for p in points):
             points.append({"name": name, "index": len(points), "ours": False,
                             "available": False, "default": False,
                             "family": 6 if "6" in name else 4,
                             "since": str(kea.hook_points[name]), "emits": (), "max_vars": 0,
-                            "parks": False, "park_since": "", "replay": "", **extra})
+                            "parks": False, "park_since": "", "replay": "", **extra,
+                            **_statuses(kea, name)})
     return points
 
 

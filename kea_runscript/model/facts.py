@@ -28,6 +28,8 @@ class KeaFacts:
     values: dict = field(compare=False)
     hook_points: dict = field(compare=False)  # name -> first Version
     parking: dict = field(default_factory=dict, compare=False)  # name -> first Version that parks
+    # hook point -> {"skip": (verdict, effect), "drop": (verdict, effect)} at this version
+    statuses: dict = field(default_factory=dict, compare=False)
     # Releases whose rendered facts and hook points equal this version's: valid_from <= V <
     # valid_until (valid_until is at most the first series after the newest known one).
     valid_from: Version = field(default=Version(1, 1, 0), compare=False)
@@ -58,10 +60,39 @@ def load_table(path: Path = FACTS_FILE) -> dict:
     if both:
         raise ValueError(f"{path}: facts listed both as rendered and as toolkit facts: {sorted(both)}")
     for name, steps in {**data["facts"], **data["toolkit_facts"]}.items():
-        versions = [Version.parse(step["since"]) for step in steps]
-        if versions != sorted(versions) or versions[0] != Version(1, 1, 0):
-            raise ValueError(f"{path}: fact {name}: steps must start at 1.1.0 and be sorted")
+        _check_steps(steps, f"{path}: fact {name}")
+    for point, statuses in data["callout_status"].items():
+        if point not in data["hook_points"]:
+            raise ValueError(f"{path}: callout_status: {point} is no hook point of hook_points")
+        if sorted(statuses) != ["drop", "skip"]:
+            raise ValueError(f"{path}: callout_status: {point} needs exactly `skip` and `drop`")
+        for status, steps in statuses.items():
+            where = f"{path}: callout_status: {point} {status}"
+            _check_steps(steps, where)
+            for step in steps:
+                if step.get("verdict") not in VERDICTS or not step.get("effect"):
+                    raise ValueError(f"{where}: each step needs a verdict ({', '.join(VERDICTS)}) and an effect")
     return data
+
+
+def _check_steps(steps: list, where: str) -> None:
+    versions = [Version.parse(step["since"]) for step in steps]
+    if versions != sorted(versions) or versions[0] != Version(1, 1, 0):
+        raise ValueError(f"{where}: steps must start at 1.1.0 and be sorted")
+
+
+#: What the hook does with a status a script asks for at a hook point (kea_facts.yaml's
+#: callout_status), in the order of the hook's StatusVerdict.
+VERDICTS = ("ok", "warn", "refuse")
+
+
+def status_at(steps: list, version: Version) -> tuple:
+    """(verdict, effect) of a callout_status entry at `version`."""
+    current = steps[0]
+    for step in steps:
+        if Version.parse(step["since"]) <= version:
+            current = step
+    return current["verdict"], current["effect"]
 
 
 def _resolve(steps: list, version: Version) -> Any:
@@ -77,6 +108,8 @@ def _valid_range(data: dict, version: Version) -> tuple:
     boundaries = {Version.parse(step["since"]) for steps in data["facts"].values() for step in steps}
     boundaries |= {Version.parse(since) for since in data["hook_points"].values()}
     boundaries |= {Version.parse(since) for since in data["parking"].values()}
+    boundaries |= {Version.parse(step["since"]) for statuses in data["callout_status"].values()
+                   for steps in statuses.values() for step in steps}
     newest = max(Version.parse(s) for s in data["series"])
     # Facts are known up to the newest series: a later release is not vouched for.
     boundaries.add(Version(newest.major, newest.minor + 1, 0))
@@ -115,6 +148,8 @@ def facts_for(text: str, rendered_only: bool = False) -> KeaFacts:
     values = {name: _resolve(steps, version) for section in sections for name, steps in section.items()}
     hook_points = {name: Version.parse(since) for name, since in data["hook_points"].items()}
     parking = {name: Version.parse(since) for name, since in data["parking"].items()}
+    statuses = {point: {status: status_at(steps, version) for status, steps in entry.items()}
+                for point, entry in data["callout_status"].items()}
     valid_from, valid_until = _valid_range(data, version)
     return KeaFacts(version=version, values=values, hook_points=hook_points, parking=parking,
-                    valid_from=valid_from, valid_until=valid_until)
+                    statuses=statuses, valid_from=valid_from, valid_until=valid_until)

@@ -24,7 +24,7 @@ HANDLER = ("handler_call.cc", "handler_monitor.cc", "handler_pool.cc", "handler_
 #: Log text made safe (any byte a client sends).
 LOG_TEXT = ("log_text.cc",)
 #: The parameters, parsed and checked at load().
-PARAMETERS = ("parameter_values.cc", "parameters.cc", "script_file.cc", "spelling.cc") + LOG_TEXT
+PARAMETERS = ("callout_status.cc", "parameter_values.cc", "parameters.cc", "script_file.cc", "spelling.cc") + LOG_TEXT
 #: Every static source of the hook; a rendered tree adds callouts.cc.
 SOURCES = tuple(sorted(set(HANDLER + PARAMETERS + ("load.cc", "logger.cc", "messages.cc", "parking.cc",
                                                     "replay.cc", "reports.cc", "runner_replay.cc", "runscript.cc"))))

@@ -27,16 +27,16 @@ namespace {
 // A small table of hook points, as callouts.cc generates one per Kea version: one this Kea
 // lacks, one called by default, one only when listed, one also of ISC's dialect, one only of
 // ISC's dialect, one where this Kea parks queries, one where a later Kea would, and the hook's
-// own replay event (`replay: true`).
+// own replay event (`replay: true`); statuses refused, warned and accepted.
 const runscript::HookPointInfo POINTS[] = {
-    {"pkt4_receive", true, true, "1.1", 4, true, false, false, false, "", "pkt4_receive", false},
-    {"lease4_renew", true, true, "1.1", 4, true, true, true, false, "", "lease4_renew", false},
-    {"lease4_offer", false, false, "2.7.5", 4, true, false, false, false, "", "lease4_offer", false},
-    {"pkt6_send", true, false, "1.1", 6, true, false, false, false, "", "pkt6_send", false},
-    {"addr6_register", false, false, "2.7.7", 6, false, true, true, false, "", "addr6_register", false},
-    {"leases4_committed", true, false, "1.4.0", 4, true, true, true, true, "1.9.7", "leases4_committed", false},
-    {"subnet4_select", true, false, "1.1.0", 4, true, false, false, false, "2.5.7", "subnet4_select", false},
-    {"lease4_replay", true, false, "1.5.0", 4, true, false, false, false, "", "dhcp4_srv_configured", true},
+    {"pkt4_receive", true, true, "1.1", 4, true, false, false, false, "", "pkt4_receive", false, 0, "", 0, ""},
+    {"lease4_renew", true, true, "1.1", 4, true, true, true, false, "", "lease4_renew", false, 1, "kept", 2, "ignored"},
+    {"lease4_offer", false, false, "2.7.5", 4, true, false, false, false, "", "lease4_offer", false, 0, "", 0, ""},
+    {"pkt6_send", true, false, "1.1", 6, true, false, false, false, "", "pkt6_send", false, 2, "empty", 1, "no answer"},
+    {"addr6_register", false, false, "2.7.7", 6, false, true, true, false, "", "addr6_register", false, 1, "nothing stored", 0, ""},
+    {"leases4_committed", true, false, "1.4.0", 4, true, true, true, true, "1.9.7", "leases4_committed", false, 2, "ignored", 1, "no answer"},
+    {"subnet4_select", true, false, "1.1.0", 4, true, false, false, false, "2.5.7", "subnet4_select", false, 0, "", 0, ""},
+    {"lease4_replay", true, false, "1.5.0", 4, true, false, false, false, "", "dhcp4_srv_configured", true, 0, "", 0, ""},
 };
 const std::size_t N_POINTS = sizeof(POINTS) / sizeof(POINTS[0]);
 

@@ -72,7 +72,7 @@ def test_replay_events_follow_the_facts(kea, replays):
     paged lease reads), their callouts registered at those Kea hook points; the Kea-typed lease
     reader only in a tree that replays."""
     callouts = render_files(kea)["callouts.cc"]
-    rows = re.findall(r'\{"(lease[46]_replay)", (true|false), [^\n]*"(\w+)", (true|false)\},', callouts)
+    rows = re.findall(r'\{"(lease[46]_replay)", (true|false), [^\n]*"(\w+)", (true|false),\s*\d, ', callouts)
     assert [(n, a == "true", hook, r == "true") for n, a, hook, r in rows] == [
         ("lease4_replay", replays, "dhcp4_srv_configured", True),
         ("lease6_replay", replays, "dhcp6_srv_configured", True)]
@@ -93,7 +93,7 @@ def test_parking_hook_points_follow_the_facts(kea, parking):
     assert sorted(facts_for(kea).parking_points()) == parking
     callouts = render_files(kea)["callouts.cc"]
     table = re.findall(r'\{"(\w+)", (?:true|false), (?:true|false), "[\d.]+", \d, '
-                       r'(?:true|false), (?:true|false), (?:true|false), (true|false), "([\d.]*)", "\w+", (?:true|false)\}',
+                       r'(?:true|false), (?:true|false), (?:true|false), (true|false), "([\d.]*)", "\w+", (?:true|false),\s*\d, "[^"]*", \d, "[^"]*"\}',
                        callouts)
     assert sorted(name for name, parks, _ in table if parks == "true") == parking
     handing_over = sorted(re.findall(r"int callout_(\w+)\(CalloutHandle& handle\) \{(?:(?!\nint callout_).)*?parked_query<", callouts, re.S))

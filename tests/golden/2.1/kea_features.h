@@ -10,7 +10,7 @@
 #define RUNSCRIPT_HAS_MT_COMPATIBLE 1
 #define RUNSCRIPT_HAS_ISC_LOG_DBGLVLS 1
 
-// This tree holds for the Kea releases its facts hold for, Kea >= 2.1.2 and < 2.4.0.
+// This tree holds for the Kea releases its facts hold for, Kea >= 2.1.2 and < 2.3.2.
 // Against the headers of another release it may still compile and then fail inside Kea (a
 // callout argument read with the wrong type throws boost::bad_any_cast), so refuse them here.
 // Every Kea release installs config.h, whose VERSION names the release as a string: #if
@@ -33,8 +33,8 @@ constexpr long version_number(const char* text, long done = 0, long part = 0) {
 }  // namespace runscript_kea_headers
 
 static_assert(runscript_kea_headers::version_number(VERSION) >= 20102 &&
-                  runscript_kea_headers::version_number(VERSION) < 20400,
-              "kea-hook-runscript: rendered for Kea 2.1.7 (its facts hold for Kea >= 2.1.2 and < 2.4.0); "
+                  runscript_kea_headers::version_number(VERSION) < 20302,
+              "kea-hook-runscript: rendered for Kea 2.1.7 (its facts hold for Kea >= 2.1.2 and < 2.3.2); "
               "these headers are Kea " VERSION ": run kea-runscript render --kea " VERSION);
 
 #endif

@@ -61,7 +61,34 @@ def bad_configs_list(good: str, not_exec: str) -> List[BadConfig]:
                   "('scripts[1].persistent'): its standard error is always logged"),
         BadConfig("scripts entry with unknown key", {"scripts": [{"script": good, "hook-point": ["pkt4_receive"]}]},
                   "unknown parameter 'scripts[0].hook-point' (did you mean 'hook-points'?)"),
-    ] + isc_dialect_bad_configs(good) + hardening_bad_configs(good) + park_bad_configs(good) + replay_bad_configs(good)
+    ] + (isc_dialect_bad_configs(good) + hardening_bad_configs(good) + park_bad_configs(good) +
+         replay_bad_configs(good) + status_bad_configs(good))
+
+
+def status_bad_configs(good: str) -> List[BadConfig]:
+    """A status Kea ignores at a hook point, or that cannot work there (hook/kea_facts.yaml's
+    callout_status; these hold on every verified Kea), named with the point, also when the
+    top level's value reaches a script's default hook points."""
+    return [
+        BadConfig("drop at lease4_select (Kea ignores it)",
+                  {"script": good, "hook-points": ["lease4_select"], "exit-codes": {"3": "drop"}},
+                  "parameter 'exit-codes.3' is \"drop\" at hook point 'lease4_select', which cannot work on "
+                  "Kea"),
+        BadConfig("top-level on-failure drop reaching the default hook points",
+                  {"on-failure": "drop", "scripts": [{"script": good, "hook-points": ["pkt4_receive"]},
+                                                     {"script": good}]},
+                  "parameter 'on-failure' is \"drop\" at hook point 'lease4_select' (in scripts[1]), which "
+                  "cannot work"),
+        BadConfig("skip at pkt4_send (an empty packet)",
+                  {"script": good, "hook-points": ["pkt4_send"], "on-failure": "skip"},
+                  "parameter 'on-failure' is \"skip\" at hook point 'pkt4_send', which cannot work on Kea"),
+        BadConfig("skip at leases4_committed (Kea ignores it)",
+                  {"scripts": [{"script": good, "hook-points": ["leases4_committed"], "exit-codes": {"2": "skip"}}]},
+                  "parameter 'scripts[0].exit-codes.2' is \"skip\" at hook point 'leases4_committed'"),
+        BadConfig("skip at lease4_recover",
+                  {"script": good, "hook-points": ["lease4_recover"], "on-failure": "skip"},
+                  "parameter 'on-failure' is \"skip\" at hook point 'lease4_recover', which cannot work"),
+    ]
 
 
 def park_bad_configs(good: str) -> List[BadConfig]:
@@ -188,8 +215,10 @@ def bad_configs(rt: Runtime, max_seconds: Optional[float] = None) -> Outcome:
             if not message or bad.message not in message:
                 o.problems.append(f"{bad.name}: kea-dhcp4 {check_flag} did not name {bad.message!r}: {message!r}")
     o.facts["refusals"] = results
-    # the control: the same base configuration with good parameters starts (and passes -T)
-    text, log, _ = rt.config4("good", {"script": good}, interfaces=[])
+    # the control: the same base configuration with good parameters starts (and passes -T); its
+    # `drop` at lease4_release works but keeps released leases: warned at load, once
+    text, log, _ = rt.config4("good", {"script": good, "hook-points": ["pkt4_receive", "lease4_release"],
+                                       "on-failure": "drop"}, interfaces=[])
     if check_flag:
         conf = f"{testnet.C_CONF}/rt-good-check-dhcp4.json"
         rt.tn.c.write_file(conf, text)
@@ -199,8 +228,13 @@ def bad_configs(rt: Runtime, max_seconds: Optional[float] = None) -> Outcome:
             o.problems.append(f"kea-dhcp4 {check_flag} refused the good parameters: exit {rc}, {message!r}")
     try:
         with rt.kea4("good", text, log):
-            pass
+            warnings = [ln for ln in rt.read(log).splitlines() if "RUNSCRIPT_STATUS_WARNING" in ln]
         o.facts["control (good parameters)"] = "started"
+        o.facts["control: RUNSCRIPT_STATUS_WARNING"] = warnings
+        expected = "parameter 'on-failure' is \"drop\" at hook point 'lease4_release' for script"
+        if len(warnings) != 1 or expected not in warnings[0]:
+            o.problems.append(f"the control's drop at lease4_release: expected one RUNSCRIPT_STATUS_WARNING "
+                              f"with {expected!r}, got {warnings!r}")
     except testnet.SmokeError as e:
         o.problems.append(f"the control configuration (good parameters) did not start: {e}")
     return o
