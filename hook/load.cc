@@ -1,5 +1,7 @@
 // Kea's entry points: version, load, unload, multi_threading_compatible.
 
+#include "config_check.h"
+#include "config_test.h"
 #include "kea_features.h"
 #include "logger.h"
 #include "runscript.h"
@@ -7,34 +9,22 @@
 #include <hooks/hooks.h>
 #include <hooks/server_hooks.h>
 
+#include <iostream>
+
 using isc::hooks::LibraryHandle;
 
 namespace {
 
-bool registered(const isc::hooks::ServerHooks& hooks, const char* point) {
-    try {
-        hooks.getIndex(point);
-        return true;
-    } catch (const isc::hooks::NoSuchHook&) {
-        return false;
+void log_warnings(const runscript::Config& config) {
+    using namespace runscript;
+    for (const ScriptConfig& s : config.scripts) {
+        if (s.dialect == DIALECT_ISC && s.isc_sync && !s.wait) {
+            LOG_WARN(logger, RUNSCRIPT_ISC_SYNC).arg(s.path);
+        }
+        for (const std::string& warning : s.warnings) {
+            LOG_WARN(logger, RUNSCRIPT_STATUS_WARNING).arg(warning);
+        }
     }
-}
-
-// The family of the server that loads the library: 4 when Kea registered pkt4_receive, 6
-// for pkt6_receive, 0 when neither (not a DHCP server). The hook point list alone cannot
-// tell: Kea's allocation engine registers lease4_* and lease6_* in both servers.
-int server_family() {
-    const isc::hooks::ServerHooks& hooks = isc::hooks::ServerHooks::getServerHooks();
-    if (registered(hooks, "pkt4_receive")) return 4;
-    if (registered(hooks, "pkt6_receive")) return 6;
-    return 0;
-}
-
-bool any_lifecycle(const runscript::Config& config) {
-    for (const runscript::ScriptConfig& s : config.scripts) {
-        if (s.at_load || s.at_unload) return true;
-    }
-    return false;
 }
 
 }  // namespace
@@ -42,6 +32,20 @@ bool any_lifecycle(const runscript::Config& config) {
 extern "C" {
 
 int version() {
+    // `kea-dhcpN -t FILE` only opens the library and calls this: the parameters are read from
+    // FILE and checked here, as load() will check them, and a mistake fails the test (Kea logs
+    // that version() threw and refuses the file). Kea's logger does not know the hook's
+    // messages yet: stderr.
+    const runscript::ConfigTestRun test = runscript::config_test_mode();
+    if (test.mode == runscript::CONFIG_TEST_OPEN_ONLY) {
+        try {
+            std::cerr << runscript::check_file_parameters(test.file);
+        } catch (const std::exception& e) {
+            std::cerr << "RUNSCRIPT_LOAD_ERROR kea-hook-runscript configuration error: " << e.what()
+                      << std::endl;
+            throw;
+        }
+    }
     // Must equal the running Kea's value exactly: the hook is rebuilt for every release.
     return KEA_HOOKS_VERSION;
 }
@@ -58,46 +62,27 @@ int load(LibraryHandle& handle) {
         };
         Config config = parse_config(lookup, names, HOOK_POINTS, HOOK_POINT_COUNT,
                                      RUNSCRIPT_KEA_VERSION);
-        std::unique_ptr<Runner> fresh(new Runner(config));
         // One configuration may serve kea-dhcp4 and kea-dhcp6: the other family's hook points
         // are skipped, even those Kea registered in both servers (lease4_*, lease6_*).
-        const int family = server_family();
-        std::size_t registered = 0;
-        std::string skipped;
-        for (std::size_t i = 0; i < HOOK_POINT_COUNT; ++i) {
-            if (fresh->wanted(i)) {
-                if (family != 0 && HOOK_POINTS[i].family != family) {
-                    skipped += (skipped.empty() ? "" : ", ") + std::string(HOOK_POINTS[i].name);
-                    continue;
-                }
-                try {
-                    handle.registerCallout(HOOK_POINTS[i].kea_hook, HOOK_POINT_CALLOUTS[i]);
-                    ++registered;
-                } catch (const isc::hooks::NoSuchHook&) {
-                }
+        check_hook_points(config, [&handle](std::size_t i) {
+            try {
+                handle.registerCallout(HOOK_POINTS[i].kea_hook, HOOK_POINT_CALLOUTS[i]);
+                return true;
+            } catch (const isc::hooks::NoSuchHook&) {
+                return false;
             }
+        });
+        log_warnings(config);
+        if (config_test_mode().mode == CONFIG_TEST_LOADING) {
+            // `kea-dhcpN -T`: checked as for serving; no script runs, no handler starts, and
+            // no runner is left for unload() or the replay to use.
+            LOG_INFO(logger, RUNSCRIPT_CONFIG_TEST).arg(RUNSCRIPT_HOOK_VERSION).arg(config.scripts.size());
+            return 0;
         }
-        if (registered == 0 && !any_lifecycle(config)) {
-            if (family != 0 && !skipped.empty()) {
-                throw ConfigError("parameter 'hook-points': none of the configured hook points "
-                                  "is a DHCPv" + std::to_string(family) + " one, and this is "
-                                  "kea-dhcp" + std::to_string(family) + " (" + skipped +
-                                  ": DHCPv" + std::to_string(10 - family) + " only)");
-            }
-            throw ConfigError("none of the configured hook points exists in this server "
-                              "(DHCPv4 hook points in kea-dhcp4, DHCPv6 ones in kea-dhcp6)");
-        }
+        std::unique_ptr<Runner> fresh(new Runner(config));
         std::string failure = fresh->run_lifecycle(true);
         if (!failure.empty()) {
             throw ConfigError(failure);
-        }
-        for (const ScriptConfig& s : config.scripts) {
-            if (s.dialect == DIALECT_ISC && s.isc_sync && !s.wait) {
-                LOG_WARN(logger, RUNSCRIPT_ISC_SYNC).arg(s.path);
-            }
-            for (const std::string& warning : s.warnings) {
-                LOG_WARN(logger, RUNSCRIPT_STATUS_WARNING).arg(warning);
-            }
         }
         runner.swap(fresh);
         LOG_INFO(logger, RUNSCRIPT_LOADED).arg(RUNSCRIPT_HOOK_VERSION).arg(runner->summary());

@@ -7,6 +7,7 @@
 namespace runscript {
 
 extern const isc::log::MessageID RUNSCRIPT_LOAD_ERROR = "RUNSCRIPT_LOAD_ERROR";
+extern const isc::log::MessageID RUNSCRIPT_CONFIG_TEST = "RUNSCRIPT_CONFIG_TEST";
 extern const isc::log::MessageID RUNSCRIPT_LOADED = "RUNSCRIPT_LOADED";
 extern const isc::log::MessageID RUNSCRIPT_ISC_SYNC = "RUNSCRIPT_ISC_SYNC";
 extern const isc::log::MessageID RUNSCRIPT_STATUS_WARNING = "RUNSCRIPT_STATUS_WARNING";
@@ -46,6 +47,7 @@ namespace {
 
 const char* values[] = {
     "RUNSCRIPT_LOAD_ERROR", "kea-hook-runscript configuration error: %1",
+    "RUNSCRIPT_CONFIG_TEST", "kea-hook-runscript %1 configuration test: %2 script(s) checked, none run",
     "RUNSCRIPT_LOADED", "kea-hook-runscript %1 loaded: %2",
     "RUNSCRIPT_ISC_SYNC", "script %1 has \"sync\": true, which ISC's run_script never honoured: it runs asynchronously, as there",
     "RUNSCRIPT_STATUS_WARNING", "%1",

@@ -8,6 +8,7 @@
 namespace runscript {
 
 extern const isc::log::MessageID RUNSCRIPT_LOAD_ERROR;
+extern const isc::log::MessageID RUNSCRIPT_CONFIG_TEST;
 extern const isc::log::MessageID RUNSCRIPT_LOADED;
 extern const isc::log::MessageID RUNSCRIPT_ISC_SYNC;
 extern const isc::log::MessageID RUNSCRIPT_STATUS_WARNING;

@@ -26,7 +26,8 @@ LOG_TEXT = ("log_text.cc",)
 #: The parameters, parsed and checked at load().
 PARAMETERS = ("callout_status.cc", "parameter_values.cc", "parameters.cc", "script_file.cc", "spelling.cc") + LOG_TEXT
 #: Every static source of the hook; a rendered tree adds callouts.cc.
-SOURCES = tuple(sorted(set(HANDLER + PARAMETERS + ("load.cc", "logger.cc", "messages.cc", "parking.cc",
+SOURCES = tuple(sorted(set(HANDLER + PARAMETERS + ("config_check.cc", "config_test.cc", "load.cc", "logger.cc",
+                                                    "messages.cc", "parking.cc",
                                                     "replay.cc", "reports.cc", "runner_replay.cc", "runscript.cc"))))
 
 

@@ -18,7 +18,6 @@ import os
 
 import pytest
 
-from kea_runscript.model.facts import facts_for
 from kea_runscript.builder import hook
 from ..support import scenarios
 
@@ -155,13 +154,22 @@ def test_bad_configs_refused_with_their_message(rt):
         assert r["exit"] not in (0, 137), f"{name}{msg}"
         assert r["message"] and "RUNSCRIPT_LOAD_ERROR" in r["message"], f"{name}{msg}"
     assert o.facts["control (good parameters)"] == "started", msg
-    # Kea >= 2.3.6: `kea-dhcp4 -T` (check with hooks loaded) refuses them with the message too.
-    flag = facts_for(rt.cell.kea).config_check_loading_hooks_flag
-    if flag:
+    # `kea-dhcp4 -t` (every Kea) and `-T` (Kea >= 2.3.6) refuse them with the message too.
+    for flag in scenarios.check_flags(rt.cell.kea):
         for name, r in refusals.items():
             check = r[f"kea-dhcp4 {flag}"]
             assert check["exit"] != 0 and "RUNSCRIPT_LOAD_ERROR" in (check["message"] or ""), f"{name}{msg}"
         assert o.facts[f"control (good parameters), kea-dhcp4 {flag}"] == "exit 0", msg
+    assert o.ok, msg
+
+
+def test_config_tests_check_the_hook_and_run_nothing(rt):
+    o = scenarios.config_tests(rt)
+    msg = _show(o)
+    for flag in scenarios.check_flags(rt.cell.kea):
+        assert o.facts[f"kea-dhcp4 {flag}"]["exit"] == 0, msg
+        assert o.facts[f"kea-dhcp4 {flag}"]["scripts run"] == [], msg
+    assert sorted(set(o.facts["serving: scripts run"])) == ["handler", "load", "unload"], msg
     assert o.ok, msg
 
 

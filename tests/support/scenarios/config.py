@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from kea_runscript.verify import testnet
-from kea_runscript.model.facts import facts_for
 from .bounds import REFUSAL_BOUND_EMULATED_S, REFUSAL_BOUND_S
+from .config_test import check_flags
 from .runtime import C_RT, C_RT_OUT, Outcome, Runtime, answered, timed
 
 
@@ -175,8 +175,9 @@ def bad_configs(rt: Runtime, max_seconds: Optional[float] = None) -> Outcome:
     if max_seconds is None:
         max_seconds = REFUSAL_BOUND_EMULATED_S if rt.emulated else REFUSAL_BOUND_S
     o = Outcome("bad-configs")
-    # Kea >= 2.3.6 checks a file with the hooks loaded (-T): the same refusals must show there.
-    check_flag = facts_for(rt.cell.kea).config_check_loading_hooks_flag
+    # A configuration test must show the same refusals: `-t` (every Kea; the hook reads the
+    # file), `-T` (Kea >= 2.3.6, the hooks loaded).
+    flags = check_flags(rt.cell.kea)
     good = rt.script("good.sh", "#!/bin/sh\nexit 0\n")
     not_exec = rt.script("not-executable.sh", "#!/bin/sh\nexit 0\n", mode=0o644)
     _trust_fixtures(rt)
@@ -207,25 +208,25 @@ def bad_configs(rt: Runtime, max_seconds: Optional[float] = None) -> Outcome:
             o.problems.append(f"{bad.name}: no RUNSCRIPT_LOAD_ERROR in Kea's output: {text_out.strip()[-400:]!r}")
         elif not any(bad.message in ln for ln in lines):
             o.problems.append(f"{bad.name}: RUNSCRIPT_LOAD_ERROR lacks {bad.message!r}: {lines[0]!r}")
-        if check_flag:
-            rc, message = _config_check(rt, check_flag, conf, log)
-            results[bad.name][f"kea-dhcp4 {check_flag}"] = {"exit": rc, "message": message}
+        for flag in flags:
+            rc, message = _config_check(rt, flag, conf, log)
+            results[bad.name][f"kea-dhcp4 {flag}"] = {"exit": rc, "message": message}
             if rc == 0:
-                o.problems.append(f"{bad.name}: kea-dhcp4 {check_flag} accepted the configuration")
+                o.problems.append(f"{bad.name}: kea-dhcp4 {flag} accepted the configuration")
             if not message or bad.message not in message:
-                o.problems.append(f"{bad.name}: kea-dhcp4 {check_flag} did not name {bad.message!r}: {message!r}")
+                o.problems.append(f"{bad.name}: kea-dhcp4 {flag} did not name {bad.message!r}: {message!r}")
     o.facts["refusals"] = results
     # the control: the same base configuration with good parameters starts (and passes -T); its
     # `drop` at lease4_release works but keeps released leases: warned at load, once
     text, log, _ = rt.config4("good", {"script": good, "hook-points": ["pkt4_receive", "lease4_release"],
                                        "on-failure": "drop"}, interfaces=[])
-    if check_flag:
-        conf = f"{testnet.C_CONF}/rt-good-check-dhcp4.json"
-        rt.tn.c.write_file(conf, text)
-        rc, message = _config_check(rt, check_flag, conf, log)
-        o.facts[f"control (good parameters), kea-dhcp4 {check_flag}"] = f"exit {rc}"
+    conf = f"{testnet.C_CONF}/rt-good-check-dhcp4.json"
+    rt.tn.c.write_file(conf, text)
+    for flag in flags:
+        rc, message = _config_check(rt, flag, conf, log)
+        o.facts[f"control (good parameters), kea-dhcp4 {flag}"] = f"exit {rc}"
         if rc != 0:
-            o.problems.append(f"kea-dhcp4 {check_flag} refused the good parameters: exit {rc}, {message!r}")
+            o.problems.append(f"kea-dhcp4 {flag} refused the good parameters: exit {rc}, {message!r}")
     try:
         with rt.kea4("good", text, log):
             warnings = [ln for ln in rt.read(log).splitlines() if "RUNSCRIPT_STATUS_WARNING" in ln]
