@@ -48,6 +48,23 @@ def process_report(pid: int) -> str:
     return "\n".join(lines) or "  (gone)"
 
 
+def _pipe_holders(proc: subprocess.Popen) -> List[int]:
+    """Processes other than this one holding the driver's output pipes: after a timeout, a
+    script's process group forked by the driver (under qemu-user, once, a fork stuck before
+    its exec) keeps them open, and reading them to the end would wait for ever."""
+    inodes = {f"pipe:[{os.fstat(f.fileno()).st_ino}]" for f in (proc.stdout, proc.stderr) if f}
+    holders = set()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (d / "fd").iterdir()):
+                holders.add(int(d.name))
+        except OSError:
+            continue
+    return sorted(holders)
+
+
 def run(argv: list, *, timeout: float, check: bool = False, capture_output: bool = False,
         text: bool = False, **popen) -> subprocess.CompletedProcess:
     """As subprocess.run(argv, timeout=..., ...); a timeout fails with the process report."""
@@ -59,7 +76,17 @@ def run(argv: list, *, timeout: float, check: bool = False, capture_output: bool
         except subprocess.TimeoutExpired:
             report = process_report(proc.pid)
             proc.kill()
-            out, err = proc.communicate()
+            proc.wait()
+            # Ours (they hold the pipes of the driver we started): killed by PID, then the
+            # output is read to its end, which now comes.
+            holders = _pipe_holders(proc)
+            for pid in holders:
+                report += f"\n  {pid} held the driver's output pipes: " + process_report(pid).strip()
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+            out, err = proc.communicate(timeout=30)
             raise AssertionError(f"{Path(str(argv[0])).name} {' '.join(map(str, argv[1:3]))} did not end "
                                  f"within {timeout} s; its threads then:\n{report}\n"
                                  f"its output: {str(out)[-600:]}\nits stderr: {str(err)[-600:]}") from None
