@@ -4,6 +4,7 @@
 #   sh install.sh [--from URL|DIR] [--version V] [--hooks-dir DIR] [--key FILE] [--list]
 #                 [--dry-run] [--allow-http] [--no-signature-check]
 #   sh install.sh --uninstall [--hooks-dir DIR] [--dry-run]
+#   sh install.sh --check [--hooks-dir DIR] [--kea-config FILE]
 #
 # --from       the release: an https:// URL or a directory holding SHA256SUMS, SHA256SUMS.asc
 #              and the tarballs (default: $KEA_RUNSCRIPT_RELEASE, else this script's directory)
@@ -27,7 +28,19 @@
 #              SHA256SUMS, which comes from the same place as the files, is all that is checked
 # --uninstall  remove the library install.sh installed in the hooks directory (--hooks-dir,
 #              else the one of Kea's usual hooks directories holding a record), as its record
-#              says: only while no package owns it and it still has the recorded sha256
+#              says: only while no package owns it and it still has the recorded sha256; and
+#              release the Kea packages --hold held
+# --hold       after installing, hold Kea's packages (apt-mark hold): apt then keeps Kea at the
+#              release this build is for, which Kea needs (an upgraded Kea refuses the hook or
+#              crashes with it at its next start). Without it, install.sh says how.
+# --check      change nothing; say which build fits this Kea, whether the installed library is
+#              exactly that build (install.sh's record, or its package) and Kea loads it, then,
+#              for each Kea server whose configuration (/etc/kea/kea-dhcpN.conf, or
+#              --kea-config FILE) loads the hook: kea-dhcpN -t on it as the user its systemd
+#              unit runs it as (User=, drop-ins included; run --check as root or as that user),
+#              which checks the hook's parameters and every script's trust, and whether the unit
+#              gives CAP_NET_ADMIN to scripts that change routes or firewall rules (ip route,
+#              nft, iptables). Exit 0 when all is well, 6 when it found a problem.
 #
 # Before anything is installed it checks that SHA256SUMS.asc is a good signature of SHA256SUMS
 # by the release key pinned below (with sqv or gpgv, whichever apt uses here), that SHA256SUMS
@@ -49,9 +62,9 @@
 #
 # Needs sh, sed, grep, awk, od, tar, gzip, base64, sha256sum, sqv or gpgv, and curl for a URL.
 #
-# Exit status: 0 installed, listed or uninstalled, 2 usage, 3 no build for this machine,
-# 4 download, signature, checksum or release version failure, 5 installation failure (Kea
-# refused the library included) or --uninstall refused.
+# Exit status: 0 installed, listed, uninstalled or checked, 2 usage, 3 no build for this
+# machine, 4 download, signature, checksum or release version failure, 5 installation failure
+# (Kea refused the library included) or --uninstall refused, 6 --check found a problem.
 
 # The whole script is functions; the last line calls main. A download cut short defines
 # some functions or fails to parse, and does nothing.
@@ -80,6 +93,9 @@ parse_args() {
     allow_http=0
     check_signature=1
     uninstall=0
+    check_only=0
+    hold=0
+    kea_config=
     while [ $# -gt 0 ]; do
         case $1 in
             --from) [ $# -ge 2 ] || die 2 "--from needs a URL or directory"; from=$2; shift 2 ;;
@@ -97,6 +113,10 @@ parse_args() {
             --allow-http) allow_http=1; shift ;;
             --no-signature-check) check_signature=0; shift ;;
             --uninstall) uninstall=1; shift ;;
+            --check) check_only=1; shift ;;
+            --hold) hold=1; shift ;;
+            --kea-config) [ $# -ge 2 ] || die 2 "--kea-config needs a file"; kea_config=$2; shift 2 ;;
+            --kea-config=*) kea_config=${1#--kea-config=}; shift ;;
             -h|--help) usage_help; exit 0 ;;
             *) die 2 "unknown argument '$1' (see --help)" ;;
         esac
@@ -459,11 +479,180 @@ uninstall() {
         say "dry run: would remove $path ($what) and $record"
         return 0
     fi
+    held=$(record_field held)
     rm -f "$path" && rm -f "$record" || die 5 "cannot remove $path and $record (run as root?)"
     say "removed $path ($what) and $record"
+    if [ -n "$held" ]; then
+        # shellcheck disable=SC2086  # one word per package
+        apt-mark unhold $held >/dev/null && say "released $held (apt-mark unhold)" \
+            || err "could not release $held: sudo apt-mark unhold $held"
+    fi
     if grep -rqsF "$path" /etc/kea 2>/dev/null; then
         err "note: Kea's configuration in /etc/kea still loads $path: remove it from hooks-libraries, or Kea will not start"
     fi
+}
+
+# Kea's packages installed here (what --hold holds)
+kea_packages() {
+    command -v dpkg-query >/dev/null 2>&1 || return 0
+    for p in kea-common kea-dhcp4-server kea-dhcp6-server; do
+        case $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) in
+            *' installed') printf '%s\n' "$p" ;;
+        esac
+    done
+}
+
+# hold_kea: --hold holds Kea's packages at this release (recorded for --uninstall); without
+# it, say why and how
+hold_kea() {
+    pkgs=$(kea_packages | tr '\n' ' ')
+    pkgs=${pkgs% }
+    [ -n "$pkgs" ] && command -v apt-mark >/dev/null 2>&1 || return 0
+    if [ "$hold" = 1 ]; then
+        # shellcheck disable=SC2086  # one word per package
+        apt-mark hold $pkgs >/dev/null || die 5 "installed $target, but apt-mark hold $pkgs failed"
+        say "held=$pkgs" >>"$record"
+        say "held $pkgs (apt-mark): apt keeps Kea at $kea_version; --uninstall releases them"
+    else
+        say "note: this build fits Kea $kea_version only; an apt upgrade to another Kea release makes"
+        say "  Kea refuse the hook (or crash with it) at its next start. Hold Kea: sudo apt-mark hold $pkgs"
+        say "  (or install.sh --hold); before upgrading Kea, install the hook built for the new one."
+    fi
+}
+
+# --check ------------------------------------------------------------------------------------
+
+ok() { say "ok: $*"; }
+problem() { say "problem: $*"; problems=$((problems + 1)); }
+
+# unit_files SERVICE: the unit file systemd uses for SERVICE, then its drop-ins by name
+unit_files() {
+    for d in /etc/systemd/system /run/systemd/system /usr/lib/systemd/system /lib/systemd/system; do
+        if [ -f "$d/$1" ]; then printf '%s\n' "$d/$1"; break; fi
+    done
+    for d in /usr/lib/systemd/system /lib/systemd/system /run/systemd/system /etc/systemd/system; do
+        for f in "$d/$1.d"/*.conf; do
+            if [ -f "$f" ]; then printf '%s %s\n' "${f##*/}" "$f"; fi
+        done
+    done | sort -k1,1 | cut -d' ' -f2-
+}
+
+# unit_setting SERVICE KEY: KEY of [Service] as the unit and its drop-ins leave it (the last
+# assignment wins; AmbientCapabilities= adds up, and an empty one resets it)
+unit_setting() {
+    unit_files "$1" | while IFS= read -r f; do cat "$f"; echo; done | awk -v key="$2" '
+        { sub(/^[ \t]+/, "") }
+        /^\[/ { section = $0; next }
+        section == "[Service]" && index($0, key "=") == 1 {
+            v = substr($0, length(key) + 2)
+            if (key != "AmbientCapabilities" || v == "") all = v; else all = all " " v
+        }
+        END { print all }'
+}
+
+# check_library: the build this Kea needs, whether the installed library is exactly it, and
+# whether Kea loads it
+check_library() {
+    detect_kea
+    detect_distro
+    detect_arch
+    cell="kea$kea_version-$distro$release-$arch"
+    say "this machine: Kea $kea_version ($kea_path, $arch), $distro $release -> build $cell"
+    find_hooks_dir
+    target=$hooks_dir/$LIBRARY
+    if [ ! -f "$target" ]; then
+        problem "no $target: the hook is not installed there (install.sh installs build $cell)"
+        return 0
+    fi
+    record=$hooks_dir/$RECORD_NAME
+    owner=$(package_owner "$target")
+    if [ -n "$owner" ]; then
+        if [ -z "$(dpkg --verify "$owner" 2>&1)" ]; then
+            ok "$target is the package $owner $(dpkg-query -W -f='${Version}' "$owner"), as shipped (dpkg --verify); it depends on the Kea it was built for"
+        else
+            problem "$target belongs to the package $owner, but dpkg --verify finds changed files: reinstall it (apt install --reinstall $owner)"
+        fi
+    elif [ -f "$record" ]; then
+        recorded=$(record_field cell)
+        now=$(sha256sum <"$target" | cut -d' ' -f1)
+        if [ "$now" != "$(record_field sha256)" ]; then
+            problem "$target has changed since install.sh installed build $recorded (sha256 $now): install it again"
+        elif [ "$recorded" != "$cell" ]; then
+            problem "$target is build $recorded, but this Kea needs build $cell (Kea was upgraded?): install the hook again"
+        else
+            ok "$target is build $cell of release $(record_field version), as install.sh installed it (sha256 matches)"
+        fi
+    else
+        problem "$target was installed by neither install.sh nor a package: which build it is cannot be told; install it with install.sh"
+    fi
+    noop=/bin/true
+    [ -x "$noop" ] || noop=/usr/bin/true
+    if kea_loads; then
+        ok "$kea_bin -t loads $target"
+    else
+        problem "$kea_bin -t cannot load $target: $(cat "$tmp/check.log")"
+    fi
+}
+
+# needs_net_admin SCRIPT: whether a script changes routes or firewall rules
+needs_net_admin() {
+    grep -Eq '(^|[^[:alnum:]_-])(ip( +-[46])? +(route|rule)|nft|iptables|ip6tables)([^[:alnum:]_-]|$)' "$1" 2>/dev/null
+}
+
+# check_server N: kea-dhcpN's configuration, checked by Kea as the service's user
+check_server() {
+    bin=kea-dhcp$1
+    service=kea-dhcp$1-server.service
+    command -v "$bin" >/dev/null 2>&1 || return 0
+    conf=${kea_config:-/etc/kea/kea-dhcp$1.conf}
+    if [ -n "$kea_config" ] && ! grep -q "\"Dhcp$1\"" "$conf" 2>/dev/null; then
+        return 0   # the other server's file
+    fi
+    if ! grep -qF "$LIBRARY" "$conf" 2>/dev/null; then
+        say "$bin: $conf does not load $LIBRARY"
+        return 0
+    fi
+    user=$(unit_setting "$service" User)
+    user=${user:-root}
+    caps=$(unit_setting "$service" AmbientCapabilities)
+    if [ "$(id -un)" = "$user" ]; then
+        run=; how="as $user, the user of $service"
+    elif [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1; then
+        run="runuser -u $user --"; how="as $user, the user of $service"
+    else
+        run=; how="as $(id -un), NOT as $user, the user of $service (run --check as root or as $user)"
+    fi
+    # shellcheck disable=SC2086  # $run: words or nothing
+    if out=$($run env KEA_LOCKFILE_DIR=none "$bin" -t "$conf" 2>&1); then
+        ok "$bin -t $conf $how: the hook's parameters and scripts pass"
+    else
+        problem "$bin -t $conf $how fails:"
+        printf '%s\n' "$out" | tail -n 20 | sed 's/^/  /'
+    fi
+    printf '%s\n' "$out" | grep -E '^RUNSCRIPT_(STATUS_WARNING|LOAD_ERROR)' | sed 's/^/  /' || true
+    printf '%s\n' "$out" | sed -n 's/^RUNSCRIPT_CONFIG_TEST script: //p' | while IFS= read -r s; do
+        needs_net_admin "$s" || continue
+        case " $caps " in
+            *CAP_NET_ADMIN*) say "ok: $s changes routes or firewall rules, and $service gives CAP_NET_ADMIN" ;;
+            *) say "problem: $s changes routes or firewall rules (ip route, nft, iptables), but $service gives Kea no CAP_NET_ADMIN: install the drop-in of the examples (docs/operating.md, Capabilities)" ;;
+        esac
+    done >"$tmp/caps"
+    cat "$tmp/caps"
+    problems=$((problems + $(grep -c '^problem:' "$tmp/caps" || true)))
+}
+
+check() {
+    problems=0
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/kea-hook-runscript.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT HUP INT TERM
+    check_library
+    check_server 4
+    check_server 6
+    if [ "$problems" -gt 0 ]; then
+        say "$problems problem(s) found"
+        exit 6
+    fi
+    say "no problem found"
 }
 
 main() {
@@ -482,6 +671,10 @@ main() {
     PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin"
 
     parse_args "$@"
+    if [ "$check_only" = 1 ]; then
+        check
+        exit 0
+    fi
     if [ "$uninstall" = 1 ]; then
         uninstall
         exit 0
@@ -524,6 +717,7 @@ main() {
         exit 0
     fi
     install_library
+    hold_kea
     say "load it from Kea's config:"
     say "  \"hooks-libraries\": [{ \"library\": \"$target\", \"parameters\": { \"script\": \"/path/to/script\" } }]"
 }

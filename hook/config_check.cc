@@ -1,6 +1,7 @@
 #include "config_check.h"
 
 #include "kea_features.h"
+#include "log_text.h"
 #include "runscript.h"
 
 #include <dlfcn.h>
@@ -63,7 +64,10 @@ std::string check_entry(const std::string& library, const isc::data::ConstElemen
         std::string report = "RUNSCRIPT_CONFIG_TEST kea-hook-runscript " RUNSCRIPT_HOOK_VERSION " configuration "
                              "test: " + std::to_string(config.scripts.size()) + " script(s) of " + library +
                              " checked, none run\n";
+        // one line per script too: install.sh --check reads them (a line each, as paths may hold
+        // spaces; log_safe: no line break)
         for (const ScriptConfig& s : config.scripts) {
+            report += "RUNSCRIPT_CONFIG_TEST script: " + log_safe(s.path) + "\n";
             for (const std::string& warning : s.warnings) {
                 report += "RUNSCRIPT_STATUS_WARNING " + warning + "\n";
             }

@@ -145,20 +145,65 @@ def test_installer(cell, release_dir, tmp_path):
         for verifier in ("sqv", "gpgv"):
             if verifier == "gpgv":
                 c.sh(f"mv {sqv} {sqv}.hidden")
-            r = c.sh(f"sh /tmp/install.sh --from {URL} --allow-http")
+            hold = " --hold" if verifier == "gpgv" else ""  # the second install holds Kea
+            r = c.sh(f"sh /tmp/install.sh --from {URL} --allow-http{hold}")
             assert r.ok, f"{cell.id}: install.sh ({verifier}) failed (exit {r.exit_code}):\n{r.output}"
             assert f"verified SHA256SUMS.asc ({verifier}): signed by the release key" in r.output, r.output
             assert f"-> build {cell.id}" in r.output and f"verified {release.cell_artifact_name(HOOK_VERSION, cell)}" in r.output
             assert f"installed {target}; kea-dhcp4 -t loads it" in r.output, r.output
             assert sha256_in(c, target) == built
+            if hold:
+                assert "held kea-common kea-dhcp4-server (apt-mark)" in r.output, r.output
+            else:
+                assert "Hold Kea: sudo apt-mark hold kea-common kea-dhcp4-server" in r.output, r.output
         assert c.sh(KEA_FILES).output == kea_files, f"{cell.id}: the load check changed Kea's files"
+        assert c.sh("apt-mark showhold").output.split() == ["kea-common", "kea-dhcp4-server"]
         record = c.sh(f"grep -v '^#' {cell.hooks_dir}/{RECORD}").output.split()
-        assert record == [f"path={target}", f"sha256={built}", f"version={HOOK_VERSION}", f"cell={cell.id}"]
+        assert record == [f"path={target}", f"sha256={built}", f"version={HOOK_VERSION}", f"cell={cell.id}",
+                          "held=kea-common", "kea-dhcp4-server"]
+        installer_check(c, cell, target)
         k = kea_accepts(c, cell)
         assert k.ok, f"{cell.id}: kea-dhcp4 -t rejected the installed hook:\n{k.output}"
         r = c.sh("sh /tmp/install.sh --uninstall")
         assert r.ok and f"removed {target}" in r.output, r.output
         assert not c.call(["test", "-e", target]).ok and not c.call(["test", "-e", f"{cell.hooks_dir}/{RECORD}"]).ok
+        assert "released kea-common kea-dhcp4-server" in r.output and c.sh("apt-mark showhold").output.split() == []
+
+
+#: install.sh --check's configuration: the hook with a script that changes routes (never run)
+CHECK_CONF = "/etc/kea/rs-check.conf"
+ROUTE_SCRIPT = "/usr/local/sbin/rs-route.sh"
+DROPIN = "/etc/systemd/system/kea-dhcp4-server.service.d/runscript.conf"
+
+
+def installer_check(c, cell, target):
+    """install.sh --check, as root and as the unit's user (_kea), on the installed build: it
+    names the build, finds the library exact, runs kea-dhcp4 -t as _kea, and says when a
+    route-changing script lacks CAP_NET_ADMIN or cannot be run by _kea."""
+    check = "sh /tmp/install.sh --check"
+    r = c.sh(check)
+    assert r.exit_code == 0, f"{cell.id}: install.sh --check found a problem on a fresh install:\n{r.output}"
+    assert f"-> build {cell.id}" in r.output and f"ok: {target} is build {cell.id} of release {HOOK_VERSION}" in r.output
+    assert "ok: kea-dhcp4 -t loads" in r.output and "/etc/kea/kea-dhcp4.conf does not load" in r.output, r.output
+    conf = json.loads(build.check_config(4, cell))
+    conf["Dhcp4"]["hooks-libraries"][0]["parameters"] = {"script": ROUTE_SCRIPT, "wait": False}
+    c.write_file(CHECK_CONF, json.dumps(conf), mode=0o644)
+    c.write_file(ROUTE_SCRIPT, "#!/bin/sh\nip route replace \"$KEA_LEASE4_ADDRESS/32\" dev lo\n", mode=0o755)
+    as_kea = f"runuser -u _kea -- {check} --kea-config {CHECK_CONF}"
+    for who, cmd in (("root", f"{check} --kea-config {CHECK_CONF}"), ("_kea", as_kea)):
+        r = c.sh(cmd)
+        assert r.exit_code == 6, f"{cell.id} ({who}): no CAP_NET_ADMIN, yet exit {r.exit_code}:\n{r.output}"
+        assert f"ok: kea-dhcp4 -t {CHECK_CONF} as _kea, the user of kea-dhcp4-server.service" in r.output, r.output
+        assert f"problem: {ROUTE_SCRIPT} changes routes or firewall rules" in r.output, r.output
+    c.write_file(DROPIN, "[Service]\nAmbientCapabilities=CAP_NET_ADMIN\n", mode=0o644)
+    r = c.sh(f"{check} --kea-config {CHECK_CONF}")
+    assert r.exit_code == 0 and "gives CAP_NET_ADMIN" in r.output, f"{cell.id}: with the drop-in:\n{r.output}"
+    c.sh(f"chmod 0700 {ROUTE_SCRIPT}")  # root's only: the service's user cannot run it
+    for who, cmd in (("root", f"{check} --kea-config {CHECK_CONF}"), ("_kea", as_kea)):
+        r = c.sh(cmd)
+        assert r.exit_code == 6 and "is not executable by the user Kea runs as" in r.output, \
+            f"{cell.id} ({who}): a script _kea cannot run passed:\n{r.output}"
+    c.sh(f"rm -f {CHECK_CONF} {ROUTE_SCRIPT} {DROPIN}")
 
 
 def tampered_releases(release_dir, tmp_path, cell):
