@@ -10,7 +10,7 @@ from typing import List, Optional
 
 from kea_runscript.verify import testnet
 from .bounds import REFUSAL_BOUND_EMULATED_S, REFUSAL_BOUND_S
-from .config_test import check_flags
+from .config_test import check_flags, run_check
 from .runtime import C_RT, C_RT_OUT, Outcome, Runtime, answered, timed
 
 
@@ -157,14 +157,10 @@ def isc_dialect_bad_configs(good: str) -> List[BadConfig]:
 
 def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
     """kea-dhcp4 <flag> <conf>: (exit status, the first RUNSCRIPT_LOAD_ERROR line or None)."""
-    rt.sh(f"rm -f {log}")
-    r = rt.sh(f"timeout -s KILL 30 {rt.tn.kea_prefix(4)} kea-dhcp4 {flag} {conf} 2>&1; echo \"rc=$?\"",
-              check=False)
-    m = re.search(r"rc=(\d+)\s*$", r.output)
-    text = r.output + rt.read(log)
+    rc, text = run_check(rt, flag, conf, log)
     lines = [ln.strip() for ln in text.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
     # from the message id on: the id and the whole text, whatever the length of the text
-    return (int(m.group(1)) if m else -1), (lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None)
+    return rc, (lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None)
 
 
 @timed

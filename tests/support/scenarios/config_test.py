@@ -20,10 +20,8 @@ def check_flags(kea: str) -> List[str]:
     return ["-t"] + ([loading] if loading else [])
 
 
-def _run_check(rt: Runtime, flag: str, text: str, tag: str, log: str, as_root: str = "") -> tuple:
-    """kea-dhcp4 <flag> FILE as the service's user (or root): (exit status, its output and log)."""
-    conf = f"{testnet.C_CONF}/rt-{tag}-dhcp4.json"
-    rt.tn.c.write_file(conf, text)
+def run_check(rt: Runtime, flag: str, conf: str, log: str, as_root: str = "") -> tuple:
+    """kea-dhcp4 <flag> CONF as the service's user (or root): (exit status, its output and log)."""
     rt.sh(f"rm -f {log}")
     prefix = rt.tn.kea_prefix(4, as_root=as_root)
     # `timeout` only guards against a server that would start: it is our own child.
@@ -31,6 +29,13 @@ def _run_check(rt: Runtime, flag: str, text: str, tag: str, log: str, as_root: s
               check=False)
     m = re.search(r"rc=(\d+)\s*$", r.output)
     return (int(m.group(1)) if m else -1), r.output + rt.read(log)
+
+
+def _run_check(rt: Runtime, flag: str, text: str, tag: str, log: str, as_root: str = "") -> tuple:
+    """run_check on ``text``, written to the tag's configuration file."""
+    conf = f"{testnet.C_CONF}/rt-{tag}-dhcp4.json"
+    rt.tn.c.write_file(conf, text)
+    return run_check(rt, flag, conf, log, as_root)
 
 
 @timed
