@@ -10,7 +10,7 @@ from typing import List, Optional
 
 from kea_runscript.verify import testnet
 from .bounds import REFUSAL_BOUND_EMULATED_S, REFUSAL_BOUND_S
-from .config_test import check_flags, run_check
+from .config_test import check_flags, run_check, run_checks
 from .runtime import C_RT, C_RT_OUT, Outcome, Runtime, answered, timed
 
 
@@ -155,12 +155,11 @@ def isc_dialect_bad_configs(good: str) -> List[BadConfig]:
     ]
 
 
-def _config_check(rt: Runtime, flag: str, conf: str, log: str) -> tuple:
-    """kea-dhcp4 <flag> <conf>: (exit status, the first RUNSCRIPT_LOAD_ERROR line or None)."""
-    rc, text = run_check(rt, flag, conf, log)
+def _load_error(text: str) -> Optional[str]:
+    """The first RUNSCRIPT_LOAD_ERROR of Kea's output, from the message id on (the id and the
+    whole text, whatever the length of the text), or None."""
     lines = [ln.strip() for ln in text.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
-    # from the message id on: the id and the whole text, whatever the length of the text
-    return rc, (lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None)
+    return lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None
 
 
 @timed
@@ -178,34 +177,40 @@ def bad_configs(rt: Runtime, max_seconds: Optional[float] = None) -> Outcome:
     not_exec = rt.script("not-executable.sh", "#!/bin/sh\nexit 0\n", mode=0o644)
     _trust_fixtures(rt)
     results = {}
+    checked = []
     for i, bad in enumerate(bad_configs_list(good, not_exec)):
         tag = f"bad{i}"
         text, log, _ = rt.config4(tag, bad.parameters, interfaces=[])
         conf = f"{testnet.C_CONF}/rt-{tag}-dhcp4.json"
         out = f"{testnet.C_OUT}/rt-{tag}-kea-dhcp4.out"
         rt.tn.c.write_file(conf, text)
-        rt.sh(f"rm -f {log}")
-        t = time.monotonic()
-        # `timeout` only guards against a server that would start: it is our own child.
-        r = rt.sh(f"timeout -s KILL {max_seconds + 5} {rt.tn.kea_prefix(4)} kea-dhcp4 -c {conf} "
-                  f">{out} 2>&1 </dev/null; echo \"rc=$?\"", check=False)
-        secs = round(time.monotonic() - t, 2)
-        m = re.search(r"rc=(\d+)", r.output)
-        rc = int(m.group(1)) if m else -1
-        text_out = rt.read(out) + rt.read(log)
-        lines = [ln.strip() for ln in text_out.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln]
-        message = lines[0][lines[0].index("RUNSCRIPT_LOAD_ERROR"):] if lines else None
+        # one shell per refusal, timed inside it; `timeout` only guards against a server that
+        # would start: it is our own child.
+        r = rt.sh(f"rm -f {log}; t0=$(date +%s%N); timeout -s KILL {max_seconds + 5} {rt.tn.kea_prefix(4)} "
+                  f"kea-dhcp4 -c {conf} >{out} 2>&1 </dev/null; rc=$?; t1=$(date +%s%N); "
+                  f"echo \"rc=$rc ns=$((t1 - t0))\"; cat {out} {log} 2>/dev/null", check=False)
+        m = re.match(r"rc=(\d+) ns=(\d+)\n", r.output)
+        rc, secs = (int(m.group(1)), round(int(m.group(2)) / 1e9, 2)) if m else (-1, 0.0)
+        text_out = r.output[m.end():] if m else r.output
+        message = _load_error(text_out)
         results[bad.name] = {"exit": rc, "seconds": secs, "message": message}
+        if not m:
+            o.problems.append(f"{bad.name}: the run of kea-dhcp4 reported no exit status: {r.output[-400:]!r}")
         if rc == 0 or rc == 137:
             o.problems.append(f"{bad.name}: kea-dhcp4 exit status {rc} ({'killed: it kept running' if rc == 137 else 'success'})")
         if secs > max_seconds:
             o.problems.append(f"{bad.name}: kea-dhcp4 took {secs}s to refuse the configuration")
-        if not lines:
+        if not message:
             o.problems.append(f"{bad.name}: no RUNSCRIPT_LOAD_ERROR in Kea's output: {text_out.strip()[-400:]!r}")
-        elif not any(bad.message in ln for ln in lines):
-            o.problems.append(f"{bad.name}: RUNSCRIPT_LOAD_ERROR lacks {bad.message!r}: {lines[0]!r}")
-        for flag in flags:
-            rc, message = _config_check(rt, flag, conf, log)
+        elif not any(bad.message in ln for ln in text_out.splitlines() if "RUNSCRIPT_LOAD_ERROR" in ln):
+            o.problems.append(f"{bad.name}: RUNSCRIPT_LOAD_ERROR lacks {bad.message!r}: {message!r}")
+        checked.append((bad, conf, log))
+    # the configuration tests of every refusal, side by side (a flag at a time: a refusal's
+    # checks share its log file)
+    for flag in flags:
+        done = run_checks(rt, [(flag, conf, log) for _, conf, log in checked])
+        for (bad, _, _), (rc, text) in zip(checked, done):
+            message = _load_error(text)
             results[bad.name][f"kea-dhcp4 {flag}"] = {"exit": rc, "message": message}
             if rc == 0:
                 o.problems.append(f"{bad.name}: kea-dhcp4 {flag} accepted the configuration")
@@ -219,7 +224,8 @@ def bad_configs(rt: Runtime, max_seconds: Optional[float] = None) -> Outcome:
     conf = f"{testnet.C_CONF}/rt-good-check-dhcp4.json"
     rt.tn.c.write_file(conf, text)
     for flag in flags:
-        rc, message = _config_check(rt, flag, conf, log)
+        rc, output = run_check(rt, flag, conf, log)
+        message = _load_error(output)
         o.facts[f"control (good parameters), kea-dhcp4 {flag}"] = f"exit {rc}"
         if rc != 0:
             o.problems.append(f"kea-dhcp4 {flag} refused the good parameters: exit {rc}, {message!r}")
