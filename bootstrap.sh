@@ -3,8 +3,9 @@
 #   sudo ./bootstrap.sh                      set up only
 #   sudo ./bootstrap.sh nox -s build         set up, then run the command (the README's way)
 #   ./bootstrap.sh --dry-run [COMMAND...]    only say what it would install and start (no root needed)
-# Installs docker.io, debootstrap, gnupg, apt-utils, golang-go, gcc and (on amd64, for the arm64 cells and the
-# arm64 launcher tests) qemu-user-static, g++-aarch64-linux-gnu, qemu-system-arm and cpio if missing, starts dockerd if it is not running, registers qemu-aarch64 with binfmt_misc, and
+# Installs docker.io, debootstrap, gnupg, apt-utils, golang-go, gcc and (on amd64, for the cells of other
+# architectures and the arm64 launcher tests) qemu-user-static, g++-aarch64-linux-gnu, qemu-system-arm and
+# cpio if missing, starts dockerd if it is not running, registers qemu-user with binfmt_misc, and
 # installs the toolkit (editable) with its test extras and nox into the current python3.
 # Safe to run again: every step checks first.
 set -euo pipefail
@@ -58,10 +59,17 @@ command -v setcap >/dev/null || [ -x /usr/sbin/setcap ] || need libcap2-bin "no 
 # (Kea's JSON elements), whose headers need Boost's.
 [ -e /usr/include/kea/cc/data.h ] || need kea-dev "no Kea headers (the parameter parser's fuzz replay)"
 [ -e /usr/include/boost/shared_ptr.hpp ] || need libboost-dev "no Boost headers (Kea's headers include them)"
-# The arm64 cells: on an amd64 machine their Kea runs under qemu-user (binfmt_misc).
+# The cells of other architectures: their Kea runs under qemu-user (binfmt_misc), but for
+# i386 on amd64. One entry name per emulated architecture (engine/emulation.py's ENTRIES).
 host_arch=$(dpkg --print-architecture)
-[ "$host_arch" = arm64 ] || [ -e /usr/lib/binfmt.d/qemu-aarch64.conf ] ||
-    need qemu-user-static "no qemu-aarch64 binfmt entry (arm64 cells on $host_arch)"
+case $host_arch in
+    amd64) emulated="qemu-aarch64 qemu-arm qemu-ppc64le qemu-s390x qemu-riscv64" ;;
+    arm64) emulated="qemu-x86_64 qemu-arm qemu-ppc64le qemu-s390x qemu-riscv64" ;;
+    *) emulated="" ;;
+esac
+for entry in $emulated; do
+    [ -e "/usr/lib/binfmt.d/$entry.conf" ] || need qemu-user-static "no $entry binfmt entry (cells of other architectures on $host_arch)"
+done
 # The launcher's arm64 tests: a cross-compiled driver under qemu-user, and on a real arm64
 # kernel in qemu-system-aarch64 with an initramfs made by cpio.
 if [ "$host_arch" != arm64 ]; then
@@ -88,7 +96,7 @@ if $dry_run; then
     else
         echo "plan: docker engine answers at $engine: left as it is"
     fi
-    echo "plan: then qemu-aarch64 binfmt_misc (on amd64), pip install -e '.[test]' nox"
+    echo "plan: then binfmt_misc entries ${emulated:-none}, pip install -e '.[test]' nox"
     [ $# -eq 0 ] || echo "plan: then would run: $*"
     exit 0
 fi
@@ -116,27 +124,29 @@ if $start_dockerd && ! engine_up; then
 fi
 echo "docker engine: $(docker -H "$engine" version --format '{{.Server.Version}}') at $engine"
 
-if [ "$host_arch" != arm64 ]; then
-    # Register qemu-aarch64 with the F flag (the kernel opens the interpreter now, so it also
-    # works inside containers, which have no qemu of their own). Debian's package ships the
-    # entry; systemd would register it at boot, a container or chroot has no systemd.
-    binfmt=/proc/sys/fs/binfmt_misc
-    if [ ! -e "$binfmt/status" ]; then
-        step "mounting binfmt_misc at $binfmt"
-        mount -t binfmt_misc binfmt_misc "$binfmt"
+# The emulated cells' Kea (matrix.yaml: arm64, armhf/armel, ppc64el, s390x, riscv64 on an
+# amd64 machine; i386 runs natively): register each qemu-user entry with the F flag (the kernel
+# opens the interpreter now, so it also works inside containers, which have no qemu of their
+# own). Debian's package ships the entries; systemd would register them at boot, a container
+# or chroot has no systemd.
+binfmt=/proc/sys/fs/binfmt_misc
+if [ ! -e "$binfmt/status" ]; then
+    step "mounting binfmt_misc at $binfmt"
+    mount -t binfmt_misc binfmt_misc "$binfmt"
+fi
+for entry in $emulated; do
+    if [ ! -e "$binfmt/$entry" ]; then
+        step "registering $entry with binfmt_misc"
+        cat "/usr/lib/binfmt.d/$entry.conf" > "$binfmt/register"
     fi
-    if [ ! -e "$binfmt/qemu-aarch64" ]; then
-        step "registering qemu-aarch64 with binfmt_misc"
-        cat /usr/lib/binfmt.d/qemu-aarch64.conf > "$binfmt/register"
-    fi
-    grep -qx enabled "$binfmt/qemu-aarch64" || echo 1 > "$binfmt/qemu-aarch64"
-    if ! grep -q '^flags:.*F' "$binfmt/qemu-aarch64"; then
-        echo "bootstrap.sh: $binfmt/qemu-aarch64 is registered without the F flag, so containers cannot run arm64" \
-             "binaries; remove it (echo -1 > $binfmt/qemu-aarch64) and run this again" >&2
+    grep -qx enabled "$binfmt/$entry" || echo 1 > "$binfmt/$entry"
+    if ! grep -q '^flags:.*F' "$binfmt/$entry"; then
+        echo "bootstrap.sh: $binfmt/$entry is registered without the F flag, so containers cannot run its" \
+             "binaries; remove it (echo -1 > $binfmt/$entry) and run this again" >&2
         exit 1
     fi
-    echo "arm64 emulation: $(sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64") ($(sed -n 's/^flags: //p' "$binfmt/qemu-aarch64"))"
-fi
+    echo "emulation: $entry: $(sed -n 's/^interpreter //p' "$binfmt/$entry") ($(sed -n 's/^flags: //p' "$binfmt/$entry"))"
+done
 
 step "pip install -e '.[test]' nox"
 # Debian's python3 is "externally managed" (PEP 668); this machine is a build box, so install anyway.

@@ -268,9 +268,10 @@ detect_distro() {
 }
 
 # detect_arch: Kea's $arch and its multiarch $triplet. The hook is loaded by Kea, so it must be
-# of Kea's architecture, which on a multiarch machine (an arm64 Kea on an amd64 system, say) is
-# not the system's default: read it from the ELF header of Kea's binary (e_machine, 2 bytes at
-# offset 18), else ask dpkg / uname.
+# of Kea's architecture, which on a multiarch machine (an arm64 Kea on an amd64 system, or an
+# armhf Kea on an arm64 one) is not the system's default: read it from the ELF header of Kea's
+# binary (e_machine, 2 bytes at offset 18; for 32-bit ARM the float ABI of e_flags, 4 bytes at
+# offset 36: 0x400 hard float, armhf, 0x200 soft float, armel), else ask dpkg / uname.
 detect_arch() {
     case $(od -An -tx1 -j18 -N2 "$kea_path" 2>/dev/null | tr -d ' \n') in
         3e00) arch=amd64 ;;
@@ -279,7 +280,13 @@ detect_arch() {
         1500) arch=ppc64el ;;
         0016) arch=s390x ;;
         f300) arch=riscv64 ;;
-        *) arch= ;;   # 32-bit arm (armhf or armel) and the rest: ask the system
+        2800)
+            case $(od -An -tx1 -j37 -N1 "$kea_path" 2>/dev/null | tr -d ' \n') in
+                04) arch=armhf ;;
+                02) arch=armel ;;
+                *) arch= ;;
+            esac ;;
+        *) arch= ;;   # the rest: ask the system
     esac
     if [ -n "$arch" ]; then
         :
@@ -301,6 +308,7 @@ detect_arch() {
         amd64) triplet=x86_64-linux-gnu ;;
         arm64) triplet=aarch64-linux-gnu ;;
         armhf) triplet=arm-linux-gnueabihf ;;
+        armel) triplet=arm-linux-gnueabi ;;
         i386) triplet=i386-linux-gnu ;;
         ppc64el) triplet=powerpc64le-linux-gnu ;;
         s390x) triplet=s390x-linux-gnu ;;

@@ -113,7 +113,16 @@ INTEGRATION_WORKERS = "3"
 def integration(session):
     """Integration tests: real Docker builds, smoke, run-time and release tests of the verified
     cells, three cells at a time (about 45 minutes; minutes more when images are cold)."""
-    session.run(*TIER, "integration", "--", "-m", "integration", "-n", INTEGRATION_WORKERS,
+    session.run(*TIER, "integration", "--", "-m", "integration and not arches", "-n", INTEGRATION_WORKERS,
+                "--dist", "loadgroup", "tests/integration", *session.posargs, **STOP)
+
+
+@nox.session(venv_backend="none", default=False)
+def arches(session):
+    """The integration tests of the cells of tier `arches` (Debian's other architectures, under
+    qemu-user) beyond their build and load check, which `integration` runs: smoke, run-time,
+    launcher failure modes and release tests (hours: see docs/testing.md)."""
+    session.run(*TIER, "arches", "--", "-m", "integration and arches", "-n", INTEGRATION_WORKERS,
                 "--dist", "loadgroup", "tests/integration", *session.posargs, **STOP)
 
 

@@ -20,6 +20,7 @@ import pytest
 def pytest_collection_modifyitems(config, items):
     expr = config.getoption("-m") or ""
     if "integration" in expr and "not integration" not in expr:
+        _mark_arches_tier(items)
         _only_code_path_cells(config, items)
         _group_by_cell(items)
         return
@@ -33,6 +34,20 @@ def _cell_of(item):
     from kea_runscript.model.matrix import Cell
     params = getattr(getattr(item, "callspec", None), "params", {})
     return next((v for v in params.values() if isinstance(v, Cell)), None)
+
+
+def _mark_arches_tier(items):
+    """The tests of cells of tier ``arches`` (matrix.yaml) get the marker ``arches``, but for
+    the build and load check of CI_ARCHES_CELLS (CI_TESTS_OF_ARCHES_CELLS): CI selects ``not
+    arches``, `nox -s arches` selects ``arches`` (before pytest's own -m selection, as this
+    hook runs first)."""
+    from tests.integration.cells import ARCHES_MARKER, CI_ARCHES_CELLS, CI_TESTS_OF_ARCHES_CELLS
+    for item in items:
+        cell = _cell_of(item)
+        in_ci = cell is not None and cell.id in CI_ARCHES_CELLS and \
+            f"{item.path.name}::{item.originalname}" in CI_TESTS_OF_ARCHES_CELLS
+        if cell is not None and cell.tier == "arches" and not in_ci:
+            item.add_marker(ARCHES_MARKER)
 
 
 def _only_code_path_cells(config, items):
@@ -59,13 +74,14 @@ def pytest_collection_finish(session):
     out = os.environ.get("KEA_RUNSCRIPT_COVERAGE_OUT")
     if not out:
         return
-    from tests.integration.cells import CODE_PATH_MARKER
+    from tests.integration.cells import ARCHES_MARKER, CODE_PATH_MARKER
     rows = []
     for item in session.items:
         cell = _cell_of(item)
         rows.append({"file": item.path.name, "function": item.originalname,
                      "cell": cell.id if cell else None,
-                     "code_path": item.get_closest_marker(CODE_PATH_MARKER) is not None})
+                     "code_path": item.get_closest_marker(CODE_PATH_MARKER) is not None,
+                     "arches": item.get_closest_marker(ARCHES_MARKER) is not None})
     with open(out, "w") as f:
         json.dump(rows, f)
 

@@ -457,7 +457,7 @@ def _bench_cell(args, m):
     if cell is None or not cell.verified:
         raise UsageError(f"{args.cell} is not a verified cell (see `kea-runscript list --verified`)")
     host_arch = containers.engine_arch()
-    if cell.foreign(host_arch):
+    if cell.emulated(host_arch):
         raise UsageError(f"{cell.id} runs under qemu-user emulation on this {host_arch} machine, whose "
                          f"timings mean nothing; benchmark a {host_arch} cell here, or this cell on a "
                          f"{cell.arch} machine")

@@ -15,9 +15,11 @@ the package list (one fact, one place). The release makes the SBOM from both
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Dict, List, Tuple
 
+from . import time_abi
 from ..errors import ToolkitError
 from ..model.matrix import Cell
 
@@ -171,8 +173,26 @@ def record(c, cell: Cell, host_arch: str, library: str) -> Tuple[str, dict]:
     sonames = needed_sonames(r.output) if r.ok else []
     if not sonames:
         raise InventoryError(f"{readelf} -d {library} found no NEEDED entry (exit {r.exit_code}):\n{r.output[-2000:]}")
+    _check_time_abi(c, readelf, cell, library)
     r = c.sh(inventory_script(cell, host_arch, sonames))
     if not r.ok:
         raise InventoryError(f"asking dpkg which packages provide what {library} was built with and links "
                              f"failed (exit {r.exit_code}):\n{r.output[-2000:]}")
     return packages, parse_inventory(r.output, packages, cell.arch)
+
+
+def _check_time_abi(c, readelf: str, cell: Cell, library: str) -> None:
+    """The hook's time_t is Kea's (time_abi says why), read off both objects' symbols."""
+    kea_library = f"{cell.kea_lib}/{time_abi.KEA_LIBRARY}"
+    bits = []
+    for path in (library, kea_library):
+        r = c.call([readelf, "--dyn-syms", "-W", "-h", path])
+        if not r.ok:
+            raise InventoryError(f"{readelf} --dyn-syms {path} failed (exit {r.exit_code}):\n{r.output[-2000:]}")
+        if re.search(r"Class:\s+ELF64", r.output):
+            return  # a 64-bit architecture: time_t is 64 bits wide for every object
+        bits.append(time_abi.time_bits(time_abi.undefined_symbols(r.output), elf64=False))
+    try:
+        time_abi.check(bits[0], bits[1], library, kea_library)
+    except time_abi.TimeAbiMismatch as e:
+        raise InventoryError(str(e)) from None

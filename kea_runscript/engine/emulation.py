@@ -12,7 +12,9 @@ from pathlib import Path
 
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 #: Debian architecture -> binfmt_misc entry name of Debian's qemu-user-static.
-ENTRIES = {"arm64": "qemu-aarch64", "armhf": "qemu-arm", "amd64": "qemu-x86_64"}
+ENTRIES = {"amd64": "qemu-x86_64", "arm64": "qemu-aarch64", "armhf": "qemu-arm", "armel": "qemu-arm",
+           "i386": "qemu-i386", "ppc64el": "qemu-ppc64le", "s390x": "qemu-s390x",
+           "riscv64": "qemu-riscv64"}
 SETUP_HINT = "run ./bootstrap.sh as root (installs qemu-user-static and registers it with binfmt_misc)"
 
 

@@ -151,7 +151,7 @@ def recipe_hash(dockerfile: str, base_id: str) -> str:
 def ensure_image(kind: str, cell: Cell, log_dir: Path, say: Callable[[str], None] = print) -> Image:
     """Build (or reuse) image ``kind`` of ``cell``; the build log goes to ``log_dir``."""
     host_arch = containers.engine_arch()
-    if cell.foreign(host_arch):
+    if cell.emulated(host_arch):
         emulation.require(cell.arch, cell.id)  # every image of such a cell runs its Kea
     base_id = ensure_base(cell, say)
     text = render_dockerfile(kind, cell, base_ref(cell), host_arch)

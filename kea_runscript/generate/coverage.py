@@ -29,13 +29,21 @@ def coverage_section(m: matrix_mod.Matrix | None = None) -> str:
     lines = [BEGIN, "", "| Kea | from | architectures |", "|---|---|---|"]
     for (kea, distro, release, suite), arches in by_build.items():
         lines.append(f"| {kea} | {distro} {release} (`{suite}`) | {', '.join(arches)} |")
-    declared = [c for c in m.cells if not c.verified]
+    arches = sorted({c.arch for c in m.verified if c.tier == "arches"})
+    if arches:
+        lines += ["", f"{', '.join(arches)}: built and loaded on every change, smoke-tested by "
+                      "`nox -s arches`."]
+    declared = [c for c in m.cells if not c.verified and c.tier != "arches"]
     if declared:
         low = min(declared, key=lambda c: Version.parse(c.kea)).kea
         high = max(declared, key=lambda c: Version.parse(c.kea)).kea
         lines += ["", f"{len(declared)} more cells of [`matrix.yaml`](matrix.yaml) (Kea {low} to {high}) "
-                      "are declared, not verified: complete recipes needing networks this project's "
-                      "CI cannot reach, never built or tested here."]
+                      "are declared only: recipes needing networks our CI cannot reach, never built "
+                      "or tested here."]
+    unrunnable = [c for c in m.cells if not c.verified and c.tier == "arches"]
+    if unrunnable:
+        lines += ["", "Declared only, as our machines cannot run them (`kea-runscript list -v` says why): "
+                      + ", ".join(f"{c.kea} {c.arch}" for c in unrunnable) + "."]
     return "\n".join(lines + ["", END])
 
 

@@ -77,9 +77,18 @@ def _env() -> jinja2.Environment:
         comment_start_string="[#", comment_end_string="#]")
 
 
+def github_runner(arch: str) -> str:
+    """The runner a cell builds on: its architecture's, else amd64's (cross-compiled there, its
+    Kea under qemu-user)."""
+    return GITHUB_RUNNERS.get(arch, GITHUB_RUNNERS["amd64"])
+
+
+def gitlab_runner(arch: str) -> str:
+    return GITLAB_RUNNERS.get(arch, GITLAB_RUNNERS["amd64"])
+
+
 def _job(c: Cell) -> dict:
-    return {"id": c.id, "status": c.status, "runs_on": GITHUB_RUNNERS.get(c.arch, "ubuntu-24.04"),
-            "gitlab_tag": GITLAB_RUNNERS.get(c.arch, GITLAB_RUNNERS["amd64"])}
+    return {"id": c.id, "status": c.status, "runs_on": github_runner(c.arch), "gitlab_tag": gitlab_runner(c.arch)}
 
 
 def render(m: Matrix) -> dict:

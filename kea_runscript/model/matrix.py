@@ -30,10 +30,22 @@ MATRIX_PATH = Path(os.environ.get(MATRIX_ENV) or ROOT / "matrix.yaml")
 DISTROS = ("debian", "ubuntu")
 SOURCES = ("debian", "isc-repo", "source")
 STATUSES = ("verified", "declared")
+#: Where a verified cell's tests run: `ci` every test in CI; `arches` only its build and load
+#: check in CI, the rest in `nox -s arches` (tests/conftest.py; docs/testing.md's coverage).
+TIERS = ("ci", "arches")
 #: Debian architecture -> multiarch triplet (library directory under /usr/lib).
-MULTIARCH = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
+MULTIARCH = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu",
+             "armhf": "arm-linux-gnueabihf", "armel": "arm-linux-gnueabi", "i386": "i386-linux-gnu",
+             "ppc64el": "powerpc64le-linux-gnu", "s390x": "s390x-linux-gnu",
+             "riscv64": "riscv64-linux-gnu"}
+#: Debian architecture -> GNU type of its cross compilers (i686-linux-gnu-g++), where it is
+#: not the multiarch triplet.
+GNU_TYPE = {"i386": "i686-linux-gnu"}
 #: Kernel machine name (uname -m, Docker's "Architecture") -> Debian architecture.
 MACHINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+#: Machine architecture -> the other architectures its kernel runs without emulation (an
+#: x86_64 kernel runs i386 binaries); every other foreign cell runs under qemu-user.
+RUNS_NATIVELY = {"amd64": ("i386",)}
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 # Debian policy 5.6.1 for package names; suites as the archives name them (trixie-backports).
@@ -52,8 +64,8 @@ _ID_RE = re.compile(
 _TOP_KEYS = ("os", "sources", "cells")
 _OS_KEYS = ("distro", "release", "suite", "mirror")
 _SOURCE_KEYS = ("dev", "servers")
-_CELL_KEYS = ("kea", "os", "source", "arch", "status", "backports", "apt_ignore_valid_until", "packages",
-              "note")
+_CELL_KEYS = ("kea", "os", "source", "arch", "status", "tier", "backports", "apt_ignore_valid_until",
+              "packages", "note")
 _CELL_REQUIRED = ("kea", "os", "source", "status")
 
 
@@ -119,6 +131,7 @@ class Cell:
     backports: bool = False
     note: str = ""
     line: int = 0
+    tier: str = "ci"
 
     @property
     def id(self) -> str:
@@ -145,10 +158,21 @@ class Cell:
         """The archive suite Kea's packages come from: the OS's own, or its backports."""
         return f"{self.os.suite}-backports" if self.backports else self.os.suite
 
+    @property
+    def gnu_type(self) -> str:
+        """The GNU type of the cell's cross compiler (``i686-linux-gnu`` for i386)."""
+        return GNU_TYPE.get(self.arch, self.multiarch)
+
+    def emulated(self, host_arch: str) -> bool:
+        """True when the cell's Kea runs under qemu-user on a ``host_arch`` machine (a foreign
+        cell the machine's kernel cannot run natively)."""
+        return self.foreign(host_arch) and self.arch not in RUNS_NATIVELY.get(host_arch, ())
+
     def foreign(self, host_arch: str) -> bool:
         """True when the cell's Kea is of another architecture than the machine building it:
         its images are the host's OS with the cell's architecture added (dpkg multiarch), the
-        hook is cross-compiled and the cell's Kea runs under emulation (qemu-user, binfmt_misc)."""
+        hook is cross-compiled and the cell's Kea runs under emulation (qemu-user, binfmt_misc)
+        unless the machine's kernel runs it (:meth:`emulated`)."""
         return self.arch != host_arch
 
     def package(self, name: str, host_arch: str) -> str:
@@ -157,7 +181,7 @@ class Cell:
 
     def tool(self, name: str, host_arch: str) -> str:
         """A compiler tool for the cell's architecture: ``g++`` or ``aarch64-linux-gnu-g++``."""
-        return f"{self.multiarch}-{name}" if self.foreign(host_arch) else name
+        return f"{self.gnu_type}-{name}" if self.foreign(host_arch) else name
 
     @property
     def prefix(self) -> str:
@@ -478,6 +502,7 @@ def _parse_cell(raw, top, oses: dict, pkg_defaults: dict, where: str) -> Cell:
     if "arch" in raw:
         arch = _pattern(raw, "arch", _ARCH_RE, where, "cell",
                         "a Debian architecture name (lower-case letters and digits, e.g. arm64)")
+    tier = _choice(raw, "tier", TIERS, where, "cell") if "tier" in raw else "ci"
     ivu = raw.get("apt_ignore_valid_until", False)
     if not isinstance(ivu, bool):
         raise MatrixError(f"{where}:{raw.key_lines['apt_ignore_valid_until']}: "
@@ -499,7 +524,7 @@ def _parse_cell(raw, top, oses: dict, pkg_defaults: dict, where: str) -> Cell:
                           f"without control characters, not {note!r}")
     cell = Cell(kea=kea, os=oses[os_key], source=source, arch=arch, status=status,
                 dev_package=pk["dev"], server_packages=pk["servers"],
-                apt_ignore_valid_until=ivu, backports=bp, note=note, line=raw.line)
+                apt_ignore_valid_until=ivu, backports=bp, note=note, line=raw.line, tier=tier)
     return cell
 
 

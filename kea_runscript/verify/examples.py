@@ -151,11 +151,18 @@ def handler_log(name: str, family: int) -> str:
     return f"{C_LOGS}/examples-{name}-dhcp{family}.log"
 
 
+#: Debian architecture -> Go's GOARCH (and GOARM for 32-bit ARM: armel is ARMv5, armhf ARMv7),
+#: where Go names it otherwise.
+GO_ARCH = {"i386": {"GOARCH": "386"}, "armhf": {"GOARCH": "arm", "GOARM": "7"},
+           "armel": {"GOARCH": "arm", "GOARM": "5"}, "ppc64el": {"GOARCH": "ppc64le"}}
+
+
 def install_go_handler(tn: TestNet) -> None:
     """handler.go, built static for the cell's architecture, as handlers/handler-go."""
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "handler-go"
-        env = {**os.environ, "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": tn.cell.arch}
+        env = {**os.environ, "CGO_ENABLED": "0", "GOOS": "linux",
+               **GO_ARCH.get(tn.cell.arch, {"GOARCH": tn.cell.arch})}
         p = subprocess.run(["go", "build", "-o", str(out), "handler.go"], cwd=EXAMPLES / "handlers",
                            env=env, capture_output=True, text=True, timeout=600)
         if p.returncode != 0:
@@ -309,7 +316,7 @@ def replay_restores_routes(tn: TestNet, units_: Dict[int, Optional[units.Service
         pids = start("restart")
         try:
             for fam, show in routes.items():
-                if not _wait_for(tn, show, True, 30 if tn.cell.foreign(containers.engine_arch()) else 10):
+                if not _wait_for(tn, show, True, 30 if tn.cell.emulated(containers.engine_arch()) else 10):
                     problems[fam].append(f"the route deleted while Kea was stopped is not back after "
                                          f"its start ({show}): lease{fam}_replay did not restore it")
         finally:

@@ -58,3 +58,13 @@ NO_CELL = "no cell"
 #: The marker of the tests that run on ONE_PER_ARCH only, among those of a module-wide
 #: parametrized fixture (tests/conftest.py deselects them on the other cells).
 CODE_PATH_MARKER = "code_path"
+#: The marker of the tests of cells of tier `arches` (matrix.yaml) that run in `nox -s arches`,
+#: not in CI: all but CI_TESTS_OF_ARCHES_CELLS (tests/conftest.py adds it).
+ARCHES_MARKER = "arches"
+#: What CI runs of a cell of tier `arches`: its build and Kea's load check (`-t`) of its `.so`,
+#: for these two cells, one per width of time_t on a 32-bit architecture (the build checks the
+#: hook's against Kea's): trixie's armhf (64-bit time, under qemu-user) and i386 (32-bit).
+#: Every other test of theirs, and everything of the other cells of tier `arches`, runs in
+#: `nox -s arches`: CI's 40 minutes hold no more.
+CI_TESTS_OF_ARCHES_CELLS = ("test_build.py::test_verified_cell",)
+CI_ARCHES_CELLS = ("kea2.6.3-debian13-armhf", "kea2.6.3-debian13-i386")

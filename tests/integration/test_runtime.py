@@ -173,6 +173,13 @@ def test_config_tests_check_the_hook_and_run_nothing(rt):
     assert o.ok, msg
 
 
+def test_lease_times_reach_the_script_as_kea_holds_them(rt):
+    o = scenarios.lease_times(rt)
+    msg = _show(o)
+    assert o.facts["before 2038"]["script saw (cltt, valid lifetime, expired)"] is not None, msg
+    assert o.ok, msg
+
+
 def test_exit_code_drop_seen_by_client(rt):
     o = scenarios.exit_code_drop(rt)
     msg = _show(o)

@@ -15,7 +15,9 @@ from collections import defaultdict
 import pytest
 
 from kea_runscript import ROOT
-from tests.integration.cells import CODE_PATH_MARKER, NO_CELL, POLICIES
+from kea_runscript.model import matrix
+from tests.integration.cells import (CI_ARCHES_CELLS, CI_TESTS_OF_ARCHES_CELLS, CODE_PATH_MARKER, NO_CELL,
+                                    POLICIES)
 
 DOC = ROOT / "docs" / "testing.md"
 
@@ -37,9 +39,9 @@ def table_rows(text: str) -> list:
     return rows
 
 
-def collected(tmp_path) -> list:
+def collected(tmp_path, selection: str = "integration") -> list:
     out = tmp_path / "collected.json"
-    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "integration",
+    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", selection,
                         "-p", "no:cacheprovider", "tests/integration"], cwd=ROOT, capture_output=True,
                        text=True, timeout=120, env={**os.environ, "KEA_RUNSCRIPT_COVERAGE_OUT": str(out)})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
@@ -80,6 +82,22 @@ def test_the_table_and_the_collected_integration_tests_agree(tmp_path):
                             f"{policy!r}: {sorted(want, key=str)}")
     problems += [f"row {r[0]}::{r[1]} ({r[3]}) matches no collected test" for r in rows if r not in used]
     assert not problems, "\n".join(problems)
+
+
+def test_ci_runs_only_the_build_of_the_arches_cells_and_nox_arches_the_rest(tmp_path):
+    """What `nox -s integration` (CI) and `nox -s arches` select with their -m expressions:
+    together every collected test, apart; of the cells of tier `arches`, CI takes only the
+    build and load check of CI_ARCHES_CELLS."""
+    arches = {c.id for c in matrix.load().verified if c.tier == "arches"}
+    assert arches, "no cell of tier arches in matrix.yaml"
+    key = lambda t: (t["file"], t["function"], t["cell"])  # noqa: E731
+    every = {key(t) for t in collected(tmp_path)}
+    ci = {key(t) for t in collected(tmp_path, "integration and not arches")}
+    nox_arches = {key(t) for t in collected(tmp_path, "integration and arches")}
+    assert ci | nox_arches == every and not ci & nox_arches
+    assert {f"{f}::{fn}" for f, fn, cell in ci if cell in arches} == set(CI_TESTS_OF_ARCHES_CELLS)
+    assert {cell for _, _, cell in ci if cell in arches} == set(CI_ARCHES_CELLS) <= arches
+    assert {cell for _, _, cell in nox_arches} == arches
 
 
 @pytest.mark.parametrize("line, expected", [

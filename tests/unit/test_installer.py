@@ -290,3 +290,56 @@ def test_uninstall_removes_only_what_the_record_names(tmp_path):
     r = uninstall(tmp_path, hooks)
     assert r.returncode == 0 and f"removed {target} (kea-hook-runscript 1.0.0" in r.stdout, r.stdout + r.stderr
     assert list(hooks.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Kea's architecture from its ELF header (detect_arch)
+
+#: Debian architecture -> (ELF class, byte order, e_machine, e_flags) of its binaries: what
+#: Debian's kea-dhcp4 of that architecture has (32-bit ARM: EABI 5 with the float ABI).
+ELF_HEADERS = {
+    "amd64": (2, "little", 62, 0), "arm64": (2, "little", 183, 0),
+    "armhf": (1, "little", 40, 0x05000400), "armel": (1, "little", 40, 0x05000200),
+    "i386": (1, "little", 3, 0), "ppc64el": (2, "little", 21, 2), "s390x": (2, "big", 22, 0),
+    "riscv64": (2, "little", 243, 5),
+}
+
+
+def elf_header(elf_class: int, order: str, machine: int, flags: int) -> bytes:
+    ident = b"\x7fELF" + bytes([elf_class, 1 if order == "little" else 2, 1]) + bytes(9)
+    head = ident + (3).to_bytes(2, order) + machine.to_bytes(2, order) + (1).to_bytes(4, order)
+    addr = 4 if elf_class == 1 else 8
+    head += bytes(3 * addr)  # e_entry, e_phoff, e_shoff
+    return head + flags.to_bytes(4, order) + bytes(16)
+
+
+def detect_arch(kea: Path, tmp_path: Path, dpkg_says: str = "amd64") -> tuple:
+    """install.sh's detect_arch on a Kea binary ``kea``, with a dpkg that prints ``dpkg_says``:
+    (arch, triplet)."""
+    text = (ROOT / "install.sh").read_text()
+    function = re.search(r"^detect_arch\(\) \{\n.*?^\}\n", text, re.M | re.S).group(0)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "dpkg").write_text(f"#!/bin/sh\necho {dpkg_says}\n")
+    (bin_dir / "dpkg").chmod(0o755)
+    script = f"{function}kea_path={kea}\ndetect_arch\necho \"$arch $triplet\"\n"
+    r = subprocess.run([SH, "-c", script], capture_output=True, text=True, check=True,
+                       env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    return tuple(r.stdout.split())
+
+
+@pytest.mark.parametrize("arch", sorted(matrix.MULTIARCH))
+def test_installer_takes_keas_architecture_from_its_elf_header(arch, tmp_path):
+    """Every architecture the matrix knows, read off Kea's binary whatever dpkg's default is
+    (a multiarch system: an armhf Kea on arm64, an i386 one on amd64), with the multiarch
+    triplet of its hooks directory."""
+    kea = tmp_path / "kea-dhcp4"
+    kea.write_bytes(elf_header(*ELF_HEADERS[arch]) + bytes(64))
+    other = "arm64" if arch != "arm64" else "amd64"
+    assert detect_arch(kea, tmp_path, dpkg_says=other) == (arch, matrix.MULTIARCH[arch])
+
+
+def test_installer_asks_dpkg_for_an_unknown_elf_machine(tmp_path):
+    kea = tmp_path / "kea-dhcp4"
+    kea.write_bytes(elf_header(2, "little", 258, 0) + bytes(64))  # LoongArch
+    assert detect_arch(kea, tmp_path, dpkg_says="loong64") == ("loong64", "loong64-linux-gnu")

@@ -64,7 +64,12 @@ def test_real_matrix_loads_with_expected_verified_cells():
     assert [c.id for c in m.verified] == [
         "kea2.2.0-debian12-amd64", "kea2.6.3-debian13-amd64", "kea3.0.4-debiansid-amd64",
         "kea3.0.3-debian13-amd64",
-        "kea2.2.0-debian12-arm64", "kea2.6.3-debian13-arm64", "kea3.0.4-debiansid-arm64"]
+        "kea2.2.0-debian12-arm64", "kea2.6.3-debian13-arm64", "kea3.0.4-debiansid-arm64",
+        "kea2.6.3-debian13-armhf", "kea2.6.3-debian13-i386", "kea2.6.3-debian13-riscv64",
+        "kea2.2.0-debian12-armhf", "kea2.2.0-debian12-armel", "kea2.2.0-debian12-i386",
+        "kea2.2.0-debian12-ppc64el"]
+    # every architecture Debian ships Kea for has a cell, verified where this machine runs it
+    assert {c.arch for c in m.cells if c.tier == "arches"} == set(matrix.MULTIARCH) - {"amd64", "arm64"}
     assert m.by_id("kea3.0.3-debian13-amd64").backports
     assert not any(c.backports for c in m.cells if c.kea != "3.0.3")
     sid = m.by_id("kea3.0.4-debiansid-amd64")
@@ -77,7 +82,10 @@ def test_real_matrix_declares_the_historic_series():
     for s in ("1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9", "2.0", "2.4", "2.6", "3.0"):
         assert m.in_series(s), s
     assert {c.source for c in m.cells if c.version_tuple < (1, 6)} == {"source"}
-    assert all(c.source == "isc-repo" for c in m.cells if not c.verified and c.version_tuple >= (1, 6))
+    assert all(c.source == "isc-repo" for c in m.cells
+               if not c.verified and c.version_tuple >= (1, 6) and c.tier != "arches")
+    # Debian's architectures this project's machines cannot run say why
+    assert all(c.note for c in m.cells if not c.verified and c.tier == "arches")
 
 
 def test_cells_are_frozen():
@@ -487,3 +495,21 @@ def test_distro_is_checked():
     msg = one_line_error(HEAD.replace("distro: debian, release: \"12\"", "distro: fedora, release: \"12\"")
                          .replace("debian12", "fedora12") + f"  - {OK_CELL.replace('debian12', 'fedora12')}\n")
     assert msg.startswith("matrix.yaml:2: ") and "distro 'fedora'" in msg, msg
+
+
+def test_tier_is_ci_or_arches():
+    assert parse(doc('{kea: "2.2.0", os: debian12, source: debian, arch: armhf, status: verified, '
+                     'tier: arches}')).cells[0].tier == "arches"
+    assert parse(doc('{kea: "2.2.0", os: debian12, source: debian, status: verified}')).cells[0].tier == "ci"
+    assert "tier 'arch' is not one of ci, arches; did you mean 'arches'?" in error_of(
+        doc('{kea: "2.2.0", os: debian12, source: debian, status: verified, tier: arch}'))
+
+
+def test_i386_cells_run_natively_on_amd64_and_other_arches_under_emulation():
+    m = parse(doc('{kea: "2.2.0", os: debian12, source: debian, arch: i386, status: verified}',
+                  '{kea: "2.2.0", os: debian12, source: debian, arch: armhf, status: verified}'))
+    i386, armhf = m.cells
+    assert i386.foreign("amd64") and not i386.emulated("amd64") and i386.emulated("arm64")
+    assert armhf.emulated("amd64")
+    assert i386.tool("g++", "amd64") == "i686-linux-gnu-g++" and i386.kea_lib == "/usr/lib/i386-linux-gnu"
+    assert armhf.tool("g++", "amd64") == "arm-linux-gnueabihf-g++"

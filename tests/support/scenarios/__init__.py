@@ -91,12 +91,15 @@ and write to :data:`C_RT_OUT` (Kea's user's).
     hook's parameters (a status warning shown), run no ``load``/``unload`` script and start no
     handler, which serving the same file does; as the service's user they refuse a script
     only root can run, as root they accept it.
+28. :func:`lease_times`: leases in Kea's lease file released by their clients reach
+    lease4_release with Kea's times: a last transmission just before 2038 and one past it (Kea
+    with 64-bit time_t), the infinite lifetime 4294967295.
 
 The package by concern: :mod:`.runtime` (Runtime, Outcome, the container), :mod:`.processes`
 (0-4), :mod:`.load` (5, 9, 10), :mod:`.config` (6, 13, 14), :mod:`.failures` (7, 8, 11, 12, 22),
 :mod:`.output` (15), :mod:`.teardown` (16), :mod:`.debug_log` (17), :mod:`.handler` (18, 21),
 :mod:`.actions` (19, 20), :mod:`.isc` (23, 24), :mod:`.park` (25),
-:mod:`.replay` (26), :mod:`.config_test` (27).
+:mod:`.replay` (26), :mod:`.config_test` (27), :mod:`.times` (28).
 Everything is importable from the package itself (``scenarios.fd_list``), as the tests use it.
 
 Addresses: 192.0.2.0/24 on the veth pair, perfdhcp as a relay from 198.18.0.1 into
@@ -134,6 +137,7 @@ from .isc import (DOC_SCRIPT, documented_example, fill_placeholders, isc_documen
 from .park import PHASES as PARK_PHASES, park, park_phase_problems
 from .replay import PHASES as REPLAY_PHASES, replay, replay_phase_problems
 from .config_test import check_flags, config_tests
+from .times import LEASES, kea_time_bits, lease_times
 
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (

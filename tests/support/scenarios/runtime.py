@@ -92,7 +92,7 @@ class Runtime:
         self.cell = tn.cell
         #: Kea runs under qemu-user (see EMULATION_SLOWDOWN): the launcher takes its plain path
         #: there, as qemu-user refuses the supervisor's clone.
-        self.emulated = tn.cell.foreign(containers.engine_arch())
+        self.emulated = tn.cell.emulated(containers.engine_arch())
         self.kea = Version.parse(tn.cell.kea)
         self.catalogue = load_catalogue()
         self.sh = tn.sh
