@@ -37,6 +37,7 @@ def lfc_with_async(rt: Runtime, rate: int = 100, seconds: int = 8) -> Outcome:
     slow = 3 if rt.emulated else 1
     m = _lfc_run(rt, rate, seconds, slow)
     o.facts["emulated"] = rt.emulated
+    o.facts["launch path"] = "supervised" if rt.supervised else "plain"
     _judge_lfc_runs(o, m, seconds, slow)
     _judge_lfc_files(o, m, slow)
     _judge_lfc_exit_statuses(o, m)
