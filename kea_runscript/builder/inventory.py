@@ -182,15 +182,16 @@ def record(c, cell: Cell, host_arch: str, library: str) -> Tuple[str, dict]:
 
 
 def _check_time_abi(c, readelf: str, cell: Cell, library: str) -> None:
-    """The hook's time_t is Kea's (time_abi says why), read off both objects' symbols."""
+    """The hook's time_t is Kea's (time_abi says why), read off both objects' symbols. Only a
+    32-bit hook (ELF32) has a width to check: on 64-bit architectures time_t has one."""
     kea_library = f"{cell.kea_lib}/{time_abi.KEA_LIBRARY}"
     bits = []
     for path in (library, kea_library):
         r = c.call([readelf, "--dyn-syms", "-W", "-h", path])
         if not r.ok:
             raise InventoryError(f"{readelf} --dyn-syms {path} failed (exit {r.exit_code}):\n{r.output[-2000:]}")
-        if re.search(r"Class:\s+ELF64", r.output):
-            return  # a 64-bit architecture: time_t is 64 bits wide for every object
+        if path == library and not re.search(r"Class:\s+ELF32", r.output):
+            return
         bits.append(time_abi.time_bits(time_abi.undefined_symbols(r.output), elf64=False))
     try:
         time_abi.check(bits[0], bits[1], library, kea_library)
