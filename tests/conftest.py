@@ -74,14 +74,13 @@ def pytest_collection_finish(session):
     out = os.environ.get("KEA_RUNSCRIPT_COVERAGE_OUT")
     if not out:
         return
-    from tests.integration.cells import ARCHES_MARKER, CODE_PATH_MARKER
+    from tests.integration.cells import CODE_PATH_MARKER
     rows = []
     for item in session.items:
         cell = _cell_of(item)
         rows.append({"file": item.path.name, "function": item.originalname,
                      "cell": cell.id if cell else None,
-                     "code_path": item.get_closest_marker(CODE_PATH_MARKER) is not None,
-                     "arches": item.get_closest_marker(ARCHES_MARKER) is not None})
+                     "code_path": item.get_closest_marker(CODE_PATH_MARKER) is not None})
     with open(out, "w") as f:
         json.dump(rows, f)
 

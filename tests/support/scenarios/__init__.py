@@ -137,7 +137,7 @@ from .isc import (DOC_SCRIPT, documented_example, fill_placeholders, isc_documen
 from .park import PHASES as PARK_PHASES, park, park_phase_problems
 from .replay import PHASES as REPLAY_PHASES, replay, replay_phase_problems
 from .config_test import check_flags, config_tests
-from .times import LEASES, kea_time_bits, lease_times
+from .times import lease_times
 
 
 SCENARIOS: Sequence[Callable[[Runtime], Outcome]] = (
