@@ -33,9 +33,16 @@ def arch():
 
 
 @pytest.fixture(scope="module")
-def kill_slack_ms(arch):
+def emulated(arch):
+    """True when the driver runs under qemu-user: the arm64 one (i386 runs natively on amd64,
+    tests/unit/test_launcher_i386.py)."""
+    return arch == "arm64"
+
+
+@pytest.fixture(scope="module")
+def kill_slack_ms(emulated):
     """How late past its deadline a kill may come where the driver runs (tests/deadlines.py)."""
-    return kill_allowance_ms("native" if arch is None else "qemu-user")
+    return kill_allowance_ms("qemu-user" if emulated else "native")
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +112,7 @@ def test_environment_and_argv_are_exact(driver, tmp_path, wait):
     assert names <= {b"KEA_TEST", b"KEA_BYTES", b"PWD", b"SHLVL", b"_", b" end"}
 
 
-def test_signal_dispositions_and_mask_are_reset(driver, tmp_path, arch):
+def test_signal_dispositions_and_mask_are_reset(driver, tmp_path, emulated):
     out = tmp_path / "status"
     path = script(tmp_path, f"exec grep -E '^(SigBlk|SigIgn)' /proc/self/status > {out}\n")
     run(driver, path)
@@ -114,7 +121,7 @@ def test_signal_dispositions_and_mask_are_reset(driver, tmp_path, arch):
     # The driver ignores SIGPIPE and SIGHUP; the script must not. glibc keeps its two
     # reserved real-time signals (32, 33) to itself (its posix_spawn leaves them ignored):
     # mask them out. qemu-user (arm64) hands the guest's 32 and 33 to the host as 34 and 35.
-    reserved = (32, 33) if arch is None else (34, 35)
+    reserved = (34, 35) if emulated else (32, 33)
     glibc_reserved = sum(1 << (sig - 1) for sig in reserved)
     assert int(fields["SigIgn"], 16) & ~glibc_reserved == 0
 
@@ -244,16 +251,6 @@ def test_capture_does_not_wait_for_a_background_child_holding_the_pipe(driver, t
     assert time.monotonic() - started < 10
 
 
-def test_exit_status_survives_a_process_wide_waitpid(driver, tmp_path):
-    """Kea reaps its own children (kea-lfc) with waitpid(-1): scripts are started as silent
-    children (no SIGCHLD), which such a waitpid does not see, so exit codes are never lost."""
-    path = script(tmp_path, "sleep 0.05\nexit 3\n")
-    out = driver_run.run([str(driver), "thief", str(path)],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
-    report = dict(zip(out.split()[::2], out.split()[1::2]))
-    assert report == {"exited3": "20", "stolen": "0"}
-
-
 def test_launch_memory_is_freed_when_the_launcher_stops(driver, tmp_path):
     # Kea unloads and reloads the library at every reconfiguration: nothing may stay mapped.
     # Counted in the process's maps, not only in the launcher's own count of what it keeps
@@ -326,6 +323,27 @@ def test_exit_status_is_right(any_driver, tmp_path):
     path = script(tmp_path, "exit 3\n")
     assert run_full(any_driver, path, 1).split()[:2] == ["exited", "3"]
     assert [e[:2] for e in events_of(run_full(any_driver, path, 0))] == [(0, 3)]  # EXITED_NONZERO
+
+
+#: The builds whose scripts are plain children on this machine (no supervisor): kernels
+#: without pidfds, architectures the supervisor is not written for.
+PLAIN_BUILDS = ("no-pidfd", "old-kernel", "other-arch", "oldest")
+
+
+@pytest.mark.parametrize("build", list(BUILDS))
+def test_exit_status_survives_a_process_wide_waitpid(built, build, tmp_path):
+    """Kea reaps its own children (kea-lfc) with waitpid(-1): scripts are started by a silent
+    supervisor (no SIGCHLD), whose own child the script is, so exit codes are never lost. A
+    plain child's can be (docs/hook.md: where that is): there each run still ends, told or not.
+    i386's Kea lost 17 of 63 statuses beside kea-lfc before the supervisor was built for it."""
+    path = script(tmp_path, "sleep 0.05\nexit 3\n")
+    out = driver_run.run([str(built(*BUILDS[build])), "thief", str(path)],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    report = {k: int(v) for k, v in zip(out.split()[::2], out.split()[1::2])}
+    if build in PLAIN_BUILDS:
+        assert report["exited3"] + report["stolen"] == 20, out
+        return
+    assert report == {"exited3": 20, "stolen": 0}
 
 
 @pytest.mark.parametrize("wait", [1, 0], ids=["sync", "async"])
@@ -435,8 +453,8 @@ def test_flood_past_the_line_cap_is_not_read_at_full_speed(tmp_path, build, buil
 
 
 @pytest.mark.parametrize("build", ["default", "oldest"])
-def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_path, build, built, arch,
-                                                                          kill_slack_ms):
+def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_path, build, built,
+                                                                          emulated, kill_slack_ms):
     quick = script(tmp_path, "exit 0\n")
     report = flood(built(*BUILDS[build]), tmp_path, 0, 1000, quick)
     assert report["why"] == "started"
@@ -446,7 +464,7 @@ def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_
     assert int(report["launches"]) > 10
     # Under qemu-user a launch is an emulated fork of the whole process: 500 ms, as on the
     # arm64 VM (tests/integration/test_launcher_aarch64.py), still half the old blocking.
-    assert float(report["max_launch_ms"]) < (100 if arch is None else 500)
+    assert float(report["max_launch_ms"]) < (500 if emulated else 100)
     assert int(report["lines"]) == 101 and "dropped" in report["last"]
     # Nothing queues up: lines go out after each bounded read.
     assert int(report["vmhwm_kb"]) < 64 * 1024

@@ -32,7 +32,7 @@ import pytest
 from kea_runscript.engine import emulation
 from tests.support.launcher import BUILDS
 from tests.unit.test_launcher import (  # noqa: F401 (collected here with arch = "arm64")
-    STRESS_FULL, built, driver, kill_slack_ms, run, script,
+    STRESS_FULL, built, driver, emulated, kill_slack_ms, run, script,
     test_an_environment_larger_than_the_copy_area_arrives_whole,
     test_an_exception_after_the_spawn_leaks_no_slot,
     test_async_flood_is_killed_on_time_without_blocking_launches_or_growing,

@@ -614,7 +614,11 @@ int main(int argc, char** argv) {
         std::thread thief([&stop, &stolen]() {
             while (!stop) {
                 int status;
-                if (waitpid(-1, &status, WNOHANG) > 0) ++stolen;
+                // Only the scripts' statuses: a plain path's probe child may be taken too.
+                if (waitpid(-1, &status, WNOHANG) > 0 && WIFEXITED(status) &&
+                    WEXITSTATUS(status) == 3) {
+                    ++stolen;
+                }
                 usleep(100);
             }
         });
