@@ -99,8 +99,10 @@ void kill_waited(const Process& p) {
 
 bool wait_launched(const Process& p) {
     while (!__atomic_load_n(&p.sup->launched, __ATOMIC_ACQUIRE)) {
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        syscall(SYS_futex, &p.sup->launched, FUTEX_WAIT, 0, &ts, 0, 0);
+        // The kernel's own timespec of SYS_futex, two longs, also where the C library's
+        // time_t is 64 bits on a 32-bit architecture (armhf since trixie).
+        const long ts[2] = {0, 20 * 1000 * 1000};
+        syscall(SYS_futex, &p.sup->launched, FUTEX_WAIT, 0, ts, 0, 0);
         if (__atomic_load_n(&p.sup->launched, __ATOMIC_ACQUIRE)) break;
         if (has_ended(p.pid)) return __atomic_load_n(&p.sup->launched, __ATOMIC_ACQUIRE) != 0;
     }
