@@ -4,8 +4,8 @@
 #   sudo ./bootstrap.sh nox -s build         set up, then run the command (the README's way)
 #   ./bootstrap.sh --dry-run [COMMAND...]    only say what it would install and start (no root needed)
 # Installs docker.io, debootstrap, gnupg, apt-utils, golang-go, gcc and (on amd64, for the cells of other
-# architectures and the arm64 launcher tests) qemu-user-static, g++-aarch64-linux-gnu, qemu-system-arm and
-# cpio if missing, starts dockerd if it is not running, registers qemu-user with binfmt_misc, and
+# architectures and the arm64 and i386 launcher tests) qemu-user-static, g++-aarch64-linux-gnu,
+# g++-i686-linux-gnu, qemu-system-arm and cpio if missing, starts dockerd if it is not running, registers qemu-user with binfmt_misc, and
 # installs the toolkit (editable) with its test extras and nox into the current python3.
 # Safe to run again: every step checks first.
 set -euo pipefail
@@ -71,9 +71,12 @@ for entry in $emulated; do
     [ -e "/usr/lib/binfmt.d/$entry.conf" ] || need qemu-user-static "no $entry binfmt entry (cells of other architectures on $host_arch)"
 done
 # The launcher's arm64 tests: a cross-compiled driver under qemu-user, and on a real arm64
-# kernel in qemu-system-aarch64 with an initramfs made by cpio.
+# kernel in qemu-system-aarch64 with an initramfs made by cpio; its i386 tests, natively.
 if [ "$host_arch" != arm64 ]; then
     command -v aarch64-linux-gnu-g++ >/dev/null || need g++-aarch64-linux-gnu "the arm64 launcher tests cross-compile"
+    if [ "$host_arch" = amd64 ]; then
+        command -v i686-linux-gnu-g++ >/dev/null || need g++-i686-linux-gnu "the i386 launcher tests cross-compile"
+    fi
     command -v qemu-system-aarch64 >/dev/null || need qemu-system-arm "the launcher test on a real arm64 kernel"
     command -v cpio >/dev/null || need cpio "the arm64 test VM's initramfs"
 fi

@@ -97,6 +97,46 @@ __asm__(".pushsection .text\n"
         "  brk #0\n"
         ".size runscript_clone, .-runscript_clone\n"
         ".popsection\n");
+#elif defined(__i386__)
+// clone(flags, newsp, parent_tid, tls, child_tid): ebx, ecx, edx, esi, edi; the caller's
+// arguments on the stack (cdecl), above the three registers saved here.
+__asm__(".pushsection .text\n"
+        ".globl runscript_clone\n"
+        ".hidden runscript_clone\n"
+        ".type runscript_clone,@function\n"
+        "runscript_clone:\n"
+        "  push %ebx\n"
+        "  push %esi\n"
+        "  push %edi\n"
+        "  mov 20(%esp), %ecx\n"     // stack_top
+        "  and $-16, %ecx\n"
+        "  sub $16, %ecx\n"
+        "  mov 32(%esp), %eax\n"     // arg: at the child's stack pointer, as fn's argument
+        "  mov %eax, (%ecx)\n"
+        "  mov 28(%esp), %eax\n"     // fn
+        "  mov %eax, 4(%ecx)\n"
+        "  mov 16(%esp), %ebx\n"     // flags
+        "  mov 24(%esp), %edx\n"     // parent_tid
+        "  xor %esi, %esi\n"
+        "  xor %edi, %edi\n"
+        "  mov $120, %eax\n"         // SYS_clone
+        "  int $0x80\n"
+        "  test %eax, %eax\n"
+        "  jz 1f\n"
+        "  pop %edi\n"
+        "  pop %esi\n"
+        "  pop %ebx\n"
+        "  ret\n"
+        "1:\n"
+        "  xor %ebp, %ebp\n"
+        "  mov 4(%esp), %eax\n"      // the stack is 16-byte aligned: call as the ABI wants
+        "  call *%eax\n"
+        "  mov %eax, %ebx\n"
+        "  mov $1, %eax\n"           // SYS_exit
+        "  int $0x80\n"
+        "  hlt\n"
+        ".size runscript_clone, .-runscript_clone\n"
+        ".popsection\n");
 #endif
 #endif  // RUNSCRIPT_SUPERVISED
 
@@ -121,6 +161,13 @@ long raw_syscall(long n, long a, long b, long c, long d, long e) {
     register long x4 __asm__("x4") = e;
     __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
     return x0;
+#elif RUNSCRIPT_RAW_SYSCALL_ASM && defined(__i386__)
+    long ret;
+    __asm__ volatile("int $0x80"
+                     : "=a"(ret)
+                     : "a"(n), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e)
+                     : "memory");
+    return ret;
 #else
     long ret = syscall(n, a, b, c, d, e);
     return ret == -1 ? -errno : ret;
@@ -181,8 +228,9 @@ void close_from_3(int keep) {
 void exec_child(const char* path, char* const argv[], char* const envp[], Stdio io,
                 volatile int* err, int report_fd) {
     // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask, whatever
-    // the architecture's field order. The last argument is the kernel's sigset size.
-    unsigned long dfl[4] = {0, 0, 0, 0};
+    // the architecture's field order and size (20 bytes on i386, where the mask is two longs).
+    // The last argument is the kernel's sigset size.
+    unsigned long dfl[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const long sigset_bytes = 64 / 8;
     for (int sig = 1; sig <= 64; ++sig) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;

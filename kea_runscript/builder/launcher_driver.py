@@ -5,6 +5,8 @@ it ships in the wheel. :func:`compile_cached` builds any such program against ho
 ``arch="arm64"`` builds a static aarch64 driver (cross-compiled with aarch64-linux-gnu-g++ on
 other machines): static, so that it runs under qemu-user without an arm64 libc and as the only
 program, besides busybox, of the initramfs that tests/integration/test_launcher_aarch64.py boots.
+``arch="i386"``: a static i386 driver, which an amd64 kernel runs natively
+(tests/unit/test_launcher_i386.py).
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ DRIVERS = Path(__file__).resolve().parent / "drivers"
 SOURCES = hook_sources.paths(hook_sources.LAUNCHER) + [DRIVERS / "launcher_driver.cc"]
 # Hashed with the sources: a header change rebuilds the driver.
 HEADERS = hook_sources.paths(hook_sources.headers()) + [DRIVERS / "task_signals.h"]
-CROSS_HINT = ("run ./bootstrap.sh as root (on amd64 it installs g++-aarch64-linux-gnu), "
-              "or apt-get install g++-aarch64-linux-gnu")
+CROSS_HINT = "run ./bootstrap.sh as root (on amd64 it installs the cross compilers)"
 
 
 #: Sanitizers the native test programs are built with, e.g. "address,undefined" or "thread"
@@ -47,6 +48,14 @@ class CompilerMissing(RuntimeError):
     """The compiler for the requested architecture is not installed."""
 
 
+#: Cross compilers of the drivers for other architectures: (Debian architecture, the
+#: machine that compiles it natively, the cross compiler).
+CROSS = {
+    "arm64": ("aarch64", "aarch64-linux-gnu-g++"),
+    "i386": ("i686", "i686-linux-gnu-g++"),
+}
+
+
 def _compiler(arch: str | None) -> tuple[str, list[str]]:
     """(compiler, extra flags) for `arch` (None: this machine's, dynamically linked)."""
     if arch is None:
@@ -54,14 +63,16 @@ def _compiler(arch: str | None) -> tuple[str, list[str]]:
         if not compiler:
             raise CompilerMissing("a C++ compiler (g++) is needed to test the launcher")
         return compiler, []
-    if arch != "arm64":
-        raise ValueError(f"build_driver: unknown arch {arch!r} (known: None for this machine, 'arm64')")
-    compiler = shutil.which("aarch64-linux-gnu-g++")
-    if not compiler and platform.machine() == "aarch64":
+    if arch not in CROSS:
+        raise ValueError(f"build_driver: unknown arch {arch!r} (known: None for this machine, "
+                         f"{', '.join(map(repr, CROSS))})")
+    machine, cross = CROSS[arch]
+    compiler = shutil.which(cross)
+    if not compiler and platform.machine() == machine:
         compiler = shutil.which("g++")
     if not compiler:
-        raise CompilerMissing("aarch64-linux-gnu-g++ (Debian package g++-aarch64-linux-gnu) is needed "
-                              f"to build the arm64 launcher driver; {CROSS_HINT}")
+        raise CompilerMissing(f"{cross} (Debian package g++-{cross[:-4]}) is needed to build the "
+                              f"{arch} launcher driver; {CROSS_HINT}")
     return compiler, ["-static"]
 
 
