@@ -42,6 +42,14 @@
 #include <unistd.h>
 #endif
 
+// 32-bit ARM: our assembly is in ARM state whatever the compiler's (Debian's armhf compiles
+// Thumb): calls interwork. The compiler's state is restored after it.
+#if defined(__arm__) && defined(__thumb__)
+#define RUNSCRIPT_COMPILER_STATE ".thumb\n"
+#else
+#define RUNSCRIPT_COMPILER_STATE ".arm\n"
+#endif
+
 #if RUNSCRIPT_SUPERVISED
 #if defined(__x86_64__)
 // clone(flags, newsp, parent_tid, child_tid, tls): rdi, rsi, rdx, r10, r8.
@@ -137,8 +145,72 @@ __asm__(".pushsection .text\n"
         "  hlt\n"
         ".size runscript_clone, .-runscript_clone\n"
         ".popsection\n");
+#elif defined(__arm__)
+// clone(flags, newsp, parent_tid, tls, child_tid): r0..r4; the system call number in r7.
+// runscript_clone's fifth argument (arg) comes on the stack (AAPCS).
+__asm__(".pushsection .text\n"
+        ".syntax unified\n"
+        ".arm\n"
+        ".p2align 2\n"
+        ".globl runscript_clone\n"
+        ".hidden runscript_clone\n"
+        ".type runscript_clone,%function\n"
+        "runscript_clone:\n"
+        "  push {r4, r7}\n"
+        "  ldr ip, [sp, #8]\n"         // arg
+        "  bic r1, r1, #15\n"
+        "  sub r1, r1, #16\n"
+        "  str r3, [r1]\n"             // fn, loaded by the child from its new stack
+        "  str ip, [r1, #4]\n"
+        "  mov r3, #0\n"
+        "  mov r4, #0\n"
+        "  mov r7, #120\n"             // SYS_clone
+        "  svc #0\n"
+        "  cmp r0, #0\n"
+        "  beq 1f\n"
+        "  pop {r4, r7}\n"
+        "  bx lr\n"
+        "1:\n"
+        "  mov fp, #0\n"
+        "  mov lr, #0\n"
+        "  ldr r1, [sp]\n"
+        "  ldr r0, [sp, #4]\n"
+        "  blx r1\n"
+        "  mov r7, #1\n"               // SYS_exit
+        "  svc #0\n"
+        "  udf #0\n"
+        ".size runscript_clone, .-runscript_clone\n"
+        RUNSCRIPT_COMPILER_STATE
+        ".popsection\n");
 #endif
 #endif  // RUNSCRIPT_SUPERVISED
+
+#if RUNSCRIPT_RAW_SYSCALL_ASM && defined(__arm__)
+// runscript_syscall(n, a, b, c, d, e): r7 is Thumb code's frame pointer, which an asm
+// statement may not take: a function of its own, in ARM state. d and e come on the stack.
+__asm__(".pushsection .text\n"
+        ".syntax unified\n"
+        ".arm\n"
+        ".p2align 2\n"
+        ".globl runscript_syscall\n"
+        ".hidden runscript_syscall\n"
+        ".type runscript_syscall,%function\n"
+        "runscript_syscall:\n"
+        "  push {r4, r5, r7, lr}\n"
+        "  mov r7, r0\n"
+        "  mov r0, r1\n"
+        "  mov r1, r2\n"
+        "  mov r2, r3\n"
+        "  ldr r3, [sp, #16]\n"
+        "  ldr r4, [sp, #20]\n"
+        "  svc #0\n"
+        "  pop {r4, r5, r7, pc}\n"
+        ".size runscript_syscall, .-runscript_syscall\n"
+        RUNSCRIPT_COMPILER_STATE
+        ".popsection\n");
+extern "C" long runscript_syscall(long n, long a, long b, long c, long d, long e)
+    __attribute__((visibility("hidden")));
+#endif
 
 namespace runscript {
 
@@ -161,6 +233,8 @@ long raw_syscall(long n, long a, long b, long c, long d, long e) {
     register long x4 __asm__("x4") = e;
     __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
     return x0;
+#elif RUNSCRIPT_RAW_SYSCALL_ASM && defined(__arm__)
+    return runscript_syscall(n, a, b, c, d, e);
 #elif RUNSCRIPT_RAW_SYSCALL_ASM && defined(__i386__)
     long ret;
     __asm__ volatile("int $0x80"
@@ -230,7 +304,8 @@ void exec_child(const char* path, char* const argv[], char* const envp[], Stdio 
     // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty mask, whatever
     // the architecture's field order and size (20 bytes on i386, where the mask is two longs).
     // The last argument is the kernel's sigset size.
-    unsigned long dfl[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    // Read-only data: a local array would be cleared by a memset call the compiler makes up.
+    static const unsigned long dfl[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const long sigset_bytes = 64 / 8;
     for (int sig = 1; sig <= 64; ++sig) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;

@@ -10,7 +10,9 @@
 // Our own system call instruction exists for these architectures only; elsewhere
 // raw_syscall is libc's syscall(). RUNSCRIPT_AS_OTHER_ARCH builds that other path here, so
 // that the tests reach it on x86_64 too.
-#if (defined(__x86_64__) || defined(__aarch64__) || defined(__i386__)) && \
+// 32-bit ARM from ARMv7 (armhf), whose atomics are instructions: ARMv5's (armel) are calls.
+#if (defined(__x86_64__) || defined(__aarch64__) || defined(__i386__) ||                     \
+     (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7)) &&                       \
     !defined(RUNSCRIPT_AS_OTHER_ARCH)
 #define RUNSCRIPT_RAW_SYSCALL_ASM 1
 #else
@@ -18,8 +20,8 @@
 #endif
 
 // The supervisor needs our own clone trampoline and raw system calls (supervisor.cc), written for
-// these architectures only; elsewhere every script is a plain child (with pidfd), whose exit
-// status Kea's own waitpid(-1) can take (docs/hook.md).
+// these architectures only (x86_64, aarch64, i386, armhf); elsewhere every script is a plain
+// child (with pidfd), whose exit status Kea's own waitpid(-1) can take (docs/hook.md).
 #if defined(__linux__) && RUNSCRIPT_RAW_SYSCALL_ASM && !defined(RUNSCRIPT_NO_PIDFD)
 #define RUNSCRIPT_SUPERVISED 1
 #else

@@ -53,6 +53,7 @@ class CompilerMissing(RuntimeError):
 CROSS = {
     "arm64": ("aarch64", "aarch64-linux-gnu-g++"),
     "i386": ("i686", "i686-linux-gnu-g++"),
+    "armhf": ("armv7l", "arm-linux-gnueabihf-g++"),
 }
 
 

@@ -4,7 +4,8 @@ qemu-user refuses the supervisor's clone (tests/unit/test_launcher_arm64.py cove
 path there), so what arm64 users get on real hardware (our aarch64 clone trampoline, raw
 system calls and futex protocol) runs here: Debian's arm64 kernel boots once under
 qemu-system-aarch64 (see tests/support/qemu_system.py) with static aarch64 drivers and the
-scripts below in its initramfs; /init runs the COMMANDS and the tests assert on each one's
+scripts below in its initramfs; armhf's drivers too (our 32-bit ARM code), which an arm64
+kernel runs natively; /init runs the COMMANDS and the tests assert on each one's
 output as tests/unit/test_launcher.py does on x86_64. Bounds are the product's own with an
 allowance for the emulation (killed within timeout + VM_ALLOWANCE_MS...); CPU costs are not
 asserted (emulated instructions).
@@ -79,6 +80,7 @@ def _gone_check(marker):
 
 COMMANDS = [
     ("uname", "uname -rm"),
+    ("elf_class", "od -An -tx1 -j4 -N1 /d/default"),  # 01: 32-bit, 02: 64-bit
     ("page", "grep -m1 KernelPageSize /proc/self/smaps"),
     ("path", f"{D} path /s/ppid.sh"),
     ("path_oldest", "/d/oldest path /s/ppid.sh"),
@@ -102,7 +104,8 @@ COMMANDS = [
     ("timeout_oldest", f"/d/oldest run /s/hang.sh 1 300 /tmp/hango; {_gone_check('/tmp/hango')}"),
     ("big_sync", f"DRIVER_BIG_ENV=100000 {D} run /s/big.sh 1 5000 /tmp/big1 && cat /tmp/big1"),
     ("big_async", f"DRIVER_BIG_ENV=100000 {D} run /s/big.sh 0 5000 /tmp/big0 && cat /tmp/big0"),
-    ("once_sync", f"for i in 1 2 3; do {D} run /s/once.sh 1 5000; done; sleep 0.2; wc -l < /tmp/once"),
+    ("once_sync", f"rm -f /tmp/once; for i in 1 2 3; do {D} run /s/once.sh 1 5000; done; sleep 0.2; "
+                  "wc -l < /tmp/once"),
     ("once_async", f"rm /tmp/once; for i in 1 2 3; do {D} run /s/once.sh 0 5000; done; sleep 0.2; "
                    "wc -l < /tmp/once"),
     ("async_at_once", f"{D} run /s/sleep2.sh 0 5000"),
@@ -122,7 +125,7 @@ COMMANDS = [
     ("maps", f"{D} maps /s/exit0.sh"),
     ("eintr", f"{D} eintr /nope 300"),
     ("eintr_oldest", "/d/oldest eintr /nope 300"),
-    ("slow_supervisor", "/d/slow run /s/late.sh 0 10; sleep 1.5; "
+    ("slow_supervisor", "rm -f /tmp/survived; /d/slow run /s/late.sh 0 10; sleep 1.5; "
                         "[ -e /tmp/survived ] && echo survived || echo killed"),
     ("dies_sync", "DRIVER_BIG_ENV=100000 /d/dies run /s/exit0.sh 1 5000"),
     ("dies_async", "DRIVER_BIG_ENV=100000 /d/dies run /s/exit0.sh 0 5000"),
@@ -137,20 +140,41 @@ for _how in ("closed", "cloexec"):
                          "sleep 0.2; echo fds $(cat /tmp/stdio)"))
 
 
-@pytest.fixture(scope="module", params=sorted(qemu_system.KERNELS, key=lambda k: qemu_system.KERNELS[k].page_kib),
-                ids=lambda k: f"{k}-pages")
-def vm(request):
-    kernel = qemu_system.KERNELS[request.param]
+#: The drivers each kernel runs: arm64's, and armhf's (32-bit ARM, which Debian's arm64
+#: kernels run natively: the supervisor's ARM code on a real kernel, as qemu-user refuses it)
+#: on the 4 KiB one (32-bit programs assume 4 KiB pages).
+DRIVER_ARCHES = {"4k": ("arm64", "armhf"), "16k": ("arm64",)}
+
+
+def commands_of(arch):
+    """COMMANDS for `arch`'s drivers, in /d/<arch>/, named <arch>:<name> but for arm64's."""
+    if arch == "arm64":
+        return COMMANDS
+    return [(f"{arch}:{name}", command.replace("/d/", f"/d/{arch}/")) for name, command in COMMANDS]
+
+
+#: Outputs of each kernel's boot (by kernel name): it boots once for all its drivers' tests.
+_BOOTS: dict = {}
+
+
+def machine(kernel):
+    """(every command's output by name, the console): the machine booted on `kernel` once."""
+    if kernel.name in _BOOTS:
+        return _BOOTS[kernel.name]
     files = {}
     try:
-        for name, defines in DRIVERS.items():
-            binary = build_driver(ROOT / "build" / "test-launcher", defines=defines, arch="arm64")
-            files[f"/d/{name}"] = (binary.read_bytes(), 0o755)
+        commands = []
+        for arch in DRIVER_ARCHES[kernel.name]:
+            where = "/d/" if arch == "arm64" else f"/d/{arch}/"
+            for name, defines in DRIVERS.items():
+                binary = build_driver(ROOT / "build" / "test-launcher", defines=defines, arch=arch)
+                files[f"{where}{name}"] = (binary.read_bytes(), 0o755)
+            commands += commands_of(arch)
         for name, body in SCRIPTS.items():
             files[f"/s/{name}"] = (("#!/bin/sh\n" + body).encode(), 0o755)
         files["/s/noexec.sh"] = (b"#!/bin/sh\nexit 0\n", 0o644)
         started = time.monotonic()
-        found, console = qemu_system.run_in_vm(COMMANDS, files, timeout=900, kernel=kernel)
+        found, console = qemu_system.run_in_vm(commands, files, timeout=900, kernel=kernel)
     except qemu_system.VmUnavailable as e:
         pytest.fail(str(e))
     kept = ROOT / "build" / "test-launcher" / f"arm64-vm-{kernel.name}-console.txt"
@@ -158,11 +182,30 @@ def vm(request):
     print(f"\narm64 virtual machine: booted, ran {len(found)} commands and powered off in "
           f"{time.monotonic() - started:.0f} s; console: {kept}; slowest commands (s): " +
           ", ".join(f"{s.name} {s.seconds}" for s in sorted(found.values(), key=lambda s: -s.seconds)[:6]))
-    return found, console, kernel
+    _BOOTS[kernel.name] = found, console
+    return found, console
+
+
+#: (kernel, driver architecture) pairs, a kernel's together: it boots once for them.
+VMS = [(k, arch) for k in sorted(qemu_system.KERNELS, key=lambda k: qemu_system.KERNELS[k].page_kib)
+       for arch in DRIVER_ARCHES[k]]
+
+
+@pytest.fixture(scope="module", params=VMS, ids=lambda p: f"{p[0]}-pages-{p[1]}")
+def vm(request):
+    """(the outputs of one driver architecture's commands by name, the console, the kernel,
+    the architecture)."""
+    kernel = qemu_system.KERNELS[request.param[0]]
+    arch = request.param[1]
+    found, console = machine(kernel)
+    if arch != "arm64":
+        prefix = f"{arch}:"
+        found = {k[len(prefix):]: v for k, v in found.items() if k.startswith(prefix)}
+    return found, console, kernel, arch
 
 
 def out(vm, name):
-    found, console, _ = vm
+    found, console = vm[:2]
     assert name in found, f"no output of {name!r} from the machine; console tail:\n{console[-4000:]}"
     section = found[name]
     assert section.rc == 0, f"{name}: exit status {section.rc}:\n{section.output}"
@@ -177,6 +220,7 @@ def report_of(text):
 
 def test_the_machine_runs_an_arm64_kernel(vm):
     assert out(vm, "uname").split()[-1] == "aarch64"
+    assert out(vm, "elf_class").split() == ["01" if vm[3] == "armhf" else "02"]
 
 
 def test_the_machine_runs_with_its_kernel_s_page_size(vm):

@@ -17,7 +17,7 @@ BUILDS = {
     "clone-ignores-pidfd": ("RUNSCRIPT_FAKE_CLONE_IGNORES_PIDFD",),
     # glibc before 2.34 (no posix_spawn_file_actions_addclosefrom_np): vfork.
     "no-spawn-closefrom": ("RUNSCRIPT_NO_SPAWN_CLOSEFROM",),
-    # Architectures other than x86_64, arm64 and i386 (armhf, ppc64el, s390x, ...): no supervisor,
+    # Architectures other than x86_64, arm64, i386 and armhf (armel, ppc64el, riscv64, s390x): no supervisor,
     # every script a plain child with its pidfd, libc's syscall() for raw system calls.
     "other-arch": ("RUNSCRIPT_AS_OTHER_ARCH",),
     # RHEL 8 / Debian 10 altogether.

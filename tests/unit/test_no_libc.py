@@ -45,6 +45,25 @@ def test_the_makefile_refuses_a_libc_call_in_the_supervisor_object(tmp_path):
     assert not (tree / "supervisor.o").exists() and not (tree / "supervisor.o.tmp").exists()
 
 
+@pytest.mark.parametrize("arch", ["i386", "armhf"])
+def test_the_makefile_takes_the_32_bit_supervisor_objects_and_still_refuses_libc(tmp_path, arch):
+    """i386's position-independent code names _GLOBAL_OFFSET_TABLE_ (the linker's, no code):
+    the rule lets it through, and nothing else (before, the i386 build refused the object)."""
+    cross = launcher_driver.CROSS[arch][1]
+    assert shutil.which(cross), f"{cross} is needed: run ./bootstrap.sh as root"
+    tools = [f"CXX={cross}", f"NM={cross[:-3]}nm"]
+    tree = render.render_tree("3.0", tmp_path / "tree")
+    r = subprocess.run(["make", "-C", str(tree), "supervisor.o", *tools], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    defined = subprocess.run([f"{cross[:-3]}nm", "--defined-only", str(tree / "supervisor.o")],
+                             capture_output=True, text=True, check=True).stdout
+    assert no_libc.SUPERVISOR_SYMBOL in defined
+    with open(tree / no_libc.SOURCE, "a") as f:
+        f.write(LIBC_CALL)
+    r = subprocess.run(["make", "-C", str(tree), "supervisor.o", *tools], capture_output=True, text=True)
+    assert r.returncode != 0 and "strlen" in r.stderr, r.stderr
+
+
 def test_only_an_object_holding_the_supervisor_must_be_symbol_free(tmp_path):
     """Where there is no supervisor (architectures without our raw system calls), raw_syscall
     is libc's syscall(), used by a vfork child alone."""
