@@ -3,9 +3,9 @@
 #   sudo ./bootstrap.sh                      set up only
 #   sudo ./bootstrap.sh nox -s build         set up, then run the command (the README's way)
 #   ./bootstrap.sh --dry-run [COMMAND...]    only say what it would install and start (no root needed)
-# Installs docker.io, debootstrap, gnupg, apt-utils, golang-go, gcc and (on amd64, for the cells of other
-# architectures and the arm64 and i386 launcher tests) qemu-user-static, g++-aarch64-linux-gnu,
-# g++-i686-linux-gnu, qemu-system-arm and cpio if missing, starts dockerd if it is not running, registers qemu-user with binfmt_misc, and
+# Installs docker.io, debootstrap, gnupg, apt-utils, golang-go, gcc and (for the cells of other
+# architectures and the launcher tests of each) qemu-user-static, the cross compilers
+# g++-{aarch64,i686,arm,riscv64,powerpc64le}-linux-gnu*, qemu-system-{arm,misc,ppc} and cpio if missing, starts dockerd if it is not running, registers qemu-user with binfmt_misc, and
 # installs the toolkit (editable) with its test extras and nox into the current python3.
 # Safe to run again: every step checks first.
 set -euo pipefail
@@ -70,16 +70,22 @@ esac
 for entry in $emulated; do
     [ -e "/usr/lib/binfmt.d/$entry.conf" ] || need qemu-user-static "no $entry binfmt entry (cells of other architectures on $host_arch)"
 done
-# The launcher's arm64 tests: a cross-compiled driver under qemu-user, and on a real arm64
-# kernel in qemu-system-aarch64 with an initramfs made by cpio; its i386 tests, natively.
+# The launcher's tests on other architectures (kea_runscript/builder/launcher_driver.py CROSS):
+# cross-compiled drivers, arm64's under qemu-user, i386's natively, and every one on a real
+# kernel of its architecture (armhf's on arm64's) in qemu-system with an initramfs made by cpio.
 if [ "$host_arch" != arm64 ]; then
     command -v aarch64-linux-gnu-g++ >/dev/null || need g++-aarch64-linux-gnu "the arm64 launcher tests cross-compile"
-    if [ "$host_arch" = amd64 ]; then
-        command -v i686-linux-gnu-g++ >/dev/null || need g++-i686-linux-gnu "the i386 launcher tests cross-compile"
-    fi
-    command -v qemu-system-aarch64 >/dev/null || need qemu-system-arm "the launcher test on a real arm64 kernel"
-    command -v cpio >/dev/null || need cpio "the arm64 test VM's initramfs"
 fi
+if [ "$host_arch" = amd64 ]; then
+    command -v i686-linux-gnu-g++ >/dev/null || need g++-i686-linux-gnu "the i386 launcher tests cross-compile"
+fi
+command -v arm-linux-gnueabihf-g++ >/dev/null || need g++-arm-linux-gnueabihf "the armhf launcher tests cross-compile"
+command -v riscv64-linux-gnu-g++ >/dev/null || need g++-riscv64-linux-gnu "the riscv64 launcher tests cross-compile"
+command -v powerpc64le-linux-gnu-g++ >/dev/null || need g++-powerpc64le-linux-gnu "the ppc64el launcher tests cross-compile"
+command -v qemu-system-aarch64 >/dev/null || need qemu-system-arm "the launcher tests on a real arm64 kernel"
+command -v qemu-system-riscv64 >/dev/null || need qemu-system-misc "the launcher tests on a real riscv64 kernel"
+command -v qemu-system-ppc64 >/dev/null || need qemu-system-ppc "the launcher tests on a real ppc64el kernel"
+command -v cpio >/dev/null || need cpio "the test VMs' initramfs"
 
 start_dockerd=false
 if [ "$engine" != unix:///var/run/docker.sock ] && ! engine_up; then

@@ -12,7 +12,9 @@
 // that the tests reach it on x86_64 too.
 // 32-bit ARM from ARMv7 (armhf), whose atomics are instructions: ARMv5's (armel) are calls.
 #if (defined(__x86_64__) || defined(__aarch64__) || defined(__i386__) ||                     \
-     (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7)) &&                       \
+     (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7) ||                        \
+     (defined(__riscv) && __riscv_xlen == 64) ||                                            \
+     (defined(__powerpc64__) && defined(_CALL_ELF) && _CALL_ELF == 2)) &&                   \
     !defined(RUNSCRIPT_AS_OTHER_ARCH)
 #define RUNSCRIPT_RAW_SYSCALL_ASM 1
 #else
@@ -20,8 +22,9 @@
 #endif
 
 // The supervisor needs our own clone trampoline and raw system calls (supervisor.cc), written for
-// these architectures only (x86_64, aarch64, i386, armhf); elsewhere every script is a plain
-// child (with pidfd), whose exit status Kea's own waitpid(-1) can take (docs/hook.md).
+// these architectures only (x86_64, aarch64, i386, armhf, riscv64, ppc64el); elsewhere every
+// script is a plain child (with pidfd), whose exit status Kea's own waitpid(-1) can take
+// (docs/hook.md).
 #if defined(__linux__) && RUNSCRIPT_RAW_SYSCALL_ASM && !defined(RUNSCRIPT_NO_PIDFD)
 #define RUNSCRIPT_SUPERVISED 1
 #else

@@ -78,7 +78,7 @@ def pytest_collection_finish(session):
     rows = []
     for item in session.items:
         cell = _cell_of(item)
-        rows.append({"file": item.path.name, "function": item.originalname,
+        rows.append({"file": item.path.name, "function": item.originalname, "nodeid": item.nodeid,
                      "cell": cell.id if cell else None,
                      "code_path": item.get_closest_marker(CODE_PATH_MARKER) is not None})
     with open(out, "w") as f:

@@ -4,9 +4,10 @@ it ships in the wheel. :func:`compile_cached` builds any such program against ho
 
 ``arch="arm64"`` builds a static aarch64 driver (cross-compiled with aarch64-linux-gnu-g++ on
 other machines): static, so that it runs under qemu-user without an arm64 libc and as the only
-program, besides busybox, of the initramfs that tests/integration/test_launcher_aarch64.py boots.
-``arch="i386"``: a static i386 driver, which an amd64 kernel runs natively
-(tests/unit/test_launcher_i386.py).
+program, besides busybox, of the initramfs that tests/integration/test_launcher_vm.py boots.
+The other architectures of :data:`CROSS` likewise: i386's runs natively on an amd64 kernel
+(tests/unit/test_launcher_i386.py), armhf's, riscv64's and ppc64el's on real kernels in
+qemu-system (tests/integration/test_launcher_vm.py).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ CROSS = {
     "arm64": ("aarch64", "aarch64-linux-gnu-g++"),
     "i386": ("i686", "i686-linux-gnu-g++"),
     "armhf": ("armv7l", "arm-linux-gnueabihf-g++"),
+    "riscv64": ("riscv64", "riscv64-linux-gnu-g++"),
+    "ppc64el": ("ppc64le", "powerpc64le-linux-gnu-g++"),
 }
 
 

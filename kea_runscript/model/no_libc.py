@@ -19,14 +19,15 @@ SOURCE = "supervisor.cc"
 #: coverage build keeps its __gcov_* calls whatever comes after --coverage: refused.)
 FLAGS = ("-fno-stack-protector", "-fno-builtin", "-fno-exceptions", "-fno-sanitize=all")
 
-#: Defined by the object where the supervisor exists (x86_64, aarch64, i386). Elsewhere the object's
+#: Defined by the object where the supervisor exists (hook/supervisor.h says where). Elsewhere the object's
 #: only user is a vfork child whose parent thread is suspended, and raw_syscall is libc's.
 SUPERVISOR_SYMBOL = "runscript_clone"
 
 
-#: What the object may reference: the linker's own name for the GOT, which i386's
-#: position-independent code addresses its constants from (no code runs there).
-LINKER_DEFINED = ("_GLOBAL_OFFSET_TABLE_",)
+#: What the object may reference: the linker's own names for the GOT and the TOC, which
+#: i386's and ppc64el's position-independent code address their constants from (no code runs
+#: there).
+LINKER_DEFINED = ("_GLOBAL_OFFSET_TABLE_", ".TOC.")
 
 
 def violations(nm: str, obj: Path) -> List[str]:

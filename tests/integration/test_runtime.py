@@ -133,7 +133,7 @@ def test_sync_exit_code_applied_while_kea_runs_lfc(lfc):
     assert lfc.facts["drop script exits 3"] >= 1, msg
     if lfc.facts["launch path"] == "plain":
         # Without the launcher's supervisor (under qemu-user, which refuses its clone, and on
-        # armel, ppc64el, riscv64, s390x, which it is not built for) scripts are Kea's
+        # armel and s390x, which it is not built for) scripts are Kea's
         # plain children, and the SIGCHLD handler Kea runs for kea-lfc may reap one first
         # (docs/hook.md). The drops that were applied still hold.
         assert lfc.facts["RUNSCRIPT_EXIT_ACTION (drop applied)"] >= 1, msg

@@ -1,5 +1,5 @@
 """What the launcher's tests share (tests/unit/test_launcher.py, the arm64 VM's
-tests/integration/test_launcher_aarch64.py): the driver builds that force each kernel- or
+tests/integration/test_launcher_vm.py): the driver builds that force each kernel- or
 libc-dependent path, and the readers of the driver's output."""
 
 from tests.support.scenarios.load import launch_mappings
@@ -17,7 +17,7 @@ BUILDS = {
     "clone-ignores-pidfd": ("RUNSCRIPT_FAKE_CLONE_IGNORES_PIDFD",),
     # glibc before 2.34 (no posix_spawn_file_actions_addclosefrom_np): vfork.
     "no-spawn-closefrom": ("RUNSCRIPT_NO_SPAWN_CLOSEFROM",),
-    # Architectures other than x86_64, arm64, i386 and armhf (armel, ppc64el, riscv64, s390x): no supervisor,
+    # Architectures the supervisor is not written for (armel, s390x): no supervisor,
     # every script a plain child with its pidfd, libc's syscall() for raw system calls.
     "other-arch": ("RUNSCRIPT_AS_OTHER_ARCH",),
     # RHEL 8 / Debian 10 altogether.

@@ -16,6 +16,8 @@ import pytest
 
 from kea_runscript import ROOT
 from kea_runscript.model import matrix
+from tests.integration.test_launcher_vm import ARCHES_TIER_KERNELS
+from tests.support import qemu_system
 from tests.integration.cells import (CI_ARCHES_CELLS, CI_TESTS_OF_ARCHES_CELLS, CODE_PATH_MARKER, NO_CELL,
                                     POLICIES)
 
@@ -87,17 +89,22 @@ def test_the_table_and_the_collected_integration_tests_agree(tmp_path):
 def test_ci_runs_only_the_build_of_the_arches_cells_and_nox_arches_the_rest(tmp_path):
     """What `nox -s integration` (CI) and `nox -s arches` select with their -m expressions:
     together every collected test, apart; of the cells of tier `arches`, CI takes only the
-    build and load check of CI_ARCHES_CELLS."""
+    build and load check of CI_ARCHES_CELLS (and the launcher's VMs of ARCHES_TIER_KERNELS run
+    in `nox -s arches` alone)."""
     arches = {c.id for c in matrix.load().verified if c.tier == "arches"}
     assert arches, "no cell of tier arches in matrix.yaml"
+    every, ci_tests, arches_tests = (collected(tmp_path, s) for s in (
+        "integration", "integration and not arches", "integration and arches"))
+    nodeids = lambda tests: {t["nodeid"] for t in tests}  # noqa: E731
+    assert nodeids(ci_tests) | nodeids(arches_tests) == nodeids(every)
+    assert not nodeids(ci_tests) & nodeids(arches_tests)
     key = lambda t: (t["file"], t["function"], t["cell"])  # noqa: E731
-    every = {key(t) for t in collected(tmp_path)}
-    ci = {key(t) for t in collected(tmp_path, "integration and not arches")}
-    nox_arches = {key(t) for t in collected(tmp_path, "integration and arches")}
-    assert ci | nox_arches == every and not ci & nox_arches
+    ci, nox_arches = {key(t) for t in ci_tests}, {key(t) for t in arches_tests}
     assert {f"{f}::{fn}" for f, fn, cell in ci if cell in arches} == set(CI_TESTS_OF_ARCHES_CELLS)
     assert {cell for _, _, cell in ci if cell in arches} == set(CI_ARCHES_CELLS) <= arches
-    assert {cell for _, _, cell in nox_arches} == arches
+    assert {cell for _, _, cell in nox_arches if cell} == arches
+    kernels = {t["nodeid"].split("[")[1].split("-")[0] for t in arches_tests if not t["cell"]}
+    assert kernels == {qemu_system.KERNELS[k].arch for k in ARCHES_TIER_KERNELS}
 
 
 @pytest.mark.parametrize("line, expected", [

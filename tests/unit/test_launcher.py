@@ -463,7 +463,7 @@ def test_async_flood_is_killed_on_time_without_blocking_launches_or_growing(tmp_
     # (before: one launch waited as long as the flood lasted).
     assert int(report["launches"]) > 10
     # Under qemu-user a launch is an emulated fork of the whole process: 500 ms, as on the
-    # arm64 VM (tests/integration/test_launcher_aarch64.py), still half the old blocking.
+    # arm64 VM (tests/integration/test_launcher_vm.py), still half the old blocking.
     assert float(report["max_launch_ms"]) < (500 if emulated else 100)
     assert int(report["lines"]) == 101 and "dropped" in report["last"]
     # Nothing queues up: lines go out after each bounded read.

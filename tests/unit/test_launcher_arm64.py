@@ -5,7 +5,7 @@ qemu-user refuses the supervisor's clone (CLONE_VM without CLONE_THREAD: EINVAL)
 script here is a plain child (posix_spawn, or vfork on the "oldest" builds): these tests cover
 the launcher's plain path and its aarch64 raw system calls (exec_child, close_from_3 on the
 vfork builds). The supervised path, what arm64 users get on real hardware, runs on a real arm64
-kernel in tests/integration/test_launcher_aarch64.py.
+kernel in tests/integration/test_launcher_vm.py.
 
 Selected from tests/unit/test_launcher.py (imported below, run here with the `arch` fixture
 set to "arm64"); not here, because they do not apply under qemu-user:

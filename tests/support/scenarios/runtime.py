@@ -23,7 +23,7 @@ C_RT = "/smoke/rt"          # scripts: root's, 0755, as the hook's trust check w
 #: what the scripts write: Kea's user's (testnet.TestNet.give), beside but not above the scripts
 C_RT_OUT = "/smoke/rt-out"
 #: The architectures the launcher's supervisor is built for (hook/supervisor.h).
-SUPERVISED_ARCHES = ("amd64", "arm64", "i386", "armhf")
+SUPERVISED_ARCHES = ("amd64", "arm64", "i386", "armhf", "riscv64", "ppc64el")
 LEASE_DIR = "/var/lib/kea"  # Kea 2.6.3+ accepts lease files only in its data directory
 PERF_RELAY = "198.18.0.1"   # perfdhcp's local address (giaddr): the big relayed subnet
 BIG_SUBNET = ("198.18.0.0/15", "198.18.1.0", "198.19.255.254")
@@ -95,8 +95,8 @@ class Runtime:
         #: Kea runs under qemu-user (see EMULATION_SLOWDOWN): the launcher takes its plain path
         #: there, as qemu-user refuses the supervisor's clone.
         self.emulated = tn.cell.emulated(containers.engine_arch())
-        #: Scripts start under the launcher's supervisor (hook/supervisor.h: x86_64, aarch64,
-        #: i386 and armhf, not under qemu-user); elsewhere they are Kea's plain children, whose exit status Kea's
+        #: Scripts start under the launcher's supervisor (hook/supervisor.h says where; not
+        #: under qemu-user); elsewhere they are Kea's plain children, whose exit status Kea's
         #: own waitpid(-1) can take (docs/hook.md).
         self.supervised = not self.emulated and tn.cell.arch in SUPERVISED_ARCHES
         self.kea = Version.parse(tn.cell.kea)

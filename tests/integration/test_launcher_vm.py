@@ -1,11 +1,13 @@
-"""The launcher's supervised path on a real arm64 kernel (``pytest -m integration``).
+"""The launcher's supervised path on real kernels of other architectures (``pytest -m
+integration``).
 
 qemu-user refuses the supervisor's clone (tests/unit/test_launcher_arm64.py covers the plain
 path there), so what arm64 users get on real hardware (our aarch64 clone trampoline, raw
 system calls and futex protocol) runs here: Debian's arm64 kernel boots once under
 qemu-system-aarch64 (see tests/support/qemu_system.py) with static aarch64 drivers and the
 scripts below in its initramfs; armhf's drivers too (our 32-bit ARM code), which an arm64
-kernel runs natively; /init runs the COMMANDS and the tests assert on each one's
+kernel runs natively. Debian's riscv64 and ppc64el kernels (64 KiB pages) boot the same way
+with their architecture's drivers, in `nox -s arches` (marker `arches`); /init runs the COMMANDS and the tests assert on each one's
 output as tests/unit/test_launcher.py does on x86_64. Bounds are the product's own with an
 allowance for the emulation (killed within timeout + VM_ALLOWANCE_MS...); CPU costs are not
 asserted (emulated instructions).
@@ -25,7 +27,7 @@ from tests.deadlines import kill_allowance_ms
 from tests.support.launcher import BUILDS, events_of, launch_mapping_found
 
 # One worker under pytest-xdist (--dist loadgroup): the machine boots once, for all of them.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("launcher-aarch64")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("launcher-vm")]
 
 #: How late past its deadline a kill may come in the machine (ms): tests/deadlines.py.
 VM_ALLOWANCE_MS = kill_allowance_ms("vm")
@@ -140,15 +142,21 @@ for _how in ("closed", "cloexec"):
                          "sleep 0.2; echo fds $(cat /tmp/stdio)"))
 
 
-#: The drivers each kernel runs: arm64's, and armhf's (32-bit ARM, which Debian's arm64
-#: kernels run natively: the supervisor's ARM code on a real kernel, as qemu-user refuses it)
-#: on the 4 KiB one (32-bit programs assume 4 KiB pages).
-DRIVER_ARCHES = {"4k": ("arm64", "armhf"), "16k": ("arm64",)}
+#: The drivers each kernel (qemu_system.KERNELS) runs: its architecture's, and on arm64's 4 KiB
+#: one armhf's too (32-bit ARM, which Debian's arm64 kernels run natively: the supervisor's
+#: ARM code on a real kernel, as qemu-user refuses it; 32-bit programs assume 4 KiB pages).
+DRIVER_ARCHES = {"4k": ("arm64", "armhf"), "16k": ("arm64",), "riscv64": ("riscv64",),
+                 "ppc64el": ("ppc64el",)}
+#: The kernels not booted in CI's test command (its 40 minutes): `nox -s arches`.
+ARCHES_TIER_KERNELS = ("riscv64", "ppc64el")
+#: `uname -m` of each kernel's architecture.
+MACHINES = {"arm64": "aarch64", "riscv64": "riscv64", "ppc64el": "ppc64le"}
 
 
-def commands_of(arch):
-    """COMMANDS for `arch`'s drivers, in /d/<arch>/, named <arch>:<name> but for arm64's."""
-    if arch == "arm64":
+def commands_of(arch, kernel):
+    """COMMANDS for `arch`'s drivers: in /d/ and named as they are for the kernel's own
+    architecture, in /d/<arch>/ and named <arch>:<name> for another."""
+    if arch == kernel.arch:
         return COMMANDS
     return [(f"{arch}:{name}", command.replace("/d/", f"/d/{arch}/")) for name, command in COMMANDS]
 
@@ -165,11 +173,11 @@ def machine(kernel):
     try:
         commands = []
         for arch in DRIVER_ARCHES[kernel.name]:
-            where = "/d/" if arch == "arm64" else f"/d/{arch}/"
+            where = "/d/" if arch == kernel.arch else f"/d/{arch}/"
             for name, defines in DRIVERS.items():
                 binary = build_driver(ROOT / "build" / "test-launcher", defines=defines, arch=arch)
                 files[f"{where}{name}"] = (binary.read_bytes(), 0o755)
-            commands += commands_of(arch)
+            commands += commands_of(arch, kernel)
         for name, body in SCRIPTS.items():
             files[f"/s/{name}"] = (("#!/bin/sh\n" + body).encode(), 0o755)
         files["/s/noexec.sh"] = (b"#!/bin/sh\nexit 0\n", 0o644)
@@ -177,9 +185,9 @@ def machine(kernel):
         found, console = qemu_system.run_in_vm(commands, files, timeout=900, kernel=kernel)
     except qemu_system.VmUnavailable as e:
         pytest.fail(str(e))
-    kept = ROOT / "build" / "test-launcher" / f"arm64-vm-{kernel.name}-console.txt"
+    kept = ROOT / "build" / "test-launcher" / f"{kernel.arch}-vm-{kernel.name}-console.txt"
     kept.write_text(console)
-    print(f"\narm64 virtual machine: booted, ran {len(found)} commands and powered off in "
+    print(f"\n{kernel.arch} virtual machine ({kernel.name}): booted, ran {len(found)} commands and powered off in "
           f"{time.monotonic() - started:.0f} s; console: {kept}; slowest commands (s): " +
           ", ".join(f"{s.name} {s.seconds}" for s in sorted(found.values(), key=lambda s: -s.seconds)[:6]))
     _BOOTS[kernel.name] = found, console
@@ -187,18 +195,19 @@ def machine(kernel):
 
 
 #: (kernel, driver architecture) pairs, a kernel's together: it boots once for them.
-VMS = [(k, arch) for k in sorted(qemu_system.KERNELS, key=lambda k: qemu_system.KERNELS[k].page_kib)
-       for arch in DRIVER_ARCHES[k]]
+VMS = [pytest.param((k, arch), id=f"{arch}-{qemu_system.KERNELS[k].page_kib}k-pages",
+                    marks=[pytest.mark.arches] if k in ARCHES_TIER_KERNELS else [])
+       for k in qemu_system.KERNELS for arch in DRIVER_ARCHES[k]]
 
 
-@pytest.fixture(scope="module", params=VMS, ids=lambda p: f"{p[0]}-pages-{p[1]}")
+@pytest.fixture(scope="module", params=VMS)
 def vm(request):
     """(the outputs of one driver architecture's commands by name, the console, the kernel,
     the architecture)."""
     kernel = qemu_system.KERNELS[request.param[0]]
     arch = request.param[1]
     found, console = machine(kernel)
-    if arch != "arm64":
+    if arch != kernel.arch:
         prefix = f"{arch}:"
         found = {k[len(prefix):]: v for k, v in found.items() if k.startswith(prefix)}
     return found, console, kernel, arch
@@ -218,8 +227,8 @@ def report_of(text):
     return dict(zip(words[::2], words[1::2]))
 
 
-def test_the_machine_runs_an_arm64_kernel(vm):
-    assert out(vm, "uname").split()[-1] == "aarch64"
+def test_the_machine_runs_its_architecture_s_kernel(vm):
+    assert out(vm, "uname").split()[-1] == MACHINES[vm[2].arch]
     assert out(vm, "elf_class").split() == ["01" if vm[3] == "armhf" else "02"]
 
 
