@@ -21,7 +21,7 @@ import subprocess
 from pathlib import Path
 
 from .. import ROOT
-from ..model import hook_sources, no_libc
+from ..model import hook_sources, matrix, no_libc
 
 #: The drivers' own sources, beside this module (package data of the wheel).
 DRIVERS = Path(__file__).resolve().parent / "drivers"
@@ -49,15 +49,13 @@ class CompilerMissing(RuntimeError):
     """The compiler for the requested architecture is not installed."""
 
 
-#: Cross compilers of the drivers for other architectures: (Debian architecture, the
-#: machine that compiles it natively, the cross compiler).
-CROSS = {
-    "arm64": ("aarch64", "aarch64-linux-gnu-g++"),
-    "i386": ("i686", "i686-linux-gnu-g++"),
-    "armhf": ("armv7l", "arm-linux-gnueabihf-g++"),
-    "riscv64": ("riscv64", "riscv64-linux-gnu-g++"),
-    "ppc64el": ("ppc64le", "powerpc64le-linux-gnu-g++"),
-}
+#: The Debian architectures a driver is built for besides this machine's, each by its cross
+#: compiler (matrix.gnu_type: i686-linux-gnu-g++ for i386).
+CROSS = ("arm64", "i386", "armhf", "riscv64", "ppc64el")
+
+
+def cross_compiler(arch: str) -> str:
+    return f"{matrix.gnu_type(arch)}-g++"
 
 
 def _compiler(arch: str | None) -> tuple[str, list[str]]:
@@ -70,9 +68,9 @@ def _compiler(arch: str | None) -> tuple[str, list[str]]:
     if arch not in CROSS:
         raise ValueError(f"build_driver: unknown arch {arch!r} (known: None for this machine, "
                          f"{', '.join(map(repr, CROSS))})")
-    machine, cross = CROSS[arch]
+    cross = cross_compiler(arch)
     compiler = shutil.which(cross)
-    if not compiler and platform.machine() == machine:
+    if not compiler and matrix.MACHINE_ARCH.get(platform.machine()) == arch:
         compiler = shutil.which("g++")
     if not compiler:
         raise CompilerMissing(f"{cross} (Debian package g++-{cross[:-4]}) is needed to build the "

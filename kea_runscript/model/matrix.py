@@ -42,7 +42,18 @@ MULTIARCH = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu",
 #: not the multiarch triplet.
 GNU_TYPE = {"i386": "i686-linux-gnu"}
 #: Kernel machine name (uname -m, Docker's "Architecture") -> Debian architecture.
-MACHINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+MACHINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "i386", "armv7l": "armhf",
+                "riscv64": "riscv64", "ppc64le": "ppc64el"}
+def multiarch(arch: str) -> str:
+    """The multiarch triplet of a Debian architecture (``arm-linux-gnueabihf`` for armhf)."""
+    return MULTIARCH.get(arch, f"{arch}-linux-gnu")
+
+
+def gnu_type(arch: str) -> str:
+    """The GNU type of a Debian architecture's cross compilers (``i686-linux-gnu`` for i386)."""
+    return GNU_TYPE.get(arch, multiarch(arch))
+
+
 #: Machine architecture -> the other architectures its kernel runs without emulation (an
 #: x86_64 kernel runs i386 binaries); every other foreign cell runs under qemu-user.
 RUNS_NATIVELY = {"amd64": ("i386",)}
@@ -151,7 +162,7 @@ class Cell:
 
     @property
     def multiarch(self) -> str:
-        return MULTIARCH.get(self.arch, f"{self.arch}-linux-gnu")
+        return multiarch(self.arch)
 
     @property
     def apt_suite(self) -> str:
@@ -160,8 +171,7 @@ class Cell:
 
     @property
     def gnu_type(self) -> str:
-        """The GNU type of the cell's cross compiler (``i686-linux-gnu`` for i386)."""
-        return GNU_TYPE.get(self.arch, self.multiarch)
+        return gnu_type(self.arch)
 
     def emulated(self, host_arch: str) -> bool:
         """True when the cell's Kea runs under qemu-user on a ``host_arch`` machine (a foreign

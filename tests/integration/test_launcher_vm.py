@@ -22,6 +22,7 @@ import pytest
 from kea_runscript import ROOT
 from ..support import qemu_system
 from kea_runscript.builder.launcher_driver import build_driver
+from kea_runscript.model.matrix import MACHINE_ARCH
 from tests.support.scenarios.load import launch_mappings
 from tests.deadlines import kill_allowance_ms
 from tests.support.launcher import BUILDS, events_of, launch_mapping_found
@@ -150,7 +151,7 @@ DRIVER_ARCHES = {"4k": ("arm64", "armhf"), "16k": ("arm64",), "riscv64": ("riscv
 #: The kernels not booted in CI's test command (its 40 minutes): `nox -s arches`.
 ARCHES_TIER_KERNELS = ("riscv64", "ppc64el")
 #: `uname -m` of each kernel's architecture.
-MACHINES = {"arm64": "aarch64", "riscv64": "riscv64", "ppc64el": "ppc64le"}
+MACHINES = {arch: machine for machine, arch in MACHINE_ARCH.items()}
 
 
 def commands_of(arch, kernel):
