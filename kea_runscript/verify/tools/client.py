@@ -516,7 +516,12 @@ def cmd_v6(args):
     if args.action == "scenario":
         return scenario6(args)
     if args.action == "register":
-        # twice: the first registration has no old lease (OLD_LEASE6_* absent), the second has
+        # twice: the first registration has no old lease (OLD_LEASE6_* absent), the second has.
+        # Both within one second of the clock, from the start of one: Kea (3.0.4, 3.3.0's source
+        # alike) builds the re-registered lease anew, with its own time as the "current" cltt,
+        # and its memfile without persistence refuses to update a stored lease of an earlier
+        # second (DHCP6_REGISTERED_LEASE_UPDATE_FAIL "... or it was modified", no reply).
+        time.sleep(1.0 - time.time() % 1.0)
         return {"registered": [register(args.iface, args.addr, args.duid_mac) for _ in range(2)]}
     v6 = V6(args.iface)
     if args.action == "sarr":
